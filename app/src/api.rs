@@ -1,0 +1,6 @@
+//! Server functions, grouped by domain. Each one calls the same service the
+//! REST API calls; none holds logic of its own.
+
+pub mod admin;
+pub mod auth;
+pub mod dashboard;

@@ -1,0 +1,91 @@
+//! Sign-up, sign-in and sign-out for the web UI. Login and register are
+//! public (under `/rpc/public`); they set the same HttpOnly session cookie
+//! as the REST API.
+
+use leptos::prelude::*;
+
+use crate::{dto::UserInfo, error::AppError};
+
+/// The signed-in user, or `None` for a visitor.
+#[server(prefix = "/rpc/public", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
+    Ok(crate::ssr::current_user().map(|current| current.user.into()))
+}
+
+#[server(prefix = "/rpc/public", endpoint = "login")]
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use server::accounts::service;
+    let state = crate::ssr::state()?;
+    let user = service::authenticate_password(
+        &state.db,
+        &state.login_throttle,
+        &email,
+        &password,
+        &crate::ssr::client_ip(),
+    )
+    .await?;
+    start_session(&state, &user).await?;
+    leptos_axum::redirect(&safe_next(next));
+    Ok(())
+}
+
+#[server(prefix = "/rpc/public", endpoint = "register")]
+pub async fn register(name: String, email: String, password: String) -> Result<(), AppError> {
+    use server::accounts::service;
+    let state = crate::ssr::state()?;
+    let user = service::register(&state.db, &email, &password, &name).await?;
+    start_session(&state, &user).await?;
+    leptos_axum::redirect("/dashboard");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let state = crate::ssr::state()?;
+    let current = crate::ssr::require_user()?;
+    server::auth::session::revoke(&state.db, &current.session_id).await?;
+    crate::ssr::set_header(
+        http::header::SET_COOKIE,
+        server::auth::cookie::clear(state.settings.auth.secure_cookies),
+    );
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+async fn start_session(
+    state: &server::AppState,
+    user: &server::entity::user::Model,
+) -> Result<(), AppError> {
+    let issued = server::accounts::service::sign_in(state, user, crate::ssr::user_agent()).await?;
+    let max_age = (issued.expires_at - server::time::now()).num_seconds();
+    crate::ssr::set_header(
+        http::header::SET_COOKIE,
+        server::auth::cookie::set(&issued.token, max_age, state.settings.auth.secure_cookies),
+    );
+    Ok(())
+}
+
+/// Only same-site paths are followed after login, never `//other.host`.
+#[cfg(feature = "ssr")]
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/dashboard".to_owned(),
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/admin/users".into())), "/admin/users");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/dashboard");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/dashboard");
+        assert_eq!(safe_next(None), "/dashboard");
+    }
+}

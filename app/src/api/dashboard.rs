@@ -1,0 +1,17 @@
+//! The signed-in user's dashboard.
+
+use leptos::prelude::*;
+
+use crate::{dto::DashboardData, error::AppError};
+
+#[server(prefix = "/rpc", endpoint = "dashboard")]
+pub async fn dashboard() -> Result<DashboardData, AppError> {
+    let state = crate::ssr::state()?;
+    let current = crate::ssr::require_user()?;
+    let active_sessions =
+        server::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
+    Ok(DashboardData {
+        user: current.user.into(),
+        active_sessions,
+    })
+}

@@ -1,0 +1,4 @@
+//! Reusable pieces of the UI.
+
+pub mod error_view;
+pub mod layout;

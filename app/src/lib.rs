@@ -1,0 +1,103 @@
+//! Tollgate's web UI: a Leptos app rendered on the server and hydrated in the
+//! browser. Pages live in [`pages`], reusable pieces in [`components`], the
+//! server functions they call in [`api`] (which use the same services as the
+//! REST API), and the types both sides share in [`dto`].
+
+pub mod api;
+pub mod components;
+pub mod dto;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::{
+    api::auth::{Login, Logout, Register, current_user},
+    components::layout::Header,
+    pages::{
+        admin_users::AdminUsersPage, dashboard::DashboardPage, landing::LandingPage,
+        login::LoginPage, not_found::NotFoundPage, register::RegisterPage,
+    },
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The session as the UI sees it: sign-in actions and the current user,
+/// refetched whenever one of the actions completes.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub login: ServerAction<Login>,
+    pub register: ServerAction<Register>,
+    pub logout: ServerAction<Logout>,
+    pub user: Resource<Result<Option<dto::UserInfo>, error::AppError>>,
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let login = ServerAction::<Login>::new();
+    let register = ServerAction::<Register>::new();
+    let logout = ServerAction::<Logout>::new();
+    let user = Resource::new(
+        move || {
+            (
+                login.version().get(),
+                register.version().get(),
+                logout.version().get(),
+            )
+        },
+        |_| current_user(),
+    );
+    provide_context(Session {
+        login,
+        register,
+        logout,
+        user,
+    });
+    // Effects run only in the browser: the attribute tells people's tools
+    // (and the browser tests) that the page is interactive.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tollgate.css" />
+        <Title text="Tollgate" />
+        <Router>
+            <Header />
+            <main class="page" data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=NotFoundPage>
+                    <Route path=path!("/") view=LandingPage />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/register") view=RegisterPage />
+                    <Route path=path!("/dashboard") view=DashboardPage />
+                    <Route path=path!("/admin/users") view=AdminUsersPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,8 @@
+//! One file per route.
+
+pub mod admin_users;
+pub mod dashboard;
+pub mod landing;
+pub mod login;
+pub mod not_found;
+pub mod register;

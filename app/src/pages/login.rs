@@ -1,0 +1,58 @@
+//! `/login`: sign in with email and password.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use crate::{Session, components::error_view::ErrorMessage};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = expect_context::<Session>();
+    let query = use_query_map();
+    let next = move || {
+        query
+            .read()
+            .get("next")
+            .unwrap_or_else(|| "/dashboard".to_owned())
+    };
+    let (show_password, set_show_password) = signal(false);
+    let pending = session.login.pending();
+    let error = move || session.login.value().get().and_then(Result::err);
+
+    view! {
+        <Title text="Sign in — Tollgate" />
+        <section class="auth-card card">
+            <h1>"Sign in"</h1>
+            <ActionForm action=session.login attr:class="form" attr:id="login-form">
+                <input type="hidden" name="next" prop:value=next />
+                <label for="login-email">"Email"</label>
+                <input id="login-email" type="email" name="email" autocomplete="email" required />
+                <label for="login-password">"Password"</label>
+                <div class="input-row">
+                    <input
+                        id="login-password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        type=move || if show_password.get() { "text" } else { "password" }
+                    />
+                    <button
+                        type="button"
+                        class="btn btn-ghost"
+                        id="toggle-password"
+                        aria-pressed=move || show_password.get().to_string()
+                        on:click=move |_| set_show_password.update(|shown| *shown = !*shown)
+                    >
+                        {move || if show_password.get() { "Hide" } else { "Show" }}
+                    </button>
+                </div>
+                {move || error().map(|error| view! { <ErrorMessage error /> })}
+                <button type="submit" class="btn btn-primary" disabled=pending>
+                    {move || if pending.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </ActionForm>
+            <p class="muted">"No account yet? " <A href="/register">"Create one"</A></p>
+        </section>
+    }
+}

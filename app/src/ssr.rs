@@ -1,0 +1,147 @@
+//! Server-only glue: the Leptos routes mounted on the server's router, and
+//! the accessors server functions use to reach the shared state and the
+//! caller. Nothing here is compiled to WASM.
+
+use axum::Router;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
+use server::{AppState, Settings, auth::CurrentUser};
+
+use crate::{App, error::AppError, shell};
+
+/// The whole site: the REST API, and the UI's pages, server functions and
+/// static files, behind one authentication middleware.
+pub fn site_router(state: AppState) -> Router {
+    let options = leptos_options(&state.settings);
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let ui = Router::new()
+        .leptos_routes_with_context(
+            &options,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options);
+    server::build_router_with_ui(state, ui)
+}
+
+/// Leptos settings from ours: the site's files are wherever the build put
+/// them (`server.site_root`), the bundle is always named `tollgate`.
+pub fn leptos_options(settings: &Settings) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("tollgate")
+        .site_root(settings.server.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(settings.server.addr)
+        .build()
+}
+
+/// The shared state, provided to every render and server function.
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or(AppError::Internal)
+}
+
+/// The caller, as the authentication middleware resolved them.
+pub fn current_user() -> Option<CurrentUser> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CurrentUser>().cloned())
+}
+
+pub fn require_user() -> Result<CurrentUser, AppError> {
+    current_user().ok_or_else(|| {
+        fail(
+            StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized("Please sign in.".into()),
+        )
+    })
+}
+
+pub fn require_admin() -> Result<CurrentUser, AppError> {
+    let user = require_user()?;
+    if user.is_admin() {
+        Ok(user)
+    } else {
+        Err(fail(
+            StatusCode::FORBIDDEN,
+            AppError::Forbidden("Only admins can do that.".into()),
+        ))
+    }
+}
+
+/// The client's address, for login throttling.
+pub fn client_ip() -> String {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "local".into())
+}
+
+pub fn user_agent() -> Option<String> {
+    use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+pub fn set_header(name: http::HeaderName, value: http::HeaderValue) {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.insert_header(name, value);
+    }
+}
+
+/// Sets the HTTP status of the server function's response and returns the error.
+fn fail(status: StatusCode, error: AppError) -> AppError {
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+    error
+}
+
+impl From<server::Error> for AppError {
+    fn from(err: server::Error) -> Self {
+        let status = err.status_code();
+        let message = err.public_message();
+        let app_error = match err {
+            server::Error::BadRequest(_) | server::Error::MethodNotAllowed => {
+                AppError::Invalid(message)
+            }
+            server::Error::Unauthorized(_) => AppError::Unauthorized(message),
+            server::Error::Forbidden(_) => AppError::Forbidden(message),
+            server::Error::NotFound(_) => AppError::NotFound(message),
+            server::Error::Conflict(_) => AppError::Conflict(message),
+            server::Error::TooManyRequests { .. } => AppError::TooManyRequests(message),
+            server::Error::Internal(err) => {
+                tracing::error!(error = ?err, "internal error in a server function");
+                AppError::Internal
+            }
+        };
+        fail(status, app_error)
+    }
+}
+
+impl From<server::entity::user::Model> for crate::dto::UserInfo {
+    fn from(user: server::entity::user::Model) -> Self {
+        Self {
+            role: user.role.to_string(),
+            plan: user.plan.to_string(),
+            status: user.status.to_string(),
+            created_at: server::time::iso(&user.created_at),
+            id: user.id,
+            name: user.name,
+            email: user.email,
+        }
+    }
+}

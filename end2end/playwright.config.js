@@ -1,0 +1,56 @@
+// Browser tests against a real Tollgate: Playwright starts the server built by
+// `cargo leptos build` on a fresh SQLite data directory, and drives Debian's
+// Chromium (no browser download).
+const { defineConfig } = require('@playwright/test');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+const port = process.env.E2E_PORT || '3300';
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-e2e-'));
+
+module.exports = defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  workers: 1,
+  retries: 0,
+  reporter: 'list',
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `${process.env.TOLLGATE_BIN || path.join(targetDir, 'debug', 'tollgate')} serve`,
+    cwd: root,
+    url: `http://127.0.0.1:${port}/api/health`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      TOLLGATE__DATA_DIR: dataDir,
+      TOLLGATE__SERVER__ADDR: `127.0.0.1:${port}`,
+      TOLLGATE__SERVER__SITE_ROOT: process.env.TOLLGATE_SITE_ROOT || path.join(root, 'target', 'site'),
+      TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
+      TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
+      RUST_LOG: 'warn',
+    },
+  },
+});

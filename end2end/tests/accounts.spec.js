@@ -1,0 +1,76 @@
+// A person registers, signs out, signs in and sees their dashboard; the
+// interactions checked here only work once the page is hydrated.
+const { test, expect } = require('@playwright/test');
+
+async function hydrated(page) {
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+}
+
+test('a visitor registers, signs out, signs back in and sees the dashboard', async ({ page }) => {
+  const email = `e2e-${Date.now()}@example.com`;
+  const password = 'a-good-password';
+
+  await page.goto('/register');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Erin Tester');
+  await page.getByLabel('Email').fill(email);
+  // The live hint is computed in the browser: it only changes once hydrated.
+  await page.getByLabel('Password').fill('abc');
+  await expect(page.locator('#password-hint')).toHaveText('5 more characters needed.');
+  await page.getByLabel('Password').fill(password);
+  await expect(page.locator('#password-hint')).toHaveText('Long enough.');
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByRole('heading', { name: 'Welcome, Erin Tester' })).toBeVisible();
+  await expect(page.locator('.stat-value.plan')).toHaveText('TRIAL');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+
+  // The session is gone: the dashboard sends us to the login page.
+  await page.goto('/dashboard');
+  await expect(page).toHaveURL(/\/login\?next=%2Fdashboard$/);
+  await hydrated(page);
+
+  // "Show" reveals the password: a client-side toggle.
+  const passwordInput = page.locator('#login-password');
+  await expect(passwordInput).toHaveAttribute('type', 'password');
+  await page.locator('#toggle-password').click();
+  await expect(passwordInput).toHaveAttribute('type', 'text');
+
+  await page.getByLabel('Email').fill(email);
+  await passwordInput.fill('wrong-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('invalid email or password');
+
+  await passwordInput.fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  await expect(page.getByRole('heading', { name: 'Welcome, Erin Tester' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Users' })).toHaveCount(0);
+});
+
+test('an admin sees the admin navigation and can search users', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Email').fill('admin@example.com');
+  await page.locator('#login-password').fill('admin-e2e-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+
+  await page.getByRole('link', { name: 'Users' }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.getByRole('cell', { name: 'admin@example.com' })).toBeVisible();
+
+  await page.locator('#user-search').fill('no-such-person');
+  await expect(page.locator('#user-count')).toHaveText('0 users');
+  await page.locator('#user-search').fill('admin@');
+  await expect(page.locator('#user-count')).toHaveText('1 user');
+});
+
+test('a signed-out visitor is sent from a protected page to the login page', async ({ page }) => {
+  await page.goto('/admin/users');
+  await expect(page).toHaveURL(/\/login\?next=%2Fadmin%2Fusers$/);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});

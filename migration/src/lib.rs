@@ -1,0 +1,18 @@
+//! Tollgate's schema, as forward-only migrations that run on SQLite and PostgreSQL.
+//!
+//! `tollgate serve` and `tollgate migrate` apply whatever is pending; nothing is
+//! ever rolled back, so each change is a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_accounts::Migration)]
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, from the package registries
+# only (crates.io, npm, Debian). Idempotent: each tool is checked first, so a
+# machine that already has them spends seconds here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
+WASM_OPT_VERSION=0.116.1      # binaryen 116; Debian's 108 breaks hydration
+
+log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
+
+have_version() { # tool, expected version substring
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q -- "$2"
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+rust_tools() {
+  rustup target list --installed | grep -q wasm32-unknown-unknown \
+    || { log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+
+  have_version cargo-leptos "$CARGO_LEPTOS_VERSION" \
+    || { log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION"; cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"; }
+
+  # cargo-leptos runs wasm-opt on release builds and would try to download it.
+  have_version wasm-opt "version 116" \
+    || { log "cargo install wasm-opt $WASM_OPT_VERSION"; cargo install --locked wasm-opt --version "$WASM_OPT_VERSION"; }
+
+  # wasm-bindgen-cli must equal the wasm-bindgen that Cargo.lock pins.
+  local wb
+  wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+  have_version wasm-bindgen "$wb" \
+    || { log "cargo install wasm-bindgen-cli $wb"; cargo install wasm-bindgen-cli --version "$wb"; }
+}
+
+browser_tools() {
+  apt_install chromium chromium-driver
+  if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    log "npm ci in end2end/"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+}
+
+case "${1:-all}" in
+  rust) rust_tools ;;
+  browser) browser_tools ;;
+  all) rust_tools; browser_tools ;;
+  *) echo "usage: $0 [rust|browser|all]" >&2; exit 2 ;;
+esac
+log "ready"

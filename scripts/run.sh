@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds Tollgate (server and WASM UI, release) and runs it on the embedded
+# SQLite default: ./data/tollgate.db, created and migrated on start,
+# listening on http://127.0.0.1:3000. Extra arguments go to `tollgate`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+scripts/bootstrap.sh rust
+cargo leptos build --release
+exec "$CARGO_TARGET_DIR/release/tollgate" "${@:-serve}"

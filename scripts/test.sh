@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every check Tollgate has: formatting, clippy (server and WASM), unit and
+# integration tests, the WASM build, and the browser tests in Chromium.
+# Installs what it needs first (scripts/bootstrap.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+
+step "bootstrap"
+scripts/bootstrap.sh all
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (server side, all targets)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo clippy (WASM side)"
+cargo clippy -p frontend --lib --target wasm32-unknown-unknown --features hydrate --locked -- -D warnings
+
+step "cargo test (unit and integration, SQLite)"
+cargo test --workspace --locked
+
+step "cargo leptos build (server + WASM bundle)"
+cargo leptos build
+
+step "browser tests (Playwright + Debian Chromium)"
+(cd end2end && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" npx playwright test)
+
+step "all checks passed in $((SECONDS - started)) s"

@@ -1,0 +1,168 @@
+//! HTTP handlers for `/api/auth/*`, `/api/users/me` and `/api/admin/users`:
+//! parse, call one service, shape the answer.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{
+    UserView,
+    service::{self, UserListQuery, UserUpdate},
+};
+use crate::{
+    auth::{AdminUser, CurrentUser, cookie, session},
+    error::Result,
+    extract::{AppJson, AppQuery},
+    state::AppState,
+    time::serde_iso,
+};
+
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    email: String,
+    password: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct SignedIn {
+    success: bool,
+    token: String,
+    #[serde(with = "serde_iso")]
+    expires_at: DateTime<Utc>,
+    user: UserView,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<RegisterBody>,
+) -> Result<Response> {
+    let user = service::register(&state.db, &body.email, &body.password, &body.name).await?;
+    let issued = service::sign_in(&state, &user, user_agent(&headers)).await?;
+    Ok(signed_in_response(
+        &state,
+        StatusCode::CREATED,
+        user.into(),
+        issued,
+    ))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    AppJson(body): AppJson<LoginBody>,
+) -> Result<Response> {
+    let client = connect
+        .map(|c| c.0.0.ip().to_string())
+        .unwrap_or_else(|| "local".into());
+    let user = service::authenticate_password(
+        &state.db,
+        &state.login_throttle,
+        &body.email,
+        &body.password,
+        &client,
+    )
+    .await?;
+    let issued = service::sign_in(&state, &user, user_agent(&headers)).await?;
+    Ok(signed_in_response(
+        &state,
+        StatusCode::OK,
+        user.into(),
+        issued,
+    ))
+}
+
+pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Result<Response> {
+    session::revoke(&state.db, &current.session_id).await?;
+    let mut response = Json(json!({ "success": true })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie::clear(state.settings.auth.secure_cookies),
+    );
+    Ok(response)
+}
+
+pub async fn me(current: CurrentUser) -> Json<serde_json::Value> {
+    Json(json!({ "success": true, "user": UserView::from(current.user) }))
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppQuery(query): AppQuery<UserListQuery>,
+) -> Result<Json<serde_json::Value>> {
+    let page = service::list(&state.db, &query).await?;
+    let users: Vec<UserView> = page.users.into_iter().map(UserView::from).collect();
+    Ok(Json(json!({
+        "success": true,
+        "users": users,
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+    })))
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    AppJson(change): AppJson<UserUpdate>,
+) -> Result<Json<serde_json::Value>> {
+    let user = service::update(&state.db, &admin.user.id, &id, change).await?;
+    Ok(Json(
+        json!({ "success": true, "user": UserView::from(user) }),
+    ))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    service::delete(&state.db, &admin.user.id, &id).await?;
+    Ok(Json(json!({ "success": true, "deleted": id })))
+}
+
+fn signed_in_response(
+    state: &AppState,
+    status: StatusCode,
+    user: UserView,
+    issued: session::IssuedSession,
+) -> Response {
+    let max_age = (issued.expires_at - Utc::now()).num_seconds();
+    let set_cookie = cookie::set(&issued.token, max_age, state.settings.auth.secure_cookies);
+    let body = SignedIn {
+        success: true,
+        token: issued.token,
+        expires_at: issued.expires_at,
+        user,
+    };
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie);
+    response
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,422 @@
+//! The rules for accounts. Every function takes what it needs explicitly and
+//! creates ids and timestamps itself.
+
+use email_address::EmailAddress;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use serde::Deserialize;
+
+use crate::{
+    auth::{
+        password::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
+        session::{self, IssuedSession},
+        throttle::LoginThrottle,
+    },
+    db,
+    entity::user::{self, Plan, Role, Status},
+    error::{Error, Result},
+    state::AppState,
+    time,
+};
+
+pub const MAX_NAME_LEN: usize = 100;
+/// Far beyond any real list, and small enough that offsets never overflow.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// A new account, as the register form or an admin supplies it.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub role: Role,
+    pub plan: Plan,
+}
+
+/// Self-service sign-up: validates, hashes the password, creates a `user` on
+/// the trial plan. A taken email is 409.
+pub async fn register(
+    db: &DatabaseConnection,
+    email: &str,
+    password: &str,
+    name: &str,
+) -> Result<user::Model> {
+    create_user(
+        db,
+        NewUser {
+            name: name.to_owned(),
+            email: Some(email.to_owned()),
+            password: Some(password.to_owned()),
+            role: Role::User,
+            plan: Plan::Trial,
+        },
+    )
+    .await
+}
+
+/// Creates any account (sign-up, the admin CLI, the first admin).
+pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::Model> {
+    let name = validate_name(&new.name)?;
+    let email = new.email.as_deref().map(normalize_email).transpose()?;
+    if let Some(password) = &new.password {
+        validate_password(password)?;
+    }
+    if let Some(email) = &email
+        && find_by_email(db, email).await?.is_some()
+    {
+        return Err(email_taken());
+    }
+    let password_hash = match new.password {
+        Some(password) => Some(password::hash(password).await?),
+        None => None,
+    };
+    let now = time::now();
+    let model = user::ActiveModel {
+        id: Set(new_user_id()),
+        name: Set(name),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        role: Set(new.role),
+        plan: Set(new.plan),
+        status: Set(Status::Active),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    };
+    // The unique index settles a race between two sign-ups with one email.
+    model.insert(db).await.map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
+        _ => err.into(),
+    })
+}
+
+/// Checks an email and password. Wrong email and wrong password give the same
+/// 401; repeated failures per email and client give 429.
+pub async fn authenticate_password(
+    db: &DatabaseConnection,
+    throttle: &LoginThrottle,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> Result<user::Model> {
+    let email = email.trim().to_lowercase();
+    let key = format!("{client}|{email}");
+    throttle.check(&key)?;
+    let user = find_by_email(db, &email).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    if !password::verify(password.to_owned(), stored).await? {
+        throttle.record_failure(&key);
+        return Err(Error::Unauthorized("invalid email or password".into()));
+    }
+    throttle.reset(&key);
+    let user = user.ok_or_else(|| Error::Unauthorized("invalid email or password".into()))?;
+    if user.status != Status::Active {
+        return Err(Error::Forbidden("this account is suspended".into()));
+    }
+    Ok(user)
+}
+
+/// Opens a session for a user who has proven who they are.
+pub async fn sign_in(
+    state: &AppState,
+    user: &user::Model,
+    user_agent: Option<String>,
+) -> Result<IssuedSession> {
+    session::create(
+        &state.db,
+        &state.jwt,
+        &user.id,
+        state.settings.auth.session_ttl_hours,
+        user_agent,
+    )
+    .await
+}
+
+/// A user who has not been deleted, or 404.
+pub async fn get(db: &DatabaseConnection, id: &str) -> Result<user::Model> {
+    user::Entity::find_by_id(id.to_owned())
+        .filter(user::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("user not found"))
+}
+
+/// `page` from 1, `per_page` at most 100; `search` matches name or email.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct UserListQuery {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+    pub search: Option<String>,
+}
+
+pub struct UserPage {
+    pub users: Vec<user::Model>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub async fn list(db: &DatabaseConnection, query: &UserListQuery) -> Result<UserPage> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(20);
+    if page == 0 || page > MAX_PAGE {
+        return Err(Error::bad_request(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(Error::bad_request("per_page must be between 1 and 100"));
+    }
+    let mut select = user::Entity::find().filter(user::Column::DeletedAt.is_null());
+    if let Some(search) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let like = || LikeExpr::new(pattern.clone()).escape('\\');
+        select = select.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(like()))
+                .add(Expr::col(user::Column::Email).like(like())),
+        );
+    }
+    let paginator = select
+        .order_by_asc(user::Column::CreatedAt)
+        .order_by_asc(user::Column::Id)
+        .paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let users = paginator.fetch_page(page - 1).await?;
+    Ok(UserPage {
+        users,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// The fields an admin may change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub plan: Option<Plan>,
+    pub status: Option<Status>,
+}
+
+/// Applies an admin's change. An admin cannot demote or suspend themself;
+/// suspending a user ends their sessions in the same transaction.
+pub async fn update(
+    db: &DatabaseConnection,
+    actor_id: &str,
+    id: &str,
+    change: UserUpdate,
+) -> Result<user::Model> {
+    if change.name.is_none()
+        && change.role.is_none()
+        && change.plan.is_none()
+        && change.status.is_none()
+    {
+        return Err(Error::bad_request(
+            "nothing to update: send name, role, plan or status",
+        ));
+    }
+    if id == actor_id && change.role == Some(Role::User) {
+        return Err(Error::bad_request("you cannot remove your own admin role"));
+    }
+    if id == actor_id && change.status == Some(Status::Suspended) {
+        return Err(Error::bad_request("you cannot suspend your own account"));
+    }
+    let name = change.name.as_deref().map(validate_name).transpose()?;
+    let txn = db::begin_write(db).await?;
+    let user = get_in(&txn, id).await?;
+    let mut model = user.into_active_model();
+    if let Some(name) = name {
+        model.name = Set(name);
+    }
+    if let Some(role) = change.role {
+        model.role = Set(role);
+    }
+    if let Some(plan) = change.plan {
+        model.plan = Set(plan);
+    }
+    if let Some(status) = change.status {
+        model.status = Set(status);
+        if status == Status::Suspended {
+            session::revoke_all_for_user(&txn, id).await?;
+        }
+    }
+    model.updated_at = Set(time::now());
+    let user = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Deletes an account: it can no longer sign in, its sessions end, its email
+/// is freed, and the row stays so that what refers to it keeps its history.
+pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<()> {
+    if id == actor_id {
+        return Err(Error::bad_request("you cannot delete your own account"));
+    }
+    let txn = db::begin_write(db).await?;
+    let user = get_in(&txn, id).await?;
+    let now = time::now();
+    let mut model = user.into_active_model();
+    model.email = Set(None);
+    model.password_hash = Set(None);
+    model.status = Set(Status::Suspended);
+    model.deleted_at = Set(Some(now));
+    model.updated_at = Set(now);
+    model.update(&txn).await?;
+    session::revoke_all_for_user(&txn, id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new generated password and ends the user's sessions. Returns the
+/// password, to be shown once.
+pub async fn reset_password(db: &DatabaseConnection, email: &str) -> Result<String> {
+    let email = normalize_email(email)?;
+    let user = find_by_email(db, &email)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no user with email {email}")))?;
+    let password = password::generate();
+    let hash = password::hash(password.clone()).await?;
+    let txn = db::begin_write(db).await?;
+    let id = user.id.clone();
+    let mut model = user.into_active_model();
+    model.password_hash = Set(Some(hash));
+    model.updated_at = Set(time::now());
+    model.update(&txn).await?;
+    session::revoke_all_for_user(&txn, &id).await?;
+    txn.commit().await?;
+    Ok(password)
+}
+
+/// The admin created on first start.
+pub struct FirstAdmin {
+    pub email: String,
+    /// Set when the password was generated and must be shown once.
+    pub generated_password: Option<String>,
+}
+
+/// With no admin yet, creates one from the given email and password, or
+/// `admin@localhost` with a generated password.
+pub async fn ensure_first_admin(
+    db: &DatabaseConnection,
+    email: Option<String>,
+    password: Option<String>,
+) -> Result<Option<FirstAdmin>> {
+    let admins = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::DeletedAt.is_null())
+        .count(db)
+        .await?;
+    if admins > 0 {
+        return Ok(None);
+    }
+    let email = email.unwrap_or_else(|| "admin@localhost".to_owned());
+    let generated_password = password.is_none().then(password::generate);
+    let password = password.or_else(|| generated_password.clone());
+    let admin = create_user(
+        db,
+        NewUser {
+            name: "Administrator".into(),
+            email: Some(email),
+            password,
+            role: Role::Admin,
+            plan: Plan::Pro,
+        },
+    )
+    .await?;
+    Ok(Some(FirstAdmin {
+        email: admin.email.unwrap_or_default(),
+        generated_password,
+    }))
+}
+
+async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .filter(user::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+async fn get_in<C: sea_orm::ConnectionTrait>(db: &C, id: &str) -> Result<user::Model> {
+    user::Entity::find_by_id(id.to_owned())
+        .filter(user::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("user not found"))
+}
+
+fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 254 || !EmailAddress::is_valid(&email) {
+        return Err(Error::bad_request("email must be a valid email address"));
+    }
+    Ok(email)
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::bad_request("name is required"));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(Error::bad_request(format!(
+            "name must be at most {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_password(password: &str) -> Result<()> {
+    let len = password.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        return Err(Error::bad_request(format!(
+            "password must be at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    if len > MAX_PASSWORD_LEN {
+        return Err(Error::bad_request(format!(
+            "password must be at most {MAX_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Search text is matched literally: `%` and `_` are not wildcards.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn email_taken() -> Error {
+    Error::Conflict("an account with this email already exists".into())
+}
+
+/// `user_<millis>_<16 hex>`, the id style of the admin API contract.
+fn new_user_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "user_{}_{}",
+        time::now().timestamp_millis(),
+        hex::encode(bytes)
+    )
+}

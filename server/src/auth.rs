@@ -1,0 +1,70 @@
+//! Who is calling: session tokens (JWT + a `sessions` row), the cookie the web
+//! UI uses, passwords, login throttling, and the middleware that makes
+//! authentication the default for every route.
+
+pub mod cookie;
+pub mod jwt;
+pub mod middleware;
+pub mod password;
+pub mod session;
+pub mod throttle;
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+
+use crate::{
+    entity::user::{self, Role},
+    error::Error,
+};
+
+/// How the caller proved who they are. Cookie-authenticated writes are the
+/// ones that need CSRF protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Bearer,
+    Cookie,
+}
+
+/// The signed-in user of this request, put in the request's extensions by the
+/// authentication middleware.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: user::Model,
+    /// The session (`jti`) this request runs under.
+    pub session_id: String,
+    pub credential: Credential,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| Error::Unauthorized("authentication required".into()))
+    }
+}
+
+/// A signed-in admin; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        if current.is_admin() {
+            Ok(AdminUser(current))
+        } else {
+            Err(Error::Forbidden("admin access required".into()))
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Authentication is the default for every route: this middleware resolves the
+//! caller from `Authorization: Bearer` or the session cookie, and only the
+//! routes in [`PUBLIC_PATHS`] and [`PUBLIC_PREFIXES`] pass without one.
+//! Cookie-authenticated writes must come from our own origin (CSRF).
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+
+use crate::{
+    auth::{Credential, cookie, session},
+    error::Error,
+    state::AppState,
+};
+
+/// Paths anyone may request.
+pub const PUBLIC_PATHS: &[&str] = &[
+    "/",
+    "/login",
+    "/register",
+    "/favicon.ico",
+    "/favicon.svg",
+    "/api/health",
+    "/api/auth/login",
+    "/api/auth/register",
+];
+
+/// Path prefixes anyone may request: static assets and the server functions
+/// behind the login and register pages.
+pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/assets/", "/rpc/public/"];
+
+/// Prefixes whose clients are programs: they get a 401 in JSON rather than a
+/// redirect to the login page.
+const API_PREFIXES: &[&str] = &["/api/", "/rpc/", "/v1/"];
+
+pub fn is_public(path: &str) -> bool {
+    PUBLIC_PATHS.contains(&path)
+        || PUBLIC_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let public = is_public(&path);
+    if public && (path.starts_with("/pkg/") || path.starts_with("/assets/")) {
+        return next.run(request).await;
+    }
+
+    let credential = bearer_token(request.headers())
+        .map(|token| (token, Credential::Bearer))
+        .or_else(|| cookie::read(request.headers()).map(|token| (token, Credential::Cookie)));
+    let resolved = match credential {
+        Some((token, kind)) => session::authenticate(&state.db, &state.jwt, &token, kind).await,
+        None => Err(Error::Unauthorized("authentication required".into())),
+    };
+
+    match resolved {
+        Ok(current) => {
+            if !public
+                && current.credential == Credential::Cookie
+                && !is_safe(request.method())
+                && !same_origin(request.headers())
+            {
+                return Error::Forbidden("cross-site request refused".into()).into_response();
+            }
+            request.extensions_mut().insert(current);
+        }
+        Err(err) if !public => return refuse(&request, err),
+        // A public page with a stale cookie is simply served anonymously.
+        Err(_) => {}
+    }
+    next.run(request).await
+}
+
+/// Programs get the error; people are sent to the login page and back.
+fn refuse(request: &Request, err: Error) -> Response {
+    let path = request.uri().path();
+    let is_api = path == "/api" || API_PREFIXES.iter().any(|prefix| path.starts_with(prefix));
+    let is_page = request.method() == Method::GET && !is_api;
+    if !is_page || !matches!(err, Error::Unauthorized(_)) {
+        return err.into_response();
+    }
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let next: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    let mut response = Redirect::to(&format!("/login?next={next}")).into_response();
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    response
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_owned())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Browsers say where a request comes from in `Sec-Fetch-Site`, `Origin` or
+/// `Referer`; a write is accepted only when that is this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let header_str = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header_str(header::HeaderName::from_static("sec-fetch-site")) {
+        return site == "same-origin" || site == "none";
+    }
+    let Some(host) = header_str(header::HOST) else {
+        return false;
+    };
+    let source = header_str(header::ORIGIN).or_else(|| header_str(header::REFERER));
+    source
+        .and_then(authority_of)
+        .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+}
+
+/// `https://example.com:8443/path` → `example.com:8443`.
+fn authority_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_list_is_explicit() {
+        assert!(is_public("/api/health"));
+        assert!(is_public("/pkg/tollgate.wasm"));
+        assert!(is_public("/rpc/public/login"));
+        assert!(!is_public("/api/users/me"));
+        assert!(!is_public("/dashboard"));
+        assert!(!is_public("/api/health/extra"));
+        assert!(!is_public("/rpc/dashboard"));
+    }
+
+    #[test]
+    fn origin_checks_compare_the_authority() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
+        assert!(!same_origin(&headers), "no origin at all is refused");
+        headers.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
+        assert!(same_origin(&headers));
+        headers.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!same_origin(&headers));
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_origin(&headers));
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_origin(&headers));
+    }
+}

@@ -1,0 +1,141 @@
+//! Sessions: created at sign-in, checked on every request, revoked at logout
+//! and when an account is suspended or deleted.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    sea_query::Expr,
+};
+
+use crate::{
+    auth::{Credential, CurrentUser, jwt::JwtKeys},
+    entity::{
+        session,
+        user::{self, Status},
+    },
+    error::{Error, Result},
+    time,
+};
+
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// A freshly issued sign-in.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub token: String,
+    pub session_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Creates a session row and signs its token.
+pub async fn create(
+    db: &DatabaseConnection,
+    keys: &JwtKeys,
+    user_id: &str,
+    ttl_hours: u32,
+    user_agent: Option<String>,
+) -> Result<IssuedSession> {
+    let now = time::now();
+    let expires_at = now + Duration::hours(i64::from(ttl_hours));
+    let session_id = new_session_id();
+    session::ActiveModel {
+        jti: Set(session_id.clone()),
+        user_id: Set(user_id.to_owned()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        last_seen_at: Set(now),
+        revoked_at: Set(None),
+        user_agent: Set(user_agent.map(|ua| ua.chars().take(512).collect())),
+    }
+    .insert(db)
+    .await?;
+    let token = keys.issue(user_id, &session_id, now, expires_at)?;
+    Ok(IssuedSession {
+        token,
+        session_id,
+        expires_at,
+    })
+}
+
+/// Resolves a token to its user: the signature and expiry must hold, the
+/// session must not be revoked, and the account must be active.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    keys: &JwtKeys,
+    token: &str,
+    credential: Credential,
+) -> Result<CurrentUser> {
+    let invalid = || Error::Unauthorized("invalid or expired session".into());
+    let claims = keys.verify(token).ok_or_else(invalid)?;
+    let (session, user) = session::Entity::find_by_id(claims.jti.clone())
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = user.ok_or_else(invalid)?;
+    let now = time::now();
+    if session.revoked_at.is_some() || session.expires_at <= now || session.user_id != claims.sub {
+        return Err(invalid());
+    }
+    if user.deleted_at.is_some() || user.status != Status::Active {
+        return Err(Error::Unauthorized("this account is suspended".into()));
+    }
+    if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        touch(db, &session.jti, now).await?;
+    }
+    Ok(CurrentUser {
+        user,
+        session_id: session.jti,
+        credential,
+    })
+}
+
+/// Revokes one session; its token gets 401 from now on.
+pub async fn revoke(db: &DatabaseConnection, session_id: &str) -> Result<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(time::now()))
+        .filter(session::Column::Jti.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every open session of a user (suspension, deletion, password reset).
+pub async fn revoke_all_for_user<C: sea_orm::ConnectionTrait>(db: &C, user_id: &str) -> Result<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(time::now()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn touch(db: &DatabaseConnection, session_id: &str, now: DateTime<Utc>) -> Result<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::LastSeenAt, Expr::value(now))
+        .filter(session::Column::Jti.eq(session_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Sessions of a user that are open right now.
+pub async fn count_active_for_user(db: &DatabaseConnection, user_id: &str) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(time::now()))
+        .count(db)
+        .await?)
+}

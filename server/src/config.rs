@@ -1,0 +1,173 @@
+//! One typed settings tree, read from an optional TOML file and then from
+//! `TOLLGATE__SECTION__KEY` environment variables (and `DATABASE_URL`).
+//! Unknown keys and bad values stop the start with a message naming the key.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Everything Tollgate can be configured with. See `tollgate.example.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite database and generated secrets live.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// The built web UI (`cargo leptos build` writes it to `target/site`).
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; `DATABASE_URL` overrides it. When
+    /// absent, an SQLite file in `data_dir`.
+    pub url: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 key for session tokens. When absent, one is generated on first
+    /// start and kept in `data_dir/jwt_secret`, so restarts keep sessions.
+    pub jwt_secret: Option<SecretString>,
+    /// How long a sign-in lasts.
+    pub session_ttl_hours: u32,
+    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    pub secure_cookies: bool,
+    /// Failed logins allowed per email and client within `login_window_secs`.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: PathBuf::from("target/site"),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            session_ttl_hours: 24 * 7,
+            secure_cookies: false,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings. `file` is optional unless given explicitly.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("tollgate.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("tollgate.toml"))
+            }
+            None => {}
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("TOLLGATE__").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .extract()
+            .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.auth.session_ttl_hours > 0,
+            "invalid configuration: auth.session_ttl_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.login_max_failures > 0,
+            "invalid configuration: auth.login_max_failures must be at least 1"
+        );
+        if let Some(secret) = &self.auth.jwt_secret {
+            anyhow::ensure!(
+                secret.expose_secret().len() >= 32,
+                "invalid configuration: auth.jwt_secret must be at least 32 characters"
+            );
+        }
+        if let Some(url) = &self.database.url {
+            let url = url.expose_secret();
+            anyhow::ensure!(
+                url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"),
+                "invalid configuration: database.url (or DATABASE_URL) must start with sqlite:, postgres:// or postgresql://"
+            );
+        }
+        Ok(())
+    }
+
+    /// The database to connect to: the configured URL, or the SQLite file in
+    /// `data_dir`, created on first start.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("tollgate.db").display()
+            ),
+        }
+    }
+
+    /// Creates `data_dir` if needed, readable by this user only: it holds the
+    /// database and the signing key.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data_dir)
+            .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))
+    }
+}

@@ -1,0 +1,52 @@
+//! The database connection: SQLite by default, PostgreSQL when `DATABASE_URL`
+//! says so. Migrations run here, so every start has the current schema.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::config::Settings;
+
+/// Connects to the configured database (creating the SQLite file if needed).
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") && settings.database.url.is_none() {
+        settings.ensure_data_dir()?;
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(if is_sqlite(settings) { 8 } else { 20 });
+    Database::connect(options)
+        .await
+        .context("cannot connect to the database (check database.url / DATABASE_URL)")
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("database migration failed")
+}
+
+fn is_sqlite(settings: &Settings) -> bool {
+    settings.database_url().starts_with("sqlite:")
+}
+
+/// A transaction that will write. On SQLite it takes the write lock at
+/// `BEGIN` (IMMEDIATE), so concurrent writers wait for each other (up to the
+/// busy timeout) instead of failing when a read lock cannot be upgraded.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
+}

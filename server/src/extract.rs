@@ -1,0 +1,71 @@
+//! Extractors whose rejections are our own error, so a malformed body gets the
+//! contract's error shape with a message that names the bad field.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::request::Parts,
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// JSON body. `{"email": 3}` answers 400 "invalid value for `email`: ...".
+pub struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| Error::bad_request("could not read the request body"))?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+/// Deserializes JSON, naming the field that failed.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.is_empty() {
+        return Err(Error::bad_request("request body must be a JSON object"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." || path.is_empty() {
+            Error::bad_request(format!("invalid JSON body: {inner}"))
+        } else {
+            Error::bad_request(format!("invalid value for `{path}`: {inner}"))
+        }
+    })?;
+    // Trailing bytes after the object mean the body is not the JSON we read.
+    de.end()
+        .map_err(|err| Error::bad_request(format!("invalid JSON body: {err}")))?;
+    Ok(value)
+}
+
+/// Query string. A bad `page=abc` answers 400 naming `page`.
+pub struct AppQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded_deserializer(query);
+        serde_path_to_error::deserialize(de)
+            .map(AppQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                Error::bad_request(format!(
+                    "invalid query parameter `{path}`: {}",
+                    err.into_inner()
+                ))
+            })
+    }
+}
+
+fn serde_urlencoded_deserializer(query: &str) -> serde_urlencoded::Deserializer<'_> {
+    serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
+}

@@ -1,0 +1,19 @@
+//! Tollgate's server library: configuration, shared state, the axum router, and
+//! one module per domain concept. The `tollgate` binary and the Leptos server
+//! functions in `app` both call the services defined here.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod extract;
+pub mod router;
+pub mod state;
+pub mod time;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use router::{build_router, build_router_with_ui};
+pub use state::AppState;

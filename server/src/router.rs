@@ -1,0 +1,57 @@
+//! The route table. Paths and handlers only: authentication is applied to
+//! everything by [`crate::auth::middleware`], whose public list is explicit.
+
+use axum::{
+    Json, Router, middleware,
+    routing::{any, get, patch, post},
+};
+use serde_json::{Value, json};
+use tower_http::trace::TraceLayer;
+
+use crate::{accounts::handlers as accounts, auth, error::Error, state::AppState};
+
+/// The whole API, as tests drive it.
+pub fn build_router(state: AppState) -> Router {
+    build_router_with_ui(state, Router::new())
+}
+
+/// The API plus the web UI's routes (pages, server functions, static files),
+/// all behind the same authentication middleware.
+pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/auth/logout", post(accounts::logout))
+        .route("/users/me", get(accounts::me))
+        .route("/admin/users", get(accounts::list_users))
+        .route(
+            "/admin/users/{id}",
+            patch(accounts::update_user).delete(accounts::delete_user),
+        )
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_method_not_allowed)
+        .with_state(state.clone());
+
+    Router::new()
+        .nest("/api", api)
+        .route("/api/", any(api_not_found))
+        .merge(ui)
+        .layer(middleware::from_fn_with_state(
+            state,
+            auth::middleware::authenticate,
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "ok": true }))
+}
+
+async fn api_not_found() -> Error {
+    Error::not_found("no such endpoint")
+}
+
+async fn api_method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}

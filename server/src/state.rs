@@ -1,0 +1,40 @@
+//! The state every handler and server function shares.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::{jwt::JwtKeys, throttle::LoginThrottle},
+    config::Settings,
+    db,
+};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub jwt: Arc<JwtKeys>,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+impl AppState {
+    /// Connects to the database, applies pending migrations and loads (or
+    /// creates) the session signing key.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings).await?;
+        db::migrate(&db).await?;
+        let jwt = JwtKeys::load_or_create(&settings)?;
+        let login_throttle = LoginThrottle::new(
+            settings.auth.login_max_failures,
+            std::time::Duration::from_secs(settings.auth.login_window_secs),
+        );
+        Ok(Self {
+            db,
+            settings: Arc::new(settings),
+            jwt: Arc::new(jwt),
+            login_throttle: Arc::new(login_throttle),
+        })
+    }
+}

@@ -1,0 +1,395 @@
+use axum::http::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    PASSWORD, assert_error, assert_iso_millis, assert_session_cookie, assert_user_id, json_request,
+    send_to, spawn_app, string_at,
+};
+
+// --- register ---------------------------------------------------------------
+
+#[tokio::test]
+async fn register_returns_201_with_a_token_and_the_new_user() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (status, _, body) = app
+        .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["success"], json!(true));
+    let token = string_at(&body, "/token");
+    assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
+    assert!(
+        token.split('.').all(|part| !part.is_empty()),
+        "not a JWT: {token}"
+    );
+    assert_iso_millis(&string_at(&body, "/expires_at"));
+
+    let user = &body["user"];
+    assert_user_id(&string_at(user, "/id"));
+    assert_eq!(user["name"], json!("Grace Hopper"));
+    assert_eq!(user["email"], json!("grace@example.com"));
+    assert_eq!(user["role"], json!("user"));
+    assert_eq!(user["plan"], json!("trial"));
+    assert_eq!(user["status"], json!("active"));
+    assert_iso_millis(&string_at(user, "/created_at"));
+    assert_iso_millis(&string_at(user, "/updated_at"));
+}
+
+#[tokio::test]
+async fn register_never_exposes_the_password_hash() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (_, _, body) = app
+        .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Assert
+    let user = body["user"].as_object().expect("no user object");
+    assert!(!user.contains_key("password_hash"), "{body}");
+    assert!(!user.contains_key("password"), "{body}");
+    assert!(!body.to_string().contains("argon2"), "{body}");
+}
+
+#[tokio::test]
+async fn register_sets_an_http_only_session_cookie() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (status, headers, body) = app
+        .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED);
+    assert_session_cookie(&headers, &string_at(&body, "/token"));
+}
+
+#[tokio::test]
+async fn register_lower_cases_the_email() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (status, _, body) = app
+        .register_answer("  Grace@Example.COM ", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["user"]["email"], json!("grace@example.com"));
+}
+
+#[tokio::test]
+async fn register_rejects_an_invalid_email() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let answer = app
+        .register_answer("not-an-email", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Assert
+    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+    assert!(message.contains("email"), "{message}");
+}
+
+#[tokio::test]
+async fn register_rejects_a_password_of_seven_characters() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let answer = app
+        .register_answer("grace@example.com", "1234567", "Grace Hopper")
+        .await;
+
+    // Assert
+    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+    assert!(message.contains("password"), "{message}");
+}
+
+#[tokio::test]
+async fn register_accepts_a_password_of_eight_characters() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (status, _, body) = app
+        .register_answer("grace@example.com", "12345678", "Grace Hopper")
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn register_rejects_a_blank_name() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let answer = app
+        .register_answer("grace@example.com", PASSWORD, "   ")
+        .await;
+
+    // Assert
+    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+    assert!(message.contains("name"), "{message}");
+}
+
+#[tokio::test]
+async fn register_rejects_a_body_missing_a_field_naming_that_field() {
+    // Arrange
+    let app = spawn_app().await;
+    let complete =
+        json!({ "email": "grace@example.com", "password": PASSWORD, "name": "Grace Hopper" });
+
+    for field in ["email", "password", "name"] {
+        let mut body = complete.clone();
+        body.as_object_mut().unwrap().remove(field);
+
+        // Act
+        let answer = app
+            .request(Method::POST, "/api/auth/register", Some(body), None)
+            .await;
+
+        // Assert
+        let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+        assert!(message.contains(field), "missing `{field}` gave: {message}");
+    }
+}
+
+#[tokio::test]
+async fn register_rejects_a_taken_email_with_409() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Act
+    let answer = app
+        .register_answer("grace@example.com", PASSWORD, "Another Grace")
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn register_rejects_a_taken_email_written_in_another_case() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("Foo@X.com", PASSWORD, "Foo").await;
+
+    // Act
+    let answer = app
+        .register_answer("foo@x.com", PASSWORD, "Other Foo")
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::CONFLICT);
+}
+
+// --- login ------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_returns_a_token_and_a_session_cookie() {
+    // Arrange
+    let app = spawn_app().await;
+    let (_, user_id) = app
+        .register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Act
+    let (status, headers, body) = app.login("grace@example.com", PASSWORD).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], json!(true));
+    assert_eq!(body["user"]["id"], json!(user_id));
+    assert_iso_millis(&string_at(&body, "/expires_at"));
+    let token = string_at(&body, "/token");
+    assert_session_cookie(&headers, &token);
+    assert_eq!(app.user_id_of(&token).await, user_id);
+}
+
+#[tokio::test]
+async fn login_ignores_the_case_of_the_email() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Act
+    let (status, _, body) = app.login("GRACE@example.com", PASSWORD).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn login_with_a_wrong_password_and_with_an_unknown_email_fail_alike() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Act
+    let wrong_password = app.login("grace@example.com", "not the password").await;
+    let unknown_email = app.login("nobody@example.com", PASSWORD).await;
+
+    // Assert
+    assert_error(&wrong_password, StatusCode::UNAUTHORIZED);
+    assert_error(&unknown_email, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.2, unknown_email.2);
+}
+
+#[tokio::test]
+async fn login_is_throttled_after_five_failures_even_with_the_right_password() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    for attempt in 1..=5 {
+        let answer = app.login("grace@example.com", "not the password").await;
+        assert_eq!(
+            answer.0,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {}",
+            answer.2
+        );
+    }
+
+    // Act
+    let answer = app.login("grace@example.com", PASSWORD).await;
+
+    // Assert
+    assert_error(&answer, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = answer
+        .1
+        .get(header::RETRY_AFTER)
+        .expect("no Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .expect("Retry-After is not a whole number of seconds");
+    assert!(retry_after > 0);
+}
+
+#[tokio::test]
+async fn login_throttling_of_one_email_leaves_other_emails_alone() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    app.register("ada@example.com", PASSWORD, "Ada Lovelace")
+        .await;
+    for _ in 0..5 {
+        app.login("grace@example.com", "not the password").await;
+    }
+    assert_eq!(
+        app.login("grace@example.com", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Act
+    let (status, _, body) = app.login("ada@example.com", PASSWORD).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+// --- logout -----------------------------------------------------------------
+
+#[tokio::test]
+async fn logout_revokes_the_session_token() {
+    // Arrange
+    let app = spawn_app().await;
+    let (token, _) = app
+        .register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+
+    // Act
+    let (status, headers, body) = app
+        .request(Method::POST, "/api/auth/logout", None, Some(&token))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], json!(true));
+    let cleared = headers
+        .get(header::SET_COOKIE)
+        .expect("the cookie is not cleared")
+        .to_str()
+        .unwrap();
+    assert!(cleared.starts_with("tollgate_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_error(&app.me(&token).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_leaves_the_users_other_sessions_open() {
+    // Arrange
+    let app = spawn_app().await;
+    let (first, _) = app
+        .register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    let second = string_at(&app.login("grace@example.com", PASSWORD).await.2, "/token");
+
+    // Act
+    app.request(Method::POST, "/api/auth/logout", None, Some(&first))
+        .await;
+
+    // Assert
+    assert_eq!(app.me(&second).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_without_a_token_is_unauthorized() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let answer = app
+        .request(Method::POST, "/api/auth/logout", None, None)
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::UNAUTHORIZED);
+}
+
+// --- sessions across restarts -----------------------------------------------
+
+#[tokio::test]
+async fn a_session_survives_a_restart_on_the_same_data_dir() {
+    // Arrange
+    let app = spawn_app().await;
+    let (token, user_id) = app
+        .register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    assert!(
+        app.data_dir.path().join("jwt_secret").is_file(),
+        "no generated secret file"
+    );
+
+    // Act
+    let restarted = app.restart().await;
+    let (status, _, body) = send_to(
+        &restarted,
+        json_request(Method::GET, "/api/users/me", None, Some(&token)),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["id"], Value::String(user_id));
+}

@@ -1,0 +1,12 @@
+//! Integration tests for the dashboard API: one binary, one module per area.
+//! Every test builds its own app on a fresh data directory and drives the
+//! router in memory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin_users;
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod users_me;

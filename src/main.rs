@@ -1,0 +1,169 @@
+//! The `tollgate` binary: parses the command line, loads config, starts
+//! tracing, builds state and serves. Everything else lives in `server` and `app`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use server::{
+    AppState, Settings,
+    accounts::service as accounts,
+    entity::user::{Plan, Role},
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "Self-hosted LLM gateway")]
+struct Cli {
+    /// TOML config file (default: ./tollgate.toml when present).
+    #[arg(long, short, global = true, env = "TOLLGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the gateway, the API and the web UI (default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; prints a generated password when none is given.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read from the environment so it stays out of shell history.
+        #[arg(long, env = "TOLLGATE_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a new generated password for a user and sign them out everywhere.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = server::db::connect(&settings).await?;
+            server::db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Admin(task) => admin(settings, task).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let addr = settings.server.addr;
+    let state = AppState::build(settings).await?;
+    announce_first_admin(&state).await?;
+    let router = app::ssr::site_router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!("Tollgate listening on http://{addr}");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server error")
+}
+
+/// On the very first start there is no admin: create one and say so once.
+async fn announce_first_admin(state: &AppState) -> anyhow::Result<()> {
+    let email = std::env::var("TOLLGATE_ADMIN_EMAIL").ok();
+    let password = std::env::var("TOLLGATE_ADMIN_PASSWORD").ok();
+    if let Some(admin) = accounts::ensure_first_admin(&state.db, email, password).await? {
+        match admin.generated_password {
+            Some(password) => println!(
+                "\n  Created the first admin.\n    email:    {}\n    password: {password}\n  \
+                 This password is shown only now; change it with `tollgate admin reset-password`.\n",
+                admin.email
+            ),
+            None => println!(
+                "\n  Created the first admin: {} (password from TOLLGATE_ADMIN_PASSWORD)\n",
+                admin.email
+            ),
+        }
+    }
+    Ok(())
+}
+
+async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
+    let db = server::db::connect(&settings).await?;
+    server::db::migrate(&db).await?;
+    match task {
+        AdminCommand::CreateUser {
+            email,
+            name,
+            password,
+            admin,
+        } => {
+            let generated = password.is_none().then(server::auth::password::generate);
+            let new = accounts::NewUser {
+                name,
+                email: Some(email),
+                password: password.or_else(|| generated.clone()),
+                role: if admin { Role::Admin } else { Role::User },
+                plan: if admin { Plan::Pro } else { Plan::Trial },
+            };
+            let user = accounts::create_user(&db, new)
+                .await
+                .map_err(|err| anyhow::anyhow!(err.public_message()))?;
+            println!("created {} ({})", user.email.unwrap_or_default(), user.id);
+            if let Some(password) = generated {
+                println!("password: {password}");
+            }
+        }
+        AdminCommand::ResetPassword { email } => {
+            let password = accounts::reset_password(&db, &email)
+                .await
+                .map_err(|err| anyhow::anyhow!(err.public_message()))?;
+            println!("new password for {email}: {password}");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
