@@ -26,6 +26,7 @@ apt_install() {
   fi
 }
 
+# What the debug build and the tests need.
 rust_tools() {
   rustup target list --installed | grep -q wasm32-unknown-unknown \
     || { log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
@@ -33,15 +34,18 @@ rust_tools() {
   have_version cargo-leptos "$CARGO_LEPTOS_VERSION" \
     || { log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION"; cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"; }
 
-  # cargo-leptos runs wasm-opt on release builds and would try to download it.
-  have_version wasm-opt "version 116" \
-    || { log "cargo install wasm-opt $WASM_OPT_VERSION"; cargo install --locked wasm-opt --version "$WASM_OPT_VERSION"; }
-
   # wasm-bindgen-cli must equal the wasm-bindgen that Cargo.lock pins.
   local wb
   wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
   have_version wasm-bindgen "$wb" \
     || { log "cargo install wasm-bindgen-cli $wb"; cargo install wasm-bindgen-cli --version "$wb"; }
+}
+
+# Release builds also shrink the WASM bundle with wasm-opt; cargo-leptos would
+# otherwise try to download it.
+release_tools() {
+  have_version wasm-opt "version 116" \
+    || { log "cargo install wasm-opt $WASM_OPT_VERSION"; cargo install --locked wasm-opt --version "$WASM_OPT_VERSION"; }
 }
 
 browser_tools() {
@@ -52,10 +56,10 @@ browser_tools() {
   fi
 }
 
-case "${1:-all}" in
-  rust) rust_tools ;;
-  browser) browser_tools ;;
-  all) rust_tools; browser_tools ;;
-  *) echo "usage: $0 [rust|browser|all]" >&2; exit 2 ;;
+case "${1:-}" in
+  run) rust_tools; release_tools ;;      # scripts/run.sh: release build
+  test) rust_tools; browser_tools ;;     # scripts/test.sh: debug build + browser
+  all) rust_tools; release_tools; browser_tools ;;
+  *) echo "usage: $0 run|test|all" >&2; exit 2 ;;
 esac
 log "ready"

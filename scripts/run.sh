@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-scripts/bootstrap.sh rust
+scripts/bootstrap.sh run
 cargo leptos build --release
 exec "$CARGO_TARGET_DIR/release/tollgate" "${@:-serve}"

@@ -10,7 +10,7 @@ step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*"; }
 started=$SECONDS
 
 step "bootstrap"
-scripts/bootstrap.sh all
+scripts/bootstrap.sh test
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -137,7 +137,7 @@ pub async fn sign_in(
 }
 
 /// A user who has not been deleted, or 404.
-pub async fn get(db: &DatabaseConnection, id: &str) -> Result<user::Model> {
+pub async fn get<C: sea_orm::ConnectionTrait>(db: &C, id: &str) -> Result<user::Model> {
     user::Entity::find_by_id(id.to_owned())
         .filter(user::Column::DeletedAt.is_null())
         .one(db)
@@ -236,7 +236,7 @@ pub async fn update(
     }
     let name = change.name.as_deref().map(validate_name).transpose()?;
     let txn = db::begin_write(db).await?;
-    let user = get_in(&txn, id).await?;
+    let user = get(&txn, id).await?;
     let mut model = user.into_active_model();
     if let Some(name) = name {
         model.name = Set(name);
@@ -266,7 +266,7 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
         return Err(Error::bad_request("you cannot delete your own account"));
     }
     let txn = db::begin_write(db).await?;
-    let user = get_in(&txn, id).await?;
+    let user = get(&txn, id).await?;
     let now = time::now();
     let mut model = user.into_active_model();
     model.email = Set(None);
@@ -348,14 +348,6 @@ async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<us
         .filter(user::Column::DeletedAt.is_null())
         .one(db)
         .await?)
-}
-
-async fn get_in<C: sea_orm::ConnectionTrait>(db: &C, id: &str) -> Result<user::Model> {
-    user::Entity::find_by_id(id.to_owned())
-        .filter(user::Column::DeletedAt.is_null())
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("user not found"))
 }
 
 fn normalize_email(email: &str) -> Result<String> {

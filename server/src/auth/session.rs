@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+    sea_query::{Expr, SimpleExpr},
 };
 
 use crate::{
@@ -94,20 +95,18 @@ pub async fn authenticate(
 
 /// Revokes one session; its token gets 401 from now on.
 pub async fn revoke(db: &DatabaseConnection, session_id: &str) -> Result<()> {
-    session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(time::now()))
-        .filter(session::Column::Jti.eq(session_id))
-        .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
+    revoke_where(db, session::Column::Jti.eq(session_id)).await
 }
 
 /// Revokes every open session of a user (suspension, deletion, password reset).
-pub async fn revoke_all_for_user<C: sea_orm::ConnectionTrait>(db: &C, user_id: &str) -> Result<()> {
+pub async fn revoke_all_for_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<()> {
+    revoke_where(db, session::Column::UserId.eq(user_id)).await
+}
+
+async fn revoke_where<C: ConnectionTrait>(db: &C, which: SimpleExpr) -> Result<()> {
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(time::now()))
-        .filter(session::Column::UserId.eq(user_id))
+        .filter(which)
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
