@@ -26,7 +26,10 @@ test('a visitor registers, signs out, signs back in and sees the dashboard', asy
   await expect(page.locator('.stat-value.plan')).toHaveText('TRIAL');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await expect(page.getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await expect(page).toHaveURL(/\/$/);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await expect(nav.getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await expect(nav.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
 
   // The session is gone: the dashboard sends us to the login page.
   await page.goto('/dashboard');
