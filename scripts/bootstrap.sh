@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
 WASM_OPT_VERSION=0.116.1      # binaryen 116; Debian's 108 breaks hydration
+TRUNK_VERSION=0.21.14         # 0.22 needs rustc 1.96.1
 
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
 
@@ -48,6 +49,17 @@ release_tools() {
     || { log "cargo install wasm-opt $WASM_OPT_VERSION"; cargo install --locked wasm-opt --version "$WASM_OPT_VERSION"; }
 }
 
+# Only for the Trunk UI loop (docs/development.md); the build does not need it.
+trunk_tools() {
+  have_version trunk "$TRUNK_VERSION" \
+    || { log "cargo install trunk $TRUNK_VERSION"; cargo install --locked trunk --version "$TRUNK_VERSION"; }
+}
+
+# The integration tests also run against a real PostgreSQL server.
+database_tools() {
+  apt_install postgresql
+}
+
 browser_tools() {
   apt_install chromium chromium-driver
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
@@ -58,8 +70,9 @@ browser_tools() {
 
 case "${1:-}" in
   run) rust_tools; release_tools ;;      # scripts/run.sh: release build
-  test) rust_tools; browser_tools ;;     # scripts/test.sh: debug build + browser
-  all) rust_tools; release_tools; browser_tools ;;
-  *) echo "usage: $0 run|test|all" >&2; exit 2 ;;
+  test) rust_tools; database_tools; browser_tools ;;  # scripts/test.sh
+  trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
+  all) rust_tools; release_tools; database_tools; browser_tools ;;
+  *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

@@ -18,11 +18,22 @@ cargo fmt --all -- --check
 step "cargo clippy (server side, all targets)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the WASM bundle compiles no server-only crate"
+server_only=$(cargo tree -p frontend --target wasm32-unknown-unknown --features hydrate -e normal --prefix none --locked \
+  | awk '{print $1}' | sort -u | grep -xE 'sea-orm|sqlx|tokio|reqwest|axum|hyper|argon2|server' || true)
+if [ -n "$server_only" ]; then
+  echo "server-only crates in the WASM build: $server_only" >&2
+  exit 1
+fi
+
 step "cargo clippy (WASM side)"
 cargo clippy -p frontend --lib --target wasm32-unknown-unknown --features hydrate --locked -- -D warnings
 
 step "cargo test (unit and integration, SQLite)"
 cargo test --workspace --locked
+
+step "API integration tests again, on a real PostgreSQL server"
+scripts/with-postgres.sh cargo test -p server --test api --locked
 
 step "cargo leptos build (server + WASM bundle)"
 cargo leptos build

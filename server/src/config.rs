@@ -10,10 +10,17 @@ use std::{
 use anyhow::Context;
 use figment::{
     Figment,
-    providers::{Env, Format, Toml},
+    providers::{Env, Format, Serialized, Toml},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+/// Environment variables read as plain strings, never parsed, and the keys
+/// they set.
+const RAW_ENV_KEYS: [(&str, &str); 2] = [
+    ("TOLLGATE__AUTH__JWT_SECRET", "auth.jwt_secret"),
+    ("TOLLGATE__DATABASE__URL", "database.url"),
+];
 
 /// Everything Tollgate can be configured with. See `tollgate.example.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -108,13 +115,22 @@ impl Settings {
             }
             None => {}
         }
+        // Secrets are taken as they are: figment would otherwise parse a
+        // value that looks like a number or a list, and could echo it.
+        figment = figment.merge(Env::prefixed("TOLLGATE__").split("__").filter(|key| {
+            !RAW_ENV_KEYS
+                .iter()
+                .any(|(name, _)| key == &name["TOLLGATE__".len()..])
+        }));
+        for (name, key) in RAW_ENV_KEYS {
+            if let Ok(value) = std::env::var(name) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
         let settings: Settings = figment
-            .merge(Env::prefixed("TOLLGATE__").split("__"))
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
             .extract()
             .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
         settings.validate()?;

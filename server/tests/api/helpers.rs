@@ -9,11 +9,13 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
     accounts::service::{self, NewUser},
-    config::AuthSettings,
+    config::{AuthSettings, DatabaseSettings},
     entity::user::{Plan, Role},
 };
 use tempfile::TempDir;
@@ -33,31 +35,75 @@ pub struct TestApp {
     pub state: AppState,
     /// Kept alive for as long as the app: dropping it removes the directory.
     pub data_dir: TempDir,
+    /// The PostgreSQL database of this app, when not on SQLite.
+    pub database_url: Option<String>,
 }
 
-/// Builds the app on a fresh data directory, with a generated signing key.
+/// Builds the app on a fresh database and data directory, with a generated
+/// signing key. The database is a new SQLite file, or, when
+/// `TOLLGATE_TEST_POSTGRES_URL` is set (scripts/with-postgres.sh), a new
+/// database on that PostgreSQL server.
 pub async fn spawn_app() -> TestApp {
     let data_dir = tempfile::tempdir().expect("cannot create a temporary data directory");
-    let state = build_state(settings_for(data_dir.path())).await;
+    let database_url = fresh_database_url().await;
+    let state = build_state(settings_for(data_dir.path(), database_url.as_deref())).await;
     let router = server::build_router(state.clone());
     TestApp {
         router,
         state,
         data_dir,
+        database_url,
     }
 }
 
 /// The default settings, keeping everything in `dir` and generating the JWT
-/// secret there.
-pub fn settings_for(dir: &Path) -> Settings {
+/// secret there; the database is `database_url` or SQLite in `dir`.
+pub fn settings_for(dir: &Path, database_url: Option<&str>) -> Settings {
     Settings {
         data_dir: dir.to_path_buf(),
         auth: AuthSettings {
             jwt_secret: None,
             ..AuthSettings::default()
         },
+        database: DatabaseSettings {
+            url: database_url.map(|url| SecretString::from(url.to_owned())),
+        },
         ..Settings::default()
     }
+}
+
+/// A new, empty PostgreSQL database when the tests run against PostgreSQL.
+async fn fresh_database_url() -> Option<String> {
+    let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL").ok()?;
+    let name = format!("test_{}", uuid_like());
+    let admin = sea_orm::Database::connect(&admin_url)
+        .await
+        .expect("cannot connect to the test PostgreSQL server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("cannot create a test database");
+    admin.close().await.ok();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .expect("TOLLGATE_TEST_POSTGRES_URL ends with a database name");
+    Some(format!("{base}/{name}"))
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub async fn build_state(settings: Settings) -> AppState {
@@ -67,9 +113,15 @@ pub async fn build_state(settings: Settings) -> AppState {
 }
 
 impl TestApp {
+    /// The app's database, to arrange or inspect rows directly.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
     /// A second app on the same data directory, as after a restart.
     pub async fn restart(&self) -> Router {
-        server::build_router(build_state(settings_for(self.data_dir.path())).await)
+        let settings = settings_for(self.data_dir.path(), self.database_url.as_deref());
+        server::build_router(build_state(settings).await)
     }
 
     /// Sends a request to this app's router.

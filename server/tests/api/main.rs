@@ -9,4 +9,6 @@ mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod sessions;
+mod settings;
 mod users_me;

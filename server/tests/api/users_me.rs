@@ -88,7 +88,7 @@ async fn me_with_a_token_signed_by_another_secret_is_unauthorized() {
     app.register("grace@example.com", PASSWORD, "Grace Hopper")
         .await;
     let other_dir = tempfile::tempdir().unwrap();
-    let mut settings = settings_for(other_dir.path());
+    let mut settings = settings_for(other_dir.path(), None);
     settings.database.url = Some(app.state.settings.database_url().into());
     settings.auth.jwt_secret = Some("another-secret-another-secret-another-secret".into());
     let impostor = server::build_router(build_state(settings).await);

@@ -1,0 +1,741 @@
+//! The `tollgate` binary as an operator runs it: each test starts it in a
+//! fresh working directory, configured through the environment only, and
+//! kills it if it outlives its deadline.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{TcpListener, TcpStream},
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// How long one-shot commands (`migrate`, `admin ...`) may take.
+const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
+/// How long `serve` may take to answer its health check.
+const SERVE_DEADLINE: Duration = Duration::from_secs(90);
+/// What `serve` logs once it accepts connections.
+const LISTENING: &str = "Tollgate listening on";
+const FIRST_ADMIN: &str = "Created the first admin";
+
+// ---------------------------------------------------------------------------
+// migrate
+
+#[test]
+fn migrate_on_a_fresh_data_dir_creates_the_database_and_can_run_twice() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let first = run(tollgate(&dir).arg("migrate"));
+    let second = run(tollgate(&dir).arg("migrate"));
+
+    // Assert
+    first.assert_success();
+    assert!(first.stdout.contains("database is up to date"), "{first}");
+    assert!(data_dir(&dir).join("tollgate.db").is_file(), "{first}");
+    second.assert_success();
+    assert!(second.stdout.contains("database is up to date"), "{second}");
+}
+
+// ---------------------------------------------------------------------------
+// admin create-user
+
+#[test]
+fn create_user_prints_a_generated_password_once() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let created = run(tollgate(&dir).args(CREATE_ANN));
+
+    // Assert
+    created.assert_success();
+    assert!(
+        created.stdout.contains("created a@example.com"),
+        "{created}"
+    );
+    assert_generated_password(&password_after(&created.stdout, "password: "));
+}
+
+#[test]
+fn create_user_with_a_taken_email_fails_saying_so() {
+    // Arrange
+    let dir = workdir();
+    run(tollgate(&dir).args(CREATE_ANN)).assert_success();
+
+    // Act
+    let again = run(tollgate(&dir).args([
+        "admin",
+        "create-user",
+        "--email",
+        "A@Example.com",
+        "--name",
+        "Another Ann",
+    ]));
+
+    // Assert
+    assert!(!again.succeeded(), "{again}");
+    assert!(
+        again.stderr.contains("already exists"),
+        "no word of the taken email: {again}"
+    );
+    assert!(!again.stdout.contains("password"), "{again}");
+}
+
+#[test]
+fn create_user_uses_the_password_from_the_environment_and_admin_makes_an_admin() {
+    // Arrange
+    let dir = workdir();
+    let password = "boss password from env";
+
+    // Act
+    let created = run(tollgate(&dir)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "boss@example.com",
+            "--name",
+            "Boss",
+            "--admin",
+        ])
+        .env("TOLLGATE_NEW_PASSWORD", password));
+
+    // Assert
+    created.assert_success();
+    assert!(
+        created.stdout.contains("created boss@example.com"),
+        "{created}"
+    );
+    assert!(!created.stdout.contains("password"), "{created}");
+    created.assert_never_shows(password);
+
+    // An admin now exists, so the first start creates none, and the
+    // environment's password signs the new admin in.
+    let port = free_port();
+    let mut server = Server::start(tollgate(&dir).env("TOLLGATE__SERVER__ADDR", addr(port)));
+    server.wait_until_ready(port);
+    let token = login(port, "boss@example.com", password);
+    let (status, me) = http(port, "GET", "/api/users/me", Some(&token), None);
+    let output = server.stop();
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["role"], json!("admin"), "{me}");
+    assert!(!output.stdout.contains(FIRST_ADMIN), "{output}");
+    output.assert_never_shows(password);
+}
+
+// ---------------------------------------------------------------------------
+// admin reset-password
+
+#[test]
+fn reset_password_prints_a_new_password_that_replaces_the_old_one() {
+    // Arrange
+    let dir = workdir();
+    let created = run(tollgate(&dir).args(CREATE_ANN));
+    created.assert_success();
+    let old = password_after(&created.stdout, "password: ");
+
+    // Act
+    let reset = run(tollgate(&dir).args(["admin", "reset-password", "--email", "a@example.com"]));
+
+    // Assert
+    reset.assert_success();
+    let new = password_after(&reset.stdout, "new password for a@example.com: ");
+    assert_generated_password(&new);
+    assert_ne!(new, old);
+
+    let port = free_port();
+    let mut server = Server::start(tollgate(&dir).env("TOLLGATE__SERVER__ADDR", addr(port)));
+    server.wait_until_ready(port);
+    let with_old = login_answer(port, "a@example.com", &old);
+    let with_new = login_answer(port, "a@example.com", &new);
+    server.stop();
+    assert_eq!(
+        with_old.0, 401,
+        "the old password still works: {}",
+        with_old.1
+    );
+    assert_eq!(
+        with_new.0, 200,
+        "the new password does not work: {}",
+        with_new.1
+    );
+}
+
+#[test]
+fn reset_password_for_an_unknown_email_fails_saying_so() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let reset =
+        run(tollgate(&dir).args(["admin", "reset-password", "--email", "nobody@example.com"]));
+
+    // Assert
+    assert!(!reset.succeeded(), "{reset}");
+    assert!(
+        reset
+            .stderr
+            .contains("no user with email nobody@example.com"),
+        "unclear failure: {reset}"
+    );
+    assert!(!reset.stdout.contains("password"), "{reset}");
+}
+
+// ---------------------------------------------------------------------------
+// configuration
+
+#[test]
+fn a_bad_value_in_the_environment_stops_the_start_naming_the_key() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let refused = run(tollgate(&dir)
+        .arg("migrate")
+        .env("TOLLGATE__AUTH__SESSION_TTL_HOURS", "abc"));
+
+    // Assert
+    refused.assert_refused_naming("session_ttl_hours");
+    assert!(!data_dir(&dir).exists(), "{refused}");
+}
+
+#[test]
+fn an_unknown_key_in_the_environment_stops_the_start_naming_it() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let refused = run(tollgate(&dir)
+        .arg("migrate")
+        .env("TOLLGATE__SERVER__BOGUS", "1"));
+
+    // Assert
+    refused.assert_refused_naming("bogus");
+    assert!(!data_dir(&dir).exists(), "{refused}");
+}
+
+#[test]
+fn a_config_file_in_the_working_dir_is_read_and_checked() {
+    // Arrange
+    let dir = workdir();
+    std::fs::write(
+        dir.path().join("tollgate.toml"),
+        "[auth]\nsession_ttl_hours = 0\n",
+    )
+    .unwrap();
+
+    // Act
+    let refused = run(tollgate(&dir).arg("migrate"));
+
+    // Assert
+    refused.assert_refused_naming("session_ttl_hours");
+    assert!(!data_dir(&dir).exists(), "{refused}");
+}
+
+#[test]
+fn a_missing_config_file_given_explicitly_is_refused() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let refused = run(tollgate(&dir).args(["--config", "missing.toml", "migrate"]));
+
+    // Assert
+    refused.assert_refused_naming("missing.toml");
+    assert!(!data_dir(&dir).exists(), "{refused}");
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_without_echoing_it() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let refused = run(tollgate(&dir)
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://tollgate:hunter2-db@x/tollgate"));
+
+    // Assert
+    refused.assert_refused_naming("DATABASE_URL");
+    refused.assert_never_shows("hunter2-db");
+    assert!(!data_dir(&dir).exists(), "{refused}");
+}
+
+// ---------------------------------------------------------------------------
+// serve
+
+#[test]
+fn the_first_start_creates_an_admin_once_and_shows_its_password() {
+    // Arrange
+    let dir = workdir();
+    let port = free_port();
+
+    // Act
+    let mut first = Server::start(tollgate(&dir).env("TOLLGATE__SERVER__ADDR", addr(port)));
+    first.wait_until_ready(port);
+    let token = login(
+        port,
+        "admin@localhost",
+        &first_admin_password(&first.stdout()),
+    );
+    let first = first.stop();
+
+    let mut second = Server::start(
+        tollgate(&dir)
+            .arg("serve")
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    second.wait_until_ready(port);
+    let second = second.stop();
+
+    // Assert
+    assert!(!token.is_empty(), "{first}");
+    assert_eq!(first.stdout.matches(FIRST_ADMIN).count(), 1, "{first}");
+    assert!(first.stdout.contains("admin@localhost"), "{first}");
+    assert!(!second.stdout.contains(FIRST_ADMIN), "{second}");
+}
+
+#[test]
+fn the_first_admin_comes_from_the_environment_without_showing_its_password() {
+    // Arrange
+    let dir = workdir();
+    let port = free_port();
+    let password = "boss password 12345";
+
+    // Act
+    let mut server = Server::start(
+        tollgate(&dir)
+            .env("TOLLGATE__SERVER__ADDR", addr(port))
+            .env("TOLLGATE_ADMIN_EMAIL", "boss@example.com")
+            .env("TOLLGATE_ADMIN_PASSWORD", password),
+    );
+    server.wait_until_ready(port);
+    let token = login(port, "boss@example.com", password);
+    let output = server.stop();
+
+    // Assert
+    assert!(!token.is_empty());
+    assert!(
+        output
+            .stdout
+            .contains("Created the first admin: boss@example.com"),
+        "{output}"
+    );
+    assert!(
+        output
+            .stdout
+            .contains("password from TOLLGATE_ADMIN_PASSWORD"),
+        "{output}"
+    );
+    assert!(!output.stdout.contains("admin@localhost"), "{output}");
+    output.assert_never_shows(password);
+}
+
+#[test]
+fn serve_never_prints_the_configured_jwt_secret() {
+    // Arrange
+    let dir = workdir();
+    let port = free_port();
+    let secret = "jwt-secret-that-no-log-may-ever-show-000";
+    assert_eq!(secret.len(), 40);
+
+    // Act
+    let mut server = Server::start(
+        tollgate(&dir)
+            .env("TOLLGATE__SERVER__ADDR", addr(port))
+            .env("TOLLGATE__AUTH__JWT_SECRET", secret),
+    );
+    server.wait_until_ready(port);
+    let password = first_admin_password(&server.stdout());
+    login(port, "admin@localhost", &password);
+    let output = server.stop();
+
+    // Assert
+    output.assert_never_shows(secret);
+    assert!(
+        !data_dir(&dir).join("jwt_secret").exists(),
+        "a configured secret must not be replaced by a generated one"
+    );
+}
+
+#[test]
+fn the_generated_jwt_secret_and_the_data_dir_are_private_to_the_owner() {
+    // Arrange
+    let dir = workdir();
+    let port = free_port();
+
+    // Act
+    let mut server = Server::start(tollgate(&dir).env("TOLLGATE__SERVER__ADDR", addr(port)));
+    server.wait_until_ready(port);
+    let output = server.stop();
+
+    // Assert
+    let data = data_dir(&dir);
+    assert_eq!(mode(&data), 0o700, "{output}");
+    let secret = data.join("jwt_secret");
+    assert_eq!(mode(&secret), 0o600, "{output}");
+    let contents = std::fs::read_to_string(&secret).unwrap();
+    assert!(contents.trim().len() >= 32);
+    output.assert_never_shows(contents.trim());
+}
+
+// ---------------------------------------------------------------------------
+// helpers
+
+const CREATE_ANN: [&str; 6] = [
+    "admin",
+    "create-user",
+    "--email",
+    "a@example.com",
+    "--name",
+    "Ann",
+];
+
+fn workdir() -> TempDir {
+    tempfile::tempdir().expect("cannot create a temporary working directory")
+}
+
+fn data_dir(dir: &TempDir) -> PathBuf {
+    dir.path().join("data")
+}
+
+/// The binary, in `dir`, with an environment that holds nothing but the data
+/// directory: the tests' own environment must not leak into its config.
+fn tollgate(dir: &TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TOLLGATE__DATA_DIR", data_dir(dir))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|err| panic!("cannot stat {}: {err}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// What a run printed, and how it ended (`None`: it had to be killed).
+struct Output {
+    status: Option<ExitStatus>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Output {
+    fn succeeded(&self) -> bool {
+        self.status.is_some_and(|status| status.success())
+    }
+
+    fn assert_success(&self) {
+        assert!(self.succeeded(), "the command failed:{self}");
+    }
+
+    /// Exited non-zero, and stderr names what was wrong. Case does not
+    /// matter: figment names keys from the environment in upper case
+    /// (`AUTH.SESSION_TTL_HOURS`).
+    fn assert_refused_naming(&self, what: &str) {
+        assert!(!self.succeeded(), "the command was not refused:{self}");
+        assert!(
+            self.stderr.to_lowercase().contains(&what.to_lowercase()),
+            "the refusal does not mention {what:?}:{self}"
+        );
+    }
+
+    fn assert_never_shows(&self, secret: &str) {
+        assert!(
+            !self.stdout.contains(secret) && !self.stderr.contains(secret),
+            "the output shows {secret:?}:{self}"
+        );
+    }
+}
+
+/// Runs a one-shot command to its end, killing it after [`COMMAND_DEADLINE`].
+fn run(command: &mut Command) -> Output {
+    let mut child = command.spawn().expect("cannot start tollgate");
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+    let deadline = Instant::now() + COMMAND_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for tollgate") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let output = Output {
+        status,
+        stdout: finish(stdout),
+        stderr: finish(stderr),
+    };
+    assert!(
+        output.status.is_some(),
+        "tollgate {:?} did not finish within {COMMAND_DEADLINE:?}:{output}",
+        command.get_args().collect::<Vec<_>>()
+    );
+    output
+}
+
+/// A pipe read to its end on a thread, into a buffer others can look at.
+struct Collected {
+    text: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+fn collect<R: Read + Send + 'static>(pipe: Option<R>) -> Collected {
+    let text = Arc::new(Mutex::new(String::new()));
+    let reader = pipe.map(|pipe| {
+        let text = Arc::clone(&text);
+        thread::spawn(move || {
+            let mut pipe = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while pipe.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                text.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&line));
+                line.clear();
+            }
+        })
+    });
+    Collected { text, reader }
+}
+
+/// Waits for the pipe's end (the process must be gone) and returns the text.
+fn finish(mut collected: Collected) -> String {
+    if let Some(reader) = collected.reader.take() {
+        reader.join().expect("a pipe reader panicked");
+    }
+    collected.text.lock().unwrap().clone()
+}
+
+/// A running `serve`, killed when dropped.
+struct Server {
+    child: Child,
+    stdout: Option<Collected>,
+    stderr: Option<Collected>,
+}
+
+impl Server {
+    fn start(command: &mut Command) -> Self {
+        let mut child = command.spawn().expect("cannot start tollgate");
+        let stdout = Some(collect(child.stdout.take()));
+        let stderr = Some(collect(child.stderr.take()));
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Everything printed on stdout so far.
+    fn stdout(&self) -> String {
+        self.stdout
+            .as_ref()
+            .map(|c| c.text.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr
+            .as_ref()
+            .map(|c| c.text.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Polls `GET /api/health` until it answers `200 {"ok":true}` and the
+    /// listening line has been read (so is everything printed before it).
+    fn wait_until_ready(&mut self, port: u16) {
+        let deadline = Instant::now() + SERVE_DEADLINE;
+        let mut healthy = false;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("cannot wait for tollgate") {
+                panic!(
+                    "tollgate exited early with {status}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            if !healthy
+                && let Some((status, body)) = try_http(port, "GET", "/api/health", None, None)
+            {
+                assert_eq!(
+                    (status, body.clone()),
+                    (200, json!({ "ok": true })),
+                    "{body}"
+                );
+                healthy = true;
+            }
+            if healthy && self.stdout().contains(LISTENING) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "tollgate was not ready within {SERVE_DEADLINE:?}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the server and returns everything it printed.
+    fn stop(mut self) -> Output {
+        let _ = self.child.kill();
+        let status = self.child.wait().ok();
+        let stdout = self.stdout.take().map(finish).unwrap_or_default();
+        let stderr = self.stderr.take().map(finish).unwrap_or_default();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listened on a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("cannot find a free port")
+        .port()
+}
+
+fn addr(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+/// One HTTP/1.1 request; panics when the server does not answer.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    try_http(port, method, path, bearer, body)
+        .unwrap_or_else(|| panic!("no answer to {method} {path} on port {port}"))
+}
+
+/// One HTTP/1.1 request over a plain TCP connection: the status and the JSON
+/// body (`Null` when empty), or `None` when nobody answers (yet).
+fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> Option<(u16, Value)> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(token) = bearer {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body)
+            .unwrap_or_else(|err| panic!("the body is not JSON ({err}):\n{head}\n\n{body}"))
+    };
+    Some((status, body))
+}
+
+fn login_answer(port: u16, email: &str, password: &str) -> (u16, Value) {
+    let body = json!({ "email": email, "password": password });
+    http(port, "POST", "/api/auth/login", None, Some(&body))
+}
+
+/// Signs in and returns the token.
+fn login(port: u16, email: &str, password: &str) -> String {
+    let (status, body) = login_answer(port, email, password);
+    assert_eq!(status, 200, "cannot sign in as {email}: {body}");
+    body["token"]
+        .as_str()
+        .filter(|token| !token.is_empty())
+        .unwrap_or_else(|| panic!("no token in {body}"))
+        .to_owned()
+}
+
+/// The password printed after `label` on a line of `stdout`.
+fn password_after(stdout: &str, label: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label))
+        .unwrap_or_else(|| panic!("no line starting with {label:?} in:\n{stdout}"))
+        .trim()
+        .to_owned()
+}
+
+fn first_admin_password(stdout: &str) -> String {
+    let password = password_after(stdout, "password: ");
+    assert_generated_password(&password);
+    password
+}
+
+fn assert_generated_password(password: &str) {
+    assert_eq!(password.len(), 20, "not 20 characters: {password:?}");
+    assert!(
+        password.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "not alphanumeric: {password:?}"
+    );
+}
