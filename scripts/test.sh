@@ -38,6 +38,13 @@ scripts/with-postgres.sh cargo test -p server --test api --locked
 step "cargo leptos build (server + WASM bundle)"
 cargo leptos build
 
+if command -v trunk >/dev/null; then
+  step "trunk build (the UI loop of docs/development.md still builds)"
+  trunk build
+else
+  step "trunk build skipped: trunk is not installed (scripts/bootstrap.sh trunk)"
+fi
+
 step "browser tests (Playwright + Debian Chromium)"
 (cd end2end && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" npx playwright test)
 

@@ -573,7 +573,7 @@ impl Server {
     }
 
     /// Polls `GET /api/health` until it answers `200 {"ok":true}` and the
-    /// listening line has been read (so is everything printed before it).
+    /// listening line (a log line, on stderr) has been read.
     fn wait_until_ready(&mut self, port: u16) {
         let deadline = Instant::now() + SERVE_DEADLINE;
         let mut healthy = false;
@@ -595,7 +595,7 @@ impl Server {
                 );
                 healthy = true;
             }
-            if healthy && self.stdout().contains(LISTENING) {
+            if healthy && self.stderr().contains(LISTENING) {
                 return;
             }
             if Instant::now() >= deadline {

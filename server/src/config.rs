@@ -120,7 +120,8 @@ impl Settings {
         figment = figment.merge(Env::prefixed("TOLLGATE__").split("__").filter(|key| {
             !RAW_ENV_KEYS
                 .iter()
-                .any(|(name, _)| key == &name["TOLLGATE__".len()..])
+                .filter_map(|(name, _)| name.strip_prefix("TOLLGATE__"))
+                .any(|suffix| key.as_str().eq_ignore_ascii_case(suffix))
         }));
         for (name, key) in RAW_ENV_KEYS {
             if let Ok(value) = std::env::var(name) {
