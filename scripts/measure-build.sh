@@ -7,8 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh run >/dev/null
 
+# Build the committed tree in a scratch clone, so edits in progress neither
+# break the measurement nor get touched by it.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+git clone --quiet . "$scratch/src"
+cd "$scratch/src"
 export CARGO_TARGET_DIR="$scratch/target"
 export PATH="$HOME/.cargo/bin:$PATH"
 

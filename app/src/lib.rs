@@ -19,7 +19,7 @@ use leptos_router::{
 };
 
 use crate::{
-    api::auth::{Login, Logout, Register, current_user},
+    api::auth::{Login, LoginWithKey, Logout, Register, current_user},
     components::layout::Header,
     pages::{
         admin_users::AdminUsersPage, dashboard::DashboardPage, landing::LandingPage,
@@ -52,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct Session {
     pub login: ServerAction<Login>,
+    pub login_with_key: ServerAction<LoginWithKey>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
     pub user: Resource<Result<Option<dto::UserInfo>, error::AppError>>,
@@ -61,12 +62,14 @@ pub struct Session {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let login = ServerAction::<Login>::new();
+    let login_with_key = ServerAction::<LoginWithKey>::new();
     let register = ServerAction::<Register>::new();
     let logout = ServerAction::<Logout>::new();
     let user = Resource::new(
         move || {
             (
                 login.version().get(),
+                login_with_key.version().get(),
                 register.version().get(),
                 logout.version().get(),
             )
@@ -75,6 +78,7 @@ pub fn App() -> impl IntoView {
     );
     provide_context(Session {
         login,
+        login_with_key,
         register,
         logout,
         user,

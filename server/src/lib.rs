@@ -9,6 +9,8 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod extract;
+pub mod keys;
+pub mod money;
 pub mod router;
 pub mod state;
 pub mod time;

@@ -8,7 +8,9 @@ use axum::{
 use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 
-use crate::{accounts::handlers as accounts, auth, error::Error, state::AppState};
+use crate::{
+    accounts::handlers as accounts, auth, error::Error, keys::handlers as keys, state::AppState,
+};
 
 /// The whole API, as tests drive it.
 pub fn build_router(state: AppState) -> Router {
@@ -24,7 +26,12 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/auth/login", post(accounts::login))
         .route("/auth/logout", post(accounts::logout))
         .route("/users/me", get(accounts::me))
-        .route("/admin/users", get(accounts::list_users))
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", patch(keys::update).delete(keys::revoke))
+        .route(
+            "/admin/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
         .route(
             "/admin/users/{id}",
             patch(accounts::update_user).delete(accounts::delete_user),

@@ -29,6 +29,17 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
+/// The hackathon flow: a person an admin created by name signs in with the
+/// API key they were given.
+#[server(prefix = "/rpc/public", endpoint = "login_with_key")]
+pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(), AppError> {
+    let state = crate::ssr::state()?;
+    let (_, user) = server::keys::service::authenticate(&state.db, api_key.trim()).await?;
+    start_session(&state, &user).await?;
+    leptos_axum::redirect(&safe_next(next));
+    Ok(())
+}
+
 #[server(prefix = "/rpc/public", endpoint = "register")]
 pub async fn register(name: String, email: String, password: String) -> Result<(), AppError> {
     use server::accounts::service;

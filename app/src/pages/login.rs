@@ -1,4 +1,5 @@
-//! `/login`: sign in with email and password.
+//! `/login`: sign in with email and password, or with an API key (people an
+//! admin created by name have only a key).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,6 +20,8 @@ pub fn LoginPage() -> impl IntoView {
     let (show_password, set_show_password) = signal(false);
     let pending = session.login.pending();
     let error = move || session.login.value().get().and_then(Result::err);
+    let key_pending = session.login_with_key.pending();
+    let key_error = move || session.login_with_key.value().get().and_then(Result::err);
 
     view! {
         <Title text="Sign in — Tollgate" />
@@ -52,6 +55,25 @@ pub fn LoginPage() -> impl IntoView {
                     {move || if pending.get() { "Signing in…" } else { "Sign in" }}
                 </button>
             </ActionForm>
+            <details class="key-login" open=move || key_error().is_some()>
+                <summary>"Sign in with an API key instead"</summary>
+                <ActionForm action=session.login_with_key attr:class="form" attr:id="key-login-form">
+                    <input type="hidden" name="next" prop:value=next />
+                    <label for="login-api-key">"API key"</label>
+                    <input
+                        id="login-api-key"
+                        type="password"
+                        name="api_key"
+                        autocomplete="off"
+                        placeholder="tg-…"
+                        required
+                    />
+                    {move || key_error().map(|error| view! { <ErrorMessage error /> })}
+                    <button type="submit" class="btn" disabled=key_pending>
+                        {move || if key_pending.get() { "Signing in…" } else { "Sign in with key" }}
+                    </button>
+                </ActionForm>
+            </details>
             <p class="muted">"No account yet? " <A href="/register">"Create one"</A></p>
         </section>
     }

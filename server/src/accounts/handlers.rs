@@ -19,8 +19,10 @@ use super::{
 };
 use crate::{
     auth::{AdminUser, CurrentUser, cookie, session},
-    error::Result,
+    entity::user::Plan,
+    error::{Error, Result},
     extract::{AppJson, AppQuery},
+    keys::{self, KeyView},
     state::AppState,
     time::serde_iso,
 };
@@ -32,10 +34,20 @@ pub struct RegisterBody {
     name: String,
 }
 
+/// Either `email` and `password`, or `api_key` (the hackathon flow).
 #[derive(Deserialize)]
 pub struct LoginBody {
-    email: String,
-    password: String,
+    email: Option<String>,
+    password: Option<String>,
+    api_key: Option<String>,
+}
+
+/// An admin creating a person by name only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserBody {
+    name: String,
+    plan: Option<Plan>,
 }
 
 #[derive(Serialize)]
@@ -68,17 +80,39 @@ pub async fn login(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     AppJson(body): AppJson<LoginBody>,
 ) -> Result<Response> {
-    let client = connect
-        .map(|c| c.0.0.ip().to_string())
-        .unwrap_or_else(|| "local".into());
-    let user = service::authenticate_password(
-        &state.db,
-        &state.login_throttle,
-        &body.email,
-        &body.password,
-        &client,
-    )
-    .await?;
+    let user = match body {
+        LoginBody {
+            api_key: Some(api_key),
+            ..
+        } => {
+            keys::service::authenticate(&state.db, api_key.trim())
+                .await?
+                .1
+        }
+        LoginBody {
+            email: Some(email),
+            password: Some(password),
+            ..
+        } => {
+            let client = connect
+                .map(|c| c.0.0.ip().to_string())
+                .unwrap_or_else(|| "local".into());
+            service::authenticate_password(
+                &state.db,
+                &state.login_throttle,
+                &email,
+                &password,
+                &client,
+            )
+            .await?
+        }
+        LoginBody { email: None, .. } => {
+            return Err(Error::bad_request(
+                "email is required (or sign in with api_key)",
+            ));
+        }
+        LoginBody { password: None, .. } => return Err(Error::bad_request("password is required")),
+    };
     let issued = service::sign_in(&state, &user, user_agent(&headers)).await?;
     Ok(signed_in_response(
         &state,
@@ -116,6 +150,25 @@ pub async fn list_users(
         "page": page.page,
         "per_page": page.per_page,
     })))
+}
+
+/// 201 with the new user and their first API key, whose secret is shown
+/// only in this answer.
+pub async fn create_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppJson(body): AppJson<CreateUserBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let (user, created) = service::create_with_key(&state.db, &body.name, body.plan).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "success": true,
+            "user": UserView::from(user),
+            "key": KeyView::from(created.key),
+            "secret": created.secret,
+        })),
+    ))
 }
 
 pub async fn update_user(

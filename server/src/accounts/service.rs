@@ -4,8 +4,8 @@
 use email_address::EmailAddress;
 use rand::RngCore;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::Deserialize;
@@ -19,6 +19,10 @@ use crate::{
     db,
     entity::user::{self, Plan, Role, Status},
     error::{Error, Result},
+    keys::{
+        self,
+        service::{CreatedKey, NewKey},
+    },
     state::AppState,
     time,
 };
@@ -59,7 +63,7 @@ pub async fn register(
 }
 
 /// Creates any account (sign-up, the admin CLI, the first admin).
-pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::Model> {
+pub async fn create_user<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Model> {
     let name = validate_name(&new.name)?;
     let email = new.email.as_deref().map(normalize_email).transpose()?;
     if let Some(password) = &new.password {
@@ -92,6 +96,41 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<user::
         Some(SqlErr::UniqueConstraintViolation(_)) => email_taken(),
         _ => err.into(),
     })
+}
+
+/// The hackathon flow: an admin creates a person by name only (no email, no
+/// password) together with their first API key, in one transaction. The key
+/// is how they sign in.
+pub async fn create_with_key(
+    db: &DatabaseConnection,
+    name: &str,
+    plan: Option<Plan>,
+) -> Result<(user::Model, CreatedKey)> {
+    let txn = db::begin_write(db).await?;
+    let user = create_user(
+        &txn,
+        NewUser {
+            name: name.to_owned(),
+            email: None,
+            password: None,
+            role: Role::User,
+            plan: plan.unwrap_or(Plan::Trial),
+        },
+    )
+    .await?;
+    let key = keys::service::create(
+        &txn,
+        &user.id,
+        NewKey {
+            name: "First key".into(),
+            models: Vec::new(),
+            quota_micro_credits: None,
+            expires_at: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((user, key))
 }
 
 /// Checks an email and password. Wrong email and wrong password give the same
@@ -342,7 +381,7 @@ pub async fn ensure_first_admin(
     }))
 }
 
-async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<user::Model>> {
+async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
         .filter(user::Column::DeletedAt.is_null())

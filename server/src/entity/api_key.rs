@@ -1,0 +1,47 @@
+//! `api_keys`: the keys LLM tools call Tollgate with. Only a SHA-256 of the
+//! secret is stored; revoked keys stay for history.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    /// `key_<16 hex>`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// `tg-` and the first 8 characters of the secret.
+    pub prefix: String,
+    /// SHA-256 of the whole key, lower-case hex.
+    pub secret_hash: String,
+    /// JSON array of public model names; `[]` means all the plan allows.
+    pub models: String,
+    /// Spending limit in micro-credits; `None` for no limit.
+    pub quota_limit: Option<i64>,
+    /// Spent so far, in micro-credits.
+    pub quota_used: i64,
+    pub expires_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+    pub last_used_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::user::Entity",
+        from = "Column::UserId",
+        to = "super::user::Column::Id"
+    )]
+    User,
+}
+
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

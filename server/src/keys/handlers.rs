@@ -1,0 +1,59 @@
+//! `/api/keys`: a user's own API keys.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde_json::{Value, json};
+
+use super::{
+    KeyView,
+    service::{self, KeyChange, NewKey},
+};
+use crate::{auth::CurrentUser, error::Result, extract::AppJson, state::AppState};
+
+pub async fn list(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Value>> {
+    let keys: Vec<KeyView> = service::list(&state.db, &current.user.id)
+        .await?
+        .into_iter()
+        .map(KeyView::from)
+        .collect();
+    Ok(Json(json!({ "success": true, "keys": keys })))
+}
+
+/// 201 with the key and its secret, which is never shown again.
+pub async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppJson(new): AppJson<NewKey>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let created = service::create(&state.db, &current.user.id, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "success": true,
+            "key": KeyView::from(created.key),
+            "secret": created.secret,
+        })),
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+    AppJson(change): AppJson<KeyChange>,
+) -> Result<Json<Value>> {
+    let key = service::update(&state.db, &current.user.id, &id, change).await?;
+    Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let key = service::revoke(&state.db, &current.user.id, &id).await?;
+    Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
+}

@@ -1,0 +1,281 @@
+//! The rules for API keys. A user sees and changes only their own keys: a
+//! key of someone else is "not found".
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Deserializer};
+
+use super::secret;
+use crate::{
+    entity::{
+        api_key,
+        user::{self, Status},
+    },
+    error::{Error, Result},
+    time,
+};
+
+pub const MAX_KEY_NAME_LEN: usize = 100;
+pub const MAX_MODELS_PER_KEY: usize = 100;
+
+/// A key's settings, as its owner creates it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub name: String,
+    /// Public model names; empty (the default) means every model the plan allows.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Spending limit in micro-credits.
+    #[serde(default)]
+    pub quota_micro_credits: Option<i64>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A change to a key. For quota and expiry, `null` removes the limit and a
+/// missing field leaves it as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyChange {
+    pub name: Option<String>,
+    pub models: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub quota_micro_credits: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// A created key: the row, and the secret to show once.
+pub struct CreatedKey {
+    pub key: api_key::Model,
+    pub secret: String,
+}
+
+/// Creates a key for `user_id`. Works inside a caller's transaction too.
+pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> Result<CreatedKey> {
+    let name = validate_name(&new.name)?;
+    let models = validate_models(new.models)?;
+    let quota = validate_quota(new.quota_micro_credits)?;
+    let expires_at = validate_expiry(new.expires_at)?;
+    let secret = secret::generate();
+    let now = time::now();
+    let key = api_key::ActiveModel {
+        id: Set(new_key_id()),
+        user_id: Set(user_id.to_owned()),
+        name: Set(name),
+        prefix: Set(secret::visible_prefix(&secret)),
+        secret_hash: Set(secret::hash(&secret)),
+        models: Set(encode_models(&models)?),
+        quota_limit: Set(quota),
+        quota_used: Set(0),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(CreatedKey { key, secret })
+}
+
+/// Every key of a user, newest first, revoked ones included.
+pub async fn list(db: &DatabaseConnection, user_id: &str) -> Result<Vec<api_key::Model>> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::UserId.eq(user_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .order_by_desc(api_key::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Changes name, models, quota or expiry of one of the user's keys.
+pub async fn update(
+    db: &DatabaseConnection,
+    user_id: &str,
+    id: &str,
+    change: KeyChange,
+) -> Result<api_key::Model> {
+    if change.name.is_none()
+        && change.models.is_none()
+        && change.quota_micro_credits.is_none()
+        && change.expires_at.is_none()
+    {
+        return Err(Error::bad_request(
+            "nothing to update: send name, models, quota_micro_credits or expires_at",
+        ));
+    }
+    let key = owned(db, user_id, id).await?;
+    if key.revoked_at.is_some() {
+        return Err(Error::bad_request("a revoked key cannot be changed"));
+    }
+    let mut model = key.into_active_model();
+    if let Some(name) = change.name {
+        model.name = Set(validate_name(&name)?);
+    }
+    if let Some(models) = change.models {
+        model.models = Set(encode_models(&validate_models(models)?)?);
+    }
+    if let Some(quota) = change.quota_micro_credits {
+        model.quota_limit = Set(validate_quota(quota)?);
+    }
+    if let Some(expires_at) = change.expires_at {
+        model.expires_at = Set(validate_expiry(expires_at)?);
+    }
+    model.updated_at = Set(time::now());
+    Ok(model.update(db).await?)
+}
+
+/// Revokes one of the user's keys; the row stays for history. Revoking a
+/// revoked key changes nothing.
+pub async fn revoke(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<api_key::Model> {
+    let key = owned(db, user_id, id).await?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let now = time::now();
+    let mut model = key.into_active_model();
+    model.revoked_at = Set(Some(now));
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// The key and its owner for a secret, if the key can be used now: not
+/// revoked, not expired, and its owner active. Every failure is the same 401.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    candidate: &str,
+) -> Result<(api_key::Model, user::Model)> {
+    let invalid = || Error::Unauthorized("invalid, revoked or expired API key".into());
+    if !secret::looks_like_key(candidate) {
+        return Err(invalid());
+    }
+    let (key, owner) = api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(secret::hash(candidate)))
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    let owner = owner.ok_or_else(invalid)?;
+    // An over-quota key may still sign in: its owner needs to see why.
+    if matches!(
+        status(&key, time::now()),
+        KeyStatus::Revoked | KeyStatus::Expired
+    ) {
+        return Err(invalid());
+    }
+    if owner.deleted_at.is_some() || owner.status != Status::Active {
+        return Err(Error::Forbidden("this account is suspended".into()));
+    }
+    Ok((key, owner))
+}
+
+/// What a key can do right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+    OverQuota,
+}
+
+pub fn status(key: &api_key::Model, now: DateTime<Utc>) -> KeyStatus {
+    if key.revoked_at.is_some() {
+        KeyStatus::Revoked
+    } else if key.expires_at.is_some_and(|at| at <= now) {
+        KeyStatus::Expired
+    } else if key.quota_limit.is_some_and(|limit| key.quota_used >= limit) {
+        KeyStatus::OverQuota
+    } else {
+        KeyStatus::Active
+    }
+}
+
+/// The models a key is limited to (empty: all the plan allows).
+pub fn models_of(key: &api_key::Model) -> Vec<String> {
+    serde_json::from_str(&key.models).unwrap_or_default()
+}
+
+async fn owned(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<api_key::Model> {
+    api_key::Entity::find_by_id(id.to_owned())
+        .filter(api_key::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("API key not found"))
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::bad_request("name is required"));
+    }
+    if name.chars().count() > MAX_KEY_NAME_LEN {
+        return Err(Error::bad_request(format!(
+            "name must be at most {MAX_KEY_NAME_LEN} characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_models(models: Vec<String>) -> Result<Vec<String>> {
+    let mut clean: Vec<String> = Vec::with_capacity(models.len());
+    for model in models {
+        let model = model.trim().to_owned();
+        if model.is_empty() || model.len() > 200 {
+            return Err(Error::bad_request(
+                "models must be model names of 1 to 200 characters",
+            ));
+        }
+        if !clean.contains(&model) {
+            clean.push(model);
+        }
+    }
+    if clean.len() > MAX_MODELS_PER_KEY {
+        return Err(Error::bad_request(format!(
+            "models may list at most {MAX_MODELS_PER_KEY} models"
+        )));
+    }
+    Ok(clean)
+}
+
+fn validate_quota(quota: Option<i64>) -> Result<Option<i64>> {
+    match quota {
+        Some(q) if q < 0 => Err(Error::bad_request(
+            "quota_micro_credits must be zero or more",
+        )),
+        other => Ok(other),
+    }
+}
+
+fn validate_expiry(expires_at: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>> {
+    match expires_at {
+        Some(at) if at <= time::now() => {
+            Err(Error::bad_request("expires_at must be in the future"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn encode_models(models: &[String]) -> Result<String> {
+    serde_json::to_string(models).map_err(|err| Error::Internal(err.into()))
+}
+
+/// `key_<16 hex>`.
+fn new_key_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("key_{}", hex::encode(bytes))
+}
+
+/// For `Option<Option<T>>` fields: a present `null` is `Some(None)`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
