@@ -17,8 +17,12 @@ use serde::Deserialize;
 
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.
-const RAW_ENV_KEYS: [(&str, &str); 2] = [
+const RAW_ENV_KEYS: [(&str, &str); 3] = [
     ("TOLLGATE__AUTH__JWT_SECRET", "auth.jwt_secret"),
+    (
+        "TOLLGATE__SECRETS__ENCRYPTION_KEY",
+        "secrets.encryption_key",
+    ),
     ("TOLLGATE__DATABASE__URL", "database.url"),
 ];
 
@@ -31,6 +35,16 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub secrets: SecretSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretSettings {
+    /// 64 hex characters (32 bytes) that seal upstream API keys at rest.
+    /// When absent, generated on first start into `data_dir/encryption_key`.
+    /// Several instances must share one.
+    pub encryption_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +86,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
+            secrets: SecretSettings::default(),
         }
     }
 }

@@ -10,10 +10,14 @@ pub mod entity;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod models;
 pub mod money;
+pub mod providers;
 pub mod router;
+pub mod secret_file;
 pub mod state;
 pub mod time;
+pub mod vault;
 
 pub use config::Settings;
 pub use error::{Error, Result};

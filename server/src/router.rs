@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    accounts::handlers as accounts, auth, error::Error, keys::handlers as keys, state::AppState,
+    accounts::handlers as accounts, auth, error::Error, keys::handlers as keys,
+    models::handlers as models, providers::handlers as providers, state::AppState,
 };
 
 /// The whole API, as tests drive it.
@@ -26,6 +27,7 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/auth/login", post(accounts::login))
         .route("/auth/logout", post(accounts::logout))
         .route("/users/me", get(accounts::me))
+        .route("/models", get(models::available))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", patch(keys::update).delete(keys::revoke))
         .route(
@@ -35,6 +37,23 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route(
             "/admin/users/{id}",
             patch(accounts::update_user).delete(accounts::delete_user),
+        )
+        .route(
+            "/admin/providers",
+            get(providers::list).post(providers::create),
+        )
+        .route(
+            "/admin/providers/{id}",
+            get(providers::get)
+                .patch(providers::update)
+                .delete(providers::delete),
+        )
+        .route("/admin/models", get(models::list).post(models::create))
+        .route(
+            "/admin/models/{id}",
+            get(models::get)
+                .patch(models::update)
+                .delete(models::delete),
         )
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)

@@ -9,6 +9,7 @@ use crate::{
     auth::{jwt::JwtKeys, throttle::LoginThrottle},
     config::Settings,
     db,
+    vault::Vault,
 };
 
 #[derive(Clone, FromRef)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub vault: Arc<Vault>,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
         let db = db::connect(&settings).await?;
         db::migrate(&db).await?;
         let jwt = JwtKeys::load_or_create(&settings)?;
+        let vault = Vault::load_or_create(&settings)?;
         let login_throttle = LoginThrottle::new(
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_window_secs),
@@ -35,6 +38,7 @@ impl AppState {
             settings: Arc::new(settings),
             jwt: Arc::new(jwt),
             login_throttle: Arc::new(login_throttle),
+            vault: Arc::new(vault),
         })
     }
 }

@@ -2,12 +2,9 @@
 //! The signing key comes from config, or is generated once and kept in the
 //! data directory so that a restart does not sign everyone out.
 
-use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
-
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +43,7 @@ impl JwtKeys {
         }
         settings.ensure_data_dir()?;
         let path = settings.data_dir.join("jwt_secret");
-        let secret = read_or_create_secret(&path)?;
+        let secret = crate::secret_file::read_or_create(&path)?;
         Ok(Self::from_secret(secret.as_bytes()))
     }
 
@@ -76,30 +73,6 @@ impl JwtKeys {
             .ok()
             .map(|data| data.claims)
     }
-}
-
-fn read_or_create_secret(path: &Path) -> anyhow::Result<String> {
-    match fs::read_to_string(path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().to_owned()),
-        Ok(_) => anyhow::bail!(
-            "{} is too short to be a signing key; delete it to generate a new one",
-            path.display()
-        ),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
-    }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(secret.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(secret)
 }
 
 #[cfg(test)]
@@ -132,19 +105,5 @@ mod tests {
             .issue("user_1", "jti_1", past, past + Duration::hours(1))
             .unwrap();
         assert!(keys.verify(&token).is_none());
-    }
-
-    #[test]
-    fn the_generated_secret_is_persisted_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jwt_secret");
-        let first = read_or_create_secret(&path).unwrap();
-        let second = read_or_create_secret(&path).unwrap();
-        assert_eq!(first, second);
-        let mode = fs::metadata(&path).unwrap().permissions();
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-            0o600
-        );
     }
 }

@@ -1,0 +1,56 @@
+//! `providers`: where requests are forwarded, with the upstream keys sealed.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "providers")]
+pub struct Model {
+    /// `prov_<16 hex>`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// JSON array of upstream keys sealed by [`crate::vault::Vault`].
+    pub api_keys: String,
+    pub timeout_secs: i32,
+    pub connect_timeout_secs: i32,
+    /// JSON object of extra request headers.
+    pub extra_headers: String,
+    pub enabled: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(has_many = "super::shadow_model::Entity")]
+    ShadowModel,
+}
+
+impl Related<super::shadow_model::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ShadowModel.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Which wire format the upstream speaks.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible API (`/chat/completions`).
+    #[sea_orm(string_value = "openai")]
+    Openai,
+    /// Anthropic's Messages API (`/v1/messages`).
+    #[sea_orm(string_value = "anthropic")]
+    Anthropic,
+    /// Tollgate's built-in provider, answering in both formats.
+    #[sea_orm(string_value = "mock")]
+    Mock,
+}

@@ -1,0 +1,45 @@
+//! `models`: the public ("shadow") model names clients send, each mapped to a
+//! provider, an upstream model name and prices.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "models")]
+pub struct Model {
+    /// `model_<16 hex>`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// What clients send, e.g. `sonnet-4.5`.
+    pub public_name: String,
+    pub provider_id: String,
+    /// What the provider is asked for.
+    pub upstream_model: String,
+    /// Micro-credits per million tokens.
+    pub input_price: i64,
+    pub output_price: i64,
+    pub cache_read_price: i64,
+    pub cache_write_price: i64,
+    pub enabled: bool,
+    /// JSON array of plans (`trial`, `free`, `pro`, `pro_lifetime`); `[]`: all.
+    pub plans: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::provider::Entity",
+        from = "Column::ProviderId",
+        to = "super::provider::Column::Id"
+    )]
+    Provider,
+}
+
+impl Related<super::provider::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Provider.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,71 @@
+//! `/api/admin/models` and `/api/models`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde_json::{Value, json};
+
+use super::service::{self, ModelChange, ModelView, NewModel, PlanName};
+use crate::{
+    auth::{AdminUser, CurrentUser},
+    error::Result,
+    extract::AppJson,
+    state::AppState,
+};
+
+pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
+    let models: Vec<ModelView> = service::list(&state.db)
+        .await?
+        .into_iter()
+        .map(ModelView::from)
+        .collect();
+    Ok(Json(json!({ "success": true, "models": models })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let model = ModelView::from(service::get(&state.db, &id).await?);
+    Ok(Json(json!({ "success": true, "model": model })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppJson(new): AppJson<NewModel>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let model = ModelView::from(service::create(&state.db, new).await?);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "model": model })),
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    AppJson(change): AppJson<ModelChange>,
+) -> Result<Json<Value>> {
+    let model = ModelView::from(service::update(&state.db, &id, change).await?);
+    Ok(Json(json!({ "success": true, "model": model })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    service::delete(&state.db, &id).await?;
+    Ok(Json(json!({ "success": true, "deleted": id })))
+}
+
+/// The models the signed-in user's plan may call.
+pub async fn available(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Value>> {
+    let models = service::available_for(&state.db, PlanName::from(current.user.plan)).await?;
+    Ok(Json(json!({ "success": true, "models": models })))
+}

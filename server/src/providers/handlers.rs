@@ -1,0 +1,60 @@
+//! `/api/admin/providers`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde_json::{Value, json};
+
+use super::service::{self, NewProvider, ProviderChange, ProviderView};
+use crate::{auth::AdminUser, error::Result, extract::AppJson, state::AppState};
+
+pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
+    let providers: Vec<ProviderView> = service::list(&state.db)
+        .await?
+        .into_iter()
+        .map(ProviderView::from)
+        .collect();
+    Ok(Json(json!({ "success": true, "providers": providers })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let provider = ProviderView::from(service::get(&state.db, &id).await?);
+    Ok(Json(json!({ "success": true, "provider": provider })))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppJson(new): AppJson<NewProvider>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let provider = ProviderView::from(service::create(&state.db, &state.vault, new).await?);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "success": true, "provider": provider })),
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    AppJson(change): AppJson<ProviderChange>,
+) -> Result<Json<Value>> {
+    let provider = ProviderView::from(service::update(&state.db, &state.vault, &id, change).await?);
+    Ok(Json(json!({ "success": true, "provider": provider })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    service::delete(&state.db, &id).await?;
+    Ok(Json(json!({ "success": true, "deleted": id })))
+}
