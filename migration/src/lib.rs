@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts;
 mod m20261125_000002_api_keys;
 mod m20261125_000003_providers_models;
+mod m20261125_000004_session_key;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts::Migration),
             Box::new(m20261125_000002_api_keys::Migration),
             Box::new(m20261125_000003_providers_models::Migration),
+            Box::new(m20261125_000004_session_key::Migration),
         ]
     }
 }

@@ -32,7 +32,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
+        let inner = without_value(&err.into_inner().to_string());
         if path == "." || path.is_empty() {
             Error::bad_request(format!("invalid JSON body: {inner}"))
         } else {
@@ -43,6 +43,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     de.end()
         .map_err(|err| Error::bad_request(format!("invalid JSON body: {err}")))?;
     Ok(value)
+}
+
+/// serde says "invalid type: string \"sk-…\", expected a sequence": the
+/// value may be a secret (an upstream key sent in the wrong shape), so only
+/// what was expected is repeated.
+fn without_value(message: &str) -> String {
+    let is_value_error =
+        message.starts_with("invalid type:") || message.starts_with("invalid value:");
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) if is_value_error => format!("expected {expected}"),
+        _ => message.to_owned(),
+    }
 }
 
 /// Query string. A bad `page=abc` answers 400 naming `page`.
@@ -60,7 +72,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
                 let path = err.path().to_string();
                 Error::bad_request(format!(
                     "invalid query parameter `{path}`: {}",
-                    err.into_inner()
+                    without_value(&err.into_inner().to_string())
                 ))
             })
     }
@@ -68,4 +80,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
 
 fn serde_urlencoded_deserializer(query: &str) -> serde_urlencoded::Deserializer<'_> {
     serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_not_repeated_in_the_error() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            api_keys: Vec<String>,
+        }
+        let err = parse_json::<Body>(br#"{"api_keys": "sk-live-SECRET"}"#).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("api_keys"), "{message}");
+        assert!(message.contains("expected a sequence"), "{message}");
+        assert!(!message.contains("SECRET"), "{message}");
+    }
 }

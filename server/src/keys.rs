@@ -2,6 +2,7 @@
 //! stored as a SHA-256 hash, edited and revoked. The proxy authenticates
 //! LLM tools with them; people can also sign in to the web UI with one.
 
+pub mod cache;
 pub mod handlers;
 pub mod secret;
 pub mod service;

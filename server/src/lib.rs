@@ -13,6 +13,7 @@ pub mod keys;
 pub mod models;
 pub mod money;
 pub mod providers;
+pub mod proxy;
 pub mod router;
 pub mod secret_file;
 pub mod state;

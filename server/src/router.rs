@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     accounts::handlers as accounts, auth, error::Error, keys::handlers as keys,
-    models::handlers as models, providers::handlers as providers, state::AppState,
+    models::handlers as models, providers::handlers as providers, proxy, state::AppState,
 };
 
 /// The whole API, as tests drive it.
@@ -59,7 +59,15 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .method_not_allowed_fallback(api_method_not_allowed)
         .with_state(state.clone());
 
+    // The LLM API: authenticated by API key (see `proxy::auth`), under
+    // `/v1` and, for clients that need one base URL, `/api/v1`.
+    let llm = Router::new()
+        .route("/models", get(proxy::models::list))
+        .with_state(state.clone());
+
     Router::new()
+        .nest("/v1", llm.clone())
+        .nest("/api/v1", llm)
         .nest("/api", api)
         .route("/api/", any(api_not_found))
         .merge(ui)

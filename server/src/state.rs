@@ -9,6 +9,7 @@ use crate::{
     auth::{jwt::JwtKeys, throttle::LoginThrottle},
     config::Settings,
     db,
+    keys::cache::KeyCache,
     vault::Vault,
 };
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub login_throttle: Arc<LoginThrottle>,
     pub vault: Arc<Vault>,
+    pub key_cache: Arc<KeyCache>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             jwt: Arc::new(jwt),
             login_throttle: Arc::new(login_throttle),
             vault: Arc::new(vault),
+            key_cache: Arc::new(KeyCache::default()),
         })
     }
 }

@@ -24,7 +24,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         &crate::ssr::client_ip(),
     )
     .await?;
-    start_session(&state, &user).await?;
+    start_session(&state, &user, None).await?;
     leptos_axum::redirect(&safe_next(next));
     Ok(())
 }
@@ -34,8 +34,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(prefix = "/rpc/public", endpoint = "login_with_key")]
 pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
-    let (_, user) = server::keys::service::authenticate(&state.db, api_key.trim()).await?;
-    start_session(&state, &user).await?;
+    let (key, user) = server::keys::service::authenticate(&state.db, api_key.trim()).await?;
+    start_session(&state, &user, Some(&key)).await?;
     leptos_axum::redirect(&safe_next(next));
     Ok(())
 }
@@ -45,7 +45,7 @@ pub async fn register(name: String, email: String, password: String) -> Result<(
     use server::accounts::service;
     let state = crate::ssr::state()?;
     let user = service::register(&state.db, &email, &password, &name).await?;
-    start_session(&state, &user).await?;
+    start_session(&state, &user, None).await?;
     leptos_axum::redirect("/dashboard");
     Ok(())
 }
@@ -67,8 +67,10 @@ pub async fn logout() -> Result<(), AppError> {
 async fn start_session(
     state: &server::AppState,
     user: &server::entity::user::Model,
+    via_key: Option<&server::entity::api_key::Model>,
 ) -> Result<(), AppError> {
-    let issued = server::accounts::service::sign_in(state, user, crate::ssr::user_agent()).await?;
+    let issued =
+        server::accounts::service::sign_in(state, user, crate::ssr::user_agent(), via_key).await?;
     let max_age = (issued.expires_at - server::time::now()).num_seconds();
     crate::ssr::set_header(
         http::header::SET_COOKIE,

@@ -65,7 +65,7 @@ pub async fn register(
     AppJson(body): AppJson<RegisterBody>,
 ) -> Result<Response> {
     let user = service::register(&state.db, &body.email, &body.password, &body.name).await?;
-    let issued = service::sign_in(&state, &user, user_agent(&headers)).await?;
+    let issued = service::sign_in(&state, &user, user_agent(&headers), None).await?;
     Ok(signed_in_response(
         &state,
         StatusCode::CREATED,
@@ -80,14 +80,13 @@ pub async fn login(
     connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     AppJson(body): AppJson<LoginBody>,
 ) -> Result<Response> {
-    let user = match body {
+    let (user, via_key) = match body {
         LoginBody {
             api_key: Some(api_key),
             ..
         } => {
-            keys::service::authenticate(&state.db, api_key.trim())
-                .await?
-                .1
+            let (key, owner) = keys::service::authenticate(&state.db, api_key.trim()).await?;
+            (owner, Some(key))
         }
         LoginBody {
             email: Some(email),
@@ -97,14 +96,15 @@ pub async fn login(
             let client = connect
                 .map(|c| c.0.0.ip().to_string())
                 .unwrap_or_else(|| "local".into());
-            service::authenticate_password(
+            let user = service::authenticate_password(
                 &state.db,
                 &state.login_throttle,
                 &email,
                 &password,
                 &client,
             )
-            .await?
+            .await?;
+            (user, None)
         }
         LoginBody { email: None, .. } => {
             return Err(Error::bad_request(
@@ -113,7 +113,7 @@ pub async fn login(
         }
         LoginBody { password: None, .. } => return Err(Error::bad_request("password is required")),
     };
-    let issued = service::sign_in(&state, &user, user_agent(&headers)).await?;
+    let issued = service::sign_in(&state, &user, user_agent(&headers), via_key.as_ref()).await?;
     Ok(signed_in_response(
         &state,
         StatusCode::OK,
@@ -177,7 +177,7 @@ pub async fn update_user(
     Path(id): Path<String>,
     AppJson(change): AppJson<UserUpdate>,
 ) -> Result<Json<serde_json::Value>> {
-    let user = service::update(&state.db, &admin.user.id, &id, change).await?;
+    let user = service::update(&state.db, &state.key_cache, &admin.user.id, &id, change).await?;
     Ok(Json(
         json!({ "success": true, "user": UserView::from(user) }),
     ))
@@ -188,7 +188,7 @@ pub async fn delete_user(
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>> {
-    service::delete(&state.db, &admin.user.id, &id).await?;
+    service::delete(&state.db, &state.key_cache, &admin.user.id, &id).await?;
     Ok(Json(json!({ "success": true, "deleted": id })))
 }
 

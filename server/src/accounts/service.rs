@@ -17,10 +17,14 @@ use crate::{
         throttle::LoginThrottle,
     },
     db,
-    entity::user::{self, Plan, Role, Status},
+    entity::{
+        api_key,
+        user::{self, Plan, Role, Status},
+    },
     error::{Error, Result},
     keys::{
         self,
+        cache::KeyCache,
         service::{CreatedKey, NewKey},
     },
     state::AppState,
@@ -164,6 +168,7 @@ pub async fn sign_in(
     state: &AppState,
     user: &user::Model,
     user_agent: Option<String>,
+    via_key: Option<&api_key::Model>,
 ) -> Result<IssuedSession> {
     session::create(
         &state.db,
@@ -171,6 +176,7 @@ pub async fn sign_in(
         &user.id,
         state.settings.auth.session_ttl_hours,
         user_agent,
+        via_key.map(|key| key.id.clone()),
     )
     .await
 }
@@ -254,6 +260,7 @@ pub struct UserUpdate {
 /// suspending a user ends their sessions in the same transaction.
 pub async fn update(
     db: &DatabaseConnection,
+    key_cache: &KeyCache,
     actor_id: &str,
     id: &str,
     change: UserUpdate,
@@ -295,12 +302,19 @@ pub async fn update(
     model.updated_at = Set(time::now());
     let user = model.update(&txn).await?;
     txn.commit().await?;
+    // Cached keys carry the owner's status and plan.
+    key_cache.forget_user(id);
     Ok(user)
 }
 
 /// Deletes an account: it can no longer sign in, its sessions end, its email
 /// is freed, and the row stays so that what refers to it keeps its history.
-pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<()> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    key_cache: &KeyCache,
+    actor_id: &str,
+    id: &str,
+) -> Result<()> {
     if id == actor_id {
         return Err(Error::bad_request("you cannot delete your own account"));
     }
@@ -316,6 +330,7 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     model.update(&txn).await?;
     session::revoke_all_for_user(&txn, id).await?;
     txn.commit().await?;
+    key_cache.forget_user(id);
     Ok(())
 }
 

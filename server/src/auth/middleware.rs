@@ -32,6 +32,10 @@ pub const PUBLIC_PATHS: &[&str] = &[
 /// behind the login and register pages.
 pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/assets/", "/rpc/public/"];
 
+/// The LLM API authenticates by API key, not by session: its handlers take
+/// [`crate::proxy::auth::ApiKeyAuth`], which refuses a request without a valid key.
+pub const API_KEY_PREFIXES: &[&str] = &["/v1/", "/api/v1/"];
+
 /// Prefixes whose clients are programs: they get a 401 in JSON rather than a
 /// redirect to the login page.
 const API_PREFIXES: &[&str] = &["/api/", "/rpc/", "/v1/"];
@@ -50,7 +54,12 @@ pub async fn authenticate(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let public = is_public(&path);
-    if public && (path.starts_with("/pkg/") || path.starts_with("/assets/")) {
+    let static_asset = public && (path.starts_with("/pkg/") || path.starts_with("/assets/"));
+    if static_asset
+        || API_KEY_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+    {
         return next.run(request).await;
     }
 

@@ -37,6 +37,7 @@ pub async fn create(
     user_id: &str,
     ttl_hours: u32,
     user_agent: Option<String>,
+    api_key_id: Option<String>,
 ) -> Result<IssuedSession> {
     let now = time::now();
     let expires_at = now + Duration::hours(i64::from(ttl_hours));
@@ -49,6 +50,7 @@ pub async fn create(
         last_seen_at: Set(now),
         revoked_at: Set(None),
         user_agent: Set(user_agent.map(|ua| ua.chars().take(512).collect())),
+        api_key_id: Set(api_key_id),
     }
     .insert(db)
     .await?;
@@ -101,6 +103,11 @@ pub async fn revoke(db: &DatabaseConnection, session_id: &str) -> Result<()> {
 /// Revokes every open session of a user (suspension, deletion, password reset).
 pub async fn revoke_all_for_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<()> {
     revoke_where(db, session::Column::UserId.eq(user_id)).await
+}
+
+/// Revokes the sessions opened with an API key (when the key is revoked).
+pub async fn revoke_all_for_key<C: ConnectionTrait>(db: &C, api_key_id: &str) -> Result<()> {
+    revoke_where(db, session::Column::ApiKeyId.eq(api_key_id)).await
 }
 
 async fn revoke_where<C: ConnectionTrait>(db: &C, which: SimpleExpr) -> Result<()> {

@@ -15,6 +15,9 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub user_agent: Option<String>,
+    /// The API key this session was opened with, if any: revoking the key
+    /// ends the session.
+    pub api_key_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

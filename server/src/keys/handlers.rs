@@ -45,7 +45,7 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<KeyChange>,
 ) -> Result<Json<Value>> {
-    let key = service::update(&state.db, &current.user.id, &id, change).await?;
+    let key = service::update(&state.db, &state.key_cache, &current.user.id, &id, change).await?;
     Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
 }
 
@@ -54,6 +54,6 @@ pub async fn revoke(
     current: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let key = service::revoke(&state.db, &current.user.id, &id).await?;
+    let key = service::revoke(&state.db, &state.key_cache, &current.user.id, &id).await?;
     Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
 }

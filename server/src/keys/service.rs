@@ -9,8 +9,10 @@ use sea_orm::{
 };
 use serde::{Deserialize, Deserializer};
 
-use super::secret;
+use super::{cache::KeyCache, secret};
 use crate::{
+    auth::session,
+    db,
     entity::{
         api_key,
         user::{self, Status},
@@ -97,6 +99,7 @@ pub async fn list(db: &DatabaseConnection, user_id: &str) -> Result<Vec<api_key:
 /// Changes name, models, quota or expiry of one of the user's keys.
 pub async fn update(
     db: &DatabaseConnection,
+    cache: &KeyCache,
     user_id: &str,
     id: &str,
     change: KeyChange,
@@ -128,12 +131,19 @@ pub async fn update(
         model.expires_at = Set(validate_expiry(expires_at)?);
     }
     model.updated_at = Set(time::now());
-    Ok(model.update(db).await?)
+    let key = model.update(db).await?;
+    cache.forget_key(&key.secret_hash);
+    Ok(key)
 }
 
 /// Revokes one of the user's keys; the row stays for history. Revoking a
 /// revoked key changes nothing.
-pub async fn revoke(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<api_key::Model> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    cache: &KeyCache,
+    user_id: &str,
+    id: &str,
+) -> Result<api_key::Model> {
     let key = owned(db, user_id, id).await?;
     if key.revoked_at.is_some() {
         return Ok(key);
@@ -142,7 +152,13 @@ pub async fn revoke(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<
     let mut model = key.into_active_model();
     model.revoked_at = Set(Some(now));
     model.updated_at = Set(now);
-    Ok(model.update(db).await?)
+    // The key, and every web session opened with it, end together.
+    let txn = db::begin_write(db).await?;
+    let key = model.update(&txn).await?;
+    session::revoke_all_for_key(&txn, &key.id).await?;
+    txn.commit().await?;
+    cache.forget_key(&key.secret_hash);
+    Ok(key)
 }
 
 /// The key and its owner for a secret, if the key can be used now: not
@@ -169,7 +185,11 @@ pub async fn authenticate(
     ) {
         return Err(invalid());
     }
-    if owner.deleted_at.is_some() || owner.status != Status::Active {
+    // A deleted account is as unknown as a wrong key; a suspended one is told why.
+    if owner.deleted_at.is_some() {
+        return Err(invalid());
+    }
+    if owner.status != Status::Active {
         return Err(Error::Forbidden("this account is suspended".into()));
     }
     Ok((key, owner))
@@ -227,7 +247,7 @@ fn validate_models(models: Vec<String>) -> Result<Vec<String>> {
     let mut clean: Vec<String> = Vec::with_capacity(models.len());
     for model in models {
         let model = model.trim().to_owned();
-        if model.is_empty() || model.len() > 200 {
+        if model.is_empty() || model.chars().count() > 200 {
             return Err(Error::bad_request(
                 "models must be model names of 1 to 200 characters",
             ));

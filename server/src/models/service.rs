@@ -315,10 +315,15 @@ fn encode_plans(plans: Vec<PlanName>) -> Result<String> {
     serde_json::to_string(&unique).map_err(|err| Error::Internal(err.into()))
 }
 
+/// Constraint failures in words: a taken name, or a provider deleted since
+/// it was checked.
 fn name_taken(err: sea_orm::DbErr) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
             Error::Conflict("a model with this public_name already exists".into())
+        }
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+            Error::bad_request("provider_id does not name a provider")
         }
         _ => err.into(),
     }

@@ -57,7 +57,7 @@ pub struct ProviderChange {
 }
 
 /// A provider as the admin API shows it: the keys only as a count, the extra
-/// headers only by name (their values may be credentials too).
+/// headers only by name (their values are sealed like the keys).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderView {
     pub id: String,
@@ -121,7 +121,7 @@ pub async fn create(
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
             120,
         )?),
-        extra_headers: Set(encode_headers(new.extra_headers)?),
+        extra_headers: Set(encode_headers(vault, new.extra_headers)?),
         enabled: Set(new.enabled.unwrap_or(true)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -170,7 +170,7 @@ pub async fn update(
         model.connect_timeout_secs = Set(validate_secs("connect_timeout_secs", secs, 120)?);
     }
     if let Some(headers) = change.extra_headers {
-        model.extra_headers = Set(encode_headers(headers)?);
+        model.extra_headers = Set(encode_headers(vault, headers)?);
     }
     if let Some(enabled) = change.enabled {
         model.enabled = Set(enabled);
@@ -191,7 +191,16 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<()> {
             "provider is used by {models} model(s): delete or move them first"
         )));
     }
-    provider::Entity::delete_by_id(provider.id).exec(db).await?;
+    // A model added since the count above makes the foreign key refuse.
+    provider::Entity::delete_by_id(provider.id)
+        .exec(db)
+        .await
+        .map_err(|err| match err.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Error::Conflict("provider is used by a model: delete or move it first".into())
+            }
+            _ => err.into(),
+        })?;
     Ok(())
 }
 
@@ -219,21 +228,41 @@ fn seal_keys(vault: &Vault, keys: Vec<String>) -> Result<String> {
     serde_json::to_string(&sealed).map_err(|err| Error::Internal(err.into()))
 }
 
-fn encode_headers(headers: BTreeMap<String, String>) -> Result<String> {
+/// Extra headers, names lower-cased, values sealed like the keys: they are
+/// often credentials too.
+fn encode_headers(vault: &Vault, headers: BTreeMap<String, String>) -> Result<String> {
     if headers.len() > MAX_EXTRA_HEADERS {
         return Err(Error::bad_request(format!(
             "extra_headers may hold at most {MAX_EXTRA_HEADERS} headers"
         )));
     }
-    for (name, value) in &headers {
-        if HeaderName::from_bytes(name.as_bytes()).is_err() || HeaderValue::from_str(value).is_err()
+    let mut sealed = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(lower.as_bytes()).is_err()
+            || HeaderValue::from_str(&value).is_err()
         {
             return Err(Error::bad_request(format!(
                 "extra_headers: `{name}` is not a valid header name and value"
             )));
         }
+        if sealed.insert(lower, vault.seal(&value)?).is_some() {
+            return Err(Error::bad_request(format!(
+                "extra_headers: `{name}` is given twice"
+            )));
+        }
     }
-    serde_json::to_string(&headers).map_err(|err| Error::Internal(err.into()))
+    serde_json::to_string(&sealed).map_err(|err| Error::Internal(err.into()))
+}
+
+/// The extra headers in clear, for the proxy.
+pub fn extra_headers(vault: &Vault, provider: &provider::Model) -> Result<Vec<(String, String)>> {
+    let sealed: BTreeMap<String, String> =
+        serde_json::from_str(&provider.extra_headers).map_err(|err| Error::Internal(err.into()))?;
+    sealed
+        .into_iter()
+        .map(|(name, value)| Ok((name, vault.open(&value).map_err(Error::Internal)?)))
+        .collect()
 }
 
 fn validate_name(name: &str) -> Result<String> {

@@ -199,6 +199,13 @@ impl TestApp {
             .await
     }
 
+    /// POST /api/auth/login with an API key.
+    pub async fn login_with_key(&self, api_key: &str) -> Answer {
+        let body = json!({ "api_key": api_key });
+        self.request(Method::POST, "/api/auth/login", Some(body), None)
+            .await
+    }
+
     /// Creates an admin through the service and signs them in; returns the token.
     pub async fn create_admin(&self) -> String {
         service::create_user(
@@ -376,4 +383,55 @@ pub fn listed_users(body: &Value) -> Vec<(String, Option<String>)> {
             )
         })
         .collect()
+}
+
+/// Providers and models, arranged through the admin API.
+impl TestApp {
+    /// POST /api/admin/providers as `admin`; asserts 201 and returns the
+    /// provider object.
+    pub async fn create_provider(&self, admin: &str, body: Value) -> Value {
+        let (status, _, answer) = self
+            .request(
+                Method::POST,
+                "/api/admin/providers",
+                Some(body),
+                Some(admin),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "creating a provider failed: {answer}"
+        );
+        answer["provider"].clone()
+    }
+
+    /// POST /api/admin/models as `admin`; asserts 201 and returns the model
+    /// object.
+    pub async fn create_model(&self, admin: &str, body: Value) -> Value {
+        let (status, _, answer) = self
+            .request(Method::POST, "/api/admin/models", Some(body), Some(admin))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "creating a model failed: {answer}"
+        );
+        answer["model"].clone()
+    }
+}
+
+/// `<prefix>_<16 lower-case hex>`, as provider (`prov`) and model (`model`) ids.
+pub fn assert_prefixed_id(id: &str, prefix: &str) {
+    let hex = id
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .unwrap_or_else(|| panic!("id does not start with {prefix}_: {id}"));
+    assert!(
+        hex.len() == 16
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "not {prefix}_<16 hex>: {id}"
+    );
 }

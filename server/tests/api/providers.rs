@@ -1,0 +1,780 @@
+//! `/api/admin/providers`: admin CRUD of upstream providers, whose keys are
+//! write-only and sealed at rest.
+
+use axum::http::{Method, StatusCode};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use server::{entity::provider, providers::service::upstream_keys};
+
+use crate::helpers::{
+    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
+};
+
+const KEY_ONE: &str = "sk-upstream-first-0123456789abcdef";
+const KEY_TWO: &str = "sk-upstream-second-fedcba9876543210";
+const KEY_THREE: &str = "sk-upstream-third-aaaabbbbccccdddd";
+const HEADER_VALUE: &str = "org-secret-header-value-42";
+
+const PROVIDERS: &str = "/api/admin/providers";
+
+fn provider_path(id: &str) -> String {
+    format!("{PROVIDERS}/{id}")
+}
+
+/// A valid OpenAI provider with two keys.
+fn openai_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "kind": "openai",
+        "base_url": "https://api.openai.com/v1",
+        "api_keys": [KEY_ONE, KEY_TWO],
+    })
+}
+
+/// An app with an admin; returns the admin's token.
+async fn app_with_admin() -> (TestApp, String) {
+    let app = spawn_app().await;
+    let admin = app.create_admin().await;
+    (app, admin)
+}
+
+/// An app with an admin and one OpenAI provider; returns the token and the id.
+async fn app_with_provider() -> (TestApp, String, String) {
+    let (app, admin) = app_with_admin().await;
+    let provider = app.create_provider(&admin, openai_body("openai")).await;
+    let id = string_at(&provider, "/id");
+    (app, admin, id)
+}
+
+/// The stored row of a provider.
+async fn stored(app: &TestApp, id: &str) -> provider::Model {
+    provider::Entity::find_by_id(id.to_owned())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("provider {id} is not stored"))
+}
+
+/// POSTs a provider and asserts a 400 whose message names `field`.
+async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: &str) {
+    let answer = app
+        .request(Method::POST, PROVIDERS, Some(body.clone()), Some(admin))
+        .await;
+    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+    assert!(
+        message.contains(field),
+        "the message does not name `{field}` for {body}: {message}"
+    );
+}
+
+/// Asserts that no part of a response body holds any of `secrets`.
+fn assert_holds_none(body: &Value, secrets: &[&str]) {
+    let text = body.to_string();
+    for secret in secrets {
+        assert!(!text.contains(secret), "`{secret}` leaked in {text}");
+    }
+}
+
+// --- authentication ------------------------------------------------------------
+
+/// Every provider route with its method, on an existing provider's id.
+fn every_route(id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, PROVIDERS.to_owned(), None),
+        (
+            Method::POST,
+            PROVIDERS.to_owned(),
+            Some(openai_body("other")),
+        ),
+        (Method::GET, provider_path(id), None),
+        (
+            Method::PATCH,
+            provider_path(id),
+            Some(json!({ "name": "renamed" })),
+        ),
+        (Method::DELETE, provider_path(id), None),
+    ]
+}
+
+#[tokio::test]
+async fn every_provider_route_without_a_token_is_unauthorized() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+
+    for (method, path, body) in every_route(&id) {
+        // Act
+        let answer = app.request(method.clone(), &path, body, None).await;
+
+        // Assert
+        assert_error(&answer, StatusCode::UNAUTHORIZED);
+    }
+    let (_, _, body) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+    assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["providers"][0]["name"], json!("openai"));
+}
+
+#[tokio::test]
+async fn every_provider_route_as_a_non_admin_is_forbidden() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+    let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
+
+    for (method, path, body) in every_route(&id) {
+        // Act
+        let answer = app.request(method.clone(), &path, body, Some(&user)).await;
+
+        // Assert
+        assert_error(&answer, StatusCode::FORBIDDEN);
+    }
+    let (_, _, body) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+    assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["providers"][0]["name"], json!("openai"));
+}
+
+// --- creating ----------------------------------------------------------------
+
+#[tokio::test]
+async fn creating_a_provider_returns_it_with_the_defaults() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let body = json!({
+        "name": "OpenAI",
+        "kind": "openai",
+        "base_url": "https://api.openai.com/v1/",
+        "api_keys": [KEY_ONE, KEY_TWO],
+    });
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["success"], json!(true));
+    let provider = &body["provider"];
+    assert_prefixed_id(&string_at(provider, "/id"), "prov");
+    assert_eq!(provider["name"], json!("OpenAI"));
+    assert_eq!(provider["kind"], json!("openai"));
+    assert_eq!(provider["base_url"], json!("https://api.openai.com/v1"));
+    assert_eq!(provider["api_key_count"], json!(2));
+    assert_eq!(provider["extra_header_names"], json!([]));
+    assert_eq!(provider["timeout_secs"], json!(600));
+    assert_eq!(provider["connect_timeout_secs"], json!(10));
+    assert_eq!(provider["enabled"], json!(true));
+    let created_at = string_at(provider, "/created_at");
+    assert_iso_millis(&created_at);
+    assert_eq!(string_at(provider, "/updated_at"), created_at);
+    let mut keys: Vec<&str> = provider
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "api_key_count",
+            "base_url",
+            "connect_timeout_secs",
+            "created_at",
+            "enabled",
+            "extra_header_names",
+            "id",
+            "kind",
+            "name",
+            "timeout_secs",
+            "updated_at",
+        ],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_every_field_keeps_them() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let body = json!({
+        "name": "Anthropic",
+        "kind": "anthropic",
+        "base_url": "https://api.anthropic.com",
+        "api_keys": [KEY_ONE],
+        "timeout_secs": 3600,
+        "connect_timeout_secs": 120,
+        "extra_headers": { "x-org": HEADER_VALUE, "anthropic-beta": "tools-2024" },
+        "enabled": false,
+    });
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let provider = &body["provider"];
+    assert_eq!(provider["kind"], json!("anthropic"));
+    assert_eq!(provider["base_url"], json!("https://api.anthropic.com"));
+    assert_eq!(provider["api_key_count"], json!(1));
+    assert_eq!(
+        provider["extra_header_names"],
+        json!(["anthropic-beta", "x-org"])
+    );
+    assert_eq!(provider["timeout_secs"], json!(3600));
+    assert_eq!(provider["connect_timeout_secs"], json!(120));
+    assert_eq!(provider["enabled"], json!(false));
+}
+
+#[tokio::test]
+async fn creating_a_mock_provider_without_a_base_url_or_keys_is_allowed() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let body = json!({ "name": "mock", "kind": "mock", "base_url": "" });
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["provider"]["kind"], json!("mock"));
+    assert_eq!(body["provider"]["base_url"], json!(""));
+    assert_eq!(body["provider"]["api_key_count"], json!(0));
+}
+
+// --- upstream keys and header values are write-only ----------------------------
+
+#[tokio::test]
+async fn no_provider_response_contains_an_upstream_key_or_a_header_value() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let mut body = openai_body("openai");
+    body["extra_headers"] = json!({ "x-org": HEADER_VALUE });
+    let secrets = [KEY_ONE, KEY_TWO, KEY_THREE, HEADER_VALUE];
+
+    // Act
+    let (created_status, _, created) = app
+        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
+        .await;
+    let id = string_at(&created, "/provider/id");
+    let (_, _, fetched) = app
+        .request(Method::GET, &provider_path(&id), None, Some(&admin))
+        .await;
+    let (_, _, listed) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+    let (patched_status, _, patched) = app
+        .request(
+            Method::PATCH,
+            &provider_path(&id),
+            Some(json!({ "api_keys": [KEY_THREE], "extra_headers": { "x-org": HEADER_VALUE } })),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(created_status, StatusCode::CREATED, "{created}");
+    assert_eq!(patched_status, StatusCode::OK, "{patched}");
+    for answer in [&created, &fetched, &listed, &patched] {
+        assert_holds_none(answer, &secrets);
+    }
+    assert_eq!(fetched["provider"]["extra_header_names"], json!(["x-org"]));
+    assert_eq!(listed["providers"][0]["api_key_count"], json!(2));
+    assert_eq!(patched["provider"]["api_key_count"], json!(1));
+}
+
+#[tokio::test]
+async fn upstream_keys_are_stored_sealed_and_open_to_the_originals_in_order() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    // Act
+    let provider = app.create_provider(&admin, openai_body("openai")).await;
+
+    // Assert
+    let row = stored(&app, &string_at(&provider, "/id")).await;
+    for key in [KEY_ONE, KEY_TWO] {
+        assert!(
+            !row.api_keys.contains(key),
+            "key in clear: {}",
+            row.api_keys
+        );
+    }
+    let sealed: Vec<String> = serde_json::from_str(&row.api_keys).unwrap();
+    assert_eq!(sealed.len(), 2, "{}", row.api_keys);
+    assert!(row.api_keys.starts_with("[\"v1:"), "{}", row.api_keys);
+    assert!(sealed.iter().all(|value| value.starts_with("v1:")));
+    assert_eq!(
+        upstream_keys(&app.state.vault, &row).unwrap(),
+        [KEY_ONE, KEY_TWO]
+    );
+}
+
+// --- validation --------------------------------------------------------------
+
+#[tokio::test]
+async fn creating_a_provider_with_a_blank_name_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    for name in ["", "   "] {
+        // Act + Assert
+        assert_create_rejected(&app, &admin, openai_body(name), "name").await;
+    }
+}
+
+#[tokio::test]
+async fn creating_a_provider_of_an_unknown_kind_is_rejected_naming_kind() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let mut body = openai_body("gemini");
+    body["kind"] = json!("gemini");
+
+    // Act + Assert
+    assert_create_rejected(&app, &admin, body, "kind").await;
+}
+
+#[tokio::test]
+async fn creating_an_openai_or_anthropic_provider_without_an_http_base_url_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    for kind in ["openai", "anthropic"] {
+        for base_url in [
+            "",
+            "ftp://files.example.com",
+            "api.openai.com/v1",
+            "not a url",
+        ] {
+            let mut body = openai_body("upstream");
+            body["kind"] = json!(kind);
+            body["base_url"] = json!(base_url);
+
+            // Act + Assert
+            assert_create_rejected(&app, &admin, body, "base_url").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_a_timeout_outside_1_to_3600_seconds_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    for secs in [0, 3601] {
+        let mut body = openai_body("upstream");
+        body["timeout_secs"] = json!(secs);
+
+        // Act + Assert
+        assert_create_rejected(&app, &admin, body, "timeout_secs").await;
+    }
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_a_connect_timeout_above_120_seconds_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    for secs in [0, 121] {
+        let mut body = openai_body("upstream");
+        body["connect_timeout_secs"] = json!(secs);
+
+        // Act + Assert
+        assert_create_rejected(&app, &admin, body, "connect_timeout_secs").await;
+    }
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_an_empty_api_key_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+
+    for key in ["", "   "] {
+        let mut body = openai_body("upstream");
+        body["api_keys"] = json!([KEY_ONE, key]);
+
+        // Act + Assert
+        assert_create_rejected(&app, &admin, body, "api_keys").await;
+    }
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_an_invalid_header_name_is_rejected() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let mut body = openai_body("upstream");
+    body["extra_headers"] = json!({ "bad header": "value" });
+
+    // Act + Assert
+    assert_create_rejected(&app, &admin, body, "extra_headers").await;
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_an_unknown_field_is_rejected_naming_it() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let mut body = openai_body("upstream");
+    body["region"] = json!("eu");
+
+    // Act + Assert
+    assert_create_rejected(&app, &admin, body, "region").await;
+}
+
+#[tokio::test]
+async fn rejected_providers_are_not_stored() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let mut body = openai_body("upstream");
+    body["timeout_secs"] = json!(0);
+    assert_create_rejected(&app, &admin, body, "timeout_secs").await;
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["providers"], json!([]));
+}
+
+#[tokio::test]
+async fn creating_a_provider_with_a_taken_name_is_a_conflict() {
+    // Arrange
+    let (app, admin, _) = app_with_provider().await;
+
+    // Act
+    let answer = app
+        .request(
+            Method::POST,
+            PROVIDERS,
+            Some(openai_body("openai")),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::CONFLICT);
+}
+
+// --- reading -----------------------------------------------------------------
+
+#[tokio::test]
+async fn listing_providers_sorts_them_by_name() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    for name in ["zeta", "alpha", "mid"] {
+        app.create_provider(&admin, openai_body(name)).await;
+    }
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], json!(true));
+    let names: Vec<String> = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|provider| string_at(provider, "/name"))
+        .collect();
+    assert_eq!(names, ["alpha", "mid", "zeta"]);
+}
+
+#[tokio::test]
+async fn getting_a_provider_by_id_returns_it() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let created = app.create_provider(&admin, openai_body("openai")).await;
+    let id = string_at(&created, "/id");
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::GET, &provider_path(&id), None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], json!(true));
+    assert_eq!(body["provider"], created);
+}
+
+#[tokio::test]
+async fn an_unknown_provider_id_is_not_found_for_get_patch_and_delete() {
+    // Arrange
+    let (app, admin, _) = app_with_provider().await;
+    let path = provider_path("prov_0000000000000000");
+
+    for (method, body) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({ "name": "renamed" }))),
+        (Method::DELETE, None),
+    ] {
+        // Act
+        let answer = app.request(method, &path, body, Some(&admin)).await;
+
+        // Assert
+        assert_error(&answer, StatusCode::NOT_FOUND);
+    }
+}
+
+// --- updating ----------------------------------------------------------------
+
+#[tokio::test]
+async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
+    // Arrange
+    let (app, admin) = app_with_admin().await;
+    let created = app.create_provider(&admin, openai_body("openai")).await;
+    let id = string_at(&created, "/id");
+    let change = json!({
+        "name": "OpenAI EU",
+        "base_url": "https://eu.api.openai.com/v1/",
+        "timeout_secs": 120,
+        "connect_timeout_secs": 3,
+        "extra_headers": { "openai-organization": HEADER_VALUE },
+        "enabled": false,
+    });
+
+    // Act
+    let (status, _, body) = app
+        .request(
+            Method::PATCH,
+            &provider_path(&id),
+            Some(change),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], json!(true));
+    let provider = &body["provider"];
+    assert_eq!(provider["id"], json!(id));
+    assert_eq!(provider["name"], json!("OpenAI EU"));
+    assert_eq!(provider["kind"], json!("openai"));
+    assert_eq!(provider["base_url"], json!("https://eu.api.openai.com/v1"));
+    assert_eq!(provider["timeout_secs"], json!(120));
+    assert_eq!(provider["connect_timeout_secs"], json!(3));
+    assert_eq!(
+        provider["extra_header_names"],
+        json!(["openai-organization"])
+    );
+    assert_eq!(provider["enabled"], json!(false));
+    assert_eq!(provider["api_key_count"], json!(2));
+    assert_eq!(provider["created_at"], created["created_at"]);
+    assert!(
+        string_at(provider, "/updated_at") >= string_at(&created, "/updated_at"),
+        "{body}"
+    );
+    let (_, _, fetched) = app
+        .request(Method::GET, &provider_path(&id), None, Some(&admin))
+        .await;
+    assert_eq!(&fetched["provider"], provider);
+}
+
+#[tokio::test]
+async fn patching_api_keys_replaces_the_keys() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+
+    // Act
+    let (status, _, body) = app
+        .request(
+            Method::PATCH,
+            &provider_path(&id),
+            Some(json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] })),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["provider"]["api_key_count"], json!(3));
+    let row = stored(&app, &id).await;
+    assert_eq!(
+        upstream_keys(&app.state.vault, &row).unwrap(),
+        [KEY_THREE, KEY_ONE, KEY_TWO]
+    );
+    assert!(!row.api_keys.contains(KEY_THREE), "{}", row.api_keys);
+}
+
+#[tokio::test]
+async fn patching_a_provider_without_api_keys_keeps_them() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+
+    // Act
+    let (status, _, body) = app
+        .request(
+            Method::PATCH,
+            &provider_path(&id),
+            Some(json!({ "name": "renamed", "timeout_secs": 30 })),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["provider"]["api_key_count"], json!(2));
+    let row = stored(&app, &id).await;
+    assert_eq!(
+        upstream_keys(&app.state.vault, &row).unwrap(),
+        [KEY_ONE, KEY_TWO]
+    );
+}
+
+#[tokio::test]
+async fn patching_a_provider_with_invalid_values_is_rejected_and_changes_nothing() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+    let before = stored(&app, &id).await;
+
+    for (change, field) in [
+        (json!({ "name": " " }), "name"),
+        (json!({ "base_url": "ftp://example.com" }), "base_url"),
+        (json!({ "timeout_secs": 0 }), "timeout_secs"),
+        (
+            json!({ "connect_timeout_secs": 121 }),
+            "connect_timeout_secs",
+        ),
+        (json!({ "api_keys": [""] }), "api_keys"),
+        (
+            json!({ "extra_headers": { "bad header": "x" } }),
+            "extra_headers",
+        ),
+        (json!({ "colour": "blue" }), "colour"),
+    ] {
+        // Act
+        let answer = app
+            .request(
+                Method::PATCH,
+                &provider_path(&id),
+                Some(change.clone()),
+                Some(&admin),
+            )
+            .await;
+
+        // Assert
+        let message = assert_error(&answer, StatusCode::BAD_REQUEST);
+        assert!(
+            message.contains(field),
+            "the message does not name `{field}` for {change}: {message}"
+        );
+    }
+    assert_eq!(stored(&app, &id).await, before);
+}
+
+#[tokio::test]
+async fn renaming_a_provider_onto_another_ones_name_is_a_conflict() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+    app.create_provider(&admin, openai_body("backup")).await;
+
+    // Act
+    let answer = app
+        .request(
+            Method::PATCH,
+            &provider_path(&id),
+            Some(json!({ "name": "backup" })),
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::CONFLICT);
+    assert_eq!(stored(&app, &id).await.name, "openai");
+}
+
+// --- deleting ----------------------------------------------------------------
+
+#[tokio::test]
+async fn deleting_a_provider_removes_it() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "success": true, "deleted": id }));
+    let answer = app
+        .request(Method::GET, &provider_path(&id), None, Some(&admin))
+        .await;
+    assert_error(&answer, StatusCode::NOT_FOUND);
+    let (_, _, listed) = app
+        .request(Method::GET, PROVIDERS, None, Some(&admin))
+        .await;
+    assert_eq!(listed["providers"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_a_provider_used_by_a_model_is_a_conflict_and_keeps_it() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+    app.create_model(
+        &admin,
+        json!({
+            "public_name": "gpt-4o",
+            "provider_id": id,
+            "upstream_model": "gpt-4o-2024-08-06",
+            "input_price": 2_500_000,
+            "output_price": 10_000_000,
+        }),
+    )
+    .await;
+
+    // Act
+    let answer = app
+        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_error(&answer, StatusCode::CONFLICT);
+    let (status, _, body) = app
+        .request(Method::GET, &provider_path(&id), None, Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_provider_can_be_deleted_once_its_models_are_gone() {
+    // Arrange
+    let (app, admin, id) = app_with_provider().await;
+    let model = app
+        .create_model(
+            &admin,
+            json!({
+                "public_name": "gpt-4o",
+                "provider_id": id,
+                "upstream_model": "gpt-4o",
+                "input_price": 1,
+                "output_price": 1,
+            }),
+        )
+        .await;
+    let model_path = format!("/api/admin/models/{}", string_at(&model, "/id"));
+    let (status, _, body) = app
+        .request(Method::DELETE, &model_path, None, Some(&admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Act
+    let (status, _, body) = app
+        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
