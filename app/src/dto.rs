@@ -41,3 +41,28 @@ pub struct UserPage {
     pub page: u64,
     pub per_page: u64,
 }
+
+/// One API key as its owner sees it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    /// Empty: every model the plan allows.
+    pub models: Vec<String>,
+    /// Decimal credits, e.g. `"12.500000"`; `None` for no limit.
+    pub quota_limit_credits: Option<String>,
+    pub quota_used_credits: String,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    /// `active`, `expired`, `revoked` or `over_quota`.
+    pub status: String,
+}
+
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKeyInfo {
+    pub key: KeyInfo,
+    pub secret: String,
+}

@@ -22,8 +22,8 @@ use crate::{
     api::auth::{Login, LoginWithKey, Logout, Register, current_user},
     components::layout::Header,
     pages::{
-        admin_users::AdminUsersPage, dashboard::DashboardPage, landing::LandingPage,
-        login::LoginPage, not_found::NotFoundPage, register::RegisterPage,
+        admin_users::AdminUsersPage, dashboard::DashboardPage, keys::KeysPage,
+        landing::LandingPage, login::LoginPage, not_found::NotFoundPage, register::RegisterPage,
     },
 };
 
@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
+                    <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/admin/users") view=AdminUsersPage />
                 </Routes>
             </main>

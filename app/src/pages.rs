@@ -2,6 +2,7 @@
 
 pub mod admin_users;
 pub mod dashboard;
+pub mod keys;
 pub mod landing;
 pub mod login;
 pub mod not_found;

@@ -145,3 +145,22 @@ impl From<server::entity::user::Model> for crate::dto::UserInfo {
         }
     }
 }
+
+impl From<server::entity::api_key::Model> for crate::dto::KeyInfo {
+    fn from(key: server::entity::api_key::Model) -> Self {
+        let view = server::keys::KeyView::from(key);
+        let iso = |at: Option<chrono::DateTime<chrono::Utc>>| at.as_ref().map(server::time::iso);
+        Self {
+            status: view.status.as_str().to_owned(),
+            expires_at: iso(view.expires_at),
+            created_at: server::time::iso(&view.created_at),
+            last_used_at: iso(view.last_used_at),
+            id: view.id,
+            name: view.name,
+            prefix: view.prefix,
+            models: view.models,
+            quota_limit_credits: view.quota_limit_credits,
+            quota_used_credits: view.quota_used_credits,
+        }
+    }
+}

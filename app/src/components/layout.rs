@@ -32,6 +32,7 @@ pub fn Header() -> impl IntoView {
                             Ok(Some(user)) => {
                                 view! {
                                     <A href="/dashboard">"Dashboard"</A>
+                                    <A href="/keys">"API keys"</A>
                                     <Show when={
                                         let admin = user.is_admin();
                                         move || admin

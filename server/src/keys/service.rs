@@ -205,6 +205,17 @@ pub enum KeyStatus {
     OverQuota,
 }
 
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::OverQuota => "over_quota",
+        }
+    }
+}
+
 pub fn status(key: &api_key::Model, now: DateTime<Utc>) -> KeyStatus {
     if key.revoked_at.is_some() {
         KeyStatus::Revoked
