@@ -83,6 +83,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = settings.server.addr;
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
+    let metrics = state.metrics.clone();
     let router = app::ssr::site_router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -94,7 +95,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
-    .context("server error")
+    .context("server error")?;
+    // In-flight requests are done: write what they measured before exiting.
+    metrics.shutdown().await;
+    Ok(())
 }
 
 /// On the very first start there is no admin: create one and say so once.

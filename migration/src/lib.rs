@@ -9,6 +9,7 @@ mod m20261125_000001_accounts;
 mod m20261125_000002_api_keys;
 mod m20261125_000003_providers_models;
 mod m20261125_000004_session_key;
+mod m20261125_000005_request_metrics;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_api_keys::Migration),
             Box::new(m20261125_000003_providers_models::Migration),
             Box::new(m20261125_000004_session_key::Migration),
+            Box::new(m20261125_000005_request_metrics::Migration),
         ]
     }
 }

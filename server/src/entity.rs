@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod provider;
+pub mod request_metric;
 pub mod session;
 pub mod shadow_model;
 pub mod user;

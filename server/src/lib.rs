@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod router;
 pub mod secret_file;
 pub mod state;
+pub mod telemetry;
 pub mod time;
 pub mod vault;
 

@@ -11,6 +11,7 @@ use tower_http::trace::TraceLayer;
 use crate::{
     accounts::handlers as accounts, auth, error::Error, keys::handlers as keys,
     models::handlers as models, providers::handlers as providers, proxy, state::AppState,
+    telemetry,
 };
 
 /// The whole API, as tests drive it.
@@ -72,8 +73,12 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/api/", any(api_not_found))
         .merge(ui)
         .layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             auth::middleware::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state,
+            telemetry::middleware::record,
         ))
         .layer(TraceLayer::new_for_http())
 }

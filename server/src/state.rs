@@ -10,6 +10,7 @@ use crate::{
     config::Settings,
     db,
     keys::cache::KeyCache,
+    telemetry::metrics::MetricsWriter,
     vault::Vault,
 };
 
@@ -21,6 +22,7 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     pub vault: Arc<Vault>,
     pub key_cache: Arc<KeyCache>,
+    pub metrics: MetricsWriter,
 }
 
 impl AppState {
@@ -36,12 +38,13 @@ impl AppState {
             std::time::Duration::from_secs(settings.auth.login_window_secs),
         );
         Ok(Self {
-            db,
+            db: db.clone(),
             settings: Arc::new(settings),
             jwt: Arc::new(jwt),
             login_throttle: Arc::new(login_throttle),
             vault: Arc::new(vault),
             key_cache: Arc::new(KeyCache::default()),
+            metrics: MetricsWriter::start(db),
         })
     }
 }

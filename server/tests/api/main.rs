@@ -15,4 +15,5 @@ mod models;
 mod providers;
 mod sessions;
 mod settings;
+mod telemetry;
 mod users_me;
