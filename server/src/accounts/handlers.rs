@@ -85,7 +85,8 @@ pub async fn login(
             api_key: Some(api_key),
             ..
         } => {
-            let (key, owner) = keys::service::authenticate(&state.db, api_key.trim()).await?;
+            let (key, owner) =
+                keys::service::authenticate(&state.db, &state.key_cache, api_key.trim()).await?;
             (owner, Some(key))
         }
         LoginBody {

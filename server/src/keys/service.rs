@@ -9,14 +9,14 @@ use sea_orm::{
 };
 use serde::{Deserialize, Deserializer};
 
-use super::{cache::KeyCache, secret};
+use super::{
+    cache::{KeyCache, KeyRejection},
+    secret,
+};
 use crate::{
     auth::session,
     db,
-    entity::{
-        api_key,
-        user::{self, Status},
-    },
+    entity::{api_key, user},
     error::{Error, Result},
     time,
 };
@@ -161,38 +161,25 @@ pub async fn revoke(
     Ok(key)
 }
 
-/// The key and its owner for a secret, if the key can be used now: not
-/// revoked, not expired, and its owner active. Every failure is the same 401.
+/// The key and its owner for a secret, if the key can be used now (through
+/// the same cache as the LLM API): not revoked, not expired, its owner active.
+/// Unknown, revoked and expired keys, and deleted owners, are the same 401; a
+/// suspended owner is told why (403). An over-quota key may still sign in:
+/// its owner needs to see why.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    cache: &KeyCache,
     candidate: &str,
 ) -> Result<(api_key::Model, user::Model)> {
-    let invalid = || Error::Unauthorized("invalid, revoked or expired API key".into());
-    if !secret::looks_like_key(candidate) {
-        return Err(invalid());
+    match cache.resolve(db, candidate).await? {
+        Ok(caller) => Ok((caller.key.clone(), caller.owner.clone())),
+        Err(KeyRejection::Invalid) => Err(Error::Unauthorized(
+            "invalid, revoked or expired API key".into(),
+        )),
+        Err(KeyRejection::OwnerSuspended) => {
+            Err(Error::Forbidden("this account is suspended".into()))
+        }
     }
-    let (key, owner) = api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(secret::hash(candidate)))
-        .find_also_related(user::Entity)
-        .one(db)
-        .await?
-        .ok_or_else(invalid)?;
-    let owner = owner.ok_or_else(invalid)?;
-    // An over-quota key may still sign in: its owner needs to see why.
-    if matches!(
-        status(&key, time::now()),
-        KeyStatus::Revoked | KeyStatus::Expired
-    ) {
-        return Err(invalid());
-    }
-    // A deleted account is as unknown as a wrong key; a suspended one is told why.
-    if owner.deleted_at.is_some() {
-        return Err(invalid());
-    }
-    if owner.status != Status::Active {
-        return Err(Error::Forbidden("this account is suspended".into()));
-    }
-    Ok((key, owner))
 }
 
 /// What a key can do right now.
