@@ -9,6 +9,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod extract;
+pub mod ids;
 pub mod keys;
 pub mod models;
 pub mod money;
@@ -19,6 +20,7 @@ pub mod secret_file;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod validate;
 pub mod vault;
 
 pub use config::Settings;

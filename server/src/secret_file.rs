@@ -5,7 +5,6 @@
 use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
 use anyhow::Context;
-use rand::RngCore;
 
 /// The secret in `path`, created on first use.
 pub fn read_or_create(path: &Path) -> anyhow::Result<String> {
@@ -18,9 +17,7 @@ pub fn read_or_create(path: &Path) -> anyhow::Result<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = hex::encode(bytes);
+    let secret = crate::ids::random_hex(32);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)

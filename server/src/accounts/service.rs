@@ -2,7 +2,6 @@
 //! creates ids and timestamps itself.
 
 use email_address::EmailAddress;
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
@@ -22,13 +21,14 @@ use crate::{
         user::{self, Plan, Role, Status},
     },
     error::{Error, Result},
+    ids,
     keys::{
         self,
         cache::KeyCache,
         service::{CreatedKey, NewKey},
     },
     state::AppState,
-    time,
+    time, validate,
 };
 
 pub const MAX_NAME_LEN: usize = 100;
@@ -68,7 +68,7 @@ pub async fn register(
 
 /// Creates any account (sign-up, the admin CLI, the first admin).
 pub async fn create_user<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Model> {
-    let name = validate_name(&new.name)?;
+    let name = validate::required_text("name", &new.name, MAX_NAME_LEN)?;
     let email = new.email.as_deref().map(normalize_email).transpose()?;
     if let Some(password) = &new.password {
         validate_password(password)?;
@@ -280,7 +280,11 @@ pub async fn update(
     if id == actor_id && change.status == Some(Status::Suspended) {
         return Err(Error::bad_request("you cannot suspend your own account"));
     }
-    let name = change.name.as_deref().map(validate_name).transpose()?;
+    let name = change
+        .name
+        .as_deref()
+        .map(|name| validate::required_text("name", name, MAX_NAME_LEN))
+        .transpose()?;
     let txn = db::begin_write(db).await?;
     let user = get(&txn, id).await?;
     let mut model = user.into_active_model();
@@ -412,19 +416,6 @@ fn normalize_email(email: &str) -> Result<String> {
     Ok(email)
 }
 
-fn validate_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::bad_request("name is required"));
-    }
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::bad_request(format!(
-            "name must be at most {MAX_NAME_LEN} characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
 fn validate_password(password: &str) -> Result<()> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
@@ -458,11 +449,9 @@ fn email_taken() -> Error {
 
 /// `user_<millis>_<16 hex>`, the id style of the admin API contract.
 fn new_user_id() -> String {
-    let mut bytes = [0u8; 8];
-    rand::rng().fill_bytes(&mut bytes);
     format!(
         "user_{}_{}",
         time::now().timestamp_millis(),
-        hex::encode(bytes)
+        ids::random_hex(8)
     )
 }

@@ -2,7 +2,6 @@
 //! and when an account is suspended or deleted.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
@@ -16,7 +15,7 @@ use crate::{
         user::{self, Status},
     },
     error::{Error, Result},
-    time,
+    ids, time,
 };
 
 /// `last_seen_at` is written at most this often per session.
@@ -41,7 +40,7 @@ pub async fn create(
 ) -> Result<IssuedSession> {
     let now = time::now();
     let expires_at = now + Duration::hours(i64::from(ttl_hours));
-    let session_id = new_session_id();
+    let session_id = ids::random_hex(16);
     session::ActiveModel {
         jti: Set(session_id.clone()),
         user_id: Set(user_id.to_owned()),
@@ -127,12 +126,6 @@ async fn touch(db: &DatabaseConnection, session_id: &str, now: DateTime<Utc>) ->
         .exec(db)
         .await?;
     Ok(())
-}
-
-fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// Sessions of a user that are open right now.

@@ -2,7 +2,6 @@
 //! key of someone else is "not found".
 
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -18,7 +17,7 @@ use crate::{
     db,
     entity::{api_key, user},
     error::{Error, Result},
-    time,
+    ids, time, validate,
 };
 
 pub const MAX_KEY_NAME_LEN: usize = 100;
@@ -60,14 +59,14 @@ pub struct CreatedKey {
 
 /// Creates a key for `user_id`. Works inside a caller's transaction too.
 pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> Result<CreatedKey> {
-    let name = validate_name(&new.name)?;
+    let name = validate::required_text("name", &new.name, MAX_KEY_NAME_LEN)?;
     let models = validate_models(new.models)?;
     let quota = validate_quota(new.quota_micro_credits)?;
     let expires_at = validate_expiry(new.expires_at)?;
     let secret = secret::generate();
     let now = time::now();
     let key = api_key::ActiveModel {
-        id: Set(new_key_id()),
+        id: Set(ids::prefixed("key")),
         user_id: Set(user_id.to_owned()),
         name: Set(name),
         prefix: Set(secret::visible_prefix(&secret)),
@@ -119,7 +118,7 @@ pub async fn update(
     }
     let mut model = key.into_active_model();
     if let Some(name) = change.name {
-        model.name = Set(validate_name(&name)?);
+        model.name = Set(validate::required_text("name", &name, MAX_KEY_NAME_LEN)?);
     }
     if let Some(models) = change.models {
         model.models = Set(encode_models(&validate_models(models)?)?);
@@ -228,19 +227,6 @@ async fn owned(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<api_k
         .ok_or_else(|| Error::not_found("API key not found"))
 }
 
-fn validate_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(Error::bad_request("name is required"));
-    }
-    if name.chars().count() > MAX_KEY_NAME_LEN {
-        return Err(Error::bad_request(format!(
-            "name must be at most {MAX_KEY_NAME_LEN} characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
 fn validate_models(models: Vec<String>) -> Result<Vec<String>> {
     let mut clean: Vec<String> = Vec::with_capacity(models.len());
     for model in models {
@@ -282,13 +268,6 @@ fn validate_expiry(expires_at: Option<DateTime<Utc>>) -> Result<Option<DateTime<
 
 fn encode_models(models: &[String]) -> Result<String> {
     serde_json::to_string(models).map_err(|err| Error::Internal(err.into()))
-}
-
-/// `key_<16 hex>`.
-fn new_key_id() -> String {
-    let mut bytes = [0u8; 8];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("key_{}", hex::encode(bytes))
 }
 
 /// For `Option<Option<T>>` fields: a present `null` is `Some(None)`.

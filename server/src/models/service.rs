@@ -14,9 +14,10 @@ use crate::{
         user::Plan,
     },
     error::{Error, Result},
+    ids,
     money::format_credits,
-    providers::service::new_id,
     time::{self, serde_iso},
+    validate,
 };
 
 /// Prices beyond this (a million credits per million tokens) are a typo.
@@ -131,11 +132,11 @@ impl From<shadow_model::Model> for ModelView {
 
 pub async fn create(db: &DatabaseConnection, new: NewModel) -> Result<shadow_model::Model> {
     let public_name = validate_public_name(&new.public_name)?;
-    let upstream_model = validate_upstream(&new.upstream_model)?;
+    let upstream_model = validate::required_text("upstream_model", &new.upstream_model, 200)?;
     ensure_provider(db, &new.provider_id).await?;
     let now = time::now();
     shadow_model::ActiveModel {
-        id: Set(new_id("model")),
+        id: Set(ids::prefixed("model")),
         public_name: Set(public_name),
         provider_id: Set(new.provider_id),
         upstream_model: Set(upstream_model),
@@ -182,7 +183,7 @@ pub async fn update(
         model.provider_id = Set(provider_id);
     }
     if let Some(upstream) = change.upstream_model {
-        model.upstream_model = Set(validate_upstream(&upstream)?);
+        model.upstream_model = Set(validate::required_text("upstream_model", &upstream, 200)?);
     }
     for (field, value, column) in [
         ("input_price", change.input_price, &mut model.input_price),
@@ -281,16 +282,6 @@ fn validate_public_name(name: &str) -> Result<String> {
     if name.is_empty() || name.len() > 100 || !name.chars().all(allowed) {
         return Err(Error::bad_request(
             "public_name must be 1 to 100 letters, digits or . _ : / @ -",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-fn validate_upstream(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(Error::bad_request(
-            "upstream_model must be 1 to 200 characters",
         ));
     }
     Ok(name.to_owned())

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
@@ -17,7 +16,9 @@ use crate::{
         shadow_model,
     },
     error::{Error, Result},
+    ids,
     time::{self, serde_iso},
+    validate,
     vault::Vault,
 };
 
@@ -101,11 +102,11 @@ pub async fn create(
     vault: &Vault,
     new: NewProvider,
 ) -> Result<provider::Model> {
-    let name = validate_name(&new.name)?;
+    let name = validate::required_text("name", &new.name, 100)?;
     let base_url = validate_base_url(new.kind, &new.base_url)?;
     let now = time::now();
     provider::ActiveModel {
-        id: Set(new_id("prov")),
+        id: Set(ids::prefixed("prov")),
         name: Set(name),
         kind: Set(new.kind),
         base_url: Set(base_url),
@@ -155,7 +156,7 @@ pub async fn update(
     let kind = current.kind;
     let mut model = current.into_active_model();
     if let Some(name) = change.name {
-        model.name = Set(validate_name(&name)?);
+        model.name = Set(validate::required_text("name", &name, 100)?);
     }
     if let Some(base_url) = change.base_url {
         model.base_url = Set(validate_base_url(kind, &base_url)?);
@@ -265,14 +266,6 @@ pub fn extra_headers(vault: &Vault, provider: &provider::Model) -> Result<Vec<(S
         .collect()
 }
 
-fn validate_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::bad_request("name must be 1 to 100 characters"));
-    }
-    Ok(name.to_owned())
-}
-
 fn validate_base_url(kind: ProviderKind, url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
     if url.is_empty() && kind == ProviderKind::Mock {
@@ -306,11 +299,4 @@ fn name_taken(err: sea_orm::DbErr) -> Error {
         }
         _ => err.into(),
     }
-}
-
-/// `<kind>_<16 hex>`.
-pub(crate) fn new_id(kind: &str) -> String {
-    let mut bytes = [0u8; 8];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{kind}_{}", hex::encode(bytes))
 }
