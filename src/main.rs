@@ -31,6 +31,12 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Serve a stand-in LLM provider speaking OpenAI's and Anthropic's wire
+    /// formats (for tests, benchmarks and trying Tollgate without a key).
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:9999")]
+        addr: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(task) => admin(settings, task).await,
+        Command::MockUpstream { addr } => mock_upstream(addr).await,
     }
 }
 
@@ -83,8 +90,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = settings.server.addr;
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
-    let metrics = state.metrics.clone();
-    let router = app::ssr::site_router(state);
+    let router = app::ssr::site_router(state.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -96,16 +102,30 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server error")?;
-    // In-flight requests are done: write what they measured before exiting.
-    metrics.shutdown().await;
+    // In-flight requests (streams included) are done: write every usage
+    // row and metric they left before exiting.
+    state.flush_writers().await;
     Ok(())
 }
 
-/// On the very first start there is no admin: create one and say so once.
+async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!("mock upstream listening on http://{addr}");
+    axum::serve(listener, server::mock::router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")
+}
+
+/// On the very first start there is no admin: create one, say so once, and
+/// add the mock provider so that the gateway can be tried at once.
 async fn announce_first_admin(state: &AppState) -> anyhow::Result<()> {
     let email = std::env::var("TOLLGATE_ADMIN_EMAIL").ok();
     let password = std::env::var("TOLLGATE_ADMIN_PASSWORD").ok();
     if let Some(admin) = accounts::ensure_first_admin(&state.db, email, password).await? {
+        server::setup::seed_mock_provider(&state.db, &state.vault).await?;
         match admin.generated_password {
             Some(password) => println!(
                 "\n  Created the first admin.\n    email:    {}\n    password: {password}\n  \

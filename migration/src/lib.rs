@@ -10,6 +10,7 @@ mod m20261125_000002_api_keys;
 mod m20261125_000003_providers_models;
 mod m20261125_000004_session_key;
 mod m20261125_000005_request_metrics;
+mod m20261125_000006_usage;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_providers_models::Migration),
             Box::new(m20261125_000004_session_key::Migration),
             Box::new(m20261125_000005_request_metrics::Migration),
+            Box::new(m20261125_000006_usage::Migration),
         ]
     }
 }

@@ -36,6 +36,23 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub secrets: SecretSettings,
+    pub proxy: ProxySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// Largest request body `/v1/chat/completions` and `/v1/messages`
+    /// accept; bigger ones get 413. Anthropic's own limit is 32 MB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -87,6 +104,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
             secrets: SecretSettings::default(),
+            proxy: ProxySettings::default(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! SeaORM entities: one file per table. Services own the queries.
 
 pub mod api_key;
+pub mod daily_usage;
+pub mod llm_usage;
 pub mod provider;
 pub mod request_metric;
 pub mod session;
 pub mod shadow_model;
+pub mod usage_record;
 pub mod user;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod db;
 pub mod entity;
@@ -11,15 +12,18 @@ pub mod error;
 pub mod extract;
 pub mod ids;
 pub mod keys;
+pub mod mock;
 pub mod models;
 pub mod money;
 pub mod providers;
 pub mod proxy;
 pub mod router;
 pub mod secret_file;
+pub mod setup;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod usage;
 pub mod validate;
 pub mod vault;
 

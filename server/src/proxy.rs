@@ -1,9 +1,28 @@
 //! The LLM-facing API under `/v1` (and `/api/v1`): authenticated by API key,
-//! answering in the client's own wire format. This module grows into the
-//! forwarding proxy; today it serves the model list.
+//! answering in the client's own wire format. `forward` is the hot path:
+//! check, call the provider, relay, settle.
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
+pub mod forward;
+pub mod meter;
 pub mod models;
+pub mod relay;
+pub mod request;
+pub mod settle;
+pub mod upstream;
 
 pub use error::{ApiFormat, ProxyError};
+
+use axum::http::{HeaderMap, Uri};
+
+/// Unknown paths under `/v1`, answered in the client's format.
+pub async fn not_found(uri: Uri, headers: HeaderMap) -> ProxyError {
+    let format = ApiFormat::of_request(uri.path(), &headers);
+    ProxyError::new(
+        error::ErrorKind::ModelNotFound,
+        format!("no such endpoint: {}", uri.path()),
+        format,
+    )
+}

@@ -2,7 +2,9 @@
 //! everything by [`crate::auth::middleware`], whose public list is explicit.
 
 use axum::{
-    Json, Router, middleware,
+    Json, Router,
+    extract::DefaultBodyLimit,
+    middleware,
     routing::{any, get, patch, post},
 };
 use serde_json::{Value, json};
@@ -62,8 +64,14 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
 
     // The LLM API: authenticated by API key (see `proxy::auth`), under
     // `/v1` and, for clients that need one base URL, `/api/v1`.
+    // The body limit is the proxy's own (`proxy.max_body_bytes`), answered
+    // in the client's format.
     let llm = Router::new()
         .route("/models", get(proxy::models::list))
+        .route("/chat/completions", post(proxy::forward::chat_completions))
+        .route("/messages", post(proxy::forward::messages))
+        .fallback(proxy::not_found)
+        .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());
 
     Router::new()

@@ -10,7 +10,9 @@ use crate::{
     config::Settings,
     db,
     keys::cache::KeyCache,
-    telemetry::metrics::MetricsWriter,
+    proxy::{catalog::Catalog, upstream::Clients},
+    telemetry::metrics::{self, MetricsWriter},
+    usage::{self, UsageWriter},
     vault::Vault,
 };
 
@@ -23,6 +25,11 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     pub key_cache: Arc<KeyCache>,
     pub metrics: MetricsWriter,
+    /// Public model names → provider routes, in memory.
+    pub catalog: Arc<Catalog>,
+    /// The pooled HTTP client(s) for providers.
+    pub upstream: Arc<Clients>,
+    pub usage: UsageWriter,
 }
 
 impl AppState {
@@ -44,7 +51,17 @@ impl AppState {
             login_throttle: Arc::new(login_throttle),
             vault: Arc::new(vault),
             key_cache: Arc::new(KeyCache::default()),
-            metrics: MetricsWriter::start(db),
+            metrics: metrics::start(db.clone()),
+            catalog: Arc::new(Catalog::default()),
+            upstream: Arc::new(Clients::default()),
+            usage: usage::start(db),
         })
+    }
+
+    /// Graceful shutdown, after the server stopped taking requests and the
+    /// in-flight ones finished: every queued row is written.
+    pub async fn flush_writers(&self) {
+        self.usage.shutdown().await;
+        self.metrics.shutdown().await;
     }
 }

@@ -2,10 +2,18 @@
 //! request never waits on the database to know its caller. A miss loads the
 //! key once; every change to a key or its owner drops the entry, so
 //! revocation, expiry and edits apply at once on this instance.
+//!
+//! Each key's spend is a counter here too: requests add their cost as they
+//! settle and the usage writer moves the stored `quota_used` in its batch,
+//! so the quota check never waits on the database. Counters outlive cache
+//! entries, so a reloaded key never forgets spend not yet written.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicI64, Ordering},
+    },
 };
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -25,6 +33,26 @@ use crate::{
 pub struct KeyCaller {
     pub key: api_key::Model,
     pub owner: user::Model,
+    /// Micro-credits spent through this key, including what is not yet written.
+    spent: Arc<AtomicI64>,
+}
+
+impl KeyCaller {
+    pub fn spent(&self) -> i64 {
+        self.spent.load(Ordering::Acquire)
+    }
+
+    /// Whether the key's quota is used up.
+    pub fn over_quota(&self) -> bool {
+        self.key
+            .quota_limit
+            .is_some_and(|limit| self.spent() >= limit)
+    }
+
+    /// Adds a settled request's cost to the key's spend.
+    pub fn charge(&self, cost: i64) {
+        self.spent.fetch_add(cost, Ordering::AcqRel);
+    }
 }
 
 /// Why a key cannot be used.
@@ -40,6 +68,8 @@ pub enum KeyRejection {
 pub struct KeyCache {
     // Only keys that exist are cached: unknown secrets cannot grow the map.
     entries: RwLock<HashMap<String, Arc<KeyCaller>>>,
+    /// Spend per key id; entries are never dropped (one per key ever used).
+    spend: RwLock<HashMap<String, Arc<AtomicI64>>>,
 }
 
 impl KeyCache {
@@ -57,8 +87,9 @@ impl KeyCache {
         let caller = match cached {
             Some(caller) => caller,
             None => match load(db, &hash).await? {
-                Some(caller) => {
-                    let caller = Arc::new(caller);
+                Some((key, owner)) => {
+                    let spent = self.spend_counter(&key);
+                    let caller = Arc::new(KeyCaller { key, owner, spent });
                     self.write().insert(hash, caller.clone());
                     caller
                 }
@@ -76,6 +107,17 @@ impl KeyCache {
     /// Drops every key of a user (after a change to the account).
     pub fn forget_user(&self, user_id: &str) {
         self.write().retain(|_, caller| caller.owner.id != user_id);
+    }
+
+    fn spend_counter(&self, key: &api_key::Model) -> Arc<AtomicI64> {
+        let mut spend = self
+            .spend
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        spend
+            .entry(key.id.clone())
+            .or_insert_with(|| Arc::new(AtomicI64::new(key.quota_used)))
+            .clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<KeyCaller>>> {
@@ -101,11 +143,14 @@ fn check(caller: Arc<KeyCaller>) -> std::result::Result<Arc<KeyCaller>, KeyRejec
     }
 }
 
-async fn load(db: &DatabaseConnection, hash: &str) -> Result<Option<KeyCaller>> {
+async fn load(
+    db: &DatabaseConnection,
+    hash: &str,
+) -> Result<Option<(api_key::Model, user::Model)>> {
     let found = api_key::Entity::find()
         .filter(api_key::Column::SecretHash.eq(hash))
         .find_also_related(user::Entity)
         .one(db)
         .await?;
-    Ok(found.and_then(|(key, owner)| Some(KeyCaller { key, owner: owner? })))
+    Ok(found.and_then(|(key, owner)| Some((key, owner?))))
 }

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::service::{self, ModelChange, ModelView, NewModel, PlanName};
+use super::service::{self, Deletion, ModelChange, ModelView, NewModel, PlanName};
 use crate::{
     auth::{AdminUser, CurrentUser},
     error::Result,
@@ -39,6 +39,7 @@ pub async fn create(
     AppJson(new): AppJson<NewModel>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let model = ModelView::from(service::create(&state.db, new).await?);
+    state.catalog.invalidate();
     Ok((
         StatusCode::CREATED,
         Json(json!({ "success": true, "model": model })),
@@ -52,6 +53,7 @@ pub async fn update(
     AppJson(change): AppJson<ModelChange>,
 ) -> Result<Json<Value>> {
     let model = ModelView::from(service::update(&state.db, &id, change).await?);
+    state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "model": model })))
 }
 
@@ -60,8 +62,17 @@ pub async fn delete(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    service::delete(&state.db, &id).await?;
-    Ok(Json(json!({ "success": true, "deleted": id })))
+    let outcome = service::delete(&state.db, &id).await?;
+    state.catalog.invalidate();
+    Ok(Json(match outcome {
+        Deletion::Deleted => json!({ "success": true, "deleted": id }),
+        Deletion::Disabled(model) => json!({
+            "success": true,
+            "disabled": id,
+            "message": "the model has usage on record, so it was disabled rather than deleted",
+            "model": ModelView::from(model),
+        }),
+    }))
 }
 
 /// The models the signed-in user's plan may call.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     entity::{
         provider::{self, ProviderKind},
-        shadow_model,
+        shadow_model, usage_record,
         user::Plan,
     },
     error::{Error, Result},
@@ -213,15 +213,33 @@ pub async fn update(
     model.update(db).await.map_err(name_taken)
 }
 
-/// Deletes a model. Usage records keep the public name and the prices they
-/// were charged at, so history stays whole; to stop offering a model while
-/// keeping its name, disable it instead.
-pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<()> {
+/// What deleting a model did.
+#[derive(Debug)]
+pub enum Deletion {
+    Deleted,
+    /// The model has usage on record: it was disabled instead, so that its
+    /// history keeps pointing at it.
+    Disabled(shadow_model::Model),
+}
+
+/// Deletes a model that was never used; disables one that was.
+pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<Deletion> {
     let model = get(db, id).await?;
+    let used = usage_record::Entity::find()
+        .filter(usage_record::Column::ModelId.eq(model.id.as_str()))
+        .one(db)
+        .await?
+        .is_some();
+    if used {
+        let mut active = model.into_active_model();
+        active.enabled = Set(false);
+        active.updated_at = Set(time::now());
+        return Ok(Deletion::Disabled(active.update(db).await?));
+    }
     shadow_model::Entity::delete_by_id(model.id)
         .exec(db)
         .await?;
-    Ok(())
+    Ok(Deletion::Deleted)
 }
 
 /// A model a user may call, with its provider's kind.

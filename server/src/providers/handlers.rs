@@ -47,6 +47,7 @@ pub async fn update(
     AppJson(change): AppJson<ProviderChange>,
 ) -> Result<Json<Value>> {
     let provider = ProviderView::from(service::update(&state.db, &state.vault, &id, change).await?);
+    state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "provider": provider })))
 }
 
@@ -56,5 +57,6 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     service::delete(&state.db, &id).await?;
+    state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "deleted": id })))
 }

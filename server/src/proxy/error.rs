@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
@@ -31,12 +31,106 @@ impl ApiFormat {
 /// What went wrong, in terms both formats can express.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// Malformed JSON, a missing or wrong field, the wrong endpoint.
+    InvalidRequest,
     /// Missing, unknown, revoked or expired key.
     InvalidApiKey,
+    /// The key's quota (or, later, the balance) cannot cover the request.
+    InsufficientQuota,
     /// The key is fine but may not do this (suspended owner, model not allowed).
     PermissionDenied,
+    /// No such model, or not one this caller can see.
+    ModelNotFound,
+    /// The body is over the configured limit.
+    PayloadTooLarge,
+    /// The upstream (or a limit) asks the client to slow down.
+    RateLimited,
+    /// The upstream could not be reached or answered nonsense.
+    UpstreamUnreachable,
+    /// The upstream did not answer in time.
+    UpstreamTimeout,
+    /// The upstream answered an error; its status is passed on.
+    Upstream(StatusCode),
     /// Something went wrong on our side.
     Internal,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::InsufficientQuota => StatusCode::PAYMENT_REQUIRED,
+            Self::PermissionDenied => StatusCode::FORBIDDEN,
+            Self::ModelNotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Upstream(status) => status,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short name usage records keep for a failed request.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::InsufficientQuota => "insufficient_quota",
+            Self::PermissionDenied => "permission_denied",
+            Self::ModelNotFound => "model_not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::UpstreamUnreachable => "upstream_unreachable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::Upstream(_) => "upstream_error",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// OpenAI's `type` and `code` for this kind.
+    fn openai(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::InvalidRequest => ("invalid_request_error", None),
+            Self::InvalidApiKey => ("invalid_request_error", Some("invalid_api_key")),
+            Self::InsufficientQuota => ("insufficient_quota", Some("insufficient_quota")),
+            Self::PermissionDenied => ("permission_error", Some("permission_denied")),
+            Self::ModelNotFound => ("invalid_request_error", Some("model_not_found")),
+            Self::PayloadTooLarge => ("invalid_request_error", Some("request_too_large")),
+            Self::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+            Self::UpstreamUnreachable | Self::UpstreamTimeout | Self::Internal => {
+                ("server_error", None)
+            }
+            Self::Upstream(status) if status.is_server_error() => ("server_error", None),
+            Self::Upstream(_) => ("invalid_request_error", None),
+        }
+    }
+
+    /// Anthropic's error `type` for this kind.
+    fn anthropic(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request_error",
+            Self::InvalidApiKey => "authentication_error",
+            Self::InsufficientQuota => "billing_error",
+            Self::PermissionDenied => "permission_error",
+            Self::ModelNotFound => "not_found_error",
+            Self::PayloadTooLarge => "request_too_large",
+            Self::RateLimited => "rate_limit_error",
+            Self::UpstreamTimeout => "timeout_error",
+            Self::UpstreamUnreachable | Self::Internal => "api_error",
+            Self::Upstream(status) => match status.as_u16() {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +138,12 @@ pub struct ProxyError {
     pub kind: ErrorKind,
     pub message: String,
     pub format: ApiFormat,
+    /// The request field at fault, for OpenAI's `param`.
+    pub param: Option<String>,
+    /// The upstream's own error type, kept when it is passed on.
+    pub upstream_type: Option<String>,
+    /// Seconds, from an upstream 429 or 529.
+    pub retry_after: Option<HeaderValue>,
 }
 
 impl ProxyError {
@@ -52,15 +152,22 @@ impl ProxyError {
             kind,
             message: message.into(),
             format,
+            param: None,
+            upstream_type: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 400 naming the field at fault.
+    pub fn invalid_field(field: &str, message: impl Into<String>, format: ApiFormat) -> Self {
+        Self {
+            param: Some(field.to_owned()),
+            ..Self::new(ErrorKind::InvalidRequest, message, format)
         }
     }
 
     pub fn status_code(&self) -> StatusCode {
-        match self.kind {
-            ErrorKind::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind.status()
     }
 
     /// From a service error; internal details are logged, never sent.
@@ -75,22 +182,29 @@ impl IntoResponse for ProxyError {
         let status = self.status_code();
         let body = match self.format {
             ApiFormat::OpenAi => {
-                let (kind, code) = match self.kind {
-                    ErrorKind::InvalidApiKey => ("invalid_request_error", Some("invalid_api_key")),
-                    ErrorKind::PermissionDenied => ("permission_error", Some("permission_denied")),
-                    ErrorKind::Internal => ("server_error", None),
-                };
-                json!({ "error": { "message": self.message, "type": kind, "param": null, "code": code } })
+                let (kind, code) = self.kind.openai();
+                let kind = self.upstream_type.as_deref().unwrap_or(kind);
+                json!({ "error": {
+                    "message": self.message,
+                    "type": kind,
+                    "param": self.param,
+                    "code": code,
+                } })
             }
             ApiFormat::Anthropic => {
-                let kind = match self.kind {
-                    ErrorKind::InvalidApiKey => "authentication_error",
-                    ErrorKind::PermissionDenied => "permission_error",
-                    ErrorKind::Internal => "api_error",
-                };
+                let kind = self
+                    .upstream_type
+                    .as_deref()
+                    .unwrap_or(self.kind.anthropic());
                 json!({ "type": "error", "error": { "type": kind, "message": self.message } })
             }
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(retry_after) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after);
+        }
+        response
     }
 }

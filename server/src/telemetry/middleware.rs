@@ -24,7 +24,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .map(|path| path.as_str().chars().take(200).collect())
         .unwrap_or_else(|| UNMATCHED.to_owned());
     let response = next.run(request).await;
-    state.metrics.record(RequestMetric {
+    state.metrics.offer(RequestMetric {
         ts,
         duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
         status_code: i32::from(response.status().as_u16()),

@@ -1,0 +1,189 @@
+//! Group commit: requests hand rows to a bounded channel and never wait on
+//! the database; one task per table family writes them in batches, one
+//! transaction each. On shutdown it drains the channel and flushes before
+//! returning, so nothing that was handed over is lost.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
+
+/// Rows waiting to be written.
+const CHANNEL_CAPACITY: usize = 65_536;
+const MAX_BATCH: usize = 1_000;
+/// How long a partial batch may wait for company.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// Where a batch goes: one transaction per call.
+pub trait Sink: Send + Sync + 'static {
+    type Row: Send + Sync + 'static;
+    /// Names the rows in logs.
+    const NAME: &'static str;
+    /// How often a failed batch is tried again before it is given up.
+    const RETRIES: u32;
+
+    fn write(
+        &self,
+        db: &DatabaseConnection,
+        rows: &[Self::Row],
+    ) -> impl Future<Output = Result<(), DbErr>> + Send;
+}
+
+enum Message<R> {
+    Row(R),
+    /// Write everything received so far, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle requests use. Cheap to clone.
+pub struct BatchWriter<R> {
+    name: &'static str,
+    sender: mpsc::Sender<Message<R>>,
+    dropped: Arc<AtomicU64>,
+    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl<R> Clone for BatchWriter<R> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name,
+            sender: self.sender.clone(),
+            dropped: self.dropped.clone(),
+            task: self.task.clone(),
+        }
+    }
+}
+
+impl<R: Send + Sync + 'static> BatchWriter<R> {
+    /// Starts the writer task on the current runtime.
+    pub fn start<S: Sink<Row = R>>(db: DatabaseConnection, sink: S) -> Self {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let task = tokio::spawn(run(db, sink, receiver));
+        Self {
+            name: S::NAME,
+            sender,
+            dropped: Arc::new(AtomicU64::new(0)),
+            task: Arc::new(Mutex::new(Some(task))),
+        }
+    }
+
+    /// Queues a row without waiting; when the queue is full the row is
+    /// dropped and counted (telemetry must never slow requests down).
+    pub fn offer(&self, row: R) {
+        if self.sender.try_send(Message::Row(row)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a row that must not be lost (money): when the queue is full a
+    /// task waits for room instead of dropping it. Never blocks the caller,
+    /// so it is safe in `Drop`.
+    pub fn submit(&self, row: R) {
+        match self.sender.try_send(Message::Row(row)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                let sender = self.sender.clone();
+                let dropped = self.dropped.clone();
+                tokio::spawn(async move {
+                    if sender.send(message).await.is_err() {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(table = self.name, "row submitted after the writer stopped");
+            }
+        }
+    }
+
+    /// Rows dropped because the queue was full or the writer had stopped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every row queued before this call is written.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Flushes and stops the task (graceful shutdown). Rows queued after
+    /// this are dropped.
+    pub async fn shutdown(&self) {
+        self.flush().await;
+        let task = self.task.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run<S: Sink>(
+    db: DatabaseConnection,
+    sink: S,
+    mut receiver: mpsc::Receiver<Message<S::Row>>,
+) {
+    let mut batch: Vec<S::Row> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.recv().await {
+        let mut flushes = Vec::new();
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Row(row) => batch.push(row),
+                Message::Flush(done) => flushes.push(done),
+            }
+            if batch.len() >= MAX_BATCH || !flushes.is_empty() {
+                break;
+            }
+            // Nothing more within the window (or the channel closed): write.
+            next = tokio::time::timeout_at(deadline, receiver.recv())
+                .await
+                .ok()
+                .flatten();
+        }
+        write(&db, &sink, &mut batch).await;
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+    write(&db, &sink, &mut batch).await;
+}
+
+/// Writes and empties the batch, trying again with a growing pause when
+/// the database refuses (locked, restarting). A batch that still fails is
+/// logged and dropped: the writer must keep going for the rows after it.
+async fn write<S: Sink>(db: &DatabaseConnection, sink: &S, batch: &mut Vec<S::Row>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut pause = Duration::from_millis(50);
+    for attempt in 0..=S::RETRIES {
+        match sink.write(db, batch).await {
+            Ok(()) => break,
+            Err(err) if attempt < S::RETRIES => {
+                tracing::warn!(error = %err, table = S::NAME, rows = batch.len(), "batch write failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, table = S::NAME, rows = batch.len(), "could not write batch; rows lost");
+            }
+        }
+    }
+    batch.clear();
+}

@@ -1,0 +1,42 @@
+//! `usage_records`: one row per proxied request, with its tokens and cost.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "usage_records")]
+pub struct Model {
+    /// `req_<16 hex>`, also sent to the client as `x-request-id`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub user_id: String,
+    pub api_key_id: String,
+    /// The public model name the client sent.
+    pub model: String,
+    /// The shadow model it resolved to; `None` when it resolved to nothing.
+    pub model_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub upstream_model: String,
+    /// `chat_completions` or `messages`.
+    pub endpoint: String,
+    pub streamed: bool,
+    pub status_code: i32,
+    /// Input tokens not served from the provider's cache.
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Part of `output_tokens`, where the provider reports it.
+    pub reasoning_tokens: i64,
+    /// Micro-credits.
+    pub cost: i64,
+    pub duration_ms: i32,
+    /// Time to the first byte of the upstream's body.
+    pub ttft_ms: Option<i32>,
+    pub error_kind: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,191 @@
+//! The proxy's routing table in memory: public model name → model, prices
+//! and provider (with its upstream keys opened once). Built from the
+//! database on first use and rebuilt after any admin change to models or
+//! providers, so a request resolves its model without a query.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::http::{HeaderName, HeaderValue};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::{
+    entity::{
+        provider::{self, ProviderKind},
+        shadow_model,
+    },
+    error::{Error, Result},
+    models::service::{PlanName, plans_of},
+    providers::service::{extra_headers, upstream_keys},
+    vault::Vault,
+};
+
+/// Where a public model name leads.
+#[derive(Debug)]
+pub struct Route {
+    pub model: shadow_model::Model,
+    /// Empty: every plan.
+    pub plans: Vec<PlanName>,
+    pub provider: Arc<Upstream>,
+}
+
+impl Route {
+    pub fn allows_plan(&self, plan: PlanName) -> bool {
+        self.plans.is_empty() || self.plans.contains(&plan)
+    }
+}
+
+/// A provider, ready to be called.
+#[derive(Debug)]
+pub struct Upstream {
+    pub id: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    /// Authentication header values, marked sensitive so they never print.
+    credentials: Vec<HeaderValue>,
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Bounds the wait for the response head and every pause in a stream.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    next_credential: AtomicUsize,
+}
+
+impl Upstream {
+    /// The next credential, round robin over the provider's keys.
+    pub fn credential(&self) -> Option<&HeaderValue> {
+        if self.credentials.is_empty() {
+            return None;
+        }
+        let index = self.next_credential.fetch_add(1, Ordering::Relaxed) % self.credentials.len();
+        self.credentials.get(index)
+    }
+}
+
+type Table = HashMap<String, Arc<Route>>;
+
+#[derive(Default)]
+pub struct Catalog {
+    table: RwLock<Option<Arc<Table>>>,
+    /// Bumped by every invalidation, so that a load that raced one is not kept.
+    generation: AtomicU64,
+}
+
+impl Catalog {
+    /// The route for a public model name; `None` when no enabled model of
+    /// an enabled provider has that name.
+    pub async fn resolve(
+        &self,
+        db: &DatabaseConnection,
+        vault: &Vault,
+        name: &str,
+    ) -> Result<Option<Arc<Route>>> {
+        let table = match self.current() {
+            Some(table) => table,
+            None => {
+                let generation = self.generation.load(Ordering::Acquire);
+                let table = Arc::new(load(db, vault).await?);
+                if self.generation.load(Ordering::Acquire) == generation {
+                    *self.write() = Some(table.clone());
+                }
+                table
+            }
+        };
+        Ok(table.get(name).cloned())
+    }
+
+    /// Forgets the table after a change to models or providers.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *self.write() = None;
+    }
+
+    fn current(&self) -> Option<Arc<Table>> {
+        self.table
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Table>>> {
+        self.table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
+    let rows = shadow_model::Entity::find()
+        .filter(shadow_model::Column::Enabled.eq(true))
+        .find_also_related(provider::Entity)
+        .all(db)
+        .await?;
+    let mut upstreams: HashMap<String, Arc<Upstream>> = HashMap::new();
+    let mut table = Table::new();
+    for (model, provider) in rows {
+        let Some(provider) = provider.filter(|p| p.enabled) else {
+            continue;
+        };
+        let upstream = match upstreams.get(&provider.id) {
+            Some(upstream) => upstream.clone(),
+            None => {
+                let upstream = Arc::new(upstream_of(vault, &provider)?);
+                upstreams.insert(provider.id.clone(), upstream.clone());
+                upstream
+            }
+        };
+        table.insert(
+            model.public_name.clone(),
+            Arc::new(Route {
+                plans: plans_of(&model),
+                model,
+                provider: upstream,
+            }),
+        );
+    }
+    Ok(table)
+}
+
+fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
+    let credentials = upstream_keys(vault, provider)?
+        .into_iter()
+        .map(|key| {
+            let value = match provider.kind {
+                ProviderKind::Anthropic => key,
+                ProviderKind::Openai | ProviderKind::Mock => format!("Bearer {key}"),
+            };
+            let mut value = HeaderValue::try_from(value).map_err(|_| {
+                Error::Internal(anyhow::anyhow!(
+                    "an upstream key is not a valid header value"
+                ))
+            })?;
+            value.set_sensitive(true);
+            Ok(value)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let extra_headers = extra_headers(vault, provider)?
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let name = HeaderName::try_from(name).ok()?;
+            let mut value = HeaderValue::try_from(value).ok()?;
+            value.set_sensitive(true);
+            Some((name, value))
+        })
+        .collect();
+    let secs = |secs: i32| Duration::from_secs(u64::try_from(secs).unwrap_or(1).max(1));
+    Ok(Upstream {
+        id: provider.id.clone(),
+        kind: provider.kind,
+        base_url: provider.base_url.clone(),
+        credentials,
+        extra_headers,
+        timeout: secs(provider.timeout_secs),
+        connect_timeout: secs(provider.connect_timeout_secs),
+        next_credential: AtomicUsize::new(0),
+    })
+}

@@ -1,0 +1,312 @@
+//! `POST /v1/chat/completions` and `POST /v1/messages`: check the request,
+//! forward it to the model's provider, relay the answer and settle its
+//! usage. Every request that got past the key check leaves a usage row,
+//! whatever happened to it.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::{
+    ApiFormat, ProxyError,
+    auth::ApiKeyAuth,
+    catalog::Route,
+    error::ErrorKind,
+    meter::{self, StreamMeter},
+    relay::Relay,
+    request::{ClientRequest, Endpoint, read_body},
+    settle::Pending,
+    upstream::{BodyStream, SendError},
+};
+use crate::{
+    entity::provider::ProviderKind,
+    keys::{cache::KeyCaller, service::models_of},
+    models::service::PlanName,
+    money::format_credits,
+    state::AppState,
+    usage::Tokens,
+};
+
+/// How much of an upstream error body is read for its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, caller, Endpoint::ChatCompletions, &headers, body).await
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, caller, Endpoint::Messages, &headers, body).await
+}
+
+async fn forward(
+    state: &AppState,
+    caller: Arc<KeyCaller>,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let mut pending = Pending::new(state.usage.clone(), caller.clone(), endpoint);
+    let request_id = HeaderValue::from_str(&pending.id).ok();
+    let mut response = match check(state, &caller, endpoint, body, &mut pending).await {
+        Ok((route, request)) => call(state, &route, request, endpoint, headers, pending).await,
+        Err(err) => reject(pending, err),
+    };
+    if let Some(id) = request_id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+/// Everything decided before the provider is called: body, model, access
+/// (the key's models, the plan), endpoint format and quota.
+async fn check(
+    state: &AppState,
+    caller: &KeyCaller,
+    endpoint: Endpoint,
+    body: Body,
+    pending: &mut Pending,
+) -> Result<(Arc<Route>, ClientRequest), ProxyError> {
+    let format = endpoint.format();
+    let bytes = read_body(body, state.settings.proxy.max_body_bytes, format).await?;
+    let request = ClientRequest::parse(&bytes, endpoint)?;
+    pending.set_model(&request.model);
+    pending.streamed = request.stream;
+    let name = &request.model;
+    let route = state
+        .catalog
+        .resolve(&state.db, &state.vault, name)
+        .await
+        .map_err(|err| ProxyError::internal(err, format))?
+        .ok_or_else(|| ProxyError {
+            param: Some("model".to_owned()),
+            ..ProxyError::new(
+                ErrorKind::ModelNotFound,
+                format!("the model `{name}` does not exist or is not enabled"),
+                format,
+            )
+        })?;
+    let allowed = models_of(&caller.key);
+    if !allowed.is_empty() && !allowed.contains(name) {
+        return Err(ProxyError::new(
+            ErrorKind::PermissionDenied,
+            format!("this API key may not use the model `{name}`"),
+            format,
+        ));
+    }
+    if !route.allows_plan(PlanName::from(caller.owner.plan)) {
+        return Err(ProxyError::new(
+            ErrorKind::PermissionDenied,
+            format!("your plan does not include the model `{name}`"),
+            format,
+        ));
+    }
+    pending.set_route(route.clone());
+    let speaks = match route.provider.kind {
+        ProviderKind::Openai => Some(Endpoint::ChatCompletions),
+        ProviderKind::Anthropic => Some(Endpoint::Messages),
+        ProviderKind::Mock => None,
+    };
+    if let Some(own) = speaks.filter(|own| *own != endpoint) {
+        return Err(ProxyError::invalid_field(
+            "model",
+            format!(
+                "the model `{name}` speaks the other API format: call it through {}",
+                own.path()
+            ),
+            format,
+        ));
+    }
+    if caller.over_quota() {
+        let limit = caller.key.quota_limit.unwrap_or_default();
+        return Err(ProxyError::new(
+            ErrorKind::InsufficientQuota,
+            format!(
+                "this API key has used its quota of {} credits",
+                format_credits(limit)
+            ),
+            format,
+        ));
+    }
+    Ok((route, request))
+}
+
+/// Calls the provider and answers the client, settling the request.
+async fn call(
+    state: &AppState,
+    route: &Route,
+    request: ClientRequest,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    mut pending: Pending,
+) -> Response {
+    let format = endpoint.format();
+    let (stream, wants_usage, input_estimate) =
+        (request.stream, request.wants_usage, request.input_estimate);
+    let body = match request.for_upstream(&route.model.upstream_model, format) {
+        Ok(body) => body,
+        Err(err) => return reject(pending, err),
+    };
+    let provider = &route.provider;
+    let upstream = match state.upstream.send(provider, format, headers, body).await {
+        Ok(upstream) => upstream,
+        Err(SendError::Timeout) => {
+            let message = format!(
+                "the provider did not answer within {} seconds",
+                provider.timeout.as_secs()
+            );
+            return reject(
+                pending,
+                ProxyError::new(ErrorKind::UpstreamTimeout, message, format),
+            );
+        }
+        Err(SendError::Unreachable(detail)) => {
+            tracing::warn!(provider = %provider.id, error = %detail, "provider unreachable");
+            let message = "could not reach the provider";
+            return reject(
+                pending,
+                ProxyError::new(ErrorKind::UpstreamUnreachable, message, format),
+            );
+        }
+    };
+    if !upstream.status.is_success() {
+        let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        let err = upstream_error(upstream.status, &upstream.headers, &body, format);
+        tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
+        pending.mark_first_byte();
+        pending.settle(upstream.status, Tokens::default(), Some(err.kind.label()));
+        return err.into_response();
+    }
+    let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
+    if !stream {
+        let body = match collect(upstream.body, provider.timeout, usize::MAX).await {
+            Ok(body) => body,
+            Err(kind) => {
+                let message = match kind {
+                    ErrorKind::UpstreamTimeout => "the provider stopped answering",
+                    _ => "the provider's answer broke off",
+                };
+                return reject(pending, ProxyError::new(kind, message, format));
+            }
+        };
+        pending.mark_first_byte();
+        let tokens = meter::from_json(format, &body).unwrap_or_default();
+        pending.settle(upstream.status, tokens, None);
+        let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
+        return (
+            upstream.status,
+            [(header::CONTENT_TYPE, content_type)],
+            body,
+        )
+            .into_response();
+    }
+    let relay = Relay::new(
+        upstream.body,
+        StreamMeter::new(format, wants_usage),
+        input_estimate,
+        provider.timeout,
+        upstream.status,
+        pending,
+    );
+    let content_type = content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
+    (
+        upstream.status,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(relay.into_stream()),
+    )
+        .into_response()
+}
+
+/// Settles a request that failed before an answer came, and answers it.
+fn reject(pending: Pending, err: ProxyError) -> Response {
+    pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
+    err.into_response()
+}
+
+/// The whole body, with `timeout` as the longest pause between pieces.
+async fn collect(
+    mut body: BodyStream,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Bytes, ErrorKind> {
+    let mut collected = BytesMut::new();
+    loop {
+        match tokio::time::timeout(timeout, body.next()).await {
+            Err(_) => return Err(ErrorKind::UpstreamTimeout),
+            Ok(None) => return Ok(collected.freeze()),
+            Ok(Some(Err(_))) => return Err(ErrorKind::UpstreamUnreachable),
+            Ok(Some(Ok(chunk))) => {
+                let room = limit.saturating_sub(collected.len());
+                collected.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if collected.len() >= limit {
+                    return Ok(collected.freeze());
+                }
+            }
+        }
+    }
+}
+
+/// The provider's error, passed on with its status, type and message.
+/// Except its 401 and 403: those mean the provider refused Tollgate's own
+/// credentials, which the client cannot fix, and a 401 would make tools
+/// like Claude Code think their Tollgate key is wrong; they become 502.
+fn upstream_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    format: ApiFormat,
+) -> ProxyError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let detail = parsed.as_ref().and_then(|v| v.get("error"));
+    let message = detail
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.chars().take(500).collect();
+            format!("the provider answered {status}: {text}")
+        });
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return ProxyError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!("the provider refused Tollgate's credentials ({status}): {message}"),
+            format,
+        );
+    }
+    let kind = if status == StatusCode::TOO_MANY_REQUESTS {
+        ErrorKind::RateLimited
+    } else {
+        ErrorKind::Upstream(status)
+    };
+    ProxyError {
+        upstream_type: detail
+            .and_then(|e| e.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        retry_after: headers.get(header::RETRY_AFTER).cloned(),
+        ..ProxyError::new(kind, message, format)
+    }
+}

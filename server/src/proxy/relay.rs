@@ -1,0 +1,195 @@
+//! Relaying a server-sent-event stream: each event goes to the client as
+//! soon as its terminating blank line arrives, unchanged (except OpenAI's
+//! usage chunk when the client did not ask for it), while the meter reads
+//! usage from it. The request settles when the stream ends, fails, stalls
+//! past the provider's timeout, or the client goes away (the relay is
+//! dropped, which also drops the upstream connection).
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt, stream};
+
+use super::{
+    meter::{StreamMeter, Verdict},
+    settle::Pending,
+    upstream::BodyStream,
+};
+
+/// What a relay says happened, as usage records name it.
+const CLIENT_DISCONNECTED: &str = "client_disconnected";
+const STREAM_BROKEN: &str = "upstream_stream_error";
+const STREAM_STALLED: &str = "upstream_timeout";
+
+pub struct Relay {
+    upstream: BodyStream,
+    /// Bytes of an event not yet complete.
+    partial: BytesMut,
+    meter: StreamMeter,
+    input_estimate: i64,
+    idle_timeout: Duration,
+    status: StatusCode,
+    /// Taken when the request settles; still here on drop means the client left.
+    pending: Option<Pending>,
+}
+
+impl Relay {
+    pub fn new(
+        upstream: BodyStream,
+        meter: StreamMeter,
+        input_estimate: i64,
+        idle_timeout: Duration,
+        status: StatusCode,
+        pending: Pending,
+    ) -> Self {
+        Self {
+            upstream,
+            partial: BytesMut::new(),
+            meter,
+            input_estimate,
+            idle_timeout,
+            status,
+            pending: Some(pending),
+        }
+    }
+
+    /// The body for the client.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+        stream::unfold(self, |mut relay| async move {
+            let item = relay.next_piece().await?;
+            Some((item, relay))
+        })
+    }
+
+    /// The next bytes to send: one or more whole events. `None` ends the body.
+    async fn next_piece(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        loop {
+            self.pending.as_ref()?;
+            let chunk = match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+                Err(_) => return Some(Err(self.fail(STREAM_STALLED))),
+                Ok(None) => {
+                    // A last event without its blank line still goes out.
+                    let rest = self.partial.split().freeze();
+                    let rest = (!rest.is_empty()).then(|| self.filter(&rest));
+                    self.finish(None);
+                    return rest.filter(|bytes| !bytes.is_empty()).map(Ok);
+                }
+                Ok(Some(Err(_))) => return Some(Err(self.fail(STREAM_BROKEN))),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            if let Some(pending) = self.pending.as_mut() {
+                pending.mark_first_byte();
+            }
+            self.partial.extend_from_slice(&chunk);
+            let Some(end) = last_event_end(&self.partial) else {
+                continue;
+            };
+            let complete = self.partial.split_to(end).freeze();
+            let out = self.filter(&complete);
+            if !out.is_empty() {
+                return Some(Ok(out));
+            }
+        }
+    }
+
+    /// The complete events in `bytes`, metered, minus any the client must
+    /// not see. Zero-copy when nothing is dropped.
+    fn filter(&mut self, bytes: &Bytes) -> Bytes {
+        let mut kept: Option<BytesMut> = None;
+        for (event_start, event_end, next) in events(bytes) {
+            let verdict = self.meter.observe(&bytes[event_start..event_end]);
+            match (verdict, kept.as_mut()) {
+                (Verdict::Relay, Some(kept)) => kept.extend_from_slice(&bytes[event_start..next]),
+                (Verdict::Relay, None) => {}
+                (Verdict::Drop, Some(_)) => {}
+                (Verdict::Drop, None) => {
+                    kept = Some(BytesMut::from(&bytes[..event_start]));
+                }
+            }
+        }
+        match kept {
+            Some(kept) => kept.freeze(),
+            None => bytes.clone(),
+        }
+    }
+
+    fn fail(&mut self, kind: &str) -> std::io::Error {
+        self.finish(Some(kind));
+        // An error ends the body abruptly, so the client sees a cut stream.
+        std::io::Error::other(kind.to_owned())
+    }
+
+    fn finish(&mut self, error_kind: Option<&str>) {
+        if let Some(pending) = self.pending.take() {
+            pending.settle(
+                self.status,
+                self.meter.tokens(self.input_estimate),
+                error_kind,
+            );
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.finish(Some(CLIENT_DISCONNECTED));
+    }
+}
+
+/// Where the last complete event in `bytes` ends (after its blank line).
+fn last_event_end(bytes: &[u8]) -> Option<usize> {
+    let lf = bytes
+        .windows(2)
+        .rposition(|w| w == b"\n\n")
+        .map(|at| at + 2);
+    let crlf = bytes
+        .windows(4)
+        .rposition(|w| w == b"\r\n\r\n")
+        .map(|at| at + 4);
+    lf.max(crlf)
+}
+
+/// Each event in `bytes` (all complete) as (start, end of content, start of
+/// the next event).
+fn events(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let rest = &bytes[start..];
+        let lf = rest.windows(2).position(|w| w == b"\n\n").map(|at| (at, 2));
+        let crlf = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|at| (at, 4));
+        let (at, len) = match (lf, crlf) {
+            (Some(a), Some(b)) => {
+                if a.0 <= b.0 {
+                    a
+                } else {
+                    b
+                }
+            }
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => (rest.len(), 0),
+        };
+        found.push((start, start + at, start + at + len));
+        start += at + len;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_on_blank_lines() {
+        let bytes = b"data: a\n\nevent: x\ndata: b\n\ndata: c";
+        let spans = events(bytes);
+        assert_eq!(spans.len(), 3);
+        assert_eq!(&bytes[spans[1].0..spans[1].1], b"event: x\ndata: b");
+        assert_eq!(last_event_end(bytes), Some(27));
+        assert_eq!(last_event_end(b"data: partial"), None);
+    }
+}

@@ -1,0 +1,105 @@
+//! Settling a proxied request: its cost is added to the key's spend at
+//! once and its usage row handed to the writer. Exactly once per request:
+//! a [`Pending`] is consumed by [`Pending::settle`].
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+
+use super::{catalog::Route, request::Endpoint};
+use crate::{
+    entity::usage_record,
+    keys::cache::KeyCaller,
+    time,
+    usage::{Prices, Tokens, UsageWriter},
+};
+
+/// A request on its way, with what its usage row will need.
+pub struct Pending {
+    pub id: String,
+    usage: UsageWriter,
+    caller: Arc<KeyCaller>,
+    endpoint: Endpoint,
+    model: String,
+    route: Option<Arc<Route>>,
+    pub streamed: bool,
+    started: Instant,
+    created_at: DateTime<Utc>,
+    /// When the first byte of the upstream's body arrived.
+    pub first_byte: Option<Duration>,
+}
+
+impl Pending {
+    pub fn new(usage: UsageWriter, caller: Arc<KeyCaller>, endpoint: Endpoint) -> Self {
+        Self {
+            id: crate::ids::prefixed("req"),
+            usage,
+            caller,
+            endpoint,
+            model: String::new(),
+            route: None,
+            streamed: false,
+            started: Instant::now(),
+            created_at: time::now(),
+            first_byte: None,
+        }
+    }
+
+    /// The public model name the client asked for, once read.
+    pub fn set_model(&mut self, name: &str) {
+        self.model = name.chars().take(100).collect();
+    }
+
+    pub fn set_route(&mut self, route: Arc<Route>) {
+        self.route = Some(route);
+    }
+
+    pub fn mark_first_byte(&mut self) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(self.started.elapsed());
+        }
+    }
+
+    /// Charges the key and queues the usage row.
+    pub fn settle(self, status: StatusCode, tokens: Tokens, error_kind: Option<&str>) {
+        let prices = self
+            .route
+            .as_ref()
+            .map(|route| Prices::from(&route.model))
+            .unwrap_or_default();
+        let cost = tokens.cost(&prices);
+        if cost > 0 {
+            self.caller.charge(cost);
+        }
+        let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        let route = self.route.as_deref();
+        self.usage.submit(usage_record::Model {
+            id: self.id,
+            user_id: self.caller.owner.id.clone(),
+            api_key_id: self.caller.key.id.clone(),
+            model: self.model,
+            model_id: route.map(|r| r.model.id.clone()),
+            provider_id: route.map(|r| r.provider.id.clone()),
+            upstream_model: route
+                .map(|r| r.model.upstream_model.clone())
+                .unwrap_or_default(),
+            endpoint: self.endpoint.label().to_owned(),
+            streamed: self.streamed,
+            status_code: i32::from(status.as_u16()),
+            input_tokens: tokens.input,
+            output_tokens: tokens.output,
+            cache_read_tokens: tokens.cache_read,
+            cache_write_tokens: tokens.cache_write,
+            reasoning_tokens: tokens.reasoning,
+            cost,
+            duration_ms: millis(self.started.elapsed()),
+            ttft_ms: self.first_byte.map(millis),
+            error_kind: error_kind.map(str::to_owned),
+            created_at: self.created_at,
+        });
+    }
+}

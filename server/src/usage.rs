@@ -1,0 +1,9 @@
+//! Metering: what each proxied request used and cost, recorded as one
+//! `usage_records` row by a batching writer that also keeps the rollups
+//! (`llm_usage`, `daily_usage`) and each key's spend and last use current.
+
+pub mod meter;
+pub mod writer;
+
+pub use meter::{Prices, Tokens};
+pub use writer::{UsageWriter, start};

@@ -1,0 +1,162 @@
+//! The usage writer: one transaction per batch inserts the `usage_records`
+//! rows, adds them to the rollups and moves each key's spend and last use.
+//! Requests hand rows over with [`BatchWriter::submit`], which never drops
+//! one; a batch whose commit fails is tried again, and the rows' primary
+//! keys make a retry after an unseen commit fail rather than count twice.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+};
+
+use crate::{
+    batch::{BatchWriter, Sink},
+    db,
+    entity::{api_key, daily_usage, llm_usage, usage_record},
+};
+
+pub type UsageWriter = BatchWriter<usage_record::Model>;
+
+pub fn start(db: DatabaseConnection) -> UsageWriter {
+    BatchWriter::start(db, UsageRecords)
+}
+
+struct UsageRecords;
+
+impl Sink for UsageRecords {
+    type Row = usage_record::Model;
+    const NAME: &'static str = "usage_records";
+    const RETRIES: u32 = 5;
+
+    async fn write(
+        &self,
+        db: &DatabaseConnection,
+        rows: &[usage_record::Model],
+    ) -> Result<(), DbErr> {
+        let txn = db::begin_write(db).await?;
+        usage_record::Entity::insert_many(rows.iter().map(|row| row.clone().into_active_model()))
+            .exec_without_returning(&txn)
+            .await?;
+
+        let per_user_model = rollup(rows.iter().filter(|r| r.model_id.is_some()), |row| {
+            (row.user_id.clone(), row.model.clone())
+        });
+        if !per_user_model.is_empty() {
+            llm_usage::Entity::insert_many(per_user_model.into_iter().map(
+                |((user_id, model), sum)| llm_usage::ActiveModel {
+                    user_id: Set(user_id),
+                    model: Set(model),
+                    count: Set(sum.requests),
+                    last_used_at: Set(Some(sum.last_at)),
+                    ..Default::default()
+                },
+            ))
+            .on_conflict(
+                OnConflict::columns([llm_usage::Column::UserId, llm_usage::Column::Model])
+                    .value(
+                        llm_usage::Column::Count,
+                        added(llm_usage::Entity, llm_usage::Column::Count),
+                    )
+                    .update_column(llm_usage::Column::LastUsedAt)
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+
+        let per_day_model = rollup(rows.iter().filter(|r| r.model_id.is_some()), |row| {
+            (
+                row.created_at.format("%Y-%m-%d").to_string(),
+                row.model.clone(),
+            )
+        });
+        if !per_day_model.is_empty() {
+            use daily_usage::Column as C;
+            daily_usage::Entity::insert_many(per_day_model.into_iter().map(
+                |((date, model), sum)| daily_usage::ActiveModel {
+                    date: Set(date),
+                    model: Set(model),
+                    total_requests: Set(sum.requests),
+                    input_tokens: Set(sum.input),
+                    output_tokens: Set(sum.output),
+                    cache_read_tokens: Set(sum.cache_read),
+                    cache_write_tokens: Set(sum.cache_write),
+                    cost: Set(sum.cost),
+                    ..Default::default()
+                },
+            ))
+            .on_conflict(
+                OnConflict::columns([C::Date, C::Model])
+                    .value(
+                        C::TotalRequests,
+                        added(daily_usage::Entity, C::TotalRequests),
+                    )
+                    .value(C::InputTokens, added(daily_usage::Entity, C::InputTokens))
+                    .value(C::OutputTokens, added(daily_usage::Entity, C::OutputTokens))
+                    .value(
+                        C::CacheReadTokens,
+                        added(daily_usage::Entity, C::CacheReadTokens),
+                    )
+                    .value(
+                        C::CacheWriteTokens,
+                        added(daily_usage::Entity, C::CacheWriteTokens),
+                    )
+                    .value(C::Cost, added(daily_usage::Entity, C::Cost))
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+        }
+
+        for (key_id, sum) in rollup(rows.iter(), |row| row.api_key_id.clone()) {
+            api_key::Entity::update_many()
+                .col_expr(
+                    api_key::Column::QuotaUsed,
+                    Expr::col(api_key::Column::QuotaUsed).add(sum.cost),
+                )
+                .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(sum.last_at)))
+                .filter(api_key::Column::Id.eq(key_id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await
+    }
+}
+
+/// `existing + incoming` for an upsert: the row's value plus the one the
+/// insert proposed (`excluded`, in both SQLite and PostgreSQL).
+fn added<E: EntityTrait, C: ColumnTrait>(table: E, column: C) -> Expr {
+    Expr::col((Alias::new("excluded"), column)).add(Expr::col((table, column)))
+}
+
+#[derive(Default)]
+struct Sum {
+    requests: i64,
+    input: i64,
+    output: i64,
+    cache_read: i64,
+    cache_write: i64,
+    cost: i64,
+    last_at: DateTime<Utc>,
+}
+
+fn rollup<'a, K: std::hash::Hash + Eq>(
+    rows: impl Iterator<Item = &'a usage_record::Model>,
+    key: impl Fn(&usage_record::Model) -> K,
+) -> HashMap<K, Sum> {
+    let mut sums: HashMap<K, Sum> = HashMap::new();
+    for row in rows {
+        let sum = sums.entry(key(row)).or_default();
+        sum.requests += 1;
+        sum.input += row.input_tokens;
+        sum.output += row.output_tokens;
+        sum.cache_read += row.cache_read_tokens;
+        sum.cache_write += row.cache_write_tokens;
+        sum.cost += row.cost;
+        sum.last_at = Ord::max(sum.last_at, row.created_at);
+    }
+    sums
+}
