@@ -390,6 +390,179 @@ fn the_generated_jwt_secret_and_the_data_dir_are_private_to_the_owner() {
 }
 
 // ---------------------------------------------------------------------------
+// the proxy, as a fresh install serves it
+
+const ADMIN_ENV: [(&str, &str); 2] = [
+    ("TOLLGATE_ADMIN_EMAIL", "boss@example.com"),
+    ("TOLLGATE_ADMIN_PASSWORD", "boss password from env"),
+];
+
+#[test]
+fn a_fresh_install_answers_with_the_seeded_mock_model_and_never_logs_a_key() {
+    // Arrange: debug logs, to catch a key in any of them.
+    let dir = workdir();
+    let port = free_port();
+    let mut server = Server::start(
+        tollgate(&dir)
+            .envs(ADMIN_ENV)
+            .env("RUST_LOG", "debug")
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    let key = new_api_key(port, &admin_token(port));
+    let body = r#"{"model":"tollgate-mock","messages":[{"role":"user","content":"ping pong"}]}"#;
+
+    // Act
+    let (status, answer) = raw_http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {key}"))],
+        body,
+    );
+    let (refused, refusal) = raw_http(
+        port,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", &format!("{key}x"))],
+        body,
+    );
+    let output = server.stop();
+
+    // Assert
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(json_body(&answer)).unwrap();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        json!("Hello from the Tollgate mock. You said: ping pong"),
+        "{answer}"
+    );
+    assert_eq!(answer["usage"]["prompt_tokens"], json!(2), "{answer}");
+    assert_eq!(refused, 401, "{refusal}");
+    assert!(!refusal.contains(&key), "{refusal}");
+    output.assert_never_shows(&key);
+    output.assert_never_shows(&key[3..]);
+}
+
+#[test]
+fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
+    // Arrange: a model that streams one event every 50 ms (about a second).
+    let dir = workdir();
+    let port = free_port();
+    let start = || {
+        let mut server = Server::start(
+            tollgate(&dir)
+                .envs(ADMIN_ENV)
+                .env("TOLLGATE__SERVER__ADDR", addr(port)),
+        );
+        server.wait_until_ready(port);
+        server
+    };
+    let mut server = start();
+    let admin = admin_token(port);
+    let (_, providers) = http(port, "GET", "/api/admin/providers", Some(&admin), None);
+    let mock = providers["providers"][0]["id"].as_str().unwrap().to_owned();
+    let model = json!({
+        "public_name": "slow-stream", "provider_id": mock, "upstream_model": "mock-drip",
+        "input_price": 1_000_000, "output_price": 2_000_000,
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/models",
+        Some(&admin),
+        Some(&model),
+    );
+    assert_eq!(status, 201, "{created}");
+    let key = new_api_key(port, &admin);
+    let words = "one two three four five six seven eight nine ten eleven twelve";
+    let body = json!({
+        "model": "slow-stream", "max_tokens": 100, "stream": true,
+        "messages": [{ "role": "user", "content": words }],
+    })
+    .to_string();
+
+    // Act: SIGTERM while the stream is running.
+    let stream = {
+        let key = key.clone();
+        thread::spawn(move || raw_http(port, "POST", "/v1/messages", &[("x-api-key", &key)], &body))
+    };
+    thread::sleep(Duration::from_millis(300));
+    let signalled = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = server.wait_for_exit(Duration::from_secs(30));
+    let (status, streamed) = stream.join().unwrap();
+    let mut restarted = start();
+    let (_, keys) = http(port, "GET", "/api/keys", Some(&admin_token(port)), None);
+    restarted.child.kill().ok();
+
+    // Assert: the stream ran to its end, the process exited cleanly, and
+    // the request's cost was stored (it moves with the usage row).
+    assert!(signalled.success());
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "exit: {exited:?}"
+    );
+    assert_eq!(status, 200, "{streamed}");
+    assert!(streamed.contains("event: message_stop"), "{streamed}");
+    let used = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == json!("cli-test"))
+        .unwrap_or_else(|| panic!("no key in {keys}"));
+    // 12 input words + 19 output words (7 of greeting, 12 echoed) at 1 and 2
+    // micro-credits a token (1 and 2 credits per million).
+    assert_eq!(
+        used["quota_used_micro_credits"],
+        json!(12 + 2 * 19),
+        "{used}"
+    );
+    assert!(used["last_used_at"].is_string(), "{used}");
+}
+
+#[test]
+fn mock_upstream_serves_both_formats_and_wants_a_provider_key() {
+    // Arrange
+    let dir = workdir();
+    let port = free_port();
+    let mut mock = Server::start(tollgate(&dir).args(["mock-upstream", "--addr", &addr(port)]));
+    wait_for_port(port);
+    let body = r#"{"model":"m","max_tokens":3,"messages":[{"role":"user","content":"hi"}]}"#;
+
+    // Act
+    let (anthropic, message) = raw_http(
+        port,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", "sk-test")],
+        body,
+    );
+    let (openai, completion) = raw_http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", "Bearer sk-test")],
+        body,
+    );
+    let (keyless, refusal) = raw_http(port, "POST", "/v1/messages", &[], body);
+    mock.child.kill().ok();
+
+    // Assert
+    assert_eq!(anthropic, 200, "{message}");
+    let message: Value = serde_json::from_str(json_body(&message)).unwrap();
+    assert_eq!(message["content"][0]["text"], json!("Hello from the"));
+    assert_eq!(message["stop_reason"], json!("max_tokens"));
+    assert_eq!(openai, 200, "{completion}");
+    let completion: Value = serde_json::from_str(json_body(&completion)).unwrap();
+    assert_eq!(completion["object"], json!("chat.completion"));
+    assert_eq!(keyless, 401, "{refusal}");
+    assert!(refusal.contains("authentication_error"), "{refusal}");
+}
+
+// ---------------------------------------------------------------------------
 // helpers
 
 const CREATE_ANN: [&str; 6] = [
@@ -610,6 +783,18 @@ impl Server {
         }
     }
 
+    /// Waits for the process to exit by itself; `None` if it did not in time.
+    fn wait_for_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().expect("cannot wait for tollgate") {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Kills the server and returns everything it printed.
     fn stop(mut self) -> Output {
         let _ = self.child.kill();
@@ -738,4 +923,72 @@ fn assert_generated_password(password: &str) {
         password.bytes().all(|b| b.is_ascii_alphanumeric()),
         "not alphanumeric: {password:?}"
     );
+}
+
+/// Signs in as the admin of [`ADMIN_ENV`].
+fn admin_token(port: u16) -> String {
+    login(port, ADMIN_ENV[0].1, ADMIN_ENV[1].1)
+}
+
+/// Creates an API key named `cli-test` and returns its secret.
+fn new_api_key(port: u16, token: &str) -> String {
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/keys",
+        Some(token),
+        Some(&json!({ "name": "cli-test" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["secret"].as_str().unwrap().to_owned()
+}
+
+/// Waits until something listens on `port`.
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + SERVE_DEADLINE;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One HTTP/1.1 POST-or-other with extra headers, read to the end of the
+/// connection: the status and the raw body (chunk sizes included, when the
+/// answer is chunked).
+fn raw_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("cannot connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// The JSON of a body that has a `Content-Length` (not chunked).
+fn json_body(body: &str) -> &str {
+    body.trim()
 }

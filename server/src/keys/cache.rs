@@ -33,6 +33,8 @@ use crate::{
 pub struct KeyCaller {
     pub key: api_key::Model,
     pub owner: user::Model,
+    /// The key's allowed public model names, parsed once; empty: all.
+    pub allowed_models: Vec<String>,
     /// Micro-credits spent through this key, including what is not yet written.
     spent: Arc<AtomicI64>,
 }
@@ -89,7 +91,12 @@ impl KeyCache {
             None => match load(db, &hash).await? {
                 Some((key, owner)) => {
                     let spent = self.spend_counter(&key);
-                    let caller = Arc::new(KeyCaller { key, owner, spent });
+                    let caller = Arc::new(KeyCaller {
+                        allowed_models: service::models_of(&key),
+                        key,
+                        owner,
+                        spent,
+                    });
                     self.write().insert(hash, caller.clone());
                     caller
                 }

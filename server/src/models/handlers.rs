@@ -62,6 +62,9 @@ pub async fn delete(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
+    // Requests that already finished must count as usage: their rows may
+    // still be in the writer's queue.
+    state.usage.flush().await;
     let outcome = service::delete(&state.db, &id).await?;
     state.catalog.invalidate();
     Ok(Json(match outcome {

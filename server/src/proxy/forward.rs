@@ -27,12 +27,8 @@ use super::{
     upstream::{BodyStream, SendError},
 };
 use crate::{
-    entity::provider::ProviderKind,
-    keys::{cache::KeyCaller, service::models_of},
-    models::service::PlanName,
-    money::format_credits,
-    state::AppState,
-    usage::Tokens,
+    entity::provider::ProviderKind, keys::cache::KeyCaller, models::service::PlanName,
+    money::format_credits, state::AppState, usage::Tokens,
 };
 
 /// How much of an upstream error body is read for its message.
@@ -103,7 +99,7 @@ async fn check(
                 format,
             )
         })?;
-    let allowed = models_of(&caller.key);
+    let allowed = &caller.allowed_models;
     if !allowed.is_empty() && !allowed.contains(name) {
         return Err(ProxyError::new(
             ErrorKind::PermissionDenied,
@@ -169,7 +165,7 @@ async fn call(
         Ok(upstream) => upstream,
         Err(SendError::Timeout) => {
             let message = format!(
-                "the provider did not answer within {} seconds",
+                "the provider did not answer within {} s",
                 provider.timeout.as_secs()
             );
             return reject(
@@ -193,7 +189,8 @@ async fn call(
         let err = upstream_error(upstream.status, &upstream.headers, &body, format);
         tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
         pending.mark_first_byte();
-        pending.settle(upstream.status, Tokens::default(), Some(err.kind.label()));
+        // The status the client gets: an upstream 401/403 goes out as 502.
+        pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
         return err.into_response();
     }
     let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
@@ -290,9 +287,13 @@ fn upstream_error(
             format!("the provider answered {status}: {text}")
         });
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        // The provider's message stays in the log: providers quote the key
+        // they were given ("Incorrect API key provided: sk-..."), and that
+        // is Tollgate's upstream key, never to be shown to a client.
+        tracing::warn!(%status, detail = %message, "the provider refused Tollgate's credentials");
         return ProxyError::new(
             ErrorKind::UpstreamUnreachable,
-            format!("the provider refused Tollgate's credentials ({status}): {message}"),
+            format!("the provider refused Tollgate's credentials ({status})"),
             format,
         );
     }

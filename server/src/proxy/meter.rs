@@ -2,15 +2,24 @@
 //! answer, or the events of a stream (OpenAI's final usage chunk;
 //! Anthropic's `message_start` and `message_delta`).
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::ApiFormat;
 use crate::usage::Tokens;
 
+/// Only the `usage` of an answer: serde skips the rest without building it.
+#[derive(Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
 /// Usage from a whole JSON answer; `None` when it reports none.
 pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let usage = value.get("usage").filter(|u| u.is_object())?;
+    let answer: UsageOnly = serde_json::from_slice(body).ok()?;
+    let usage = answer.usage.filter(Value::is_object)?;
+    let usage = &usage;
     let mut tokens = Tokens::default();
     match format {
         ApiFormat::OpenAi => apply_openai(&mut tokens, usage),
@@ -92,7 +101,7 @@ impl StreamMeter {
                     return Verdict::Relay;
                 }
                 if !has_object_field(data, b"usage") {
-                    self.content_events += 1;
+                    self.count_openai_content(data);
                     return Verdict::Relay;
                 }
                 let Ok(chunk) = serde_json::from_slice::<Value>(data) else {
@@ -111,7 +120,7 @@ impl StreamMeter {
                     Verdict::Drop
                 } else {
                     if !usage_only {
-                        self.content_events += 1;
+                        self.count_openai_content(data);
                     }
                     Verdict::Relay
                 }
@@ -137,6 +146,16 @@ impl StreamMeter {
                 }
                 Verdict::Relay
             }
+        }
+    }
+
+    /// Counts an OpenAI chunk that delivers output. The opening chunk
+    /// (`"role":"assistant","content":""`) and the closing one
+    /// (`"delta":{}`) deliver none: counting them charged a stream cut
+    /// short one or two output tokens the client never got.
+    fn count_openai_content(&mut self, data: &[u8]) {
+        if !contains(data, b"\"content\":\"\"") && !contains(data, b"\"delta\":{}") {
+            self.content_events += 1;
         }
     }
 
@@ -266,6 +285,15 @@ mod tests {
         assert_eq!((tokens.input, tokens.output), (9, 3));
         meter.observe(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}");
         assert_eq!(meter.tokens(0).output, 5);
+    }
+
+    #[test]
+    fn openai_chunks_without_output_are_not_counted() {
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        meter.observe(br#"data: {"choices":[{"delta":{"role":"assistant","content":""}}]}"#);
+        meter.observe(br#"data: {"choices":[{"delta":{"content":"hi"}}]}"#);
+        meter.observe(br#"data: {"choices":[{"delta":{},"finish_reason":"stop"}]}"#);
+        assert_eq!(meter.tokens(0).output, 1);
     }
 
     #[test]

@@ -9,14 +9,18 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
     accounts::service::{self, NewUser},
     config::{AuthSettings, DatabaseSettings},
-    entity::user::{Plan, Role},
+    entity::{
+        usage_record,
+        user::{Plan, Role},
+    },
+    proxy::request::Endpoint,
 };
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -44,9 +48,16 @@ pub struct TestApp {
 /// `TOLLGATE_TEST_POSTGRES_URL` is set (scripts/with-postgres.sh), a new
 /// database on that PostgreSQL server.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with the settings changed by `configure` first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("cannot create a temporary data directory");
     let database_url = fresh_database_url().await;
-    let state = build_state(settings_for(data_dir.path(), database_url.as_deref())).await;
+    let mut settings = settings_for(data_dir.path(), database_url.as_deref());
+    configure(&mut settings);
+    let state = build_state(settings).await;
     let router = server::build_router(state.clone());
     TestApp {
         router,
@@ -246,6 +257,11 @@ pub async fn send_to(router: &Router, request: Request<Body>) -> Answer {
         .oneshot(request)
         .await
         .expect("the router cannot fail");
+    answer_of(response).await
+}
+
+/// A response read to the end as an [`Answer`].
+pub async fn answer_of(response: axum::response::Response) -> Answer {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response
@@ -434,4 +450,385 @@ pub fn assert_prefixed_id(id: &str, prefix: &str) {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "not {prefix}_<16 hex>: {id}"
     );
+}
+
+/// API keys, arranged through the key API.
+impl TestApp {
+    /// POST /api/keys as `token`; asserts 201 and returns the secret and
+    /// the key's id.
+    pub async fn create_key(&self, token: &str, body: Value) -> (String, String) {
+        let (status, _, answer) = self
+            .request(Method::POST, "/api/keys", Some(body), Some(token))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "creating a key failed: {answer}"
+        );
+        (string_at(&answer, "/secret"), string_at(&answer, "/key/id"))
+    }
+}
+
+// The LLM proxy: a mock upstream over real HTTP, and requests to
+// `/v1/chat/completions` and `/v1/messages` as SDKs send them.
+
+/// The upstream key every test provider gets.
+pub const UPSTREAM_KEY: &str = "sk-upstream-proxy-test-0123456789abcdef";
+/// What the proxy tests ask: five words, five input tokens to the mock.
+pub const PROMPT: &str = "one two three four five";
+pub const PROMPT_TOKENS: i64 = 5;
+/// The mock's answer to [`PROMPT`]: twelve words, twelve output tokens.
+pub const REPLY: &str = "Hello from the Tollgate mock. You said: one two three four five";
+pub const REPLY_TOKENS: i64 = 12;
+/// The test models' prices, micro-credits per million tokens.
+pub const INPUT_PRICE: i64 = 3_000_000;
+pub const OUTPUT_PRICE: i64 = 15_000_000;
+pub const CACHE_READ_PRICE: i64 = 300_000;
+pub const CACHE_WRITE_PRICE: i64 = 3_750_000;
+/// [`PROMPT`] and [`REPLY`] at those prices: 5 × 3 + 12 × 15 micro-credits.
+pub const COST: i64 = 195;
+
+/// Serves `router` over HTTP on a free local port for the rest of the
+/// test; returns its base address, `http://127.0.0.1:<port>`.
+pub async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("cannot bind a local port");
+    let address = listener.local_addr().expect("no local address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}")
+}
+
+/// The mock provider (`server::mock::router()`) over HTTP.
+pub async fn spawn_mock_upstream() -> String {
+    serve(server::mock::router()).await
+}
+
+/// An app ready to proxy: an admin, a user on the trial plan with an
+/// unlimited API key, and the mock upstream over HTTP.
+pub struct ProxyApp {
+    pub app: TestApp,
+    /// The admin's session token.
+    pub admin: String,
+    /// The key owner's session token.
+    pub user: String,
+    /// The API key's secret and id.
+    pub key: String,
+    pub key_id: String,
+    /// The mock upstream's base address.
+    pub upstream: String,
+}
+
+/// What a streamed request answered, its body read to the end.
+pub struct Streamed {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl ProxyApp {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// With the settings changed by `configure` first.
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let app = spawn_app_with(configure).await;
+        let upstream = spawn_mock_upstream().await;
+        let admin = app.create_admin().await;
+        let (user, _) = app.register("lena@example.com", PASSWORD, "Lena").await;
+        let (key, key_id) = app.create_key(&user, json!({ "name": "cli" })).await;
+        Self {
+            app,
+            admin,
+            user,
+            key,
+            key_id,
+            upstream,
+        }
+    }
+
+    /// A provider of `kind` (`openai`, `anthropic` or `mock`) whose
+    /// requests reach the mock upstream over HTTP (`mock`: in-process).
+    pub async fn provider(&self, kind: &str) -> String {
+        let base_url = match kind {
+            "openai" => format!("{}/v1", self.upstream),
+            "anthropic" => self.upstream.clone(),
+            _ => String::new(),
+        };
+        self.provider_with(json!({
+            "name": format!("{kind} {}", uuid_like()),
+            "kind": kind,
+            "base_url": base_url,
+            "api_keys": [UPSTREAM_KEY],
+        }))
+        .await
+    }
+
+    /// A provider from a full body; returns its id.
+    pub async fn provider_with(&self, body: Value) -> String {
+        let provider = self.app.create_provider(&self.admin, body).await;
+        string_at(&provider, "/id")
+    }
+
+    /// A model at the test prices, for every plan; returns its id.
+    pub async fn model(
+        &self,
+        provider_id: &str,
+        public_name: &str,
+        upstream_model: &str,
+    ) -> String {
+        self.model_with(json!({
+            "public_name": public_name,
+            "provider_id": provider_id,
+            "upstream_model": upstream_model,
+            "input_price": INPUT_PRICE,
+            "output_price": OUTPUT_PRICE,
+            "cache_read_price": CACHE_READ_PRICE,
+            "cache_write_price": CACHE_WRITE_PRICE,
+        }))
+        .await
+    }
+
+    /// A model from a full body; returns its id.
+    pub async fn model_with(&self, body: Value) -> String {
+        let model = self.app.create_model(&self.admin, body).await;
+        string_at(&model, "/id")
+    }
+
+    /// A provider of `kind` with one model whose public and upstream name
+    /// is `name`; returns the model's id.
+    pub async fn route(&self, kind: &str, name: &str) -> String {
+        let provider = self.provider(kind).await;
+        self.model(&provider, name, name).await
+    }
+
+    /// Sends `body` to `endpoint` with the test key, as that API's SDK
+    /// does, and reads a JSON answer.
+    pub async fn call(&self, endpoint: Endpoint, body: Value) -> Answer {
+        self.call_with_key(endpoint, Some(&self.key), body).await
+    }
+
+    /// Like [`Self::call`] with another key, or none.
+    pub async fn call_with_key(
+        &self,
+        endpoint: Endpoint,
+        key: Option<&str>,
+        body: Value,
+    ) -> Answer {
+        let request = llm_request(endpoint.path(), endpoint, key, &[], body.to_string());
+        self.app.send(request).await
+    }
+
+    /// Sends `body` to `path` (a path of `endpoint`) and returns the
+    /// response with its body unread.
+    pub async fn open(
+        &self,
+        path: &str,
+        endpoint: Endpoint,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> axum::response::Response {
+        let request = llm_request(path, endpoint, Some(&self.key), headers, body);
+        self.app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router cannot fail")
+    }
+
+    /// Sends a streaming request and reads its body to the end.
+    pub async fn stream(&self, endpoint: Endpoint, body: Value) -> Streamed {
+        let response = self
+            .open(endpoint.path(), endpoint, &[], body.to_string())
+            .await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the stream broke off")
+            .to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).expect("the stream is not UTF-8");
+        Streamed {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// Every usage row, after the writer wrote what it was handed.
+    pub async fn usage_rows(&self) -> Vec<usage_record::Model> {
+        self.app.state.usage.flush().await;
+        usage_record::Entity::find()
+            .order_by_asc(usage_record::Column::CreatedAt)
+            .all(self.app.db())
+            .await
+            .unwrap()
+    }
+
+    /// The usage row of a request, after the writer wrote it.
+    pub async fn usage_row(&self, id: &str) -> usage_record::Model {
+        self.app.state.usage.flush().await;
+        usage_record::Entity::find_by_id(id.to_owned())
+            .one(self.app.db())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no usage row {id}"))
+    }
+
+    /// The usage row of an answer, by its `x-request-id`.
+    pub async fn usage_row_of(&self, headers: &HeaderMap) -> usage_record::Model {
+        self.usage_row(&request_id(headers)).await
+    }
+
+    /// The test key as GET /api/keys shows it to its owner.
+    pub async fn listed_key(&self) -> Value {
+        let (status, _, body) = self
+            .app
+            .request(Method::GET, "/api/keys", None, Some(&self.user))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["id"] == self.key_id.as_str())
+            .unwrap_or_else(|| panic!("the key is not listed: {body}"))
+            .clone()
+    }
+}
+
+/// A request to the LLM API as `endpoint`'s clients send it: OpenAI's with
+/// `Authorization: Bearer`, Anthropic's with `x-api-key` and
+/// `anthropic-version`.
+pub fn llm_request(
+    path: &str,
+    endpoint: Endpoint,
+    key: Option<&str>,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            if let Some(key) = key {
+                builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+            }
+        }
+        Endpoint::Messages => {
+            builder = builder.header("anthropic-version", "2023-06-01");
+            if let Some(key) = key {
+                builder = builder.header("x-api-key", key);
+            }
+        }
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.into()).unwrap()
+}
+
+/// A request body asking `model` about [`PROMPT`] (with `max_tokens`, which
+/// Anthropic requires, big enough for the whole reply).
+pub fn llm_body(endpoint: Endpoint, model: &str, stream: bool) -> Value {
+    let mut body = json!({
+        "model": model,
+        "messages": [{ "role": "user", "content": PROMPT }],
+        "stream": stream,
+    });
+    if endpoint == Endpoint::Messages {
+        body["max_tokens"] = json!(100);
+    }
+    body
+}
+
+/// The `x-request-id` of an answer, checked to be `req_<16 hex>`.
+pub fn request_id(headers: &HeaderMap) -> String {
+    let id = headers
+        .get("x-request-id")
+        .unwrap_or_else(|| panic!("no x-request-id in {headers:?}"))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_prefixed_id(&id, "req");
+    id
+}
+
+/// The events of an SSE body, without their blank lines.
+pub fn sse_events(text: &str) -> Vec<&str> {
+    text.split("\n\n").filter(|e| !e.is_empty()).collect()
+}
+
+/// The JSON `data:` of an event; `None` for `[DONE]` or an event without data.
+pub fn sse_data(event: &str) -> Option<Value> {
+    let data = event.lines().find_map(|line| line.strip_prefix("data: "))?;
+    serde_json::from_str(data).ok()
+}
+
+/// The text an SSE body carried, joined from its content deltas.
+pub fn streamed_text(endpoint: Endpoint, text: &str) -> String {
+    sse_events(text)
+        .into_iter()
+        .filter_map(sse_data)
+        .filter_map(|data| {
+            let piece = match endpoint {
+                Endpoint::ChatCompletions => data.pointer("/choices/0/delta/content"),
+                Endpoint::Messages => data.pointer("/delta/text"),
+            };
+            piece.and_then(Value::as_str).map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Asserts an OpenAI error answer, exactly `{"error": {"message", "type",
+/// "param", "code"}}`, and returns the message.
+pub fn assert_openai_error(
+    answer: &Answer,
+    status: StatusCode,
+    error_type: &str,
+    code: Option<&str>,
+    param: Option<&str>,
+) -> String {
+    let (actual, _, body) = answer;
+    assert_eq!(*actual, status, "unexpected status; body: {body}");
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(1),
+        "not an OpenAI error: {body}"
+    );
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("not an OpenAI error: {body}"));
+    let mut fields: Vec<&str> = error.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["code", "message", "param", "type"], "{body}");
+    assert_eq!(error["type"], error_type, "{body}");
+    assert_eq!(error["code"].as_str(), code, "{body}");
+    assert_eq!(error["param"].as_str(), param, "{body}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "empty message: {body}");
+    message.to_owned()
+}
+
+/// Asserts an Anthropic error answer, exactly `{"type": "error", "error":
+/// {"type", "message"}}`, and returns the message.
+pub fn assert_anthropic_error(answer: &Answer, status: StatusCode, error_type: &str) -> String {
+    let (actual, _, body) = answer;
+    assert_eq!(*actual, status, "unexpected status; body: {body}");
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("not an Anthropic error: {body}"));
+    assert_eq!(error.len(), 2, "{body}");
+    assert_eq!(error["type"], error_type, "{body}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "empty message: {body}");
+    message.to_owned()
 }

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The proxy benchmark. Starts the mock upstream and Tollgate (release build,
+# fresh SQLite database), pins Tollgate to core 0 and the mock and the load
+# generator (oha) to core 1, then drives both endpoints, JSON and SSE:
+#   - at saturation, directly against the mock and through Tollgate;
+#   - at a fixed rate with latency correction, directly and through Tollgate;
+# and prints requests/s, p50/p99, the latency Tollgate adds, Tollgate's peak
+# RSS and the usage rows it wrote. Everything listens on 127.0.0.1 and is
+# stopped on exit.
+#
+#   scripts/bench-proxy.sh            # 10 s per run, 2,000 requests/s fixed
+#   DURATION=30s RATE=2000 CONNECTIONS=64 scripts/bench-proxy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+DURATION="${DURATION:-10s}"
+RATE="${RATE:-2000}"
+CONNECTIONS="${CONNECTIONS:-64}"
+MOCK_PORT="${MOCK_PORT:-39901}"
+GATE_PORT="${GATE_PORT:-39902}"
+GATE_CORE="${GATE_CORE:-0}"
+LOAD_CORE="${LOAD_CORE:-1}"
+
+if ! command -v oha >/dev/null; then
+  echo "installing oha (the load generator) from crates.io"
+  cargo install oha --locked
+fi
+echo "building tollgate (release)"
+cargo build --release --bin tollgate
+BIN="$CARGO_TARGET_DIR/release/tollgate"
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+taskset -c "$LOAD_CORE" "$BIN" mock-upstream --addr "127.0.0.1:$MOCK_PORT" \
+  >"$WORK/mock.log" 2>&1 &
+PIDS+=($!)
+RUST_LOG=warn TOLLGATE__DATA_DIR="$WORK/data" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
+  TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
+  taskset -c "$GATE_CORE" "$BIN" serve >"$WORK/tollgate.log" 2>&1 &
+GATE_PID=$!
+PIDS+=("$GATE_PID")
+
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$GATE_PORT/api/health" >/dev/null \
+    && curl -sf "http://127.0.0.1:$MOCK_PORT/health" >/dev/null && break
+  sleep 0.1
+done
+
+# Providers, models and a key, through the admin API.
+api() { curl -sf "http://127.0.0.1:$GATE_PORT$1" -H 'content-type: application/json' "${@:2}"; }
+json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
+TOKEN=$(api /api/auth/login -d '{"email":"bench@example.com","password":"bench-password-123"}' | json '["token"]')
+AUTH=(-H "authorization: Bearer $TOKEN")
+OPENAI=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_keys\":[\"sk-bench\"]}" | json '["provider"]["id"]')
+ANTHROPIC=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"anthropic\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT\",\"api_keys\":[\"sk-ant-bench\"]}" | json '["provider"]["id"]')
+api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-gpt\",\"provider_id\":\"$OPENAI\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
+api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-claude\",\"provider_id\":\"$ANTHROPIC\",\"upstream_model\":\"bench\",\"input_price\":3000000,\"output_price\":15000000}" >/dev/null
+KEY=$(api /api/keys "${AUTH[@]}" -d '{"name":"bench"}' | json '["secret"]')
+
+MESSAGES='"messages":[{"role":"user","content":"Write one short sentence about toll roads."}]'
+OPENAI_JSON="{\"model\":\"bench-gpt\",$MESSAGES}"
+OPENAI_SSE="{\"model\":\"bench-gpt\",\"stream\":true,$MESSAGES}"
+ANTHROPIC_JSON="{\"model\":\"bench-claude\",\"max_tokens\":64,$MESSAGES}"
+ANTHROPIC_SSE="{\"model\":\"bench-claude\",\"max_tokens\":64,\"stream\":true,$MESSAGES}"
+# The mock is called with its own model name, as Tollgate calls it.
+direct() { printf '%s' "$1" | sed 's/"bench-gpt"/"bench"/; s/"bench-claude"/"bench"/'; }
+
+# oha [extra args] <url> <body> <auth header>: prints "rps p50_ms p99_ms ok/total"
+run() {
+  local url="$1" body="$2" header="$3"; shift 3
+  taskset -c "$LOAD_CORE" oha --no-tui --output-format json -z "$DURATION" \
+    -m POST -H 'content-type: application/json' -H "$header" -d "$body" "$@" "$url" \
+    | python3 -c '
+import sys, json
+r = json.load(sys.stdin)
+s, p = r["summary"], r["latencyPercentiles"]
+codes = r.get("statusCodeDistribution", {})
+ok = codes.get("200", 0)
+total = sum(codes.values())
+print(f"{s[\"requestsPerSec\"]:.0f} {p[\"p50\"]*1000:.3f} {p[\"p99\"]*1000:.3f} {ok}/{total}")'
+}
+
+declare -A RESULT
+CASES=("openai json" "openai sse" "anthropic json" "anthropic sse")
+for case in "${CASES[@]}"; do
+  case "$case" in
+    "openai json") body="$OPENAI_JSON"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
+    "openai sse") body="$OPENAI_SSE"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
+    "anthropic json") body="$ANTHROPIC_JSON"; path=/v1/messages; direct_path=/v1/messages; mh="x-api-key: sk-ant-bench" ;;
+    "anthropic sse") body="$ANTHROPIC_SSE"; path=/v1/messages; direct_path=/v1/messages; mh="x-api-key: sk-ant-bench" ;;
+  esac
+  echo "running: $case"
+  RESULT["$case/mock/max"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS")
+  RESULT["$case/gate/max"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
+  RESULT["$case/mock/rate"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+  RESULT["$case/gate/rate"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+done
+
+PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
+sleep 0.5 # let the usage writer's last batch land
+ROWS=$(python3 - "$WORK/data/tollgate.db" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("select count(*) from usage_records").fetchone()[0])
+EOF
+)
+
+echo
+echo "Tollgate on core $GATE_CORE; mock upstream and oha on core $LOAD_CORE; $DURATION per run, $CONNECTIONS connections"
+printf '%-15s %-22s %10s %9s %9s %12s\n' "endpoint" "run" "req/s" "p50 ms" "p99 ms" "200s/total"
+for case in "${CASES[@]}"; do
+  for run in "mock/max:direct, saturation" "gate/max:Tollgate, saturation" "mock/rate:direct, $RATE/s" "gate/rate:Tollgate, $RATE/s"; do
+    key="${run%%:*}"; label="${run#*:}"
+    read -r rps p50 p99 ok <<<"${RESULT["$case/$key"]}"
+    printf '%-15s %-22s %10s %9s %9s %12s\n' "$case" "$label" "$rps" "$p50" "$p99" "$ok"
+  done
+  read -r _ _ direct_p99 _ <<<"${RESULT["$case/mock/rate"]}"
+  read -r _ _ gate_p99 _ <<<"${RESULT["$case/gate/rate"]}"
+  read -r _ direct_p50 _ _ <<<"${RESULT["$case/mock/rate"]}"
+  read -r _ gate_p50 _ _ <<<"${RESULT["$case/gate/rate"]}"
+  awk -v c="$case" -v r="$RATE" -v a="$gate_p50" -v b="$direct_p50" -v x="$gate_p99" -v y="$direct_p99" \
+    'BEGIN { printf "%-15s added by Tollgate at %s/s: p50 %+.3f ms, p99 %+.3f ms\n", c, r, a - b, x - y }'
+done
+echo "Tollgate peak RSS: $((PEAK_RSS_KB / 1024)) MB"
+echo "usage rows written: $ROWS"

@@ -1,0 +1,168 @@
+//! Admin changes to models and providers reach the proxy at once: the
+//! routing table in memory is rebuilt after every change.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use server::proxy::request::Endpoint;
+
+use crate::helpers::{Answer, COST, ProxyApp, llm_body, request_id};
+
+const ENDPOINT: Endpoint = Endpoint::ChatCompletions;
+
+async fn ask(proxy: &ProxyApp, model: &str) -> Answer {
+    proxy.call(ENDPOINT, llm_body(ENDPOINT, model, false)).await
+}
+
+/// Asserts the proxy's 404 for a model it no longer routes.
+fn assert_model_not_found(answer: &Answer) {
+    let (status, _, body) = answer;
+    assert_eq!(*status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "model_not_found", "{body}");
+}
+
+/// An admin request that must succeed; returns the body.
+async fn admin(proxy: &ProxyApp, method: Method, path: &str, body: Option<Value>) -> Value {
+    let (status, _, answer) = proxy
+        .app
+        .request(method.clone(), path, body, Some(&proxy.admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{method} {path}: {answer}");
+    answer
+}
+
+#[tokio::test]
+async fn deleting_a_model_with_usage_disables_it_and_the_proxy_then_answers_404() {
+    let proxy = ProxyApp::start().await;
+    let model = proxy.route("mock", "mock-test").await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+    proxy.usage_rows().await;
+
+    let path = format!("/api/admin/models/{model}");
+    let body = admin(&proxy, Method::DELETE, &path, None).await;
+
+    assert_eq!(body["disabled"], model.as_str(), "{body}");
+    assert!(body.get("deleted").is_none(), "{body}");
+    assert_model_not_found(&ask(&proxy, "mock-test").await);
+    let kept = admin(&proxy, Method::GET, &path, None).await;
+    assert_eq!(kept["model"]["enabled"], false);
+}
+
+#[tokio::test]
+async fn deleting_an_unused_model_deletes_it_and_the_proxy_then_answers_404() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy.provider("mock").await;
+    let unused = proxy.model(&provider, "mock-unused", "mock-unused").await;
+    proxy.model(&provider, "mock-used", "mock-used").await;
+    assert_eq!(
+        ask(&proxy, "mock-used").await.0,
+        StatusCode::OK,
+        "the routing table, with both models, is now loaded"
+    );
+
+    let path = format!("/api/admin/models/{unused}");
+    let body = admin(&proxy, Method::DELETE, &path, None).await;
+
+    assert_eq!(body["deleted"], unused.as_str(), "{body}");
+    assert_model_not_found(&ask(&proxy, "mock-unused").await);
+    let (status, _, _) = proxy
+        .app
+        .request(Method::GET, &path, None, Some(&proxy.admin))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn disabling_a_model_makes_the_proxy_answer_404_at_once_and_enabling_it_restores_it() {
+    let proxy = ProxyApp::start().await;
+    let model = proxy.route("mock", "mock-test").await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+    let path = format!("/api/admin/models/{model}");
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &path,
+        Some(json!({ "enabled": false })),
+    )
+    .await;
+    assert_model_not_found(&ask(&proxy, "mock-test").await);
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &path,
+        Some(json!({ "enabled": true })),
+    )
+    .await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn disabling_a_provider_makes_its_models_answer_404_at_once() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy.provider("mock").await;
+    proxy.model(&provider, "mock-test", "mock-test").await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+    let path = format!("/api/admin/providers/{provider}");
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &path,
+        Some(json!({ "enabled": false })),
+    )
+    .await;
+    assert_model_not_found(&ask(&proxy, "mock-test").await);
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &path,
+        Some(json!({ "enabled": true })),
+    )
+    .await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_changed_upstream_model_is_used_on_the_next_request() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy.provider("openai").await;
+    let model = proxy.model(&provider, "gpt-test", "mock-one").await;
+    let (_, _, before) = ask(&proxy, "gpt-test").await;
+    assert_eq!(before["model"], "mock-one", "{before}");
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &format!("/api/admin/models/{model}"),
+        Some(json!({ "upstream_model": "mock-two" })),
+    )
+    .await;
+    let (status, headers, after) = ask(&proxy, "gpt-test").await;
+
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["model"], "mock-two", "the upstream was asked for it");
+    let row = proxy.usage_row(&request_id(&headers)).await;
+    assert_eq!(row.upstream_model, "mock-two");
+    assert_eq!(row.model, "gpt-test");
+}
+
+#[tokio::test]
+async fn changed_prices_apply_to_the_next_request() {
+    let proxy = ProxyApp::start().await;
+    let model = proxy.route("mock", "mock-test").await;
+    let (_, first, _) = ask(&proxy, "mock-test").await;
+
+    admin(
+        &proxy,
+        Method::PATCH,
+        &format!("/api/admin/models/{model}"),
+        Some(json!({ "input_price": 6_000_000, "output_price": 30_000_000 })),
+    )
+    .await;
+    let (_, second, _) = ask(&proxy, "mock-test").await;
+
+    assert_eq!(proxy.usage_row(&request_id(&first)).await.cost, COST);
+    assert_eq!(proxy.usage_row(&request_id(&second)).await.cost, 2 * COST);
+}

@@ -1,0 +1,643 @@
+//! Every way a proxied request can fail, answered in the client's own
+//! shape (OpenAI's `{"error": {...}}` on `/v1/chat/completions`,
+//! Anthropic's `{"type": "error", ...}` on `/v1/messages`) with the right
+//! status, and recorded once the key was accepted.
+
+use std::time::Instant;
+
+use axum::http::{Method, StatusCode, header};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use serde_json::json;
+use server::{
+    entity::{api_key, usage_record},
+    proxy::request::Endpoint,
+};
+
+use crate::helpers::{
+    Answer, COST, ProxyApp, UPSTREAM_KEY, answer_of, assert_anthropic_error, assert_openai_error,
+    llm_body,
+};
+
+const BOTH: [Endpoint; 2] = [Endpoint::ChatCompletions, Endpoint::Messages];
+
+/// An error as each format spells it.
+struct Expected<'a> {
+    status: StatusCode,
+    /// OpenAI's `type`, `code` and `param`.
+    openai: (&'a str, Option<&'a str>, Option<&'a str>),
+    /// Anthropic's error `type`.
+    anthropic: &'a str,
+}
+
+/// Asserts the error in the shape of `endpoint`'s clients; returns the message.
+fn assert_proxy_error(endpoint: Endpoint, answer: &Answer, expected: &Expected) -> String {
+    match endpoint {
+        Endpoint::ChatCompletions => {
+            let (kind, code, param) = expected.openai;
+            assert_openai_error(answer, expected.status, kind, code, param)
+        }
+        Endpoint::Messages => assert_anthropic_error(answer, expected.status, expected.anthropic),
+    }
+}
+
+/// Asserts the usage row of a failed request: its status, what went wrong,
+/// and that it cost nothing.
+async fn assert_failed_row(
+    proxy: &ProxyApp,
+    answer: &Answer,
+    endpoint: Endpoint,
+    error_kind: &str,
+) -> usage_record::Model {
+    let (status, headers, _) = answer;
+    let row = proxy.usage_row_of(headers).await;
+    assert_eq!(row.endpoint, endpoint.label());
+    assert_eq!(row.status_code, i32::from(status.as_u16()), "{row:?}");
+    assert_eq!(row.error_kind.as_deref(), Some(error_kind), "{row:?}");
+    assert_eq!((row.input_tokens, row.output_tokens, row.cost), (0, 0, 0));
+    row
+}
+
+const INVALID_KEY: Expected = Expected {
+    status: StatusCode::UNAUTHORIZED,
+    openai: ("invalid_request_error", Some("invalid_api_key"), None),
+    anthropic: "authentication_error",
+};
+
+#[tokio::test]
+async fn a_request_without_a_key_is_401_and_not_recorded() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call_with_key(endpoint, None, llm_body(endpoint, "mock-test", false))
+            .await;
+
+        let message = assert_proxy_error(endpoint, &answer, &INVALID_KEY);
+        assert!(message.contains("API key"), "{message}");
+    }
+    assert!(proxy.usage_rows().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_key_is_401_and_not_recorded() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    let unknown = format!("{}x", &proxy.key[..proxy.key.len() - 1]);
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call_with_key(
+                endpoint,
+                Some(&unknown),
+                llm_body(endpoint, "mock-test", false),
+            )
+            .await;
+
+        assert_proxy_error(endpoint, &answer, &INVALID_KEY);
+    }
+    assert!(proxy.usage_rows().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_at_once() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    let (status, _, _) = proxy
+        .call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, "mock-test", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the key is now cached");
+
+    let (status, _, body) = proxy
+        .app
+        .request(
+            Method::DELETE,
+            &format!("/api/keys/{}", proxy.key_id),
+            None,
+            Some(&proxy.user),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "mock-test", false))
+            .await;
+        assert_proxy_error(endpoint, &answer, &INVALID_KEY);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused_once_the_key_is_reloaded() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    let (status, _, _) = proxy
+        .call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, "mock-test", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the key is now cached");
+    // The API only takes expiry dates in the future: expire it in the
+    // database, then edit it through the API, which drops it from the cache.
+    let mut key = api_key::Entity::find_by_id(proxy.key_id.clone())
+        .one(proxy.app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    key.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::minutes(1)));
+    key.update(proxy.app.db()).await.unwrap();
+    let (status, _, body) = proxy
+        .app
+        .request(
+            Method::PATCH,
+            &format!("/api/keys/{}", proxy.key_id),
+            Some(json!({ "name": "renamed" })),
+            Some(&proxy.user),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "mock-test", false))
+            .await;
+        assert_proxy_error(endpoint, &answer, &INVALID_KEY);
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_and_recorded() {
+    let proxy = ProxyApp::start().await;
+
+    for endpoint in BOTH {
+        let response = proxy
+            .open(endpoint.path(), endpoint, &[], "{\"model\": \"mock-test\",")
+            .await;
+        let answer = answer_of(response).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::BAD_REQUEST,
+                openai: ("invalid_request_error", None, None),
+                anthropic: "invalid_request_error",
+            },
+        );
+        assert!(message.contains("JSON"), "{message}");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "invalid_request").await;
+        assert_eq!(row.model_id, None);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_required_field_is_400_naming_it() {
+    let proxy = ProxyApp::start().await;
+    let cases = [
+        (Endpoint::ChatCompletions, "model"),
+        (Endpoint::ChatCompletions, "messages"),
+        (Endpoint::Messages, "model"),
+        (Endpoint::Messages, "messages"),
+        (Endpoint::Messages, "max_tokens"),
+    ];
+
+    for (endpoint, field) in cases {
+        let mut body = llm_body(endpoint, "mock-test", false);
+        body.as_object_mut().unwrap().remove(field);
+        let answer = proxy.call(endpoint, body).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::BAD_REQUEST,
+                openai: ("invalid_request_error", None, Some(field)),
+                anthropic: "invalid_request_error",
+            },
+        );
+        assert!(message.contains(field), "{endpoint:?} {field}: {message}");
+        assert_failed_row(&proxy, &answer, endpoint, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_configured_limit_is_413() {
+    let proxy = ProxyApp::start_with(|settings| settings.proxy.max_body_bytes = 1024).await;
+    proxy.route("mock", "mock-test").await;
+
+    for endpoint in BOTH {
+        let fits = proxy
+            .call(endpoint, llm_body(endpoint, "mock-test", false))
+            .await;
+        assert_eq!(fits.0, StatusCode::OK, "a small body passes: {}", fits.2);
+        let mut body = llm_body(endpoint, "mock-test", false);
+        body["messages"][0]["content"] = json!("word ".repeat(250));
+        let answer = proxy.call(endpoint, body).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                openai: ("invalid_request_error", Some("request_too_large"), None),
+                anthropic: "request_too_large",
+            },
+        );
+        assert!(message.contains("1024"), "{message}");
+        assert_failed_row(&proxy, &answer, endpoint, "payload_too_large").await;
+    }
+}
+
+const MODEL_NOT_FOUND: Expected = Expected {
+    status: StatusCode::NOT_FOUND,
+    openai: (
+        "invalid_request_error",
+        Some("model_not_found"),
+        Some("model"),
+    ),
+    anthropic: "not_found_error",
+};
+
+#[tokio::test]
+async fn an_unknown_model_is_404_and_recorded_without_a_model() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "no-such-model", false))
+            .await;
+
+        let message = assert_proxy_error(endpoint, &answer, &MODEL_NOT_FOUND);
+        assert!(message.contains("no-such-model"), "{message}");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "model_not_found").await;
+        assert_eq!(row.model, "no-such-model");
+        assert_eq!((row.model_id, row.provider_id), (None, None));
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_model_is_404() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy.provider("mock").await;
+    proxy
+        .model_with(json!({
+            "public_name": "mock-off", "provider_id": provider, "upstream_model": "mock-off",
+            "input_price": 1, "output_price": 1, "enabled": false,
+        }))
+        .await;
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "mock-off", false))
+            .await;
+
+        assert_proxy_error(endpoint, &answer, &MODEL_NOT_FOUND);
+    }
+}
+
+const PERMISSION_DENIED: Expected = Expected {
+    status: StatusCode::FORBIDDEN,
+    openai: ("permission_error", Some("permission_denied"), None),
+    anthropic: "permission_error",
+};
+
+#[tokio::test]
+async fn a_model_the_key_is_not_limited_to_is_403() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    proxy.route("mock", "mock-other").await;
+    let (limited, _) = proxy
+        .app
+        .create_key(
+            &proxy.user,
+            json!({ "name": "other only", "models": ["mock-other"] }),
+        )
+        .await;
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call_with_key(
+                endpoint,
+                Some(&limited),
+                llm_body(endpoint, "mock-test", false),
+            )
+            .await;
+
+        let message = assert_proxy_error(endpoint, &answer, &PERMISSION_DENIED);
+        assert!(message.contains("mock-test"), "{message}");
+        assert_failed_row(&proxy, &answer, endpoint, "permission_denied").await;
+        let allowed = proxy
+            .call_with_key(
+                endpoint,
+                Some(&limited),
+                llm_body(endpoint, "mock-other", false),
+            )
+            .await;
+        assert_eq!(allowed.0, StatusCode::OK, "{}", allowed.2);
+    }
+}
+
+#[tokio::test]
+async fn a_model_outside_the_users_plan_is_403() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy.provider("mock").await;
+    proxy
+        .model_with(json!({
+            "public_name": "mock-pro", "provider_id": provider, "upstream_model": "mock-pro",
+            "input_price": 1, "output_price": 1, "plans": ["pro"],
+        }))
+        .await;
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "mock-pro", false))
+            .await;
+
+        let message = assert_proxy_error(endpoint, &answer, &PERMISSION_DENIED);
+        assert!(message.contains("plan"), "{message}");
+        assert_failed_row(&proxy, &answer, endpoint, "permission_denied").await;
+    }
+}
+
+#[tokio::test]
+async fn a_model_called_through_the_other_apis_endpoint_is_400_naming_model() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "gpt-test").await;
+    proxy.route("anthropic", "claude-test").await;
+
+    for (endpoint, model, its_own) in [
+        (Endpoint::Messages, "gpt-test", "/v1/chat/completions"),
+        (Endpoint::ChatCompletions, "claude-test", "/v1/messages"),
+    ] {
+        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::BAD_REQUEST,
+                openai: ("invalid_request_error", None, Some("model")),
+                anthropic: "invalid_request_error",
+            },
+        );
+        assert!(message.contains(its_own), "{message}");
+        assert_failed_row(&proxy, &answer, endpoint, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn a_key_that_used_its_quota_is_402() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    let (capped, _) = proxy
+        .app
+        .create_key(
+            &proxy.user,
+            json!({ "name": "capped", "quota_micro_credits": COST + 1 }),
+        )
+        .await;
+    let first = proxy
+        .call_with_key(
+            Endpoint::Messages,
+            Some(&capped),
+            llm_body(Endpoint::Messages, "mock-test", false),
+        )
+        .await;
+    assert_eq!(first.0, StatusCode::OK, "{}", first.2);
+    let second = proxy
+        .call_with_key(
+            Endpoint::ChatCompletions,
+            Some(&capped),
+            llm_body(Endpoint::ChatCompletions, "mock-test", false),
+        )
+        .await;
+    assert_eq!(
+        second.0,
+        StatusCode::OK,
+        "1 micro-credit was left: {}",
+        second.2
+    );
+
+    for endpoint in BOTH {
+        let answer = proxy
+            .call_with_key(
+                endpoint,
+                Some(&capped),
+                llm_body(endpoint, "mock-test", false),
+            )
+            .await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::PAYMENT_REQUIRED,
+                openai: ("insufficient_quota", Some("insufficient_quota"), None),
+                anthropic: "billing_error",
+            },
+        );
+        assert!(message.contains("0.000196"), "names the quota: {message}");
+        assert_failed_row(&proxy, &answer, endpoint, "insufficient_quota").await;
+    }
+    let (_, _, keys) = proxy
+        .app
+        .request(Method::GET, "/api/keys", None, Some(&proxy.user))
+        .await;
+    let listed = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "capped")
+        .unwrap();
+    assert_eq!(listed["quota_used_micro_credits"], 2 * COST);
+    assert_eq!(listed["status"], "over_quota");
+}
+
+/// A provider of `kind` at `base_url`, with one model `name`.
+async fn route_at(proxy: &ProxyApp, kind: &str, base_url: &str, name: &str, timeout: u32) {
+    let provider = proxy
+        .provider_with(json!({
+            "name": format!("{kind} at {base_url}"),
+            "kind": kind,
+            "base_url": base_url,
+            "api_keys": [UPSTREAM_KEY],
+            "timeout_secs": timeout,
+            "connect_timeout_secs": 1,
+        }))
+        .await;
+    proxy.model(&provider, name, name).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_502() {
+    let proxy = ProxyApp::start().await;
+    route_at(&proxy, "openai", "http://127.0.0.1:1/v1", "gpt-nowhere", 5).await;
+    route_at(
+        &proxy,
+        "anthropic",
+        "http://127.0.0.1:1",
+        "claude-nowhere",
+        5,
+    )
+    .await;
+
+    for (endpoint, model) in [
+        (Endpoint::ChatCompletions, "gpt-nowhere"),
+        (Endpoint::Messages, "claude-nowhere"),
+    ] {
+        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::BAD_GATEWAY,
+                openai: ("server_error", None, None),
+                anthropic: "api_error",
+            },
+        );
+        assert!(!message.contains("127.0.0.1"), "{message}");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_unreachable").await;
+        assert!(row.model_id.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_does_not_answer_within_its_timeout_is_504() {
+    let proxy = ProxyApp::start().await;
+    let upstream = proxy.upstream.clone();
+    route_at(&proxy, "openai", &format!("{upstream}/v1"), "gpt-slow", 1).await;
+    route_at(&proxy, "anthropic", &upstream, "claude-slow", 1).await;
+    let started = Instant::now();
+
+    let (openai, anthropic) = tokio::join!(
+        proxy.call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "gpt-slow", false)
+        ),
+        proxy.call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, "claude-slow", true)
+        ),
+    );
+
+    assert!(
+        started.elapsed() < server::mock::SLOW_DELAY,
+        "the proxy waited for the slow answer: {:?}",
+        started.elapsed()
+    );
+    for (endpoint, answer) in [
+        (Endpoint::ChatCompletions, openai),
+        (Endpoint::Messages, anthropic),
+    ] {
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                openai: ("server_error", None, None),
+                anthropic: "timeout_error",
+            },
+        );
+        assert!(message.contains("within 1 s"), "{message}");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_timeout").await;
+        assert!((1000..3000).contains(&row.duration_ms), "{row:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_500_is_passed_on_in_each_clients_shape_and_recorded() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "gpt-error-500").await;
+    proxy.route("anthropic", "claude-error-500").await;
+
+    for (endpoint, model) in [
+        (Endpoint::ChatCompletions, "gpt-error-500"),
+        (Endpoint::Messages, "claude-error-500"),
+    ] {
+        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                openai: ("server_error", None, None),
+                anthropic: "api_error",
+            },
+        );
+        assert_eq!(message, "the mock upstream failed, as asked");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_error").await;
+        assert_eq!(row.model, model);
+        assert!(row.model_id.is_some() && row.ttft_ms.is_some(), "{row:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_upstream_429_on_a_stream_is_passed_on_with_its_retry_after() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "gpt-429").await;
+    proxy.route("anthropic", "claude-429").await;
+
+    for (endpoint, model) in [
+        (Endpoint::ChatCompletions, "gpt-429"),
+        (Endpoint::Messages, "claude-429"),
+    ] {
+        let answer = proxy.call(endpoint, llm_body(endpoint, model, true)).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                openai: ("rate_limit_error", Some("rate_limit_exceeded"), None),
+                anthropic: "rate_limit_error",
+            },
+        );
+        assert_eq!(message, "the mock upstream is rate limiting, as asked");
+        assert_eq!(answer.1[header::RETRY_AFTER], "7");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "rate_limited").await;
+        assert!(row.streamed);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_refusing_tollgates_credentials_is_502_not_401() {
+    let proxy = ProxyApp::start().await;
+    // Without a key the mock upstream answers 401, as a provider does when
+    // Tollgate's upstream key is wrong.
+    for (kind, base_url, name) in [
+        ("openai", format!("{}/v1", proxy.upstream), "gpt-keyless"),
+        ("anthropic", proxy.upstream.clone(), "claude-keyless"),
+    ] {
+        let provider = proxy
+            .provider_with(json!({ "name": kind, "kind": kind, "base_url": base_url }))
+            .await;
+        proxy.model(&provider, name, name).await;
+    }
+
+    for (endpoint, model) in [
+        (Endpoint::ChatCompletions, "gpt-keyless"),
+        (Endpoint::Messages, "claude-keyless"),
+    ] {
+        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+
+        let message = assert_proxy_error(
+            endpoint,
+            &answer,
+            &Expected {
+                status: StatusCode::BAD_GATEWAY,
+                openai: ("server_error", None, None),
+                anthropic: "api_error",
+            },
+        );
+        assert!(message.contains("credentials"), "{message}");
+        assert_failed_row(&proxy, &answer, endpoint, "upstream_unreachable").await;
+    }
+}

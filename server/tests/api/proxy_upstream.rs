@@ -1,0 +1,323 @@
+//! What the provider receives (its key, the admin's extra headers,
+//! Anthropic's version and beta headers, never the client's Tollgate key)
+//! and what never comes back out (upstream keys, header values, keys in
+//! error bodies).
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Router,
+    body::Bytes,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    routing::post,
+};
+use serde_json::json;
+use server::proxy::{ApiFormat, request::Endpoint};
+
+use crate::helpers::{ProxyApp, UPSTREAM_KEY, llm_body, llm_request, serve};
+
+const SECOND_KEY: &str = "sk-upstream-second-fedcba9876543210";
+const HEADER_VALUE: &str = "org-secret-header-value-42";
+
+/// The headers of every request an upstream received.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<HeaderMap>>>);
+
+impl Captured {
+    fn all(&self) -> Vec<HeaderMap> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn only(&self) -> HeaderMap {
+        let all = self.all();
+        assert_eq!(all.len(), 1, "expected one upstream request: {all:?}");
+        all.into_iter().next().unwrap()
+    }
+}
+
+/// An upstream that records each request's headers and answers as the
+/// mock provider does.
+async fn capturing_upstream() -> (String, Captured) {
+    let captured = Captured::default();
+    let route = |format: ApiFormat| {
+        let captured = captured.clone();
+        post(move |headers: HeaderMap, body: Bytes| async move {
+            captured.0.lock().unwrap().push(headers);
+            server::mock::answer(format, &body).await
+        })
+    };
+    let router = Router::new()
+        .route("/v1/chat/completions", route(ApiFormat::OpenAi))
+        .route("/v1/messages", route(ApiFormat::Anthropic));
+    (serve(router).await, captured)
+}
+
+/// Asserts that no header value holds the client's Tollgate key.
+fn assert_no_tollgate_key(headers: &HeaderMap, key: &str) {
+    for (name, value) in headers {
+        assert!(
+            !value
+                .as_bytes()
+                .windows(key.len())
+                .any(|w| w == key.as_bytes()),
+            "the Tollgate key reached the upstream in {name}"
+        );
+    }
+}
+
+/// A provider of `kind` at the capturing upstream, with one model `name`.
+async fn route_to(proxy: &ProxyApp, base: &str, kind: &str, name: &str, extra: serde_json::Value) {
+    let base_url = match kind {
+        "openai" => format!("{base}/v1"),
+        _ => base.to_owned(),
+    };
+    let mut body = json!({
+        "name": kind, "kind": kind, "base_url": base_url, "api_keys": [UPSTREAM_KEY],
+    });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let provider = proxy.provider_with(body).await;
+    proxy.model(&provider, name, name).await;
+}
+
+#[tokio::test]
+async fn an_openai_provider_gets_its_key_and_extra_headers_but_not_the_clients_key() {
+    let proxy = ProxyApp::start().await;
+    let (base, captured) = capturing_upstream().await;
+    route_to(
+        &proxy,
+        &base,
+        "openai",
+        "gpt-test",
+        json!({ "extra_headers": { "OpenAI-Organization": HEADER_VALUE, "x-team": "blue" } }),
+    )
+    .await;
+
+    let (status, _, body) = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let headers = captured.only();
+    assert_eq!(
+        headers[header::AUTHORIZATION],
+        format!("Bearer {UPSTREAM_KEY}")
+    );
+    assert_eq!(headers["openai-organization"], HEADER_VALUE);
+    assert_eq!(headers["x-team"], "blue");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert!(headers.get("x-api-key").is_none());
+    assert!(headers.get("anthropic-version").is_none());
+    assert_no_tollgate_key(&headers, &proxy.key);
+}
+
+#[tokio::test]
+async fn an_anthropic_provider_gets_x_api_key_and_the_clients_version_and_beta_headers() {
+    let proxy = ProxyApp::start().await;
+    let (base, captured) = capturing_upstream().await;
+    route_to(
+        &proxy,
+        &base,
+        "anthropic",
+        "claude-test",
+        json!({ "extra_headers": { "x-team": "blue" } }),
+    )
+    .await;
+    let mut request = llm_request(
+        Endpoint::Messages.path(),
+        Endpoint::Messages,
+        Some(&proxy.key),
+        &[
+            ("anthropic-beta", "prompt-caching-2024-07-31"),
+            ("anthropic-beta", "output-128k-2025-02-19"),
+        ],
+        llm_body(Endpoint::Messages, "claude-test", false).to_string(),
+    );
+    request
+        .headers_mut()
+        .insert("anthropic-version", HeaderValue::from_static("2024-10-22"));
+
+    let (status, _, body) = proxy.app.send(request).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let headers = captured.only();
+    assert_eq!(headers["x-api-key"], UPSTREAM_KEY);
+    assert_eq!(headers["anthropic-version"], "2024-10-22");
+    let betas: Vec<&str> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        betas,
+        ["prompt-caching-2024-07-31", "output-128k-2025-02-19"]
+    );
+    assert_eq!(headers["x-team"], "blue");
+    assert!(headers.get(header::AUTHORIZATION).is_none());
+    assert_no_tollgate_key(&headers, &proxy.key);
+}
+
+#[tokio::test]
+async fn an_anthropic_provider_gets_the_default_version_when_the_client_names_none() {
+    let proxy = ProxyApp::start().await;
+    let (base, captured) = capturing_upstream().await;
+    route_to(&proxy, &base, "anthropic", "claude-test", json!({})).await;
+    // Authenticated the OpenAI way, so the request has no anthropic-version.
+    let request = llm_request(
+        Endpoint::Messages.path(),
+        Endpoint::ChatCompletions,
+        Some(&proxy.key),
+        &[],
+        llm_body(Endpoint::Messages, "claude-test", false).to_string(),
+    );
+    assert!(request.headers().get("anthropic-version").is_none());
+
+    let (status, _, body) = proxy.app.send(request).await;
+
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(captured.only()["anthropic-version"], "2023-06-01");
+}
+
+#[tokio::test]
+async fn a_providers_keys_are_used_in_turn() {
+    let proxy = ProxyApp::start().await;
+    let (base, captured) = capturing_upstream().await;
+    let provider = proxy
+        .provider_with(json!({
+            "name": "two keys", "kind": "anthropic", "base_url": base,
+            "api_keys": [UPSTREAM_KEY, SECOND_KEY],
+        }))
+        .await;
+    proxy.model(&provider, "claude-test", "claude-test").await;
+
+    for _ in 0..4 {
+        let (status, _, body) = proxy
+            .call(
+                Endpoint::Messages,
+                llm_body(Endpoint::Messages, "claude-test", false),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let used: Vec<String> = captured
+        .all()
+        .iter()
+        .map(|h| h["x-api-key"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(used, [UPSTREAM_KEY, SECOND_KEY, UPSTREAM_KEY, SECOND_KEY]);
+}
+
+#[tokio::test]
+async fn provider_answers_never_show_upstream_keys_or_header_values_after_use() {
+    let proxy = ProxyApp::start().await;
+    let provider = proxy
+        .provider_with(json!({
+            "name": "openai", "kind": "openai", "base_url": format!("{}/v1", proxy.upstream),
+            "api_keys": [UPSTREAM_KEY, SECOND_KEY],
+            "extra_headers": { "openai-organization": HEADER_VALUE },
+        }))
+        .await;
+    proxy.model(&provider, "gpt-test", "gpt-test").await;
+    let (status, _, _) = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the keys are now open in memory");
+
+    for path in [
+        "/api/admin/providers".to_owned(),
+        format!("/api/admin/providers/{provider}"),
+    ] {
+        let (status, _, body) = proxy
+            .app
+            .request(Method::GET, &path, None, Some(&proxy.admin))
+            .await;
+
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let text = body.to_string();
+        for secret in [UPSTREAM_KEY, SECOND_KEY, HEADER_VALUE] {
+            assert!(!text.contains(secret), "{path} shows {secret}: {text}");
+        }
+    }
+}
+
+/// An upstream that refuses every request, quoting the key it was given,
+/// as some providers do ("Incorrect API key provided: sk-...").
+async fn key_quoting_upstream() -> String {
+    let refuse = |format: ApiFormat| {
+        post(move |headers: HeaderMap| async move {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .or_else(|| headers.get("x-api-key"))
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let message = format!("Incorrect API key provided: {presented}");
+            server::mock::error(format, StatusCode::UNAUTHORIZED, &message)
+        })
+    };
+    let router: Router = Router::new()
+        .route("/v1/chat/completions", refuse(ApiFormat::OpenAi))
+        .route("/v1/messages", refuse(ApiFormat::Anthropic));
+    serve(router).await
+}
+
+#[tokio::test]
+async fn proxy_error_bodies_never_contain_the_tollgate_key_or_an_upstream_key() {
+    let proxy = ProxyApp::start().await;
+    let quoting = key_quoting_upstream().await;
+    route_to(&proxy, &quoting, "openai", "gpt-quoting", json!({})).await;
+    route_to(&proxy, &quoting, "anthropic", "claude-quoting", json!({})).await;
+    proxy.route("openai", "gpt-error-500").await;
+    proxy.route("anthropic", "claude-error-500").await;
+    let wrong_key = format!("{}0", proxy.key);
+    let cases = [
+        (Endpoint::ChatCompletions, "gpt-quoting", None),
+        (Endpoint::Messages, "claude-quoting", None),
+        (Endpoint::ChatCompletions, "gpt-error-500", None),
+        (Endpoint::Messages, "claude-error-500", None),
+        (Endpoint::ChatCompletions, "no-such-model", None),
+        (Endpoint::Messages, "gpt-quoting", None),
+        (
+            Endpoint::ChatCompletions,
+            "gpt-quoting",
+            Some(wrong_key.as_str()),
+        ),
+        (
+            Endpoint::Messages,
+            "claude-quoting",
+            Some(wrong_key.as_str()),
+        ),
+    ];
+
+    for (endpoint, model, key) in cases {
+        let body = llm_body(endpoint, model, false).to_string();
+        let request = llm_request(
+            endpoint.path(),
+            endpoint,
+            Some(key.unwrap_or(&proxy.key)),
+            &[],
+            body,
+        );
+        let (status, _, body) = proxy.app.send(request).await;
+
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{model}: {status} {body}"
+        );
+        let text = body.to_string();
+        for secret in [proxy.key.as_str(), wrong_key.as_str(), UPSTREAM_KEY] {
+            assert!(
+                !text.contains(secret),
+                "{model} on {endpoint:?} shows a key: {text}"
+            );
+        }
+    }
+}
