@@ -10,6 +10,9 @@
 #
 #   scripts/bench-proxy.sh            # 10 s per run, 2,000 requests/s fixed
 #   DURATION=30s RATE=2000 CONNECTIONS=64 scripts/bench-proxy.sh
+#   PERF_OUT=/tmp/tollgate.perf scripts/bench-proxy.sh   # also profile Tollgate
+#     (perf record, during each "Tollgate, saturation" run; read it with
+#     `perf report -i /tmp/tollgate.perf.<case>`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -85,8 +88,11 @@ s, p = r["summary"], r["latencyPercentiles"]
 codes = r.get("statusCodeDistribution", {})
 ok = codes.get("200", 0)
 total = sum(codes.values())
-print(f"{s[\"requestsPerSec\"]:.0f} {p[\"p50\"]*1000:.3f} {p[\"p99\"]*1000:.3f} {ok}/{total}")'
+print("%.0f %.3f %.3f %d/%d" % (s["requestsPerSec"], p["p50"] * 1000, p["p99"] * 1000, ok, total))'
 }
+
+PERF_PID=""
+wait_perf() { if [ -n "$PERF_PID" ]; then wait "$PERF_PID" || true; PERF_PID=""; fi; }
 
 declare -A RESULT
 CASES=("openai json" "openai sse" "anthropic json" "anthropic sse")
@@ -99,7 +105,12 @@ for case in "${CASES[@]}"; do
   esac
   echo "running: $case"
   RESULT["$case/mock/max"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS")
+  if [ -n "${PERF_OUT:-}" ]; then
+    perf record -F 499 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$GATE_PID" -o "$PERF_OUT.${case// /-}" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
+    PERF_PID=$!
+  fi
   RESULT["$case/gate/max"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
+  wait_perf
   RESULT["$case/mock/rate"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
   RESULT["$case/gate/rate"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
 done

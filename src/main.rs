@@ -4,13 +4,18 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
+use axum::serve::{ListenerExt, TapIo};
 use clap::{Parser, Subcommand};
 use server::{
     AppState, Settings,
     accounts::service as accounts,
     entity::user::{Plan, Role},
 };
+use tokio::net::{TcpListener, TcpStream};
 use tracing_subscriber::EnvFilter;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "tollgate", version, about = "Self-hosted LLM gateway")]
@@ -91,9 +96,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
     let router = app::ssr::site_router(state.clone());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = listen(addr).await?;
     tracing::info!("Tollgate listening on http://{addr}");
     axum::serve(
         listener,
@@ -108,10 +111,24 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
+/// Listens on `addr`, with `TCP_NODELAY` on every connection: stream events
+/// are small writes, which Nagle's algorithm would hold back until the
+/// peer's delayed ACK (about 40 ms each).
+async fn listen(addr: SocketAddr) -> anyhow::Result<TapIo<TcpListener, fn(&mut TcpStream)>> {
+    let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(listener.tap_io(no_delay as fn(&mut TcpStream)))
+}
+
+fn no_delay(tcp: &mut TcpStream) {
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+    }
+}
+
+async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = listen(addr).await?;
     tracing::info!("mock upstream listening on http://{addr}");
     axum::serve(listener, server::mock::router())
         .with_graceful_shutdown(shutdown_signal())

@@ -445,6 +445,150 @@ fn a_fresh_install_answers_with_the_seeded_mock_model_and_never_logs_a_key() {
 }
 
 #[test]
+fn an_upstream_key_crosses_http_to_the_mock_upstream_and_is_never_logged() {
+    // Arrange: the mock upstream as its own process, an OpenAI-kind provider
+    // on it, and the most talkative logs (hyper and reqwest included).
+    let dir = workdir();
+    let (port, mock_port) = (free_port(), free_port());
+    let _mock = Server::start(tollgate(&dir).args(["mock-upstream", "--addr", &addr(mock_port)]));
+    wait_for_port(mock_port);
+    let mut server = Server::start(
+        tollgate(&dir)
+            .envs(ADMIN_ENV)
+            .env("RUST_LOG", "trace")
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    let admin = admin_token(port);
+    let upstream_key = "sk-upstream-secret-that-must-stay-hidden";
+    let provider = json!({
+        "name": "local", "kind": "openai",
+        "base_url": format!("http://127.0.0.1:{mock_port}/v1"),
+        "api_keys": [upstream_key],
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/providers",
+        Some(&admin),
+        Some(&provider),
+    );
+    assert_eq!(status, 201, "{created}");
+    let model = json!({
+        "public_name": "gpt-local", "provider_id": created["provider"]["id"],
+        "upstream_model": "gpt-local", "input_price": 0, "output_price": 0,
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/models",
+        Some(&admin),
+        Some(&model),
+    );
+    assert_eq!(status, 201, "{created}");
+    let key = new_api_key(port, &admin);
+    let body = r#"{"model":"gpt-local","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+
+    // Act
+    let (status, streamed) = raw_http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {key}"))],
+        body,
+    );
+    let (_, providers) = http(port, "GET", "/api/admin/providers", Some(&admin), None);
+    let output = server.stop();
+
+    // Assert: the mock demands a key, so a 200 means it was sent.
+    assert_eq!(status, 200, "{streamed}");
+    assert!(streamed.contains("data: [DONE]"), "{streamed}");
+    assert!(!providers.to_string().contains(upstream_key), "{providers}");
+    output.assert_never_shows(upstream_key);
+    output.assert_never_shows(&key);
+}
+
+#[test]
+fn a_client_that_hangs_up_mid_stream_is_charged_for_what_it_received() {
+    // Arrange: a model that streams one event every 50 ms.
+    let dir = workdir();
+    let port = free_port();
+    let mut server = Server::start(
+        tollgate(&dir)
+            .envs(ADMIN_ENV)
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    let admin = admin_token(port);
+    let (_, providers) = http(port, "GET", "/api/admin/providers", Some(&admin), None);
+    let model = json!({
+        "public_name": "dripping", "provider_id": providers["providers"][0]["id"],
+        "upstream_model": "mock-drip", "input_price": 1_000_000, "output_price": 2_000_000,
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/models",
+        Some(&admin),
+        Some(&model),
+    );
+    assert_eq!(status, 201, "{created}");
+    let key = new_api_key(port, &admin);
+    let body = json!({
+        "model": "dripping", "max_tokens": 100, "stream": true,
+        "messages": [{ "role": "user", "content": "a b c d e f g h i j k l m n o p q r s t" }],
+    })
+    .to_string();
+
+    // Act: read until the third word has arrived, then close the socket.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while String::from_utf8_lossy(&received)
+        .matches("content_block_delta")
+        .count()
+        < 6
+    {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "the stream ended early");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    drop(stream);
+    // The usage row is written within the writer's 50 ms window.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let used = loop {
+        let (_, keys) = http(port, "GET", "/api/keys", Some(&admin), None);
+        let used = keys["keys"][0]["quota_used_micro_credits"]
+            .as_i64()
+            .unwrap_or(0);
+        if used > 0 || Instant::now() > deadline {
+            break used;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let output = server.stop();
+
+    // Assert: 20 input tokens (from message_start) at 1 µc, and 2 µc for
+    // each word delivered before the hang-up: fewer than the 27 of a whole
+    // answer, at least the 3 seen.
+    let output_tokens = (used - 20) / 2;
+    assert!(used > 20, "nothing was charged: {used}\n{output}");
+    assert_eq!((used - 20) % 2, 0, "{used}");
+    assert!(
+        (3..27).contains(&output_tokens),
+        "charged for {output_tokens} output tokens:{output}"
+    );
+}
+
+#[test]
 fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
     // Arrange: a model that streams one event every 50 ms (about a second).
     let dir = workdir();

@@ -7,7 +7,7 @@ use std::{
     future::Future,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -23,6 +23,27 @@ const CHANNEL_CAPACITY: usize = 65_536;
 const MAX_BATCH: usize = 1_000;
 /// How long a partial batch may wait for company.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// The largest multi-row `INSERT` a sink sends at once.
+const MAX_CHUNK: usize = 512;
+
+/// `rows` in chunks whose sizes are powers of two (512, 256, …, 1), for
+/// multi-row statements: every distinct row count is a distinct SQL text,
+/// which the driver prepares and caches per connection, so free-form batch
+/// sizes would fill each connection's statement cache with up to a hundred
+/// large statements (hundreds of MB). This way there are at most ten.
+pub fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = MAX_CHUNK.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 /// Where a batch goes: one transaction per call.
 pub trait Sink: Send + Sync + 'static {
@@ -50,6 +71,9 @@ pub struct BatchWriter<R> {
     name: &'static str,
     sender: mpsc::Sender<Message<R>>,
     dropped: Arc<AtomicU64>,
+    /// Rows `submit` handed to a task because the queue was full, not yet
+    /// in the queue: `flush` waits for them.
+    spilled: Arc<AtomicUsize>,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -59,6 +83,7 @@ impl<R> Clone for BatchWriter<R> {
             name: self.name,
             sender: self.sender.clone(),
             dropped: self.dropped.clone(),
+            spilled: self.spilled.clone(),
             task: self.task.clone(),
         }
     }
@@ -73,6 +98,7 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
             name: S::NAME,
             sender,
             dropped: Arc::new(AtomicU64::new(0)),
+            spilled: Arc::new(AtomicUsize::new(0)),
             task: Arc::new(Mutex::new(Some(task))),
         }
     }
@@ -94,10 +120,13 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
             Err(mpsc::error::TrySendError::Full(message)) => {
                 let sender = self.sender.clone();
                 let dropped = self.dropped.clone();
+                let spilled = self.spilled.clone();
+                spilled.fetch_add(1, Ordering::AcqRel);
                 tokio::spawn(async move {
                     if sender.send(message).await.is_err() {
                         dropped.fetch_add(1, Ordering::Relaxed);
                     }
+                    spilled.fetch_sub(1, Ordering::AcqRel);
                 });
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -112,8 +141,12 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Waits until every row queued before this call is written.
+    /// Waits until every row queued before this call is written, including
+    /// rows still waiting for room in the queue.
     pub async fn flush(&self) {
+        while self.spilled.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let (done, wait) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).await.is_ok() {
             let _ = wait.await;
@@ -186,4 +219,52 @@ async fn write<S: Sink>(db: &DatabaseConnection, sink: &S, batch: &mut Vec<S::Ro
         }
     }
     batch.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts what it is given, slowly, so that the queue overflows.
+    struct SlowCounter(Arc<AtomicUsize>);
+
+    impl Sink for SlowCounter {
+        type Row = u32;
+        const NAME: &'static str = "test";
+        const RETRIES: u32 = 0;
+
+        async fn write(&self, _db: &DatabaseConnection, rows: &[u32]) -> Result<(), DbErr> {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            self.0.fetch_add(rows.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn submitted_rows_beyond_the_queue_are_written_before_shutdown_returns() {
+        let written = Arc::new(AtomicUsize::new(0));
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let writer = BatchWriter::start(db, SlowCounter(written.clone()));
+        let rows = CHANNEL_CAPACITY as u32 * 2;
+        for row in 0..rows {
+            writer.submit(row);
+        }
+        writer.shutdown().await;
+        assert_eq!(written.load(Ordering::SeqCst), rows as usize);
+        assert_eq!(writer.dropped(), 0);
+    }
+
+    #[test]
+    fn chunks_are_powers_of_two_covering_every_row_once() {
+        let rows: Vec<usize> = (0..1_000).collect();
+        let sizes: Vec<usize> = chunks(&rows).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [512, 256, 128, 64, 32, 8]);
+        let joined: Vec<usize> = chunks(&rows).flatten().copied().collect();
+        assert_eq!(joined, rows);
+        assert_eq!(chunks::<u8>(&[]).count(), 0);
+        assert_eq!(
+            chunks(&[1; 3]).map(<[i32]>::len).collect::<Vec<_>>(),
+            [2, 1]
+        );
+    }
 }

@@ -8,6 +8,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
 use crate::config::Settings;
@@ -22,7 +23,16 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     options
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(10))
-        .max_connections(if is_sqlite(settings) { 8 } else { 20 });
+        .max_connections(if is_sqlite(settings) { 8 } else { 20 })
+        // Write-ahead logging: readers (the UI, the key cache) never wait for
+        // the usage writer, and a commit is one append and one fsync of the
+        // log instead of rewriting pages through a rollback journal. FULL
+        // keeps every commit durable: money is in these rows.
+        .map_sqlx_sqlite_opts(|options| {
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        });
     Database::connect(options)
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")

@@ -186,9 +186,7 @@ fn data_of(event: &[u8]) -> Option<&[u8]> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// Whether `"field"` is followed by an object (not `null`), without parsing.
@@ -197,22 +195,12 @@ fn has_object_field(data: &[u8], field: &[u8]) -> bool {
     quoted.push(b'"');
     quoted.extend_from_slice(field);
     quoted.push(b'"');
-    let mut rest = data;
-    while let Some(at) = rest
-        .windows(quoted.len())
-        .position(|w| w == quoted.as_slice())
-    {
-        let after = &rest[at + quoted.len()..];
-        let value = after
+    memchr::memmem::find_iter(data, &quoted).any(|at| {
+        data[at + quoted.len()..]
             .iter()
-            .copied()
-            .find(|b| !b.is_ascii_whitespace() && *b != b':');
-        if value == Some(b'{') {
-            return true;
-        }
-        rest = after;
-    }
-    false
+            .find(|b| !b.is_ascii_whitespace() && **b != b':')
+            == Some(&b'{')
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, stream};
+use memchr::memmem;
 
 use super::{
     meter::{StreamMeter, Verdict},
@@ -139,14 +140,8 @@ impl Drop for Relay {
 
 /// Where the last complete event in `bytes` ends (after its blank line).
 fn last_event_end(bytes: &[u8]) -> Option<usize> {
-    let lf = bytes
-        .windows(2)
-        .rposition(|w| w == b"\n\n")
-        .map(|at| at + 2);
-    let crlf = bytes
-        .windows(4)
-        .rposition(|w| w == b"\r\n\r\n")
-        .map(|at| at + 4);
+    let lf = memmem::rfind(bytes, b"\n\n").map(|at| at + 2);
+    let crlf = memmem::rfind(bytes, b"\r\n\r\n").map(|at| at + 4);
     lf.max(crlf)
 }
 
@@ -155,13 +150,14 @@ fn last_event_end(bytes: &[u8]) -> Option<usize> {
 fn events(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
     let mut found = Vec::new();
     let mut start = 0;
+    // Providers use plain newlines: look for CRLF only where there is a CR.
+    let has_cr = memchr::memchr(b'\r', bytes).is_some();
     while start < bytes.len() {
         let rest = &bytes[start..];
-        let lf = rest.windows(2).position(|w| w == b"\n\n").map(|at| (at, 2));
-        let crlf = rest
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|at| (at, 4));
+        let lf = memmem::find(rest, b"\n\n").map(|at| (at, 2));
+        let crlf = has_cr
+            .then(|| memmem::find(rest, b"\r\n\r\n").map(|at| (at, 4)))
+            .flatten();
         let (at, len) = match (lf, crlf) {
             (Some(a), Some(b)) => {
                 if a.0 <= b.0 {

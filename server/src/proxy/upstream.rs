@@ -61,6 +61,9 @@ impl Clients {
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(POOL_IDLE)
             .tcp_nodelay(true)
+            // Provider APIs answer where they are asked; following a
+            // redirect would only risk sending the request elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| SendError::Unreachable(format!("HTTP client: {err}")))?;
         self.by_connect_timeout

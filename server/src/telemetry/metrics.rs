@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, Set, TransactionTrait};
 
 use crate::{
-    batch::{BatchWriter, Sink},
+    batch::{self, BatchWriter, Sink},
     entity::request_metric,
 };
 
@@ -34,15 +34,20 @@ impl Sink for RequestMetrics {
     const RETRIES: u32 = 0;
 
     async fn write(&self, db: &DatabaseConnection, rows: &[RequestMetric]) -> Result<(), DbErr> {
-        let rows = rows.iter().map(|m| request_metric::ActiveModel {
-            ts: Set(m.ts),
-            duration_ms: Set(m.duration_ms),
-            status_code: Set(m.status_code),
-            route: Set(m.route.clone()),
-            ..Default::default()
-        });
         let txn = db.begin().await?;
-        request_metric::Entity::insert_many(rows).exec(&txn).await?;
+        for chunk in batch::chunks(rows) {
+            let rows = chunk.iter().map(|m| request_metric::ActiveModel {
+                ts: Set(m.ts),
+                duration_ms: Set(m.duration_ms),
+                status_code: Set(m.status_code),
+                route: Set(m.route.clone()),
+                ..Default::default()
+            });
+            // Without returning: `exec` would read back every new id.
+            request_metric::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
+        }
         txn.commit().await
     }
 }

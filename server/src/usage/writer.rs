@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::{
-    batch::{BatchWriter, Sink},
+    batch::{self, BatchWriter, Sink},
     db,
     entity::{api_key, daily_usage, llm_usage, usage_record},
 };
@@ -37,34 +37,40 @@ impl Sink for UsageRecords {
         rows: &[usage_record::Model],
     ) -> Result<(), DbErr> {
         let txn = db::begin_write(db).await?;
-        usage_record::Entity::insert_many(rows.iter().map(|row| row.clone().into_active_model()))
+        for chunk in batch::chunks(rows) {
+            usage_record::Entity::insert_many(
+                chunk.iter().map(|row| row.clone().into_active_model()),
+            )
             .exec_without_returning(&txn)
             .await?;
+        }
 
         let per_user_model = rollup(rows.iter().filter(|r| r.model_id.is_some()), |row| {
             (row.user_id.clone(), row.model.clone())
         });
-        if !per_user_model.is_empty() {
-            llm_usage::Entity::insert_many(per_user_model.into_iter().map(
-                |((user_id, model), sum)| llm_usage::ActiveModel {
-                    user_id: Set(user_id),
-                    model: Set(model),
-                    count: Set(sum.requests),
-                    last_used_at: Set(Some(sum.last_at)),
-                    ..Default::default()
-                },
-            ))
-            .on_conflict(
-                OnConflict::columns([llm_usage::Column::UserId, llm_usage::Column::Model])
-                    .value(
-                        llm_usage::Column::Count,
-                        added(llm_usage::Entity, llm_usage::Column::Count),
-                    )
-                    .update_column(llm_usage::Column::LastUsedAt)
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+        let per_user_model: Vec<_> = per_user_model
+            .into_iter()
+            .map(|((user_id, model), sum)| llm_usage::ActiveModel {
+                user_id: Set(user_id),
+                model: Set(model),
+                count: Set(sum.requests),
+                last_used_at: Set(Some(sum.last_at)),
+                ..Default::default()
+            })
+            .collect();
+        for chunk in batch::chunks(&per_user_model) {
+            llm_usage::Entity::insert_many(chunk.iter().cloned())
+                .on_conflict(
+                    OnConflict::columns([llm_usage::Column::UserId, llm_usage::Column::Model])
+                        .value(
+                            llm_usage::Column::Count,
+                            added(llm_usage::Entity, llm_usage::Column::Count),
+                        )
+                        .update_column(llm_usage::Column::LastUsedAt)
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
         }
 
         let per_day_model = rollup(rows.iter().filter(|r| r.model_id.is_some()), |row| {
@@ -73,42 +79,44 @@ impl Sink for UsageRecords {
                 row.model.clone(),
             )
         });
-        if !per_day_model.is_empty() {
+        let per_day_model: Vec<_> = per_day_model
+            .into_iter()
+            .map(|((date, model), sum)| daily_usage::ActiveModel {
+                date: Set(date),
+                model: Set(model),
+                total_requests: Set(sum.requests),
+                input_tokens: Set(sum.input),
+                output_tokens: Set(sum.output),
+                cache_read_tokens: Set(sum.cache_read),
+                cache_write_tokens: Set(sum.cache_write),
+                cost: Set(sum.cost),
+                ..Default::default()
+            })
+            .collect();
+        for chunk in batch::chunks(&per_day_model) {
             use daily_usage::Column as C;
-            daily_usage::Entity::insert_many(per_day_model.into_iter().map(
-                |((date, model), sum)| daily_usage::ActiveModel {
-                    date: Set(date),
-                    model: Set(model),
-                    total_requests: Set(sum.requests),
-                    input_tokens: Set(sum.input),
-                    output_tokens: Set(sum.output),
-                    cache_read_tokens: Set(sum.cache_read),
-                    cache_write_tokens: Set(sum.cache_write),
-                    cost: Set(sum.cost),
-                    ..Default::default()
-                },
-            ))
-            .on_conflict(
-                OnConflict::columns([C::Date, C::Model])
-                    .value(
-                        C::TotalRequests,
-                        added(daily_usage::Entity, C::TotalRequests),
-                    )
-                    .value(C::InputTokens, added(daily_usage::Entity, C::InputTokens))
-                    .value(C::OutputTokens, added(daily_usage::Entity, C::OutputTokens))
-                    .value(
-                        C::CacheReadTokens,
-                        added(daily_usage::Entity, C::CacheReadTokens),
-                    )
-                    .value(
-                        C::CacheWriteTokens,
-                        added(daily_usage::Entity, C::CacheWriteTokens),
-                    )
-                    .value(C::Cost, added(daily_usage::Entity, C::Cost))
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+            daily_usage::Entity::insert_many(chunk.iter().cloned())
+                .on_conflict(
+                    OnConflict::columns([C::Date, C::Model])
+                        .value(
+                            C::TotalRequests,
+                            added(daily_usage::Entity, C::TotalRequests),
+                        )
+                        .value(C::InputTokens, added(daily_usage::Entity, C::InputTokens))
+                        .value(C::OutputTokens, added(daily_usage::Entity, C::OutputTokens))
+                        .value(
+                            C::CacheReadTokens,
+                            added(daily_usage::Entity, C::CacheReadTokens),
+                        )
+                        .value(
+                            C::CacheWriteTokens,
+                            added(daily_usage::Entity, C::CacheWriteTokens),
+                        )
+                        .value(C::Cost, added(daily_usage::Entity, C::Cost))
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
         }
 
         for (key_id, sum) in rollup(rows.iter(), |row| row.api_key_id.clone()) {
