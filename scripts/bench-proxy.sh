@@ -66,6 +66,8 @@ OPENAI=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"openai\",\"kind\"
 ANTHROPIC=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"anthropic\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT\",\"api_keys\":[\"sk-ant-bench\"]}" | json '["provider"]["id"]')
 api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-gpt\",\"provider_id\":\"$OPENAI\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
 api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-claude\",\"provider_id\":\"$ANTHROPIC\",\"upstream_model\":\"bench\",\"input_price\":3000000,\"output_price\":15000000}" >/dev/null
+ME=$(api /api/users/me "${AUTH[@]}" | json '["user"]["id"]')
+api /api/admin/credits/grant "${AUTH[@]}" -d "{\"user_id\":\"$ME\",\"amount\":\"1000000\",\"reason\":\"benchmark\"}" >/dev/null
 KEY=$(api /api/keys "${AUTH[@]}" -d '{"name":"bench"}' | json '["secret"]')
 
 MESSAGES='"messages":[{"role":"user","content":"Write one short sentence about toll roads."}]'

@@ -63,6 +63,9 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Prove that every credit balance equals the sum of its ledger, entry by
+    /// entry; exits non-zero and lists the users where it does not.
+    VerifyLedger,
 }
 
 #[tokio::main]
@@ -189,6 +192,30 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|err| anyhow::anyhow!(err.public_message()))?;
             println!("new password for {email}: {password}");
+        }
+        AdminCommand::VerifyLedger => {
+            let discrepancies = server::credits::service::verify(&db)
+                .await
+                .map_err(|err| anyhow::anyhow!(err.public_message()))?;
+            if discrepancies.is_empty() {
+                println!("ledger verified: every balance equals the sum of its ledger");
+            } else {
+                for d in &discrepancies {
+                    println!(
+                        "user {}: balance {} µc, ledger sums to {} µc{}",
+                        d.user_id,
+                        d.balance,
+                        d.ledger_sum,
+                        d.broken_entry
+                            .map(|id| format!(", first inconsistent entry #{id}"))
+                            .unwrap_or_default()
+                    );
+                }
+                anyhow::bail!(
+                    "the ledger does not match {} balance(s)",
+                    discrepancies.len()
+                );
+            }
         }
     }
     Ok(())

@@ -192,6 +192,95 @@ fn reset_password_for_an_unknown_email_fails_saying_so() {
 }
 
 // ---------------------------------------------------------------------------
+// admin verify-ledger
+
+const LEDGER_VERIFIED: &str = "ledger verified: every balance equals the sum of its ledger";
+
+#[test]
+fn verify_ledger_on_a_fresh_database_succeeds() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    verified.assert_success();
+    assert!(verified.stdout.contains(LEDGER_VERIFIED), "{verified}");
+}
+
+#[test]
+fn verify_ledger_after_grants_through_the_api_succeeds() {
+    // Arrange
+    let dir = workdir();
+    grant_to_ann_through_the_api(&dir);
+
+    // Act
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    verified.assert_success();
+    assert!(verified.stdout.contains(LEDGER_VERIFIED), "{verified}");
+}
+
+#[test]
+fn verify_ledger_after_the_database_was_tampered_with_fails_naming_the_user() {
+    // Arrange: Ann's balance raised by one micro-credit in the SQLite file,
+    // behind the ledger's back.
+    let dir = workdir();
+    let ann = grant_to_ann_through_the_api(&dir);
+    sqlite(
+        &dir,
+        "UPDATE credit_balances SET balance = balance + 1 WHERE user_id = ?",
+        &ann,
+    );
+
+    // Act
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    assert!(!verified.succeeded(), "{verified}");
+    assert!(!verified.stdout.contains(LEDGER_VERIFIED), "{verified}");
+    assert!(
+        verified.stdout.contains(&format!(
+            "user {ann}: balance 12500001 µc, ledger sums to 12500000 µc"
+        )),
+        "the user is not named: {verified}"
+    );
+    assert_eq!(verified.stdout.lines().count(), 1, "{verified}");
+    assert!(
+        verified.stderr.contains("does not match 1 balance"),
+        "{verified}"
+    );
+}
+
+#[test]
+fn verify_ledger_names_the_first_entry_whose_amount_was_changed() {
+    // Arrange: the amount of Ann's first entry changed in the SQLite file.
+    let dir = workdir();
+    let ann = grant_to_ann_through_the_api(&dir);
+    sqlite(
+        &dir,
+        "UPDATE credit_ledger SET amount = amount + 1 \
+         WHERE id = (SELECT MIN(id) FROM credit_ledger WHERE user_id = ?)",
+        &ann,
+    );
+
+    // Act
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    assert!(!verified.succeeded(), "{verified}");
+    assert!(
+        verified.stdout.contains(&format!(
+            "user {ann}: balance 12500000 µc, ledger sums to 12500001 µc, \
+             first inconsistent entry #1"
+        )),
+        "{verified}"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // configuration
 
 #[test]
@@ -486,6 +575,7 @@ fn an_upstream_key_crosses_http_to_the_mock_upstream_and_is_never_logged() {
         Some(&model),
     );
     assert_eq!(status, 201, "{created}");
+    grant_self(port, &admin, "1");
     let key = new_api_key(port, &admin);
     let body = r#"{"model":"gpt-local","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 
@@ -533,6 +623,7 @@ fn a_client_that_hangs_up_mid_stream_is_charged_for_what_it_received() {
         Some(&model),
     );
     assert_eq!(status, 201, "{created}");
+    grant_self(port, &admin, "1");
     let key = new_api_key(port, &admin);
     let body = json!({
         "model": "dripping", "max_tokens": 100, "stream": true,
@@ -618,6 +709,7 @@ fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
         Some(&model),
     );
     assert_eq!(status, 201, "{created}");
+    grant_self(port, &admin, "1");
     let key = new_api_key(port, &admin);
     let words = "one two three four five six seven eight nine ten eleven twelve";
     let body = json!({
@@ -1074,6 +1166,20 @@ fn admin_token(port: u16) -> String {
     login(port, ADMIN_ENV[0].1, ADMIN_ENV[1].1)
 }
 
+/// Grants the signed-in admin `amount` credits (requests need a balance).
+fn grant_self(port: u16, token: &str, amount: &str) {
+    let (_, me) = http(port, "GET", "/api/users/me", Some(token), None);
+    let grant = json!({ "user_id": me["user"]["id"], "amount": amount, "reason": "test" });
+    let (status, body) = http(
+        port,
+        "POST",
+        "/api/admin/credits/grant",
+        Some(token),
+        Some(&grant),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Creates an API key named `cli-test` and returns its secret.
 fn new_api_key(port: u16, token: &str) -> String {
     let (status, body) = http(
@@ -1085,6 +1191,81 @@ fn new_api_key(port: u16, token: &str) -> String {
     );
     assert_eq!(status, 201, "{body}");
     body["secret"].as_str().unwrap().to_owned()
+}
+
+/// Creates Ann with the CLI, then has the server grant her 10 credits,
+/// another 3.5, and take 1 back; stops the server and returns her id.
+fn grant_to_ann_through_the_api(dir: &TempDir) -> String {
+    let created = run(tollgate(dir)
+        .args(CREATE_ANN)
+        .env("TOLLGATE_NEW_PASSWORD", "ann password 12345"));
+    created.assert_success();
+    let ann = created
+        .stdout
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no user id in {created}"));
+    let port = free_port();
+    let mut server = Server::start(
+        tollgate(dir)
+            .envs(ADMIN_ENV)
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    let admin = admin_token(port);
+    for grant in [
+        json!({ "user_id": ann, "amount": 10 }),
+        json!({ "user_id": ann, "amount": "3.5" }),
+        json!({ "user_id": ann, "amount": -1, "reason": "correction" }),
+    ] {
+        let (status, body) = http(
+            port,
+            "POST",
+            "/api/admin/credits/grant",
+            Some(&admin),
+            Some(&grant),
+        );
+        assert_eq!(status, 200, "{grant}: {body}");
+    }
+    let (_, credits) = http(
+        port,
+        "GET",
+        &format!("/api/admin/users/{ann}/credits"),
+        Some(&admin),
+        None,
+    );
+    server.stop();
+    assert_eq!(
+        credits["balance_micro_credits"],
+        json!(12_500_000),
+        "{credits}"
+    );
+    ann
+}
+
+/// Runs one SQL statement with one parameter on the SQLite file of `dir`,
+/// through Python's sqlite3 module (the `sqlite3` shell is not always
+/// installed, and the tests take no database driver of their own).
+fn sqlite(dir: &TempDir, statement: &str, parameter: &str) {
+    let script = "import sqlite3, sys\n\
+                  db = sqlite3.connect(sys.argv[1])\n\
+                  changed = db.execute(sys.argv[2], (sys.argv[3],)).rowcount\n\
+                  db.commit()\n\
+                  db.close()\n\
+                  assert changed == 1, f'{changed} rows changed'\n";
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(data_dir(dir).join("tollgate.db"))
+        .args([statement, parameter])
+        .output()
+        .expect("cannot run python3");
+    assert!(
+        output.status.success(),
+        "the SQL statement failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Waits until something listens on `port`.

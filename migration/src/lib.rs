@@ -11,6 +11,8 @@ mod m20261125_000003_providers_models;
 mod m20261125_000004_session_key;
 mod m20261125_000005_request_metrics;
 mod m20261125_000006_usage;
+mod m20261125_000007_credits;
+mod m20261125_000008_usage_prices;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_session_key::Migration),
             Box::new(m20261125_000005_request_metrics::Migration),
             Box::new(m20261125_000006_usage::Migration),
+            Box::new(m20261125_000007_credits::Migration),
+            Box::new(m20261125_000008_usage_prices::Migration),
         ]
     }
 }

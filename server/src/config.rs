@@ -37,6 +37,22 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub secrets: SecretSettings,
     pub proxy: ProxySettings,
+    pub credits: CreditSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreditSettings {
+    /// The output a request's hold assumes when it names no `max_tokens`.
+    pub default_max_output_tokens: u32,
+}
+
+impl Default for CreditSettings {
+    fn default() -> Self {
+        Self {
+            default_max_output_tokens: 4096,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,6 +121,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             secrets: SecretSettings::default(),
             proxy: ProxySettings::default(),
+            credits: CreditSettings::default(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! SeaORM entities: one file per table. Services own the queries.
 
 pub mod api_key;
+pub mod credit_balance;
+pub mod credit_entry;
 pub mod daily_usage;
 pub mod llm_usage;
 pub mod provider;

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod auth;
 pub mod batch;
 pub mod config;
+pub mod credits;
 pub mod db;
 pub mod entity;
 pub mod error;

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    accounts::handlers as accounts, auth, error::Error, keys::handlers as keys,
-    models::handlers as models, providers::handlers as providers, proxy, state::AppState,
-    telemetry,
+    accounts::handlers as accounts, auth, credits::handlers as credits, error::Error,
+    keys::handlers as keys, models::handlers as models, providers::handlers as providers, proxy,
+    state::AppState, telemetry,
 };
 
 /// The whole API, as tests drive it.
@@ -30,6 +30,7 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/auth/login", post(accounts::login))
         .route("/auth/logout", post(accounts::logout))
         .route("/users/me", get(accounts::me))
+        .route("/users/me/credits", get(credits::mine))
         .route("/models", get(models::available))
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", patch(keys::update).delete(keys::revoke))
@@ -41,6 +42,8 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
             "/admin/users/{id}",
             patch(accounts::update_user).delete(accounts::delete_user),
         )
+        .route("/admin/users/{id}/credits", get(credits::of_user))
+        .route("/admin/credits/grant", post(credits::grant))
         .route(
             "/admin/providers",
             get(providers::list).post(providers::create),

@@ -15,8 +15,8 @@ use crate::{
 /// The public name of the seeded mock model.
 pub const MOCK_MODEL: &str = "tollgate-mock";
 
-/// Creates the mock provider and [`MOCK_MODEL`] (1 credit per million input
-/// tokens, 2 per million output, so that costs show).
+/// Creates the mock provider and [`MOCK_MODEL`], free, so that it answers
+/// even before anyone has been granted credits.
 pub async fn seed_mock_provider(db: &DatabaseConnection, vault: &Vault) -> Result<()> {
     let provider = providers::create(
         db,
@@ -39,10 +39,10 @@ pub async fn seed_mock_provider(db: &DatabaseConnection, vault: &Vault) -> Resul
             public_name: MOCK_MODEL.into(),
             provider_id: provider.id,
             upstream_model: MOCK_MODEL.into(),
-            input_price: 1_000_000,
-            output_price: 2_000_000,
-            cache_read_price: 100_000,
-            cache_write_price: 1_250_000,
+            input_price: 0,
+            output_price: 0,
+            cache_read_price: 0,
+            cache_write_price: 0,
             enabled: Some(true),
             plans: Vec::new(),
         },

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::{jwt::JwtKeys, throttle::LoginThrottle},
     config::Settings,
+    credits::wallets::Wallets,
     db,
     keys::cache::KeyCache,
     proxy::{catalog::Catalog, upstream::Clients},
@@ -30,6 +31,8 @@ pub struct AppState {
     /// The pooled HTTP client(s) for providers.
     pub upstream: Arc<Clients>,
     pub usage: UsageWriter,
+    /// Balances and holds in memory.
+    pub wallets: Arc<Wallets>,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             catalog: Arc::new(Catalog::default()),
             upstream: Arc::new(Clients::default()),
             usage: usage::start(db),
+            wallets: Arc::new(Wallets::default()),
         })
     }
 

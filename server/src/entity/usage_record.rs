@@ -27,8 +27,16 @@ pub struct Model {
     pub cache_write_tokens: i64,
     /// Part of `output_tokens`, where the provider reports it.
     pub reasoning_tokens: i64,
-    /// Micro-credits.
+    /// Micro-credits, at the prices below.
     pub cost: i64,
+    /// Micro-credits taken from the balance: the cost, unless the balance
+    /// ran out first.
+    pub charged: i64,
+    /// The model's prices when the request ran, micro-credits per million.
+    pub input_price: i64,
+    pub output_price: i64,
+    pub cache_read_price: i64,
+    pub cache_write_price: i64,
     pub duration_ms: i32,
     /// Time to the first byte of the upstream's body.
     pub ttft_ms: Option<i32>,

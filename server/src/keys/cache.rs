@@ -3,17 +3,16 @@
 //! key once; every change to a key or its owner drops the entry, so
 //! revocation, expiry and edits apply at once on this instance.
 //!
-//! Each key's spend is a counter here too: requests add their cost as they
-//! settle and the usage writer moves the stored `quota_used` in its batch,
-//! so the quota check never waits on the database. Counters outlive cache
-//! entries, so a reloaded key never forgets spend not yet written.
+//! Each key's spend is kept here too: a request with a quota reserves its
+//! worst case against it before it is forwarded and settles with what it
+//! cost, so concurrent requests can never spend past the quota, and the
+//! usage writer moves the stored `quota_used` in its batch, so the check
+//! never waits on the database. Spend outlives cache entries, so a
+//! reloaded key never forgets spend not yet written.
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, RwLock,
-        atomic::{AtomicI64, Ordering},
-    },
+    sync::{Arc, Mutex, RwLock},
 };
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -35,26 +34,74 @@ pub struct KeyCaller {
     pub owner: user::Model,
     /// The key's allowed public model names, parsed once; empty: all.
     pub allowed_models: Vec<String>,
-    /// Micro-credits spent through this key, including what is not yet written.
-    spent: Arc<AtomicI64>,
+    spend: Arc<Mutex<Spend>>,
+}
+
+/// Micro-credits spent through a key (including what is not yet written)
+/// and promised to its requests in flight.
+#[derive(Debug, Default)]
+struct Spend {
+    spent: i64,
+    held: i64,
+}
+
+/// A reservation on a key's quota, settled exactly once.
+#[derive(Debug)]
+pub struct QuotaHold {
+    spend: Arc<Mutex<Spend>>,
+    amount: i64,
 }
 
 impl KeyCaller {
     pub fn spent(&self) -> i64 {
-        self.spent.load(Ordering::Acquire)
+        lock(&self.spend).spent
     }
 
-    /// Whether the key's quota is used up.
-    pub fn over_quota(&self) -> bool {
-        self.key
-            .quota_limit
-            .is_some_and(|limit| self.spent() >= limit)
+    /// Reserves `amount` of the key's quota. `Ok(None)`: the key has no
+    /// quota. `Err(remaining)`: the quota cannot cover it.
+    pub fn reserve_quota(&self, amount: i64) -> std::result::Result<Option<QuotaHold>, i64> {
+        let Some(limit) = self.key.quota_limit else {
+            return Ok(None);
+        };
+        let mut spend = lock(&self.spend);
+        let remaining = limit - spend.spent - spend.held;
+        if remaining < amount || remaining <= 0 {
+            return Err(remaining.max(0));
+        }
+        spend.held += amount;
+        Ok(Some(QuotaHold {
+            spend: self.spend.clone(),
+            amount,
+        }))
     }
 
-    /// Adds a settled request's cost to the key's spend.
-    pub fn charge(&self, cost: i64) {
-        self.spent.fetch_add(cost, Ordering::AcqRel);
+    /// Adds a settled request's charge to a key without a quota.
+    pub fn charge(&self, charged: i64) {
+        lock(&self.spend).spent += charged;
     }
+}
+
+impl QuotaHold {
+    /// Releases the hold and adds what the request was charged.
+    pub fn settle(mut self, charged: i64) {
+        let mut spend = lock(&self.spend);
+        spend.held -= std::mem::take(&mut self.amount);
+        spend.spent += charged;
+    }
+}
+
+impl Drop for QuotaHold {
+    fn drop(&mut self) {
+        if self.amount != 0 {
+            lock(&self.spend).held -= self.amount;
+        }
+    }
+}
+
+fn lock(spend: &Mutex<Spend>) -> std::sync::MutexGuard<'_, Spend> {
+    spend
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Why a key cannot be used.
@@ -71,7 +118,7 @@ pub struct KeyCache {
     // Only keys that exist are cached: unknown secrets cannot grow the map.
     entries: RwLock<HashMap<String, Arc<KeyCaller>>>,
     /// Spend per key id; entries are never dropped (one per key ever used).
-    spend: RwLock<HashMap<String, Arc<AtomicI64>>>,
+    spend: RwLock<HashMap<String, Arc<Mutex<Spend>>>>,
 }
 
 impl KeyCache {
@@ -90,12 +137,12 @@ impl KeyCache {
             Some(caller) => caller,
             None => match load(db, &hash).await? {
                 Some((key, owner)) => {
-                    let spent = self.spend_counter(&key);
+                    let spend = self.spend_of(&key);
                     let caller = Arc::new(KeyCaller {
                         allowed_models: service::models_of(&key),
                         key,
                         owner,
-                        spent,
+                        spend,
                     });
                     self.write().insert(hash, caller.clone());
                     caller
@@ -116,14 +163,19 @@ impl KeyCache {
         self.write().retain(|_, caller| caller.owner.id != user_id);
     }
 
-    fn spend_counter(&self, key: &api_key::Model) -> Arc<AtomicI64> {
+    fn spend_of(&self, key: &api_key::Model) -> Arc<Mutex<Spend>> {
         let mut spend = self
             .spend
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         spend
             .entry(key.id.clone())
-            .or_insert_with(|| Arc::new(AtomicI64::new(key.quota_used)))
+            .or_insert_with(|| {
+                Arc::new(Mutex::new(Spend {
+                    spent: key.quota_used,
+                    held: 0,
+                }))
+            })
             .clone()
     }
 

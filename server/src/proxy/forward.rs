@@ -27,8 +27,12 @@ use super::{
     upstream::{BodyStream, SendError},
 };
 use crate::{
-    entity::provider::ProviderKind, keys::cache::KeyCaller, models::service::PlanName,
-    money::format_credits, state::AppState, usage::Tokens,
+    entity::provider::ProviderKind,
+    keys::cache::KeyCaller,
+    models::service::PlanName,
+    money::format_credits,
+    state::AppState,
+    usage::{Prices, Tokens},
 };
 
 /// How much of an upstream error body is read for its message.
@@ -130,18 +134,64 @@ async fn check(
             format,
         ));
     }
-    if caller.over_quota() {
-        let limit = caller.key.quota_limit.unwrap_or_default();
-        return Err(ProxyError::new(
+    admit(state, caller, &route, &request, pending, format).await?;
+    Ok((route, request))
+}
+
+/// Reserves the request's worst case on the key's quota and the owner's
+/// balance (402 when either cannot cover it), so that requests in flight
+/// together can never spend more than either.
+async fn admit(
+    state: &AppState,
+    caller: &KeyCaller,
+    route: &Route,
+    request: &ClientRequest,
+    pending: &mut Pending,
+    format: ApiFormat,
+) -> Result<(), ProxyError> {
+    let max_output = request
+        .max_output_tokens
+        .unwrap_or(i64::from(state.settings.credits.default_max_output_tokens));
+    let prices = Prices::from(&route.model);
+    // Input may be written to the provider's cache, at that price.
+    let worst = Tokens {
+        input: request.input_ceiling,
+        output: max_output,
+        ..Tokens::default()
+    }
+    .cost(&Prices {
+        input: prices.input.max(prices.cache_write),
+        ..prices
+    });
+    let quota_hold = caller.reserve_quota(worst).map_err(|remaining| {
+        ProxyError::new(
             ErrorKind::InsufficientQuota,
             format!(
-                "this API key has used its quota of {} credits",
-                format_credits(limit)
+                "this API key's quota cannot cover this request: {} credits left, it may cost up to {}",
+                format_credits(remaining),
+                format_credits(worst)
             ),
             format,
-        ));
-    }
-    Ok((route, request))
+        )
+    })?;
+    let hold = state
+        .wallets
+        .reserve(&state.db, &caller.owner.id, worst)
+        .await
+        .map_err(|err| ProxyError::internal(err, format))?
+        .map_err(|short| {
+            ProxyError::new(
+                ErrorKind::InsufficientQuota,
+                format!(
+                    "insufficient credits: {} available, this request may cost up to {}",
+                    format_credits(short.available.max(0)),
+                    format_credits(worst)
+                ),
+                format,
+            )
+        })?;
+    pending.set_holds(hold, quota_hold);
+    Ok(())
 }
 
 /// Calls the provider and answers the client, settling the request.

@@ -70,6 +70,11 @@ pub struct ClientRequest {
     /// Input tokens guessed from the size (four bytes a token), for a
     /// stream that ends before the provider reports usage.
     pub input_estimate: i64,
+    /// Input tokens this request is unlikely to exceed (three bytes a
+    /// token), for its hold.
+    pub input_ceiling: i64,
+    /// `max_tokens` (or OpenAI's `max_completion_tokens`), when given.
+    pub max_output_tokens: Option<i64>,
 }
 
 impl ClientRequest {
@@ -122,6 +127,10 @@ impl ClientRequest {
                 ));
             }
         };
+        let max_output_tokens = ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|field| body.get(*field).and_then(Value::as_i64))
+            .filter(|n| *n > 0);
         let wants_usage = body
             .get("stream_options")
             .and_then(|o| o.get("include_usage"))
@@ -133,6 +142,8 @@ impl ClientRequest {
             stream,
             wants_usage,
             input_estimate: i64::try_from(bytes.len().div_ceil(4)).unwrap_or(i64::MAX),
+            input_ceiling: i64::try_from(bytes.len().div_ceil(3)).unwrap_or(i64::MAX),
+            max_output_tokens,
         })
     }
 

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::{catalog::Route, request::Endpoint};
 use crate::{
+    credits::wallets::Hold,
     entity::usage_record,
-    keys::cache::KeyCaller,
+    keys::cache::{KeyCaller, QuotaHold},
     time,
     usage::{Prices, Tokens, UsageWriter},
 };
@@ -31,6 +32,10 @@ pub struct Pending {
     created_at: DateTime<Utc>,
     /// When the first byte of the upstream's body arrived.
     pub first_byte: Option<Duration>,
+    /// The reservation on the owner's balance, once admitted.
+    hold: Option<Hold>,
+    /// The reservation on the key's quota, if it has one.
+    quota_hold: Option<QuotaHold>,
 }
 
 impl Pending {
@@ -46,7 +51,15 @@ impl Pending {
             started: Instant::now(),
             created_at: time::now(),
             first_byte: None,
+            hold: None,
+            quota_hold: None,
         }
+    }
+
+    /// Keeps the request's reservations until it settles.
+    pub fn set_holds(&mut self, hold: Hold, quota_hold: Option<QuotaHold>) {
+        self.hold = Some(hold);
+        self.quota_hold = quota_hold;
     }
 
     /// The public model name the client asked for, once read.
@@ -64,7 +77,8 @@ impl Pending {
         }
     }
 
-    /// Charges the key and queues the usage row.
+    /// Charges the owner and the key, releases the holds and queues the
+    /// usage row.
     pub fn settle(self, status: StatusCode, tokens: Tokens, error_kind: Option<&str>) {
         let prices = self
             .route
@@ -72,8 +86,12 @@ impl Pending {
             .map(|route| Prices::from(&route.model))
             .unwrap_or_default();
         let cost = tokens.cost(&prices);
-        if cost > 0 {
-            self.caller.charge(cost);
+        // Only an admitted request holds anything; the rest cost nothing.
+        let charged = self.hold.map_or(0, |hold| hold.settle(cost));
+        match self.quota_hold {
+            Some(quota_hold) => quota_hold.settle(charged),
+            None if charged > 0 => self.caller.charge(charged),
+            None => {}
         }
         let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         let route = self.route.as_deref();
@@ -96,6 +114,11 @@ impl Pending {
             cache_write_tokens: tokens.cache_write,
             reasoning_tokens: tokens.reasoning,
             cost,
+            charged,
+            input_price: prices.input,
+            output_price: prices.output,
+            cache_read_price: prices.cache_read,
+            cache_write_price: prices.cache_write,
             duration_ms: millis(self.started.elapsed()),
             ttft_ms: self.first_byte.map(millis),
             error_kind: error_kind.map(str::to_owned),

@@ -8,14 +8,19 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, Set,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 
 use crate::{
     batch::{self, BatchWriter, Sink},
-    db,
-    entity::{api_key, daily_usage, llm_usage, usage_record},
+    credits, db,
+    entity::{
+        api_key, credit_balance,
+        credit_entry::{self, EntryKind},
+        daily_usage, llm_usage, usage_record,
+    },
 };
 
 pub type UsageWriter = BatchWriter<usage_record::Model>;
@@ -123,15 +128,87 @@ impl Sink for UsageRecords {
             api_key::Entity::update_many()
                 .col_expr(
                     api_key::Column::QuotaUsed,
-                    Expr::col(api_key::Column::QuotaUsed).add(sum.cost),
+                    Expr::col(api_key::Column::QuotaUsed).add(sum.charged),
                 )
                 .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(sum.last_at)))
                 .filter(api_key::Column::Id.eq(key_id))
                 .exec(&txn)
                 .await?;
         }
+        write_charges(&txn, rows).await?;
         txn.commit().await
     }
+}
+
+/// The batch's charges in the credit ledger: per user, one statement moves
+/// the stored balance by the batch's total (taking the row's lock), then
+/// one `charge` entry per request, each with the balance after it.
+async fn write_charges(
+    txn: &DatabaseTransaction,
+    rows: &[usage_record::Model],
+) -> Result<(), DbErr> {
+    let mut per_user: Vec<(&str, Vec<&usage_record::Model>)> = Vec::new();
+    for row in rows.iter().filter(|row| row.charged > 0) {
+        match per_user.iter_mut().find(|(user, _)| *user == row.user_id) {
+            Some((_, charges)) => charges.push(row),
+            None => per_user.push((&row.user_id, vec![row])),
+        }
+    }
+    let mut entries = Vec::new();
+    for (user_id, charges) in per_user {
+        let total: i64 = charges.iter().map(|row| row.charged).sum();
+        let after = match credits::service::change_balance(txn, user_id, -total).await {
+            Ok(Some(after)) => after,
+            // Holds keep the stored balance above what requests charge, so
+            // this means the invariant broke: record it anyway (the ledger
+            // must match usage) and let `verify-ledger` show it.
+            Ok(None) => {
+                tracing::error!(
+                    user = user_id,
+                    total,
+                    "a batch of charges exceeds the stored balance"
+                );
+                force_change_balance(txn, user_id, -total).await?
+            }
+            Err(err) => return Err(DbErr::Custom(err.to_string())),
+        };
+        // Walk back from the final balance to each request's balance after.
+        let mut balance_after = after + total;
+        for row in charges {
+            balance_after -= row.charged;
+            entries.push(credit_entry::ActiveModel {
+                user_id: Set(row.user_id.clone()),
+                kind: Set(EntryKind::Charge),
+                amount: Set(-row.charged),
+                balance_after: Set(balance_after),
+                reference: Set(Some(row.id.clone())),
+                created_at: Set(row.created_at),
+                ..Default::default()
+            });
+        }
+    }
+    for chunk in batch::chunks(&entries) {
+        credit_entry::Entity::insert_many(chunk.iter().cloned())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn force_change_balance(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    amount: i64,
+) -> Result<i64, DbErr> {
+    let updated = credit_balance::Entity::update_many()
+        .col_expr(
+            credit_balance::Column::Balance,
+            Expr::col(credit_balance::Column::Balance).add(amount),
+        )
+        .filter(credit_balance::Column::UserId.eq(user_id))
+        .exec_with_returning(txn)
+        .await?;
+    Ok(updated.first().map_or(amount, |row| row.balance))
 }
 
 /// `existing + incoming` for an upsert: the row's value plus the one the
@@ -148,6 +225,7 @@ struct Sum {
     cache_read: i64,
     cache_write: i64,
     cost: i64,
+    charged: i64,
     last_at: DateTime<Utc>,
 }
 
@@ -164,6 +242,7 @@ fn rollup<'a, K: std::hash::Hash + Eq>(
         sum.cache_read += row.cache_read_tokens;
         sum.cache_write += row.cache_write_tokens;
         sum.cost += row.cost;
+        sum.charged += row.charged;
         sum.last_at = Ord::max(sum.last_at, row.created_at);
     }
     sums

@@ -504,8 +504,12 @@ pub async fn spawn_mock_upstream() -> String {
     serve(server::mock::router()).await
 }
 
+/// Credits every [`ProxyApp`] user starts with.
+pub const STARTING_CREDITS: i64 = 1_000;
+
 /// An app ready to proxy: an admin, a user on the trial plan with an
-/// unlimited API key, and the mock upstream over HTTP.
+/// unlimited API key and [`STARTING_CREDITS`], and the mock upstream over
+/// HTTP.
 pub struct ProxyApp {
     pub app: TestApp,
     /// The admin's session token.
@@ -536,8 +540,20 @@ impl ProxyApp {
         let app = spawn_app_with(configure).await;
         let upstream = spawn_mock_upstream().await;
         let admin = app.create_admin().await;
-        let (user, _) = app.register("lena@example.com", PASSWORD, "Lena").await;
+        let (user, user_id) = app.register("lena@example.com", PASSWORD, "Lena").await;
         let (key, key_id) = app.create_key(&user, json!({ "name": "cli" })).await;
+        // Enough for every test's requests: holds need a balance.
+        let grant =
+            json!({ "user_id": user_id, "amount": STARTING_CREDITS, "reason": "test funds" });
+        let (status, _, body) = app
+            .request(
+                Method::POST,
+                "/api/admin/credits/grant",
+                Some(grant),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "granting credits failed: {body}");
         Self {
             app,
             admin,

@@ -6,6 +6,7 @@
 
 mod admin_users;
 mod auth;
+mod credits;
 mod errors;
 mod health;
 mod helpers;
@@ -14,6 +15,7 @@ mod llm_api;
 mod models;
 mod providers;
 mod proxy_admin;
+mod proxy_billing;
 mod proxy_errors;
 mod proxy_forwarding;
 mod proxy_streams;

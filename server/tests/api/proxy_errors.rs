@@ -392,37 +392,18 @@ async fn a_model_called_through_the_other_apis_endpoint_is_400_naming_model() {
 }
 
 #[tokio::test]
-async fn a_key_that_used_its_quota_is_402() {
+async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing() {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;
+    // One request's actual cost, but not its worst case (its `max_tokens`
+    // at the output price): the hold is refused before the upstream.
     let (capped, _) = proxy
         .app
         .create_key(
             &proxy.user,
-            json!({ "name": "capped", "quota_micro_credits": COST + 1 }),
+            json!({ "name": "capped", "quota_micro_credits": COST }),
         )
         .await;
-    let first = proxy
-        .call_with_key(
-            Endpoint::Messages,
-            Some(&capped),
-            llm_body(Endpoint::Messages, "mock-test", false),
-        )
-        .await;
-    assert_eq!(first.0, StatusCode::OK, "{}", first.2);
-    let second = proxy
-        .call_with_key(
-            Endpoint::ChatCompletions,
-            Some(&capped),
-            llm_body(Endpoint::ChatCompletions, "mock-test", false),
-        )
-        .await;
-    assert_eq!(
-        second.0,
-        StatusCode::OK,
-        "1 micro-credit was left: {}",
-        second.2
-    );
 
     for endpoint in BOTH {
         let answer = proxy
@@ -442,8 +423,9 @@ async fn a_key_that_used_its_quota_is_402() {
                 anthropic: "billing_error",
             },
         );
-        assert!(message.contains("0.000196"), "names the quota: {message}");
-        assert_failed_row(&proxy, &answer, endpoint, "insufficient_quota").await;
+        assert!(message.contains("quota"), "names the quota: {message}");
+        let row = assert_failed_row(&proxy, &answer, endpoint, "insufficient_quota").await;
+        assert_eq!((row.cost, row.charged), (0, 0), "{row:?}");
     }
     let (_, _, keys) = proxy
         .app
@@ -455,8 +437,8 @@ async fn a_key_that_used_its_quota_is_402() {
         .iter()
         .find(|k| k["name"] == "capped")
         .unwrap();
-    assert_eq!(listed["quota_used_micro_credits"], 2 * COST);
-    assert_eq!(listed["status"], "over_quota");
+    assert_eq!(listed["quota_used_micro_credits"], 0);
+    assert_eq!(listed["status"], "active");
 }
 
 /// A provider of `kind` at `base_url`, with one model `name`.

@@ -1,0 +1,435 @@
+//! The ledger's rules: grants and adjustments (idempotent when keyed), the
+//! history, and the proof that every balance equals its ledger.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::wallets::Wallets;
+use crate::{
+    db,
+    entity::{
+        credit_balance,
+        credit_entry::{self, EntryKind},
+        user,
+    },
+    error::{Error, Result},
+    money::{format_credits, parse_credits},
+    time::{self, serde_iso},
+};
+
+const MAX_REASON_LEN: usize = 500;
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// An amount of credits as a person types it: `12.5`, `"12.5"`, `-3`,
+/// parsed exactly into signed micro-credits (never through a float).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credits(pub i64);
+
+impl<'de> Deserialize<'de> for Credits {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let text = match &value {
+            serde_json::Value::Number(number) => match number.as_i64() {
+                Some(whole) => whole.to_string(),
+                None => {
+                    // A fraction arrives as a float. Below a billion (15
+                    // significant digits with six decimals) its shortest
+                    // plain-decimal form is exactly what was typed; above,
+                    // digits may already be lost.
+                    let float = number.as_f64().unwrap_or(f64::NAN);
+                    if float.is_nan() || float.abs() >= 1e9 {
+                        return Err(serde::de::Error::custom(
+                            "give amounts of a billion credits or more as a string, like \"1000000000.5\"",
+                        ));
+                    }
+                    format!("{float}")
+                }
+            },
+            serde_json::Value::String(text) => text.trim().to_owned(),
+            _ => return Err(serde::de::Error::custom("expected an amount of credits")),
+        };
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let micros = parse_credits(digits).ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected an amount of credits with at most six decimals, like 12.5",
+            )
+        })?;
+        Ok(Self(if negative { -micros } else { micros }))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub user_id: String,
+    /// Positive: a grant. Negative: an adjustment, which needs a reason.
+    pub amount: Credits,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// One ledger row as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryView {
+    pub id: i64,
+    pub kind: EntryKind,
+    pub amount_micro_credits: i64,
+    pub amount_credits: String,
+    pub balance_after_micro_credits: i64,
+    pub balance_after_credits: String,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    #[serde(with = "serde_iso")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<credit_entry::Model> for EntryView {
+    fn from(entry: credit_entry::Model) -> Self {
+        Self {
+            id: entry.id,
+            kind: entry.kind,
+            amount_micro_credits: entry.amount,
+            amount_credits: format_credits(entry.amount),
+            balance_after_micro_credits: entry.balance_after,
+            balance_after_credits: format_credits(entry.balance_after),
+            reference: entry.reference,
+            reason: entry.reason,
+            created_at: entry.created_at,
+        }
+    }
+}
+
+/// What a grant did: the entry (the first one, for a repeated key).
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub entry: credit_entry::Model,
+    /// False when an earlier request with the same idempotency key did it.
+    pub applied: bool,
+}
+
+/// Adds `amount` to a user's balance as `admin_id`. A repeated idempotency
+/// key applies once: later calls return the first entry unchanged.
+pub async fn grant(
+    db: &DatabaseConnection,
+    wallets: &Wallets,
+    admin_id: &str,
+    request: GrantRequest,
+) -> Result<Granted> {
+    let amount = request.amount.0;
+    if amount == 0 {
+        return Err(Error::bad_request("amount must not be zero"));
+    }
+    let reason = optional_text("reason", request.reason.as_deref(), MAX_REASON_LEN)?;
+    if amount < 0 && reason.is_none() {
+        return Err(Error::bad_request(
+            "reason is required for a negative adjustment",
+        ));
+    }
+    let key = optional_text(
+        "idempotency_key",
+        request.idempotency_key.as_deref(),
+        MAX_IDEMPOTENCY_KEY_LEN,
+    )?;
+    if let Some(key) = &key
+        && let Some(first) = by_idempotency_key(db, key).await?
+    {
+        return replay(first, &request.user_id, amount);
+    }
+    // No wallet loads or other balance changes until this one is in memory.
+    let _loading = wallets.loading.lock().await;
+    if amount < 0
+        && let Some(available) = wallets.available(&request.user_id)
+        && available + amount < 0
+    {
+        return Err(Error::bad_request(format!(
+            "amount would take the balance below zero (available {} credits, counting requests in flight)",
+            format_credits(available)
+        )));
+    }
+    let txn = db::begin_write(db).await?;
+    let user = user::Entity::find_by_id(request.user_id.clone())
+        .filter(user::Column::DeletedAt.is_null())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::not_found("user not found"))?;
+    let kind = if amount > 0 {
+        EntryKind::Grant
+    } else {
+        EntryKind::Adjustment
+    };
+    let entry = match apply(
+        &txn,
+        &user.id,
+        kind,
+        amount,
+        Some(admin_id),
+        reason,
+        key.clone(),
+    )
+    .await
+    {
+        Ok(entry) => entry,
+        // The same key committed by a concurrent request since the check.
+        Err(Error::Conflict(_)) if key.is_some() => {
+            drop(txn);
+            let first = by_idempotency_key(db, key.as_deref().unwrap_or_default())
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("idempotency key vanished")))?;
+            return replay(first, &request.user_id, amount);
+        }
+        Err(err) => return Err(err),
+    };
+    txn.commit().await?;
+    wallets.credit(&user.id, amount);
+    Ok(Granted {
+        entry,
+        applied: true,
+    })
+}
+
+/// The first result for a repeated key, if the repeat asks for the same.
+fn replay(first: credit_entry::Model, user_id: &str, amount: i64) -> Result<Granted> {
+    if first.user_id != user_id || first.amount != amount {
+        return Err(Error::Conflict(
+            "idempotency_key was already used for a different grant".into(),
+        ));
+    }
+    Ok(Granted {
+        entry: first,
+        applied: false,
+    })
+}
+
+/// Writes one ledger row and the new balance, inside the caller's
+/// transaction. Refuses to take a balance below zero.
+pub async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    kind: EntryKind,
+    amount: i64,
+    reference: Option<&str>,
+    reason: Option<String>,
+    idempotency_key: Option<String>,
+) -> Result<credit_entry::Model> {
+    let Some(after) = change_balance(txn, user_id, amount).await? else {
+        let before = balance(txn, user_id).await?;
+        return Err(Error::bad_request(format!(
+            "amount would take the balance below zero (balance {} credits)",
+            format_credits(before)
+        )));
+    };
+    credit_entry::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        kind: Set(kind),
+        amount: Set(amount),
+        balance_after: Set(after),
+        reference: Set(reference.map(str::to_owned)),
+        reason: Set(reason),
+        idempotency_key: Set(idempotency_key),
+        created_at: Set(time::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+    .map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::Conflict("idempotency_key was already used".into())
+        }
+        _ => err.into(),
+    })
+}
+
+/// Adds `amount` to the stored balance in one statement (which also takes
+/// the row's write lock until the transaction ends, so ledger rows follow
+/// in the order of the changes). `None` if it would go below zero.
+pub async fn change_balance<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    amount: i64,
+) -> Result<Option<i64>> {
+    let now = time::now();
+    credit_balance::Entity::insert(credit_balance::ActiveModel {
+        user_id: Set(user_id.to_owned()),
+        balance: Set(0),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(credit_balance::Column::UserId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let updated = credit_balance::Entity::update_many()
+        .col_expr(
+            credit_balance::Column::Balance,
+            Expr::col(credit_balance::Column::Balance).add(amount),
+        )
+        .col_expr(credit_balance::Column::UpdatedAt, Expr::value(now))
+        .filter(credit_balance::Column::UserId.eq(user_id))
+        .filter(
+            Expr::col(credit_balance::Column::Balance)
+                .add(amount)
+                .gte(0),
+        )
+        .exec_with_returning(txn)
+        .await?;
+    Ok(updated.first().map(|row| row.balance))
+}
+
+async fn by_idempotency_key(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<credit_entry::Model>> {
+    Ok(credit_entry::Entity::find()
+        .filter(credit_entry::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+/// A user's balance in micro-credits (zero before any entry).
+pub async fn balance<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<i64> {
+    Ok(credit_balance::Entity::find_by_id(user_id.to_owned())
+        .one(db)
+        .await?
+        .map_or(0, |b| b.balance))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+    pub kind: Option<EntryKind>,
+}
+
+pub struct History {
+    pub balance: i64,
+    pub entries: Vec<credit_entry::Model>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// The balance and one page of the ledger, newest first.
+pub async fn history(
+    db: &DatabaseConnection,
+    user_id: &str,
+    query: &HistoryQuery,
+) -> Result<History> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(20);
+    if page == 0 || page > 100_000 {
+        return Err(Error::bad_request("page must be between 1 and 100000"));
+    }
+    if !(1..=100).contains(&per_page) {
+        return Err(Error::bad_request("per_page must be between 1 and 100"));
+    }
+    let mut select = credit_entry::Entity::find().filter(credit_entry::Column::UserId.eq(user_id));
+    if let Some(kind) = query.kind {
+        select = select.filter(credit_entry::Column::Kind.eq(kind));
+    }
+    let paginator = select
+        .order_by_desc(credit_entry::Column::Id)
+        .paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let entries = paginator.fetch_page(page - 1).await?;
+    Ok(History {
+        balance: balance(db, user_id).await?,
+        entries,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// A user whose balance and ledger disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discrepancy {
+    pub user_id: String,
+    pub balance: i64,
+    pub ledger_sum: i64,
+    /// The first entry whose `balance_after` does not follow from the one
+    /// before it, if any.
+    pub broken_entry: Option<i64>,
+}
+
+/// Checks every balance against its ledger, entry by entry, in one read
+/// transaction so that writers cannot make a consistent ledger look wrong.
+pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
+    // One snapshot for every query: PostgreSQL's default (read committed)
+    // would let balances and ledger be read at different moments. SQLite's
+    // read transaction is a snapshot already.
+    let txn = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(IsolationLevel::RepeatableRead),
+                Some(AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    };
+    let balances: std::collections::HashMap<String, i64> = credit_balance::Entity::find()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|b| (b.user_id, b.balance))
+        .collect();
+    let mut users: Vec<String> = credit_entry::Entity::find()
+        .select_only()
+        .column(credit_entry::Column::UserId)
+        .distinct()
+        .into_tuple::<String>()
+        .all(&txn)
+        .await?;
+    users.extend(balances.keys().cloned());
+    users.sort();
+    users.dedup();
+    let mut found = Vec::new();
+    for user_id in users {
+        let entries = credit_entry::Entity::find()
+            .filter(credit_entry::Column::UserId.eq(user_id.as_str()))
+            .order_by_asc(credit_entry::Column::Id)
+            .all(&txn)
+            .await?;
+        let mut running: i64 = 0;
+        let mut broken_entry = None;
+        for entry in &entries {
+            running = running.saturating_add(entry.amount);
+            if broken_entry.is_none() && (entry.balance_after != running || running < 0) {
+                broken_entry = Some(entry.id);
+            }
+        }
+        let balance = balances.get(&user_id).copied().unwrap_or(0);
+        if balance != running || broken_entry.is_some() {
+            found.push(Discrepancy {
+                user_id,
+                balance,
+                ledger_sum: running,
+                broken_entry,
+            });
+        }
+    }
+    txn.commit().await?;
+    Ok(found)
+}
+
+fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) if text.chars().count() > max => Err(Error::bad_request(format!(
+            "{field} must be at most {max} characters"
+        ))),
+        Some(text) => Ok(Some(text.to_owned())),
+    }
+}

@@ -1,0 +1,140 @@
+//! Balances and holds in memory, so that admitting a request never waits on
+//! the database and concurrent requests can never spend more than a
+//! balance.
+//!
+//! A wallet is loaded from `credit_balances` the first time its user makes
+//! a request and stays for the life of the process. From then on every
+//! change goes through it first: a request reserves its worst case (a
+//! hold), settles by releasing the hold and subtracting what it actually
+//! cost, and the usage writer later writes the same charge to the ledger.
+//! So the in-memory balance is the stored one minus charges still queued,
+//! never more. Grants and adjustments hold [`Wallets::loading`] across
+//! their transaction, so a wallet cannot be loaded between their commit
+//! and their update of it (which would count them twice).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use sea_orm::DatabaseConnection;
+
+use super::service;
+use crate::error::Result;
+
+#[derive(Debug, Default)]
+struct Wallet {
+    /// Micro-credits: the ledger's balance minus charges not yet written.
+    balance: i64,
+    /// Micro-credits promised to requests in flight.
+    held: i64,
+}
+
+#[derive(Default)]
+pub struct Wallets {
+    wallets: RwLock<HashMap<String, Arc<Mutex<Wallet>>>>,
+    /// Taken to load a wallet, and by balance changes outside requests.
+    pub loading: tokio::sync::Mutex<()>,
+}
+
+/// A reservation on a user's balance, to be settled exactly once.
+#[derive(Debug)]
+pub struct Hold {
+    wallet: Arc<Mutex<Wallet>>,
+    pub amount: i64,
+}
+
+/// Why a hold was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Insufficient {
+    /// Balance minus open holds, in micro-credits.
+    pub available: i64,
+}
+
+impl Wallets {
+    /// Reserves `amount` of `user_id`'s balance, or says how much is free.
+    pub async fn reserve(
+        &self,
+        db: &DatabaseConnection,
+        user_id: &str,
+        amount: i64,
+    ) -> Result<std::result::Result<Hold, Insufficient>> {
+        let wallet = self.wallet(db, user_id).await?;
+        let mut held = lock(&wallet);
+        let available = held.balance - held.held;
+        if available < amount {
+            return Ok(Err(Insufficient { available }));
+        }
+        held.held += amount;
+        drop(held);
+        Ok(Ok(Hold { wallet, amount }))
+    }
+
+    /// Applies a change made to the stored balance (a grant or an
+    /// adjustment), if the wallet is loaded. Call while holding `loading`.
+    pub fn credit(&self, user_id: &str, amount: i64) {
+        if let Some(wallet) = self.read().get(user_id) {
+            lock(wallet).balance += amount;
+        }
+    }
+
+    /// Balance minus holds, if the wallet is loaded. Call while holding
+    /// `loading` to decide on a negative adjustment.
+    pub fn available(&self, user_id: &str) -> Option<i64> {
+        self.read().get(user_id).map(|wallet| {
+            let wallet = lock(wallet);
+            wallet.balance - wallet.held
+        })
+    }
+
+    async fn wallet(&self, db: &DatabaseConnection, user_id: &str) -> Result<Arc<Mutex<Wallet>>> {
+        if let Some(wallet) = self.read().get(user_id) {
+            return Ok(wallet.clone());
+        }
+        let _loading = self.loading.lock().await;
+        if let Some(wallet) = self.read().get(user_id) {
+            return Ok(wallet.clone());
+        }
+        let balance = service::balance(db, user_id).await?;
+        let wallet = Arc::new(Mutex::new(Wallet { balance, held: 0 }));
+        self.wallets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user_id.to_owned(), wallet.clone());
+        Ok(wallet)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Mutex<Wallet>>>> {
+        self.wallets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Hold {
+    /// Releases the hold and charges `cost`, but never more than the
+    /// balance: returns what was charged.
+    pub fn settle(mut self, cost: i64) -> i64 {
+        let mut wallet = lock(&self.wallet);
+        wallet.held -= std::mem::take(&mut self.amount);
+        let charged = cost.clamp(0, wallet.balance.max(0));
+        wallet.balance -= charged;
+        charged
+    }
+}
+
+impl Drop for Hold {
+    /// A hold that was never settled (the request's task ended early) is
+    /// released without a charge rather than kept forever.
+    fn drop(&mut self) {
+        if self.amount != 0 {
+            lock(&self.wallet).held -= self.amount;
+        }
+    }
+}
+
+fn lock(wallet: &Mutex<Wallet>) -> std::sync::MutexGuard<'_, Wallet> {
+    wallet
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

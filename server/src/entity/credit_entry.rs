@@ -1,0 +1,42 @@
+//! `credit_ledger`: every change of a balance, append-only.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "credit_ledger")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub user_id: String,
+    pub kind: EntryKind,
+    /// Signed micro-credits.
+    pub amount: i64,
+    pub balance_after: i64,
+    /// The request charged, or the admin who granted.
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    #[sea_orm(string_value = "grant")]
+    Grant,
+    #[sea_orm(string_value = "charge")]
+    Charge,
+    #[sea_orm(string_value = "refund")]
+    Refund,
+    #[sea_orm(string_value = "adjustment")]
+    Adjustment,
+}
