@@ -144,7 +144,8 @@ async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
 async fn announce_first_admin(state: &AppState) -> anyhow::Result<()> {
     let email = std::env::var("TOLLGATE_ADMIN_EMAIL").ok();
     let password = std::env::var("TOLLGATE_ADMIN_PASSWORD").ok();
-    if let Some(admin) = accounts::ensure_first_admin(&state.db, email, password).await? {
+    let grant = state.settings.credits.starting_grant.0;
+    if let Some(admin) = accounts::ensure_first_admin(&state.db, email, password, grant).await? {
         server::setup::seed_mock_provider(&state.db, &state.vault).await?;
         match admin.generated_password {
             Some(password) => println!(
@@ -179,9 +180,10 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
                 role: if admin { Role::Admin } else { Role::User },
                 plan: if admin { Plan::Pro } else { Plan::Trial },
             };
-            let user = accounts::create_user(&db, new)
-                .await
-                .map_err(|err| anyhow::anyhow!(err.public_message()))?;
+            let user =
+                accounts::create_user_with_grant(&db, new, settings.credits.starting_grant.0)
+                    .await
+                    .map_err(|err| anyhow::anyhow!(err.public_message()))?;
             println!("created {} ({})", user.email.unwrap_or_default(), user.id);
             if let Some(password) = generated {
                 println!("password: {password}");

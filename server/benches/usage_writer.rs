@@ -1,5 +1,5 @@
 //! How many usage rows per second the batching writer sustains on SQLite,
-//! rollups and key updates included. Prints figures; asserts nothing.
+//! rollups, key updates and the credit ledger's charges included. Prints figures; asserts nothing.
 //!
 //!   cargo bench -p server --bench usage_writer [-- <rows>]
 
@@ -9,8 +9,9 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use server::{
     Settings,
     accounts::service::{NewUser, create_user},
-    db,
+    credits, db,
     entity::{
+        credit_entry::EntryKind,
         usage_record,
         user::{Plan, Role},
     },
@@ -56,6 +57,17 @@ async fn main() -> anyhow::Result<()> {
                 quota_micro_credits: None,
                 expires_at: None,
             },
+        )
+        .await?;
+        // Enough balance for every charge the rows carry.
+        credits::service::apply(
+            &db,
+            &user.id,
+            EntryKind::Grant,
+            1_000_000_000_000,
+            None,
+            None,
+            None,
         )
         .await?;
         keys.push((user.id, key.key.id));

@@ -15,6 +15,8 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::credits::service::Credits;
+
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.
 const RAW_ENV_KEYS: [(&str, &str); 3] = [
@@ -45,12 +47,16 @@ pub struct Settings {
 pub struct CreditSettings {
     /// The output a request's hold assumes when it names no `max_tokens`.
     pub default_max_output_tokens: u32,
+    /// Credits every new user starts with (`5` or `"2.5"`), recorded in the
+    /// ledger as a grant.
+    pub starting_grant: Credits,
 }
 
 impl Default for CreditSettings {
     fn default() -> Self {
         Self {
             default_max_output_tokens: 4096,
+            starting_grant: Credits(0),
         }
     }
 }

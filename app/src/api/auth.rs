@@ -45,7 +45,14 @@ pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(),
 pub async fn register(name: String, email: String, password: String) -> Result<(), AppError> {
     use server::accounts::service;
     let state = crate::ssr::state()?;
-    let user = service::register(&state.db, &email, &password, &name).await?;
+    let user = service::register(
+        &state.db,
+        &email,
+        &password,
+        &name,
+        state.settings.credits.starting_grant.0,
+    )
+    .await?;
     start_session(&state, &user, None).await?;
     leptos_axum::redirect("/dashboard");
     Ok(())

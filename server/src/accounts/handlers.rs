@@ -64,7 +64,14 @@ pub async fn register(
     headers: HeaderMap,
     AppJson(body): AppJson<RegisterBody>,
 ) -> Result<Response> {
-    let user = service::register(&state.db, &body.email, &body.password, &body.name).await?;
+    let user = service::register(
+        &state.db,
+        &body.email,
+        &body.password,
+        &body.name,
+        state.settings.credits.starting_grant.0,
+    )
+    .await?;
     let issued = service::sign_in(&state, &user, user_agent(&headers), None).await?;
     Ok(signed_in_response(
         &state,
@@ -160,7 +167,13 @@ pub async fn create_user(
     _admin: AdminUser,
     AppJson(body): AppJson<CreateUserBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
-    let (user, created) = service::create_with_key(&state.db, &body.name, body.plan).await?;
+    let (user, created) = service::create_with_key(
+        &state.db,
+        &body.name,
+        body.plan,
+        state.settings.credits.starting_grant.0,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -15,9 +15,10 @@ use crate::{
         session::{self, IssuedSession},
         throttle::LoginThrottle,
     },
-    db,
+    credits, db,
     entity::{
         api_key,
+        credit_entry::EntryKind,
         user::{self, Plan, Role, Status},
     },
     error::{Error, Result},
@@ -46,24 +47,57 @@ pub struct NewUser {
 }
 
 /// Self-service sign-up: validates, hashes the password, creates a `user` on
-/// the trial plan. A taken email is 409.
+/// the trial plan with the starting grant. A taken email is 409.
 pub async fn register(
     db: &DatabaseConnection,
     email: &str,
     password: &str,
     name: &str,
+    starting_grant: i64,
 ) -> Result<user::Model> {
-    create_user(
-        db,
-        NewUser {
-            name: name.to_owned(),
-            email: Some(email.to_owned()),
-            password: Some(password.to_owned()),
-            role: Role::User,
-            plan: Plan::Trial,
-        },
-    )
-    .await
+    let new = NewUser {
+        name: name.to_owned(),
+        email: Some(email.to_owned()),
+        password: Some(password.to_owned()),
+        role: Role::User,
+        plan: Plan::Trial,
+    };
+    create_user_with_grant(db, new, starting_grant).await
+}
+
+/// Creates an account and gives it `starting_grant` micro-credits (the
+/// `credits.starting_grant` setting), recorded in the ledger, in one
+/// transaction.
+pub async fn create_user_with_grant(
+    db: &DatabaseConnection,
+    new: NewUser,
+    starting_grant: i64,
+) -> Result<user::Model> {
+    let txn = db::begin_write(db).await?;
+    let user = create_user(&txn, new).await?;
+    grant_starting_credits(&txn, &user.id, starting_grant).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+async fn grant_starting_credits<C: ConnectionTrait>(
+    txn: &C,
+    user_id: &str,
+    amount: i64,
+) -> Result<()> {
+    if amount > 0 {
+        credits::service::apply(
+            txn,
+            user_id,
+            EntryKind::Grant,
+            amount,
+            None,
+            Some("starting grant".to_owned()),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Creates any account (sign-up, the admin CLI, the first admin).
@@ -109,6 +143,7 @@ pub async fn create_with_key(
     db: &DatabaseConnection,
     name: &str,
     plan: Option<Plan>,
+    starting_grant: i64,
 ) -> Result<(user::Model, CreatedKey)> {
     let txn = db::begin_write(db).await?;
     let user = create_user(
@@ -122,6 +157,7 @@ pub async fn create_with_key(
         },
     )
     .await?;
+    grant_starting_credits(&txn, &user.id, starting_grant).await?;
     let key = keys::service::create(
         &txn,
         &user.id,
@@ -371,6 +407,7 @@ pub async fn ensure_first_admin(
     db: &DatabaseConnection,
     email: Option<String>,
     password: Option<String>,
+    starting_grant: i64,
 ) -> Result<Option<FirstAdmin>> {
     let admins = user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin))
@@ -383,7 +420,7 @@ pub async fn ensure_first_admin(
     let email = email.unwrap_or_else(|| "admin@localhost".to_owned());
     let generated_password = password.is_none().then(password::generate);
     let password = password.or_else(|| generated_password.clone());
-    let admin = create_user(
+    let admin = create_user_with_grant(
         db,
         NewUser {
             name: "Administrator".into(),
@@ -392,6 +429,7 @@ pub async fn ensure_first_admin(
             role: Role::Admin,
             plan: Plan::Pro,
         },
+        starting_grant,
     )
     .await?;
     Ok(Some(FirstAdmin {

@@ -8,11 +8,11 @@ use axum::{
 };
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use server::credits::service::{Discrepancy, verify};
+use server::credits::service::{Credits, Discrepancy, verify};
 
 use crate::helpers::{
     Answer, PASSWORD, TestApp, assert_error, assert_iso_millis, json_request, send_to, spawn_app,
-    string_at,
+    spawn_app_with, string_at,
 };
 
 const GRANT: &str = "/api/admin/credits/grant";
@@ -1155,4 +1155,80 @@ async fn verify_while_grants_are_being_committed_finds_nothing() {
         found.first()
     );
     assert_eq!(ledger.balance_and_count().await, (60_000_000, 60));
+}
+
+// ---------------------------------------------------------------------------
+// the starting grant
+
+/// An app whose new users start with 5 credits.
+async fn app_with_starting_grant() -> TestApp {
+    spawn_app_with(|settings| settings.credits.starting_grant = Credits(5_000_000)).await
+}
+
+#[tokio::test]
+async fn a_new_user_starts_with_the_configured_grant_in_the_ledger() {
+    // Arrange
+    let app = app_with_starting_grant().await;
+
+    // Act
+    let (token, _) = app.register("new@example.com", PASSWORD, "New").await;
+    let (status, _, body) = app
+        .request(Method::GET, "/api/users/me/credits", None, Some(&token))
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["balance_micro_credits"], json!(5_000_000), "{body}");
+    assert_eq!(body["balance_credits"], json!("5.000000"));
+    let entries = body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{body}");
+    assert_eq!(entries[0]["kind"], json!("grant"));
+    assert_eq!(entries[0]["reason"], json!("starting grant"));
+    assert_eq!(verify(app.db()).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn a_person_created_by_an_admin_starts_with_the_grant_too() {
+    // Arrange
+    let app = app_with_starting_grant().await;
+    let admin = app.create_admin().await;
+
+    // Act
+    let (status, _, created) = app
+        .request(
+            Method::POST,
+            "/api/admin/users",
+            Some(json!({ "name": "Hacker" })),
+            Some(&admin),
+        )
+        .await;
+    let id = string_at(&created, "/user/id");
+    let (_, _, body) = app
+        .request(
+            Method::GET,
+            &format!("/api/admin/users/{id}/credits"),
+            None,
+            Some(&admin),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(body["balance_micro_credits"], json!(5_000_000), "{body}");
+}
+
+#[tokio::test]
+async fn without_a_starting_grant_a_new_user_has_no_ledger_entry() {
+    // Arrange
+    let app = spawn_app().await;
+
+    // Act
+    let (token, _) = app.register("new@example.com", PASSWORD, "New").await;
+    let (_, _, body) = app
+        .request(Method::GET, "/api/users/me/credits", None, Some(&token))
+        .await;
+
+    // Assert
+    assert_eq!(body["balance_micro_credits"], json!(0), "{body}");
+    assert_eq!(body["total"], json!(0), "{body}");
 }
