@@ -18,20 +18,19 @@ use tokio::{
     task::JoinHandle,
 };
 
-/// Rows waiting to be written.
-const CHANNEL_CAPACITY: usize = 65_536;
 const MAX_BATCH: usize = 1_000;
 /// How long a partial batch may wait for company.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// The largest multi-row `INSERT` a sink sends at once.
-const MAX_CHUNK: usize = 512;
+const MAX_CHUNK: usize = 64;
 
-/// `rows` in chunks whose sizes are powers of two (512, 256, …, 1), for
+/// `rows` in chunks whose sizes are powers of two (64, 32, …, 1), for
 /// multi-row statements: every distinct row count is a distinct SQL text,
 /// which the driver prepares and caches per connection, so free-form batch
 /// sizes would fill each connection's statement cache with up to a hundred
-/// large statements (hundreds of MB). This way there are at most ten.
+/// large statements (hundreds of MB). This way there are at most seven,
+/// and small ones (512-row statements still cost tens of MB in all).
 pub fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
     let mut rest = rows;
     std::iter::from_fn(move || {
@@ -52,6 +51,10 @@ pub trait Sink: Send + Sync + 'static {
     const NAME: &'static str;
     /// How often a failed batch is tried again before it is given up.
     const RETRIES: u32;
+    /// Rows that may wait to be written. Beyond it `offer` drops rows and
+    /// `submit` parks them while `wait_for_room` holds callers back, so it
+    /// bounds the memory a slow database can cost.
+    const QUEUE: usize;
 
     fn write(
         &self,
@@ -92,7 +95,7 @@ impl<R> Clone for BatchWriter<R> {
 impl<R: Send + Sync + 'static> BatchWriter<R> {
     /// Starts the writer task on the current runtime.
     pub fn start<S: Sink<Row = R>>(db: DatabaseConnection, sink: S) -> Self {
-        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let (sender, receiver) = mpsc::channel(S::QUEUE);
         let task = tokio::spawn(run(db, sink, receiver));
         Self {
             name: S::NAME,
@@ -133,6 +136,16 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(table = self.name, "row submitted after the writer stopped");
             }
+        }
+    }
+
+    /// Waits while the queue is full, so that callers slow down to the
+    /// writer's pace rather than piling rows up in memory. Returns at once
+    /// in the normal case (an atomic read).
+    pub async fn wait_for_room(&self) {
+        if self.sender.capacity() == 0 || self.spilled.load(Ordering::Acquire) > 0 {
+            // The permit is a free slot; dropping it gives the slot back.
+            let _ = self.sender.reserve().await;
         }
     }
 
@@ -232,6 +245,7 @@ mod tests {
         type Row = u32;
         const NAME: &'static str = "test";
         const RETRIES: u32 = 0;
+        const QUEUE: usize = 1_000;
 
         async fn write(&self, _db: &DatabaseConnection, rows: &[u32]) -> Result<(), DbErr> {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -245,7 +259,7 @@ mod tests {
         let written = Arc::new(AtomicUsize::new(0));
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         let writer = BatchWriter::start(db, SlowCounter(written.clone()));
-        let rows = CHANNEL_CAPACITY as u32 * 2;
+        let rows = SlowCounter::QUEUE as u32 * 20;
         for row in 0..rows {
             writer.submit(row);
         }
@@ -258,7 +272,9 @@ mod tests {
     fn chunks_are_powers_of_two_covering_every_row_once() {
         let rows: Vec<usize> = (0..1_000).collect();
         let sizes: Vec<usize> = chunks(&rows).map(<[usize]>::len).collect();
-        assert_eq!(sizes, [512, 256, 128, 64, 32, 8]);
+        let mut expected = vec![64; 15];
+        expected.extend([32, 8]);
+        assert_eq!(sizes, expected);
         let joined: Vec<usize> = chunks(&rows).flatten().copied().collect();
         assert_eq!(joined, rows);
         assert_eq!(chunks::<u8>(&[]).count(), 0);

@@ -63,6 +63,9 @@ async fn forward(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
+    // Backpressure: when the usage writer is behind, new requests wait for
+    // it instead of queueing rows without bound.
+    state.usage.wait_for_room().await;
     let mut pending = Pending::new(state.usage.clone(), caller.clone(), endpoint);
     let request_id = HeaderValue::from_str(&pending.id).ok();
     let mut response = match check(state, &caller, endpoint, body, &mut pending).await {

@@ -32,6 +32,7 @@ impl Sink for RequestMetrics {
     type Row = RequestMetric;
     const NAME: &'static str = "request_metrics";
     const RETRIES: u32 = 0;
+    const QUEUE: usize = 65_536;
 
     async fn write(&self, db: &DatabaseConnection, rows: &[RequestMetric]) -> Result<(), DbErr> {
         let txn = db.begin().await?;

@@ -35,6 +35,9 @@ impl Sink for UsageRecords {
     type Row = usage_record::Model;
     const NAME: &'static str = "usage_records";
     const RETRIES: u32 = 5;
+    /// Eight full batches: enough to ride out a slow commit, small enough
+    /// that a writer behind at saturation costs megabytes, not hundreds.
+    const QUEUE: usize = 8_192;
 
     async fn write(
         &self,
