@@ -31,6 +31,8 @@ pub struct DashboardData {
     pub user: UserInfo,
     /// Sessions of this user that are signed in right now (this one included).
     pub active_sessions: u64,
+    /// The credit balance, exact, with six decimals.
+    pub balance_credits: String,
 }
 
 /// One page of the admin's user list.

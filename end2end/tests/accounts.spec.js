@@ -24,6 +24,7 @@ test('a visitor registers, signs out, signs back in and sees the dashboard', asy
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByRole('heading', { name: 'Welcome, Erin Tester' })).toBeVisible();
   await expect(page.locator('.stat-value.plan')).toHaveText('TRIAL');
+  await expect(page.locator('.stat-value.credits')).toHaveText('0.000000');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/$/);

@@ -10,8 +10,10 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
     let current = crate::ssr::require_user()?;
     let active_sessions =
         server::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
+    let balance = server::credits::service::balance(&state.db, &current.user.id).await?;
     Ok(DashboardData {
         user: current.user.into(),
         active_sessions,
+        balance_credits: server::money::format_credits(balance),
     })
 }

@@ -29,6 +29,10 @@ pub fn DashboardPage() -> impl IntoView {
                                         <span class="stat-value plan">{data.user.plan.to_uppercase()}</span>
                                     </div>
                                     <div class="stat">
+                                        <span class="stat-label">"Credits"</span>
+                                        <span class="stat-value credits">{data.balance_credits.clone()}</span>
+                                    </div>
+                                    <div class="stat">
                                         <span class="stat-label">"Role"</span>
                                         <span class="stat-value">{data.user.role.clone()}</span>
                                     </div>
@@ -42,7 +46,7 @@ pub fn DashboardPage() -> impl IntoView {
                                     </div>
                                 </div>
                                 <p class="muted">
-                                    "API keys, credits and usage arrive here as those features land."
+                                    "Usage and the credit history arrive here as those features land."
                                 </p>
                             }
                                 .into_any()
