@@ -3,6 +3,7 @@
 //! than a balance or a key's quota.
 
 use axum::http::{Method, StatusCode};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use server::{credits::service::verify, proxy::request::Endpoint};
 use tower::ServiceExt;
@@ -226,4 +227,89 @@ async fn a_thousand_concurrent_requests_never_spend_more_than_a_key_quota() {
     let body = credits(&proxy, &token).await;
     assert_eq!(body["balance_micro_credits"], json!(99 * quota));
     assert_eq!(string_at(&body, "/balance_credits"), "0.004950");
+}
+
+/// The charge entries of the test user, by request id.
+async fn charges_of(proxy: &ProxyApp) -> Vec<(String, i64)> {
+    proxy.app.state.usage.flush().await;
+    credits(proxy, &proxy.user).await["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "charge")
+        .map(|e| {
+            (
+                string_at(e, "/reference"),
+                e["amount_micro_credits"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upstream_error_is_charged_nothing() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("anthropic", "claude-error-500").await;
+
+    let answer = proxy
+        .call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, "claude-error-500", false),
+        )
+        .await;
+
+    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let row = proxy.usage_row_of(&answer.1).await;
+    assert_eq!((row.cost, row.charged), (0, 0));
+    assert_eq!(charges_of(&proxy).await, vec![]);
+    let body = credits(&proxy, &proxy.user).await;
+    assert_eq!(
+        body["balance_micro_credits"],
+        json!(STARTING_CREDITS * 1_000_000)
+    );
+}
+
+#[tokio::test]
+async fn a_stream_cut_by_the_upstream_is_charged_once_for_what_was_used() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("anthropic", "mock-drip-stream-cut").await;
+    let body = llm_body(Endpoint::Messages, "mock-drip-stream-cut", true).to_string();
+
+    let response = proxy
+        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+        .await;
+    let id = request_id(response.headers());
+    let mut stream = response.into_body();
+    // Read until the cut.
+    while let Some(Ok(_)) = stream.frame().await {}
+    let row = proxy.usage_row(&id).await;
+
+    assert_eq!(row.error_kind.as_deref(), Some("upstream_stream_error"));
+    assert!(row.cost > 0, "{row:?}");
+    assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
+    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_is_charged_once_for_what_was_used() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("anthropic", "mock-drip").await;
+    let body = llm_body(Endpoint::Messages, "mock-drip", true).to_string();
+
+    let response = proxy
+        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+        .await;
+    let id = request_id(response.headers());
+    let mut stream = response.into_body();
+    stream.frame().await.unwrap().unwrap();
+    drop(stream);
+    let row = proxy.usage_row(&id).await;
+
+    assert_eq!(row.error_kind.as_deref(), Some("client_disconnected"));
+    assert!(
+        row.cost > 0,
+        "the input reported by message_start is paid: {row:?}"
+    );
+    assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
+    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
 }
