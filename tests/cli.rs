@@ -567,16 +567,7 @@ fn an_upstream_key_crosses_http_to_the_mock_upstream_and_is_never_logged() {
         "public_name": "gpt-local", "provider_id": created["provider"]["id"],
         "upstream_model": "gpt-local", "input_price": 0, "output_price": 0,
     });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/models",
-        Some(&admin),
-        Some(&model),
-    );
-    assert_eq!(status, 201, "{created}");
-    grant_self(port, &admin, "1");
-    let key = new_api_key(port, &admin);
+    let key = key_for_new_model(port, &admin, &model);
     let body = r#"{"model":"gpt-local","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 
     // Act
@@ -615,16 +606,7 @@ fn a_client_that_hangs_up_mid_stream_is_charged_for_what_it_received() {
         "public_name": "dripping", "provider_id": providers["providers"][0]["id"],
         "upstream_model": "mock-drip", "input_price": 1_000_000, "output_price": 2_000_000,
     });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/models",
-        Some(&admin),
-        Some(&model),
-    );
-    assert_eq!(status, 201, "{created}");
-    grant_self(port, &admin, "1");
-    let key = new_api_key(port, &admin);
+    let key = key_for_new_model(port, &admin, &model);
     let body = json!({
         "model": "dripping", "max_tokens": 100, "stream": true,
         "messages": [{ "role": "user", "content": "a b c d e f g h i j k l m n o p q r s t" }],
@@ -701,16 +683,7 @@ fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
         "public_name": "slow-stream", "provider_id": mock, "upstream_model": "mock-drip",
         "input_price": 1_000_000, "output_price": 2_000_000,
     });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/models",
-        Some(&admin),
-        Some(&model),
-    );
-    assert_eq!(status, 201, "{created}");
-    grant_self(port, &admin, "1");
-    let key = new_api_key(port, &admin);
+    let key = key_for_new_model(port, &admin, &model);
     let words = "one two three four five six seven eight nine ten eleven twelve";
     let body = json!({
         "model": "slow-stream", "max_tokens": 100, "stream": true,
@@ -1164,6 +1137,15 @@ fn assert_generated_password(password: &str) {
 /// Signs in as the admin of [`ADMIN_ENV`].
 fn admin_token(port: u16) -> String {
     login(port, ADMIN_ENV[0].1, ADMIN_ENV[1].1)
+}
+
+/// Creates `model` as the admin, funds the admin with one credit and returns
+/// a new API key of theirs.
+fn key_for_new_model(port: u16, admin: &str, model: &Value) -> String {
+    let (status, created) = http(port, "POST", "/api/admin/models", Some(admin), Some(model));
+    assert_eq!(status, 201, "{created}");
+    grant_self(port, admin, "1");
+    new_api_key(port, admin)
 }
 
 /// Grants the signed-in admin `amount` credits (requests need a balance).
