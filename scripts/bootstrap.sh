@@ -60,6 +60,12 @@ database_tools() {
   apt_install postgresql
 }
 
+# The CLI tests signal the server with `kill` (procps) and tamper with the
+# SQLite file through python3's sqlite3 module (verify-ledger).
+cli_test_tools() {
+  apt_install procps python3
+}
+
 browser_tools() {
   apt_install chromium chromium-driver
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
@@ -70,9 +76,9 @@ browser_tools() {
 
 case "${1:-}" in
   run) rust_tools; release_tools ;;      # scripts/run.sh: release build
-  test) rust_tools; database_tools; browser_tools ;;  # scripts/test.sh
+  test) rust_tools; database_tools; cli_test_tools; browser_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
-  all) rust_tools; release_tools; database_tools; browser_tools ;;
+  all) rust_tools; release_tools; database_tools; cli_test_tools; browser_tools ;;
   *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

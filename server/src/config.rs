@@ -15,7 +15,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::credits::service::Credits;
+use crate::money::Credits;
 
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.

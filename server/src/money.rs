@@ -2,6 +2,8 @@
 //! stored and added as `i64` micro-credits and only turned into a decimal
 //! string for people.
 
+use serde::{Deserialize, Deserializer};
+
 /// Micro-credits in one credit.
 pub const MICROS_PER_CREDIT: i64 = 1_000_000;
 
@@ -34,6 +36,47 @@ pub fn parse_credits(text: &str) -> Option<i64> {
     };
     let fraction: i64 = format!("{fraction:0<6}").parse().ok()?;
     whole.checked_mul(MICROS_PER_CREDIT)?.checked_add(fraction)
+}
+
+/// An amount of credits as a person types it: `12.5`, `"12.5"`, `-3`,
+/// parsed exactly into signed micro-credits (never through a float).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credits(pub i64);
+
+impl<'de> Deserialize<'de> for Credits {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let text = match &value {
+            serde_json::Value::Number(number) => match number.as_i64() {
+                Some(whole) => whole.to_string(),
+                None => {
+                    // A fraction arrives as a float. Below a billion (15
+                    // significant digits with six decimals) its shortest
+                    // plain-decimal form is exactly what was typed; above,
+                    // digits may already be lost.
+                    let float = number.as_f64().unwrap_or(f64::NAN);
+                    if float.is_nan() || float.abs() >= 1e9 {
+                        return Err(serde::de::Error::custom(
+                            "give amounts of a billion credits or more as a string, like \"1000000000.5\"",
+                        ));
+                    }
+                    format!("{float}")
+                }
+            },
+            serde_json::Value::String(text) => text.trim().to_owned(),
+            _ => return Err(serde::de::Error::custom("expected an amount of credits")),
+        };
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let micros = parse_credits(digits).ok_or_else(|| {
+            serde::de::Error::custom(
+                "expected an amount of credits with at most six decimals, like 12.5",
+            )
+        })?;
+        Ok(Self(if negative { -micros } else { micros }))
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,18 @@ pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<Strin
     Ok(value.to_owned())
 }
 
+/// The trimmed value, `None` when absent or blank, or 400 "… at most N
+/// characters".
+pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) if text.chars().count() > max_chars => Err(Error::bad_request(format!(
+            "{field} must be at most {max_chars} characters"
+        ))),
+        Some(text) => Ok(Some(text.to_owned())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

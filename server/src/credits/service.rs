@@ -8,7 +8,7 @@ use sea_orm::{
     TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::wallets::Wallets;
 use crate::{
@@ -19,53 +19,13 @@ use crate::{
         user,
     },
     error::{Error, Result},
-    money::{format_credits, parse_credits},
+    money::{Credits, format_credits},
     time::{self, serde_iso},
+    validate,
 };
 
 const MAX_REASON_LEN: usize = 500;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
-
-/// An amount of credits as a person types it: `12.5`, `"12.5"`, `-3`,
-/// parsed exactly into signed micro-credits (never through a float).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credits(pub i64);
-
-impl<'de> Deserialize<'de> for Credits {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        let text = match &value {
-            serde_json::Value::Number(number) => match number.as_i64() {
-                Some(whole) => whole.to_string(),
-                None => {
-                    // A fraction arrives as a float. Below a billion (15
-                    // significant digits with six decimals) its shortest
-                    // plain-decimal form is exactly what was typed; above,
-                    // digits may already be lost.
-                    let float = number.as_f64().unwrap_or(f64::NAN);
-                    if float.is_nan() || float.abs() >= 1e9 {
-                        return Err(serde::de::Error::custom(
-                            "give amounts of a billion credits or more as a string, like \"1000000000.5\"",
-                        ));
-                    }
-                    format!("{float}")
-                }
-            },
-            serde_json::Value::String(text) => text.trim().to_owned(),
-            _ => return Err(serde::de::Error::custom("expected an amount of credits")),
-        };
-        let (negative, digits) = match text.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, text.as_str()),
-        };
-        let micros = parse_credits(digits).ok_or_else(|| {
-            serde::de::Error::custom(
-                "expected an amount of credits with at most six decimals, like 12.5",
-            )
-        })?;
-        Ok(Self(if negative { -micros } else { micros }))
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,13 +88,13 @@ pub async fn grant(
     if amount == 0 {
         return Err(Error::bad_request("amount must not be zero"));
     }
-    let reason = optional_text("reason", request.reason.as_deref(), MAX_REASON_LEN)?;
+    let reason = validate::optional_text("reason", request.reason.as_deref(), MAX_REASON_LEN)?;
     if amount < 0 && reason.is_none() {
         return Err(Error::bad_request(
             "reason is required for a negative adjustment",
         ));
     }
-    let key = optional_text(
+    let key = validate::optional_text(
         "idempotency_key",
         request.idempotency_key.as_deref(),
         MAX_IDEMPOTENCY_KEY_LEN,
@@ -220,7 +180,7 @@ pub async fn apply<C: ConnectionTrait>(
     reason: Option<String>,
     idempotency_key: Option<String>,
 ) -> Result<credit_entry::Model> {
-    let Some(after) = change_balance(txn, user_id, amount).await? else {
+    let Some(after) = change_balance(txn, user_id, amount, false).await? else {
         let before = balance(txn, user_id).await?;
         return Err(Error::bad_request(format!(
             "amount would take the balance below zero (balance {} credits)",
@@ -250,11 +210,13 @@ pub async fn apply<C: ConnectionTrait>(
 
 /// Adds `amount` to the stored balance in one statement (which also takes
 /// the row's write lock until the transaction ends, so ledger rows follow
-/// in the order of the changes). `None` if it would go below zero.
+/// in the order of the changes). `None` if it would go below zero, unless
+/// `allow_negative`.
 pub async fn change_balance<C: ConnectionTrait>(
     txn: &C,
     user_id: &str,
     amount: i64,
+    allow_negative: bool,
 ) -> Result<Option<i64>> {
     let now = time::now();
     credit_balance::Entity::insert(credit_balance::ActiveModel {
@@ -269,20 +231,21 @@ pub async fn change_balance<C: ConnectionTrait>(
     )
     .exec_without_returning(txn)
     .await?;
-    let updated = credit_balance::Entity::update_many()
+    let mut update = credit_balance::Entity::update_many()
         .col_expr(
             credit_balance::Column::Balance,
             Expr::col(credit_balance::Column::Balance).add(amount),
         )
         .col_expr(credit_balance::Column::UpdatedAt, Expr::value(now))
-        .filter(credit_balance::Column::UserId.eq(user_id))
-        .filter(
+        .filter(credit_balance::Column::UserId.eq(user_id));
+    if !allow_negative {
+        update = update.filter(
             Expr::col(credit_balance::Column::Balance)
                 .add(amount)
                 .gte(0),
-        )
-        .exec_with_returning(txn)
-        .await?;
+        );
+    }
+    let updated = update.exec_with_returning(txn).await?;
     Ok(updated.first().map(|row| row.balance))
 }
 
@@ -422,14 +385,4 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
     }
     txn.commit().await?;
     Ok(found)
-}
-
-fn optional_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > max => Err(Error::bad_request(format!(
-            "{field} must be at most {max} characters"
-        ))),
-        Some(text) => Ok(Some(text.to_owned())),
-    }
 }

@@ -13,7 +13,6 @@ use super::{
     error::{ApiFormat, ProxyError},
 };
 use crate::{
-    keys::service::models_of,
     models::service::{self, PlanName},
     state::AppState,
     time,
@@ -26,7 +25,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ProxyError> {
     let format = ApiFormat::of_request(uri.path(), &headers);
-    let allowed = models_of(&caller.key);
+    let allowed = &caller.allowed_models;
     let models: Vec<_> = service::available_for(&state.db, PlanName::from(caller.owner.plan))
         .await
         .map_err(|err| ProxyError::internal(err, format))?

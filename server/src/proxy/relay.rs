@@ -146,33 +146,26 @@ fn last_event_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Each event in `bytes` (all complete) as (start, end of content, start of
-/// the next event).
-fn events(bytes: &[u8]) -> Vec<(usize, usize, usize)> {
-    let mut found = Vec::new();
-    let mut start = 0;
+/// the next event), found as the caller walks them: no allocation per chunk.
+fn events(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     // Providers use plain newlines: look for CRLF only where there is a CR.
     let has_cr = memchr::memchr(b'\r', bytes).is_some();
-    while start < bytes.len() {
-        let rest = &bytes[start..];
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let rest = bytes.get(start..).filter(|rest| !rest.is_empty())?;
         let lf = memmem::find(rest, b"\n\n").map(|at| (at, 2));
         let crlf = has_cr
             .then(|| memmem::find(rest, b"\r\n\r\n").map(|at| (at, 4)))
             .flatten();
-        let (at, len) = match (lf, crlf) {
-            (Some(a), Some(b)) => {
-                if a.0 <= b.0 {
-                    a
-                } else {
-                    b
-                }
-            }
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => (rest.len(), 0),
-        };
-        found.push((start, start + at, start + at + len));
+        let (at, len) = [lf, crlf]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+            .unwrap_or((rest.len(), 0));
+        let event = (start, start + at, start + at + len);
         start += at + len;
-    }
-    found
+        Some(event)
+    })
 }
 
 #[cfg(test)]
@@ -182,7 +175,7 @@ mod tests {
     #[test]
     fn events_split_on_blank_lines() {
         let bytes = b"data: a\n\nevent: x\ndata: b\n\ndata: c";
-        let spans = events(bytes);
+        let spans: Vec<_> = events(bytes).collect();
         assert_eq!(spans.len(), 3);
         assert_eq!(&bytes[spans[1].0..spans[1].1], b"event: x\ndata: b");
         assert_eq!(last_event_end(bytes), Some(27));

@@ -17,7 +17,7 @@ use crate::{
     batch::{self, BatchWriter, Sink},
     credits, db,
     entity::{
-        api_key, credit_balance,
+        api_key,
         credit_entry::{self, EntryKind},
         daily_usage, llm_usage, usage_record,
     },
@@ -160,7 +160,9 @@ async fn write_charges(
     let mut entries = Vec::new();
     for (user_id, charges) in per_user {
         let total: i64 = charges.iter().map(|row| row.charged).sum();
-        let after = match credits::service::change_balance(txn, user_id, -total).await {
+        let change =
+            |allow_negative| credits::service::change_balance(txn, user_id, -total, allow_negative);
+        let after = match change(false).await {
             Ok(Some(after)) => after,
             // Holds keep the stored balance above what requests charge, so
             // this means the invariant broke: record it anyway (the ledger
@@ -171,7 +173,10 @@ async fn write_charges(
                     total,
                     "a batch of charges exceeds the stored balance"
                 );
-                force_change_balance(txn, user_id, -total).await?
+                change(true)
+                    .await
+                    .map_err(|err| DbErr::Custom(err.to_string()))?
+                    .unwrap_or(-total)
             }
             Err(err) => return Err(DbErr::Custom(err.to_string())),
         };
@@ -196,22 +201,6 @@ async fn write_charges(
             .await?;
     }
     Ok(())
-}
-
-async fn force_change_balance(
-    txn: &DatabaseTransaction,
-    user_id: &str,
-    amount: i64,
-) -> Result<i64, DbErr> {
-    let updated = credit_balance::Entity::update_many()
-        .col_expr(
-            credit_balance::Column::Balance,
-            Expr::col(credit_balance::Column::Balance).add(amount),
-        )
-        .filter(credit_balance::Column::UserId.eq(user_id))
-        .exec_with_returning(txn)
-        .await?;
-    Ok(updated.first().map_or(amount, |row| row.balance))
 }
 
 /// `existing + incoming` for an upsert: the row's value plus the one the

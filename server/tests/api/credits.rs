@@ -8,7 +8,10 @@ use axum::{
 };
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use server::credits::service::{Credits, Discrepancy, verify};
+use server::{
+    credits::service::{Discrepancy, verify},
+    money::Credits,
+};
 
 use crate::helpers::{
     Answer, PASSWORD, TestApp, assert_error, assert_iso_millis, json_request, send_to, spawn_app,
