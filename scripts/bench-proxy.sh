@@ -45,7 +45,11 @@ trap cleanup EXIT
 taskset -c "$LOAD_CORE" "$BIN" mock-upstream --addr "127.0.0.1:$MOCK_PORT" \
   >"$WORK/mock.log" 2>&1 &
 PIDS+=($!)
+# The admin's plan (pro) gets limits the load never reaches, so every
+# request still goes through the rate-limit windows.
 RUST_LOG=warn TOLLGATE__DATA_DIR="$WORK/data" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
+  TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
+  TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
   TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
   taskset -c "$GATE_CORE" "$BIN" serve >"$WORK/tollgate.log" 2>&1 &
 GATE_PID=$!

@@ -13,6 +13,8 @@ mod m20261125_000005_request_metrics;
 mod m20261125_000006_usage;
 mod m20261125_000007_credits;
 mod m20261125_000008_usage_prices;
+mod m20261125_000009_rate_limits;
+mod m20261125_000010_entitlements;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_usage::Migration),
             Box::new(m20261125_000007_credits::Migration),
             Box::new(m20261125_000008_usage_prices::Migration),
+            Box::new(m20261125_000009_rate_limits::Migration),
+            Box::new(m20261125_000010_entitlements::Migration),
         ]
     }
 }

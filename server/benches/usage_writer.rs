@@ -56,6 +56,8 @@ async fn main() -> anyhow::Result<()> {
                 models: Vec::new(),
                 quota_micro_credits: None,
                 expires_at: None,
+                requests_per_minute: None,
+                tokens_per_minute: None,
             },
         )
         .await?;

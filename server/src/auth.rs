@@ -12,6 +12,7 @@ pub mod throttle;
 use axum::{extract::FromRequestParts, http::request::Parts};
 
 use crate::{
+    entitlements::EffectivePlan,
     entity::user::{self, Role},
     error::Error,
 };
@@ -22,6 +23,9 @@ use crate::{
 pub enum Credential {
     Bearer,
     Cookie,
+    /// `x-api-key`, accepted on the few read-mostly paths of
+    /// [`middleware::API_KEY_DASHBOARD_PATHS`].
+    ApiKey,
 }
 
 /// The signed-in user of this request, put in the request's extensions by the
@@ -29,9 +33,11 @@ pub enum Credential {
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: user::Model,
-    /// The session (`jti`) this request runs under.
-    pub session_id: String,
+    /// The session (`jti`) this request runs under; `None` for an API key.
+    pub session_id: Option<String>,
     pub credential: Credential,
+    /// The plan in effect: `PRO_LIFETIME` with an active grant.
+    pub plan: EffectivePlan,
 }
 
 impl CurrentUser {

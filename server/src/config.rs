@@ -3,6 +3,7 @@
 //! Unknown keys and bad values stop the start with a message naming the key.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::{Path, PathBuf},
 };
@@ -15,7 +16,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::money::Credits;
+use crate::{limits::Limits, models::service::PlanName, money::Credits};
 
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.
@@ -40,6 +41,83 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub proxy: ProxySettings,
     pub credits: CreditSettings,
+    pub rate_limits: RateLimitSettings,
+    pub features: FeatureSettings,
+}
+
+/// The admin contract's feature flags, also read from the environment
+/// variables it names: `REALTIME_MODE=sse|ws|polling`, `GAMIFICATION=on|off`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeatureSettings {
+    /// How the admin dashboard gets live figures: server-sent events at
+    /// `/api/admin/live`, a WebSocket at `/api/admin/live/ws`, or polling
+    /// the overview (the live endpoints answer 404).
+    pub realtime_mode: RealtimeMode,
+    /// Leaderboard, podium and presence; off hides them and their
+    /// endpoints answer 404.
+    pub gamification: bool,
+}
+
+impl Default for FeatureSettings {
+    fn default() -> Self {
+        Self {
+            realtime_mode: RealtimeMode::Sse,
+            gamification: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RealtimeMode {
+    Sse,
+    Ws,
+    Polling,
+}
+
+/// Each plan's default rate limits, for each key and for each user (all
+/// their keys together); 0 means no limit. Admins can change them at run
+/// time (`PUT /api/admin/rate-limits/{plan}`), which overrides these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub trial: Limits,
+    pub free: Limits,
+    pub pro: Limits,
+    pub pro_lifetime: Limits,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            trial: Limits::new(30, 200_000),
+            free: Limits::new(60, 400_000),
+            pro: Limits::new(600, 4_000_000),
+            pro_lifetime: Limits::new(600, 4_000_000),
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// No limits for any plan.
+    pub fn unlimited() -> Self {
+        Self {
+            trial: Limits::NONE,
+            free: Limits::NONE,
+            pro: Limits::NONE,
+            pro_lifetime: Limits::NONE,
+        }
+    }
+
+    pub fn by_plan(&self) -> HashMap<PlanName, Limits> {
+        HashMap::from([
+            (PlanName::Trial, self.trial),
+            (PlanName::Free, self.free),
+            (PlanName::Pro, self.pro),
+            (PlanName::ProLifetime, self.pro_lifetime),
+        ])
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +206,8 @@ impl Default for Settings {
             secrets: SecretSettings::default(),
             proxy: ProxySettings::default(),
             credits: CreditSettings::default(),
+            rate_limits: RateLimitSettings::default(),
+            features: FeatureSettings::default(),
         }
     }
 }
@@ -186,6 +266,21 @@ impl Settings {
         }
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
+        }
+        // The contract's own flag names.
+        if let Ok(mode) = std::env::var("REALTIME_MODE") {
+            figment = figment.merge(Serialized::default(
+                "features.realtime_mode",
+                mode.to_ascii_lowercase(),
+            ));
+        }
+        if let Ok(flag) = std::env::var("GAMIFICATION") {
+            let on = match flag.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => anyhow::bail!("invalid configuration: GAMIFICATION must be on or off"),
+            };
+            figment = figment.merge(Serialized::default("features.gamification", on));
         }
         let settings: Settings = figment
             .extract()

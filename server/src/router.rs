@@ -5,15 +5,16 @@ use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
     middleware,
-    routing::{any, get, patch, post},
+    routing::{any, delete, get, patch, post, put},
 };
 use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    accounts::handlers as accounts, auth, credits::handlers as credits, error::Error,
-    keys::handlers as keys, models::handlers as models, providers::handlers as providers, proxy,
-    state::AppState, telemetry,
+    accounts::handlers as accounts, auth, credits::handlers as credits,
+    entitlements::handlers as grants, error::Error, keys::handlers as keys,
+    limits::handlers as limits, models::handlers as models, providers::handlers as providers,
+    proxy, state::AppState, telemetry,
 };
 
 /// The whole API, as tests drive it.
@@ -44,6 +45,7 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         )
         .route("/admin/users/{id}/credits", get(credits::of_user))
         .route("/admin/credits/grant", post(credits::grant))
+        .route("/admin/credits/refund", post(credits::refund))
         .route(
             "/admin/providers",
             get(providers::list).post(providers::create),
@@ -54,6 +56,10 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
                 .patch(providers::update)
                 .delete(providers::delete),
         )
+        .route("/admin/grants", get(grants::list).post(grants::create))
+        .route("/admin/grants/{id}", delete(grants::revoke))
+        .route("/admin/rate-limits", get(limits::list))
+        .route("/admin/rate-limits/{plan}", put(limits::set))
         .route("/admin/models", get(models::list).post(models::create))
         .route(
             "/admin/models/{id}",

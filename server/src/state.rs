@@ -10,7 +10,9 @@ use crate::{
     config::Settings,
     credits::wallets::Wallets,
     db,
+    entitlements::Entitlements,
     keys::cache::KeyCache,
+    limits::{self, RateLimits},
     proxy::{catalog::Catalog, upstream::Clients},
     telemetry::metrics::{self, MetricsWriter},
     usage::{self, UsageWriter},
@@ -33,6 +35,10 @@ pub struct AppState {
     pub usage: UsageWriter,
     /// Balances and holds in memory.
     pub wallets: Arc<Wallets>,
+    /// Requests and tokens per minute, per key and per user.
+    pub rate_limits: Arc<RateLimits>,
+    /// Active entitlement grants, per user, in memory.
+    pub entitlements: Arc<Entitlements>,
 }
 
 impl AppState {
@@ -47,6 +53,8 @@ impl AppState {
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_window_secs),
         );
+        let rate_limits = RateLimits::new(settings.rate_limits.by_plan());
+        limits::plans::load(&db, &rate_limits).await?;
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -59,6 +67,8 @@ impl AppState {
             upstream: Arc::new(Clients::default()),
             usage: usage::start(db),
             wallets: Arc::new(Wallets::default()),
+            rate_limits: Arc::new(rate_limits),
+            entitlements: Arc::new(Entitlements::default()),
         })
     }
 

@@ -62,7 +62,9 @@ pub async fn register(name: String, email: String, password: String) -> Result<(
 pub async fn logout() -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    server::auth::session::revoke(&state.db, &current.session_id).await?;
+    if let Some(session_id) = &current.session_id {
+        server::auth::session::revoke(&state.db, session_id).await?;
+    }
     crate::ssr::set_header(
         http::header::SET_COOKIE,
         server::auth::cookie::clear(state.settings.auth.secure_cookies),

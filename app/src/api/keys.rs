@@ -18,10 +18,10 @@ pub async fn list_keys() -> Result<Vec<KeyInfo>, AppError> {
 /// Models the user's plan may call, for the key form's choices.
 #[server(prefix = "/rpc", endpoint = "my_models")]
 pub async fn my_models() -> Result<Vec<String>, AppError> {
-    use server::models::service::{self, PlanName};
+    use server::models::service;
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    let models = service::available_for(&state.db, PlanName::from(current.user.plan)).await?;
+    let models = service::available_for(&state.db, current.plan.plan).await?;
     Ok(models.into_iter().map(|model| model.id).collect())
 }
 
@@ -58,6 +58,8 @@ pub async fn create_key(
         models,
         quota_micro_credits,
         expires_at,
+        requests_per_minute: None,
+        tokens_per_minute: None,
     };
     let created = service::create(&state.db, &current.user.id, new).await?;
     Ok(CreatedKeyInfo {

@@ -131,7 +131,9 @@ pub async fn login(
 }
 
 pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Result<Response> {
-    session::revoke(&state.db, &current.session_id).await?;
+    if let Some(session_id) = &current.session_id {
+        session::revoke(&state.db, session_id).await?;
+    }
     let mut response = Json(json!({ "success": true })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -141,7 +143,11 @@ pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Resu
 }
 
 pub async fn me(current: CurrentUser) -> Json<serde_json::Value> {
-    Json(json!({ "success": true, "user": UserView::from(current.user) }))
+    Json(json!({
+        "success": true,
+        "user": UserView::from(current.user),
+        "effective_plan": current.plan.view(),
+    }))
 }
 
 pub async fn list_users(

@@ -166,6 +166,8 @@ pub async fn create_with_key(
             models: Vec::new(),
             quota_micro_credits: None,
             expires_at: None,
+            requests_per_minute: None,
+            tokens_per_minute: None,
         },
     )
     .await?;

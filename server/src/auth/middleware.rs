@@ -11,8 +11,9 @@ use axum::{
 };
 
 use crate::{
-    auth::{Credential, cookie, session},
+    auth::{Credential, CurrentUser, cookie, session},
     error::Error,
+    keys,
     state::AppState,
 };
 
@@ -35,6 +36,20 @@ pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/assets/", "/rpc/public/"];
 /// The LLM API authenticates by API key, not by session: its handlers take
 /// [`crate::proxy::auth::ApiKeyAuth`], which refuses a request without a valid key.
 pub const API_KEY_PREFIXES: &[&str] = &["/v1/", "/api/v1/"];
+
+/// Dashboard paths that also take an API key (`x-api-key`) instead of a
+/// session: the hackathon dashboard and a user's own figures, so that a
+/// script or CLI holding only a key can read them. Nothing that changes
+/// an account, a key or anything of an admin's.
+pub const API_KEY_DASHBOARD_PATHS: &[&str] = &[
+    "/api/users/me",
+    "/api/users/me/credits",
+    "/api/users/me/usage",
+    "/api/users/me/usage.csv",
+    "/api/stats",
+    "/api/leaderboard",
+    "/api/presence",
+];
 
 /// Prefixes whose clients are programs: they get a 401 in JSON rather than a
 /// redirect to the login page.
@@ -66,9 +81,17 @@ pub async fn authenticate(
     let credential = bearer_token(request.headers())
         .map(|token| (token, Credential::Bearer))
         .or_else(|| cookie::read(request.headers()).map(|token| (token, Credential::Cookie)));
-    let resolved = match credential {
-        Some((token, kind)) => session::authenticate(&state.db, &state.jwt, &token, kind).await,
-        None => Err(Error::Unauthorized("authentication required".into())),
+    let api_key = request
+        .headers()
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .filter(|_| API_KEY_DASHBOARD_PATHS.contains(&path.as_str()));
+    let resolved = match (credential, api_key) {
+        (Some((token, kind)), _) => {
+            session::authenticate(&state.db, &state.jwt, &state.entitlements, &token, kind).await
+        }
+        (None, Some(key)) => by_api_key(&state, key).await,
+        (None, None) => Err(Error::Unauthorized("authentication required".into())),
     };
 
     match resolved {
@@ -87,6 +110,17 @@ pub async fn authenticate(
         Err(_) => {}
     }
     next.run(request).await
+}
+
+async fn by_api_key(state: &AppState, key: &str) -> Result<CurrentUser, Error> {
+    let (_, user) = keys::service::authenticate(&state.db, &state.key_cache, key.trim()).await?;
+    let plan = state.entitlements.resolve(&state.db, &user).await?;
+    Ok(CurrentUser {
+        user,
+        session_id: None,
+        credential: Credential::ApiKey,
+        plan,
+    })
 }
 
 /// Programs get the error; people are sent to the login page and back.

@@ -10,6 +10,7 @@ use sea_orm::{
 
 use crate::{
     auth::{Credential, CurrentUser, jwt::JwtKeys},
+    entitlements::Entitlements,
     entity::{
         session,
         user::{self, Status},
@@ -66,6 +67,7 @@ pub async fn create(
 pub async fn authenticate(
     db: &DatabaseConnection,
     keys: &JwtKeys,
+    entitlements: &Entitlements,
     token: &str,
     credential: Credential,
 ) -> Result<CurrentUser> {
@@ -87,10 +89,12 @@ pub async fn authenticate(
     if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
         touch(db, &session.jti, now).await?;
     }
+    let plan = entitlements.resolve(db, &user).await?;
     Ok(CurrentUser {
         user,
-        session_id: session.jti,
+        session_id: Some(session.jti),
         credential,
+        plan,
     })
 }
 

@@ -1,5 +1,5 @@
-//! `/api/admin/credits/grant`, `/api/users/me/credits` and
-//! `/api/admin/users/:id/credits`.
+//! `/api/admin/credits/grant`, `/api/admin/credits/refund`,
+//! `/api/users/me/credits` and `/api/admin/users/:id/credits`.
 
 use axum::{
     Json,
@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::service::{self, EntryView, GrantRequest, HistoryQuery};
+use super::service::{self, EntryView, GrantRequest, HistoryQuery, RefundRequest};
 use crate::{
     accounts::service as accounts,
     auth::{AdminUser, CurrentUser},
@@ -33,6 +33,32 @@ pub async fn grant(
         "balance_micro_credits": balance,
         "balance_credits": format_credits(balance),
         "entry": EntryView::from(granted.entry),
+    })))
+}
+
+/// The new balance, the entry and the amount refunded, as a grant answers
+/// plus `request_id` and `refunded_*`. A repeated refund of a request
+/// answers exactly what the first one did (`applied: false` says so).
+pub async fn refund(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    AppJson(request): AppJson<RefundRequest>,
+) -> Result<Json<Value>> {
+    // A request that just finished may still be in the writer's queue.
+    state.usage.flush().await;
+    let refunded = service::refund(&state.db, &state.wallets, &admin.user.id, request).await?;
+    let balance = refunded.entry.balance_after;
+    let amount = refunded.entry.amount;
+    Ok(Json(json!({
+        "success": true,
+        "applied": refunded.applied,
+        "user_id": refunded.entry.user_id,
+        "request_id": refunded.request_id,
+        "refunded_micro_credits": amount,
+        "refunded_credits": format_credits(amount),
+        "balance_micro_credits": balance,
+        "balance_credits": format_credits(balance),
+        "entry": EntryView::from(refunded.entry),
     })))
 }
 

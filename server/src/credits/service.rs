@@ -1,5 +1,6 @@
-//! The ledger's rules: grants and adjustments (idempotent when keyed), the
-//! history, and the proof that every balance equals its ledger.
+//! The ledger's rules: grants and adjustments (idempotent when keyed),
+//! refunds of proxied requests (at most one per request), the history, and
+//! the proof that every balance equals its ledger.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -16,7 +17,7 @@ use crate::{
     entity::{
         credit_balance,
         credit_entry::{self, EntryKind},
-        user,
+        usage_record, user,
     },
     error::{Error, Result},
     money::{Credits, format_credits},
@@ -26,6 +27,8 @@ use crate::{
 
 const MAX_REASON_LEN: usize = 500;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+/// Request ids are `req_<16 hex>`; anything much longer is not one.
+const MAX_REQUEST_ID_LEN: usize = 64;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +167,136 @@ fn replay(first: credit_entry::Model, user_id: &str, amount: i64) -> Result<Gran
         ));
     }
     Ok(Granted {
+        entry: first,
+        applied: false,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// The proxied request (its `x-request-id`, the usage row's id).
+    pub request_id: String,
+    /// Required; optional here so that a missing one is refused like a
+    /// blank one.
+    pub reason: Option<String>,
+    /// Credits as typed, like a grant's; the full charge when absent.
+    pub amount: Option<Credits>,
+}
+
+/// What a refund did: the entry (the first one, for a repeat).
+#[derive(Debug, Clone)]
+pub struct Refunded {
+    /// The request refunded.
+    pub request_id: String,
+    pub entry: credit_entry::Model,
+    /// False when an earlier refund of the same request did it.
+    pub applied: bool,
+}
+
+/// Gives back to its user what a proxied request was charged (all of it,
+/// or `amount` of it), as `admin_id`. A request is refunded at most once:
+/// the entry's idempotency key is `refund:<request_id>`, so a repeat, even
+/// a concurrent one, returns the first entry unchanged. The caller flushes
+/// the usage writer first, so a request that just finished has its row.
+pub async fn refund(
+    db: &DatabaseConnection,
+    wallets: &Wallets,
+    admin_id: &str,
+    request: RefundRequest,
+) -> Result<Refunded> {
+    let request_id =
+        validate::required_text("request_id", &request.request_id, MAX_REQUEST_ID_LEN)?;
+    let reason = validate::required_text(
+        "reason",
+        request.reason.as_deref().unwrap_or_default(),
+        MAX_REASON_LEN,
+    )?;
+    if let Some(Credits(amount)) = request.amount
+        && amount <= 0
+    {
+        return Err(Error::bad_request("amount must be greater than zero"));
+    }
+    let usage = usage_record::Entity::find_by_id(request_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("no request with request_id {request_id}")))?;
+    if usage.charged <= 0 {
+        return Err(Error::bad_request(format!(
+            "request {request_id} was charged nothing, so there is nothing to refund"
+        )));
+    }
+    let amount = request
+        .amount
+        .map_or(usage.charged, |Credits(amount)| amount);
+    if amount > usage.charged {
+        return Err(Error::bad_request(format!(
+            "amount must be at most the {} credits request {request_id} was charged",
+            format_credits(usage.charged)
+        )));
+    }
+    let key = format!("refund:{request_id}");
+    if let Some(first) = by_idempotency_key(db, &key).await? {
+        return replay_refund(first, &usage, amount);
+    }
+    // No wallet loads or other balance changes until this one is in memory.
+    let _loading = wallets.loading.lock().await;
+    let txn = db::begin_write(db).await?;
+    // Names both what is refunded and who decided it.
+    let reference = format!("{request_id} by {admin_id}");
+    let entry = match apply(
+        &txn,
+        &usage.user_id,
+        EntryKind::Refund,
+        amount,
+        Some(&reference),
+        Some(reason),
+        Some(key.clone()),
+    )
+    .await
+    {
+        Ok(entry) => entry,
+        // A concurrent refund of the same request committed since the check.
+        Err(Error::Conflict(_)) => {
+            drop(txn);
+            let first = by_idempotency_key(db, &key)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("idempotency key vanished")))?;
+            return replay_refund(first, &usage, amount);
+        }
+        Err(err) => return Err(err),
+    };
+    txn.commit().await?;
+    wallets.credit(&usage.user_id, amount);
+    Ok(Refunded {
+        request_id,
+        entry,
+        applied: true,
+    })
+}
+
+/// The first refund of a request, if the repeat asks for the same amount.
+fn replay_refund(
+    first: credit_entry::Model,
+    usage: &usage_record::Model,
+    amount: i64,
+) -> Result<Refunded> {
+    // An admin may have used the key for a grant; it is not a refund then.
+    if first.kind != EntryKind::Refund || first.user_id != usage.user_id {
+        return Err(Error::Conflict(format!(
+            "the idempotency key refund:{} is taken by another ledger entry",
+            usage.id
+        )));
+    }
+    if first.amount != amount {
+        return Err(Error::Conflict(format!(
+            "request {} was already refunded {} credits",
+            usage.id,
+            format_credits(first.amount)
+        )));
+    }
+    Ok(Refunded {
+        request_id: usage.id.clone(),
         entry: first,
         applied: false,
     })

@@ -21,6 +21,9 @@ pub struct Model {
     pub quota_limit: Option<i64>,
     /// Spent so far, in micro-credits.
     pub quota_used: i64,
+    /// The key's own rate limits; `None`: its owner's plan decides.
+    pub requests_per_minute: Option<i64>,
+    pub tokens_per_minute: Option<i64>,
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,

@@ -36,6 +36,12 @@ pub struct NewKey {
     pub quota_micro_credits: Option<i64>,
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The key's own rate limits; absent: the owner's plan decides. The
+    /// owner's own limits still apply on top.
+    #[serde(default)]
+    pub requests_per_minute: Option<i64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<i64>,
 }
 
 /// A change to a key. For quota and expiry, `null` removes the limit and a
@@ -49,6 +55,10 @@ pub struct KeyChange {
     pub quota_micro_credits: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "present")]
+    pub requests_per_minute: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    pub tokens_per_minute: Option<Option<i64>>,
 }
 
 /// A created key: the row, and the secret to show once.
@@ -63,6 +73,8 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> R
     let models = validate_models(new.models)?;
     let quota = validate_quota(new.quota_micro_credits)?;
     let expires_at = validate_expiry(new.expires_at)?;
+    let requests_per_minute = validate_rate("requests_per_minute", new.requests_per_minute)?;
+    let tokens_per_minute = validate_rate("tokens_per_minute", new.tokens_per_minute)?;
     let secret = secret::generate();
     let now = time::now();
     let key = api_key::ActiveModel {
@@ -74,6 +86,8 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> R
         models: Set(encode_models(&models)?),
         quota_limit: Set(quota),
         quota_used: Set(0),
+        requests_per_minute: Set(requests_per_minute),
+        tokens_per_minute: Set(tokens_per_minute),
         expires_at: Set(expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
@@ -107,9 +121,11 @@ pub async fn update(
         && change.models.is_none()
         && change.quota_micro_credits.is_none()
         && change.expires_at.is_none()
+        && change.requests_per_minute.is_none()
+        && change.tokens_per_minute.is_none()
     {
         return Err(Error::bad_request(
-            "nothing to update: send name, models, quota_micro_credits or expires_at",
+            "nothing to update: send name, models, quota_micro_credits, expires_at, requests_per_minute or tokens_per_minute",
         ));
     }
     let key = owned(db, user_id, id).await?;
@@ -128,6 +144,12 @@ pub async fn update(
     }
     if let Some(expires_at) = change.expires_at {
         model.expires_at = Set(validate_expiry(expires_at)?);
+    }
+    if let Some(limit) = change.requests_per_minute {
+        model.requests_per_minute = Set(validate_rate("requests_per_minute", limit)?);
+    }
+    if let Some(limit) = change.tokens_per_minute {
+        model.tokens_per_minute = Set(validate_rate("tokens_per_minute", limit)?);
     }
     model.updated_at = Set(time::now());
     let key = model.update(db).await?;
@@ -253,6 +275,16 @@ fn validate_quota(quota: Option<i64>) -> Result<Option<i64>> {
         Some(q) if q < 0 => Err(Error::bad_request(
             "quota_micro_credits must be zero or more",
         )),
+        other => Ok(other),
+    }
+}
+
+fn validate_rate(field: &str, limit: Option<i64>) -> Result<Option<i64>> {
+    match limit {
+        Some(n) if !(1..=i64::from(u32::MAX)).contains(&n) => Err(Error::bad_request(format!(
+            "{field} must be between 1 and {}",
+            u32::MAX
+        ))),
         other => Ok(other),
     }
 }

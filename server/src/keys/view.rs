@@ -16,6 +16,9 @@ pub struct KeyView {
     pub quota_limit_credits: Option<String>,
     pub quota_used_micro_credits: i64,
     pub quota_used_credits: String,
+    /// The key's own rate limits; `null`: the owner's plan decides.
+    pub requests_per_minute: Option<i64>,
+    pub tokens_per_minute: Option<i64>,
     #[serde(with = "serde_iso::option")]
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(with = "serde_iso")]
@@ -39,6 +42,8 @@ impl From<api_key::Model> for KeyView {
             prefix: key.prefix,
             quota_limit_micro_credits: key.quota_limit,
             quota_used_micro_credits: key.quota_used,
+            requests_per_minute: key.requests_per_minute,
+            tokens_per_minute: key.tokens_per_minute,
             expires_at: key.expires_at,
             created_at: key.created_at,
             last_used_at: key.last_used_at,

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::service::{self, Deletion, ModelChange, ModelView, NewModel, PlanName};
+use super::service::{self, Deletion, ModelChange, ModelView, NewModel};
 use crate::{
     auth::{AdminUser, CurrentUser},
     error::Result,
@@ -80,6 +80,6 @@ pub async fn delete(
 
 /// The models the signed-in user's plan may call.
 pub async fn available(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Value>> {
-    let models = service::available_for(&state.db, PlanName::from(current.user.plan)).await?;
+    let models = service::available_for(&state.db, current.plan.plan).await?;
     Ok(Json(json!({ "success": true, "models": models })))
 }

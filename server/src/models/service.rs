@@ -25,13 +25,30 @@ const MAX_PRICE: i64 = 1_000_000_000_000;
 
 /// A plan a model can be offered to. `pro_lifetime` is the entitlement an
 /// admin grants; the others are the account plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanName {
     Trial,
     Free,
     Pro,
     ProLifetime,
+}
+
+impl PlanName {
+    pub const ALL: [Self; 4] = [Self::Trial, Self::Free, Self::Pro, Self::ProLifetime];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trial => "trial",
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::ProLifetime => "pro_lifetime",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|plan| plan.as_str() == text)
+    }
 }
 
 impl From<Plan> for PlanName {

@@ -68,10 +68,32 @@ async fn forward(
     state.usage.wait_for_room().await;
     let mut pending = Pending::new(state.usage.clone(), caller.clone(), endpoint);
     let request_id = HeaderValue::from_str(&pending.id).ok();
-    let mut response = match check(state, &caller, endpoint, body, &mut pending).await {
-        Ok((route, request)) => call(state, &route, request, endpoint, headers, pending).await,
-        Err(err) => reject(pending, err),
+    let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
+        Ok(effective) => effective.plan,
+        Err(err) => return reject(pending, ProxyError::internal(err, endpoint.format())),
     };
+    // Rate limits come first: a flood is turned away before its bodies
+    // are read.
+    let (rate_headers, admitted) = state.rate_limits.admit(&caller, plan);
+    let mut response = match admitted {
+        Err(refused) => {
+            let retry_headers = refused.retry_headers();
+            let err = ProxyError::new(ErrorKind::RateLimited, refused.message, endpoint.format());
+            let mut response = reject(pending, err);
+            response.headers_mut().extend(retry_headers);
+            response
+        }
+        Ok(meter) => {
+            pending.set_token_meter(meter);
+            match check(state, &caller, plan, endpoint, body, &mut pending).await {
+                Ok((route, request)) => {
+                    call(state, &route, request, endpoint, headers, pending).await
+                }
+                Err(err) => reject(pending, err),
+            }
+        }
+    };
+    rate_headers.apply(response.headers_mut());
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);
     }
@@ -83,6 +105,7 @@ async fn forward(
 async fn check(
     state: &AppState,
     caller: &KeyCaller,
+    plan: PlanName,
     endpoint: Endpoint,
     body: Body,
     pending: &mut Pending,
@@ -114,7 +137,7 @@ async fn check(
             format,
         ));
     }
-    if !route.allows_plan(PlanName::from(caller.owner.plan)) {
+    if !route.allows_plan(plan) {
         return Err(ProxyError::new(
             ErrorKind::PermissionDenied,
             format!("your plan does not include the model `{name}`"),

@@ -12,11 +12,7 @@ use super::{
     auth::ApiKeyAuth,
     error::{ApiFormat, ProxyError},
 };
-use crate::{
-    models::service::{self, PlanName},
-    state::AppState,
-    time,
-};
+use crate::{models::service, state::AppState, time};
 
 pub async fn list(
     State(state): State<AppState>,
@@ -26,7 +22,12 @@ pub async fn list(
 ) -> Result<Json<Value>, ProxyError> {
     let format = ApiFormat::of_request(uri.path(), &headers);
     let allowed = &caller.allowed_models;
-    let models: Vec<_> = service::available_for(&state.db, PlanName::from(caller.owner.plan))
+    let plan = state
+        .entitlements
+        .resolve(&state.db, &caller.owner)
+        .await
+        .map_err(|err| ProxyError::internal(err, format))?;
+    let models: Vec<_> = service::available_for(&state.db, plan.plan)
         .await
         .map_err(|err| ProxyError::internal(err, format))?
         .into_iter()

@@ -15,6 +15,7 @@ use crate::{
     credits::wallets::Hold,
     entity::usage_record,
     keys::cache::{KeyCaller, QuotaHold},
+    limits::TokenMeter,
     time,
     usage::{Prices, Tokens, UsageWriter},
 };
@@ -36,6 +37,8 @@ pub struct Pending {
     hold: Option<Hold>,
     /// The reservation on the key's quota, if it has one.
     quota_hold: Option<QuotaHold>,
+    /// Counts the request's tokens against its tokens-per-minute windows.
+    token_meter: Option<TokenMeter>,
 }
 
 impl Pending {
@@ -53,7 +56,13 @@ impl Pending {
             first_byte: None,
             hold: None,
             quota_hold: None,
+            token_meter: None,
         }
+    }
+
+    /// The windows the request's tokens count against, once let in.
+    pub fn set_token_meter(&mut self, meter: TokenMeter) {
+        self.token_meter = Some(meter);
     }
 
     /// Keeps the request's reservations until it settles.
@@ -86,6 +95,9 @@ impl Pending {
             .map(|route| Prices::from(&route.model))
             .unwrap_or_default();
         let cost = tokens.cost(&prices);
+        if let Some(meter) = self.token_meter {
+            meter.record(tokens.total());
+        }
         // Only an admitted request holds anything; the rest cost nothing.
         let charged = self.hold.map_or(0, |hold| hold.settle(cost));
         match self.quota_hold {

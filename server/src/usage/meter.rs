@@ -37,6 +37,13 @@ impl From<&shadow_model::Model> for Prices {
 const TOKENS_PER_PRICE_UNIT: i128 = 1_000_000;
 
 impl Tokens {
+    /// Every token the provider processed, as rate limits count them:
+    /// input, cached or not, and output.
+    pub fn total(&self) -> u64 {
+        let sum = self.input + self.output + self.cache_read + self.cache_write;
+        u64::try_from(sum.max(0)).unwrap_or(0)
+    }
+
     /// The cost in micro-credits: summed exactly, then rounded up once, so
     /// a request that used anything is never free and rounding never
     /// compounds across token kinds.

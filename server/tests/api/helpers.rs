@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use server::{
     AppState, Settings,
     accounts::service::{self, NewUser},
-    config::{AuthSettings, DatabaseSettings},
+    config::{AuthSettings, DatabaseSettings, RateLimitSettings},
     entity::{
         usage_record,
         user::{Plan, Role},
@@ -53,6 +53,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with the settings changed by `configure` first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    // Warnings and errors go to the test's captured output, shown when it
+    // fails: a 500's cause is logged, never sent.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let data_dir = tempfile::tempdir().expect("cannot create a temporary data directory");
     let database_url = fresh_database_url().await;
     let mut settings = settings_for(data_dir.path(), database_url.as_deref());
@@ -79,6 +85,9 @@ pub fn settings_for(dir: &Path, database_url: Option<&str>) -> Settings {
         database: DatabaseSettings {
             url: database_url.map(|url| SecretString::from(url.to_owned())),
         },
+        // Tests that are not about rate limits send bursts no plan allows;
+        // the rate-limit tests set their own.
+        rate_limits: RateLimitSettings::unlimited(),
         ..Settings::default()
     }
 }

@@ -24,6 +24,8 @@ const KEY_FIELDS: &[&str] = &[
     "quota_limit_credits",
     "quota_used_micro_credits",
     "quota_used_credits",
+    "requests_per_minute",
+    "tokens_per_minute",
     "expires_at",
     "created_at",
     "last_used_at",

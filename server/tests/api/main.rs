@@ -7,6 +7,7 @@
 mod admin_users;
 mod auth;
 mod credits;
+mod entitlements;
 mod errors;
 mod health;
 mod helpers;
@@ -20,6 +21,7 @@ mod proxy_errors;
 mod proxy_forwarding;
 mod proxy_streams;
 mod proxy_upstream;
+mod rate_limits;
 mod sessions;
 mod settings;
 mod telemetry;

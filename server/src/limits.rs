@@ -1,0 +1,352 @@
+//! Rate limits: requests and tokens per minute, for each key and for each
+//! user (all their keys together). A plan gives the defaults (config file
+//! `[rate_limits.<plan>]`, changed at run time by admins); a key may carry
+//! its own limits, and its owner's still apply on top.
+//!
+//! The windows live in memory on this instance and are checked before a
+//! request's body is read, with no database round trip. Every answer of the
+//! LLM API carries OpenAI's `x-ratelimit-*` headers for the tighter of the
+//! key's and the user's windows; a refusal is 429 with `Retry-After`.
+
+pub mod handlers;
+pub mod plans;
+mod window;
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+use crate::{keys::cache::KeyCaller, models::service::PlanName};
+use window::Window;
+pub use window::{Reading, Wait};
+
+/// Requests and tokens per minute; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub requests_per_minute: u32,
+    pub tokens_per_minute: u32,
+}
+
+impl Limits {
+    pub const NONE: Self = Self {
+        requests_per_minute: 0,
+        tokens_per_minute: 0,
+    };
+
+    pub const fn new(requests_per_minute: u32, tokens_per_minute: u32) -> Self {
+        Self {
+            requests_per_minute,
+            tokens_per_minute,
+        }
+    }
+}
+
+/// The windows of one key or one user, for the limits they were made for.
+struct Subject {
+    limits: Limits,
+    requests: Option<Window>,
+    tokens: Option<Window>,
+}
+
+impl Subject {
+    fn new(limits: Limits) -> Self {
+        let window = |limit| NonZeroU32::new(limit).map(Window::per_minute);
+        Self {
+            limits,
+            requests: window(limits.requests_per_minute),
+            tokens: window(limits.tokens_per_minute),
+        }
+    }
+}
+
+/// Windows by key id or user id. A subject whose limits changed (a plan
+/// edit, a key's own limits) starts a fresh window.
+#[derive(Default)]
+struct Subjects(RwLock<HashMap<String, Arc<Subject>>>);
+
+impl Subjects {
+    fn get(&self, id: &str, limits: Limits) -> Arc<Subject> {
+        let found = self
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        match found {
+            Some(subject) if subject.limits == limits => subject,
+            _ => {
+                let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+                let subject = map
+                    .entry(id.to_owned())
+                    .and_modify(|current| {
+                        if current.limits != limits {
+                            *current = Arc::new(Subject::new(limits));
+                        }
+                    })
+                    .or_insert_with(|| Arc::new(Subject::new(limits)));
+                subject.clone()
+            }
+        }
+    }
+}
+
+/// Every rate-limit window of this instance, and the plans' limits.
+pub struct RateLimits {
+    /// From the config file; an admin's change overrides it.
+    configured: HashMap<PlanName, Limits>,
+    plans: RwLock<HashMap<PlanName, Limits>>,
+    keys: Subjects,
+    users: Subjects,
+}
+
+/// What a request was let in with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateHeaders {
+    requests: Option<Reading>,
+    tokens: Option<Reading>,
+}
+
+/// A request refused by a limit.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub retry_after: Duration,
+    pub message: String,
+}
+
+/// Counts a request's real tokens once it settles.
+pub struct TokenMeter {
+    windows: Vec<Arc<Subject>>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Requests,
+    Tokens,
+}
+
+impl RateLimits {
+    pub fn new(configured: HashMap<PlanName, Limits>) -> Self {
+        Self {
+            plans: RwLock::new(configured.clone()),
+            configured,
+            keys: Subjects::default(),
+            users: Subjects::default(),
+        }
+    }
+
+    /// A plan's limits now.
+    pub fn plan(&self, plan: PlanName) -> Limits {
+        self.plans
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&plan)
+            .copied()
+            .unwrap_or(Limits::NONE)
+    }
+
+    /// A plan's limits from the config file.
+    pub fn configured(&self, plan: PlanName) -> Limits {
+        self.configured.get(&plan).copied().unwrap_or(Limits::NONE)
+    }
+
+    /// Applies an admin's limits for a plan (see [`plans::set`]).
+    fn set_plan(&self, plan: PlanName, limits: Limits) {
+        self.plans
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(plan, limits);
+    }
+
+    /// Takes one request, and one token to be let in, from the key's and
+    /// the owner's windows. The headers describe the windows either way.
+    pub fn admit(
+        &self,
+        caller: &KeyCaller,
+        plan: PlanName,
+    ) -> (RateHeaders, Result<TokenMeter, Refused>) {
+        let plan = self.plan(plan);
+        let own = |limit: Option<i64>, default: u32| {
+            limit
+                .and_then(|limit| u32::try_from(limit).ok())
+                .unwrap_or(default)
+        };
+        let key_limits = Limits {
+            requests_per_minute: own(caller.key.requests_per_minute, plan.requests_per_minute),
+            tokens_per_minute: own(caller.key.tokens_per_minute, plan.tokens_per_minute),
+        };
+        let subjects = [
+            (self.keys.get(&caller.key.id, key_limits), "this API key"),
+            (self.users.get(&caller.owner.id, plan), "your account"),
+        ];
+        let mut headers = RateHeaders::default();
+        for kind in [Kind::Requests, Kind::Tokens] {
+            for (subject, whose) in &subjects {
+                let window = match kind {
+                    Kind::Requests => subject.requests.as_ref(),
+                    Kind::Tokens => subject.tokens.as_ref(),
+                };
+                let Some(window) = window else { continue };
+                match window.take_one() {
+                    Ok(reading) => headers.keep_tighter(kind, reading),
+                    Err(wait) => {
+                        headers.set(kind, wait.reading);
+                        let what = match kind {
+                            Kind::Requests => "requests",
+                            Kind::Tokens => "tokens",
+                        };
+                        let message = format!(
+                            "rate limit reached for {whose}: {} {what} per minute; try again in {}",
+                            wait.reading.limit,
+                            go_duration(wait.retry_after)
+                        );
+                        return (
+                            headers,
+                            Err(Refused {
+                                retry_after: wait.retry_after,
+                                message,
+                            }),
+                        );
+                    }
+                }
+            }
+        }
+        let windows = subjects
+            .into_iter()
+            .map(|(subject, _)| subject)
+            .filter(|subject| subject.tokens.is_some())
+            .collect();
+        (headers, Ok(TokenMeter { windows }))
+    }
+}
+
+impl TokenMeter {
+    /// Adds the request's real tokens (less the one it was let in with).
+    pub fn record(self, tokens: u64) {
+        for subject in &self.windows {
+            if let Some(window) = &subject.tokens {
+                window.add(tokens.saturating_sub(1));
+            }
+        }
+    }
+}
+
+impl RateHeaders {
+    fn slot(&mut self, kind: Kind) -> &mut Option<Reading> {
+        match kind {
+            Kind::Requests => &mut self.requests,
+            Kind::Tokens => &mut self.tokens,
+        }
+    }
+
+    fn set(&mut self, kind: Kind, reading: Reading) {
+        *self.slot(kind) = Some(reading);
+    }
+
+    /// Of the key's and the user's windows, the one closer to its limit.
+    fn keep_tighter(&mut self, kind: Kind, reading: Reading) {
+        let slot = self.slot(kind);
+        if slot.is_none_or(|current| reading.remaining < current.remaining) {
+            *slot = Some(reading);
+        }
+    }
+
+    /// Adds OpenAI's headers: `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`.
+    /// A kind with no limit has no headers.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        const NAMES: [[&str; 3]; 2] = [
+            [
+                "x-ratelimit-limit-requests",
+                "x-ratelimit-remaining-requests",
+                "x-ratelimit-reset-requests",
+            ],
+            [
+                "x-ratelimit-limit-tokens",
+                "x-ratelimit-remaining-tokens",
+                "x-ratelimit-reset-tokens",
+            ],
+        ];
+        for (reading, names) in [self.requests, self.tokens].into_iter().zip(NAMES) {
+            let Some(reading) = reading else { continue };
+            let values = [
+                reading.limit.to_string(),
+                reading.remaining.to_string(),
+                go_duration(reading.reset),
+            ];
+            for (name, value) in names.into_iter().zip(values) {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
+            }
+        }
+    }
+}
+
+impl Refused {
+    /// `Retry-After` in whole seconds (rounded up), and `retry-after-ms`,
+    /// which the OpenAI and Anthropic SDKs read first.
+    pub fn retry_headers(&self) -> [(HeaderName, HeaderValue); 2] {
+        let millis = self.retry_after.as_millis().max(1);
+        let seconds = millis.div_ceil(1_000);
+        [
+            (
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(u64::try_from(seconds).unwrap_or(u64::MAX)),
+            ),
+            (
+                HeaderName::from_static("retry-after-ms"),
+                HeaderValue::from(u64::try_from(millis).unwrap_or(u64::MAX)),
+            ),
+        ]
+    }
+}
+
+/// A duration as OpenAI writes it in `x-ratelimit-reset-*`: `20ms`, `1.5s`,
+/// `6m0s` (Go's notation), rounded up to the millisecond.
+pub fn go_duration(duration: Duration) -> String {
+    let millis = duration.as_nanos().div_ceil(1_000_000);
+    if millis < 1_000 {
+        return format!("{millis}ms");
+    }
+    let (minutes, millis) = (millis / 60_000, millis % 60_000);
+    let (seconds, fraction) = (millis / 1_000, millis % 1_000);
+    let seconds = if fraction == 0 {
+        seconds.to_string()
+    } else {
+        let fraction = format!("{fraction:03}");
+        format!("{seconds}.{}", fraction.trim_end_matches('0'))
+    };
+    if minutes == 0 {
+        format!("{seconds}s")
+    } else {
+        format!("{minutes}m{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_openai() {
+        let cases = [
+            (Duration::from_millis(17), "17ms"),
+            (Duration::from_micros(1), "1ms"),
+            (Duration::ZERO, "0ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(1_500), "1.5s"),
+            (Duration::from_millis(20_250), "20.25s"),
+            (Duration::from_secs(360), "6m0s"),
+            (Duration::from_millis(61_001), "1m1.001s"),
+        ];
+        for (duration, expected) in cases {
+            assert_eq!(go_duration(duration), expected);
+        }
+    }
+}
