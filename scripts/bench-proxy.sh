@@ -79,6 +79,10 @@ OPENAI_JSON="{\"model\":\"bench-gpt\",$MESSAGES}"
 OPENAI_SSE="{\"model\":\"bench-gpt\",\"stream\":true,$MESSAGES}"
 ANTHROPIC_JSON="{\"model\":\"bench-claude\",\"max_tokens\":64,$MESSAGES}"
 ANTHROPIC_SSE="{\"model\":\"bench-claude\",\"max_tokens\":64,\"stream\":true,$MESSAGES}"
+# Anthropic clients of the OpenAI-compatible model: translated both ways.
+# Their direct baseline is the OpenAI request Tollgate sends the mock.
+TRANSLATED_JSON="{\"model\":\"bench-gpt\",\"max_tokens\":64,$MESSAGES}"
+TRANSLATED_SSE="{\"model\":\"bench-gpt\",\"max_tokens\":64,\"stream\":true,$MESSAGES}"
 # The mock is called with its own model name, as Tollgate calls it.
 direct() { printf '%s' "$1" | sed 's/"bench-gpt"/"bench"/; s/"bench-claude"/"bench"/'; }
 
@@ -101,23 +105,30 @@ PERF_PID=""
 wait_perf() { if [ -n "$PERF_PID" ]; then wait "$PERF_PID" || true; PERF_PID=""; fi; }
 
 declare -A RESULT
-CASES=("openai json" "openai sse" "anthropic json" "anthropic sse")
+CASES=("openai json" "openai sse" "anthropic json" "anthropic sse" "translated json" "translated sse")
 for case in "${CASES[@]}"; do
   case "$case" in
     "openai json") body="$OPENAI_JSON"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
     "openai sse") body="$OPENAI_SSE"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
     "anthropic json") body="$ANTHROPIC_JSON"; path=/v1/messages; direct_path=/v1/messages; mh="x-api-key: sk-ant-bench" ;;
     "anthropic sse") body="$ANTHROPIC_SSE"; path=/v1/messages; direct_path=/v1/messages; mh="x-api-key: sk-ant-bench" ;;
+    "translated json") body="$TRANSLATED_JSON"; path=/v1/messages; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
+    "translated sse") body="$TRANSLATED_SSE"; path=/v1/messages; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
   esac
+  direct_body=$(direct "$body")
+  if [ "${case%% *}" = translated ]; then
+    # The same body is a valid OpenAI request; Tollgate adds include_usage.
+    direct_body=$(direct "$body" | sed 's/"stream":true/"stream":true,"stream_options":{"include_usage":true}/')
+  fi
   echo "running: $case"
-  RESULT["$case/mock/max"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS")
+  RESULT["$case/mock/max"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$direct_body" "$mh" -c "$CONNECTIONS")
   if [ -n "${PERF_OUT:-}" ]; then
     perf record -F 499 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$GATE_PID" -o "$PERF_OUT.${case// /-}" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
     PERF_PID=$!
   fi
   RESULT["$case/gate/max"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
   wait_perf
-  RESULT["$case/mock/rate"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$(direct "$body")" "$mh" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+  RESULT["$case/mock/rate"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$direct_body" "$mh" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
   RESULT["$case/gate/rate"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
 done
 

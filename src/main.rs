@@ -105,7 +105,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown({
+        // Open live dashboards would otherwise hold the shutdown forever.
+        let live = state.live.clone();
+        async move {
+            shutdown_signal().await;
+            live.close();
+        }
+    })
     .await
     .context("server error")?;
     // In-flight requests (streams included) are done: write every usage

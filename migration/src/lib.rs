@@ -15,6 +15,8 @@ mod m20261125_000007_credits;
 mod m20261125_000008_usage_prices;
 mod m20261125_000009_rate_limits;
 mod m20261125_000010_entitlements;
+mod m20261125_000011_daily_user_usage;
+mod m20261125_000012_usage_indexes_audit;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_usage_prices::Migration),
             Box::new(m20261125_000009_rate_limits::Migration),
             Box::new(m20261125_000010_entitlements::Migration),
+            Box::new(m20261125_000011_daily_user_usage::Migration),
+            Box::new(m20261125_000012_usage_indexes_audit::Migration),
         ]
     }
 }

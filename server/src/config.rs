@@ -43,6 +43,34 @@ pub struct Settings {
     pub credits: CreditSettings,
     pub rate_limits: RateLimitSettings,
     pub features: FeatureSettings,
+    pub live: LiveSettings,
+}
+
+/// How often the admin's live telemetry (`/api/admin/live`) refreshes each
+/// figure, in milliseconds. The defaults are the admin contract's; other
+/// values are for tests and tuning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveSettings {
+    /// `active_users` events.
+    pub active_users_ms: u64,
+    /// `performance_tick` events.
+    pub performance_ms: u64,
+    /// `system_status` events.
+    pub system_ms: u64,
+    /// The `: heartbeat` comment that keeps idle connections open.
+    pub heartbeat_ms: u64,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            active_users_ms: 5_000,
+            performance_ms: 10_000,
+            system_ms: 30_000,
+            heartbeat_ms: 10_000,
+        }
+    }
 }
 
 /// The admin contract's feature flags, also read from the environment
@@ -208,6 +236,7 @@ impl Default for Settings {
             credits: CreditSettings::default(),
             rate_limits: RateLimitSettings::default(),
             features: FeatureSettings::default(),
+            live: LiveSettings::default(),
         }
     }
 }
@@ -298,6 +327,14 @@ impl Settings {
             self.auth.login_max_failures > 0,
             "invalid configuration: auth.login_max_failures must be at least 1"
         );
+        for (key, ms) in [
+            ("live.active_users_ms", self.live.active_users_ms),
+            ("live.performance_ms", self.live.performance_ms),
+            ("live.system_ms", self.live.system_ms),
+            ("live.heartbeat_ms", self.live.heartbeat_ms),
+        ] {
+            anyhow::ensure!(ms > 0, "invalid configuration: {key} must be at least 1");
+        }
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= 32,

@@ -1,9 +1,11 @@
 //! SeaORM entities: one file per table. Services own the queries.
 
 pub mod api_key;
+pub mod audit_entry;
 pub mod credit_balance;
 pub mod credit_entry;
 pub mod daily_usage;
+pub mod daily_user_usage;
 pub mod entitlement;
 pub mod llm_usage;
 pub mod plan_rate_limit;

@@ -3,6 +3,8 @@
 //! functions in `app` both call the services defined here.
 
 pub mod accounts;
+pub mod analytics;
+pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod config;
@@ -15,6 +17,7 @@ pub mod extract;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod live;
 pub mod mock;
 pub mod models;
 pub mod money;
@@ -26,6 +29,7 @@ pub mod setup;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod translate;
 pub mod usage;
 pub mod validate;
 pub mod vault;

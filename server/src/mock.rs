@@ -9,6 +9,12 @@
 //! every [`DRIP_INTERVAL`]), `error-500`, `429` (with `Retry-After`),
 //! `stream-cut` (the stream breaks off half-way), `cache` (reports cache
 //! tokens) and `reasoning` (reports reasoning tokens).
+//!
+//! Tools: a request that offers tools (and does not forbid them with a
+//! `none` tool choice) gets a call of its first tool with
+//! `{"query": <the last user text>}`; once the conversation ends with the
+//! tool's result, the mock answers "The tool said: <result>". Anthropic's
+//! `/v1/messages/count_tokens` counts words like the answers do.
 
 use std::time::Duration;
 
@@ -43,6 +49,40 @@ pub fn router() -> Router {
         .route("/v1/chat/completions", post(openai))
         .route("/chat/completions", post(openai))
         .route("/v1/messages", post(anthropic))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+}
+
+async fn count_tokens(headers: HeaderMap, body: Bytes) -> Response {
+    if headers.get("x-api-key").is_none_or(|v| v.is_empty()) {
+        return error(
+            ApiFormat::Anthropic,
+            StatusCode::UNAUTHORIZED,
+            "no provider API key was sent",
+        );
+    }
+    let Ok(request) = serde_json::from_slice::<Map<String, Value>>(&body) else {
+        return error(
+            ApiFormat::Anthropic,
+            StatusCode::BAD_REQUEST,
+            "request body is not a JSON object",
+        );
+    };
+    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
+        return error(
+            ApiFormat::Anthropic,
+            StatusCode::BAD_REQUEST,
+            "messages: field required",
+        );
+    };
+    Json(json!({ "input_tokens": input_words(&request, messages).max(1) })).into_response()
+}
+
+fn input_words(request: &Map<String, Value>, messages: &[Value]) -> u64 {
+    messages
+        .iter()
+        .map(|m| word_count(m.get("content")))
+        .sum::<u64>()
+        + word_count(request.get("system"))
 }
 
 async fn openai(headers: HeaderMap, body: Bytes) -> Response {
@@ -198,26 +238,75 @@ struct Reply {
     reasoning: u64,
     /// Whether `max_tokens` cut the reply short.
     truncated: bool,
+    /// A call of the request's first tool, instead of words.
+    tool_call: Option<ToolCall>,
+}
+
+struct ToolCall {
+    name: String,
+    arguments: Value,
+}
+
+impl ToolCall {
+    /// The first tool offered, unless tools are turned off or the
+    /// conversation already ends with a tool's result.
+    fn for_request(
+        request: &Map<String, Value>,
+        messages: &[Value],
+        last_user: &str,
+    ) -> Option<Self> {
+        let tool = request.get("tools")?.as_array()?.first()?;
+        let name = tool
+            .get("name")
+            .or_else(|| tool.pointer("/function/name"))?
+            .as_str()?
+            .to_owned();
+        let choice = request.get("tool_choice");
+        let off = choice.and_then(Value::as_str) == Some("none")
+            || choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("none");
+        (!off && tool_result(messages).is_none()).then(|| Self {
+            name,
+            arguments: json!({ "query": last_user.trim() }),
+        })
+    }
+
+    fn tokens(&self) -> u64 {
+        self.arguments.to_string().split_whitespace().count() as u64 + 1
+    }
+}
+
+/// The text of the tool result the conversation ends with, if it does.
+fn tool_result(messages: &[Value]) -> Option<String> {
+    let last = messages.last()?;
+    if last.get("role").and_then(Value::as_str) == Some("tool") {
+        return Some(text_of(last.get("content")));
+    }
+    let blocks = last.get("content")?.as_array()?;
+    let result = blocks
+        .iter()
+        .find(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))?;
+    Some(text_of(result.get("content")))
 }
 
 impl Reply {
     fn new(model: &str, request: &Map<String, Value>, messages: &[Value], body: &[u8]) -> Self {
-        let input_words = messages
-            .iter()
-            .map(|m| word_count(m.get("content")))
-            .sum::<u64>()
-            + word_count(request.get("system"));
+        let input_words = input_words(request, messages);
         let last_user = messages
             .iter()
             .rev()
             .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
             .map(|m| text_of(m.get("content")))
             .unwrap_or_default();
-        let mut words: Vec<String> = "Hello from the Tollgate mock. You said:"
-            .split(' ')
-            .map(str::to_owned)
-            .collect();
-        words.extend(last_user.split_whitespace().take(24).map(str::to_owned));
+        let tool_call = ToolCall::for_request(request, messages, &last_user);
+        let (opening, said) = match tool_result(messages) {
+            Some(result) => ("The tool said:", result),
+            None => ("Hello from the Tollgate mock. You said:", last_user),
+        };
+        let mut words: Vec<String> = opening.split(' ').map(str::to_owned).collect();
+        words.extend(said.split_whitespace().take(24).map(str::to_owned));
+        if tool_call.is_some() {
+            words.clear();
+        }
         let limit = ["max_tokens", "max_completion_tokens"]
             .iter()
             .find_map(|field| request.get(*field).and_then(Value::as_u64));
@@ -242,6 +331,7 @@ impl Reply {
                 0
             },
             truncated,
+            tool_call,
         }
     }
 
@@ -249,9 +339,23 @@ impl Reply {
         self.words.join(" ")
     }
 
-    /// Output tokens: the words said, plus the reasoning behind them.
+    /// Output tokens: the words said (or the tool call), plus the
+    /// reasoning behind them.
     fn output_tokens(&self) -> u64 {
-        self.words.len() as u64 + self.reasoning
+        let call = self.tool_call.as_ref().map_or(0, ToolCall::tokens);
+        self.words.len() as u64 + call + self.reasoning
+    }
+
+    fn openai_tool_call(&self, call: &ToolCall) -> Value {
+        json!({
+            "id": format!("call_mock{}", self.id),
+            "type": "function",
+            "function": { "name": call.name, "arguments": call.arguments.to_string() },
+        })
+    }
+
+    fn anthropic_tool_use(&self, call: &ToolCall, input: Value) -> Value {
+        json!({ "type": "tool_use", "id": format!("toolu_mock{}", self.id), "name": call.name, "input": input })
     }
 
     /// Pieces streamed one per event: each word with its leading space.
@@ -283,7 +387,13 @@ impl Reply {
     }
 
     fn openai_finish(&self) -> &'static str {
-        if self.truncated { "length" } else { "stop" }
+        if self.tool_call.is_some() {
+            "tool_calls"
+        } else if self.truncated {
+            "length"
+        } else {
+            "stop"
+        }
     }
 
     fn openai_json(&self) -> Value {
@@ -294,7 +404,10 @@ impl Reply {
             "model": self.model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": self.text(), "refusal": null },
+                "message": match &self.tool_call {
+                    Some(call) => json!({ "role": "assistant", "content": null, "refusal": null, "tool_calls": [self.openai_tool_call(call)] }),
+                    None => json!({ "role": "assistant", "content": self.text(), "refusal": null }),
+                },
                 "logprobs": null,
                 "finish_reason": self.openai_finish(),
             }],
@@ -326,6 +439,21 @@ impl Reply {
             self.pieces()
                 .map(|piece| chunk(json!({ "content": piece }), None)),
         );
+        if let Some(call) = &self.tool_call {
+            // The call's head first, then its arguments in two pieces.
+            let mut head = self.openai_tool_call(call);
+            head["index"] = json!(0);
+            head["function"]["arguments"] = json!("");
+            events.push(chunk(json!({ "tool_calls": [head] }), None));
+            let arguments = call.arguments.to_string();
+            let (first, second) = arguments.split_at(arguments.len() / 2);
+            for piece in [first, second] {
+                events.push(chunk(
+                    json!({ "tool_calls": [{ "index": 0, "function": { "arguments": piece } }] }),
+                    None,
+                ));
+            }
+        }
         events.push(chunk(json!({}), Some(self.openai_finish())));
         if include_usage {
             let usage = json!({
@@ -344,7 +472,9 @@ impl Reply {
     }
 
     fn anthropic_stop(&self) -> &'static str {
-        if self.truncated {
+        if self.tool_call.is_some() {
+            "tool_use"
+        } else if self.truncated {
             "max_tokens"
         } else {
             "end_turn"
@@ -366,7 +496,10 @@ impl Reply {
             "type": "message",
             "role": "assistant",
             "model": self.model,
-            "content": [{ "type": "text", "text": self.text() }],
+            "content": match &self.tool_call {
+                Some(call) => json!([self.anthropic_tool_use(call, call.arguments.clone())]),
+                None => json!([{ "type": "text", "text": self.text() }]),
+            },
             "stop_reason": self.anthropic_stop(),
             "stop_sequence": null,
             "usage": self.anthropic_usage(self.output_tokens()),
@@ -375,10 +508,9 @@ impl Reply {
 
     fn anthropic_events(&self) -> Vec<String> {
         let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
-        let mut events = vec![
-            event(
-                "message_start",
-                json!({ "type": "message_start", "message": {
+        let mut events = vec![event(
+            "message_start",
+            json!({ "type": "message_start", "message": {
                     "id": format!("msg_mock{}", self.id),
                     "type": "message",
                     "role": "assistant",
@@ -388,19 +520,32 @@ impl Reply {
                     "stop_sequence": null,
                     "usage": self.anthropic_usage(1),
                 } }),
-            ),
-            event(
-                "content_block_start",
-                json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
-            ),
-            event("ping", json!({ "type": "ping" })),
-        ];
+        )];
+        let block = match &self.tool_call {
+            Some(call) => self.anthropic_tool_use(call, json!({})),
+            None => json!({ "type": "text", "text": "" }),
+        };
+        events.push(event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0, "content_block": block }),
+        ));
+        events.push(event("ping", json!({ "type": "ping" })));
         events.extend(self.pieces().map(|piece| {
             event(
                 "content_block_delta",
                 json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": piece } }),
             )
         }));
+        if let Some(call) = &self.tool_call {
+            let arguments = call.arguments.to_string();
+            let (first, second) = arguments.split_at(arguments.len() / 2);
+            for piece in [first, second] {
+                events.push(event(
+                    "content_block_delta",
+                    json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": piece } }),
+                ));
+            }
+        }
         events.push(event(
             "content_block_stop",
             json!({ "type": "content_block_stop", "index": 0 }),

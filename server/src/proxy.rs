@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod count_tokens;
 pub mod error;
 pub mod forward;
 pub mod meter;

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    accounts::handlers as accounts, auth, credits::handlers as credits,
-    entitlements::handlers as grants, error::Error, keys::handlers as keys,
-    limits::handlers as limits, models::handlers as models, providers::handlers as providers,
-    proxy, state::AppState, telemetry,
+    accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
+    auth, credits::handlers as credits, entitlements::handlers as grants, error::Error,
+    keys::handlers as keys, limits::handlers as limits, live::handlers as live,
+    models::handlers as models, providers::handlers as providers, proxy, state::AppState,
+    telemetry, usage::handlers as usage,
 };
 
 /// The whole API, as tests drive it.
@@ -32,7 +33,15 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/auth/logout", post(accounts::logout))
         .route("/users/me", get(accounts::me))
         .route("/users/me/credits", get(credits::mine))
+        .route("/users/me/usage", get(usage::report))
+        .route("/users/me/usage.csv", get(usage::csv))
         .route("/models", get(models::available))
+        .route("/stats", get(analytics::stats))
+        .route("/leaderboard", get(analytics::leaderboard))
+        .route(
+            "/presence",
+            get(analytics::online).post(analytics::heartbeat),
+        )
         .route("/keys", get(keys::list).post(keys::create))
         .route("/keys/{id}", patch(keys::update).delete(keys::revoke))
         .route(
@@ -44,6 +53,10 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
             patch(accounts::update_user).delete(accounts::delete_user),
         )
         .route("/admin/users/{id}/credits", get(credits::of_user))
+        .route("/admin/users/active", get(analytics::active_users))
+        .route("/admin/llm-usage", get(analytics::llm_usage))
+        .route("/admin/stats", get(analytics::platform_stats))
+        .route("/admin/usage.csv", get(analytics::usage_csv))
         .route("/admin/credits/grant", post(credits::grant))
         .route("/admin/credits/refund", post(credits::refund))
         .route(
@@ -60,6 +73,10 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/admin/grants/{id}", delete(grants::revoke))
         .route("/admin/rate-limits", get(limits::list))
         .route("/admin/rate-limits/{plan}", put(limits::set))
+        .route("/admin/stats/overview", get(live::overview))
+        .route("/admin/live", get(live::live))
+        .route("/admin/live/ws", get(live::live_ws))
+        .route("/admin/audit", get(audit::list))
         .route("/admin/models", get(models::list).post(models::create))
         .route(
             "/admin/models/{id}",
@@ -79,6 +96,10 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/models", get(proxy::models::list))
         .route("/chat/completions", post(proxy::forward::chat_completions))
         .route("/messages", post(proxy::forward::messages))
+        .route(
+            "/messages/count_tokens",
+            post(proxy::count_tokens::count_tokens),
+        )
         .fallback(proxy::not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());

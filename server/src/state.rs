@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::{
+    analytics::presence::Presence,
     auth::{jwt::JwtKeys, throttle::LoginThrottle},
     config::Settings,
     credits::wallets::Wallets,
@@ -13,6 +14,7 @@ use crate::{
     entitlements::Entitlements,
     keys::cache::KeyCache,
     limits::{self, RateLimits},
+    live::Hub,
     proxy::{catalog::Catalog, upstream::Clients},
     telemetry::metrics::{self, MetricsWriter},
     usage::{self, UsageWriter},
@@ -39,6 +41,10 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Active entitlement grants, per user, in memory.
     pub entitlements: Arc<Entitlements>,
+    /// Heartbeats of the web UI and API-key callers, per user, in memory.
+    pub presence: Arc<Presence>,
+    /// The admin's live telemetry: one producer for every watcher.
+    pub live: Arc<Hub>,
 }
 
 impl AppState {
@@ -55,6 +61,7 @@ impl AppState {
         );
         let rate_limits = RateLimits::new(settings.rate_limits.by_plan());
         limits::plans::load(&db, &rate_limits).await?;
+        let live = Arc::new(Hub::new(db.clone(), &settings.live));
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -69,6 +76,8 @@ impl AppState {
             wallets: Arc::new(Wallets::default()),
             rate_limits: Arc::new(rate_limits),
             entitlements: Arc::new(Entitlements::default()),
+            presence: Arc::new(Presence::default()),
+            live,
         })
     }
 

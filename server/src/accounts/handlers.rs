@@ -170,11 +170,12 @@ pub async fn list_users(
 /// only in this answer.
 pub async fn create_user(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     AppJson(body): AppJson<CreateUserBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let (user, created) = service::create_with_key(
         &state.db,
+        &admin.user.id,
         &body.name,
         body.plan,
         state.settings.credits.starting_grant.0,

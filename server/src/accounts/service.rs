@@ -8,8 +8,11 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use serde::Deserialize;
+use serde_json::json;
 
+use super::UserView;
 use crate::{
+    audit::{self, Action, Target},
     auth::{
         password::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
         session::{self, IssuedSession},
@@ -24,7 +27,7 @@ use crate::{
     error::{Error, Result},
     ids,
     keys::{
-        self,
+        self, KeyView,
         cache::KeyCache,
         service::{CreatedKey, NewKey},
     },
@@ -138,9 +141,11 @@ pub async fn create_user<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<use
 
 /// The hackathon flow: an admin creates a person by name only (no email, no
 /// password) together with their first API key, in one transaction. The key
-/// is how they sign in.
+/// is how they sign in. The audit entry (`user.create`, by `actor_id`)
+/// shows the user and the key, never its secret.
 pub async fn create_with_key(
     db: &DatabaseConnection,
+    actor_id: &str,
     name: &str,
     plan: Option<Plan>,
     starting_grant: i64,
@@ -169,6 +174,17 @@ pub async fn create_with_key(
             requests_per_minute: None,
             tokens_per_minute: None,
         },
+    )
+    .await?;
+    let after =
+        json!({ "user": UserView::from(user.clone()), "key": KeyView::from(key.key.clone()) });
+    audit::record(
+        &txn,
+        actor_id,
+        Action::UserCreate,
+        Target::user(&user.id),
+        None,
+        Some(after),
     )
     .await?;
     txn.commit().await?;
@@ -325,6 +341,7 @@ pub async fn update(
         .transpose()?;
     let txn = db::begin_write(db).await?;
     let user = get(&txn, id).await?;
+    let before = audit::snapshot(&UserView::from(user.clone()))?;
     let mut model = user.into_active_model();
     if let Some(name) = name {
         model.name = Set(name);
@@ -343,6 +360,16 @@ pub async fn update(
     }
     model.updated_at = Set(time::now());
     let user = model.update(&txn).await?;
+    let after = audit::snapshot(&UserView::from(user.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::UserUpdate,
+        Target::user(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
     txn.commit().await?;
     // Cached keys carry the owner's status and plan.
     key_cache.forget_user(id);
@@ -362,6 +389,7 @@ pub async fn delete(
     }
     let txn = db::begin_write(db).await?;
     let user = get(&txn, id).await?;
+    let before = audit::snapshot(&UserView::from(user.clone()))?;
     let now = time::now();
     let mut model = user.into_active_model();
     model.email = Set(None);
@@ -369,8 +397,19 @@ pub async fn delete(
     model.status = Set(Status::Suspended);
     model.deleted_at = Set(Some(now));
     model.updated_at = Set(now);
-    model.update(&txn).await?;
+    let deleted = model.update(&txn).await?;
     session::revoke_all_for_user(&txn, id).await?;
+    // The row stays (anonymised), so the entry shows what is left of it.
+    let after = audit::snapshot(&UserView::from(deleted))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::UserDelete,
+        Target::user(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
     txn.commit().await?;
     key_cache.forget_user(id);
     Ok(())

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::wallets::Wallets;
 use crate::{
+    audit::{self, Action, Target},
     db,
     entity::{
         credit_balance,
@@ -151,6 +152,15 @@ pub async fn grant(
         }
         Err(err) => return Err(err),
     };
+    audit::record(
+        &txn,
+        admin_id,
+        Action::CreditsGrant,
+        Target::user(&user.id),
+        Some(balance_snapshot(entry.balance_after - amount, None)),
+        Some(balance_snapshot(entry.balance_after, Some(&entry))),
+    )
+    .await?;
     txn.commit().await?;
     wallets.credit(&user.id, amount);
     Ok(Granted {
@@ -266,6 +276,17 @@ pub async fn refund(
         }
         Err(err) => return Err(err),
     };
+    let mut after = balance_snapshot(entry.balance_after, Some(&entry));
+    after["request_id"] = request_id.clone().into();
+    audit::record(
+        &txn,
+        admin_id,
+        Action::CreditsRefund,
+        Target::user(&usage.user_id),
+        Some(balance_snapshot(entry.balance_after - amount, None)),
+        Some(after),
+    )
+    .await?;
     txn.commit().await?;
     wallets.credit(&usage.user_id, amount);
     Ok(Refunded {
@@ -273,6 +294,18 @@ pub async fn refund(
         entry,
         applied: true,
     })
+}
+
+/// A balance as the audit log shows it, with the entry that made it.
+fn balance_snapshot(balance: i64, entry: Option<&credit_entry::Model>) -> serde_json::Value {
+    let mut snapshot = serde_json::json!({
+        "balance_micro_credits": balance,
+        "balance_credits": format_credits(balance),
+    });
+    if let Some(entry) = entry {
+        snapshot["entry"] = serde_json::json!(EntryView::from(entry.clone()));
+    }
+    snapshot
 }
 
 /// The first refund of a request, if the repeat asks for the same amount.

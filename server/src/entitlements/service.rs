@@ -2,13 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set, SqlErr, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::Entitlements;
 use crate::{
+    audit::{self, Action, Target},
+    db,
     entity::{
         entitlement::{self, GrantSource},
         user,
@@ -73,13 +76,14 @@ pub async fn grant(
         validate::required_text("label", new.label.as_deref().unwrap_or(""), MAX_LABEL_LEN)?;
     let source = parse_source(new.source.as_deref())?;
     let notes = validate::optional_text("notes", new.notes.as_deref(), MAX_NOTES_LEN)?;
+    let txn = db::begin_write(db).await?;
     let user = user::Entity::find_by_id(user_id.clone())
-        .one(db)
+        .one(&txn)
         .await?
         .filter(|user| user.deleted_at.is_none())
         .ok_or_else(|| Error::not_found("user not found"))?;
     let taken = || Error::Conflict("this user already has an active grant".into());
-    if active_of(db, &user.id).await?.is_some() {
+    if active_of(&txn, &user.id).await?.is_some() {
         return Err(taken());
     }
     let grant = entitlement::ActiveModel {
@@ -93,12 +97,22 @@ pub async fn grant(
         revoked_by: Set(None),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|err| match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => taken(),
         _ => err.into(),
     })?;
+    audit::record(
+        &txn,
+        admin_id,
+        Action::GrantCreate,
+        Target::grant(grant.id),
+        None,
+        Some(snapshot(&grant)),
+    )
+    .await?;
+    txn.commit().await?;
     entitlements.forget(&user.id);
     Ok(grant)
 }
@@ -111,8 +125,9 @@ pub async fn revoke(
     admin_id: &str,
     id: i64,
 ) -> Result<entitlement::Model> {
+    let txn = db::begin_write(db).await?;
     let grant = entitlement::Entity::find_by_id(id)
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or_else(|| Error::not_found("grant not found"))?;
     let already = || Error::bad_request("this grant is already revoked");
@@ -126,17 +141,28 @@ pub async fn revoke(
         .col_expr(entitlement::Column::RevokedBy, Expr::value(admin_id))
         .filter(entitlement::Column::Id.eq(id))
         .filter(entitlement::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
     if done.rows_affected == 0 {
         return Err(already());
     }
-    entitlements.forget(&grant.user_id);
-    Ok(entitlement::Model {
+    let revoked = entitlement::Model {
         revoked_at: Some(now),
         revoked_by: Some(admin_id.to_owned()),
-        ..grant
-    })
+        ..grant.clone()
+    };
+    audit::record(
+        &txn,
+        admin_id,
+        Action::GrantRevoke,
+        Target::grant(id),
+        Some(snapshot(&grant)),
+        Some(snapshot(&revoked)),
+    )
+    .await?;
+    txn.commit().await?;
+    entitlements.forget(&grant.user_id);
+    Ok(revoked)
 }
 
 /// Grants, newest first, with the emails of the user and the granting admin.
@@ -194,8 +220,8 @@ pub async fn list(db: &DatabaseConnection, filter: GrantFilter) -> Result<Vec<Gr
 }
 
 /// The user's active grant, if any.
-pub async fn active_of(
-    db: &DatabaseConnection,
+pub async fn active_of<C: ConnectionTrait>(
+    db: &C,
     user_id: &str,
 ) -> Result<Option<entitlement::Model>> {
     Ok(entitlement::Entity::find()
@@ -203,6 +229,22 @@ pub async fn active_of(
         .filter(entitlement::Column::RevokedAt.is_null())
         .one(db)
         .await?)
+}
+
+/// A grant as the audit log shows it.
+fn snapshot(grant: &entitlement::Model) -> Value {
+    json!({
+        "id": grant.id,
+        "user_id": grant.user_id,
+        "label": grant.label,
+        "source": grant.source,
+        "notes": grant.notes,
+        "active": grant.revoked_at.is_none(),
+        "granted_by": grant.granted_by,
+        "created_at": time::iso(&grant.created_at),
+        "revoked_at": grant.revoked_at.as_ref().map(time::iso),
+        "revoked_by": grant.revoked_by,
+    })
 }
 
 fn parse_source(source: Option<&str>) -> Result<GrantSource> {

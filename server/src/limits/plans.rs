@@ -7,7 +7,13 @@ use serde::Serialize;
 
 use super::{Limits, RateLimits};
 use crate::{
-    entity::plan_rate_limit, error::Result, models::service::PlanName, time, time::serde_iso,
+    audit::{self, Action, Target},
+    db,
+    entity::plan_rate_limit,
+    error::Result,
+    models::service::PlanName,
+    time,
+    time::serde_iso,
 };
 
 /// A plan's limits and where they come from.
@@ -47,6 +53,8 @@ pub async fn list(db: &DatabaseConnection, limits: &RateLimits) -> Result<Vec<Pl
 }
 
 /// Sets a plan's limits; the next request of every user on it sees them.
+/// The `rate_limits.update` audit entry (the plan's limits before and
+/// after) commits with the row.
 pub async fn set(
     db: &DatabaseConnection,
     limits: &RateLimits,
@@ -61,6 +69,11 @@ pub async fn set(
         updated_by: Some(admin_id.to_owned()),
         updated_at: time::now(),
     };
+    let txn = db::begin_write(db).await?;
+    let previous = plan_rate_limit::Entity::find_by_id(row.plan.clone())
+        .one(&txn)
+        .await?;
+    let before = view(plan, limits.plan(plan), previous.as_ref());
     plan_rate_limit::Entity::insert(plan_rate_limit::ActiveModel {
         plan: Set(row.plan.clone()),
         requests_per_minute: Set(row.requests_per_minute),
@@ -78,10 +91,21 @@ pub async fn set(
             ])
             .to_owned(),
     )
-    .exec_without_returning(db)
+    .exec_without_returning(&txn)
     .await?;
+    let after = view(plan, new, Some(&row));
+    audit::record(
+        &txn,
+        admin_id,
+        Action::RateLimitsUpdate,
+        Target::plan(plan.as_str()),
+        Some(audit::snapshot(&before)?),
+        Some(audit::snapshot(&after)?),
+    )
+    .await?;
+    txn.commit().await?;
     limits.set_plan(plan, new);
-    Ok(view(plan, new, Some(&row)))
+    Ok(after)
 }
 
 fn stored(row: &plan_rate_limit::Model) -> Limits {

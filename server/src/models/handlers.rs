@@ -35,10 +35,10 @@ pub async fn get(
 
 pub async fn create(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewModel>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let model = ModelView::from(service::create(&state.db, new).await?);
+    let model = ModelView::from(service::create_as(&state.db, &admin.user.id, new).await?);
     state.catalog.invalidate();
     Ok((
         StatusCode::CREATED,
@@ -48,24 +48,24 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     AppJson(change): AppJson<ModelChange>,
 ) -> Result<Json<Value>> {
-    let model = ModelView::from(service::update(&state.db, &id, change).await?);
+    let model = ModelView::from(service::update(&state.db, &admin.user.id, &id, change).await?);
     state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "model": model })))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     // Requests that already finished must count as usage: their rows may
     // still be in the writer's queue.
     state.usage.flush().await;
-    let outcome = service::delete(&state.db, &id).await?;
+    let outcome = service::delete(&state.db, &admin.user.id, &id).await?;
     state.catalog.invalidate();
     Ok(Json(match outcome {
         Deletion::Deleted => json!({ "success": true, "deleted": id }),

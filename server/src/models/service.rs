@@ -2,12 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    audit::{self, Action, Target},
+    db,
     entity::{
         provider::{self, ProviderKind},
         shadow_model, usage_record,
@@ -147,7 +149,31 @@ impl From<shadow_model::Model> for ModelView {
     }
 }
 
-pub async fn create(db: &DatabaseConnection, new: NewModel) -> Result<shadow_model::Model> {
+/// Creates a model as `actor_id`, with its `model.create` audit entry in
+/// the same transaction.
+pub async fn create_as(
+    db: &DatabaseConnection,
+    actor_id: &str,
+    new: NewModel,
+) -> Result<shadow_model::Model> {
+    let txn = db::begin_write(db).await?;
+    let model = create(&txn, new).await?;
+    let after = audit::snapshot(&ModelView::from(model.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ModelCreate,
+        Target::model(&model.id),
+        None,
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Creates a model (no audit entry: setup's seed, or [`create_as`]).
+pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<shadow_model::Model> {
     let public_name = validate_public_name(&new.public_name)?;
     let upstream_model = validate::required_text("upstream_model", &new.upstream_model, 200)?;
     ensure_provider(db, &new.provider_id).await?;
@@ -178,25 +204,30 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<shadow_model::Model>> {
         .await?)
 }
 
-pub async fn get(db: &DatabaseConnection, id: &str) -> Result<shadow_model::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<shadow_model::Model> {
     shadow_model::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("model not found"))
 }
 
+/// Applies an admin's change, with its `model.update` audit entry (old and
+/// new prices included) in the same transaction.
 pub async fn update(
     db: &DatabaseConnection,
+    actor_id: &str,
     id: &str,
     change: ModelChange,
 ) -> Result<shadow_model::Model> {
-    let current = get(db, id).await?;
+    let txn = db::begin_write(db).await?;
+    let current = get(&txn, id).await?;
+    let before = audit::snapshot(&ModelView::from(current.clone()))?;
     let mut model = current.into_active_model();
     if let Some(name) = change.public_name {
         model.public_name = Set(validate_public_name(&name)?);
     }
     if let Some(provider_id) = change.provider_id {
-        ensure_provider(db, &provider_id).await?;
+        ensure_provider(&txn, &provider_id).await?;
         model.provider_id = Set(provider_id);
     }
     if let Some(upstream) = change.upstream_model {
@@ -227,7 +258,19 @@ pub async fn update(
         model.plans = Set(encode_plans(plans)?);
     }
     model.updated_at = Set(time::now());
-    model.update(db).await.map_err(name_taken)
+    let model = model.update(&txn).await.map_err(name_taken)?;
+    let after = audit::snapshot(&ModelView::from(model.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ModelUpdate,
+        Target::model(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
 }
 
 /// What deleting a model did.
@@ -239,24 +282,44 @@ pub enum Deletion {
     Disabled(shadow_model::Model),
 }
 
-/// Deletes a model that was never used; disables one that was.
-pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<Deletion> {
-    let model = get(db, id).await?;
+/// Deletes a model that was never used; disables one that was. Either way
+/// the `model.delete` audit entry commits with it (`after`: the disabled
+/// model, or nothing).
+pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<Deletion> {
+    let txn = db::begin_write(db).await?;
+    let model = get(&txn, id).await?;
+    let before = audit::snapshot(&ModelView::from(model.clone()))?;
     let used = usage_record::Entity::find()
         .filter(usage_record::Column::ModelId.eq(model.id.as_str()))
-        .one(db)
+        .one(&txn)
         .await?
         .is_some();
-    if used {
+    let deletion = if used {
         let mut active = model.into_active_model();
         active.enabled = Set(false);
         active.updated_at = Set(time::now());
-        return Ok(Deletion::Disabled(active.update(db).await?));
-    }
-    shadow_model::Entity::delete_by_id(model.id)
-        .exec(db)
-        .await?;
-    Ok(Deletion::Deleted)
+        Deletion::Disabled(active.update(&txn).await?)
+    } else {
+        shadow_model::Entity::delete_by_id(model.id)
+            .exec(&txn)
+            .await?;
+        Deletion::Deleted
+    };
+    let after = match &deletion {
+        Deletion::Disabled(model) => Some(audit::snapshot(&ModelView::from(model.clone()))?),
+        Deletion::Deleted => None,
+    };
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ModelDelete,
+        Target::model(id),
+        Some(before),
+        after,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(deletion)
 }
 
 /// A model a user may call, with its provider's kind.
@@ -303,7 +366,7 @@ pub fn plans_of(model: &shadow_model::Model) -> Vec<PlanName> {
     serde_json::from_str(&model.plans).unwrap_or_default()
 }
 
-async fn ensure_provider(db: &DatabaseConnection, id: &str) -> Result<()> {
+async fn ensure_provider<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {
     provider::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?

@@ -30,10 +30,11 @@ pub async fn get(
 
 pub async fn create(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewProvider>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let provider = ProviderView::from(service::create(&state.db, &state.vault, new).await?);
+    let provider =
+        ProviderView::from(service::create_as(&state.db, &state.vault, &admin.user.id, new).await?);
     Ok((
         StatusCode::CREATED,
         Json(json!({ "success": true, "provider": provider })),
@@ -42,21 +43,23 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     AppJson(change): AppJson<ProviderChange>,
 ) -> Result<Json<Value>> {
-    let provider = ProviderView::from(service::update(&state.db, &state.vault, &id, change).await?);
+    let provider = ProviderView::from(
+        service::update(&state.db, &state.vault, &admin.user.id, &id, change).await?,
+    );
     state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "provider": provider })))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    service::delete(&state.db, &id).await?;
+    service::delete(&state.db, &admin.user.id, &id).await?;
     state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "deleted": id })))
 }

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    audit::{self, Action, Target},
+    db,
     entity::{
         provider::{self, ProviderKind},
         shadow_model,
@@ -97,8 +99,33 @@ impl From<provider::Model> for ProviderView {
     }
 }
 
-pub async fn create(
+/// Creates a provider as `actor_id`, with its `provider.create` audit entry
+/// (the public view: keys as a count) in the same transaction.
+pub async fn create_as(
     db: &DatabaseConnection,
+    vault: &Vault,
+    actor_id: &str,
+    new: NewProvider,
+) -> Result<provider::Model> {
+    let txn = db::begin_write(db).await?;
+    let provider = create(&txn, vault, new).await?;
+    let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ProviderCreate,
+        Target::provider(&provider.id),
+        None,
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(provider)
+}
+
+/// Creates a provider (no audit entry: setup's seed, or [`create_as`]).
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
     vault: &Vault,
     new: NewProvider,
 ) -> Result<provider::Model> {
@@ -139,20 +166,25 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<provider::Model>> {
         .await?)
 }
 
-pub async fn get(db: &DatabaseConnection, id: &str) -> Result<provider::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<provider::Model> {
     provider::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("provider not found"))
 }
 
+/// Applies an admin's change, with its `provider.update` audit entry in the
+/// same transaction.
 pub async fn update(
     db: &DatabaseConnection,
     vault: &Vault,
+    actor_id: &str,
     id: &str,
     change: ProviderChange,
 ) -> Result<provider::Model> {
-    let current = get(db, id).await?;
+    let txn = db::begin_write(db).await?;
+    let current = get(&txn, id).await?;
+    let before = audit::snapshot(&ProviderView::from(current.clone()))?;
     let kind = current.kind;
     let mut model = current.into_active_model();
     if let Some(name) = change.name {
@@ -177,15 +209,30 @@ pub async fn update(
         model.enabled = Set(enabled);
     }
     model.updated_at = Set(time::now());
-    model.update(db).await.map_err(name_taken)
+    let provider = model.update(&txn).await.map_err(name_taken)?;
+    let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ProviderUpdate,
+        Target::provider(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(provider)
 }
 
-/// Deletes a provider that no model uses; otherwise 409.
-pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<()> {
-    let provider = get(db, id).await?;
+/// Deletes a provider that no model uses; otherwise 409. The
+/// `provider.delete` audit entry commits with it.
+pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<()> {
+    let txn = db::begin_write(db).await?;
+    let provider = get(&txn, id).await?;
+    let before = audit::snapshot(&ProviderView::from(provider.clone()))?;
     let models = shadow_model::Entity::find()
         .filter(shadow_model::Column::ProviderId.eq(&provider.id))
-        .count(db)
+        .count(&txn)
         .await?;
     if models > 0 {
         return Err(Error::Conflict(format!(
@@ -194,7 +241,7 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<()> {
     }
     // A model added since the count above makes the foreign key refuse.
     provider::Entity::delete_by_id(provider.id)
-        .exec(db)
+        .exec(&txn)
         .await
         .map_err(|err| match err.sql_err() {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
@@ -202,6 +249,16 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<()> {
             }
             _ => err.into(),
         })?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ProviderDelete,
+        Target::provider(id),
+        Some(before),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 

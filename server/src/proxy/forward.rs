@@ -32,6 +32,10 @@ use crate::{
     models::service::PlanName,
     money::format_credits,
     state::AppState,
+    translate::{
+        self,
+        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
+    },
     usage::{Prices, Tokens},
 };
 
@@ -115,7 +119,21 @@ async fn check(
     let request = ClientRequest::parse(&bytes, endpoint)?;
     pending.set_model(&request.model);
     pending.streamed = request.stream;
-    let name = &request.model;
+    let route = route_for(state, caller, plan, &request.model, format).await?;
+    pending.set_route(route.clone());
+    admit(state, caller, &route, &request, pending, format).await?;
+    Ok((route, request))
+}
+
+/// The model's route, if it exists (404) and the key and the plan may use
+/// it (403).
+pub(super) async fn route_for(
+    state: &AppState,
+    caller: &KeyCaller,
+    plan: PlanName,
+    name: &str,
+    format: ApiFormat,
+) -> Result<Arc<Route>, ProxyError> {
     let route = state
         .catalog
         .resolve(&state.db, &state.vault, name)
@@ -130,7 +148,7 @@ async fn check(
             )
         })?;
     let allowed = &caller.allowed_models;
-    if !allowed.is_empty() && !allowed.contains(name) {
+    if !allowed.is_empty() && !allowed.iter().any(|model| model == name) {
         return Err(ProxyError::new(
             ErrorKind::PermissionDenied,
             format!("this API key may not use the model `{name}`"),
@@ -144,24 +162,16 @@ async fn check(
             format,
         ));
     }
-    pending.set_route(route.clone());
-    let speaks = match route.provider.kind {
-        ProviderKind::Openai => Some(Endpoint::ChatCompletions),
-        ProviderKind::Anthropic => Some(Endpoint::Messages),
-        ProviderKind::Mock => None,
-    };
-    if let Some(own) = speaks.filter(|own| *own != endpoint) {
-        return Err(ProxyError::invalid_field(
-            "model",
-            format!(
-                "the model `{name}` speaks the other API format: call it through {}",
-                own.path()
-            ),
-            format,
-        ));
+    Ok(route)
+}
+
+/// The format the model's provider speaks (the built-in mock speaks both).
+fn upstream_format(route: &Route, client: ApiFormat) -> ApiFormat {
+    match route.provider.kind {
+        ProviderKind::Openai => ApiFormat::OpenAi,
+        ProviderKind::Anthropic => ApiFormat::Anthropic,
+        ProviderKind::Mock => client,
     }
-    admit(state, caller, &route, &request, pending, format).await?;
-    Ok((route, request))
 }
 
 /// Reserves the request's worst case on the key's quota and the owner's
@@ -230,14 +240,26 @@ async fn call(
     mut pending: Pending,
 ) -> Response {
     let format = endpoint.format();
+    let upstream_format = upstream_format(route, format);
     let (stream, wants_usage, input_estimate) =
         (request.stream, request.wants_usage, request.input_estimate);
-    let body = match request.for_upstream(&route.model.upstream_model, format) {
+    let public_model = request.model.clone();
+    let default_max_tokens = u64::from(state.settings.credits.default_max_output_tokens);
+    let body = match request.for_upstream(
+        &route.model.upstream_model,
+        format,
+        upstream_format,
+        default_max_tokens,
+    ) {
         Ok(body) => body,
         Err(err) => return reject(pending, err),
     };
     let provider = &route.provider;
-    let upstream = match state.upstream.send(provider, format, headers, body).await {
+    let upstream = match state
+        .upstream
+        .send(provider, upstream_format, headers, body)
+        .await
+    {
         Ok(upstream) => upstream,
         Err(SendError::Timeout) => {
             let message = format!(
@@ -262,7 +284,11 @@ async fn call(
         let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
             .await
             .unwrap_or_default();
-        let err = upstream_error(upstream.status, &upstream.headers, &body, format);
+        let mut err = upstream_error(upstream.status, &upstream.headers, &body, format);
+        if upstream_format != format {
+            // The provider's error type belongs to its format, not the client's.
+            err.upstream_type = None;
+        }
         tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
         pending.mark_first_byte();
         // The status the client gets: an upstream 401/403 goes out as 502.
@@ -282,7 +308,23 @@ async fn call(
             }
         };
         pending.mark_first_byte();
-        let tokens = meter::from_json(format, &body).unwrap_or_default();
+        let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
+        let body = if upstream_format == format {
+            body
+        } else {
+            match translate_answer(&body, format, &public_model) {
+                Some(body) => body,
+                None => {
+                    let err = ProxyError::new(
+                        ErrorKind::UpstreamUnreachable,
+                        "the provider's answer could not be read",
+                        format,
+                    );
+                    pending.settle(err.status_code(), tokens, Some(err.kind.label()));
+                    return err.into_response();
+                }
+            }
+        };
         pending.settle(upstream.status, tokens, None);
         let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
         return (
@@ -292,13 +334,23 @@ async fn call(
         )
             .into_response();
     }
+    let translator = match (upstream_format, format) {
+        (ApiFormat::OpenAi, ApiFormat::Anthropic) => Some(StreamTranslator::ToAnthropic(
+            OpenAiToAnthropic::new(&public_model),
+        )),
+        (ApiFormat::Anthropic, ApiFormat::OpenAi) => Some(StreamTranslator::ToOpenAi(
+            AnthropicToOpenAi::new(&public_model, crate::time::now().timestamp(), wants_usage),
+        )),
+        _ => None,
+    };
     let relay = Relay::new(
         upstream.body,
-        StreamMeter::new(format, wants_usage),
+        StreamMeter::new(upstream_format, wants_usage),
         input_estimate,
         provider.timeout,
         upstream.status,
         pending,
+        translator,
     );
     let content_type = content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
     (
@@ -312,6 +364,21 @@ async fn call(
         .into_response()
 }
 
+/// A provider's JSON answer in the client's format, or `None` when it is
+/// not an answer.
+fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Bytes> {
+    let upstream: Value = serde_json::from_slice(body).ok()?;
+    let translated = match client {
+        ApiFormat::Anthropic => translate::response::openai_to_anthropic(&upstream, model)?,
+        ApiFormat::OpenAi => translate::response::anthropic_to_openai(
+            &upstream,
+            model,
+            crate::time::now().timestamp(),
+        )?,
+    };
+    serde_json::to_vec(&translated).ok().map(Bytes::from)
+}
+
 /// Settles a request that failed before an answer came, and answers it.
 fn reject(pending: Pending, err: ProxyError) -> Response {
     pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
@@ -319,7 +386,7 @@ fn reject(pending: Pending, err: ProxyError) -> Response {
 }
 
 /// The whole body, with `timeout` as the longest pause between pieces.
-async fn collect(
+pub(super) async fn collect(
     mut body: BodyStream,
     timeout: Duration,
     limit: usize,
@@ -345,7 +412,7 @@ async fn collect(
 /// Except its 401 and 403: those mean the provider refused Tollgate's own
 /// credentials, which the client cannot fix, and a 401 would make tools
 /// like Claude Code think their Tollgate key is wrong; they become 502.
-fn upstream_error(
+pub(super) fn upstream_error(
     status: StatusCode,
     headers: &HeaderMap,
     body: &[u8],

@@ -1,7 +1,7 @@
 //! Relaying a server-sent-event stream: each event goes to the client as
 //! soon as its terminating blank line arrives, unchanged (except OpenAI's
-//! usage chunk when the client did not ask for it), while the meter reads
-//! usage from it. The request settles when the stream ends, fails, stalls
+//! usage chunk when the client did not ask for it) or translated into the
+//! client's format, while the meter reads usage from it. The request settles when the stream ends, fails, stalls
 //! past the provider's timeout, or the client goes away (the relay is
 //! dropped, which also drops the upstream connection).
 
@@ -17,6 +17,7 @@ use super::{
     settle::Pending,
     upstream::BodyStream,
 };
+use crate::translate::stream::StreamTranslator;
 
 /// What a relay says happened, as usage records name it.
 const CLIENT_DISCONNECTED: &str = "client_disconnected";
@@ -33,6 +34,8 @@ pub struct Relay {
     status: StatusCode,
     /// Taken when the request settles; still here on drop means the client left.
     pending: Option<Pending>,
+    /// Rewrites the provider's events in the client's format, when they differ.
+    translator: Option<StreamTranslator>,
 }
 
 impl Relay {
@@ -43,6 +46,7 @@ impl Relay {
         idle_timeout: Duration,
         status: StatusCode,
         pending: Pending,
+        translator: Option<StreamTranslator>,
     ) -> Self {
         Self {
             upstream,
@@ -52,6 +56,7 @@ impl Relay {
             idle_timeout,
             status,
             pending: Some(pending),
+            translator,
         }
     }
 
@@ -72,9 +77,19 @@ impl Relay {
                 Ok(None) => {
                     // A last event without its blank line still goes out.
                     let rest = self.partial.split().freeze();
-                    let rest = (!rest.is_empty()).then(|| self.filter(&rest));
+                    let mut rest = if rest.is_empty() {
+                        Bytes::new()
+                    } else {
+                        self.filter(&rest)
+                    };
+                    if let Some(translator) = self.translator.as_mut() {
+                        // Closes a stream the provider ended without its last events.
+                        let mut out = rest.to_vec();
+                        translator.finish(&mut out);
+                        rest = Bytes::from(out);
+                    }
                     self.finish(None);
-                    return rest.filter(|bytes| !bytes.is_empty()).map(Ok);
+                    return (!rest.is_empty()).then_some(Ok(rest));
                 }
                 Ok(Some(Err(_))) => return Some(Err(self.fail(STREAM_BROKEN))),
                 Ok(Some(Ok(chunk))) => chunk,
@@ -97,6 +112,15 @@ impl Relay {
     /// The complete events in `bytes`, metered, minus any the client must
     /// not see. Zero-copy when nothing is dropped.
     fn filter(&mut self, bytes: &Bytes) -> Bytes {
+        if let Some(translator) = self.translator.as_mut() {
+            let mut out = Vec::new();
+            for (event_start, event_end, _) in events(bytes) {
+                let event = &bytes[event_start..event_end];
+                self.meter.observe(event);
+                translator.event(event, &mut out);
+            }
+            return Bytes::from(out);
+        }
         let mut kept: Option<BytesMut> = None;
         for (event_start, event_end, next) in events(bytes) {
             let verdict = self.meter.observe(&bytes[event_start..event_end]);

@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value, json};
 
 use super::{ApiFormat, ProxyError, error::ErrorKind};
+use crate::translate;
 
 /// The two LLM endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,13 +148,33 @@ impl ClientRequest {
         })
     }
 
-    /// The body the upstream gets: its own model name, and for OpenAI
-    /// streams `stream_options.include_usage` so that usage can be metered.
+    /// The body the upstream gets, in the `upstream` format: translated
+    /// when the client spoke the other one (Anthropic needs `max_tokens`:
+    /// `default_max_tokens` when an OpenAI client named none), with the
+    /// upstream's model name, and for OpenAI streams
+    /// `stream_options.include_usage` so that usage can be metered.
     pub fn for_upstream(
         mut self,
         upstream_model: &str,
-        format: ApiFormat,
+        client: ApiFormat,
+        upstream: ApiFormat,
+        default_max_tokens: u64,
     ) -> Result<Bytes, ProxyError> {
+        let unexpressible = |err: translate::Unexpressible| {
+            ProxyError::invalid_field(&err.param, err.message, client)
+        };
+        match (client, upstream) {
+            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
+                self.body =
+                    translate::request::anthropic_to_openai(self.body).map_err(unexpressible)?;
+            }
+            (ApiFormat::OpenAi, ApiFormat::Anthropic) => {
+                self.body = translate::request::openai_to_anthropic(self.body, default_max_tokens)
+                    .map_err(unexpressible)?;
+            }
+            _ => {}
+        }
+        let format = upstream;
         self.body
             .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
         if self.stream && format == ApiFormat::OpenAi {
@@ -171,7 +192,7 @@ impl ClientRequest {
         }
         serde_json::to_vec(&self.body)
             .map(Bytes::from)
-            .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), format))
+            .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), client))
     }
 }
 
@@ -209,7 +230,9 @@ mod tests {
         )
         .unwrap();
         assert!(!request.wants_usage);
-        let body = request.for_upstream("up", ApiFormat::OpenAi).unwrap();
+        let body = request
+            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::OpenAi, 4096)
+            .unwrap();
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["model"], "up");
         assert_eq!(
@@ -225,7 +248,9 @@ mod tests {
             Endpoint::Messages,
         )
         .unwrap();
-        let body = request.for_upstream("up", ApiFormat::Anthropic).unwrap();
+        let body = request
+            .for_upstream("up", ApiFormat::Anthropic, ApiFormat::Anthropic, 4096)
+            .unwrap();
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             value,

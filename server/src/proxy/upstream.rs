@@ -92,13 +92,34 @@ impl Clients {
                 body: body.into_data_stream().map_err(BodyError::from).boxed(),
             });
         }
-        let client = self.for_timeout(upstream.connect_timeout)?;
-        let url = match upstream.kind {
-            ProviderKind::Anthropic => format!("{}/v1/messages", upstream.base_url),
-            ProviderKind::Openai | ProviderKind::Mock => {
-                format!("{}/chat/completions", upstream.base_url)
-            }
+        let path = match upstream.kind {
+            ProviderKind::Anthropic => "/v1/messages",
+            ProviderKind::Openai | ProviderKind::Mock => "/chat/completions",
         };
+        self.post(upstream, path, client_headers, body).await
+    }
+
+    /// Anthropic's `/v1/messages/count_tokens`, for a model of an Anthropic
+    /// provider.
+    pub async fn count_tokens(
+        &self,
+        upstream: &Arc<Upstream>,
+        client_headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, SendError> {
+        self.post(upstream, "/v1/messages/count_tokens", client_headers, body)
+            .await
+    }
+
+    async fn post(
+        &self,
+        upstream: &Arc<Upstream>,
+        path: &str,
+        client_headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, SendError> {
+        let client = self.for_timeout(upstream.connect_timeout)?;
+        let url = format!("{}{path}", upstream.base_url);
         let mut request = client
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")

@@ -19,7 +19,7 @@ use crate::{
     entity::{
         api_key,
         credit_entry::{self, EntryKind},
-        daily_usage, llm_usage, usage_record,
+        daily_usage, daily_user_usage, llm_usage, usage_record,
     },
 };
 
@@ -127,6 +127,51 @@ impl Sink for UsageRecords {
                 .await?;
         }
 
+        let per_day_user_model = rollup(rows.iter().filter(|r| r.model_id.is_some()), |row| {
+            (
+                row.created_at.format("%Y-%m-%d").to_string(),
+                row.user_id.clone(),
+                row.model.clone(),
+            )
+        });
+        let per_day_user_model: Vec<_> = per_day_user_model
+            .into_iter()
+            .map(
+                |((date, user_id, model), sum)| daily_user_usage::ActiveModel {
+                    date: Set(date),
+                    user_id: Set(user_id),
+                    model: Set(model),
+                    requests: Set(sum.requests),
+                    input_tokens: Set(sum.input),
+                    output_tokens: Set(sum.output),
+                    cache_read_tokens: Set(sum.cache_read),
+                    cache_write_tokens: Set(sum.cache_write),
+                    cost: Set(sum.cost),
+                    errors: Set(sum.errors),
+                    last_used_at: Set(sum.last_at),
+                    ..Default::default()
+                },
+            )
+            .collect();
+        for chunk in batch::chunks(&per_day_user_model) {
+            use daily_user_usage::{Column as C, Entity as T};
+            daily_user_usage::Entity::insert_many(chunk.iter().cloned())
+                .on_conflict(
+                    OnConflict::columns([C::Date, C::UserId, C::Model])
+                        .value(C::Requests, added(T, C::Requests))
+                        .value(C::InputTokens, added(T, C::InputTokens))
+                        .value(C::OutputTokens, added(T, C::OutputTokens))
+                        .value(C::CacheReadTokens, added(T, C::CacheReadTokens))
+                        .value(C::CacheWriteTokens, added(T, C::CacheWriteTokens))
+                        .value(C::Cost, added(T, C::Cost))
+                        .value(C::Errors, added(T, C::Errors))
+                        .value(C::LastUsedAt, latest(T, C::LastUsedAt))
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+
         for (key_id, sum) in rollup(rows.iter(), |row| row.api_key_id.clone()) {
             api_key::Entity::update_many()
                 .col_expr(
@@ -209,6 +254,17 @@ fn added<E: EntityTrait, C: ColumnTrait>(table: E, column: C) -> Expr {
     Expr::col((Alias::new("excluded"), column)).add(Expr::col((table, column)))
 }
 
+/// The later of the row's timestamp and the proposed one, for an upsert: a
+/// later batch can carry an older request (a long stream settles after
+/// short ones that started after it), and several instances may write.
+fn latest<E: EntityTrait, C: ColumnTrait>(table: E, column: C) -> Expr {
+    let incoming = Expr::col((Alias::new("excluded"), column));
+    let existing = Expr::col((table, column));
+    Expr::case(incoming.clone().gt(existing.clone()), incoming)
+        .finally(existing)
+        .into()
+}
+
 #[derive(Default)]
 struct Sum {
     requests: i64,
@@ -218,6 +274,8 @@ struct Sum {
     cache_write: i64,
     cost: i64,
     charged: i64,
+    /// Requests answered with a status of 400 or more.
+    errors: i64,
     last_at: DateTime<Utc>,
 }
 
@@ -235,6 +293,7 @@ fn rollup<'a, K: std::hash::Hash + Eq>(
         sum.cache_write += row.cache_write_tokens;
         sum.cost += row.cost;
         sum.charged += row.charged;
+        sum.errors += i64::from(row.status_code >= 400);
         sum.last_at = Ord::max(sum.last_at, row.created_at);
     }
     sums

@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_analytics;
+mod admin_live;
 mod admin_users;
+mod audit;
 mod auth;
 mod credits;
 mod entitlements;
@@ -12,6 +15,7 @@ mod errors;
 mod health;
 mod helpers;
 mod keys;
+mod leaderboard;
 mod llm_api;
 mod models;
 mod providers;
@@ -20,9 +24,11 @@ mod proxy_billing;
 mod proxy_errors;
 mod proxy_forwarding;
 mod proxy_streams;
+mod proxy_translation;
 mod proxy_upstream;
 mod rate_limits;
 mod sessions;
 mod settings;
 mod telemetry;
+mod usage_report;
 mod users_me;

@@ -368,32 +368,6 @@ async fn a_model_outside_the_users_plan_is_403() {
 }
 
 #[tokio::test]
-async fn a_model_called_through_the_other_apis_endpoint_is_400_naming_model() {
-    let proxy = ProxyApp::start().await;
-    proxy.route("openai", "gpt-test").await;
-    proxy.route("anthropic", "claude-test").await;
-
-    for (endpoint, model, its_own) in [
-        (Endpoint::Messages, "gpt-test", "/v1/chat/completions"),
-        (Endpoint::ChatCompletions, "claude-test", "/v1/messages"),
-    ] {
-        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
-
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::BAD_REQUEST,
-                openai: ("invalid_request_error", None, Some("model")),
-                anthropic: "invalid_request_error",
-            },
-        );
-        assert!(message.contains(its_own), "{message}");
-        assert_failed_row(&proxy, &answer, endpoint, "invalid_request").await;
-    }
-}
-
-#[tokio::test]
 async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing() {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;

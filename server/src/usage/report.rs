@@ -1,0 +1,564 @@
+//! A user's own usage report: totals, one entry per day, the split by model
+//! and by key, and one page of requests, all from `usage_records` filtered
+//! by the caller. Sums and groups are computed by the database (`GROUP BY`
+//! over the `(user_id, created_at)` index); only the days without usage
+//! are filled in here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Alias, Expr, Func, SimpleExpr},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    entity::{api_key, usage_record},
+    error::{Error, Result},
+    money::format_credits,
+    time::serde_iso,
+};
+
+/// Days in the default range, today included.
+pub const DEFAULT_DAYS: u64 = 30;
+/// The longest range one report covers, both ends included.
+pub const MAX_DAYS: i64 = 366;
+pub const DEFAULT_PER_PAGE: u64 = 50;
+pub const MAX_PER_PAGE: u64 = 200;
+/// Far beyond any real history, and small enough that offsets never overflow.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// `GET /api/users/me/usage` (and `.csv`, which ignores the paging).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// `YYYY-MM-DD`, UTC; both ends included.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub key_id: Option<String>,
+    /// The public model name, as clients sent it.
+    pub model: Option<String>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// A checked query: whose rows, which days, which key and model.
+#[derive(Debug, Clone)]
+pub struct UsageFilter {
+    pub user_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+}
+
+impl UsageFilter {
+    /// Checks the query's dates and key. Without dates the range is the
+    /// [`DEFAULT_DAYS`] days up to `today`; with one end only, the other is
+    /// `today` or that many days before `to`. A key that is not the
+    /// caller's is 404, as if it did not exist.
+    pub fn new(
+        user_id: &str,
+        query: &UsageQuery,
+        today: NaiveDate,
+        keys: &KeyNames,
+    ) -> Result<Self> {
+        let to = date("to", query.to.as_deref())?.unwrap_or(today);
+        let from = match date("from", query.from.as_deref())? {
+            Some(from) => from,
+            None => to
+                .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
+                .ok_or_else(|| Error::bad_request("to is out of range"))?,
+        };
+        if from > to {
+            return Err(Error::bad_request("from must not be after to"));
+        }
+        if (to - from).num_days() + 1 > MAX_DAYS {
+            return Err(Error::bad_request(format!(
+                "the range from {from} to {to} is longer than {MAX_DAYS} days"
+            )));
+        }
+        // The end of the range must be a representable instant.
+        to.checked_add_days(Days::new(1))
+            .ok_or_else(|| Error::bad_request("to is out of range"))?;
+        let key_id = nonblank(query.key_id.as_deref());
+        if let Some(key_id) = &key_id
+            && !keys.0.contains_key(key_id)
+        {
+            return Err(Error::not_found("key not found"));
+        }
+        Ok(Self {
+            user_id: user_id.to_owned(),
+            from,
+            to,
+            key_id,
+            model: nonblank(query.model.as_deref()),
+        })
+    }
+
+    /// The first instant of `from`, UTC.
+    pub fn start(&self) -> DateTime<Utc> {
+        self.from.and_time(NaiveTime::MIN).and_utc()
+    }
+
+    /// The first instant after `to`, UTC.
+    pub fn end(&self) -> DateTime<Utc> {
+        // `new` checked that the day after `to` exists.
+        self.to
+            .checked_add_days(Days::new(1))
+            .unwrap_or(self.to)
+            .and_time(NaiveTime::MIN)
+            .and_utc()
+    }
+
+    /// The rows this filter selects.
+    pub fn condition(&self) -> Condition {
+        let mut condition = Condition::all()
+            .add(usage_record::Column::UserId.eq(self.user_id.as_str()))
+            .add(usage_record::Column::CreatedAt.gte(self.start()))
+            .add(usage_record::Column::CreatedAt.lt(self.end()));
+        if let Some(key_id) = &self.key_id {
+            condition = condition.add(usage_record::Column::ApiKeyId.eq(key_id.as_str()));
+        }
+        if let Some(model) = &self.model {
+            condition = condition.add(usage_record::Column::Model.eq(model.as_str()));
+        }
+        condition
+    }
+}
+
+/// The names of a user's keys by id, revoked ones included (their usage
+/// stays).
+#[derive(Debug, Clone, Default)]
+pub struct KeyNames(HashMap<String, String>);
+
+impl KeyNames {
+    pub async fn of_user<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Self> {
+        let keys: Vec<(String, String)> = api_key::Entity::find()
+            .select_only()
+            .column(api_key::Column::Id)
+            .column(api_key::Column::Name)
+            .filter(api_key::Column::UserId.eq(user_id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(Self(keys.into_iter().collect()))
+    }
+
+    pub fn name(&self, key_id: &str) -> Option<&str> {
+        self.0.get(key_id).map(String::as_str)
+    }
+}
+
+/// Usage added up, money in micro-credits and as a decimal string.
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micro_credits: i64,
+    pub cost_credits: String,
+    /// What the balance was charged: the cost, unless it ran out first.
+    pub charged_micro_credits: i64,
+    pub charged_credits: String,
+}
+
+/// One day of the series (every day of the range is there, zeros too).
+#[derive(Debug, Clone, Serialize)]
+pub struct Day {
+    pub date: String,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micro_credits: i64,
+    pub cost_credits: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelUsage {
+    pub model: String,
+    #[serde(flatten)]
+    pub usage: Totals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyUsage {
+    pub key_id: String,
+    pub key_name: Option<String>,
+    #[serde(flatten)]
+    pub usage: Totals,
+}
+
+/// One request as the report and the CSV show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRow {
+    pub id: String,
+    #[serde(with = "serde_iso")]
+    pub created_at: DateTime<Utc>,
+    pub model: String,
+    pub key_id: String,
+    pub key_name: Option<String>,
+    pub endpoint: String,
+    pub streamed: bool,
+    pub status_code: i32,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_micro_credits: i64,
+    pub cost_credits: String,
+    pub charged_micro_credits: i64,
+    pub charged_credits: String,
+    pub duration_ms: i32,
+    pub error_kind: Option<String>,
+}
+
+impl RequestRow {
+    pub fn new(row: usage_record::Model, keys: &KeyNames) -> Self {
+        Self {
+            key_name: keys.name(&row.api_key_id).map(str::to_owned),
+            cost_credits: format_credits(row.cost),
+            charged_credits: format_credits(row.charged),
+            id: row.id,
+            created_at: row.created_at,
+            model: row.model,
+            key_id: row.api_key_id,
+            endpoint: row.endpoint,
+            streamed: row.streamed,
+            status_code: row.status_code,
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
+            reasoning_tokens: row.reasoning_tokens,
+            cost_micro_credits: row.cost,
+            charged_micro_credits: row.charged,
+            duration_ms: row.duration_ms,
+            error_kind: row.error_kind,
+        }
+    }
+}
+
+/// The whole report; the handler adds `"success": true`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub totals: Totals,
+    pub series: Vec<Day>,
+    pub by_model: Vec<ModelUsage>,
+    pub by_key: Vec<KeyUsage>,
+    /// Newest first.
+    pub requests: Vec<RequestRow>,
+    pub page: u64,
+    pub per_page: u64,
+    /// Requests matching the filter, on every page.
+    pub total: i64,
+}
+
+/// The checked filter of `user_id`'s `query`, and the names of their keys
+/// (which the check needs, and the report and the CSV show).
+pub async fn resolve<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    query: &UsageQuery,
+    today: NaiveDate,
+) -> Result<(UsageFilter, KeyNames)> {
+    let keys = KeyNames::of_user(db, user_id).await?;
+    let filter = UsageFilter::new(user_id, query, today, &keys)?;
+    Ok((filter, keys))
+}
+
+/// `user_id`'s report for `query`, with `today` (UTC) as the default end.
+pub async fn report<C: ConnectionTrait>(
+    db: &C,
+    user_id: &str,
+    query: &UsageQuery,
+    today: NaiveDate,
+) -> Result<Report> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if page == 0 || page > MAX_PAGE {
+        return Err(Error::bad_request(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(Error::bad_request(format!(
+            "per_page must be between 1 and {MAX_PER_PAGE}"
+        )));
+    }
+    let (filter, keys) = resolve(db, user_id, query, today).await?;
+    let condition = filter.condition();
+
+    let totals = with_sums(usage_record::Entity::find().filter(condition.clone()))
+        .into_model::<Sums>()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+
+    let day = day_of(db.get_database_backend());
+    let days: HashMap<String, Sums> = grouped(db, condition.clone(), day.clone(), day)
+        .await?
+        .into_iter()
+        .map(|group| (group.bucket.clone(), group.sums()))
+        .collect();
+    let series = filter
+        .from
+        .iter_days()
+        .take_while(|date| *date <= filter.to)
+        .map(|date| {
+            let date = date.format("%Y-%m-%d").to_string();
+            let sums = days.get(&date).cloned().unwrap_or_default();
+            Day {
+                date,
+                requests: sums.requests,
+                input_tokens: sums.input_tokens,
+                output_tokens: sums.output_tokens,
+                cost_micro_credits: sums.cost,
+                cost_credits: format_credits(sums.cost),
+            }
+        })
+        .collect();
+
+    let by_model = grouped(
+        db,
+        condition.clone(),
+        Expr::col(usage_record::Column::Model),
+        sum(usage_record::Column::Cost),
+    )
+    .await?
+    .into_iter()
+    .map(|group| ModelUsage {
+        usage: group.sums().into(),
+        model: group.bucket,
+    })
+    .collect();
+
+    let by_key = grouped(
+        db,
+        condition.clone(),
+        Expr::col(usage_record::Column::ApiKeyId),
+        sum(usage_record::Column::Cost),
+    )
+    .await?
+    .into_iter()
+    .map(|group| KeyUsage {
+        usage: group.sums().into(),
+        key_name: keys.name(&group.bucket).map(str::to_owned),
+        key_id: group.bucket,
+    })
+    .collect();
+
+    let requests = usage_record::Entity::find()
+        .filter(condition)
+        .order_by_desc(usage_record::Column::CreatedAt)
+        .order_by_desc(usage_record::Column::Id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| RequestRow::new(row, &keys))
+        .collect();
+
+    Ok(Report {
+        from: filter.from.to_string(),
+        to: filter.to.to_string(),
+        total: totals.requests,
+        totals: totals.into(),
+        series,
+        by_model,
+        by_key,
+        requests,
+        page,
+        per_page,
+    })
+}
+
+/// The sums every aggregate selects, by the names below.
+#[derive(Debug, Clone, Default, FromQueryResult)]
+struct Sums {
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    cost: i64,
+    charged: i64,
+}
+
+impl From<Sums> for Totals {
+    fn from(sums: Sums) -> Self {
+        Self {
+            requests: sums.requests,
+            input_tokens: sums.input_tokens,
+            output_tokens: sums.output_tokens,
+            cache_read_tokens: sums.cache_read_tokens,
+            cache_write_tokens: sums.cache_write_tokens,
+            cost_micro_credits: sums.cost,
+            cost_credits: format_credits(sums.cost),
+            charged_micro_credits: sums.charged,
+            charged_credits: format_credits(sums.charged),
+        }
+    }
+}
+
+/// [`Sums`] of one group.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Group {
+    bucket: String,
+    requests: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    cost: i64,
+    charged: i64,
+}
+
+impl Group {
+    fn sums(&self) -> Sums {
+        Sums {
+            requests: self.requests,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            cache_read_tokens: self.cache_read_tokens,
+            cache_write_tokens: self.cache_write_tokens,
+            cost: self.cost,
+            charged: self.charged,
+        }
+    }
+}
+
+/// The rows of `condition` grouped by `bucket`, ordered by `order` (largest
+/// first) then by the bucket.
+async fn grouped<C: ConnectionTrait>(
+    db: &C,
+    condition: Condition,
+    bucket: SimpleExpr,
+    order: SimpleExpr,
+) -> Result<Vec<Group>> {
+    Ok(with_sums(usage_record::Entity::find().filter(condition))
+        .expr_as(bucket.clone(), "bucket")
+        .group_by(bucket.clone())
+        .order_by_desc(order)
+        .order_by_asc(bucket)
+        .into_model::<Group>()
+        .all(db)
+        .await?)
+}
+
+fn with_sums(select: Select<usage_record::Entity>) -> Select<usage_record::Entity> {
+    use usage_record::Column as C;
+    select
+        .select_only()
+        .expr_as(Func::count(Expr::col(C::Id)), "requests")
+        .expr_as(sum(C::InputTokens), "input_tokens")
+        .expr_as(sum(C::OutputTokens), "output_tokens")
+        .expr_as(sum(C::CacheReadTokens), "cache_read_tokens")
+        .expr_as(sum(C::CacheWriteTokens), "cache_write_tokens")
+        .expr_as(sum(C::Cost), "cost")
+        .expr_as(sum(C::Charged), "charged")
+}
+
+/// `CAST(COALESCE(SUM(col), 0) AS BIGINT)`: PostgreSQL sums `bigint` as
+/// `numeric`, and an empty set sums to `NULL`.
+fn sum(column: usage_record::Column) -> SimpleExpr {
+    Func::cast_as(
+        Func::coalesce([Func::sum(Expr::col(column)).into(), Expr::val(0i64)]),
+        Alias::new("BIGINT"),
+    )
+    .into()
+}
+
+/// A row's UTC day as `YYYY-MM-DD`. SQLite stores timestamps as UTC text
+/// that starts with the date; PostgreSQL's `timestamptz` is formatted in
+/// UTC whatever the session's time zone.
+fn day_of(backend: DatabaseBackend) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Postgres => {
+            Expr::cust(r#"to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#)
+        }
+        _ => Expr::cust(r#"substr("created_at", 1, 10)"#),
+    }
+}
+
+/// `YYYY-MM-DD` exactly, or 400 naming the field.
+fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>> {
+    let Some(text) = nonblank(text) else {
+        return Ok(None);
+    };
+    let invalid = || Error::bad_request(format!("{field} must be a date like 2025-10-28"));
+    if text.len() != 10 {
+        return Err(invalid());
+    }
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| invalid())
+}
+
+fn nonblank(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(from: Option<&str>, to: Option<&str>) -> UsageQuery {
+        UsageQuery {
+            from: from.map(str::to_owned),
+            to: to.map(str::to_owned),
+            ..UsageQuery::default()
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 10, 28).unwrap()
+    }
+
+    #[test]
+    fn the_default_range_is_the_last_thirty_days_with_today() {
+        let filter =
+            UsageFilter::new("u", &query(None, None), today(), &KeyNames::default()).unwrap();
+        assert_eq!(filter.from.to_string(), "2025-09-29");
+        assert_eq!(filter.to.to_string(), "2025-10-28");
+        assert_eq!(filter.start().to_rfc3339(), "2025-09-29T00:00:00+00:00");
+        assert_eq!(filter.end().to_rfc3339(), "2025-10-29T00:00:00+00:00");
+    }
+
+    #[test]
+    fn bad_dates_reversed_ranges_and_long_ranges_are_refused() {
+        let keys = KeyNames::default();
+        for (from, to) in [
+            (Some("2025-13-01"), None),
+            (Some("2025-1-01"), None),
+            (Some("+2025-01-01"), None),
+            (None, Some("yesterday")),
+            (Some("2025-10-02"), Some("2025-10-01")),
+            (Some("2024-01-01"), Some("2025-01-01")),
+        ] {
+            let err = UsageFilter::new("u", &query(from, to), today(), &keys).unwrap_err();
+            assert!(
+                matches!(err, Error::BadRequest(_)),
+                "{from:?} {to:?}: {err}"
+            );
+        }
+        // 366 days, both ends included, is the longest range.
+        let longest = UsageFilter::new(
+            "u",
+            &query(Some("2024-01-02"), Some("2025-01-01")),
+            today(),
+            &keys,
+        );
+        assert!(longest.is_ok());
+    }
+}
