@@ -74,11 +74,26 @@ browser_tools() {
   fi
 }
 
+# The official SDK tests (end2end/sdk/): the Python SDKs and pytest in a venv
+# of their own, pinned in end2end/sdk/requirements.txt. (The Node SDKs and
+# Claude Code are npm packages of end2end/: browser_tools installs them.)
+sdk_tools() {
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  local venv=end2end/.venv requirements=end2end/sdk/requirements.txt
+  if [ ! -f "$venv/installed.txt" ] || ! cmp -s "$requirements" "$venv/installed.txt"; then
+    log "pip install -r $requirements into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
+    cp "$requirements" "$venv/installed.txt"
+  fi
+}
+
 case "${1:-}" in
   run) rust_tools; release_tools ;;      # scripts/run.sh: release build
-  test) rust_tools; database_tools; cli_test_tools; browser_tools ;;  # scripts/test.sh
+  test) rust_tools; database_tools; cli_test_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
-  all) rust_tools; release_tools; database_tools; cli_test_tools; browser_tools ;;
+  all) rust_tools; release_tools; database_tools; cli_test_tools; browser_tools; sdk_tools ;;
   *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check Tollgate has: formatting, clippy (server and WASM), unit and
-# integration tests, the WASM build, and the browser tests in Chromium.
+# integration tests, the WASM build, the browser tests in Chromium, and the
+# official SDKs and Claude Code against a real server.
 # Installs what it needs first (scripts/bootstrap.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,5 +48,8 @@ fi
 
 step "browser tests (Playwright + Debian Chromium)"
 (cd end2end && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" npx playwright test)
+
+step "official SDKs (Python, Node) and Claude Code against a real server"
+TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" end2end/sdk/run.sh
 
 step "all checks passed in $((SECONDS - started)) s"

@@ -66,6 +66,29 @@ enum AdminCommand {
     /// Prove that every credit balance equals the sum of its ledger, entry by
     /// entry; exits non-zero and lists the users where it does not.
     VerifyLedger,
+    /// Fill a fresh database with a realistic, made-up history (users, keys,
+    /// credits, usage, sessions) for demos and benchmarks. Refused when the
+    /// database has usage or any user but admins, unless --force.
+    Seed(SeedArgs),
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    #[arg(long, default_value_t = 10_000)]
+    users: u32,
+    /// Proxied requests, spread over the days.
+    #[arg(long, default_value_t = 1_000_000)]
+    requests: u64,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 90)]
+    days: u32,
+    /// The same seed makes the same history.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Seed even though the database has usage or users: never on a real
+    /// install.
+    #[arg(long)]
+    force: bool,
 }
 
 #[tokio::main]
@@ -89,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
+        Command::Admin(AdminCommand::Seed(args)) => seed(settings, args).await,
         Command::Admin(task) => admin(settings, task).await,
         Command::MockUpstream { addr } => mock_upstream(addr).await,
     }
@@ -169,6 +193,46 @@ async fn announce_first_admin(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `admin seed`: on a fresh install, first what `serve` would create (the
+/// first admin, whose password is shown once, and the mock provider), then
+/// the history.
+async fn seed(settings: Settings, args: SeedArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let state = AppState::build(settings).await?;
+    server::seed::check(&state.db, args.force)
+        .await
+        .map_err(operator_error)?;
+    announce_first_admin(&state).await?;
+    let options = server::seed::SeedOptions {
+        users: args.users,
+        requests: args.requests,
+        days: args.days,
+        seed: args.seed,
+        force: args.force,
+    };
+    let seeded = server::seed::run(&state, &options, &|line| println!("  {line}")).await;
+    state.flush_writers().await;
+    let seeded = seeded.map_err(operator_error)?;
+    println!(
+        "seeded {} users, {} requests ({} failed), {} sessions in {:.1} s",
+        seeded.users,
+        seeded.usage_rows,
+        seeded.failed_requests,
+        seeded.sessions,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A service's error for the person at the console: the whole cause when
+/// it is internal (nobody else will read the log).
+fn operator_error(err: server::Error) -> anyhow::Error {
+    match err {
+        server::Error::Internal(err) => err,
+        other => anyhow::anyhow!(other.public_message()),
+    }
+}
+
 async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
     let db = server::db::connect(&settings).await?;
     server::db::migrate(&db).await?;
@@ -202,6 +266,8 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
                 .map_err(|err| anyhow::anyhow!(err.public_message()))?;
             println!("new password for {email}: {password}");
         }
+        // Handled by `seed`, which needs the whole app state.
+        AdminCommand::Seed(args) => return seed(settings, args).await,
         AdminCommand::VerifyLedger => {
             let discrepancies = server::credits::service::verify(&db)
                 .await

@@ -281,6 +281,130 @@ fn verify_ledger_names_the_first_entry_whose_amount_was_changed() {
 }
 
 // ---------------------------------------------------------------------------
+// admin seed
+
+const SEED_SMALL: [&str; 8] = [
+    "admin",
+    "seed",
+    "--users",
+    "50",
+    "--requests",
+    "2000",
+    "--days",
+    "10",
+];
+
+#[test]
+fn seed_fills_a_fresh_database_whose_rollups_and_ledger_agree_and_refuses_a_second_run() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let seeded = run(tollgate(&dir).args(SEED_SMALL));
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+    let again = run(tollgate(&dir).args(SEED_SMALL));
+
+    // Assert
+    seeded.assert_success();
+    assert!(seeded.stdout.contains(FIRST_ADMIN), "{seeded}");
+    assert!(
+        seeded.stdout.contains("seeded 50 users, 2000 requests"),
+        "{seeded}"
+    );
+    let count = |sql: &str| sqlite_number(&dir, sql);
+    assert_eq!(count("SELECT COUNT(*) FROM users WHERE role = 'user'"), 50);
+    assert_eq!(count("SELECT COUNT(*) FROM api_keys"), 50);
+    assert_eq!(count("SELECT COUNT(*) FROM usage_records"), 2000);
+    assert_eq!(count("SELECT SUM(requests) FROM daily_user_usage"), 2000);
+    assert_eq!(count("SELECT SUM(total_requests) FROM daily_usage"), 2000);
+    assert_eq!(count("SELECT SUM(count) FROM llm_usage"), 2000);
+    assert_eq!(
+        count("SELECT SUM(errors) FROM daily_user_usage"),
+        count("SELECT COUNT(*) FROM usage_records WHERE status_code >= 400")
+    );
+    assert!(count("SELECT COUNT(*) FROM usage_records WHERE status_code >= 400") > 0);
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM usage_records WHERE julianday(created_at) < julianday('now', '-10 days')"
+        ),
+        0,
+        "usage older than --days"
+    );
+    // Every charge is in the ledger and on its key.
+    let charged = count("SELECT SUM(charged) FROM usage_records");
+    assert!(charged > 0);
+    assert_eq!(
+        count("SELECT -SUM(amount) FROM credit_ledger WHERE kind = 'charge'"),
+        charged
+    );
+    assert_eq!(count("SELECT SUM(quota_used) FROM api_keys"), charged);
+    assert!(count("SELECT COUNT(*) FROM sessions") > 0);
+    assert!(count("SELECT COUNT(*) FROM request_metrics") > 0);
+    verified.assert_success();
+    assert!(verified.stdout.contains(LEDGER_VERIFIED), "{verified}");
+    assert!(!again.succeeded(), "{again}");
+    assert!(again.stderr.contains("--force"), "{again}");
+    assert_eq!(count("SELECT COUNT(*) FROM usage_records"), 2000);
+}
+
+#[test]
+fn seed_with_force_adds_a_second_history_and_the_ledger_still_verifies() {
+    // Arrange
+    let dir = workdir();
+    run(tollgate(&dir).args(SEED_SMALL)).assert_success();
+
+    // Act
+    let forced = run(tollgate(&dir).args(SEED_SMALL).arg("--force"));
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    forced.assert_success();
+    assert!(!forced.stdout.contains(FIRST_ADMIN), "{forced}");
+    let count = |sql: &str| sqlite_number(&dir, sql);
+    assert_eq!(count("SELECT COUNT(*) FROM users WHERE role = 'user'"), 100);
+    assert_eq!(count("SELECT COUNT(*) FROM usage_records"), 4000);
+    assert_eq!(count("SELECT SUM(requests) FROM daily_user_usage"), 4000);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM models"),
+        7,
+        "models found by name"
+    );
+    verified.assert_success();
+}
+
+#[test]
+fn seed_makes_the_same_history_from_the_same_seed() {
+    // Arrange
+    let (first, second, other) = (workdir(), workdir(), workdir());
+    let small = [
+        "admin",
+        "seed",
+        "--users",
+        "20",
+        "--requests",
+        "300",
+        "--days",
+        "5",
+    ];
+
+    // Act
+    run(tollgate(&first).args(small)).assert_success();
+    run(tollgate(&second).args(small)).assert_success();
+    run(tollgate(&other).args(small).args(["--seed", "7"])).assert_success();
+
+    // Assert: who, on which model, with what outcome, tokens and cost, in
+    // the same order (times and ids differ between runs).
+    let history = "SELECT u.email, u.plan, r.model, r.status_code, r.streamed, r.input_tokens, \
+                   r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cost \
+                   FROM usage_records r JOIN users u ON u.id = r.user_id \
+                   ORDER BY r.created_at, u.email";
+    let first = sqlite_rows(&first, history);
+    assert_eq!(first.lines().count(), 300);
+    assert_eq!(first, sqlite_rows(&second, history));
+    assert_ne!(first, sqlite_rows(&other, history));
+}
+
+// ---------------------------------------------------------------------------
 // configuration
 
 #[test]
@@ -1248,6 +1372,36 @@ fn sqlite(dir: &TempDir, statement: &str, parameter: &str) {
         "the SQL statement failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The number a query answers (one row, one column), on the SQLite file of
+/// `dir`, through Python's sqlite3 module like [`sqlite`].
+fn sqlite_number(dir: &TempDir, query: &str) -> i64 {
+    let rows = sqlite_rows(dir, query);
+    rows.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{query} answered {rows:?}"))
+}
+
+/// Every row a query answers, one line each (`|` between columns).
+fn sqlite_rows(dir: &TempDir, query: &str) -> String {
+    let script = "import sqlite3, sys\n\
+                  db = sqlite3.connect(sys.argv[1])\n\
+                  for row in db.execute(sys.argv[2]):\n    \
+                      print('|'.join(str(cell) for cell in row))\n";
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(data_dir(dir).join("tollgate.db"))
+        .arg(query)
+        .output()
+        .expect("cannot run python3");
+    assert!(
+        output.status.success(),
+        "the query failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("the answer is not UTF-8")
 }
 
 /// Waits until something listens on `port`.

@@ -2,6 +2,9 @@
 //! REST API calls; none holds logic of its own.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
+pub mod credits;
 pub mod dashboard;
 pub mod keys;
+pub mod usage;

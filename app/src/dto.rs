@@ -68,3 +68,171 @@ pub struct CreatedKeyInfo {
     pub key: KeyInfo,
     pub secret: String,
 }
+
+/// The parts of the UI this Tollgate has switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UiFeatures {
+    /// The leaderboard and who is online (`features.gamification`).
+    pub gamification: bool,
+}
+
+/// A moment, as the UI shows it: relative, with the exact time on hover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moment {
+    /// ISO 8601, UTC.
+    pub at: String,
+    /// `5 minutes ago`, as of when the server answered.
+    pub ago: String,
+}
+
+/// One ledger entry of the signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditEntryInfo {
+    pub id: i64,
+    /// `grant`, `charge`, `refund` or `adjustment`.
+    pub kind: String,
+    /// Signed decimal credits, six decimals.
+    pub amount_credits: String,
+    pub balance_after_credits: String,
+    /// The request charged or refunded, when there is one.
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+    pub created: Moment,
+}
+
+/// The balance and one page of the ledger, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditHistoryData {
+    pub balance_credits: String,
+    pub entries: Vec<CreditEntryInfo>,
+    /// Entries matching the filter, on every page.
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// Usage added up over a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTotalsInfo {
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micro_credits: i64,
+    pub cost_credits: String,
+    /// What the balance was charged.
+    pub charged_credits: String,
+}
+
+impl UsageTotalsInfo {
+    /// Input and output tokens (cache tokens are part of the input).
+    pub fn tokens(&self) -> i64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// One day of usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDayInfo {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    pub requests: i64,
+    pub tokens: i64,
+    pub cost_micro_credits: i64,
+    pub cost_credits: String,
+}
+
+/// One model's share of the range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsageInfo {
+    pub model: String,
+    pub usage: UsageTotalsInfo,
+}
+
+/// One proxied request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestInfo {
+    pub id: String,
+    pub created: Moment,
+    pub model: String,
+    /// The key's name; `None` once the key is gone.
+    pub key_name: Option<String>,
+    /// `chat_completions` or `messages`.
+    pub endpoint: String,
+    pub streamed: bool,
+    pub status_code: i32,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_credits: String,
+    pub charged_credits: String,
+    pub duration_ms: i32,
+}
+
+/// A key to filter by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChoice {
+    pub id: String,
+    pub name: String,
+}
+
+/// The usage page: the report for the filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageData {
+    /// The range the report covers (`YYYY-MM-DD`), defaults resolved.
+    pub from: String,
+    pub to: String,
+    pub totals: UsageTotalsInfo,
+    /// Every day of the range, zeros included.
+    pub series: Vec<UsageDayInfo>,
+    pub by_model: Vec<ModelUsageInfo>,
+    /// One page, newest first.
+    pub requests: Vec<RequestInfo>,
+    pub page: u64,
+    pub per_page: u64,
+    /// Requests matching the filter, on every page.
+    pub total: i64,
+}
+
+/// What the usage filters offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageChoices {
+    /// The range shown when the URL names none (`YYYY-MM-DD`).
+    pub default_from: String,
+    pub default_to: String,
+    pub keys: Vec<KeyChoice>,
+    pub models: Vec<String>,
+}
+
+/// The dashboard's figures for the last 30 days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageSummary {
+    pub from: String,
+    pub to: String,
+    pub totals: UsageTotalsInfo,
+    /// The model with the most requests, and how many.
+    pub top_model: Option<(String, i64)>,
+    /// The latest five requests.
+    pub recent: Vec<RequestInfo>,
+}
+
+/// One place on the leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderInfo {
+    pub rank: u64,
+    pub name: String,
+    pub requests: i64,
+    pub top_model: String,
+    pub models_used: i64,
+    pub last_active: Moment,
+    /// The signed-in user's own entry.
+    pub is_you: bool,
+}
+
+/// Someone online now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnlineInfo {
+    pub name: String,
+    pub last_seen: Moment,
+    pub is_you: bool,
+}

@@ -7,7 +7,9 @@ pub mod api;
 pub mod components;
 pub mod dto;
 pub mod error;
+pub mod format;
 pub mod pages;
+pub mod query;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -19,11 +21,15 @@ use leptos_router::{
 };
 
 use crate::{
-    api::auth::{Login, LoginWithKey, Logout, Register, current_user},
+    api::{
+        analytics::feature_flags,
+        auth::{Login, LoginWithKey, Logout, Register, current_user},
+    },
     components::layout::Header,
     pages::{
-        admin_users::AdminUsersPage, dashboard::DashboardPage, keys::KeysPage,
-        landing::LandingPage, login::LoginPage, not_found::NotFoundPage, register::RegisterPage,
+        admin_users::AdminUsersPage, credits::CreditsPage, dashboard::DashboardPage,
+        keys::KeysPage, landing::LandingPage, leaderboard::LeaderboardPage, login::LoginPage,
+        not_found::NotFoundPage, register::RegisterPage, usage::UsagePage,
     },
 };
 
@@ -58,6 +64,18 @@ pub struct Session {
     pub user: Resource<Result<Option<dto::UserInfo>, error::AppError>>,
 }
 
+/// The switchable parts of the UI (the leaderboard and presence), read once
+/// per page load.
+#[derive(Clone, Copy)]
+pub struct Features(pub Resource<Result<dto::UiFeatures, error::AppError>>);
+
+impl Features {
+    /// Whether the leaderboard and presence are on; off when unknown.
+    pub async fn gamification(self) -> bool {
+        self.0.await.is_ok_and(|features| features.gamification)
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -83,6 +101,7 @@ pub fn App() -> impl IntoView {
         logout,
         user,
     });
+    provide_context(Features(Resource::new(|| (), |_| feature_flags())));
     // Effects run only in the browser: the attribute tells people's tools
     // (and the browser tests) that the page is interactive.
     let (hydrated, set_hydrated) = signal(false);
@@ -93,12 +112,15 @@ pub fn App() -> impl IntoView {
         <Title text="Tollgate" />
         <Router>
             <Header />
-            <main class="page" data-hydrated=move || hydrated.get().to_string()>
+            <main class="page" id="main" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=LandingPage />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />
                     <Route path=path!("/dashboard") view=DashboardPage />
+                    <Route path=path!("/usage") view=UsagePage />
+                    <Route path=path!("/credits") view=CreditsPage />
+                    <Route path=path!("/leaderboard") view=LeaderboardPage />
                     <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/admin/users") view=AdminUsersPage />
                 </Routes>

@@ -164,3 +164,50 @@ impl From<server::entity::api_key::Model> for crate::dto::KeyInfo {
         }
     }
 }
+
+/// `at` as the UI shows it, relative to `now`.
+pub fn moment(
+    at: &chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::dto::Moment {
+    crate::dto::Moment {
+        at: server::time::iso(at),
+        ago: server::analytics::dashboard::relative(*at, now),
+    }
+}
+
+impl From<server::usage::report::Totals> for crate::dto::UsageTotalsInfo {
+    fn from(totals: server::usage::report::Totals) -> Self {
+        Self {
+            requests: totals.requests,
+            input_tokens: totals.input_tokens,
+            output_tokens: totals.output_tokens,
+            cache_read_tokens: totals.cache_read_tokens,
+            cache_write_tokens: totals.cache_write_tokens,
+            cost_micro_credits: totals.cost_micro_credits,
+            cost_credits: totals.cost_credits,
+            charged_credits: totals.charged_credits,
+        }
+    }
+}
+
+/// A request row of the usage report, as the UI shows it.
+pub fn request_info(
+    row: server::usage::report::RequestRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::dto::RequestInfo {
+    crate::dto::RequestInfo {
+        created: moment(&row.created_at, now),
+        id: row.id,
+        model: row.model,
+        key_name: row.key_name,
+        endpoint: row.endpoint,
+        streamed: row.streamed,
+        status_code: row.status_code,
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cost_credits: row.cost_credits,
+        charged_credits: row.charged_credits,
+        duration_ms: row.duration_ms,
+    }
+}

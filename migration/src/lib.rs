@@ -17,6 +17,7 @@ mod m20261125_000009_rate_limits;
 mod m20261125_000010_entitlements;
 mod m20261125_000011_daily_user_usage;
 mod m20261125_000012_usage_indexes_audit;
+mod m20261125_000014_analytics_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_entitlements::Migration),
             Box::new(m20261125_000011_daily_user_usage::Migration),
             Box::new(m20261125_000012_usage_indexes_audit::Migration),
+            Box::new(m20261125_000014_analytics_indexes::Migration),
         ]
     }
 }

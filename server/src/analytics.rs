@@ -1,8 +1,9 @@
 //! Analytics: what was used, by whom, when. Everything here reads the
 //! rollups the usage writer keeps in the same transaction as the usage rows
-//! (`daily_user_usage` per UTC day, user and model; `llm_usage` per user and
-//! model, all time), never `usage_records` itself, so a date range costs a
-//! row per user, model and day rather than a row per request.
+//! (`daily_user_usage` per UTC day, user and model; `daily_usage` per UTC
+//! day and model; `llm_usage` per user and model, all time), never
+//! `usage_records` itself, so a date range costs a row per user, model and
+//! day (or per day and model) rather than a row per request.
 //!
 //! A "request" (the contract's "title generation") is one proxied request
 //! that resolved a model; `errors` are those answered with a status of 400

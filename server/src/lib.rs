@@ -25,6 +25,7 @@ pub mod providers;
 pub mod proxy;
 pub mod router;
 pub mod secret_file;
+pub mod seed;
 pub mod setup;
 pub mod state;
 pub mod telemetry;

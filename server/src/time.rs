@@ -2,6 +2,8 @@
 //! what we store compares correctly as text in SQLite and prints as the API
 //! contract's ISO 8601 with milliseconds.
 
+pub mod days;
+
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 /// The current time, truncated to milliseconds.

@@ -29,6 +29,32 @@ pub fn optional_text(field: &str, value: Option<&str>, max_chars: usize) -> Resu
     }
 }
 
+/// Far beyond any real listing, and small enough that offsets never overflow.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// `page` (from 1, default 1) and `per_page` (default `default_per_page`, at
+/// most `max_per_page`), or a 400 naming the one out of range.
+pub fn paging(
+    page: Option<u64>,
+    per_page: Option<u64>,
+    default_per_page: u64,
+    max_per_page: u64,
+) -> Result<(u64, u64)> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(default_per_page);
+    if page == 0 || page > MAX_PAGE {
+        return Err(Error::bad_request(format!(
+            "page must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if !(1..=max_per_page).contains(&per_page) {
+        return Err(Error::bad_request(format!(
+            "per_page must be between 1 and {max_per_page}"
+        )));
+    }
+    Ok((page, per_page))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! Errors shown kindly: what went wrong, in words, and where to go next.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::error::AppError;
 
@@ -37,5 +37,17 @@ pub fn error_fallback(errors: ArcRwSignal<Errors>) -> impl IntoView {
                 }}
             </ul>
         </div>
+    }
+}
+
+/// The error of a signed-in page's data: a visitor whose session ended is
+/// sent to the login page (and back to `here` afterwards); anything else
+/// is shown.
+pub fn page_error(error: AppError, here: &'static str) -> impl IntoView {
+    match error {
+        AppError::Unauthorized(_) => Either::Left(view! {
+            <leptos_router::components::Redirect path=format!("/login?next={here}") />
+        }),
+        error => Either::Right(view! { <ErrorMessage error /> }),
     }
 }

@@ -36,8 +36,6 @@ use crate::{
 };
 
 pub const MAX_NAME_LEN: usize = 100;
-/// Far beyond any real list, and small enough that offsets never overflow.
-pub const MAX_PAGE: u64 = 1_000_000;
 
 /// A new account, as the register form or an admin supplies it.
 #[derive(Debug, Clone)]
@@ -261,16 +259,7 @@ pub struct UserPage {
 }
 
 pub async fn list(db: &DatabaseConnection, query: &UserListQuery) -> Result<UserPage> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 || page > MAX_PAGE {
-        return Err(Error::bad_request(format!(
-            "page must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    if !(1..=100).contains(&per_page) {
-        return Err(Error::bad_request("per_page must be between 1 and 100"));
-    }
+    let (page, per_page) = validate::paging(query.page, query.per_page, 20, 100)?;
     let mut select = user::Entity::find().filter(user::Column::DeletedAt.is_null());
     if let Some(search) = query
         .search

@@ -10,11 +10,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, stream};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, FromQueryResult, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    sea_query::{Expr, ExprTrait},
 };
 
-use super::{llm_usage::in_range, range::DateRange};
+use super::range::DateRange;
 use crate::{
     entity::{daily_user_usage as rollup, user},
     money::format_credits,
@@ -129,7 +130,23 @@ async fn fetch(
     after: Option<&After>,
 ) -> Result<Vec<Row>, sea_orm::DbErr> {
     use rollup::Column as C;
-    let mut query = in_range(range, model)
+    // The first page starts at `from`; later ones just after the last row
+    // sent, as a row value: SQLite and PostgreSQL both seek the unique
+    // `(date, user_id, model)` index to it, so every page costs the same.
+    // (With `from` as well, SQLite seeks to `from` and filters every row
+    // up to the key: quadratic, 24 s for 400,000 rows.)
+    let start = match after {
+        Some(after) => {
+            let columns = [C::Date, C::UserId, C::Model].map(|c| Expr::col((rollup::Entity, c)));
+            let values = [&after.date, &after.user_id, &after.model].map(|v| Expr::val(v.as_str()));
+            Expr::tuple(columns).gt(Expr::tuple(values))
+        }
+        None => Expr::col((rollup::Entity, C::Date)).gte(range.from_key()),
+    };
+    rollup::Entity::find()
+        .filter(start)
+        .filter(C::Date.lte(range.to_key()))
+        .apply_if(model, |query, model| query.filter(C::Model.eq(model)))
         .select_only()
         .columns([
             C::Date,
@@ -146,25 +163,7 @@ async fn fetch(
         ])
         .column(user::Column::Email)
         .column(user::Column::Name)
-        .join(JoinType::InnerJoin, rollup::Relation::User.def());
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(C::Date.gt(after.date.as_str()))
-                .add(
-                    Condition::all()
-                        .add(C::Date.eq(after.date.as_str()))
-                        .add(C::UserId.gt(after.user_id.as_str())),
-                )
-                .add(
-                    Condition::all()
-                        .add(C::Date.eq(after.date.as_str()))
-                        .add(C::UserId.eq(after.user_id.as_str()))
-                        .add(C::Model.gt(after.model.as_str())),
-                ),
-        );
-    }
-    query
+        .join(JoinType::InnerJoin, rollup::Relation::User.def())
         .order_by_asc(C::Date)
         .order_by_asc(C::UserId)
         .order_by_asc(C::Model)

@@ -1,25 +1,27 @@
 //! `GET /api/admin/stats`: platform figures for the admin dashboard over a
-//! range of days. Usage comes from `daily_user_usage`; credits from the
-//! ledger's entries in the range (indexed by `created_at`); sign-ups from
-//! `users.created_at`.
+//! range of days. Usage per day and model, and what requests were charged,
+//! come from `daily_usage` (a row per day and model); the top users from
+//! `daily_user_usage`; grants, refunds and adjustments from the ledger
+//! (indexed by kind and time, so the charges in between are not read);
+//! sign-ups from `users.created_at`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, JoinType, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
 
 use super::{
-    llm_usage::{in_range, total},
+    llm_usage::{total, whole_range},
     range::{DateRange, day_key},
 };
 use crate::{
     entity::{
         credit_entry::{self, EntryKind},
-        daily_user_usage as rollup, user,
+        daily_usage, daily_user_usage as rollup, user,
     },
     error::Result,
     money::format_credits,
@@ -117,10 +119,11 @@ pub struct ErrorRate {
     pub error_rate_pct: f64,
 }
 
-/// The rollup's sums for one day or model, as the query returns them.
+/// `daily_usage`'s sums for one day and model, as the query returns them.
 #[derive(FromQueryResult)]
 struct Group {
-    key: String,
+    date: String,
+    model: String,
     requests: i64,
     errors: i64,
     input_tokens: i64,
@@ -128,44 +131,47 @@ struct Group {
     cache_read_tokens: i64,
     cache_write_tokens: i64,
     cost: i64,
+    charged: i64,
 }
 
-/// The rollup's sums, grouped by `key` (the date or the model).
-async fn grouped(
-    db: &DatabaseConnection,
-    range: &DateRange,
-    key: rollup::Column,
-) -> Result<Vec<(String, Totals)>> {
-    use rollup::Column as C;
-    let groups: Vec<Group> = in_range(range, None)
+impl Totals {
+    fn add(&mut self, group: &Group) {
+        self.requests += group.requests;
+        self.errors += group.errors;
+        self.input_tokens += group.input_tokens;
+        self.output_tokens += group.output_tokens;
+        self.cache_read_tokens += group.cache_read_tokens;
+        self.cache_write_tokens += group.cache_write_tokens;
+        self.cost_micro_credits += group.cost;
+    }
+}
+
+/// `daily_usage`'s rows in the range (one per day and model).
+async fn daily_groups(db: &DatabaseConnection, range: &DateRange) -> Result<Vec<Group>> {
+    use daily_usage::Column as C;
+    let sum = |column: C| {
+        Expr::col((daily_usage::Entity, column))
+            .sum()
+            .cast_as("BIGINT")
+    };
+    Ok(daily_usage::Entity::find()
         .select_only()
-        .column_as(Expr::col((rollup::Entity, key)), "key")
-        .column_as(total(C::Requests), "requests")
-        .column_as(total(C::Errors), "errors")
-        .column_as(total(C::InputTokens), "input_tokens")
-        .column_as(total(C::OutputTokens), "output_tokens")
-        .column_as(total(C::CacheReadTokens), "cache_read_tokens")
-        .column_as(total(C::CacheWriteTokens), "cache_write_tokens")
-        .column_as(total(C::Cost), "cost")
-        .group_by(key)
+        .column(C::Date)
+        .column(C::Model)
+        .column_as(sum(C::TotalRequests), "requests")
+        .column_as(sum(C::Errors), "errors")
+        .column_as(sum(C::InputTokens), "input_tokens")
+        .column_as(sum(C::OutputTokens), "output_tokens")
+        .column_as(sum(C::CacheReadTokens), "cache_read_tokens")
+        .column_as(sum(C::CacheWriteTokens), "cache_write_tokens")
+        .column_as(sum(C::Cost), "cost")
+        .column_as(sum(C::Charged), "charged")
+        .filter(C::Date.between(range.from_key(), range.to_key()))
+        .group_by(C::Date)
+        .group_by(C::Model)
         .into_model()
         .all(db)
-        .await?;
-    Ok(groups
-        .into_iter()
-        .map(|group| {
-            let totals = Totals {
-                requests: group.requests,
-                errors: group.errors,
-                input_tokens: group.input_tokens,
-                output_tokens: group.output_tokens,
-                cache_read_tokens: group.cache_read_tokens,
-                cache_write_tokens: group.cache_write_tokens,
-                cost_micro_credits: group.cost,
-            };
-            (group.key, totals)
-        })
-        .collect())
+        .await?)
 }
 
 pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Result<PlatformStats> {
@@ -194,14 +200,17 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
         })
         .collect();
 
-    let per_day: BTreeMap<String, Totals> = grouped(db, range, rollup::Column::Date)
-        .await?
-        .into_iter()
-        .collect();
+    let groups = daily_groups(db, range).await?;
+    let mut per_day: BTreeMap<&str, Totals> = BTreeMap::new();
+    let mut per_model: HashMap<&str, Totals> = HashMap::new();
+    for group in &groups {
+        per_day.entry(&group.date).or_default().add(group);
+        per_model.entry(&group.model).or_default().add(group);
+    }
     let usage_per_day = days
         .iter()
         .map(|date| {
-            let totals = per_day.get(date).copied().unwrap_or_default();
+            let totals = per_day.get(date.as_str()).copied().unwrap_or_default();
             DayUsage {
                 date: date.clone(),
                 cost_credits: format_credits(totals.cost_micro_credits),
@@ -209,11 +218,10 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
             }
         })
         .collect();
-    let mut models: Vec<ModelUsage> = grouped(db, range, rollup::Column::Model)
-        .await?
+    let mut models: Vec<ModelUsage> = per_model
         .into_iter()
         .map(|(model, totals)| ModelUsage {
-            model,
+            model: model.to_owned(),
             cost_credits: format_credits(totals.cost_micro_credits),
             totals,
         })
@@ -228,36 +236,10 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
         (r + m.totals.requests, e + m.totals.errors)
     });
 
-    let top: Vec<(String, String, Option<String>, i64, i64)> = in_range(range, None)
-        .select_only()
-        .column(rollup::Column::UserId)
-        .column(user::Column::Name)
-        .column(user::Column::Email)
-        .column_as(total(rollup::Column::Requests), "requests")
-        .column_as(total(rollup::Column::Cost), "cost")
-        .join(JoinType::InnerJoin, rollup::Relation::User.def())
-        .group_by(rollup::Column::UserId)
-        .group_by(user::Column::Name)
-        .group_by(user::Column::Email)
-        .order_by(total(rollup::Column::Requests), Order::Desc)
-        .order_by(total(rollup::Column::Cost), Order::Desc)
-        .order_by_asc(rollup::Column::UserId)
-        .limit(TOP_USERS)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let top_users = top
-        .into_iter()
-        .map(|(user_id, name, email, requests, cost)| TopUser {
-            user_id,
-            name,
-            email,
-            requests,
-            cost_micro_credits: cost,
-            cost_credits: format_credits(cost),
-        })
-        .collect();
+    let top_users = top_users(db, range).await?;
 
+    // Charges are a row per request: what they took is summed per day and
+    // model already (`daily_usage.charged`, written with them).
     let ledger: Vec<(EntryKind, i64)> = credit_entry::Entity::find()
         .select_only()
         .column(credit_entry::Column::Kind)
@@ -267,6 +249,11 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
                 .cast_as("BIGINT"),
             "amount",
         )
+        .filter(credit_entry::Column::Kind.is_in([
+            EntryKind::Grant,
+            EntryKind::Refund,
+            EntryKind::Adjustment,
+        ]))
         .filter(credit_entry::Column::CreatedAt.gte(range.start()))
         .filter(credit_entry::Column::CreatedAt.lt(range.end()))
         .group_by(credit_entry::Column::Kind)
@@ -280,7 +267,8 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
             .map(|(_, amount)| *amount)
             .sum::<i64>()
     };
-    let (granted, spent) = (sum_of(EntryKind::Grant), -sum_of(EntryKind::Charge));
+    let granted = sum_of(EntryKind::Grant);
+    let spent: i64 = groups.iter().map(|group| group.charged).sum();
     let (refunded, adjusted) = (sum_of(EntryKind::Refund), sum_of(EntryKind::Adjustment));
 
     Ok(PlatformStats {
@@ -309,6 +297,51 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
             error_rate_pct: percent(errors, requests),
         },
     })
+}
+
+/// The [`TOP_USERS`] users with the most requests in the range (then the
+/// higher cost, then by user id), with their names and emails.
+async fn top_users(db: &DatabaseConnection, range: &DateRange) -> Result<Vec<TopUser>> {
+    let top: Vec<(String, i64, i64)> = rollup::Entity::find()
+        .select_only()
+        .column(rollup::Column::UserId)
+        .column_as(total(rollup::Column::Requests), "requests")
+        .column_as(total(rollup::Column::Cost), "cost")
+        .filter(whole_range(db.get_database_backend(), range, None))
+        .group_by(rollup::Column::UserId)
+        .order_by(total(rollup::Column::Requests), Order::Desc)
+        .order_by(total(rollup::Column::Cost), Order::Desc)
+        .order_by_asc(rollup::Column::UserId)
+        .limit(TOP_USERS)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut people: HashMap<String, (String, Option<String>)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Name)
+        .column(user::Column::Email)
+        .filter(user::Column::Id.is_in(top.iter().map(|(id, _, _)| id.clone())))
+        .into_tuple::<(String, String, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, name, email)| (id, (name, email)))
+        .collect();
+    Ok(top
+        .into_iter()
+        .filter_map(|(user_id, requests, cost)| {
+            let (name, email) = people.remove(&user_id)?;
+            Some(TopUser {
+                user_id,
+                name,
+                email,
+                requests,
+                cost_micro_credits: cost,
+                cost_credits: format_credits(cost),
+            })
+        })
+        .collect())
 }
 
 /// `part / whole × 100` rounded to two decimals.

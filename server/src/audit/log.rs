@@ -11,14 +11,13 @@ use serde_json::Value;
 
 use crate::{
     entity::{audit_entry, user},
-    error::{Error, Result},
+    error::Result,
     time::serde_iso,
+    validate,
 };
 
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 200;
-/// Far beyond any real log, and small enough that offsets never overflow.
-pub const MAX_PAGE: u64 = 1_000_000;
 
 /// `GET /api/admin/audit`: paging and exact-match filters.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,18 +57,8 @@ pub struct AuditPage {
 /// One page of the log, newest first (by id: entries are numbered in the
 /// order they were written).
 pub async fn list(db: &DatabaseConnection, query: &AuditQuery) -> Result<AuditPage> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 || page > MAX_PAGE {
-        return Err(Error::bad_request(format!(
-            "page must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(Error::bad_request(format!(
-            "per_page must be between 1 and {MAX_PER_PAGE}"
-        )));
-    }
+    let (page, per_page) =
+        validate::paging(query.page, query.per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
     let mut condition = Condition::all();
     for (column, value) in [
         (audit_entry::Column::ActorId, &query.actor_id),

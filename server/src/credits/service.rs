@@ -297,7 +297,7 @@ pub async fn refund(
 }
 
 /// A balance as the audit log shows it, with the entry that made it.
-fn balance_snapshot(balance: i64, entry: Option<&credit_entry::Model>) -> serde_json::Value {
+pub fn balance_snapshot(balance: i64, entry: Option<&credit_entry::Model>) -> serde_json::Value {
     let mut snapshot = serde_json::json!({
         "balance_micro_credits": balance,
         "balance_credits": format_credits(balance),
@@ -455,14 +455,7 @@ pub async fn history(
     user_id: &str,
     query: &HistoryQuery,
 ) -> Result<History> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 || page > 100_000 {
-        return Err(Error::bad_request("page must be between 1 and 100000"));
-    }
-    if !(1..=100).contains(&per_page) {
-        return Err(Error::bad_request("per_page must be between 1 and 100"));
-    }
+    let (page, per_page) = validate::paging(query.page, query.per_page, 20, 100)?;
     let mut select = credit_entry::Entity::find().filter(credit_entry::Column::UserId.eq(user_id));
     if let Some(kind) = query.kind {
         select = select.filter(credit_entry::Column::Kind.eq(kind));

@@ -17,6 +17,11 @@ pub struct Model {
     pub cache_write_tokens: i64,
     /// Micro-credits.
     pub cost: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    /// Micro-credits taken from balances: the cost, unless a balance ran
+    /// out first. Equals the day's `charge` entries in the ledger.
+    pub charged: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -99,6 +99,10 @@ async fn forward(
     };
     rate_headers.apply(response.headers_mut());
     if let Some(id) = request_id {
+        if endpoint == Endpoint::Messages {
+            // Where Anthropic's SDKs look for it (`_request_id`).
+            response.headers_mut().insert("request-id", id.clone());
+        }
         response.headers_mut().insert("x-request-id", id);
     }
     response

@@ -5,8 +5,17 @@ use serde_json::{Map, Value, json};
 
 use super::{Result, Unexpressible, object, plain_text};
 
-/// Anthropic fields with no OpenAI counterpart, dropped on purpose.
-const ANTHROPIC_DROPPED: &[&str] = &["top_k", "thinking", "service_tier"];
+/// Anthropic fields with no OpenAI counterpart, dropped on purpose: they
+/// tune sampling, reasoning or Anthropic's own context handling, never what
+/// the conversation says. (Claude Code sends `context_management` and
+/// `output_config` with every request.)
+const ANTHROPIC_DROPPED: &[&str] = &[
+    "top_k",
+    "thinking",
+    "service_tier",
+    "context_management",
+    "output_config",
+];
 
 /// OpenAI fields with no Anthropic counterpart, dropped on purpose: they
 /// tune sampling or storage, never what the answer is about.
@@ -113,9 +122,15 @@ fn anthropic_message(i: usize, message: &Value, chat: &mut Vec<Value>) -> Result
     match message.get("role").and_then(Value::as_str) {
         Some("user") => user_to_openai(&param, content, chat),
         Some("assistant") => assistant_to_openai(&param, content, chat),
+        // Claude Code sends system reminders as messages of their own.
+        Some("system") => {
+            let text = plain_text(content, &format!("{param}.content"))?;
+            chat.push(json!({ "role": "system", "content": text }));
+            Ok(())
+        }
         _ => Err(Unexpressible::new(
             format!("{param}.role"),
-            format!("{param}.role: must be user or assistant"),
+            format!("{param}.role: must be user, assistant or system"),
         )),
     }
 }
@@ -755,6 +770,32 @@ mod tests {
     }
 
     #[test]
+    fn claude_codes_extra_fields_are_dropped_and_its_system_messages_kept() {
+        let request = json!({
+            "model": "m",
+            "max_tokens": 100,
+            "context_management": { "edits": [] },
+            "output_config": { "effort": "high" },
+            "messages": [
+                { "role": "user", "content": "hi" },
+                { "role": "system", "content": [{ "type": "text", "text": "Reminder." }] },
+            ],
+        });
+        let openai = anthropic_to_openai(map(request)).unwrap();
+        assert_eq!(
+            Value::Object(openai),
+            json!({
+                "model": "m",
+                "max_tokens": 100,
+                "messages": [
+                    { "role": "user", "content": "hi" },
+                    { "role": "system", "content": "Reminder." },
+                ],
+            })
+        );
+    }
+
+    #[test]
     fn anthropic_needs_max_tokens_so_the_default_is_sent() {
         let request = json!({ "model": "m", "messages": [{ "role": "user", "content": "hi" }] });
         let anthropic = openai_to_anthropic(map(request), 4096).unwrap();
@@ -796,7 +837,7 @@ mod tests {
                 "container",
             ),
             (
-                json!({ "model": "m", "messages": [{ "role": "system", "content": "x" }] }),
+                json!({ "model": "m", "messages": [{ "role": "tool", "content": "x" }] }),
                 "messages[0].role",
             ),
         ];

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, Select,
@@ -18,17 +18,12 @@ use crate::{
     entity::{api_key, usage_record},
     error::{Error, Result},
     money::format_credits,
-    time::serde_iso,
+    time::{days::DateRange, serde_iso},
+    validate,
 };
 
-/// Days in the default range, today included.
-pub const DEFAULT_DAYS: u64 = 30;
-/// The longest range one report covers, both ends included.
-pub const MAX_DAYS: i64 = 366;
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 200;
-/// Far beyond any real history, and small enough that offsets never overflow.
-pub const MAX_PAGE: u64 = 1_000_000;
 
 /// `GET /api/users/me/usage` (and `.csv`, which ignores the paging).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -56,7 +51,7 @@ pub struct UsageFilter {
 
 impl UsageFilter {
     /// Checks the query's dates and key. Without dates the range is the
-    /// [`DEFAULT_DAYS`] days up to `today`; with one end only, the other is
+    /// [`crate::time::days::DEFAULT_DAYS`] days up to `today`; with one end only, the other is
     /// `today` or that many days before `to`. A key that is not the
     /// caller's is 404, as if it did not exist.
     pub fn new(
@@ -65,24 +60,11 @@ impl UsageFilter {
         today: NaiveDate,
         keys: &KeyNames,
     ) -> Result<Self> {
-        let to = date("to", query.to.as_deref())?.unwrap_or(today);
-        let from = match date("from", query.from.as_deref())? {
-            Some(from) => from,
-            None => to
-                .checked_sub_days(Days::new(DEFAULT_DAYS - 1))
-                .ok_or_else(|| Error::bad_request("to is out of range"))?,
-        };
-        if from > to {
-            return Err(Error::bad_request("from must not be after to"));
-        }
-        if (to - from).num_days() + 1 > MAX_DAYS {
-            return Err(Error::bad_request(format!(
-                "the range from {from} to {to} is longer than {MAX_DAYS} days"
-            )));
-        }
-        // The end of the range must be a representable instant.
-        to.checked_add_days(Days::new(1))
-            .ok_or_else(|| Error::bad_request("to is out of range"))?;
+        let range = DateRange::parse(
+            nonblank(query.from.as_deref()).as_deref(),
+            nonblank(query.to.as_deref()).as_deref(),
+            today,
+        )?;
         let key_id = nonblank(query.key_id.as_deref());
         if let Some(key_id) = &key_id
             && !keys.0.contains_key(key_id)
@@ -91,26 +73,28 @@ impl UsageFilter {
         }
         Ok(Self {
             user_id: user_id.to_owned(),
-            from,
-            to,
+            from: range.from,
+            to: range.to,
             key_id,
             model: nonblank(query.model.as_deref()),
         })
     }
 
+    fn range(&self) -> DateRange {
+        DateRange {
+            from: self.from,
+            to: self.to,
+        }
+    }
+
     /// The first instant of `from`, UTC.
     pub fn start(&self) -> DateTime<Utc> {
-        self.from.and_time(NaiveTime::MIN).and_utc()
+        self.range().start()
     }
 
     /// The first instant after `to`, UTC.
     pub fn end(&self) -> DateTime<Utc> {
-        // `new` checked that the day after `to` exists.
-        self.to
-            .checked_add_days(Days::new(1))
-            .unwrap_or(self.to)
-            .and_time(NaiveTime::MIN)
-            .and_utc()
+        self.range().end()
     }
 
     /// The rows this filter selects.
@@ -281,40 +265,45 @@ pub async fn report<C: ConnectionTrait>(
     query: &UsageQuery,
     today: NaiveDate,
 ) -> Result<Report> {
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 || page > MAX_PAGE {
-        return Err(Error::bad_request(format!(
-            "page must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(Error::bad_request(format!(
-            "per_page must be between 1 and {MAX_PER_PAGE}"
-        )));
-    }
+    let (page, per_page) =
+        validate::paging(query.page, query.per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
     let (filter, keys) = resolve(db, user_id, query, today).await?;
     let condition = filter.condition();
 
-    let totals = with_sums(usage_record::Entity::find().filter(condition.clone()))
-        .into_model::<Sums>()
-        .one(db)
-        .await?
-        .unwrap_or_default();
-
+    // One pass over the caller's rows in the range, grouped by day, model
+    // and key: the totals, the series, the models and the keys are all
+    // sums of these few groups (four scans of the same rows otherwise).
     let day = day_of(db.get_database_backend());
-    let days: HashMap<String, Sums> = grouped(db, condition.clone(), day.clone(), day)
-        .await?
-        .into_iter()
-        .map(|group| (group.bucket.clone(), group.sums()))
-        .collect();
+    let cells = with_sums(usage_record::Entity::find().filter(condition.clone()))
+        .expr_as(day.clone(), "day")
+        .column(usage_record::Column::Model)
+        .column(usage_record::Column::ApiKeyId)
+        .group_by(day)
+        .group_by(usage_record::Column::Model)
+        .group_by(usage_record::Column::ApiKeyId)
+        .into_model::<Cell>()
+        .all(db)
+        .await?;
+    let mut totals = Sums::default();
+    let mut days: HashMap<&str, Sums> = HashMap::new();
+    let mut models: HashMap<&str, Sums> = HashMap::new();
+    let mut key_sums: HashMap<&str, Sums> = HashMap::new();
+    for cell in &cells {
+        totals.add(&cell.sums);
+        days.entry(&cell.day).or_default().add(&cell.sums);
+        models.entry(&cell.model).or_default().add(&cell.sums);
+        key_sums
+            .entry(&cell.api_key_id)
+            .or_default()
+            .add(&cell.sums);
+    }
     let series = filter
         .from
         .iter_days()
         .take_while(|date| *date <= filter.to)
         .map(|date| {
             let date = date.format("%Y-%m-%d").to_string();
-            let sums = days.get(&date).cloned().unwrap_or_default();
+            let sums = days.get(date.as_str()).cloned().unwrap_or_default();
             Day {
                 date,
                 requests: sums.requests,
@@ -325,35 +314,21 @@ pub async fn report<C: ConnectionTrait>(
             }
         })
         .collect();
-
-    let by_model = grouped(
-        db,
-        condition.clone(),
-        Expr::col(usage_record::Column::Model),
-        sum(usage_record::Column::Cost),
-    )
-    .await?
-    .into_iter()
-    .map(|group| ModelUsage {
-        usage: group.sums().into(),
-        model: group.bucket,
-    })
-    .collect();
-
-    let by_key = grouped(
-        db,
-        condition.clone(),
-        Expr::col(usage_record::Column::ApiKeyId),
-        sum(usage_record::Column::Cost),
-    )
-    .await?
-    .into_iter()
-    .map(|group| KeyUsage {
-        usage: group.sums().into(),
-        key_name: keys.name(&group.bucket).map(str::to_owned),
-        key_id: group.bucket,
-    })
-    .collect();
+    let by_model = most_cost_first(models)
+        .into_iter()
+        .map(|(model, sums)| ModelUsage {
+            model: model.to_owned(),
+            usage: sums.into(),
+        })
+        .collect();
+    let by_key = most_cost_first(key_sums)
+        .into_iter()
+        .map(|(key_id, sums)| KeyUsage {
+            key_name: keys.name(key_id).map(str::to_owned),
+            key_id: key_id.to_owned(),
+            usage: sums.into(),
+        })
+        .collect();
 
     let requests = usage_record::Entity::find()
         .filter(condition)
@@ -409,49 +384,33 @@ impl From<Sums> for Totals {
     }
 }
 
-/// [`Sums`] of one group.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Group {
-    bucket: String,
-    requests: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cache_read_tokens: i64,
-    cache_write_tokens: i64,
-    cost: i64,
-    charged: i64,
-}
-
-impl Group {
-    fn sums(&self) -> Sums {
-        Sums {
-            requests: self.requests,
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            cache_read_tokens: self.cache_read_tokens,
-            cache_write_tokens: self.cache_write_tokens,
-            cost: self.cost,
-            charged: self.charged,
-        }
+impl Sums {
+    fn add(&mut self, other: &Self) {
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost += other.cost;
+        self.charged += other.charged;
     }
 }
 
-/// The rows of `condition` grouped by `bucket`, ordered by `order` (largest
-/// first) then by the bucket.
-async fn grouped<C: ConnectionTrait>(
-    db: &C,
-    condition: Condition,
-    bucket: SimpleExpr,
-    order: SimpleExpr,
-) -> Result<Vec<Group>> {
-    Ok(with_sums(usage_record::Entity::find().filter(condition))
-        .expr_as(bucket.clone(), "bucket")
-        .group_by(bucket.clone())
-        .order_by_desc(order)
-        .order_by_asc(bucket)
-        .into_model::<Group>()
-        .all(db)
-        .await?)
+/// [`Sums`] of one day, model and key.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Cell {
+    day: String,
+    model: String,
+    api_key_id: String,
+    #[sea_orm(nested)]
+    sums: Sums,
+}
+
+/// Largest cost first, then by name.
+fn most_cost_first(groups: HashMap<&str, Sums>) -> Vec<(&str, Sums)> {
+    let mut groups: Vec<(&str, Sums)> = groups.into_iter().collect();
+    groups.sort_by(|a, b| b.1.cost.cmp(&a.1.cost).then_with(|| a.0.cmp(b.0)));
+    groups
 }
 
 fn with_sums(select: Select<usage_record::Entity>) -> Select<usage_record::Entity> {
@@ -490,19 +449,6 @@ fn day_of(backend: DatabaseBackend) -> SimpleExpr {
 }
 
 /// `YYYY-MM-DD` exactly, or 400 naming the field.
-fn date(field: &str, text: Option<&str>) -> Result<Option<NaiveDate>> {
-    let Some(text) = nonblank(text) else {
-        return Ok(None);
-    };
-    let invalid = || Error::bad_request(format!("{field} must be a date like 2025-10-28"));
-    if text.len() != 10 {
-        return Err(invalid());
-    }
-    NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| invalid())
-}
-
 fn nonblank(text: Option<&str>) -> Option<String> {
     text.map(str::trim)
         .filter(|text| !text.is_empty())

@@ -98,6 +98,8 @@ impl Sink for UsageRecords {
                 cache_read_tokens: Set(sum.cache_read),
                 cache_write_tokens: Set(sum.cache_write),
                 cost: Set(sum.cost),
+                errors: Set(sum.errors),
+                charged: Set(sum.charged),
                 ..Default::default()
             })
             .collect();
@@ -121,6 +123,8 @@ impl Sink for UsageRecords {
                             added(daily_usage::Entity, C::CacheWriteTokens),
                         )
                         .value(C::Cost, added(daily_usage::Entity, C::Cost))
+                        .value(C::Errors, added(daily_usage::Entity, C::Errors))
+                        .value(C::Charged, added(daily_usage::Entity, C::Charged))
                         .to_owned(),
                 )
                 .exec_without_returning(&txn)

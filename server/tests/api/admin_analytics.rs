@@ -1077,3 +1077,192 @@ async fn the_migration_rolls_up_the_usage_recorded_before_it() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_daily_rollup_counts_errors_and_what_the_ledger_charged() {
+    // Arrange: the scenario's priced requests, then two upstream errors.
+    let Scenario { app, max, .. } = scenario().await;
+    app.route("mock", "error-500").await;
+    ask(
+        &app,
+        &max.key,
+        "error-500",
+        2,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+
+    // Act
+    let records = app.usage_rows().await;
+    let days = server::entity::daily_usage::Entity::find()
+        .all(app.app.db())
+        .await
+        .unwrap();
+    let charges: i64 = server::entity::credit_entry::Entity::find()
+        .all(app.app.db())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|entry| entry.kind == server::entity::credit_entry::EntryKind::Charge)
+        .map(|entry| -entry.amount)
+        .sum();
+
+    // Assert: per day and model, as counted from the rows.
+    let mut counted: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for row in records.iter().filter(|row| row.model_id.is_some()) {
+        let day = row.created_at.format("%Y-%m-%d").to_string();
+        let sum = counted.entry((day, row.model.clone())).or_default();
+        sum.0 += i64::from(row.status_code >= 400);
+        sum.1 += row.charged;
+    }
+    let rolled: BTreeMap<(String, String), (i64, i64)> = days
+        .into_iter()
+        .map(|d| ((d.date, d.model), (d.errors, d.charged)))
+        .collect();
+    assert_eq!(rolled, counted);
+    let charged: i64 = rolled.values().map(|sum| sum.1).sum();
+    assert_eq!(charged, 6 * COST);
+    assert_eq!(charged, charges, "the rollup and the ledger disagree");
+    assert_eq!(rolled.values().map(|sum| sum.0).sum::<i64>(), 2);
+}
+
+#[tokio::test]
+async fn the_analytics_migration_fills_errors_and_charges_of_the_daily_rollup() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Alias, Query, SimpleExpr},
+    };
+
+    // Arrange: the schema before it (twelve migrations), with a user, a
+    // key, usage on two days and the daily rollup the writer kept of it.
+    let dir = tempfile::tempdir().unwrap();
+    let db = empty_database(dir.path()).await;
+    Migrator::up(&db, Some(12)).await.unwrap();
+    let insert = |table: &str, values: Vec<(&str, SimpleExpr)>| {
+        let (columns, values): (Vec<_>, Vec<_>) = values
+            .into_iter()
+            .map(|(column, value)| (Alias::new(column), value))
+            .unzip();
+        Query::insert()
+            .into_table(Alias::new(table))
+            .columns(columns)
+            .values_panic(values)
+            .to_owned()
+    };
+    let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+    let created = at("2025-10-01T00:00:00Z");
+    let user = "user_1_0000000000000001";
+    for statement in [
+        insert(
+            "users",
+            vec![
+                ("id", user.into()),
+                ("name", "Early".into()),
+                ("role", "user".into()),
+                ("plan", "trial".into()),
+                ("status", "active".into()),
+                ("created_at", created.into()),
+                ("updated_at", created.into()),
+            ],
+        ),
+        insert(
+            "api_keys",
+            vec![
+                ("id", "key_0000000000000001".into()),
+                ("user_id", user.into()),
+                ("name", "cli".into()),
+                ("prefix", "tg-early".into()),
+                ("secret_hash", "0".repeat(64).into()),
+                ("models", "[]".into()),
+                ("created_at", created.into()),
+                ("updated_at", created.into()),
+            ],
+        ),
+    ] {
+        db.execute(&statement).await.unwrap();
+    }
+    let usage = [
+        (
+            "req_1",
+            Some("model_1"),
+            200,
+            195,
+            "2025-10-27T10:00:00.123Z",
+        ),
+        ("req_2", Some("model_1"), 500, 0, "2025-10-27T23:59:59.999Z"),
+        (
+            "req_3",
+            Some("model_1"),
+            200,
+            190,
+            "2025-10-27T23:59:59.999Z",
+        ),
+        ("req_4", Some("model_1"), 429, 0, "2025-10-28T00:00:00Z"),
+        ("req_5", None, 404, 0, "2025-10-28T08:00:00Z"),
+    ];
+    for (id, model_id, status, charged, created_at) in usage {
+        db.execute(&insert(
+            "usage_records",
+            vec![
+                ("id", id.into()),
+                ("user_id", user.into()),
+                ("api_key_id", "key_0000000000000001".into()),
+                ("model", "alpha".into()),
+                ("model_id", model_id.into()),
+                ("upstream_model", "alpha".into()),
+                ("endpoint", "chat_completions".into()),
+                ("streamed", false.into()),
+                ("status_code", status.into()),
+                ("input_tokens", 5i64.into()),
+                ("output_tokens", 12i64.into()),
+                ("cache_read_tokens", 0i64.into()),
+                ("cache_write_tokens", 0i64.into()),
+                ("reasoning_tokens", 0i64.into()),
+                ("cost", charged.into()),
+                ("charged", charged.into()),
+                ("duration_ms", 7.into()),
+                ("created_at", at(created_at).into()),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+    for (date, requests, cost) in [("2025-10-27", 3i64, 385i64), ("2025-10-28", 1, 0)] {
+        db.execute(&insert(
+            "daily_usage",
+            vec![
+                ("date", date.into()),
+                ("model", "alpha".into()),
+                ("total_requests", requests.into()),
+                ("input_tokens", (5 * requests).into()),
+                ("output_tokens", (12 * requests).into()),
+                ("cache_read_tokens", 0i64.into()),
+                ("cache_write_tokens", 0i64.into()),
+                ("cost", cost.into()),
+            ],
+        ))
+        .await
+        .unwrap();
+    }
+
+    // Act
+    Migrator::up(&db, None).await.unwrap();
+
+    // Assert
+    let rows: Vec<_> = server::entity::daily_usage::Entity::find()
+        .order_by_asc(server::entity::daily_usage::Column::Date)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.date, d.total_requests, d.errors, d.charged))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2025-10-27".to_owned(), 3, 1, 385),
+            ("2025-10-28".to_owned(), 1, 1, 0),
+        ]
+    );
+}

@@ -33,6 +33,8 @@ async fn an_anthropic_client_gets_an_anthropic_answer_from_an_openai_provider() 
     assert_eq!(body["usage"]["input_tokens"], PROMPT_TOKENS);
     assert_eq!(body["usage"]["output_tokens"], REPLY_TOKENS);
     assert!(body["id"].as_str().unwrap().starts_with("msg_"), "{body}");
+    // Anthropic's SDKs read `request-id`.
+    assert_eq!(headers["request-id"], headers["x-request-id"]);
     let row = proxy.usage_row(&request_id(&headers)).await;
     assert_eq!(
         (row.input_tokens, row.output_tokens),

@@ -1,0 +1,70 @@
+//! The signed-in user's credits: the balance and the ledger.
+
+use leptos::prelude::*;
+
+use crate::{dto::CreditHistoryData, error::AppError};
+
+/// Entries per page of the history.
+pub const PER_PAGE: u64 = 20;
+
+/// One page of the ledger, newest first; `kind` is `grant`, `charge`,
+/// `refund`, `adjustment` or empty for every kind.
+#[server(prefix = "/rpc", endpoint = "credit_history")]
+pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData, AppError> {
+    use server::{
+        credits::service::{self, HistoryQuery},
+        entity::credit_entry::EntryKind,
+        money::format_credits,
+    };
+    let state = crate::ssr::state()?;
+    let current = crate::ssr::require_user()?;
+    let kind = match kind.as_str() {
+        "" => None,
+        "grant" => Some(EntryKind::Grant),
+        "charge" => Some(EntryKind::Charge),
+        "refund" => Some(EntryKind::Refund),
+        "adjustment" => Some(EntryKind::Adjustment),
+        _ => {
+            return Err(AppError::Invalid(
+                "kind must be grant, charge, refund or adjustment".into(),
+            ));
+        }
+    };
+    let query = HistoryQuery {
+        page: Some(page.max(1)),
+        per_page: Some(PER_PAGE),
+        kind,
+    };
+    let history = service::history(&state.db, &current.user.id, &query).await?;
+    let now = server::time::now();
+    Ok(CreditHistoryData {
+        balance_credits: format_credits(history.balance),
+        entries: history
+            .entries
+            .into_iter()
+            .map(|entry| crate::dto::CreditEntryInfo {
+                id: entry.id,
+                kind: kind_name(entry.kind).to_owned(),
+                amount_credits: format_credits(entry.amount),
+                balance_after_credits: format_credits(entry.balance_after),
+                reference: entry.reference,
+                reason: entry.reason,
+                created: crate::ssr::moment(&entry.created_at, now),
+            })
+            .collect(),
+        total: history.total,
+        page: history.page,
+        per_page: history.per_page,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn kind_name(kind: server::entity::credit_entry::EntryKind) -> &'static str {
+    use server::entity::credit_entry::EntryKind;
+    match kind {
+        EntryKind::Grant => "grant",
+        EntryKind::Charge => "charge",
+        EntryKind::Refund => "refund",
+        EntryKind::Adjustment => "adjustment",
+    }
+}

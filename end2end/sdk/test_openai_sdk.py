@@ -1,0 +1,186 @@
+"""The official OpenAI Python SDK against a real Tollgate: a model of an
+OpenAI-compatible provider (same format) and one of an Anthropic provider
+(translated), plain and streamed, tools, the model list, and each error as
+the SDK's own exception."""
+
+import json
+
+import openai
+import pytest
+from conftest import MODELS, assert_row, mock_reply
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    },
+}
+
+
+def client(gateway, key):
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=20)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_completion_has_the_mock_text_and_usage_and_is_charged_exactly(gateway, account, model):
+    prompt = "Say hi to the OpenAI SDK please"
+    raw = client(gateway, account.key()).chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": prompt}]
+    )
+    completion = raw.parse()
+
+    text, input_tokens, output_tokens = mock_reply(prompt)
+    assert completion.choices[0].message.content == text
+    assert completion.choices[0].finish_reason == "stop"
+    usage = completion.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (
+        input_tokens,
+        output_tokens,
+        input_tokens + output_tokens,
+    )
+    rows, credits = account.wait_for(requests=1, charges=1)
+    assert_row(
+        rows[0],
+        request_id=raw.headers["x-request-id"],
+        model=model,
+        endpoint="chat_completions",
+        streamed=False,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    account.assert_charged(rows, credits)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_streamed_completion_has_the_mock_text_and_usage_and_is_charged_exactly(gateway, account, model):
+    prompt = "Stream a short greeting to the OpenAI SDK"
+    stream = client(gateway, account.key()).chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    request_id = stream.response.headers["x-request-id"]
+    chunks = list(stream)
+
+    text, input_tokens, output_tokens = mock_reply(prompt)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    usage = chunks[-1].usage
+    assert (usage.prompt_tokens, usage.completion_tokens) == (input_tokens, output_tokens)
+    rows, credits = account.wait_for(requests=1, charges=1)
+    assert_row(
+        rows[0],
+        request_id=request_id,
+        model=model,
+        endpoint="chat_completions",
+        streamed=True,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+    )
+    account.assert_charged(rows, credits)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("model", MODELS)
+def test_a_tool_call_and_its_result_make_a_round_trip(gateway, account, model, streamed):
+    api = client(gateway, account.key())
+    question = {"role": "user", "content": "What is the weather in Paris"}
+    if streamed:
+        with api.chat.completions.stream(
+            model=model, messages=[question], tools=[WEATHER_TOOL], stream_options={"include_usage": True}
+        ) as stream:
+            first = stream.get_final_completion()
+    else:
+        first = api.chat.completions.create(model=model, messages=[question], tools=[WEATHER_TOOL])
+
+    # The mock calls the first tool offered with the last user text.
+    assert first.choices[0].finish_reason == "tool_calls"
+    [call] = first.choices[0].message.tool_calls
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"query": "What is the weather in Paris"}
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (6, 7)
+
+    calling = {
+        "role": "assistant",
+        "tool_calls": [
+            {"id": call.id, "type": "function", "function": {"name": "get_weather", "arguments": call.function.arguments}}
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": call.id, "content": "Sunny and warm"}
+    second = api.chat.completions.create(model=model, messages=[question, calling, result], tools=[WEATHER_TOOL])
+
+    assert second.choices[0].message.content == "The tool said: Sunny and warm"
+    assert second.choices[0].finish_reason == "stop"
+    # The mock counts a tool result's words only in OpenAI's `tool` message.
+    second_input = 9 if MODELS[model]["provider"] == "openai" else 6
+    assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (second_input, 6)
+    rows, credits = account.wait_for(requests=2, charges=2)
+    common = {"model": model, "endpoint": "chat_completions"}
+    assert_row(rows[0], **common, streamed=streamed, input_tokens=6, output_tokens=7)
+    assert_row(rows[1], **common, streamed=False, input_tokens=second_input, output_tokens=6)
+    account.assert_charged(rows, credits)
+
+
+def test_the_model_list_names_the_models_of_both_formats_the_key_may_call(gateway, account):
+    every = [m.id for m in client(gateway, account.key()).models.list()]
+    only = [m.id for m in client(gateway, account.key(models=["claude-sonnet-4-6"])).models.list()]
+
+    assert sorted(every) == sorted(["tollgate-mock", *MODELS])
+    assert only == ["claude-sonnet-4-6"]
+
+
+ERRORS = {
+    # what the request runs into: the SDK's exception, the status, OpenAI's error code
+    "401 bad key": (openai.AuthenticationError, 401, "invalid_api_key"),
+    "402 key quota": (openai.APIStatusError, 402, "insufficient_quota"),
+    "402 no credits": (openai.APIStatusError, 402, "insufficient_quota"),
+    "403 model not allowed": (openai.PermissionDeniedError, 403, "permission_denied"),
+    "404 unknown model": (openai.NotFoundError, 404, "model_not_found"),
+    "429 rate limit": (openai.RateLimitError, 429, "rate_limit_exceeded"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gateway, case):
+    exception, status, code = ERRORS[case]
+    account = gateway.account(
+        credits=0 if case == "402 no credits" else 1_000_000,
+        plan="trial" if case == "429 rate limit" else "pro",
+    )
+    model = "gpt-4.1"
+    key = account.key()
+    if case == "401 bad key":
+        key = "tg-" + "x" * 48
+    elif case == "402 key quota":
+        key = account.key(quota_micro_credits=1)
+    elif case == "403 model not allowed":
+        key = account.key(models=["claude-sonnet-4-6"])
+    elif case == "404 unknown model":
+        model = "no-such-model"
+    elif case == "429 rate limit":
+        # Users register on `trial`; every other test's account is `pro`.
+        gateway.admin.call("PUT", "/api/admin/rate-limits/trial", {"requests_per_minute": 1, "tokens_per_minute": 0})
+        client(gateway, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "one"}])
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(gateway, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "Hi"}])
+
+    error = caught.value
+    assert type(error) is exception
+    assert (error.status_code, error.code) == (status, code)
+    if status == 429:
+        assert error.response.headers["retry-after"] == "60"
+        assert 59_000 < int(error.response.headers["retry-after-ms"]) <= 60_000
+    if status == 401:
+        return  # no key, no account to record it against
+    # Recorded with its status, charged nothing.
+    rows, credits = account.wait_for(requests=2 if status == 429 else 1, charges=1 if status == 429 else 0)
+    assert (rows[-1]["id"], rows[-1]["status_code"], rows[-1]["charged_micro_credits"]) == (
+        error.response.headers["x-request-id"],
+        status,
+        0,
+    )
+    account.assert_charged(rows, credits)
