@@ -37,6 +37,9 @@ pub enum Action {
     RateLimitsUpdate,
     GrantCreate,
     GrantRevoke,
+    KeyCreate,
+    KeyUpdate,
+    KeyRevoke,
 }
 
 impl Action {
@@ -57,12 +60,15 @@ impl Action {
             Self::RateLimitsUpdate => "rate_limits.update",
             Self::GrantCreate => "grant.create",
             Self::GrantRevoke => "grant.revoke",
+            Self::KeyCreate => "key.create",
+            Self::KeyUpdate => "key.update",
+            Self::KeyRevoke => "key.revoke",
         }
     }
 }
 
 /// What an action was done to: a type (`user`, `provider`, `model`, `plan`,
-/// `grant`) and that thing's id.
+/// `grant`, `key`) and that thing's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,
@@ -85,6 +91,11 @@ impl Target {
     /// A plan's rate limits, by plan name (`trial`, `pro`, …).
     pub fn plan(name: impl Into<String>) -> Self {
         Self::new("plan", name)
+    }
+
+    /// An API key, by its id (`key_…`).
+    pub fn key(id: impl Into<String>) -> Self {
+        Self::new("key", id)
     }
 
     /// An entitlement grant, by its numeric id.

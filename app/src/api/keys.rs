@@ -61,7 +61,7 @@ pub async fn create_key(
         requests_per_minute: None,
         tokens_per_minute: None,
     };
-    let created = service::create(&state.db, &current.user.id, new).await?;
+    let created = service::create_own(&state.db, &current.user, new).await?;
     Ok(CreatedKeyInfo {
         key: created.key.into(),
         secret: created.secret,
@@ -72,7 +72,7 @@ pub async fn create_key(
 pub async fn revoke_key(id: String) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    server::keys::service::revoke(&state.db, &state.key_cache, &current.user.id, &id).await?;
+    server::keys::service::revoke(&state.db, &state.key_cache, &current.user, &id).await?;
     Ok(())
 }
 

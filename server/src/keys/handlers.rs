@@ -28,7 +28,7 @@ pub async fn create(
     current: CurrentUser,
     AppJson(new): AppJson<NewKey>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let created = service::create(&state.db, &current.user.id, new).await?;
+    let created = service::create_own(&state.db, &current.user, new).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -45,7 +45,7 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<KeyChange>,
 ) -> Result<Json<Value>> {
-    let key = service::update(&state.db, &state.key_cache, &current.user.id, &id, change).await?;
+    let key = service::update(&state.db, &state.key_cache, &current.user, &id, change).await?;
     Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
 }
 
@@ -54,6 +54,6 @@ pub async fn revoke(
     current: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let key = service::revoke(&state.db, &state.key_cache, &current.user.id, &id).await?;
+    let key = service::revoke(&state.db, &state.key_cache, &current.user, &id).await?;
     Ok(Json(json!({ "success": true, "key": KeyView::from(key) })))
 }

@@ -9,13 +9,18 @@ use sea_orm::{
 use serde::{Deserialize, Deserializer};
 
 use super::{
+    KeyView,
     cache::{KeyCache, KeyRejection},
     secret,
 };
 use crate::{
+    audit::{self, Action, Target},
     auth::session,
     db,
-    entity::{api_key, user},
+    entity::{
+        api_key,
+        user::{self, Role},
+    },
     error::{Error, Result},
     ids, time, validate,
 };
@@ -99,6 +104,52 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> R
     Ok(CreatedKey { key, secret })
 }
 
+/// Creates one of `owner`'s own keys. An admin's keys are admin actions:
+/// the audit log records them, in the same transaction.
+pub async fn create_own(
+    db: &DatabaseConnection,
+    owner: &user::Model,
+    new: NewKey,
+) -> Result<CreatedKey> {
+    let txn = db::begin_write(db).await?;
+    let created = create(&txn, &owner.id, new).await?;
+    audit_if_admin(&txn, owner, Action::KeyCreate, None, Some(&created.key)).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Records a change an admin made to one of their keys (`KeyView`s only:
+/// never the hash).
+async fn audit_if_admin<C: ConnectionTrait>(
+    conn: &C,
+    owner: &user::Model,
+    action: Action,
+    before: Option<&api_key::Model>,
+    after: Option<&api_key::Model>,
+) -> Result<()> {
+    if owner.role != Role::Admin {
+        return Ok(());
+    }
+    let view = |key: Option<&api_key::Model>| {
+        key.map(|key| audit::snapshot(&KeyView::from(key.clone())))
+            .transpose()
+    };
+    let id = after
+        .or(before)
+        .map(|key| key.id.clone())
+        .unwrap_or_default();
+    audit::record(
+        conn,
+        &owner.id,
+        action,
+        Target::key(id),
+        view(before)?,
+        view(after)?,
+    )
+    .await?;
+    Ok(())
+}
+
 /// Every key of a user, newest first, revoked ones included.
 pub async fn list(db: &DatabaseConnection, user_id: &str) -> Result<Vec<api_key::Model>> {
     Ok(api_key::Entity::find()
@@ -109,14 +160,16 @@ pub async fn list(db: &DatabaseConnection, user_id: &str) -> Result<Vec<api_key:
         .await?)
 }
 
-/// Changes name, models, quota or expiry of one of the user's keys.
+/// Changes name, models, quota, expiry or rate limits of one of `owner`'s
+/// keys.
 pub async fn update(
     db: &DatabaseConnection,
     cache: &KeyCache,
-    user_id: &str,
+    owner: &user::Model,
     id: &str,
     change: KeyChange,
 ) -> Result<api_key::Model> {
+    let user_id = owner.id.as_str();
     if change.name.is_none()
         && change.models.is_none()
         && change.quota_micro_credits.is_none()
@@ -132,6 +185,7 @@ pub async fn update(
     if key.revoked_at.is_some() {
         return Err(Error::bad_request("a revoked key cannot be changed"));
     }
+    let before = key.clone();
     let mut model = key.into_active_model();
     if let Some(name) = change.name {
         model.name = Set(validate::required_text("name", &name, MAX_KEY_NAME_LEN)?);
@@ -152,7 +206,10 @@ pub async fn update(
         model.tokens_per_minute = Set(validate_rate("tokens_per_minute", limit)?);
     }
     model.updated_at = Set(time::now());
-    let key = model.update(db).await?;
+    let txn = db::begin_write(db).await?;
+    let key = model.update(&txn).await?;
+    audit_if_admin(&txn, owner, Action::KeyUpdate, Some(&before), Some(&key)).await?;
+    txn.commit().await?;
     cache.forget_key(&key.secret_hash);
     Ok(key)
 }
@@ -162,13 +219,14 @@ pub async fn update(
 pub async fn revoke(
     db: &DatabaseConnection,
     cache: &KeyCache,
-    user_id: &str,
+    owner: &user::Model,
     id: &str,
 ) -> Result<api_key::Model> {
-    let key = owned(db, user_id, id).await?;
+    let key = owned(db, &owner.id, id).await?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }
+    let before = key.clone();
     let now = time::now();
     let mut model = key.into_active_model();
     model.revoked_at = Set(Some(now));
@@ -176,6 +234,7 @@ pub async fn revoke(
     // The key, and every web session opened with it, end together.
     let txn = db::begin_write(db).await?;
     let key = model.update(&txn).await?;
+    audit_if_admin(&txn, owner, Action::KeyRevoke, Some(&before), Some(&key)).await?;
     session::revoke_all_for_key(&txn, &key.id).await?;
     txn.commit().await?;
     cache.forget_key(&key.secret_hash);

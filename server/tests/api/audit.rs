@@ -562,3 +562,49 @@ async fn only_admins_read_the_log() {
     let answer = app.request(Method::GET, AUDIT, None, None).await;
     assert_error(&answer, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_admins_own_keys_are_logged_without_their_secret_and_a_users_are_not() {
+    let app = spawn_app().await;
+    let admin = app.create_admin().await;
+    let (user, _) = app.register("kim@example.com", PASSWORD, "Kim").await;
+    let (secret, key_id) = app.create_key(&admin, json!({ "name": "ops" })).await;
+    app.create_key(&user, json!({ "name": "laptop" })).await;
+
+    let created = latest(&app, &admin, "key.create").await;
+    assert_eq!(created["target_type"], "key");
+    assert_eq!(created["target_id"], key_id.as_str());
+    assert_eq!(created["before"], Value::Null);
+    assert_eq!(created["after"]["name"], "ops");
+
+    let path = format!("/api/keys/{key_id}");
+    let (status, _, _) = app
+        .request(
+            Method::PATCH,
+            &path,
+            Some(json!({ "name": "ops-2" })),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let updated = latest(&app, &admin, "key.update").await;
+    assert_eq!(updated["before"]["name"], "ops");
+    assert_eq!(updated["after"]["name"], "ops-2");
+
+    let (status, _, _) = app.request(Method::DELETE, &path, None, Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoked = latest(&app, &admin, "key.revoke").await;
+    assert_eq!(revoked["before"]["status"], "active");
+    assert_eq!(revoked["after"]["status"], "revoked");
+
+    // Exactly the admin's three; the user's own key is not an admin action.
+    let keys: Vec<_> = stored(&app)
+        .await
+        .into_iter()
+        .filter(|e| e.target_type == "key")
+        .collect();
+    assert_eq!(keys.len(), 3);
+    let text = stored_text(&app).await;
+    assert!(!text.contains(&secret), "a key secret is in the audit log");
+    assert!(!text.contains("secret_hash"), "{text}");
+}
