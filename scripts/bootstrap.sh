@@ -68,6 +68,8 @@ cli_test_tools() {
 
 browser_tools() {
   apt_install chromium chromium-driver
+  # Node from Debian where none is installed (the Playwright and SDK tests).
+  command -v npm >/dev/null || apt_install nodejs npm
   if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     log "npm ci in end2end/"
     (cd end2end && npm ci --no-audit --no-fund)
@@ -78,6 +80,7 @@ browser_tools() {
 # of their own, pinned in end2end/sdk/requirements.txt. (The Node SDKs and
 # Claude Code are npm packages of end2end/: browser_tools installs them.)
 sdk_tools() {
+  command -v curl >/dev/null || apt_install curl  # end2end/sdk/run.sh waits on /health with it
   python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
   local venv=end2end/.venv requirements=end2end/sdk/requirements.txt
   if [ ! -f "$venv/installed.txt" ] || ! cmp -s "$requirements" "$venv/installed.txt"; then

@@ -53,12 +53,8 @@ pub fn router() -> Router {
 }
 
 async fn count_tokens(headers: HeaderMap, body: Bytes) -> Response {
-    if headers.get("x-api-key").is_none_or(|v| v.is_empty()) {
-        return error(
-            ApiFormat::Anthropic,
-            StatusCode::UNAUTHORIZED,
-            "no provider API key was sent",
-        );
+    if let Some(refused) = refuse_without_key(ApiFormat::Anthropic, &headers) {
+        return refused;
     }
     let Ok(request) = serde_json::from_slice::<Map<String, Value>>(&body) else {
         return error(
@@ -96,6 +92,14 @@ async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
 /// Over HTTP the caller must present a provider key, as real providers
 /// demand: a forwarding bug that drops it shows up as a 401.
 async fn answer_http(format: ApiFormat, headers: &HeaderMap, body: &[u8]) -> Response {
+    if let Some(refused) = refuse_without_key(format, headers) {
+        return refused;
+    }
+    answer(format, body).await
+}
+
+/// 401 in the provider's shape when no provider key came with the request.
+fn refuse_without_key(format: ApiFormat, headers: &HeaderMap) -> Option<Response> {
     let presented = match format {
         ApiFormat::OpenAi => headers
             .get(header::AUTHORIZATION)
@@ -104,14 +108,13 @@ async fn answer_http(format: ApiFormat, headers: &HeaderMap, body: &[u8]) -> Res
             .is_some_and(|key| !key.trim().is_empty()),
         ApiFormat::Anthropic => headers.get("x-api-key").is_some_and(|v| !v.is_empty()),
     };
-    if !presented {
-        return error(
+    (!presented).then(|| {
+        error(
             format,
             StatusCode::UNAUTHORIZED,
             "no provider API key was sent",
-        );
-    }
-    answer(format, body).await
+        )
+    })
 }
 
 /// The answer to one request body, in `format`.

@@ -17,9 +17,8 @@ use super::{
     ApiFormat, ProxyError,
     auth::ApiKeyAuth,
     error::ErrorKind,
-    forward::{collect, route_for, upstream_error},
+    forward::{collect, route_for, send_error, upstream_error},
     request::read_body,
-    upstream::SendError,
 };
 use crate::{entity::provider::ProviderKind, state::AppState};
 
@@ -87,31 +86,11 @@ async fn count(
     let body = serde_json::to_vec(&request)
         .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
     let provider = &route.provider;
-    let upstream = match state
+    let upstream = state
         .upstream
         .count_tokens(provider, headers, body.into())
         .await
-    {
-        Ok(upstream) => upstream,
-        Err(SendError::Timeout) => {
-            return Err(ProxyError::new(
-                ErrorKind::UpstreamTimeout,
-                format!(
-                    "the provider did not answer within {} s",
-                    provider.timeout.as_secs()
-                ),
-                FORMAT,
-            ));
-        }
-        Err(SendError::Unreachable(detail)) => {
-            tracing::warn!(provider = %provider.id, error = %detail, "provider unreachable");
-            return Err(ProxyError::new(
-                ErrorKind::UpstreamUnreachable,
-                "could not reach the provider",
-                FORMAT,
-            ));
-        }
-    };
+        .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)
         .await
         .map_err(|kind| ProxyError::new(kind, "the provider's answer broke off", FORMAT))?;

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::{
     ApiFormat, ProxyError,
     auth::ApiKeyAuth,
-    catalog::Route,
+    catalog::{Route, Upstream},
     error::ErrorKind,
     meter::{self, StreamMeter},
     relay::Relay,
@@ -169,6 +169,29 @@ pub(super) async fn route_for(
     Ok(route)
 }
 
+/// A provider that could not be asked: 504 when it did not answer in
+/// time, 502 when it could not be reached (the cause stays in the log).
+pub(super) fn send_error(err: SendError, provider: &Upstream, format: ApiFormat) -> ProxyError {
+    match err {
+        SendError::Timeout => ProxyError::new(
+            ErrorKind::UpstreamTimeout,
+            format!(
+                "the provider did not answer within {} s",
+                provider.timeout.as_secs()
+            ),
+            format,
+        ),
+        SendError::Unreachable(detail) => {
+            tracing::warn!(provider = %provider.id, error = %detail, "provider unreachable");
+            ProxyError::new(
+                ErrorKind::UpstreamUnreachable,
+                "could not reach the provider",
+                format,
+            )
+        }
+    }
+}
+
 /// The format the model's provider speaks (the built-in mock speaks both).
 fn upstream_format(route: &Route, client: ApiFormat) -> ApiFormat {
     match route.provider.kind {
@@ -265,24 +288,7 @@ async fn call(
         .await
     {
         Ok(upstream) => upstream,
-        Err(SendError::Timeout) => {
-            let message = format!(
-                "the provider did not answer within {} s",
-                provider.timeout.as_secs()
-            );
-            return reject(
-                pending,
-                ProxyError::new(ErrorKind::UpstreamTimeout, message, format),
-            );
-        }
-        Err(SendError::Unreachable(detail)) => {
-            tracing::warn!(provider = %provider.id, error = %detail, "provider unreachable");
-            let message = "could not reach the provider";
-            return reject(
-                pending,
-                ProxyError::new(ErrorKind::UpstreamUnreachable, message, format),
-            );
-        }
+        Err(err) => return reject(pending, send_error(err, provider, format)),
     };
     if !upstream.status.is_success() {
         let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)

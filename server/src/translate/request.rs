@@ -135,19 +135,30 @@ fn anthropic_message(i: usize, message: &Value, chat: &mut Vec<Value>) -> Result
     }
 }
 
-fn user_to_openai(param: &str, content: &Value, chat: &mut Vec<Value>) -> Result<()> {
-    let blocks = match content {
+/// The blocks of an Anthropic message; a string content goes over as the
+/// message it is, and `None` says so.
+fn blocks_of<'a>(
+    param: &str,
+    role: &str,
+    content: &'a Value,
+    chat: &mut Vec<Value>,
+) -> Result<Option<&'a Vec<Value>>> {
+    match content {
         Value::String(text) => {
-            chat.push(json!({ "role": "user", "content": text }));
-            return Ok(());
+            chat.push(json!({ "role": role, "content": text }));
+            Ok(None)
         }
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(Unexpressible::new(
-                format!("{param}.content"),
-                format!("{param}.content: must be a string or an array of blocks"),
-            ));
-        }
+        Value::Array(blocks) => Ok(Some(blocks)),
+        _ => Err(Unexpressible::new(
+            format!("{param}.content"),
+            format!("{param}.content: must be a string or an array of blocks"),
+        )),
+    }
+}
+
+fn user_to_openai(param: &str, content: &Value, chat: &mut Vec<Value>) -> Result<()> {
+    let Some(blocks) = blocks_of(param, "user", content, chat)? else {
+        return Ok(());
     };
     let mut parts = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
@@ -225,18 +236,8 @@ fn image_url(at: &str, block: &Value) -> Result<String> {
 }
 
 fn assistant_to_openai(param: &str, content: &Value, chat: &mut Vec<Value>) -> Result<()> {
-    let blocks = match content {
-        Value::String(text) => {
-            chat.push(json!({ "role": "assistant", "content": text }));
-            return Ok(());
-        }
-        Value::Array(blocks) => blocks,
-        _ => {
-            return Err(Unexpressible::new(
-                format!("{param}.content"),
-                format!("{param}.content: must be a string or an array of blocks"),
-            ));
-        }
+    let Some(blocks) = blocks_of(param, "assistant", content, chat)? else {
+        return Ok(());
     };
     let mut text = String::new();
     let mut calls = Vec::new();

@@ -125,33 +125,25 @@ impl OpenAiToAnthropic {
             return;
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(thinking) = delta
-            .get("reasoning_content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            let index = self.open_block(Block::Thinking, None, out);
+        // Reasoning, then text: each opens its own block.
+        for (field, block, kind) in [
+            ("reasoning_content", Block::Thinking, "thinking"),
+            ("content", Block::Text, "text"),
+        ] {
+            let Some(piece) = delta
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+            else {
+                continue;
+            };
+            let index = self.open_block(block, None, out);
             write_anthropic(
                 out,
                 &json!({
                     "type": "content_block_delta",
                     "index": index,
-                    "delta": { "type": "thinking_delta", "thinking": thinking },
-                }),
-            );
-        }
-        if let Some(text) = delta
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            let index = self.open_block(Block::Text, None, out);
-            write_anthropic(
-                out,
-                &json!({
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": { "type": "text_delta", "text": text },
+                    "delta": { "type": format!("{kind}_delta"), kind: piece },
                 }),
             );
         }
