@@ -51,6 +51,11 @@ module.exports = defineConfig({
       TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
       TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
       RUST_LOG: 'warn',
+      // The live overview's events every second, so its test waits little.
+      TOLLGATE__LIVE__PERFORMANCE_MS: '1000',
+      TOLLGATE__LIVE__ACTIVE_USERS_MS: '1000',
+      // The upstream panel embeds a page of Tollgate's own.
+      UPSTREAM_PANEL_URL: '/api/health',
     },
   },
 });

@@ -1,6 +1,8 @@
 //! Data the server functions send to the browser. Plain serde types, so the
 //! WASM build needs none of the server's crates.
 
+pub mod admin;
+
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as the UI shows them.
@@ -55,6 +57,9 @@ pub struct KeyInfo {
     /// Decimal credits, e.g. `"12.500000"`; `None` for no limit.
     pub quota_limit_credits: Option<String>,
     pub quota_used_credits: String,
+    /// The key's own rate limits; `None`: the owner's plan decides.
+    pub requests_per_minute: Option<i64>,
+    pub tokens_per_minute: Option<i64>,
     pub expires_at: Option<String>,
     pub created_at: String,
     pub last_used_at: Option<String>,
@@ -235,4 +240,30 @@ pub struct OnlineInfo {
     pub name: String,
     pub last_seen: Moment,
     pub is_you: bool,
+}
+
+/// The setup page's blanks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupInfo {
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    /// The newest active key's prefix, if the user has one.
+    pub key_prefix: Option<String>,
+    /// A model the user may call, if any is offered.
+    pub model: Option<String>,
+}
+
+/// The key form's fields, as typed: empty means "none" for the optional
+/// ones (no quota, no expiry, the plan's rate limits).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyDraft {
+    pub name: String,
+    /// Empty: every model the plan allows.
+    pub models: Vec<String>,
+    /// Decimal credits.
+    pub quota_credits: String,
+    /// `YYYY-MM-DD`; the key works through the end of that day (UTC).
+    pub expires_on: String,
+    pub requests_per_minute: String,
+    pub tokens_per_minute: String,
 }

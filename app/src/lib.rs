@@ -25,11 +25,26 @@ use crate::{
         analytics::feature_flags,
         auth::{Login, LoginWithKey, Logout, Register, current_user},
     },
-    components::layout::Header,
+    components::{
+        layout::Header,
+        toast::{ToastRegion, Toasts},
+    },
     pages::{
-        admin_users::AdminUsersPage, credits::CreditsPage, dashboard::DashboardPage,
-        keys::KeysPage, landing::LandingPage, leaderboard::LeaderboardPage, login::LoginPage,
-        not_found::NotFoundPage, register::RegisterPage, usage::UsagePage,
+        admin::{
+            analytics::AdminAnalyticsPage, audit::AdminAuditPage, catalog::AdminCatalogPage,
+            grants::AdminGrantsPage, overview::AdminOverviewPage, upstream::AdminUpstreamPage,
+            user::AdminUserPage, users::AdminUsersPage,
+        },
+        credits::CreditsPage,
+        dashboard::DashboardPage,
+        keys::KeysPage,
+        landing::LandingPage,
+        leaderboard::LeaderboardPage,
+        login::LoginPage,
+        not_found::NotFoundPage,
+        register::RegisterPage,
+        setup::SetupPage,
+        usage::UsagePage,
     },
 };
 
@@ -102,6 +117,7 @@ pub fn App() -> impl IntoView {
         user,
     });
     provide_context(Features(Resource::new(|| (), |_| feature_flags())));
+    Toasts::provide();
     // Effects run only in the browser: the attribute tells people's tools
     // (and the browser tests) that the page is interactive.
     let (hydrated, set_hydrated) = signal(false);
@@ -122,9 +138,18 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/credits") view=CreditsPage />
                     <Route path=path!("/leaderboard") view=LeaderboardPage />
                     <Route path=path!("/keys") view=KeysPage />
+                    <Route path=path!("/setup") view=SetupPage />
+                    <Route path=path!("/admin") view=AdminOverviewPage />
                     <Route path=path!("/admin/users") view=AdminUsersPage />
+                    <Route path=path!("/admin/users/:id") view=AdminUserPage />
+                    <Route path=path!("/admin/grants") view=AdminGrantsPage />
+                    <Route path=path!("/admin/models") view=AdminCatalogPage />
+                    <Route path=path!("/admin/analytics") view=AdminAnalyticsPage />
+                    <Route path=path!("/admin/audit") view=AdminAuditPage />
+                    <Route path=path!("/admin/upstream") view=AdminUpstreamPage />
                 </Routes>
             </main>
+            <ToastRegion />
         </Router>
     }
 }

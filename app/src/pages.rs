@@ -4,7 +4,7 @@
 //! the nested view types of a page grow past the compiler's type-depth
 //! limit in the release WASM build.
 
-pub mod admin_users;
+pub mod admin;
 pub mod credits;
 pub mod dashboard;
 pub mod keys;
@@ -13,4 +13,5 @@ pub mod leaderboard;
 pub mod login;
 pub mod not_found;
 pub mod register;
+pub mod setup;
 pub mod usage;

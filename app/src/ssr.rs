@@ -74,6 +74,50 @@ pub fn require_admin() -> Result<CurrentUser, AppError> {
     }
 }
 
+/// The shared state and the caller as an admin, as the REST handlers take
+/// them.
+pub fn admin() -> Result<(axum::extract::State<AppState>, server::auth::AdminUser), AppError> {
+    let admin = require_admin()?;
+    Ok((
+        axum::extract::State(state()?),
+        server::auth::AdminUser(admin),
+    ))
+}
+
+/// A REST handler's JSON body, built as a client would send it: the same
+/// checks (unknown fields, types) apply.
+pub fn body<T: serde::de::DeserializeOwned>(
+    json: serde_json::Value,
+) -> Result<server::extract::AppJson<T>, AppError> {
+    serde_json::from_value(json)
+        .map(server::extract::AppJson)
+        .map_err(|err| invalid(format!("invalid input: {err}")))
+}
+
+/// A REST handler's JSON answer, read as the UI's type.
+pub fn answer<T: serde::Serialize, D: serde::de::DeserializeOwned>(
+    axum::Json(body): axum::Json<T>,
+) -> Result<D, AppError> {
+    reshape(body)
+}
+
+/// A server view (`Serialize`, as the REST API sends it) as the UI's type.
+pub fn reshape<T: serde::Serialize, D: serde::de::DeserializeOwned>(
+    view: T,
+) -> Result<D, AppError> {
+    serde_json::to_value(view)
+        .and_then(serde_json::from_value)
+        .map_err(|err| {
+            tracing::error!(error = %err, "an API answer does not fit the UI's type");
+            AppError::Internal
+        })
+}
+
+/// Refused input: a 400 with the message people see.
+pub fn invalid(message: impl Into<String>) -> AppError {
+    fail(StatusCode::BAD_REQUEST, AppError::Invalid(message.into()))
+}
+
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
@@ -84,6 +128,26 @@ pub fn client_ip() -> String {
                 .map(|info| info.0.ip().to_string())
         })
         .unwrap_or_else(|| "local".into())
+}
+
+/// This Tollgate's address as the client reached it (`Host`, and the
+/// scheme a proxy in front says it used).
+pub fn base_url() -> String {
+    let header = |name: &str| {
+        use_context::<http::request::Parts>().and_then(|parts| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        })
+    };
+    let scheme = match header("x-forwarded-proto").as_deref() {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = header("host").unwrap_or_else(|| "127.0.0.1:3000".into());
+    format!("{scheme}://{host}")
 }
 
 pub fn user_agent() -> Option<String> {
@@ -161,6 +225,8 @@ impl From<server::entity::api_key::Model> for crate::dto::KeyInfo {
             models: view.models,
             quota_limit_credits: view.quota_limit_credits,
             quota_used_credits: view.quota_used_credits,
+            requests_per_minute: view.requests_per_minute,
+            tokens_per_minute: view.tokens_per_minute,
         }
     }
 }

@@ -52,7 +52,7 @@ test('a visitor registers, signs out, signs back in and sees the dashboard', asy
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
   await expect(page.getByRole('heading', { name: 'Welcome, Erin Tester' })).toBeVisible();
-  await expect(page.getByRole('link', { name: 'Users' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Admin' })).toHaveCount(0);
 });
 
 test('an admin sees the admin navigation and can search users', async ({ page }) => {
@@ -63,7 +63,9 @@ test('an admin sees the admin navigation and can search users', async ({ page })
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/dashboard$/);
 
-  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+  await expect(page).toHaveURL(/\/admin$/);
+  await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Users' }).click();
   await expect(page).toHaveURL(/\/admin\/users$/);
   await expect(page.getByRole('cell', { name: 'admin@example.com' })).toBeVisible();
 
@@ -77,4 +79,14 @@ test('a signed-out visitor is sent from a protected page to the login page', asy
   await page.goto('/admin/users');
   await expect(page).toHaveURL(/\/login\?next=%2Fadmin%2Fusers$/);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
+
+test('the way back after signing in keeps the query of the page', async ({ page }) => {
+  await page.goto('/usage?model=tollgate-mock&from=2026-11-01');
+  await expect(page).toHaveURL(/\/login\?next=%2Fusage%3Fmodel%3Dtollgate-mock%26from%3D2026-11-01$/);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await page.getByLabel('Email').fill('admin@example.com');
+  await page.locator('#login-password').fill('admin-e2e-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/usage\?model=tollgate-mock&from=2026-11-01$/);
 });

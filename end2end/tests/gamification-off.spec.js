@@ -4,56 +4,21 @@
 // of its own, so the test starts a second Tollgate (same binary, own data
 // directory and port) and stops it afterwards.
 const { test, expect } = require('@playwright/test');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
+const { root, startServer } = require('../support/server');
 
-const root = path.resolve(__dirname, '..', '..');
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
-const bin = process.env.TOLLGATE_BIN || path.join(targetDir, 'debug', 'tollgate');
-const port = Number(process.env.E2E_PORT || '3300') + 1;
-const base = `http://127.0.0.1:${port}`;
 const SHOTS = path.join(root, 'docs', 'screenshots');
 
 let server;
-let dataDir;
+let base;
 
 test.beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-e2e-off-'));
-  server = spawn(bin, ['serve'], {
-    cwd: root,
-    stdio: 'ignore',
-    env: {
-      ...process.env,
-      GAMIFICATION: 'off',
-      TOLLGATE__DATA_DIR: dataDir,
-      TOLLGATE__SERVER__ADDR: `127.0.0.1:${port}`,
-      TOLLGATE__SERVER__SITE_ROOT: process.env.TOLLGATE_SITE_ROOT || path.join(root, 'target', 'site'),
-      TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
-      TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
-      RUST_LOG: 'warn',
-    },
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/api/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`Tollgate with GAMIFICATION=off did not start on ${base}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  server = await startServer(1, { GAMIFICATION: 'off' });
+  base = server.base;
 });
 
 test.afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 test('with gamification off there is no leaderboard, presence or heartbeat', async ({ page }) => {

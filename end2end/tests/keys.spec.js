@@ -20,7 +20,8 @@ test('a user creates a key, sees its secret once and revokes it', async ({ page,
   await page.getByLabel('Spending quota in credits (optional)').fill('12.5');
   await page.getByRole('button', { name: 'Create key' }).click();
 
-  const reveal = page.getByRole('status');
+  const reveal = page.locator('.reveal');
+  await expect(page.locator('.toasts')).toContainText('Key created');
   await expect(reveal).toContainText('you will not see it again');
   const secret = (await page.locator('#new-key-secret').textContent()).trim();
   expect(secret).toMatch(/^tg-[A-Za-z0-9]{48}$/);
@@ -41,9 +42,34 @@ test('a user creates a key, sees its secret once and revokes it', async ({ page,
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
   await expect(page.locator('#new-key-secret')).toHaveCount(0);
 
+  // Edit: the form fills with the key's fields; limits and a new name are
+  // saved, and the empty quota removes the limit.
+  await page.locator('#keys-table tbody tr', { hasText: 'Laptop' }).getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByRole('heading', { name: 'Edit “Laptop”' })).toBeVisible();
+  await expect(page.locator('#key-quota')).toHaveValue('12.500000');
+  await page.locator('#key-name').fill('Laptop (work)');
+  await page.locator('#key-quota').fill('');
+  await page.locator('#key-rpm').fill('30');
+  await page.locator('#key-tpm').fill('100000');
+  await page.getByRole('button', { name: 'Save key' }).click();
+  await expect(page.locator('.toasts')).toContainText('Key saved');
+  const edited = page.locator('#keys-table tbody tr', { hasText: 'Laptop (work)' });
+  await expect(edited).toContainText('30 req/min · 100,000 tok/min');
+  await expect(edited).toContainText('0.000000 / no limit');
+  await expect(page.getByRole('heading', { name: 'Create a key' })).toBeVisible();
+
+  // A limit that is not a whole number is refused, and the key is unchanged.
+  await edited.getByRole('button', { name: 'Edit' }).click();
+  await page.locator('#key-rpm').fill('0');
+  await page.getByRole('button', { name: 'Save key' }).click();
+  await expect(page.locator('#create-key-form .alert')).toContainText('Requests per minute must be a whole number above 0');
+  await expect(page.locator('.toasts')).toContainText('Requests per minute must be a whole number above 0');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(edited).toContainText('30 req/min');
+
   page.once('dialog', (dialog) => dialog.accept());
-  await page.locator('#keys-table tbody tr', { hasText: 'Laptop' }).getByRole('button', { name: 'Revoke' }).click();
-  await expect(page.locator('#keys-table tbody tr', { hasText: 'Laptop' })).toContainText('revoked');
+  await edited.getByRole('button', { name: 'Revoke' }).click();
+  await expect(edited).toContainText('revoked');
 
   const after = await request.get('/v1/models', { headers: { Authorization: `Bearer ${secret}` } });
   expect(after.status()).toBe(401);

@@ -135,6 +135,24 @@ test('a new user signs up, creates a key and calls a model with it', async ({ re
   await chat(PRICED_MODEL, 'A priced question');
 });
 
+test('the setup page fills in the address, the key prefix and a model', async () => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Setup' }).click();
+  await expect(page).toHaveURL(/\/setup$/);
+  await hydrated();
+  const base = test.info().project.use.baseURL;
+  const prefix = person.secret.slice(0, 11);
+  await expect(page.locator('#setup-key-note')).toContainText(prefix);
+  const claude = page.locator('.guide', { hasText: 'Claude Code' });
+  await expect(claude).toContainText(`export ANTHROPIC_BASE_URL=${base}`);
+  await expect(claude).toContainText(`export ANTHROPIC_AUTH_TOKEN=${prefix}…`);
+  await expect(claude).toContainText('export ANTHROPIC_MODEL=');
+  await expect(page.locator('.guide', { hasText: 'OpenAI SDK (Python)' })).toContainText(`base_url="${base}/v1"`);
+  await expect(page.locator('.guide', { hasText: 'curl' })).toContainText(`curl ${base}/v1/chat/completions`);
+  await claude.getByRole('button', { name: 'Copy' }).click();
+  await expect(claude.getByRole('button', { name: 'Copied' })).toBeVisible();
+  await screenshots('setup', () => page.locator('.guide').first());
+});
+
 test('the usage page shows the requests in its table and charts', async () => {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
   await expect(page).toHaveURL(/\/usage$/);

@@ -44,6 +44,17 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub features: FeatureSettings,
     pub live: LiveSettings,
+    pub ui: UiSettings,
+}
+
+/// The web UI's own settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSettings {
+    /// A page the admin's "Upstream panel" embeds in a frame, e.g. a CLI
+    /// proxy's control panel (`http://127.0.0.1:8317/cliproxy/control-panel`);
+    /// also `UPSTREAM_PANEL_URL`. None: the page says none is configured.
+    pub upstream_panel_url: Option<String>,
 }
 
 /// How often the admin's live telemetry (`/api/admin/live`) refreshes each
@@ -237,6 +248,7 @@ impl Default for Settings {
             rate_limits: RateLimitSettings::default(),
             features: FeatureSettings::default(),
             live: LiveSettings::default(),
+            ui: UiSettings::default(),
         }
     }
 }
@@ -296,6 +308,9 @@ impl Settings {
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
         }
+        if let Ok(url) = std::env::var("UPSTREAM_PANEL_URL") {
+            figment = figment.merge(Serialized::default("ui.upstream_panel_url", url));
+        }
         // The contract's own flag names.
         if let Ok(mode) = std::env::var("REALTIME_MODE") {
             figment = figment.merge(Serialized::default(
@@ -348,6 +363,13 @@ impl Settings {
                     || url.starts_with("postgres://")
                     || url.starts_with("postgresql://"),
                 "invalid configuration: database.url (or DATABASE_URL) must start with sqlite:, postgres:// or postgresql://"
+            );
+        }
+        if let Some(url) = &self.ui.upstream_panel_url {
+            // The page puts it in a frame: no `javascript:` or `data:`.
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/'),
+                "invalid configuration: ui.upstream_panel_url (or UPSTREAM_PANEL_URL) must be an http(s) URL or a path"
             );
         }
         Ok(())

@@ -25,8 +25,8 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
         "refund" => Some(EntryKind::Refund),
         "adjustment" => Some(EntryKind::Adjustment),
         _ => {
-            return Err(AppError::Invalid(
-                "kind must be grant, charge, refund or adjustment".into(),
+            return Err(crate::ssr::invalid(
+                "kind must be grant, charge, refund or adjustment",
             ));
         }
     };

@@ -3,7 +3,7 @@
 use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::{
-    dto::{CreatedKeyInfo, KeyInfo},
+    dto::{CreatedKeyInfo, KeyDraft, KeyInfo},
     error::AppError,
 };
 
@@ -25,47 +25,77 @@ pub async fn my_models() -> Result<Vec<String>, AppError> {
     Ok(models.into_iter().map(|model| model.id).collect())
 }
 
-/// `quota_credits` is a decimal amount of credits (empty: no limit);
-/// `expires_on` a `YYYY-MM-DD` date (empty: never), the key working through
-/// the end of that day (UTC).
+/// A new key from the form (see [`KeyDraft`] for the fields).
 // JSON rather than a form encoding: a form cannot say "no models" (an
 // empty list).
 #[server(prefix = "/rpc", endpoint = "create_key", input = Json)]
-pub async fn create_key(
-    name: String,
-    models: Vec<String>,
-    quota_credits: String,
-    expires_on: String,
-) -> Result<CreatedKeyInfo, AppError> {
-    use server::keys::service::{self, NewKey};
+pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
+    use server::keys::handlers;
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    let quota_micro_credits = match quota_credits.trim() {
+    let body = crate::ssr::body(draft_json(&draft)?)?;
+    let (_, answer) = handlers::create(axum::extract::State(state), current, body).await?;
+    crate::ssr::answer(answer)
+}
+
+/// Changes every field of a key to the form's; an empty optional field
+/// removes the quota, expiry or limit.
+#[server(prefix = "/rpc", endpoint = "update_key", input = Json)]
+pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError> {
+    use server::keys::handlers;
+    #[derive(serde::Deserialize)]
+    struct Updated {
+        key: KeyInfo,
+    }
+    let state = crate::ssr::state()?;
+    let current = crate::ssr::require_user()?;
+    let body = crate::ssr::body(draft_json(&draft)?)?;
+    let path = axum::extract::Path(id);
+    let answer = handlers::update(axum::extract::State(state), current, path, body).await?;
+    crate::ssr::answer::<_, Updated>(answer).map(|updated| updated.key)
+}
+
+/// The REST API's key body for a draft, with people's words for what is
+/// mistyped.
+#[cfg(feature = "ssr")]
+fn draft_json(draft: &KeyDraft) -> Result<serde_json::Value, AppError> {
+    let invalid = crate::ssr::invalid;
+    let quota = match draft.quota_credits.trim() {
         "" => None,
-        text => Some(server::money::parse_credits(text).ok_or_else(|| {
-            AppError::Invalid("Quota must be an amount of credits, like 12.5".into())
-        })?),
+        text => Some(
+            server::money::parse_credits(text)
+                .ok_or_else(|| invalid("Quota must be an amount of credits, like 12.5"))?,
+        ),
     };
-    let expires_at =
-        match expires_on.trim() {
-            "" => None,
-            text => Some(end_of_day(text).ok_or_else(|| {
-                AppError::Invalid("Expiry must be a date, like 2027-01-31".into())
-            })?),
-        };
-    let new = NewKey {
-        name,
-        models,
-        quota_micro_credits,
-        expires_at,
-        requests_per_minute: None,
-        tokens_per_minute: None,
+    let expires_at = match draft.expires_on.trim() {
+        "" => None,
+        text => {
+            Some(server::time::iso(&end_of_day(text).ok_or_else(|| {
+                invalid("Expiry must be a date, like 2027-01-31")
+            })?))
+        }
     };
-    let created = service::create_own(&state.db, &current.user, new).await?;
-    Ok(CreatedKeyInfo {
-        key: created.key.into(),
-        secret: created.secret,
-    })
+    let per_minute = |text: &str, what: &str| -> Result<Option<i64>, AppError> {
+        match text.trim() {
+            "" => Ok(None),
+            text => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| {
+                    crate::ssr::invalid(format!("{what} must be a whole number above 0"))
+                }),
+        }
+    };
+    Ok(serde_json::json!({
+        "name": draft.name,
+        "models": draft.models,
+        "quota_micro_credits": quota,
+        "expires_at": expires_at,
+        "requests_per_minute": per_minute(&draft.requests_per_minute, "Requests per minute")?,
+        "tokens_per_minute": per_minute(&draft.tokens_per_minute, "Tokens per minute")?,
+    }))
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
@@ -80,4 +110,30 @@ pub async fn revoke_key(id: String) -> Result<(), AppError> {
 fn end_of_day(date: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     Some(day.and_hms_milli_opt(23, 59, 59, 999)?.and_utc())
+}
+
+/// What the setup page fills in: this Tollgate's address as the browser
+/// reached it, the prefix of the user's newest working key, and a model
+/// they may call.
+#[server(prefix = "/rpc", endpoint = "setup_info")]
+pub async fn setup_info() -> Result<crate::dto::SetupInfo, AppError> {
+    use server::{keys::KeyView, models::service};
+    let state = crate::ssr::state()?;
+    let current = crate::ssr::require_user()?;
+    let keys = server::keys::service::list(&state.db, &current.user.id).await?;
+    let key_prefix = keys
+        .into_iter()
+        .map(KeyView::from)
+        .find(|key| key.status.as_str() == "active")
+        .map(|key| key.prefix);
+    let model = service::available_for(&state.db, current.plan.plan)
+        .await?
+        .into_iter()
+        .next()
+        .map(|model| model.id);
+    Ok(crate::dto::SetupInfo {
+        base_url: crate::ssr::base_url(),
+        key_prefix,
+        model,
+    })
 }

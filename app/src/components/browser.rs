@@ -54,3 +54,26 @@ pub fn every(period: Duration, tick: impl Fn() + 'static) {
         }
     });
 }
+
+/// A new id for one submission of a form, used as its idempotency key:
+/// the time and 52 random bits (empty on the server, where it is never
+/// needed).
+pub fn fresh_id() -> String {
+    #[cfg(any(feature = "hydrate", feature = "csr"))]
+    let id = format!(
+        "ui-{}-{:013x}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 4_503_599_627_370_496.0) as u64
+    );
+    #[cfg(not(any(feature = "hydrate", feature = "csr")))]
+    let id = String::new();
+    id
+}
+
+/// Scrolls back to the top of the page (where the forms are).
+pub fn scroll_to_top() {
+    #[cfg(any(feature = "hydrate", feature = "csr"))]
+    if let Some(window) = web_sys::window() {
+        window.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}

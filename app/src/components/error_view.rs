@@ -41,13 +41,23 @@ pub fn error_fallback(errors: ArcRwSignal<Errors>) -> impl IntoView {
 }
 
 /// The error of a signed-in page's data: a visitor whose session ended is
-/// sent to the login page (and back to `here` afterwards); anything else
-/// is shown.
-pub fn page_error(error: AppError, here: &'static str) -> impl IntoView {
+/// sent to the login page, and back to this very page (its query too)
+/// afterwards; anything else is shown.
+pub fn page_error(error: AppError) -> impl IntoView {
     match error {
-        AppError::Unauthorized(_) => Either::Left(view! {
-            <leptos_router::components::Redirect path=format!("/login?next={here}") />
-        }),
+        AppError::Unauthorized(_) => {
+            let location = leptos_router::hooks::use_location();
+            let search = location.search.get_untracked();
+            let search = search.trim_start_matches('?');
+            let mut here = location.pathname.get_untracked();
+            if !search.is_empty() {
+                here = format!("{here}?{search}");
+            }
+            let next = crate::query::query_string(&[("next", &here)]);
+            Either::Left(
+                view! { <leptos_router::components::Redirect path=format!("/login{next}") /> },
+            )
+        }
         error => Either::Right(view! { <ErrorMessage error /> }),
     }
 }

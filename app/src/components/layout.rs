@@ -52,11 +52,12 @@ pub fn Header() -> impl IntoView {
                                         <A href="/leaderboard">"Leaderboard"</A>
                                     </Show>
                                     <A href="/keys">"API keys"</A>
+                                    <A href="/setup">"Setup"</A>
                                     <Show when={
                                         let admin = user.is_admin();
                                         move || admin
                                     }>
-                                        <A href="/admin/users">"Users"</A>
+                                        <A href="/admin">"Admin"</A>
                                     </Show>
                                     <span class="nav-user" title=user.email.clone().unwrap_or_default()>
                                         {user.name.clone()}

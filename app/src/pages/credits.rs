@@ -69,7 +69,7 @@ pub fn CreditsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match history.await {
                     Ok(data) => Either::Left(view! { <Balance data /> }),
-                    Err(error) => Either::Right(page_error(error, "/credits")),
+                    Err(error) => Either::Right(page_error(error)),
                 }
             })}
         </Transition>

@@ -78,7 +78,7 @@ pub fn DashboardPage() -> impl IntoView {
                             </div>
                         })
                     }
-                    Err(error) => Either::Right(page_error(error, "/dashboard")),
+                    Err(error) => Either::Right(page_error(error)),
                 }
             })}
         </Suspense>

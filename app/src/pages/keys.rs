@@ -5,65 +5,103 @@ use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
-    api::keys::{CreateKey, RevokeKey, list_keys, my_models},
+    api::keys::{CreateKey, RevokeKey, UpdateKey, list_keys, my_models},
     components::{
-        browser::{confirm, copy_to_clipboard},
+        browser::{confirm, scroll_to_top},
         error_view::{ErrorMessage, error_fallback},
+        reveal::SecretReveal,
+        toast::toast_results,
     },
-    dto::KeyInfo,
+    dto::{KeyDraft, KeyInfo},
+    format::thousands,
 };
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
+    let update = ServerAction::<UpdateKey>::new();
     let revoke = ServerAction::<RevokeKey>::new();
+    toast_results(move || create.value().get(), "Key created");
+    toast_results(move || update.value().get(), "Key saved");
+    toast_results(move || revoke.value().get(), "Key revoked");
     let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
+        move || {
+            (
+                create.version().get(),
+                update.version().get(),
+                revoke.version().get(),
+            )
+        },
         |_| list_keys(),
     );
     let models = Resource::new(|| (), |_| my_models());
+    // The form's fields, and the key being edited (`None`: a new key).
+    let draft = RwSignal::new(KeyDraft::default());
+    let editing = RwSignal::new(None::<(String, String)>);
 
-    let (name, set_name) = signal(String::new());
-    let (chosen, set_chosen) = signal(Vec::<String>::new());
-    let (quota, set_quota) = signal(String::new());
-    let (expires, set_expires) = signal(String::new());
-    let (copied, set_copied) = signal(false);
-
-    // A created key clears the form for the next one.
+    // A saved key clears the form for the next one.
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {
-            set_name.set(String::new());
-            set_quota.set(String::new());
-            set_expires.set(String::new());
+            draft.set(KeyDraft::default());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = update.value().get() {
+            draft.set(KeyDraft::default());
+            editing.set(None);
         }
     });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        set_copied.set(false);
-        create.dispatch(CreateKey {
-            name: name.get(),
-            models: chosen.get(),
-            quota_credits: quota.get(),
-            expires_on: expires.get(),
-        });
+        match editing.get() {
+            Some((id, _)) => {
+                update.dispatch(UpdateKey {
+                    id,
+                    draft: draft.get(),
+                });
+            }
+            None => {
+                create.dispatch(CreateKey { draft: draft.get() });
+            }
+        }
     };
-    let create_error = move || create.value().get().and_then(Result::err);
+    let form_error = move || {
+        let result = if editing.with(Option::is_some) {
+            update.value().get().map(|r| r.map(|_| ()))
+        } else {
+            create.value().get().map(|r| r.map(|_| ()))
+        };
+        result.and_then(Result::err)
+    };
     let created = move || create.value().get().and_then(Result::ok);
+    let text = move |get: fn(&KeyDraft) -> String| move || draft.with(get);
+    let set = move |apply: fn(&mut KeyDraft, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            draft.update(|d| apply(d, value));
+        }
+    };
+    let pending = move || create.pending().get() || update.pending().get();
 
     view! {
         <Title text="API keys — Tollgate" />
         <h1>"API keys"</h1>
         <section class="card">
-            <h2>"Create a key"</h2>
-            <form class="form" id="create-key-form" on:submit=on_submit>
+            <h2 id="key-form-title">
+                {move || match editing.get() {
+                    Some((_, name)) => format!("Edit “{name}”"),
+                    None => "Create a key".to_owned(),
+                }}
+            </h2>
+            <form class="form" id="create-key-form" on:submit=on_submit aria-labelledby="key-form-title">
                 <label for="key-name">"Name"</label>
                 <input
                     id="key-name"
                     required
                     maxlength="100"
                     placeholder="laptop, CI, Claude Code…"
-                    prop:value=name
-                    on:input=move |ev| set_name.set(event_target_value(&ev))
+                    prop:value=text(|d| d.name.clone())
+                    on:input=set(|d, v| d.name = v)
                 />
                 <fieldset class="models">
                     <legend>"Models — none checked means every model your plan allows"</legend>
@@ -77,17 +115,19 @@ pub fn KeysPage() -> impl IntoView {
                                     list.into_iter()
                                         .map(|model| {
                                             let id = model.clone();
+                                            let checked = model.clone();
                                             view! {
                                                 <label class="check">
                                                     <input
                                                         type="checkbox"
                                                         value=model.clone()
+                                                        prop:checked=move || draft.with(|d| d.models.contains(&checked))
                                                         on:change=move |ev| {
                                                             let on = event_target_checked(&ev);
-                                                            set_chosen.update(|chosen| {
-                                                                chosen.retain(|m| m != &id);
+                                                            draft.update(|d| {
+                                                                d.models.retain(|m| m != &id);
                                                                 if on {
-                                                                    chosen.push(id.clone());
+                                                                    d.models.push(id.clone());
                                                                 }
                                                             });
                                                         }
@@ -104,51 +144,84 @@ pub fn KeysPage() -> impl IntoView {
                         })}
                     </Suspense>
                 </fieldset>
-                <label for="key-quota">"Spending quota in credits (optional)"</label>
-                <input
-                    id="key-quota"
-                    inputmode="decimal"
-                    pattern="[0-9]*([.][0-9]{1,6})?"
-                    placeholder="e.g. 25"
-                    prop:value=quota
-                    on:input=move |ev| set_quota.set(event_target_value(&ev))
-                />
-                <label for="key-expiry">"Expires on (optional)"</label>
-                <input
-                    id="key-expiry"
-                    type="date"
-                    prop:value=expires
-                    on:input=move |ev| set_expires.set(event_target_value(&ev))
-                />
-                {move || create_error().map(|error| view! { <ErrorMessage error /> })}
-                <button type="submit" class="btn btn-primary" disabled=create.pending()>
-                    {move || if create.pending().get() { "Creating…" } else { "Create key" }}
-                </button>
+                <div class="form-grid">
+                    <label>
+                        <span>"Spending quota in credits (optional)"</span>
+                        <input
+                            id="key-quota"
+                            inputmode="decimal"
+                            pattern="[0-9]*([.][0-9]{1,6})?"
+                            placeholder="e.g. 25"
+                            prop:value=text(|d| d.quota_credits.clone())
+                            on:input=set(|d, v| d.quota_credits = v)
+                        />
+                    </label>
+                    <label>
+                        <span>"Expires on (optional)"</span>
+                        <input
+                            id="key-expiry"
+                            type="date"
+                            prop:value=text(|d| d.expires_on.clone())
+                            on:input=set(|d, v| d.expires_on = v)
+                        />
+                    </label>
+                    <label>
+                        <span>"Requests per minute (optional)"</span>
+                        <input
+                            id="key-rpm"
+                            inputmode="numeric"
+                            pattern="[0-9]*"
+                            placeholder="your plan's limit"
+                            prop:value=text(|d| d.requests_per_minute.clone())
+                            on:input=set(|d, v| d.requests_per_minute = v)
+                        />
+                    </label>
+                    <label>
+                        <span>"Tokens per minute (optional)"</span>
+                        <input
+                            id="key-tpm"
+                            inputmode="numeric"
+                            pattern="[0-9]*"
+                            placeholder="your plan's limit"
+                            prop:value=text(|d| d.tokens_per_minute.clone())
+                            on:input=set(|d, v| d.tokens_per_minute = v)
+                        />
+                    </label>
+                </div>
+                <p class="hint">"Your plan's limits always apply too; a key's own limits can only be tighter in effect."</p>
+                {move || form_error().map(|error| view! { <ErrorMessage error /> })}
+                <div class="actions">
+                    <button type="submit" class="btn btn-primary" disabled=pending>
+                        {move || match (pending(), editing.with(Option::is_some)) {
+                            (true, _) => "Saving…",
+                            (false, true) => "Save key",
+                            (false, false) => "Create key",
+                        }}
+                    </button>
+                    <Show when=move || editing.with(Option::is_some)>
+                        <button
+                            type="button"
+                            class="btn"
+                            on:click=move |_| {
+                                editing.set(None);
+                                draft.set(KeyDraft::default());
+                            }
+                        >
+                            "Cancel"
+                        </button>
+                    </Show>
+                </div>
             </form>
             {move || {
                 created()
                     .map(|created| {
-                        let secret = created.secret.clone();
                         view! {
-                            <div class="reveal" role="status">
-                                <p>
-                                    <strong>{format!("Your new key “{}”", created.key.name)}</strong>
-                                    " — copy it now: you will not see it again."
-                                </p>
-                                <div class="input-row">
-                                    <code id="new-key-secret" class="code secret">{created.secret.clone()}</code>
-                                    <button
-                                        type="button"
-                                        class="btn"
-                                        on:click=move |_| {
-                                            copy_to_clipboard(&secret);
-                                            set_copied.set(true);
-                                        }
-                                    >
-                                        {move || if copied.get() { "Copied" } else { "Copy" }}
-                                    </button>
-                                </div>
-                            </div>
+                            <SecretReveal
+                                title=format!("Your new key “{}”", created.key.name)
+                                note=" — copy it now: you will not see it again."
+                                secret=created.secret
+                                id="new-key-secret"
+                            />
                         }
                     })
             }}
@@ -167,7 +240,7 @@ pub fn KeysPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Ok(list) => view! { <KeyTable keys=list revoke /> }.into_any(),
+                            Ok(list) => view! { <KeyTable keys=list revoke draft editing /> }.into_any(),
                             Err(error) => view! { <ErrorMessage error /> }.into_any(),
                         }
                     })}
@@ -177,8 +250,31 @@ pub fn KeysPage() -> impl IntoView {
     }
 }
 
+/// A key's fields as the form shows them.
+fn draft_of(key: &KeyInfo) -> KeyDraft {
+    KeyDraft {
+        name: key.name.clone(),
+        models: key.models.clone(),
+        quota_credits: key.quota_limit_credits.clone().unwrap_or_default(),
+        expires_on: day(key.expires_at.as_deref(), ""),
+        requests_per_minute: key
+            .requests_per_minute
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        tokens_per_minute: key
+            .tokens_per_minute
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+    }
+}
+
 #[component]
-fn KeyTable(keys: Vec<KeyInfo>, revoke: ServerAction<RevokeKey>) -> impl IntoView {
+fn KeyTable(
+    keys: Vec<KeyInfo>,
+    revoke: ServerAction<RevokeKey>,
+    draft: RwSignal<KeyDraft>,
+    editing: RwSignal<Option<(String, String)>>,
+) -> impl IntoView {
     view! {
         <table class="table" id="keys-table">
             <thead>
@@ -187,6 +283,7 @@ fn KeyTable(keys: Vec<KeyInfo>, revoke: ServerAction<RevokeKey>) -> impl IntoVie
                     <th>"Key"</th>
                     <th>"Models"</th>
                     <th>"Spent / quota"</th>
+                    <th>"Own limits"</th>
                     <th>"Expires"</th>
                     <th>"Last used"</th>
                     <th>"Status"</th>
@@ -200,6 +297,14 @@ fn KeyTable(keys: Vec<KeyInfo>, revoke: ServerAction<RevokeKey>) -> impl IntoVie
                         let id = key.id.clone();
                         let name = key.name.clone();
                         let revocable = key.status != "revoked";
+                        let edit = {
+                            let key = key.clone();
+                            move |_| {
+                                draft.set(draft_of(&key));
+                                editing.set(Some((key.id.clone(), key.name.clone())));
+                                scroll_to_top();
+                            }
+                        };
                         view! {
                             <tr>
                                 <td>{key.name.clone()}</td>
@@ -214,11 +319,13 @@ fn KeyTable(keys: Vec<KeyInfo>, revoke: ServerAction<RevokeKey>) -> impl IntoVie
                                         key.quota_limit_credits.clone().unwrap_or_else(|| "no limit".into()),
                                     )}
                                 </td>
+                                <td class="limits">{limits(&key)}</td>
                                 <td title=key.expires_at.clone().unwrap_or_default()>{day(key.expires_at.as_deref(), "never")}</td>
                                 <td title=key.last_used_at.clone().unwrap_or_default()>{day(key.last_used_at.as_deref(), "never")}</td>
                                 <td><span class=format!("badge badge-{}", key.status)>{key.status.replace('_', " ")}</span></td>
-                                <td>
+                                <td class="row-actions">
                                     <Show when=move || revocable>
+                                        <button type="button" class="btn" on:click=edit.clone()>"Edit"</button>
                                         <button
                                             type="button"
                                             class="btn btn-danger"
@@ -243,6 +350,25 @@ fn KeyTable(keys: Vec<KeyInfo>, revoke: ServerAction<RevokeKey>) -> impl IntoVie
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// The key's own rate limits, e.g. `60 req/min · 100,000 tok/min`, or
+/// `plan's` when it has none.
+fn limits(key: &KeyInfo) -> String {
+    let parts: Vec<String> = [
+        key.requests_per_minute
+            .map(|n| format!("{} req/min", thousands(n))),
+        key.tokens_per_minute
+            .map(|n| format!("{} tok/min", thousands(n))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "plan's".to_owned()
+    } else {
+        parts.join(" · ")
     }
 }
 

@@ -78,7 +78,7 @@ fn LiveLeaderboard() -> impl IntoView {
                         <Podium entries=entries.iter().take(3).cloned().collect() />
                         <LeaderTable entries />
                     }),
-                    Err(error) => EitherOf3::C(page_error(error, "/leaderboard")),
+                    Err(error) => EitherOf3::C(page_error(error)),
                 }
             })}
         </Transition>

@@ -117,7 +117,7 @@ pub fn UsagePage() -> impl IntoView {
                     Ok(data) => Either::Left(view! {
                         <Report data filters=filters.get_untracked() refreshing />
                     }),
-                    Err(error) => Either::Right(page_error(error, "/usage")),
+                    Err(error) => Either::Right(page_error(error)),
                 }
             })}
         </Transition>

@@ -105,3 +105,95 @@ pub async fn list(db: &DatabaseConnection, query: &AuditQuery) -> Result<AuditPa
 fn parse(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
+
+/// What an audit entry changed, for people: `plan: trial → pro; status:
+/// active → suspended`, or the new record's fields for a creation. Nested
+/// records are flattened (`entry.reason: …`); micro-credit figures are left
+/// out next to their credit forms.
+pub fn summary(before: Option<&serde_json::Value>, after: Option<&serde_json::Value>) -> String {
+    use serde_json::{Map, Value};
+    const MAX: usize = 300;
+    fn flatten(prefix: &str, value: &Value, out: &mut Map<String, Value>) {
+        match value {
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    if name.ends_with("_micro_credits") {
+                        continue;
+                    }
+                    let path = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
+                    flatten(&path, value, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_owned(), leaf.clone());
+            }
+        }
+    }
+    let fields = |value: Option<&Value>| {
+        value.filter(|v| v.is_object()).map(|value| {
+            let mut out = Map::new();
+            flatten("", value, &mut out);
+            out
+        })
+    };
+    let shown = |value: Option<&Value>| match value {
+        None | Some(Value::Null) => "—".to_owned(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    };
+    let parts: Vec<String> = match (fields(before), fields(after)) {
+        (Some(old), Some(new)) => new
+            .iter()
+            .filter(|(name, value)| old.get(*name) != Some(*value))
+            .map(|(name, value)| {
+                format!("{name}: {} → {}", shown(old.get(name)), shown(Some(value)))
+            })
+            .collect(),
+        (None, Some(new)) => new
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", shown(Some(value))))
+            .collect(),
+        (Some(_), None) => vec!["removed".to_owned()],
+        (None, None) => Vec::new(),
+    };
+    let mut text = parts.join("; ");
+    if text.chars().count() > MAX {
+        text = text.chars().take(MAX).collect::<String>() + "…";
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_summary_says_what_changed_in_people_terms() {
+        let before = json!({ "plan": "trial", "status": "active", "name": "Ada" });
+        let after = json!({ "plan": "pro", "status": "active", "name": "Ada" });
+        assert_eq!(summary(Some(&before), Some(&after)), "plan: trial → pro");
+
+        let grant = json!({
+            "balance_micro_credits": 25_000_000,
+            "balance_credits": "25.000000",
+            "entry": { "kind": "grant", "reason": "prize", "note": null },
+        });
+        assert_eq!(
+            summary(None, Some(&grant)),
+            "balance_credits: 25.000000; entry.kind: grant; entry.reason: prize; entry.note: —"
+        );
+        assert_eq!(summary(Some(&before), None), "removed");
+        assert_eq!(summary(None, None), "");
+
+        let long = json!({ "notes": "x".repeat(1000) });
+        let text = summary(None, Some(&long));
+        assert_eq!(text.chars().count(), 301, "300 characters and an ellipsis");
+        assert!(text.ends_with('…'));
+    }
+}

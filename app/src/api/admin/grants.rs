@@ -1,0 +1,73 @@
+//! Credit grants and entitlement grants ("Pro — Lifetime"), through the
+//! handlers of `POST /api/admin/credits/grant` and `/api/admin/grants`.
+
+use leptos::prelude::*;
+
+use crate::{
+    dto::admin::{GrantInfo, GrantedCredits},
+    error::AppError,
+};
+
+/// The label every entitlement grant carries: the plan it gives.
+pub const LIFETIME_LABEL: &str = "Pro — Lifetime";
+
+/// Adds `amount` credits (a decimal; negative with a reason: an
+/// adjustment). `request` is the form's one-time id: a double submit
+/// grants once.
+#[server(prefix = "/rpc", endpoint = "admin_grant_credits")]
+pub async fn grant_credits(
+    user_id: String,
+    amount: String,
+    reason: String,
+    request: String,
+) -> Result<GrantedCredits, AppError> {
+    use server::credits::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+    let key = Some(request).filter(|r| !r.is_empty());
+    let body = crate::ssr::body(serde_json::json!({
+        "user_id": user_id,
+        "amount": amount.trim(),
+        "reason": reason,
+        "idempotency_key": key,
+    }))?;
+    crate::ssr::answer(handlers::grant(state, admin, body).await?)
+}
+
+/// Grants, newest first; `user_id` and `active` (`true`, `false`) filter
+/// when not empty.
+#[server(prefix = "/rpc", endpoint = "admin_grants")]
+pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInfo>, AppError> {
+    use server::entitlements::service::{self, GrantFilter};
+    let (state, _) = crate::ssr::admin()?;
+    let filter = GrantFilter {
+        user_id: Some(user_id).filter(|u| !u.is_empty()),
+        active: Some(active).filter(|a| !a.is_empty()),
+    };
+    crate::ssr::reshape(service::list(&state.db, filter).await?)
+}
+
+/// Gives the user "Pro — Lifetime"; `source` is `beta_comp`,
+/// `manual_override` or `partner_referral`.
+#[server(prefix = "/rpc", endpoint = "admin_create_grant")]
+pub async fn create_grant(user_id: String, source: String, notes: String) -> Result<(), AppError> {
+    use server::entitlements::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let notes = Some(notes.trim().to_owned()).filter(|n| !n.is_empty());
+    let body = crate::ssr::body(serde_json::json!({
+        "user_id": user_id,
+        "label": LIFETIME_LABEL,
+        "source": source,
+        "notes": notes,
+    }))?;
+    let _ = handlers::create(state, admin, body).await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_revoke_grant")]
+pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
+    use server::entitlements::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let _ = handlers::revoke(state, admin, axum::extract::Path(id.to_string())).await?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! What admins watch: the overview, who is active, llm-usage, platform
+//! figures and the audit log, through the REST API's handlers.
+
+use leptos::prelude::*;
+
+use crate::{
+    dto::admin::{
+        ActiveUserInfo, AdminSettingsInfo, AuditPageInfo, LlmUsageInfo, OverviewInfo, PlatformInfo,
+    },
+    error::AppError,
+};
+
+/// The overview's figures (`GET /api/admin/stats/overview`).
+#[server(prefix = "/rpc", endpoint = "admin_overview")]
+pub async fn overview() -> Result<OverviewInfo, AppError> {
+    let (state, admin) = crate::ssr::admin()?;
+    crate::ssr::answer(server::live::handlers::overview(state, admin).await?)
+}
+
+/// The live mode and the upstream panel's address.
+#[server(prefix = "/rpc", endpoint = "admin_settings")]
+pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
+    use server::config::RealtimeMode;
+    let (axum::extract::State(state), _) = crate::ssr::admin()?;
+    Ok(AdminSettingsInfo {
+        realtime_mode: match state.settings.features.realtime_mode {
+            RealtimeMode::Sse => "sse",
+            RealtimeMode::Ws => "ws",
+            RealtimeMode::Polling => "polling",
+        }
+        .into(),
+        upstream_panel_url: state.settings.ui.upstream_panel_url.clone(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_active_users")]
+pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
+    use server::analytics::{handlers, range::LimitQuery};
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        users: Vec<ActiveUserInfo>,
+    }
+    let (state, admin) = crate::ssr::admin()?;
+    let query = server::extract::AppQuery(LimitQuery { limit: None });
+    let listed: Listed = crate::ssr::answer(handlers::active_users(state, admin, query).await?)?;
+    Ok(listed.users)
+}
+
+/// Requests per user and model over `from`..`to` (empty: the contract's
+/// default range), one model or all.
+#[server(prefix = "/rpc", endpoint = "admin_llm_usage")]
+pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsageInfo, AppError> {
+    use server::analytics::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let query = server::extract::AppQuery(range(from, to, model));
+    crate::ssr::answer(handlers::llm_usage(state, admin, query).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_platform_stats")]
+pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, AppError> {
+    use server::analytics::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let query = server::extract::AppQuery(range(from, to, String::new()));
+    crate::ssr::answer(handlers::platform_stats(state, admin, query).await?)
+}
+
+/// One page of the audit log, optionally one action (`user.update`, …).
+#[server(prefix = "/rpc", endpoint = "admin_audit")]
+pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppError> {
+    use server::audit::log::{self, AuditQuery};
+    let (axum::extract::State(state), _) = crate::ssr::admin()?;
+    let query = AuditQuery {
+        page: Some(page.max(1)),
+        per_page: Some(25),
+        action: Some(action).filter(|a| !a.is_empty()),
+        ..Default::default()
+    };
+    let page = log::list(&state.db, &query).await?;
+    Ok(AuditPageInfo {
+        entries: page
+            .entries
+            .into_iter()
+            .map(|entry| crate::dto::admin::AuditEntryInfo {
+                change: server::audit::log::summary(entry.before.as_ref(), entry.after.as_ref()),
+                created_at: server::time::iso(&entry.created_at),
+                id: entry.id,
+                actor_email: entry.actor_email,
+                action: entry.action,
+                target_type: entry.target_type,
+                target_id: entry.target_id,
+            })
+            .collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn range(from: String, to: String, model: String) -> server::analytics::range::RangeQuery {
+    let given = |text: String| Some(text).filter(|t| !t.trim().is_empty());
+    server::analytics::range::RangeQuery {
+        from: given(from),
+        to: given(to),
+        model: given(model),
+    }
+}

@@ -1,0 +1,118 @@
+//! Users: the list, creating one by name, editing, deleting, and one
+//! user's whole picture.
+
+use leptos::prelude::*;
+
+use crate::{
+    dto::{
+        UserInfo, UserPage,
+        admin::{CreatedUserInfo, UserDetailInfo},
+    },
+    error::AppError,
+};
+
+#[server(prefix = "/rpc", endpoint = "admin_users")]
+pub async fn admin_users(page: u64, search: String) -> Result<UserPage, AppError> {
+    use server::accounts::service::{self, UserListQuery};
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let query = UserListQuery {
+        page: Some(page),
+        per_page: Some(20),
+        search: Some(search),
+    };
+    let page = service::list(&state.db, &query).await?;
+    Ok(UserPage {
+        users: page.users.into_iter().map(Into::into).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+/// A hackathon-style account: a name, a plan and a first key whose secret
+/// is shown once (`POST /api/admin/users`).
+#[server(prefix = "/rpc", endpoint = "admin_create_user")]
+pub async fn create_user(name: String, plan: String) -> Result<CreatedUserInfo, AppError> {
+    use server::accounts::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let body = crate::ssr::body(serde_json::json!({ "name": name, "plan": plan }))?;
+    let (_, answer) = handlers::create_user(state, admin, body).await?;
+    crate::ssr::answer(answer)
+}
+
+/// Role, plan and status (`PATCH /api/admin/users/{id}`).
+#[server(prefix = "/rpc", endpoint = "admin_update_user")]
+pub async fn update_user(
+    id: String,
+    role: String,
+    plan: String,
+    status: String,
+) -> Result<UserInfo, AppError> {
+    use server::accounts::handlers;
+    #[derive(serde::Deserialize)]
+    struct Updated {
+        user: UserInfo,
+    }
+    let (state, admin) = crate::ssr::admin()?;
+    let body =
+        crate::ssr::body(serde_json::json!({ "role": role, "plan": plan, "status": status }))?;
+    let answer = handlers::update_user(state, admin, axum::extract::Path(id), body).await?;
+    crate::ssr::answer::<_, Updated>(answer).map(|updated| updated.user)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_delete_user")]
+pub async fn delete_user(id: String) -> Result<(), AppError> {
+    use server::accounts::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let _ = handlers::delete_user(state, admin, axum::extract::Path(id)).await?;
+    Ok(())
+}
+
+/// One user: account, effective plan, balance, keys, grants, the latest
+/// ledger entries and the last 30 days' usage.
+#[server(prefix = "/rpc", endpoint = "admin_user_detail")]
+pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
+    use server::{
+        accounts::service as accounts,
+        credits::service::{self as credits, EntryView, HistoryQuery},
+        entitlements::service::{self as grants, GrantFilter},
+        usage::report::{self, UsageQuery},
+    };
+    let (state, _) = crate::ssr::admin()?;
+    // Requests that just finished may still be in the writer's queue.
+    state.usage.flush().await;
+    let user = accounts::get(&state.db, &id).await?;
+    let plan = state.entitlements.resolve(&state.db, &user).await?;
+    let history = HistoryQuery {
+        page: Some(1),
+        per_page: Some(10),
+        kind: None,
+    };
+    let filter = GrantFilter {
+        user_id: Some(id.clone()),
+        active: None,
+    };
+    let usage = UsageQuery {
+        page: Some(1),
+        per_page: Some(1),
+        ..Default::default()
+    };
+    let today = server::time::now().date_naive();
+    let history = credits::history(&state.db, &id, &history).await?;
+    let keys = server::keys::service::list(&state.db, &id).await?;
+    let granted = grants::list(&state.db, filter).await?;
+    let usage = report::report(&state.db, &id, &usage, today).await?;
+    let entries: Vec<EntryView> = history.entries.into_iter().map(EntryView::from).collect();
+    Ok(UserDetailInfo {
+        effective_plan: plan.label().to_lowercase(),
+        balance_credits: server::money::format_credits(history.balance),
+        keys: keys.into_iter().map(Into::into).collect(),
+        grants: crate::ssr::reshape(granted)?,
+        entries: crate::ssr::reshape(entries)?,
+        requests_30d: usage.totals.requests,
+        tokens_30d: usage.totals.input_tokens + usage.totals.output_tokens,
+        spent_30d_credits: usage.totals.charged_credits,
+        user: user.into(),
+    })
+}

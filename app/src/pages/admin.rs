@@ -1,0 +1,31 @@
+//! The admin's pages, under `/admin`. Each calls admin-only server
+//! functions, which answer 401/403 to anyone else; the pages send people
+//! who are not signed in to the sign-in page.
+
+pub mod analytics;
+pub mod audit;
+pub mod catalog;
+pub mod grants;
+pub mod overview;
+pub mod upstream;
+pub mod user;
+pub mod users;
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The admin section's own navigation, on every admin page.
+#[component]
+pub fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="subnav" aria-label="Admin">
+            <A href="/admin" exact=true>"Overview"</A>
+            <A href="/admin/users">"Users"</A>
+            <A href="/admin/grants">"Grants"</A>
+            <A href="/admin/models">"Providers & models"</A>
+            <A href="/admin/analytics">"Analytics"</A>
+            <A href="/admin/audit">"Audit log"</A>
+            <A href="/admin/upstream">"Upstream panel"</A>
+        </nav>
+    }
+}

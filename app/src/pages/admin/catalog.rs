@@ -1,0 +1,446 @@
+//! `/admin/models`: upstream providers and the shadow models users call.
+//! Create, edit, disable; model prices are shown and entered in credits per
+//! million tokens; provider keys are write-only (never shown again).
+
+use leptos::{either::Either, ev::SubmitEvent, prelude::*};
+use leptos_meta::Title;
+
+use crate::{
+    api::admin::catalog::{
+        DeleteModel, DeleteProvider, SaveModel, SaveProvider, list_models, list_providers,
+    },
+    components::{
+        browser::confirm,
+        error_view::{ErrorMessage, page_error},
+        skeleton::Skeleton,
+        toast::toast_results,
+    },
+    dto::admin::{ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+    format::credits,
+    pages::admin::AdminNav,
+};
+
+const KINDS: [&str; 3] = ["openai", "anthropic", "mock"];
+const MODEL_PLANS: [&str; 4] = ["trial", "free", "pro", "pro_lifetime"];
+
+#[component]
+pub fn AdminCatalogPage() -> impl IntoView {
+    let save_provider = ServerAction::<SaveProvider>::new();
+    let delete_provider = ServerAction::<DeleteProvider>::new();
+    let save_model = ServerAction::<SaveModel>::new();
+    let delete_model = ServerAction::<DeleteModel>::new();
+    toast_results(move || save_provider.value().get(), "Provider saved");
+    toast_results(move || delete_provider.value().get(), "Provider deleted");
+    toast_results(move || save_model.value().get(), "Model saved");
+    let toasts = expect_context::<crate::components::toast::Toasts>();
+    Effect::new(move |_| match delete_model.value().get() {
+        Some(Ok(message)) => toasts.success(message),
+        Some(Err(error)) => toasts.error(&error),
+        None => {}
+    });
+    let providers = Resource::new(
+        move || {
+            (
+                save_provider.version().get(),
+                delete_provider.version().get(),
+            )
+        },
+        |_| list_providers(),
+    );
+    let models = Resource::new(
+        move || (save_model.version().get(), delete_model.version().get()),
+        |_| list_models(),
+    );
+    // The row being edited (its id), or a new one (empty).
+    let provider_edit = RwSignal::new((
+        String::new(),
+        ProviderForm {
+            kind: "openai".into(),
+            enabled: true,
+            ..Default::default()
+        },
+    ));
+    let model_edit = RwSignal::new((
+        String::new(),
+        ModelForm {
+            enabled: true,
+            ..Default::default()
+        },
+    ));
+
+    view! {
+        <Title text="Providers & models — Tollgate" />
+        <AdminNav />
+        <h1>"Providers & models"</h1>
+        <Suspense fallback=|| view! { <Skeleton label="Loading providers and models…" lines=8 /> }>
+            {move || Suspend::new(async move {
+                let (providers, models) = (providers.await, models.await);
+                match (providers, models) {
+                    (Ok(providers), Ok(models)) => Either::Left(view! {
+                        <section class="section">
+                            <h2>"Providers"</h2>
+                            <ProviderTable providers=providers.clone() edit=provider_edit save=save_provider delete=delete_provider />
+                            <ProviderEditor edit=provider_edit save=save_provider />
+                        </section>
+                        <section class="section">
+                            <h2>"Models"</h2>
+                            <ModelTable models=models providers=providers.clone() edit=model_edit save=save_model delete=delete_model />
+                            <ModelEditor edit=model_edit providers save=save_model />
+                        </section>
+                    }),
+                    (Err(error), _) | (_, Err(error)) => Either::Right(page_error(error)),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProviderTable(
+    providers: Vec<ProviderInfo>,
+    edit: RwSignal<(String, ProviderForm)>,
+    save: ServerAction<SaveProvider>,
+    delete: ServerAction<DeleteProvider>,
+) -> impl IntoView {
+    if providers.is_empty() {
+        return Either::Left(
+            view! { <p class="muted" id="no-providers">"No providers yet: add one below, then a model that uses it."</p> },
+        );
+    }
+    Either::Right(view! {
+        <div class="table-wrap">
+            <table class="table" id="providers-table">
+                <thead><tr><th>"Name"</th><th>"Kind"</th><th>"Base URL"</th><th>"Keys"</th><th>"State"</th><th>"Actions"</th></tr></thead>
+                <tbody>
+                    {providers.into_iter().map(|provider| {
+                        let form = ProviderForm {
+                            name: provider.name.clone(),
+                            kind: provider.kind.clone(),
+                            base_url: provider.base_url.clone(),
+                            api_key: String::new(),
+                            enabled: provider.enabled,
+                        };
+                        let id = provider.id.clone();
+                        let (edit_form, toggle_form, edit_id, toggle_id, delete_id) = (form.clone(), form, id.clone(), id.clone(), id);
+                        let name = provider.name.clone();
+                        view! {
+                            <tr data-provider=provider.name.clone()>
+                                <td>{provider.name.clone()}</td>
+                                <td>{provider.kind.clone()}</td>
+                                <td class="mono">{provider.base_url.clone()}</td>
+                                <td>{if provider.api_key_count == 0 { "none".to_owned() } else { format!("{} stored", provider.api_key_count) }}</td>
+                                <td>{state_badge(provider.enabled)}</td>
+                                <RowActions
+                                    enabled=provider.enabled
+                                    question=format!("Delete the provider {name}? Only a provider without models can be deleted.")
+                                    on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
+                                    on_toggle=move || {
+                                        let mut form = toggle_form.clone();
+                                        form.enabled = !form.enabled;
+                                        save.dispatch(SaveProvider { id: toggle_id.clone(), form });
+                                    }
+                                    on_delete=move || {
+                                        delete.dispatch(DeleteProvider { id: delete_id.clone() });
+                                    }
+                                />
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    })
+}
+
+#[component]
+fn ProviderEditor(
+    edit: RwSignal<(String, ProviderForm)>,
+    save: ServerAction<SaveProvider>,
+) -> impl IntoView {
+    let editing = move || !edit.with(|(id, _)| id.is_empty());
+    let field = move |get: fn(&ProviderForm) -> String| move || edit.with(|(_, form)| get(form));
+    let set = move |apply: fn(&mut ProviderForm, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            edit.update(|(_, form)| apply(form, value));
+        }
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            edit.set((
+                String::new(),
+                ProviderForm {
+                    kind: "openai".into(),
+                    enabled: true,
+                    ..Default::default()
+                },
+            ));
+        }
+    });
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let (id, form) = edit.get();
+        save.dispatch(SaveProvider { id, form });
+    };
+    view! {
+        <form class="form card" id="provider-form" on:submit=submit>
+            <h3>{move || if editing() { "Edit provider" } else { "Add a provider" }}</h3>
+            <div class="form-grid">
+                <label><span>"Name"</span>
+                    <input id="provider-name" required maxlength="100" prop:value=field(|f| f.name.clone()) on:input=set(|f, v| f.name = v) />
+                </label>
+                <label><span>"Kind"</span>
+                    <select id="provider-kind" disabled=editing prop:value=field(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
+                        {KINDS.map(|kind| view! { <option value=kind>{kind}</option> })}
+                    </select>
+                </label>
+                <label><span>"Base URL"</span>
+                    <input id="provider-base-url" required placeholder="https://api.openai.com/v1" prop:value=field(|f| f.base_url.clone()) on:input=set(|f, v| f.base_url = v) />
+                </label>
+                <label><span>{move || if editing() { "New API key (empty keeps the stored ones)" } else { "API key" }}</span>
+                    <input id="provider-key" type="password" autocomplete="off" prop:value=field(|f| f.api_key.clone()) on:input=set(|f, v| f.api_key = v) />
+                </label>
+            </div>
+            <p class="hint">"Keys are encrypted at rest and never shown again."</p>
+            {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            <div class="actions">
+                <button type="submit" class="btn btn-primary" disabled=save.pending()>{move || if editing() { "Save provider" } else { "Add provider" }}</button>
+                <Show when=editing>
+                    <button type="button" class="btn" on:click=move |_| {
+                        save.value().set(None);
+                        edit.set((String::new(), ProviderForm { kind: "openai".into(), enabled: true, ..Default::default() }));
+                    }>"Cancel"</button>
+                </Show>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn ModelTable(
+    models: Vec<ModelInfo>,
+    providers: Vec<ProviderInfo>,
+    edit: RwSignal<(String, ModelForm)>,
+    save: ServerAction<SaveModel>,
+    delete: ServerAction<DeleteModel>,
+) -> impl IntoView {
+    if models.is_empty() {
+        return Either::Left(
+            view! { <p class="muted" id="no-models">"No models yet: users can call nothing until you add one."</p> },
+        );
+    }
+    let provider_name = move |id: &str| {
+        providers
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    Either::Right(view! {
+        <div class="table-wrap">
+            <table class="table" id="models-table">
+                <thead>
+                    <tr>
+                        <th>"Public name"</th><th>"Provider → upstream"</th>
+                        <th class="num">"Input / M"</th><th class="num">"Output / M"</th>
+                        <th class="num">"Cache read / write, per M"</th>
+                        <th>"Plans"</th><th>"State"</th><th>"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {models.into_iter().map(|model| {
+                        let form = ModelForm {
+                            public_name: model.public_name.clone(),
+                            provider_id: model.provider_id.clone(),
+                            upstream_model: model.upstream_model.clone(),
+                            input_price: model.input_price.credits_per_mtok.clone(),
+                            output_price: model.output_price.credits_per_mtok.clone(),
+                            cache_read_price: model.cache_read_price.credits_per_mtok.clone(),
+                            cache_write_price: model.cache_write_price.credits_per_mtok.clone(),
+                            plans: model.plans.clone(),
+                            enabled: model.enabled,
+                        };
+                        let (edit_form, toggle_form) = (form.clone(), form);
+                        let (edit_id, toggle_id, delete_id) = (model.id.clone(), model.id.clone(), model.id.clone());
+                        let name = model.public_name.clone();
+                        view! {
+                            <tr data-model=model.public_name.clone()>
+                                <td><strong>{model.public_name.clone()}</strong></td>
+                                <td>{format!("{} → {}", provider_name(&model.provider_id), model.upstream_model)}</td>
+                                <td class="num price-input">{credits(&model.input_price.credits_per_mtok)}</td>
+                                <td class="num price-output">{credits(&model.output_price.credits_per_mtok)}</td>
+                                <td class="num">{format!("{} / {}", credits(&model.cache_read_price.credits_per_mtok), credits(&model.cache_write_price.credits_per_mtok))}</td>
+                                <td>{if model.plans.is_empty() { "all".to_owned() } else { model.plans.join(", ") }}</td>
+                                <td>{state_badge(model.enabled)}</td>
+                                <RowActions
+                                    enabled=model.enabled
+                                    question=format!("Delete {name}? With usage on record it is disabled instead.")
+                                    on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
+                                    on_toggle=move || {
+                                        let mut form = toggle_form.clone();
+                                        form.enabled = !form.enabled;
+                                        save.dispatch(SaveModel { id: toggle_id.clone(), form });
+                                    }
+                                    on_delete=move || {
+                                        delete.dispatch(DeleteModel { id: delete_id.clone() });
+                                    }
+                                />
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    })
+}
+
+#[component]
+fn ModelEditor(
+    edit: RwSignal<(String, ModelForm)>,
+    providers: Vec<ProviderInfo>,
+    save: ServerAction<SaveModel>,
+) -> impl IntoView {
+    let editing = move || !edit.with(|(id, _)| id.is_empty());
+    let field = move |get: fn(&ModelForm) -> String| move || edit.with(|(_, form)| get(form));
+    let set = move |apply: fn(&mut ModelForm, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            edit.update(|(_, form)| apply(form, value));
+        }
+    };
+    // New models go to the first enabled provider unless the admin picks another.
+    let first_provider = providers
+        .iter()
+        .find(|p| p.enabled)
+        .or(providers.first())
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    let fresh = move || ModelForm {
+        enabled: true,
+        provider_id: first_provider.clone(),
+        ..Default::default()
+    };
+    let reset = fresh.clone();
+    Effect::new(move |_| {
+        if edit.with_untracked(|(_, form)| form.provider_id.is_empty()) {
+            edit.update(|(_, form)| form.provider_id = reset().provider_id);
+        }
+    });
+    let after_save = fresh.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            edit.set((String::new(), after_save()));
+        }
+    });
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let (id, form) = edit.get();
+        save.dispatch(SaveModel { id, form });
+    };
+    let price = move |id: &'static str,
+                      label: &'static str,
+                      get: fn(&ModelForm) -> String,
+                      apply: fn(&mut ModelForm, String)| {
+        view! {
+            <label><span>{label}</span>
+                <input id=id inputmode="decimal" pattern="[0-9]*([.][0-9]{1,6})?" placeholder="0" prop:value=field(get) on:input=set(apply) />
+            </label>
+        }
+    };
+    view! {
+        <form class="form card" id="model-form" on:submit=submit>
+            <h3>{move || if editing() { "Edit model" } else { "Add a model" }}</h3>
+            <div class="form-grid">
+                <label><span>"Public name (what users call)"</span>
+                    <input id="model-public-name" required maxlength="100" placeholder="gpt-4o" prop:value=field(|f| f.public_name.clone()) on:input=set(|f, v| f.public_name = v) />
+                </label>
+                <label><span>"Provider"</span>
+                    <select id="model-provider" prop:value=field(|f| f.provider_id.clone()) on:change=set(|f, v| f.provider_id = v)>
+                        {providers.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label><span>"Upstream model"</span>
+                    <input id="model-upstream" required maxlength="200" placeholder="gpt-4o-2024-08-06" prop:value=field(|f| f.upstream_model.clone()) on:input=set(|f, v| f.upstream_model = v) />
+                </label>
+                {price("model-input-price", "Input, credits per million tokens", |f| f.input_price.clone(), |f, v| f.input_price = v)}
+                {price("model-output-price", "Output, credits per million tokens", |f| f.output_price.clone(), |f, v| f.output_price = v)}
+                {price("model-cache-read-price", "Cache read, credits per million", |f| f.cache_read_price.clone(), |f, v| f.cache_read_price = v)}
+                {price("model-cache-write-price", "Cache write, credits per million", |f| f.cache_write_price.clone(), |f, v| f.cache_write_price = v)}
+            </div>
+            <fieldset class="models">
+                <legend>"Plans — none checked means every plan"</legend>
+                {MODEL_PLANS.map(|plan| view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            value=plan
+                            prop:checked=move || edit.with(|(_, form)| form.plans.iter().any(|p| p == plan))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                edit.update(|(_, form)| {
+                                    form.plans.retain(|p| p != plan);
+                                    if on {
+                                        form.plans.push(plan.to_owned());
+                                    }
+                                });
+                            }
+                        />
+                        {plan.replace('_', " ")}
+                    </label>
+                })}
+            </fieldset>
+            {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+            <div class="actions">
+                <button type="submit" class="btn btn-primary" disabled=save.pending()>{move || if editing() { "Save model" } else { "Add model" }}</button>
+                <Show when=editing>
+                    <button type="button" class="btn" on:click={
+                        let fresh = fresh.clone();
+                        move |_| {
+                            save.value().set(None);
+                            edit.set((String::new(), fresh()));
+                        }
+                    }>"Cancel"</button>
+                </Show>
+            </div>
+        </form>
+    }
+}
+
+/// Edit, Disable (or Enable) and Delete, the last after confirming.
+#[component]
+fn RowActions(
+    enabled: bool,
+    question: String,
+    on_edit: impl Fn() + 'static,
+    on_toggle: impl Fn() + 'static,
+    on_delete: impl Fn() + 'static,
+) -> impl IntoView {
+    view! {
+        <td class="row-actions">
+            <button type="button" class="btn" on:click=move |_| on_edit()>"Edit"</button>
+            <button type="button" class="btn" on:click=move |_| on_toggle()>
+                {if enabled { "Disable" } else { "Enable" }}
+            </button>
+            <button
+                type="button"
+                class="btn btn-danger"
+                on:click=move |_| {
+                    if confirm(&question) {
+                        on_delete();
+                    }
+                }
+            >
+                "Delete"
+            </button>
+        </td>
+    }
+}
+
+fn state_badge(enabled: bool) -> impl IntoView {
+    let (class, text) = if enabled {
+        ("badge badge-active", "enabled")
+    } else {
+        ("badge badge-revoked", "disabled")
+    };
+    view! { <span class=class>{text}</span> }
+}
