@@ -25,15 +25,15 @@ seconds() { # command... → wall-clock seconds, one decimal
 }
 touch_app() { touch app/src/pages/dashboard.rs; }
 
-cold_debug=$(seconds cargo leptos build)
+cold_debug=$(seconds cargo leptos build --split)
 touch_app
-warm_debug=$(seconds cargo leptos build)
-cold_release=$(seconds cargo leptos build --release)
+warm_debug=$(seconds cargo leptos build --split)
+cold_release=$(seconds cargo leptos build --release --split)
 wasm=target/site/pkg/tollgate.wasm
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
 touch_app
-warm_release=$(seconds cargo leptos build --release)
+warm_release=$(seconds cargo leptos build --release --split)
 
 echo "| build | seconds |"
 echo "| --- | --- |"

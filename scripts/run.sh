@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/bootstrap.sh run
-cargo leptos build --release
+cargo leptos build --release --split
 exec "$CARGO_TARGET_DIR/release/tollgate" "${@:-serve}"

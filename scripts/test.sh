@@ -36,8 +36,8 @@ cargo test --workspace --locked
 step "API integration tests again, on a real PostgreSQL server"
 scripts/with-postgres.sh cargo test -p server --test api --locked
 
-step "cargo leptos build (server + WASM bundle)"
-cargo leptos build
+step "cargo leptos build --split (server + WASM bundle, a chunk per lazy page)"
+cargo leptos build --split
 
 if command -v trunk >/dev/null; then
   step "trunk build (the UI loop of docs/development.md still builds)"

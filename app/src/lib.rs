@@ -16,6 +16,7 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    Lazy,
     components::{Route, Router, Routes},
     path,
 };
@@ -30,21 +31,15 @@ use crate::{
         toast::{ToastRegion, Toasts},
     },
     pages::{
-        admin::{
-            analytics::AdminAnalyticsPage, audit::AdminAuditPage, catalog::AdminCatalogPage,
-            grants::AdminGrantsPage, overview::AdminOverviewPage, upstream::AdminUpstreamPage,
-            user::AdminUserPage, users::AdminUsersPage,
-        },
-        credits::CreditsPage,
-        dashboard::DashboardPage,
-        keys::KeysPage,
         landing::LandingPage,
-        leaderboard::LeaderboardPage,
+        lazy::{
+            AdminAnalyticsRoute, AdminAuditRoute, AdminCatalogRoute, AdminGrantsRoute,
+            AdminOverviewRoute, AdminUpstreamRoute, AdminUserRoute, AdminUsersRoute, CreditsRoute,
+            DashboardRoute, KeysRoute, LeaderboardRoute, SetupRoute, UsageRoute,
+        },
         login::LoginPage,
         not_found::NotFoundPage,
         register::RegisterPage,
-        setup::SetupPage,
-        usage::UsagePage,
     },
 };
 
@@ -133,20 +128,20 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=LandingPage />
                     <Route path=path!("/login") view=LoginPage />
                     <Route path=path!("/register") view=RegisterPage />
-                    <Route path=path!("/dashboard") view=DashboardPage />
-                    <Route path=path!("/usage") view=UsagePage />
-                    <Route path=path!("/credits") view=CreditsPage />
-                    <Route path=path!("/leaderboard") view=LeaderboardPage />
-                    <Route path=path!("/keys") view=KeysPage />
-                    <Route path=path!("/setup") view=SetupPage />
-                    <Route path=path!("/admin") view=AdminOverviewPage />
-                    <Route path=path!("/admin/users") view=AdminUsersPage />
-                    <Route path=path!("/admin/users/:id") view=AdminUserPage />
-                    <Route path=path!("/admin/grants") view=AdminGrantsPage />
-                    <Route path=path!("/admin/models") view=AdminCatalogPage />
-                    <Route path=path!("/admin/analytics") view=AdminAnalyticsPage />
-                    <Route path=path!("/admin/audit") view=AdminAuditPage />
-                    <Route path=path!("/admin/upstream") view=AdminUpstreamPage />
+                    <Route path=path!("/dashboard") view={Lazy::<DashboardRoute>::new()} />
+                    <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
+                    <Route path=path!("/credits") view={Lazy::<CreditsRoute>::new()} />
+                    <Route path=path!("/leaderboard") view={Lazy::<LeaderboardRoute>::new()} />
+                    <Route path=path!("/keys") view={Lazy::<KeysRoute>::new()} />
+                    <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
+                    <Route path=path!("/admin") view={Lazy::<AdminOverviewRoute>::new()} />
+                    <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} />
+                    <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} />
+                    <Route path=path!("/admin/grants") view={Lazy::<AdminGrantsRoute>::new()} />
+                    <Route path=path!("/admin/models") view={Lazy::<AdminCatalogRoute>::new()} />
+                    <Route path=path!("/admin/analytics") view={Lazy::<AdminAnalyticsRoute>::new()} />
+                    <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} />
+                    <Route path=path!("/admin/upstream") view={Lazy::<AdminUpstreamRoute>::new()} />
                 </Routes>
             </main>
             <ToastRegion />

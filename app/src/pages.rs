@@ -9,6 +9,7 @@ pub mod credits;
 pub mod dashboard;
 pub mod keys;
 pub mod landing;
+pub mod lazy;
 pub mod leaderboard;
 pub mod login;
 pub mod not_found;

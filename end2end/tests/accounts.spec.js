@@ -1,6 +1,7 @@
 // A person registers, signs out, signs in and sees their dashboard; the
 // interactions checked here only work once the page is hydrated.
 const { test, expect } = require('@playwright/test');
+const { screenshots } = require('../support/shots');
 
 async function hydrated(page) {
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
@@ -10,8 +11,12 @@ test('a visitor registers, signs out, signs back in and sees the dashboard', asy
   const email = `e2e-${Date.now()}@example.com`;
   const password = 'a-good-password';
 
+  await page.goto('/');
+  await hydrated(page);
+  await screenshots(page, 'landing', () => page.getByRole('heading', { level: 1 }));
   await page.goto('/register');
   await hydrated(page);
+  await screenshots(page, 'register', () => page.getByRole('button', { name: 'Create account' }));
   await page.getByLabel('Name').fill('Erin Tester');
   await page.getByLabel('Email').fill(email);
   // The live hint is computed in the browser: it only changes once hydrated.
@@ -58,6 +63,7 @@ test('a visitor registers, signs out, signs back in and sees the dashboard', asy
 test('an admin sees the admin navigation and can search users', async ({ page }) => {
   await page.goto('/login');
   await hydrated(page);
+  await screenshots(page, 'login', () => page.getByRole('button', { name: 'Sign in' }));
   await page.getByLabel('Email').fill('admin@example.com');
   await page.locator('#login-password').fill('admin-e2e-password');
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -8,11 +8,8 @@
 // error.
 const { test, expect } = require('@playwright/test');
 const fs = require('node:fs');
-const path = require('node:path');
 
-const SHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 375, height: 812 };
+const { DESKTOP, screenshots: shoot } = require('../support/shots');
 const MODEL = 'e2e-admin-model';
 
 test.describe.configure({ mode: 'serial' });
@@ -32,18 +29,7 @@ async function toast(text) {
 }
 
 async function screenshots(name, ready) {
-  await page.mouse.move(0, 0);
-  // From the top, with nothing focused: a full-page picture of the page as it loads.
-  await page.evaluate(() => {
-    document.activeElement?.blur();
-    window.scrollTo(0, 0);
-  });
-  for (const [suffix, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
-    await page.setViewportSize(size);
-    await expect(ready()).toBeVisible();
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`), fullPage: true });
-  }
-  await page.setViewportSize(DESKTOP);
+  await shoot(page, name, ready);
 }
 
 /** Goes to an admin page through the admin section's navigation. */
@@ -63,7 +49,6 @@ async function chat(secret, model) {
 }
 
 test.beforeAll(async ({ browser }) => {
-  fs.mkdirSync(SHOTS, { recursive: true });
   page = await browser.newPage({ viewport: DESKTOP });
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);

@@ -1,6 +1,7 @@
 // A user creates an API key in the web UI, sees the secret once, uses it,
 // and revokes it.
 const { test, expect } = require('@playwright/test');
+const { screenshots } = require('../support/shots');
 
 test('a user creates a key, sees its secret once and revokes it', async ({ page, request }) => {
   const email = `keys-${Date.now()}@example.com`;
@@ -57,6 +58,7 @@ test('a user creates a key, sees its secret once and revokes it', async ({ page,
   await expect(edited).toContainText('30 req/min · 100,000 tok/min');
   await expect(edited).toContainText('0.000000 / no limit');
   await expect(page.getByRole('heading', { name: 'Create a key' })).toBeVisible();
+  await screenshots(page, 'keys', () => edited);
 
   // A limit that is not a whole number is refused, and the key is unchanged.
   await edited.getByRole('button', { name: 'Edit' }).click();

@@ -8,9 +8,7 @@ const { test, expect } = require('@playwright/test');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const SHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 375, height: 812 };
+const { SHOTS, DESKTOP, PHONE, screenshots: shoot } = require('../support/shots');
 const PRICED_MODEL = 'e2e-priced';
 const CSV_HEADER =
   'id,created_at,model,key_id,key_name,endpoint,streamed,status_code,input_tokens,output_tokens,' +
@@ -50,13 +48,7 @@ async function chat(model, content) {
 
 /** Screenshots of the current page at both widths, once its data is in. */
 async function screenshots(name, ready) {
-  await page.mouse.move(0, 0);
-  for (const [suffix, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
-    await page.setViewportSize(size);
-    await expect(ready()).toBeVisible();
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`), fullPage: true });
-  }
-  await page.setViewportSize(DESKTOP);
+  await shoot(page, name, ready);
 }
 
 test.beforeAll(async ({ browser }) => {
@@ -288,8 +280,20 @@ test('the leaderboard shows the user and updates live', async () => {
   // A request made elsewhere shows up without a reload.
   await chat('tollgate-mock', 'One more for the leaderboard');
   await expect(mine.locator('td').nth(2)).toHaveText('4', { timeout: 15_000 });
-
   await screenshots('leaderboard', () => page.locator('#leaderboard-table'));
+
+  // A tab in the background asks nothing; back in view, it asks again.
+  const asked = [];
+  const count = (req) => {
+    if (req.url().includes('/rpc/leaderboard')) asked.push(req.url());
+  };
+  page.on('request', count);
+  await page.evaluate(() => Object.defineProperty(document, 'hidden', { value: true, configurable: true }));
+  await page.waitForTimeout(6_000);
+  expect(asked).toEqual([]);
+  await page.evaluate(() => Object.defineProperty(document, 'hidden', { value: false, configurable: true }));
+  await expect.poll(() => asked.length, { timeout: 10_000 }).toBeGreaterThan(0);
+  page.off('request', count);
 });
 
 test('the dashboard shows the figures, presence, the top four and recent requests', async () => {

@@ -10,7 +10,8 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`: some routes are loaded on demand (`app::pages::lazy`).
+    leptos::mount::hydrate_lazy(app::App);
 }
 
 /// Runs when Trunk's page loads the module.

@@ -42,17 +42,37 @@ pub fn beacon(url: &str) {
     let _ = url;
 }
 
-/// Calls `tick` every `period` while the calling component is on the page,
-/// in the browser only (effects never run on the server); the timer stops
-/// when the component goes away.
+/// Calls `tick` every `period` while the calling component is on the page
+/// and the tab is in view, in the browser only (effects never run on the
+/// server); a tab in the background asks nothing. The timer stops when the
+/// component goes away.
 pub fn every(period: Duration, tick: impl Fn() + 'static) {
     let tick = std::rc::Rc::new(tick);
     Effect::new(move |_| {
         let tick = std::rc::Rc::clone(&tick);
-        if let Ok(handle) = set_interval_with_handle(move || tick(), period) {
+        let handle = set_interval_with_handle(
+            move || {
+                if !tab_hidden() {
+                    tick();
+                }
+            },
+            period,
+        );
+        if let Ok(handle) = handle {
             on_cleanup(move || handle.clear());
         }
     });
+}
+
+/// Whether the page's tab is in the background (`document.hidden`).
+fn tab_hidden() -> bool {
+    #[cfg(any(feature = "hydrate", feature = "csr"))]
+    let hidden = web_sys::window()
+        .and_then(|window| window.document())
+        .is_some_and(|document| document.hidden());
+    #[cfg(not(any(feature = "hydrate", feature = "csr")))]
+    let hidden = false;
+    hidden
 }
 
 /// A new id for one submission of a form, used as its idempotency key:

@@ -6,6 +6,10 @@
 //! tooltip, and what assistive technology reads); in the browser, hovering
 //! also shows it at once above the chart.
 //!
+//! Both return their view type-erased (`AnyView`): an SVG drawing is a deep
+//! type, and pages that nest charts in reactive blocks would otherwise
+//! exceed the compiler's limits in release builds.
+//!
 //! Each `<title>` is the only child of its element: the `view!` macro
 //! resolves the ambiguous `title` tag to SVG only there (among siblings it
 //! would make an HTML `<title>`, which SVG ignores).
@@ -64,7 +68,7 @@ pub fn Chart(
     /// The figure's id, for links and tests.
     #[prop(into, optional)]
     id: Option<String>,
-) -> impl IntoView {
+) -> AnyView {
     let active = RwSignal::new(None::<usize>);
     let count = points.len().max(1);
     let max = points.iter().map(|p| p.value).fold(0.0, f64::max);
@@ -198,6 +202,7 @@ pub fn Chart(
             </div>
         </figure>
     }
+    .into_any()
 }
 
 /// One category per row, longest bar first as given.
@@ -206,7 +211,7 @@ pub fn BreakdownChart(
     #[prop(into)] title: String,
     rows: Vec<Category>,
     #[prop(into, optional)] id: Option<String>,
-) -> impl IntoView {
+) -> AnyView {
     const ROW: f64 = 28.0;
     const LABEL_W: f64 = 130.0;
     const VALUE_W: f64 = 56.0;
@@ -274,6 +279,7 @@ pub fn BreakdownChart(
             {empty.then(|| view! { <p class="muted chart-empty">"Nothing in this range."</p> })}
         </figure>
     }
+    .into_any()
 }
 
 /// Gridline values from 0 to a round number at or above `max`: steps of

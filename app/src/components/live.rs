@@ -25,6 +25,8 @@ mod browser {
     const EVENTS: [&str; 3] = ["active_users", "performance_tick", "system_status"];
 
     type Callback = Closure<dyn FnMut(MessageEvent)>;
+    /// The page's handler: an event's name and its JSON data.
+    type OnEvent = Rc<dyn Fn(&str, &str)>;
 
     /// A connection and the callbacks it calls, which must live as long.
     enum Connection {
@@ -63,7 +65,7 @@ mod browser {
         }
     }
 
-    fn events(on_event: Rc<dyn Fn(&str, &str)>) -> Option<Connection> {
+    fn events(on_event: OnEvent) -> Option<Connection> {
         let source = EventSource::new("/api/admin/live").ok()?;
         let callbacks = EVENTS
             .iter()
@@ -85,7 +87,7 @@ mod browser {
         })
     }
 
-    fn socket(on_event: Rc<dyn Fn(&str, &str)>) -> Option<Connection> {
+    fn socket(on_event: OnEvent) -> Option<Connection> {
         let location = web_sys::window()?.location();
         let scheme = if location.protocol().ok()? == "https:" {
             "wss"

@@ -14,9 +14,11 @@ pub mod users;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The admin section's own navigation, on every admin page.
+/// The admin section's own navigation, on every admin page. Its type is
+/// erased (`AnyView`): nested in every admin page's view, it would
+/// otherwise make those types too deep for release builds.
 #[component]
-pub fn AdminNav() -> impl IntoView {
+pub fn AdminNav() -> AnyView {
     view! {
         <nav class="subnav" aria-label="Admin">
             <A href="/admin" exact=true>"Overview"</A>
@@ -28,4 +30,5 @@ pub fn AdminNav() -> impl IntoView {
             <A href="/admin/upstream">"Upstream panel"</A>
         </nav>
     }
+    .into_any()
 }

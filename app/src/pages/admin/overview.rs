@@ -113,97 +113,134 @@ pub fn AdminOverviewPage() -> impl IntoView {
                 {move || live.with(|l| l.updated_at.clone()).map(|at| format!(" · updated {}", exact_time(&at)))}
             </p>
         </div>
-        <Transition fallback=|| view! { <SkeletonStats cards=6 /> }>
+        <Figures figures live />
+        <Charts requests live />
+        <ActiveUsers active />
+    }
+}
+// The page's parts have their view types erased (`AnyView`): nested in one
+// view they are too deep for the compiler's layout queries in release
+// builds.
+
+/// The contract's figures, live values first, and the system lights.
+#[component]
+fn Figures(
+    figures: Resource<Result<crate::dto::admin::OverviewInfo, crate::error::AppError>>,
+    live: RwSignal<Live>,
+) -> AnyView {
+    view! {
+    <Transition fallback=|| view! { <SkeletonStats cards=6 /> }>
+        {move || Suspend::new(async move {
+            match figures.await {
+                Ok(figures) => Either::Left(view! {
+                    <div class="stats" id="overview-stats">
+                        <Stat id="stat-total-users" label="Users" value=thousands(figures.overview.total_users as i64) />
+                        <Stat
+                            id="stat-active-now"
+                            label="Active now"
+                            value=move || thousands(live.with(|l| l.active_now).unwrap_or(figures.overview.active_now) as i64)
+                        />
+                        <Stat id="stat-requests-24h" label="Requests, 24 h" value=thousands(figures.overview.title_generations_24h as i64) />
+                        <Stat id="stat-requests-total" label="Requests, all time" value=thousands(figures.overview.total_title_generations as i64) />
+                        <Stat
+                            id="stat-latency"
+                            label="Average response"
+                            value=move || format!("{} ms", thousands(live.with(|l| l.performance).unwrap_or(figures.performance).avg_response_ms))
+                        />
+                        <Stat
+                            id="stat-error-rate"
+                            label="Error rate, 24 h"
+                            value=move || format!("{:.1} %", live.with(|l| l.performance).unwrap_or(figures.performance).error_rate_pct)
+                        />
+                    </div>
+                    <div class="lights" id="system-status" aria-label="System status">
+                        {move || {
+                            let lights = live.with(|l| l.lights.clone()).unwrap_or_else(|| figures.system.clone());
+                            view! {
+                                <Light name="API" color=lights.api />
+                                <Light name="Database" color=lights.db />
+                            }
+                        }}
+                    </div>
+                }),
+                Err(error) => Either::Right(page_error(error)),
+            }
+        })}
+    </Transition>
+    }
+    .into_any()
+}
+
+/// Requests per day and the live response time.
+#[component]
+fn Charts(
+    requests: Resource<Result<crate::dto::admin::LlmUsageInfo, crate::error::AppError>>,
+    live: RwSignal<Live>,
+) -> AnyView {
+    view! {
+    <div class="charts">
+        <Transition fallback=|| view! { <Skeleton label="Loading requests…" lines=0 block=true /> }>
             {move || Suspend::new(async move {
-                match figures.await {
-                    Ok(figures) => Either::Left(view! {
-                        <div class="stats" id="overview-stats">
-                            <Stat id="stat-total-users" label="Users" value=thousands(figures.overview.total_users as i64) />
-                            <Stat
-                                id="stat-active-now"
-                                label="Active now"
-                                value=move || thousands(live.with(|l| l.active_now).unwrap_or(figures.overview.active_now) as i64)
-                            />
-                            <Stat id="stat-requests-24h" label="Requests, 24 h" value=thousands(figures.overview.title_generations_24h as i64) />
-                            <Stat id="stat-requests-total" label="Requests, all time" value=thousands(figures.overview.total_title_generations as i64) />
-                            <Stat
-                                id="stat-latency"
-                                label="Average response"
-                                value=move || format!("{} ms", thousands(live.with(|l| l.performance).unwrap_or(figures.performance).avg_response_ms))
-                            />
-                            <Stat
-                                id="stat-error-rate"
-                                label="Error rate, 24 h"
-                                value=move || format!("{:.1} %", live.with(|l| l.performance).unwrap_or(figures.performance).error_rate_pct)
-                            />
+                requests.await.ok().map(|usage| {
+                    let points: Vec<Point> = usage.sparkline.dates.iter().zip(&usage.sparkline.values).map(|(date, value)| Point {
+                        label: short_date(date),
+                        detail: format!("{date}: {}", count(*value, "request", "requests")),
+                        value: *value as f64,
+                    }).collect();
+                    view! { <Chart kind=ChartKind::Line title="Requests per day" points id="chart-sparkline" /> }
+                })
+            })}
+        </Transition>
+        {move || {
+            let points: Vec<Point> = live.with(|l| l.latency.iter().map(|(at, ms)| Point {
+                label: at.get(11..19).unwrap_or_default().to_owned(),
+                detail: format!("{}: {ms} ms", exact_time(at)),
+                value: *ms as f64,
+            }).collect());
+            view! { <Chart kind=ChartKind::Line title="Average response time (ms), live" points id="chart-latency" /> }
+        }}
+    </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn ActiveUsers(
+    active: Resource<Result<Vec<crate::dto::admin::ActiveUserInfo>, crate::error::AppError>>,
+) -> AnyView {
+    view! {
+    <section class="section">
+        <h2>"Active users"</h2>
+        <Transition fallback=|| view! { <Skeleton label="Loading active users…" lines=3 /> }>
+            {move || Suspend::new(async move {
+                match active.await {
+                    Ok(users) if users.is_empty() => Either::Left(view! {
+                        <p class="muted" id="no-active-users">"Nobody has been active in the last few minutes."</p>
+                    }.into_any()),
+                    Ok(users) => Either::Left(view! {
+                        <div class="table-wrap">
+                            <table class="table" id="active-users">
+                                <thead><tr><th>"User"</th><th>"Plan"</th><th class="num">"Requests today"</th><th>"Last seen"</th></tr></thead>
+                                <tbody>
+                                    {users.into_iter().map(|user| view! {
+                                        <tr>
+                                            <td>{user.email.unwrap_or(user.user_id)}</td>
+                                            <td>{if user.has_grant { "pro lifetime".to_owned() } else { user.plan }}</td>
+                                            <td class="num">{thousands(user.titles_generated_today)}</td>
+                                            <td title=exact_time(&user.last_seen_at)>{user.last_seen_at.get(11..19).unwrap_or_default().to_owned()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
                         </div>
-                        <div class="lights" id="system-status" aria-label="System status">
-                            {move || {
-                                let lights = live.with(|l| l.lights.clone()).unwrap_or_else(|| figures.system.clone());
-                                view! {
-                                    <Light name="API" color=lights.api />
-                                    <Light name="Database" color=lights.db />
-                                }
-                            }}
-                        </div>
-                    }),
+                    }.into_any()),
                     Err(error) => Either::Right(page_error(error)),
                 }
             })}
         </Transition>
-        <div class="charts">
-            <Transition fallback=|| view! { <Skeleton label="Loading requests…" lines=0 block=true /> }>
-                {move || Suspend::new(async move {
-                    requests.await.ok().map(|usage| {
-                        let points: Vec<Point> = usage.sparkline.dates.iter().zip(&usage.sparkline.values).map(|(date, value)| Point {
-                            label: short_date(date),
-                            detail: format!("{date}: {}", count(*value, "request", "requests")),
-                            value: *value as f64,
-                        }).collect();
-                        view! { <Chart kind=ChartKind::Line title="Requests per day" points id="chart-sparkline" /> }
-                    })
-                })}
-            </Transition>
-            {move || {
-                let points: Vec<Point> = live.with(|l| l.latency.iter().map(|(at, ms)| Point {
-                    label: at.get(11..19).unwrap_or_default().to_owned(),
-                    detail: format!("{}: {ms} ms", exact_time(at)),
-                    value: *ms as f64,
-                }).collect());
-                view! { <Chart kind=ChartKind::Line title="Average response time (ms), live" points id="chart-latency" /> }
-            }}
-        </div>
-        <section class="section">
-            <h2>"Active users"</h2>
-            <Transition fallback=|| view! { <Skeleton label="Loading active users…" lines=3 /> }>
-                {move || Suspend::new(async move {
-                    match active.await {
-                        Ok(users) if users.is_empty() => Either::Left(view! {
-                            <p class="muted" id="no-active-users">"Nobody has been active in the last few minutes."</p>
-                        }.into_any()),
-                        Ok(users) => Either::Left(view! {
-                            <div class="table-wrap">
-                                <table class="table" id="active-users">
-                                    <thead><tr><th>"User"</th><th>"Plan"</th><th class="num">"Requests today"</th><th>"Last seen"</th></tr></thead>
-                                    <tbody>
-                                        {users.into_iter().map(|user| view! {
-                                            <tr>
-                                                <td>{user.email.unwrap_or(user.user_id)}</td>
-                                                <td>{if user.has_grant { "pro lifetime".to_owned() } else { user.plan }}</td>
-                                                <td class="num">{thousands(user.titles_generated_today)}</td>
-                                                <td title=exact_time(&user.last_seen_at)>{user.last_seen_at.get(11..19).unwrap_or_default().to_owned()}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any()),
-                        Err(error) => Either::Right(page_error(error)),
-                    }
-                })}
-            </Transition>
-        </section>
+    </section>
     }
+    .into_any()
 }
 
 /// Applies one live event to the page's state.

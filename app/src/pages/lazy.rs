@@ -1,0 +1,58 @@
+//! Pages whose code the browser loads only when they are first visited:
+//! with `cargo leptos build --split`, each becomes its own WASM chunk, so
+//! the first page of a visit downloads the app's shared part and that page
+//! alone (see docs/build.md for the sizes). The server renders them like
+//! any page.
+
+use leptos::prelude::*;
+use leptos_router::{LazyRoute, lazy_route};
+
+use crate::pages::{
+    admin::{
+        analytics::AdminAnalyticsPage, audit::AdminAuditPage, catalog::AdminCatalogPage,
+        grants::AdminGrantsPage, overview::AdminOverviewPage, upstream::AdminUpstreamPage,
+        user::AdminUserPage, users::AdminUsersPage,
+    },
+    credits::CreditsPage,
+    dashboard::DashboardPage,
+    keys::KeysPage,
+    leaderboard::LeaderboardPage,
+    setup::SetupPage,
+    usage::UsagePage,
+};
+
+/// A route type per page; the page itself starts its own data loading, so
+/// `data` has nothing to do.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    DashboardRoute => DashboardPage,
+    UsageRoute => UsagePage,
+    CreditsRoute => CreditsPage,
+    LeaderboardRoute => LeaderboardPage,
+    KeysRoute => KeysPage,
+    SetupRoute => SetupPage,
+    AdminOverviewRoute => AdminOverviewPage,
+    AdminUsersRoute => AdminUsersPage,
+    AdminUserRoute => AdminUserPage,
+    AdminGrantsRoute => AdminGrantsPage,
+    AdminCatalogRoute => AdminCatalogPage,
+    AdminAnalyticsRoute => AdminAnalyticsPage,
+    AdminAuditRoute => AdminAuditPage,
+    AdminUpstreamRoute => AdminUpstreamPage,
+}
