@@ -15,6 +15,8 @@ async function screenshots(page, name, ready) {
   await page.evaluate(() => {
     document.activeElement?.blur();
     window.scrollTo(0, 0);
+    // Toasts float over the page: dismissed, not photographed.
+    document.querySelectorAll('.toast-close').forEach((button) => button.click());
   });
   for (const [suffix, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await page.setViewportSize(size);

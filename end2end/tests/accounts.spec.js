@@ -79,6 +79,9 @@ test('an admin sees the admin navigation and can search users', async ({ page })
   await expect(page.locator('#user-count')).toHaveText('0 users');
   await page.locator('#user-search').fill('admin@');
   await expect(page.locator('#user-count')).toHaveText('1 user');
+  // One page: both ends of the pager are off.
+  await expect(page.getByRole('button', { name: 'Previous' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Next' })).toBeDisabled();
 });
 
 test('a signed-out visitor is sent from a protected page to the login page', async ({ page }) => {

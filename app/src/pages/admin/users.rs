@@ -122,11 +122,11 @@ pub fn AdminUsersPage() -> impl IntoView {
                                 </table>
                             </div>
                             <div class="pager">
-                                <button class="btn" disabled=current <= 1 on:click=move |_| set_page.update(|p| *p -= 1)>
+                                <button class="btn" disabled={current <= 1} on:click=move |_| set_page.update(|p| *p -= 1)>
                                     "Previous"
                                 </button>
                                 <span class="pager-status">{format!("Page {current} of {pages}")}</span>
-                                <button class="btn" disabled=current >= pages on:click=move |_| set_page.update(|p| *p += 1)>
+                                <button class="btn" disabled={current >= pages} on:click=move |_| set_page.update(|p| *p += 1)>
                                     "Next"
                                 </button>
                             </div>
