@@ -113,7 +113,10 @@ impl Relay {
     /// not see. Zero-copy when nothing is dropped.
     fn filter(&mut self, bytes: &Bytes) -> Bytes {
         if let Some(translator) = self.translator.as_mut() {
-            let mut out = Vec::new();
+            // Room for the translation at once: a translated event is about
+            // as long as the provider's, and the first brings
+            // `message_start` (some 300 bytes) with it.
+            let mut out = Vec::with_capacity(bytes.len() + 512);
             for (event_start, event_end, _) in events(bytes) {
                 let event = &bytes[event_start..event_end];
                 self.meter.observe(event);

@@ -2,6 +2,7 @@
 //! message, and an Anthropic message as an OpenAI chat completion. The
 //! model is named as the client asked for it.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// OpenAI's `finish_reason` as Anthropic's `stop_reason`.
@@ -27,28 +28,80 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
 /// OpenAI's usage in Anthropic's terms: cached input is reported apart.
 pub fn usage_to_anthropic(usage: &Value) -> Value {
     let count = |value: Option<&Value>| value.and_then(Value::as_i64).unwrap_or(0);
-    let prompt = count(usage.get("prompt_tokens"));
-    let cached = count(usage.pointer("/prompt_tokens_details/cached_tokens"));
-    json!({
-        "input_tokens": (prompt - cached).max(0),
-        "output_tokens": count(usage.get("completion_tokens")),
-        "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
-    })
+    let usage = AnthropicUsage::from_openai(
+        count(usage.get("prompt_tokens")),
+        count(usage.pointer("/prompt_tokens_details/cached_tokens")),
+        count(usage.get("completion_tokens")),
+    );
+    // Integers only: this cannot fail.
+    serde_json::to_value(usage).unwrap_or_default()
 }
 
 /// Anthropic's usage in OpenAI's terms: every input token is a prompt token.
 pub fn usage_to_openai(usage: &Value) -> Value {
     let count = |field: &str| usage.get(field).and_then(Value::as_i64).unwrap_or(0);
-    let cache_read = count("cache_read_input_tokens");
-    let prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens");
-    let completion = count("output_tokens");
-    json!({
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": { "cached_tokens": cache_read },
-    })
+    let usage = OpenAiUsage::from_anthropic(
+        count("input_tokens"),
+        count("output_tokens"),
+        count("cache_read_input_tokens"),
+        count("cache_creation_input_tokens"),
+    );
+    serde_json::to_value(usage).unwrap_or_default()
+}
+
+/// Anthropic's `usage`, as both the answer and stream translators write it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct AnthropicUsage {
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_input_tokens: i64,
+    cache_creation_input_tokens: i64,
+}
+
+impl AnthropicUsage {
+    /// From OpenAI's counts, where `prompt` includes the `cached` tokens.
+    pub(super) fn from_openai(prompt: i64, cached: i64, completion: i64) -> Self {
+        Self {
+            input_tokens: (prompt - cached).max(0),
+            output_tokens: completion,
+            cache_read_input_tokens: cached,
+            cache_creation_input_tokens: 0,
+        }
+    }
+}
+
+/// OpenAI's `usage`, as both the answer and stream translators write it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct OpenAiUsage {
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    prompt_tokens_details: CachedTokens,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct CachedTokens {
+    cached_tokens: i64,
+}
+
+impl OpenAiUsage {
+    /// From Anthropic's disjoint counts.
+    pub(super) fn from_anthropic(
+        input: i64,
+        output: i64,
+        cache_read: i64,
+        cache_write: i64,
+    ) -> Self {
+        let prompt = input + cache_read + cache_write;
+        Self {
+            prompt_tokens: prompt,
+            completion_tokens: output,
+            total_tokens: prompt + output,
+            prompt_tokens_details: CachedTokens {
+                cached_tokens: cache_read,
+            },
+        }
+    }
 }
 
 /// An OpenAI chat completion as an Anthropic message. `None` when the body

@@ -3,39 +3,21 @@
 //! translator takes the provider's events one at a time (the relay cuts
 //! them at blank lines) and writes the client's events; `finish` closes a
 //! stream the provider ended without its last events.
+//!
+//! This runs for every event of every translated stream, so events are
+//! read into borrowed structs of the fields used ([`wire`]) and written
+//! with `serde_json::to_writer` from typed structs straight into the
+//! relay's buffer: no `Value` tree either way. The structs' field order is
+//! the order clients have always seen.
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::response::{finish_reason, stop_reason, usage_to_anthropic, usage_to_openai};
-
-/// One server-sent event: its `event:` name and its `data:` lines joined.
-fn parse_event(event: &[u8]) -> (Option<String>, String) {
-    let text = String::from_utf8_lossy(event);
-    let mut name = None;
-    let mut data = Vec::new();
-    for line in text.lines() {
-        if let Some(value) = line.strip_prefix("event:") {
-            name = Some(value.trim().to_owned());
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value));
-        }
-    }
-    (name, data.join("\n"))
-}
-
-fn write_anthropic(out: &mut Vec<u8>, data: &Value) {
-    let name = data
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("message");
-    out.extend_from_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes());
-}
-
-fn write_openai(out: &mut Vec<u8>, data: &Value) {
-    out.extend_from_slice(format!("data: {data}\n\n").as_bytes());
-}
+use super::{
+    response::{AnthropicUsage, OpenAiUsage, finish_reason, stop_reason},
+    wire::{self, First, Json, List, NULL, Object, event_data},
+};
 
 /// A stream's translator, by the client's format.
 pub enum StreamTranslator {
@@ -61,6 +43,236 @@ impl StreamTranslator {
     }
 }
 
+/// Writes `data` as compact JSON. Serializing these structs into a `Vec`
+/// cannot fail (no maps with non-string keys, no I/O).
+fn write_json(out: &mut Vec<u8>, data: &impl Serialize) {
+    let _ = serde_json::to_writer(&mut *out, data);
+}
+
+// ---- OpenAI chunks in ------------------------------------------------------
+
+/// An OpenAI chunk: the fields read, each as `Value::get` would find it.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiChunk<'a> {
+    #[serde(borrow)]
+    id: Json<'a>,
+    /// Present, even as `null`, it makes the chunk an error.
+    #[serde(borrow, deserialize_with = "wire::present")]
+    error: Option<Object<OpenAiError<'a>>>,
+    #[serde(borrow)]
+    usage: Object<OpenAiCounts<'a>>,
+    #[serde(borrow)]
+    choices: First<Object<OpenAiChoice<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiError<'a> {
+    #[serde(borrow)]
+    message: Json<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiCounts<'a> {
+    #[serde(borrow)]
+    prompt_tokens: Json<'a>,
+    #[serde(borrow)]
+    completion_tokens: Json<'a>,
+    #[serde(borrow)]
+    prompt_tokens_details: Object<CachedCount<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct CachedCount<'a> {
+    #[serde(borrow)]
+    cached_tokens: Json<'a>,
+}
+
+impl OpenAiCounts<'_> {
+    fn to_anthropic(&self) -> AnthropicUsage {
+        let count = |value: &Json| value.as_i64().unwrap_or(0);
+        let cached = self
+            .prompt_tokens_details
+            .0
+            .as_ref()
+            .map_or(0, |details| count(&details.cached_tokens));
+        AnthropicUsage::from_openai(
+            count(&self.prompt_tokens),
+            cached,
+            count(&self.completion_tokens),
+        )
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiChoice<'a> {
+    #[serde(borrow)]
+    delta: Object<OpenAiDelta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Json<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiDelta<'a> {
+    #[serde(borrow)]
+    reasoning_content: Json<'a>,
+    #[serde(borrow)]
+    content: Json<'a>,
+    #[serde(borrow)]
+    tool_calls: List<Object<OpenAiToolCall<'a>>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiToolCall<'a> {
+    #[serde(borrow)]
+    index: Json<'a>,
+    #[serde(borrow)]
+    id: Json<'a>,
+    #[serde(borrow)]
+    function: Object<OpenAiFunction<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct OpenAiFunction<'a> {
+    #[serde(borrow)]
+    name: Json<'a>,
+    #[serde(borrow)]
+    arguments: Json<'a>,
+}
+
+// ---- Anthropic events out --------------------------------------------------
+
+/// An Anthropic event; `type` first, as Anthropic sends it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum AnthropicEvent<'a> {
+    MessageStart {
+        message: MessageStart<'a>,
+    },
+    Ping,
+    ContentBlockStart {
+        index: usize,
+        content_block: ContentBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: ContentDelta<'a>,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: StopDelta,
+        usage: FinalUsage,
+    },
+    MessageStop,
+    Error {
+        error: AnthropicError<'a>,
+    },
+}
+
+impl AnthropicEvent<'_> {
+    /// The `event:` name, the same as `type`.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::MessageStart { .. } => "message_start",
+            Self::Ping => "ping",
+            Self::ContentBlockStart { .. } => "content_block_start",
+            Self::ContentBlockDelta { .. } => "content_block_delta",
+            Self::ContentBlockStop { .. } => "content_block_stop",
+            Self::MessageDelta { .. } => "message_delta",
+            Self::MessageStop => "message_stop",
+            Self::Error { .. } => "error",
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(self.name().as_bytes());
+        out.extend_from_slice(b"\ndata: ");
+        write_json(out, self);
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+#[derive(Serialize)]
+struct MessageStart<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: [(); 0],
+    stop_reason: Option<&'static str>,
+    stop_sequence: Option<&'static str>,
+    usage: ZeroUsage,
+}
+
+/// `{"input_tokens":0,"output_tokens":0}`: what is known before OpenAI's
+/// usage chunk, or without one.
+#[derive(Serialize, Default)]
+struct ZeroUsage {
+    input_tokens: u8,
+    output_tokens: u8,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ContentBlock<'a> {
+    Text {
+        text: &'static str,
+    },
+    Thinking {
+        thinking: &'static str,
+    },
+    ToolUse {
+        id: &'a Json<'a>,
+        name: &'a Json<'a>,
+        input: EmptyObject,
+    },
+}
+
+#[derive(Serialize)]
+struct EmptyObject {}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum ContentDelta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+#[derive(Serialize)]
+struct StopDelta {
+    stop_reason: &'static str,
+    stop_sequence: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FinalUsage {
+    Reported(AnthropicUsage),
+    Unknown(ZeroUsage),
+}
+
+#[derive(Serialize)]
+struct AnthropicError<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: &'a str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
     Text,
@@ -78,7 +290,8 @@ pub struct OpenAiToAnthropic {
     open: Option<(Block, usize)>,
     next_index: usize,
     stop_reason: Option<&'static str>,
-    usage: Option<Value>,
+    /// From the last chunk whose `usage` was an object.
+    usage: Option<AnthropicUsage>,
 }
 
 impl OpenAiToAnthropic {
@@ -98,79 +311,77 @@ impl OpenAiToAnthropic {
         if self.finished {
             return;
         }
-        let (_, data) = parse_event(event);
-        if data.trim() == "[DONE]" {
+        let data = event_data(event);
+        if wire::is_done(&data) {
             self.finish(out);
             return;
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(&data) else {
+        let mut spare = None;
+        let Some(chunk) = wire::read::<OpenAiChunk>(&data, &mut spare) else {
             return;
         };
-        if let Some(error) = chunk.get("error") {
+        if let Some(error) = chunk.error {
             let message = error
-                .get("message")
-                .and_then(Value::as_str)
+                .0
+                .as_ref()
+                .and_then(|error| error.message.as_str())
                 .unwrap_or("provider error");
-            write_anthropic(
-                out,
-                &json!({ "type": "error", "error": { "type": "api_error", "message": message } }),
-            );
+            AnthropicEvent::Error {
+                error: AnthropicError {
+                    kind: "api_error",
+                    message,
+                },
+            }
+            .write(out);
             return;
         }
-        self.start(&chunk, out);
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.usage = Some(usage.clone());
+        self.start(chunk.id.as_str().unwrap_or_default(), out);
+        if let Some(usage) = &chunk.usage.0 {
+            self.usage = Some(usage.to_anthropic());
         }
-        let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {
+        let Some(choice) = chunk.choices.0.and_then(|choice| choice.0) else {
             return;
         };
-        let delta = choice.get("delta").unwrap_or(&Value::Null);
-        // Reasoning, then text: each opens its own block.
-        for (field, block, kind) in [
-            ("reasoning_content", Block::Thinking, "thinking"),
-            ("content", Block::Text, "text"),
-        ] {
-            let Some(piece) = delta
-                .get(field)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-            else {
-                continue;
-            };
-            let index = self.open_block(block, None, out);
-            write_anthropic(
-                out,
-                &json!({
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": { "type": format!("{kind}_delta"), kind: piece },
-                }),
-            );
-        }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let tool = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-            let index = self.open_block(Block::Tool(tool), Some(call), out);
-            let arguments = call
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !arguments.is_empty() {
-                write_anthropic(
-                    out,
-                    &json!({
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": { "type": "input_json_delta", "partial_json": arguments },
-                    }),
+        if let Some(delta) = &choice.delta.0 {
+            // Reasoning, then text: each opens its own block.
+            for (piece, block) in [
+                (&delta.reasoning_content, Block::Thinking),
+                (&delta.content, Block::Text),
+            ] {
+                let Some(piece) = piece.as_str().filter(|t| !t.is_empty()) else {
+                    continue;
+                };
+                let index = self.open_block(block, None, out);
+                let delta = match block {
+                    Block::Thinking => ContentDelta::Thinking { thinking: piece },
+                    _ => ContentDelta::Text { text: piece },
+                };
+                AnthropicEvent::ContentBlockDelta { index, delta }.write(out);
+            }
+            for call in &delta.tool_calls.0 {
+                let call = call.0.as_ref();
+                let tool = call.and_then(|c| c.index.as_u64()).unwrap_or(0);
+                let function = call.and_then(|c| c.function.0.as_ref());
+                let head = (
+                    call.map_or(&NULL, |c| &c.id),
+                    function.map_or(&NULL, |f| &f.name),
                 );
+                let index = self.open_block(Block::Tool(tool), Some(head), out);
+                let arguments = function
+                    .and_then(|f| f.arguments.as_str())
+                    .unwrap_or_default();
+                if !arguments.is_empty() {
+                    AnthropicEvent::ContentBlockDelta {
+                        index,
+                        delta: ContentDelta::InputJson {
+                            partial_json: arguments,
+                        },
+                    }
+                    .write(out);
+                }
             }
         }
-        if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(finish) = choice.finish_reason.as_str() {
             self.stop_reason = Some(stop_reason(finish));
         }
     }
@@ -180,53 +391,55 @@ impl OpenAiToAnthropic {
         if self.finished {
             return;
         }
-        self.start(&Value::Null, out);
+        self.start("", out);
         self.close_block(out);
-        let usage = self
-            .usage
-            .as_ref()
-            .map(usage_to_anthropic)
-            .unwrap_or_else(|| json!({ "input_tokens": 0, "output_tokens": 0 }));
-        write_anthropic(
-            out,
-            &json!({
-                "type": "message_delta",
-                "delta": { "stop_reason": self.stop_reason.unwrap_or("end_turn"), "stop_sequence": null },
-                "usage": usage,
-            }),
-        );
-        write_anthropic(out, &json!({ "type": "message_stop" }));
+        AnthropicEvent::MessageDelta {
+            delta: StopDelta {
+                stop_reason: self.stop_reason.unwrap_or("end_turn"),
+                stop_sequence: None,
+            },
+            usage: match self.usage {
+                Some(usage) => FinalUsage::Reported(usage),
+                None => FinalUsage::Unknown(ZeroUsage::default()),
+            },
+        }
+        .write(out);
+        AnthropicEvent::MessageStop.write(out);
         self.finished = true;
     }
 
-    fn start(&mut self, chunk: &Value, out: &mut Vec<u8>) {
+    /// `message_start` and a `ping`, before the first event of the stream.
+    fn start(&mut self, id: &str, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
-        let id = chunk.get("id").and_then(Value::as_str).unwrap_or_default();
-        write_anthropic(
-            out,
-            &json!({
-                "type": "message_start",
-                "message": {
-                    "id": format!("msg_{}", id.trim_start_matches("chatcmpl-")),
-                    "type": "message",
-                    "role": "assistant",
-                    "model": self.model,
-                    "content": [],
-                    "stop_reason": null,
-                    "stop_sequence": null,
-                    // OpenAI reports usage only at the end: see message_delta.
-                    "usage": { "input_tokens": 0, "output_tokens": 0 },
-                },
-            }),
-        );
-        write_anthropic(out, &json!({ "type": "ping" }));
+        let id = format!("msg_{}", id.trim_start_matches("chatcmpl-"));
+        AnthropicEvent::MessageStart {
+            message: MessageStart {
+                id: &id,
+                kind: "message",
+                role: "assistant",
+                model: &self.model,
+                content: [],
+                stop_reason: None,
+                stop_sequence: None,
+                // OpenAI reports usage only at the end: see message_delta.
+                usage: ZeroUsage::default(),
+            },
+        }
+        .write(out);
+        AnthropicEvent::Ping.write(out);
     }
 
-    /// The index of `block`, opening it (and closing another) if needed.
-    fn open_block(&mut self, block: Block, call: Option<&Value>, out: &mut Vec<u8>) -> usize {
+    /// The index of `block`, opening it (and closing another) if needed. A
+    /// tool block opens with its call's `id` and `name`.
+    fn open_block(
+        &mut self,
+        block: Block,
+        tool: Option<(&Json, &Json)>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         if let Some((open, index)) = self.open
             && open == block
         {
@@ -236,38 +449,215 @@ impl OpenAiToAnthropic {
         let index = self.next_index;
         self.next_index += 1;
         let content_block = match block {
-            Block::Text => json!({ "type": "text", "text": "" }),
-            Block::Thinking => json!({ "type": "thinking", "thinking": "" }),
+            Block::Text => ContentBlock::Text { text: "" },
+            Block::Thinking => ContentBlock::Thinking { thinking: "" },
             Block::Tool(_) => {
-                let call = call.unwrap_or(&Value::Null);
-                json!({
-                    "type": "tool_use",
-                    "id": call.get("id").cloned().unwrap_or_default(),
-                    "name": call.pointer("/function/name").cloned().unwrap_or_default(),
-                    "input": {},
-                })
+                let (id, name) = tool.unwrap_or((&NULL, &NULL));
+                ContentBlock::ToolUse {
+                    id,
+                    name,
+                    input: EmptyObject {},
+                }
             }
         };
-        write_anthropic(
-            out,
-            &json!({
-                "type": "content_block_start",
-                "index": index,
-                "content_block": content_block,
-            }),
-        );
+        AnthropicEvent::ContentBlockStart {
+            index,
+            content_block,
+        }
+        .write(out);
         self.open = Some((block, index));
         index
     }
 
     fn close_block(&mut self, out: &mut Vec<u8>) {
         if let Some((_, index)) = self.open.take() {
-            write_anthropic(
-                out,
-                &json!({ "type": "content_block_stop", "index": index }),
-            );
+            AnthropicEvent::ContentBlockStop { index }.write(out);
         }
     }
+}
+
+// ---- Anthropic events in ---------------------------------------------------
+
+/// An Anthropic event: the fields any event type uses, each as
+/// `Value::get` would find it.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AnthropicIn<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Json<'a>,
+    #[serde(borrow)]
+    message: Object<MessageIn<'a>>,
+    #[serde(borrow)]
+    index: Json<'a>,
+    #[serde(borrow)]
+    content_block: Object<BlockIn<'a>>,
+    #[serde(borrow)]
+    delta: Object<DeltaIn<'a>>,
+    #[serde(borrow)]
+    usage: Object<AnthropicCounts<'a>>,
+    #[serde(borrow)]
+    error: Object<ErrorIn<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct MessageIn<'a> {
+    #[serde(borrow)]
+    id: Json<'a>,
+    #[serde(borrow)]
+    usage: Object<AnthropicCounts<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct BlockIn<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Json<'a>,
+    #[serde(borrow)]
+    id: Json<'a>,
+    #[serde(borrow)]
+    name: Json<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct DeltaIn<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Json<'a>,
+    #[serde(borrow)]
+    text: Json<'a>,
+    #[serde(borrow)]
+    thinking: Json<'a>,
+    #[serde(borrow)]
+    partial_json: Json<'a>,
+    #[serde(borrow)]
+    stop_reason: Json<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ErrorIn<'a> {
+    #[serde(borrow)]
+    message: Json<'a>,
+    #[serde(borrow, rename = "type")]
+    kind: Json<'a>,
+}
+
+/// The counts of an Anthropic `usage` object.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct AnthropicCounts<'a> {
+    #[serde(borrow)]
+    input_tokens: Json<'a>,
+    #[serde(borrow)]
+    output_tokens: Json<'a>,
+    #[serde(borrow)]
+    cache_read_input_tokens: Json<'a>,
+    #[serde(borrow)]
+    cache_creation_input_tokens: Json<'a>,
+}
+
+/// The latest figure of each count; one that is a number but not an
+/// integer (or too large) reads as 0, as `Value::as_i64` did.
+#[derive(Debug, Default, Clone, Copy)]
+struct UsageTotal {
+    input: i64,
+    output: i64,
+    cache_read: i64,
+    cache_write: i64,
+}
+
+// ---- OpenAI chunks out -----------------------------------------------------
+
+#[derive(Serialize)]
+struct OpenAiChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [ChoiceOut<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ChoiceOut<'a> {
+    index: u8,
+    delta: DeltaOut<'a>,
+    finish_reason: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum DeltaOut<'a> {
+    Role {
+        role: &'static str,
+        content: &'static str,
+    },
+    Content {
+        content: &'a Json<'a>,
+    },
+    Reasoning {
+        reasoning_content: &'a Json<'a>,
+    },
+    ToolCalls {
+        tool_calls: [ToolCallOut<'a>; 1],
+    },
+    Empty {},
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ToolCallOut<'a> {
+    Head {
+        index: u64,
+        id: &'a Json<'a>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        function: FunctionHead<'a>,
+    },
+    Arguments {
+        index: u64,
+        function: FunctionArguments<'a>,
+    },
+}
+
+#[derive(Serialize)]
+struct FunctionHead<'a> {
+    name: &'a Json<'a>,
+    arguments: &'static str,
+}
+
+#[derive(Serialize)]
+struct FunctionArguments<'a> {
+    arguments: &'a Json<'a>,
+}
+
+/// The last chunk, when the client asked for usage.
+#[derive(Serialize)]
+struct UsageChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [(); 0],
+    usage: OpenAiUsage,
+}
+
+#[derive(Serialize)]
+struct OpenAiErrorOut<'a> {
+    error: OpenAiErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct OpenAiErrorBody<'a> {
+    message: &'a Json<'a>,
+    #[serde(rename = "type")]
+    kind: &'a Json<'a>,
+}
+
+fn write_openai(out: &mut Vec<u8>, data: &impl Serialize) {
+    out.extend_from_slice(b"data: ");
+    write_json(out, data);
+    out.extend_from_slice(b"\n\n");
 }
 
 /// Anthropic events in, OpenAI chunks out.
@@ -280,7 +670,7 @@ pub struct AnthropicToOpenAi {
     finished: bool,
     /// OpenAI tool-call index by Anthropic block index.
     tools: HashMap<u64, u64>,
-    usage: Value,
+    usage: UsageTotal,
 }
 
 impl AnthropicToOpenAi {
@@ -292,7 +682,7 @@ impl AnthropicToOpenAi {
             id: "chatcmpl-tollgate".to_owned(),
             finished: false,
             tools: HashMap::new(),
-            usage: json!({}),
+            usage: UsageTotal::default(),
         }
     }
 
@@ -300,74 +690,90 @@ impl AnthropicToOpenAi {
         if self.finished {
             return;
         }
-        let (_, data) = parse_event(event);
-        let Ok(data) = serde_json::from_str::<Value>(&data) else {
+        let data = event_data(event);
+        let mut spare = None;
+        let Some(data) = wire::read::<AnthropicIn>(&data, &mut spare) else {
             return;
         };
-        match data.get("type").and_then(Value::as_str) {
+        match data.kind.as_str() {
             Some("message_start") => {
-                let message = data.get("message").unwrap_or(&Value::Null);
-                if let Some(id) = message.get("id").and_then(Value::as_str) {
-                    self.id = format!("chatcmpl-{}", id.trim_start_matches("msg_"));
+                if let Some(message) = &data.message.0 {
+                    if let Some(id) = message.id.as_str() {
+                        self.id = format!("chatcmpl-{}", id.trim_start_matches("msg_"));
+                    }
+                    self.add_usage(&message.usage);
                 }
-                self.add_usage(message.get("usage"));
-                self.chunk(out, json!({ "role": "assistant", "content": "" }), None);
+                let delta = DeltaOut::Role {
+                    role: "assistant",
+                    content: "",
+                };
+                self.chunk(out, delta, None);
             }
             Some("content_block_start") => {
-                let block = data.get("content_block").unwrap_or(&Value::Null);
-                if block.get("type").and_then(Value::as_str) == Some("tool_use") {
-                    let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let Some(block) = &data.content_block.0 else {
+                    return;
+                };
+                if block.kind.as_str() == Some("tool_use") {
+                    let index = data.index.as_u64().unwrap_or(0);
                     let tool = u64::try_from(self.tools.len()).unwrap_or(0);
                     self.tools.insert(index, tool);
-                    self.chunk(out, json!({ "tool_calls": [{
-                        "index": tool,
-                        "id": block.get("id").cloned().unwrap_or_default(),
-                        "type": "function",
-                        "function": { "name": block.get("name").cloned().unwrap_or_default(), "arguments": "" },
-                    }] }), None);
+                    let call = ToolCallOut::Head {
+                        index: tool,
+                        id: &block.id,
+                        kind: "function",
+                        function: FunctionHead {
+                            name: &block.name,
+                            arguments: "",
+                        },
+                    };
+                    self.chunk(out, DeltaOut::ToolCalls { tool_calls: [call] }, None);
                 }
             }
             Some("content_block_delta") => {
-                let delta = data.get("delta").unwrap_or(&Value::Null);
-                let text = |field: &str| delta.get(field).cloned().unwrap_or_default();
-                match delta.get("type").and_then(Value::as_str) {
-                    Some("text_delta") => self.chunk(out, json!({ "content": text("text") }), None),
+                let Some(delta) = &data.delta.0 else {
+                    return;
+                };
+                match delta.kind.as_str() {
+                    Some("text_delta") => {
+                        let content = &delta.text;
+                        self.chunk(out, DeltaOut::Content { content }, None);
+                    }
                     Some("thinking_delta") => {
-                        self.chunk(out, json!({ "reasoning_content": text("thinking") }), None);
+                        let reasoning_content = &delta.thinking;
+                        self.chunk(out, DeltaOut::Reasoning { reasoning_content }, None);
                     }
                     Some("input_json_delta") => {
-                        let index = data.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        let index = data.index.as_u64().unwrap_or(0);
                         let tool = self.tools.get(&index).copied().unwrap_or(0);
-                        self.chunk(
-                            out,
-                            json!({ "tool_calls": [{
-                            "index": tool,
-                            "function": { "arguments": text("partial_json") },
-                        }] }),
-                            None,
-                        );
+                        let call = ToolCallOut::Arguments {
+                            index: tool,
+                            function: FunctionArguments {
+                                arguments: &delta.partial_json,
+                            },
+                        };
+                        self.chunk(out, DeltaOut::ToolCalls { tool_calls: [call] }, None);
                     }
                     _ => {}
                 }
             }
             Some("message_delta") => {
-                self.add_usage(data.get("usage"));
+                self.add_usage(&data.usage);
                 let stop = data
-                    .pointer("/delta/stop_reason")
-                    .and_then(Value::as_str)
+                    .delta
+                    .0
+                    .as_ref()
+                    .and_then(|delta| delta.stop_reason.as_str())
                     .unwrap_or("end_turn");
-                self.chunk(out, json!({}), Some(finish_reason(stop)));
+                self.chunk(out, DeltaOut::Empty {}, Some(finish_reason(stop)));
             }
             Some("message_stop") => self.finish(out),
             Some("error") => {
-                let error = data.get("error").unwrap_or(&Value::Null);
-                write_openai(
-                    out,
-                    &json!({ "error": {
-                    "message": error.get("message").cloned().unwrap_or_default(),
-                    "type": error.get("type").cloned().unwrap_or_default(),
-                } }),
-                );
+                let error = data.error.0.as_ref();
+                let body = OpenAiErrorBody {
+                    message: error.map_or(&NULL, |e| &e.message),
+                    kind: error.map_or(&NULL, |e| &e.kind),
+                };
+                write_openai(out, &OpenAiErrorOut { error: body });
             }
             _ => {}
         }
@@ -381,16 +787,22 @@ impl AnthropicToOpenAi {
         }
         self.finished = true;
         if self.wants_usage {
+            let total = self.usage;
             write_openai(
                 out,
-                &json!({
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": usage_to_openai(&self.usage),
-                }),
+                &UsageChunkOut {
+                    id: &self.id,
+                    object: "chat.completion.chunk",
+                    created: self.created,
+                    model: &self.model,
+                    choices: [],
+                    usage: OpenAiUsage::from_anthropic(
+                        total.input,
+                        total.output,
+                        total.cache_read,
+                        total.cache_write,
+                    ),
+                },
             );
         }
         out.extend_from_slice(b"data: [DONE]\n\n");
@@ -398,26 +810,39 @@ impl AnthropicToOpenAi {
 
     /// Anthropic reports input in `message_start` and output (sometimes
     /// input again) in `message_delta`: the latest figure of each wins.
-    fn add_usage(&mut self, usage: Option<&Value>) {
-        if let (Some(Value::Object(usage)), Value::Object(total)) = (usage, &mut self.usage) {
-            for (field, value) in usage {
-                if value.is_number() {
-                    total.insert(field.clone(), value.clone());
-                }
+    fn add_usage(&mut self, usage: &Object<AnthropicCounts<'_>>) {
+        let Some(counts) = &usage.0 else {
+            return;
+        };
+        for (count, total) in [
+            (&counts.input_tokens, &mut self.usage.input),
+            (&counts.output_tokens, &mut self.usage.output),
+            (&counts.cache_read_input_tokens, &mut self.usage.cache_read),
+            (
+                &counts.cache_creation_input_tokens,
+                &mut self.usage.cache_write,
+            ),
+        ] {
+            if count.is_number() {
+                *total = count.as_i64().unwrap_or(0);
             }
         }
     }
 
-    fn chunk(&self, out: &mut Vec<u8>, delta: Value, finish: Option<&str>) {
+    fn chunk(&self, out: &mut Vec<u8>, delta: DeltaOut, finish: Option<&'static str>) {
         write_openai(
             out,
-            &json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
-            }),
+            &OpenAiChunkOut {
+                id: &self.id,
+                object: "chat.completion.chunk",
+                created: self.created,
+                model: &self.model,
+                choices: [ChoiceOut {
+                    index: 0,
+                    delta,
+                    finish_reason: finish,
+                }],
+            },
         );
     }
 }
@@ -425,8 +850,20 @@ impl AnthropicToOpenAi {
 #[cfg(test)]
 mod tests {
     use rand::{Rng, SeedableRng, rngs::StdRng};
+    use serde_json::{Value, json};
 
     use super::*;
+
+    /// One server-sent event: its `event:` name and its `data:` lines joined.
+    fn parse_event(event: &[u8]) -> (Option<String>, String) {
+        let text = String::from_utf8_lossy(event);
+        let name = text
+            .lines()
+            .find_map(|line| line.strip_prefix("event:"))
+            .map(|name| name.trim().to_owned());
+        let data = String::from_utf8_lossy(&event_data(event)).into_owned();
+        (name, data)
+    }
 
     /// The events of an SSE text as (name, data), data parsed when JSON.
     fn events(bytes: &[u8]) -> Vec<(Option<String>, Value)> {
@@ -619,6 +1056,79 @@ mod tests {
             &mut out,
         );
         assert_eq!(String::from_utf8(out).unwrap(), "data: [DONE]\n\n");
+    }
+
+    /// The exact bytes clients get (the golden tests above compare parsed
+    /// JSON): key order, escapes and blank lines as they have always been.
+    #[test]
+    fn translated_streams_are_written_byte_for_byte() {
+        const OPENAI_STREAM: &[&str] = &[
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"reasoning_content":"Hm."},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"content":"Say \"hi\"\n\u00e9 \u2028"},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"weather","arguments":""}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":\"Oslo\"}"}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}],"usage":null}"#,
+            r#"data: {"id":"chatcmpl-42","object":"chat.completion.chunk","created":1,"model":"up","choices":[],"usage":{"prompt_tokens":50,"completion_tokens":20,"total_tokens":70,"prompt_tokens_details":{"cached_tokens":40}}}"#,
+            "data: [DONE]",
+        ];
+
+        const ANTHROPIC_STREAM: &[&str] = &[
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_42\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"up\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}",
+            "event: ping\ndata: {\"type\":\"ping\"}",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hm.\"}}",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Say \\\"hi\\\"\\n\\u00e9 \\u2028\"}}",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"weather\",\"input\":{}}}",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":30}}",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}",
+        ];
+
+        let mut to_anthropic = OpenAiToAnthropic::new("public-gpt");
+        let mut out = Vec::new();
+        for event in OPENAI_STREAM {
+            to_anthropic.event(event.as_bytes(), &mut out);
+        }
+        to_anthropic.finish(&mut out);
+        let expected = [
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_42\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"public-gpt\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n",
+            "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Hm.\"}}\n\n",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"Say \\\"hi\\\"\\né \u{2028}\"}}\n\n",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"weather\",\"input\":{}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}\n\n",
+            "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":10,\"output_tokens\":20,\"cache_read_input_tokens\":40,\"cache_creation_input_tokens\":0}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        ];
+        assert_eq!(String::from_utf8(out).unwrap(), expected.concat());
+
+        let mut to_openai = AnthropicToOpenAi::new("public-claude", 1_700_000_000, true);
+        let mut out = Vec::new();
+        for event in ANTHROPIC_STREAM {
+            to_openai.event(event.as_bytes(), &mut out);
+        }
+        to_openai.finish(&mut out);
+        let expected = [
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"Hm.\"},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Say \\\"hi\\\"\\né \u{2028}\"},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"toolu_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\\\"Oslo\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: {\"id\":\"chatcmpl-42\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"public-claude\",\"choices\":[],\"usage\":{\"prompt_tokens\":112,\"completion_tokens\":30,\"total_tokens\":142,\"prompt_tokens_details\":{\"cached_tokens\":100}}}\n\n",
+            "data: [DONE]\n\n",
+        ];
+        assert_eq!(String::from_utf8(out).unwrap(), expected.concat());
     }
 
     /// No input, however broken, panics a translator: random bytes, and

@@ -1,0 +1,264 @@
+//! What Anthropic ⇄ OpenAI translation costs per request, beside what the
+//! proxy does anyway when it passes an answer through untranslated: the
+//! request rewritten for the upstream, a JSON answer, and a stream pushed
+//! event by event through the meter and the translator, as the relay does.
+//! The answers are the mock upstream's to the proxy benchmark's request.
+//! Prints ns per operation; asserts nothing.
+//!
+//!   cargo bench -p server --bench translate [-- <iterations>] [request|json|stream]
+
+use std::{hint::black_box, time::Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use server::{
+    proxy::{
+        ApiFormat,
+        meter::{self, StreamMeter},
+        request::{ClientRequest, Endpoint},
+    },
+    translate::{
+        response,
+        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
+    },
+};
+
+/// The proxy benchmark's request (`scripts/bench-proxy.sh`).
+const MESSAGES: &str =
+    r#""messages":[{"role":"user","content":"Write one short sentence about toll roads."}]"#;
+
+/// The mock upstream's answer to `body` in `format`.
+async fn mock_answer(format: ApiFormat, body: &str) -> anyhow::Result<Bytes> {
+    let response = server::mock::answer(format, body.as_bytes()).await;
+    Ok(response.into_body().collect().await?.to_bytes())
+}
+
+/// What the proxy does with a JSON answer in the other format (as
+/// `proxy::forward` does it).
+fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Vec<u8>> {
+    let upstream: Value = serde_json::from_slice(body).ok()?;
+    let translated = match client {
+        ApiFormat::Anthropic => response::openai_to_anthropic(&upstream, model)?,
+        ApiFormat::OpenAi => response::anthropic_to_openai(&upstream, model, 1_700_000_000)?,
+    };
+    serde_json::to_vec(&translated).ok()
+}
+
+/// The events of an SSE body, without their blank lines.
+fn events(body: &[u8]) -> Vec<Vec<u8>> {
+    body.split(|&b| b == b'\n')
+        .collect::<Vec<_>>()
+        .split(|line| line.is_empty())
+        .filter(|lines| !lines.is_empty())
+        .map(|lines| lines.join(&b'\n'))
+        .collect()
+}
+
+/// Runs `op` `iterations` times and prints the mean, per `per` units too.
+fn time(label: &str, iterations: u32, per: Option<(&str, usize)>, mut op: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        op();
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        op();
+    }
+    let ns = started.elapsed().as_nanos() as f64 / f64::from(iterations);
+    match per {
+        Some((unit, n)) => println!(
+            "{label:<52} {ns:>9.0} ns   {:>6.0} ns/{unit}",
+            ns / n as f64
+        ),
+        None => println!("{label:<52} {ns:>9.0} ns"),
+    }
+    ns
+}
+
+fn stream_events(
+    label: &str,
+    iterations: u32,
+    format: ApiFormat,
+    events: &[Vec<u8>],
+    translator: Option<&dyn Fn() -> StreamTranslator>,
+) -> f64 {
+    let mut out = Vec::with_capacity(4096);
+    time(label, iterations, Some(("event", events.len())), || {
+        let mut meter = StreamMeter::new(format, false);
+        let mut translator = translator.map(|new| new());
+        out.clear();
+        for event in events {
+            black_box(meter.observe(event));
+            if let Some(translator) = translator.as_mut() {
+                translator.event(event, &mut out);
+            }
+        }
+        if let Some(translator) = translator.as_mut() {
+            translator.finish(&mut out);
+        }
+        black_box((&out, meter.tokens(10)));
+    })
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let iterations: u32 = args
+        .iter()
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(100_000);
+    // Cargo passes `--bench`; any other word picks sections.
+    let sections: Vec<&str> = args
+        .iter()
+        .filter(|arg| !arg.starts_with('-') && arg.parse::<u32>().is_err())
+        .map(String::as_str)
+        .collect();
+    let run = |section: &str| sections.is_empty() || sections.contains(&section);
+
+    let anthropic_request = format!(r#"{{"model":"bench-gpt","max_tokens":64,{MESSAGES}}}"#);
+    let openai_request = format!(r#"{{"model":"bench","max_tokens":64,{MESSAGES}}}"#);
+    let openai_stream_request = format!(
+        r#"{{"model":"bench","max_tokens":64,"stream":true,"stream_options":{{"include_usage":true}},{MESSAGES}}}"#
+    );
+    let anthropic_stream_request =
+        format!(r#"{{"model":"bench","max_tokens":64,"stream":true,{MESSAGES}}}"#);
+    let openai_json = mock_answer(ApiFormat::OpenAi, &openai_request).await?;
+    let anthropic_json = mock_answer(ApiFormat::Anthropic, &openai_request).await?;
+    let openai_sse = events(&mock_answer(ApiFormat::OpenAi, &openai_stream_request).await?);
+    let anthropic_sse =
+        events(&mock_answer(ApiFormat::Anthropic, &anthropic_stream_request).await?);
+
+    println!("{iterations} iterations each; \"as is\" is the untranslated work");
+    if run("request") {
+        println!("\n-- request (Anthropic client)");
+        let upstream = |client, upstream| {
+            let body = anthropic_request.as_bytes();
+            move || {
+                let request = ClientRequest::parse(black_box(body), Endpoint::Messages);
+                let body = request.and_then(|r| r.for_upstream("bench", client, upstream, 4096));
+                black_box(body.ok());
+            }
+        };
+        let as_is = time(
+            "parse + body for an Anthropic upstream (as is)",
+            iterations,
+            None,
+            upstream(ApiFormat::Anthropic, ApiFormat::Anthropic),
+        );
+        let translated = time(
+            "parse + body for an OpenAI upstream (translated)",
+            iterations,
+            None,
+            upstream(ApiFormat::Anthropic, ApiFormat::OpenAi),
+        );
+        println!(
+            "{:<52} {:>9.0} ns",
+            "  translation adds",
+            translated - as_is
+        );
+    }
+    if run("json") {
+        println!("\n-- JSON answer");
+        let as_is = time("OpenAI answer metered (as is)", iterations, None, || {
+            black_box(meter::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+        });
+        let translated = time(
+            "OpenAI answer metered + as Anthropic (translated)",
+            iterations,
+            None,
+            || {
+                black_box(meter::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+                black_box(translate_answer(
+                    &openai_json,
+                    ApiFormat::Anthropic,
+                    "bench-gpt",
+                ));
+            },
+        );
+        println!(
+            "{:<52} {:>9.0} ns",
+            "  translation adds",
+            translated - as_is
+        );
+        let as_is = time("Anthropic answer metered (as is)", iterations, None, || {
+            black_box(meter::from_json(
+                ApiFormat::Anthropic,
+                black_box(&anthropic_json),
+            ));
+        });
+        let translated = time(
+            "Anthropic answer metered + as OpenAI (translated)",
+            iterations,
+            None,
+            || {
+                black_box(meter::from_json(
+                    ApiFormat::Anthropic,
+                    black_box(&anthropic_json),
+                ));
+                black_box(translate_answer(
+                    &anthropic_json,
+                    ApiFormat::OpenAi,
+                    "bench-claude",
+                ));
+            },
+        );
+        println!(
+            "{:<52} {:>9.0} ns",
+            "  translation adds",
+            translated - as_is
+        );
+    }
+    if run("stream") {
+        println!("\n-- stream");
+        let as_is = stream_events(
+            &format!("{} OpenAI events metered (as is)", openai_sse.len()),
+            iterations,
+            ApiFormat::OpenAi,
+            &openai_sse,
+            None,
+        );
+        let translated = stream_events(
+            &format!("{} OpenAI events metered + as Anthropic", openai_sse.len()),
+            iterations,
+            ApiFormat::OpenAi,
+            &openai_sse,
+            Some(&|| StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("bench-gpt"))),
+        );
+        println!(
+            "{:<52} {:>9.0} ns   {:>6.0} ns/event",
+            "  translation adds",
+            translated - as_is,
+            (translated - as_is) / openai_sse.len() as f64
+        );
+        let as_is = stream_events(
+            &format!("{} Anthropic events metered (as is)", anthropic_sse.len()),
+            iterations,
+            ApiFormat::Anthropic,
+            &anthropic_sse,
+            None,
+        );
+        let translated = stream_events(
+            &format!(
+                "{} Anthropic events metered + as OpenAI",
+                anthropic_sse.len()
+            ),
+            iterations,
+            ApiFormat::Anthropic,
+            &anthropic_sse,
+            Some(&|| {
+                StreamTranslator::ToOpenAi(AnthropicToOpenAi::new(
+                    "bench-claude",
+                    1_700_000_000,
+                    true,
+                ))
+            }),
+        );
+        println!(
+            "{:<52} {:>9.0} ns   {:>6.0} ns/event",
+            "  translation adds",
+            translated - as_is,
+            (translated - as_is) / anthropic_sse.len() as f64
+        );
+    }
+    Ok(())
+}
