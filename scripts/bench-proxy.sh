@@ -5,7 +5,10 @@
 #   - at saturation, directly against the mock and through Tollgate;
 #   - at a fixed rate with latency correction, directly and through Tollgate;
 # and prints requests/s, p50/p99, the latency Tollgate adds, Tollgate's peak
-# RSS and the usage rows it wrote. Everything listens on 127.0.0.1 and is
+# RSS and the usage rows it wrote. Each endpoint gets a Tollgate of its own on
+# a fresh database, so no case runs on the rows an earlier one wrote (a
+# growing database slows later cases, which made the translated rows, run
+# last, look slower than they are). Everything listens on 127.0.0.1 and is
 # stopped on exit.
 #
 #   scripts/bench-proxy.sh            # 10 s per run, 2,000 requests/s fixed
@@ -45,34 +48,57 @@ trap cleanup EXIT
 taskset -c "$LOAD_CORE" "$BIN" mock-upstream --addr "127.0.0.1:$MOCK_PORT" \
   >"$WORK/mock.log" 2>&1 &
 PIDS+=($!)
-# The admin's plan (pro) gets limits the load never reaches, so every
-# request still goes through the rate-limit windows.
-RUST_LOG=warn TOLLGATE__DATA_DIR="$WORK/data" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
-  TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
-  TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
-  TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
-  taskset -c "$GATE_CORE" "$BIN" serve >"$WORK/tollgate.log" 2>&1 &
-GATE_PID=$!
-PIDS+=("$GATE_PID")
-
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$GATE_PORT/api/health" >/dev/null \
-    && curl -sf "http://127.0.0.1:$MOCK_PORT/health" >/dev/null && break
-  sleep 0.1
-done
-
-# Providers, models and a key, through the admin API.
+# Starts Tollgate on a fresh database ($WORK/data-<n>) and sets it up
+# through the admin API: an OpenAI-kind and an Anthropic-kind provider on
+# the mock, a model each, credits and a key (in $KEY). The admin's plan (pro)
+# gets limits the load never reaches, so every request still goes through
+# the rate-limit windows.
 api() { curl -sf "http://127.0.0.1:$GATE_PORT$1" -H 'content-type: application/json' "${@:2}"; }
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
-TOKEN=$(api /api/auth/login -d '{"email":"bench@example.com","password":"bench-password-123"}' | json '["token"]')
-AUTH=(-H "authorization: Bearer $TOKEN")
-OPENAI=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_keys\":[\"sk-bench\"]}" | json '["provider"]["id"]')
-ANTHROPIC=$(api /api/admin/providers "${AUTH[@]}" -d "{\"name\":\"anthropic\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT\",\"api_keys\":[\"sk-ant-bench\"]}" | json '["provider"]["id"]')
-api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-gpt\",\"provider_id\":\"$OPENAI\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
-api /api/admin/models "${AUTH[@]}" -d "{\"public_name\":\"bench-claude\",\"provider_id\":\"$ANTHROPIC\",\"upstream_model\":\"bench\",\"input_price\":3000000,\"output_price\":15000000}" >/dev/null
-ME=$(api /api/users/me "${AUTH[@]}" | json '["user"]["id"]')
-api /api/admin/credits/grant "${AUTH[@]}" -d "{\"user_id\":\"$ME\",\"amount\":\"1000000\",\"reason\":\"benchmark\"}" >/dev/null
-KEY=$(api /api/keys "${AUTH[@]}" -d '{"name":"bench"}' | json '["secret"]')
+GATES=0
+start_gate() {
+  GATES=$((GATES + 1))
+  DATA="$WORK/data-$GATES"
+  RUST_LOG=warn TOLLGATE__DATA_DIR="$DATA" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
+    TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
+    TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
+    TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
+    taskset -c "$GATE_CORE" "$BIN" serve >"$WORK/tollgate-$GATES.log" 2>&1 &
+  GATE_PID=$!
+  PIDS+=("$GATE_PID")
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$GATE_PORT/api/health" >/dev/null \
+      && curl -sf "http://127.0.0.1:$MOCK_PORT/health" >/dev/null && break
+    sleep 0.1
+  done
+  local token openai anthropic me
+  token=$(api /api/auth/login -d '{"email":"bench@example.com","password":"bench-password-123"}' | json '["token"]')
+  local auth=(-H "authorization: Bearer $token")
+  openai=$(api /api/admin/providers "${auth[@]}" -d "{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_keys\":[\"sk-bench\"]}" | json '["provider"]["id"]')
+  anthropic=$(api /api/admin/providers "${auth[@]}" -d "{\"name\":\"anthropic\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT\",\"api_keys\":[\"sk-ant-bench\"]}" | json '["provider"]["id"]')
+  api /api/admin/models "${auth[@]}" -d "{\"public_name\":\"bench-gpt\",\"provider_id\":\"$openai\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
+  api /api/admin/models "${auth[@]}" -d "{\"public_name\":\"bench-claude\",\"provider_id\":\"$anthropic\",\"upstream_model\":\"bench\",\"input_price\":3000000,\"output_price\":15000000}" >/dev/null
+  me=$(api /api/users/me "${auth[@]}" | json '["user"]["id"]')
+  api /api/admin/credits/grant "${auth[@]}" -d "{\"user_id\":\"$me\",\"amount\":\"1000000\",\"reason\":\"benchmark\"}" >/dev/null
+  KEY=$(api /api/keys "${auth[@]}" -d '{"name":"bench"}' | json '["secret"]')
+}
+
+# Stops this case's Tollgate, adding its peak RSS and usage rows to the totals.
+PEAK_RSS_KB=0
+ROWS=0
+stop_gate() {
+  local rss
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
+  (( rss > PEAK_RSS_KB )) && PEAK_RSS_KB=$rss
+  sleep 0.5 # let the usage writer's last batch land
+  kill "$GATE_PID"
+  wait "$GATE_PID" 2>/dev/null || true
+  ROWS=$((ROWS + $(python3 - "$DATA/tollgate.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("select count(*) from usage_records").fetchone()[0])
+PY
+)))
+}
 
 MESSAGES='"messages":[{"role":"user","content":"Write one short sentence about toll roads."}]'
 OPENAI_JSON="{\"model\":\"bench-gpt\",$MESSAGES}"
@@ -121,6 +147,7 @@ for case in "${CASES[@]}"; do
     direct_body=$(direct "$body" | sed 's/"stream":true/"stream":true,"stream_options":{"include_usage":true}/')
   fi
   echo "running: $case"
+  start_gate
   RESULT["$case/mock/max"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$direct_body" "$mh" -c "$CONNECTIONS")
   if [ -n "${PERF_OUT:-}" ]; then
     perf record -F 499 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$GATE_PID" -o "$PERF_OUT.${case// /-}" -- sleep "${DURATION%s}" >/dev/null 2>&1 &
@@ -130,16 +157,8 @@ for case in "${CASES[@]}"; do
   wait_perf
   RESULT["$case/mock/rate"]=$(run "http://127.0.0.1:$MOCK_PORT$direct_path" "$direct_body" "$mh" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
   RESULT["$case/gate/rate"]=$(run "http://127.0.0.1:$GATE_PORT$path" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+  stop_gate
 done
-
-PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$GATE_PID/status")
-sleep 0.5 # let the usage writer's last batch land
-ROWS=$(python3 - "$WORK/data/tollgate.db" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-print(db.execute("select count(*) from usage_records").fetchone()[0])
-EOF
-)
 
 echo
 echo "Tollgate on core $GATE_CORE; mock upstream and oha on core $LOAD_CORE; $DURATION per run, $CONNECTIONS connections"
@@ -157,5 +176,15 @@ for case in "${CASES[@]}"; do
   awk -v c="$case" -v r="$RATE" -v a="$gate_p50" -v b="$direct_p50" -v x="$gate_p99" -v y="$direct_p99" \
     'BEGIN { printf "%-15s added by Tollgate at %s/s: p50 %+.3f ms, p99 %+.3f ms\n", c, r, a - b, x - y }'
 done
-echo "Tollgate peak RSS: $((PEAK_RSS_KB / 1024)) MB"
-echo "usage rows written: $ROWS"
+# Translation against pass-through: the same run, each on a fresh database.
+ratio() {
+  read -r a _ <<<"${RESULT["$1/gate/max"]}"
+  read -r b _ <<<"${RESULT["$2/gate/max"]}"
+  awk -v x="$1" -v y="$2" -v a="$a" -v b="$b" 'BEGIN { printf "%-15s at saturation: %.0f%% of %s\n", x, 100 * a / b, y }'
+}
+ratio "translated json" "anthropic json"
+ratio "translated json" "openai json"
+ratio "translated sse" "anthropic sse"
+ratio "translated sse" "openai sse"
+echo "Tollgate peak RSS (the largest of the cases): $((PEAK_RSS_KB / 1024)) MB"
+echo "usage rows written (all cases): $ROWS"
