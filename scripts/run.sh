@@ -7,5 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/bootstrap.sh run
-cargo leptos build --release --split
+# --precompress: .br and .gz beside each file, which the server sends to
+# browsers that accept them.
+cargo leptos build --release --split --precompress
 exec "$CARGO_TARGET_DIR/release/tollgate" "${@:-serve}"

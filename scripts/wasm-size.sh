@@ -2,9 +2,11 @@
 # The WASM a browser downloads, release build (`wasm-opt -Oz`), split into
 # the shared bundle and one chunk per lazy page (`app/src/pages/lazy.rs`)
 # plus the small chunks a page pulls in (`__wasm_split_manifest.json`).
-# Prints a Markdown table of sizes, raw and gzipped (gzip -9), and for each
-# page what its first visit downloads in all: the shared bundle, the page
-# and its small chunks. docs/build.md records the output.
+# Prints a Markdown table of sizes: raw, gzipped (gzip -9) and as served to
+# browsers that accept brotli (the `.br` files of `--precompress`, as
+# `scripts/run.sh` builds), and for each page what its first visit
+# downloads in all: the shared bundle, the page and its small chunks.
+# docs/build.md records the output.
 #
 #   scripts/wasm-size.sh            # builds the front end, then measures
 #   NO_BUILD=1 scripts/wasm-size.sh # measures target/site/pkg as it is
@@ -15,7 +17,7 @@ source scripts/env.sh
 if [[ -z "${NO_BUILD:-}" ]]; then
   scripts/bootstrap.sh run >/dev/null
   log=$(mktemp)
-  cargo leptos build --release --split --frontend-only >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  cargo leptos build --release --split --precompress --frontend-only >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
   rm -f "$log"
 fi
 
@@ -27,22 +29,25 @@ def raw(name): return os.path.getsize(os.path.join(pkg, name))
 def gz(name):
     with open(os.path.join(pkg, name), "rb") as f:
         return len(gzip.compress(f.read(), 9))
+def br(name): return os.path.getsize(os.path.join(pkg, name + ".br"))
 
-shared = gz("tollgate.wasm")
 manifest = json.load(open(os.path.join(pkg, "__wasm_split_manifest.json")))
-print("| file | raw bytes | gzipped bytes | first visit, gzipped |")
-print("| --- | ---: | ---: | ---: |")
-print(f"| shared bundle (`tollgate.wasm`) | {raw('tollgate.wasm'):,} | {shared:,} | |")
-print(f"| JS glue (`tollgate.js`) | {raw('tollgate.js'):,} | {gz('tollgate.js'):,} | |")
-heaviest = (0, "")
+print("| file | raw | gzip -9 | brotli (served) | first visit, gzip | first visit, brotli |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print(f"| shared bundle (`tollgate.wasm`) | {raw('tollgate.wasm'):,} | {gz('tollgate.wasm'):,} | {br('tollgate.wasm'):,} | | |")
+print(f"| JS glue (`tollgate.js`) | {raw('tollgate.js'):,} | {gz('tollgate.js'):,} | {br('tollgate.js'):,} | | |")
+heaviest = {"gzip": (0, ""), "brotli": (0, "")}
 for path in sorted(glob.glob(os.path.join(pkg, "split___*_route_view_*.wasm"))):
     name = os.path.basename(path)
     module = re.sub(r"^split_(.*)\.wasm$", r"\1", name)
     page = re.sub(r"^__(.*)_route_view_.*$", r"\1", module)
-    chunks = manifest.get(module, [])
-    visit = shared + gz(name) + sum(gz(f"{chunk}.wasm") for chunk in chunks)
-    heaviest = max(heaviest, (visit, page))
-    print(f"| page `{page}` (+{len(chunks)} small chunks) | {raw(name):,} | {gz(name):,} | {visit:,} |")
+    files = ["tollgate.wasm", name] + [f"{chunk}.wasm" for chunk in manifest.get(module, [])]
+    visit_gz = sum(gz(f) for f in files)
+    visit_br = sum(br(f) for f in files)
+    heaviest["gzip"] = max(heaviest["gzip"], (visit_gz, page))
+    heaviest["brotli"] = max(heaviest["brotli"], (visit_br, page))
+    print(f"| page `{page}` (+{len(files) - 2} small chunks) | {raw(name):,} | {gz(name):,} | {br(name):,} | {visit_gz:,} | {visit_br:,} |")
 print()
-print(f"Heaviest first visit: `{heaviest[1]}`, {heaviest[0]:,} bytes gzipped of WASM.")
+for kind, (size, page) in heaviest.items():
+    print(f"Heaviest first visit, {kind}: `{page}`, {size:,} bytes of WASM.")
 PY
