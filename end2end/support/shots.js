@@ -18,6 +18,7 @@ async function screenshots(page, name, ready) {
     // Toasts float over the page: dismissed, not photographed.
     document.querySelectorAll('.toast-close').forEach((button) => button.click());
   });
+  await expect(page.locator('.toast')).toHaveCount(0);
   for (const [suffix, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await page.setViewportSize(size);
     await expect(ready()).toBeVisible();

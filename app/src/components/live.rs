@@ -1,12 +1,62 @@
 //! The admin's live telemetry in the browser: server-sent events from
 //! `/api/admin/live` or JSON messages from the WebSocket at
 //! `/api/admin/live/ws`, as `REALTIME_MODE` says. Each event reaches the
-//! page as its name and JSON data. The connection closes when the page goes.
+//! page read into its type; the connection closes when the page goes.
+
+use serde::Deserialize;
+
+/// One event of the live telemetry. Over the WebSocket it comes as
+/// `{"event": "active_users", "data": {…}}`, which this reads directly.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum LiveEvent {
+    ActiveUsers(ActiveNow),
+    PerformanceTick(Tick),
+    SystemStatus(Status),
+    Heartbeat,
+}
+
+/// `active_users`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ActiveNow {
+    pub count: u64,
+    pub timestamp: String,
+}
+
+/// `performance_tick`: the last 24 hours' average response and errors.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tick {
+    pub avg_response_ms: i64,
+    pub error_rate_pct: f64,
+    pub timestamp: String,
+}
+
+/// `system_status`: `green`, `yellow` or `red` each.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Status {
+    pub api: String,
+    pub db: String,
+    pub timestamp: String,
+}
+
+impl LiveEvent {
+    /// A server-sent event: its name and its data; `None` for a name or
+    /// data this page does not know.
+    pub fn from_sse(name: &str, data: &str) -> Option<Self> {
+        match name {
+            "active_users" => serde_json::from_str(data).ok().map(Self::ActiveUsers),
+            "performance_tick" => serde_json::from_str(data).ok().map(Self::PerformanceTick),
+            "system_status" => serde_json::from_str(data).ok().map(Self::SystemStatus),
+            _ => None,
+        }
+    }
+}
 
 /// Listens while the calling component is on the page (browser only).
 /// `mode` is `sse` or `ws`; any other mode listens to nothing (polling is
 /// the page's own timer).
-pub fn subscribe(mode: &str, on_event: impl Fn(&str, &str) + 'static) {
+pub fn subscribe(mode: &str, on_event: impl Fn(LiveEvent) + 'static) {
     #[cfg(any(feature = "hydrate", feature = "csr"))]
     browser::subscribe(mode, on_event);
     #[cfg(not(any(feature = "hydrate", feature = "csr")))]
@@ -21,12 +71,14 @@ mod browser {
     use wasm_bindgen::{JsCast, closure::Closure};
     use web_sys::{EventSource, MessageEvent, WebSocket};
 
+    use super::LiveEvent;
+
     /// The event names the server sends.
     const EVENTS: [&str; 3] = ["active_users", "performance_tick", "system_status"];
 
     type Callback = Closure<dyn FnMut(MessageEvent)>;
-    /// The page's handler: an event's name and its JSON data.
-    type OnEvent = Rc<dyn Fn(&str, &str)>;
+    /// The page's handler.
+    type OnEvent = Rc<dyn Fn(LiveEvent)>;
 
     /// A connection and the callbacks it calls, which must live as long.
     enum Connection {
@@ -51,7 +103,7 @@ mod browser {
         }
     }
 
-    pub fn subscribe(mode: &str, on_event: impl Fn(&str, &str) + 'static) {
+    pub fn subscribe(mode: &str, on_event: impl Fn(LiveEvent) + 'static) {
         let on_event = Rc::new(on_event);
         let connection = match mode {
             "sse" => events(on_event),
@@ -72,8 +124,9 @@ mod browser {
             .map(|&name| {
                 let on_event = Rc::clone(&on_event);
                 let callback = Callback::new(move |event: MessageEvent| {
-                    if let Some(data) = event.data().as_string() {
-                        on_event(name, &data);
+                    let data = event.data().as_string().unwrap_or_default();
+                    if let Some(event) = LiveEvent::from_sse(name, &data) {
+                        on_event(event);
                     }
                 });
                 let _ = source
@@ -100,21 +153,9 @@ mod browser {
         ))
         .ok()?;
         let callback = Callback::new(move |message: MessageEvent| {
-            #[derive(serde::Deserialize)]
-            struct Envelope {
-                event: String,
-                #[serde(default)]
-                data: Option<serde_json::Value>,
-            }
-            let Some(text) = message.data().as_string() else {
-                return;
-            };
-            if let Ok(Envelope {
-                event,
-                data: Some(data),
-            }) = serde_json::from_str(&text)
-            {
-                on_event(&event, &data.to_string());
+            let text = message.data().as_string().unwrap_or_default();
+            if let Ok(event) = serde_json::from_str(&text) {
+                on_event(event);
             }
         });
         socket.set_onmessage(Some(callback.as_ref().unchecked_ref()));
@@ -122,5 +163,33 @@ mod browser {
             socket,
             _callback: callback,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websocket_messages_and_server_sent_events_read_alike() {
+        let message = r#"{"event":"performance_tick","data":{"avgResponseMs":183,"errorRatePct":0.7,"timestamp":"2026-11-25T10:00:00Z"}}"#;
+        let read: LiveEvent = serde_json::from_str(message).unwrap();
+        let tick = Tick {
+            avg_response_ms: 183,
+            error_rate_pct: 0.7,
+            timestamp: "2026-11-25T10:00:00Z".into(),
+        };
+        assert_eq!(read, LiveEvent::PerformanceTick(tick.clone()));
+        let data = r#"{"avgResponseMs":183,"errorRatePct":0.7,"timestamp":"2026-11-25T10:00:00Z"}"#;
+        assert_eq!(
+            LiveEvent::from_sse("performance_tick", data),
+            Some(LiveEvent::PerformanceTick(tick))
+        );
+
+        let heartbeat: LiveEvent = serde_json::from_str(r#"{"event":"heartbeat"}"#).unwrap();
+        assert_eq!(heartbeat, LiveEvent::Heartbeat);
+        assert!(serde_json::from_str::<LiveEvent>(r#"{"event":"unknown","data":{}}"#).is_err());
+        assert_eq!(LiveEvent::from_sse("active_users", "not json"), None);
+        assert_eq!(LiveEvent::from_sse("unknown", "{}"), None);
     }
 }

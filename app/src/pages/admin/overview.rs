@@ -15,7 +15,7 @@ use crate::{
         browser::every,
         chart::{Chart, ChartKind, Point},
         error_view::page_error,
-        live::subscribe,
+        live::{LiveEvent, subscribe},
         skeleton::{Skeleton, SkeletonStats},
     },
     dto::admin::{Lights, Performance},
@@ -37,27 +37,6 @@ struct Live {
     /// `(time, average response ms)`, oldest first.
     latency: Vec<(String, i64)>,
     updated_at: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct ActiveNow {
-    count: u64,
-    timestamp: String,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Tick {
-    avg_response_ms: i64,
-    error_rate_pct: f64,
-    timestamp: String,
-}
-
-#[derive(serde::Deserialize)]
-struct Status {
-    api: String,
-    db: String,
-    timestamp: String,
 }
 
 #[component]
@@ -83,8 +62,8 @@ pub fn AdminOverviewPage() -> impl IntoView {
         if settings.realtime_mode == "polling" {
             return;
         }
-        subscribe(&settings.realtime_mode, move |event, data| {
-            apply(live, refresh, active_refresh, event, data)
+        subscribe(&settings.realtime_mode, move |event| {
+            apply(live, refresh, active_refresh, event)
         });
     });
     let polling = move || matches!(settings.get(), Some(Ok(ref s)) if s.realtime_mode == "polling");
@@ -248,55 +227,48 @@ fn apply(
     live: RwSignal<Live>,
     refresh: RwSignal<u64>,
     active_refresh: RwSignal<u64>,
-    event: &str,
-    data: &str,
+    event: LiveEvent,
 ) {
     match event {
-        "active_users" => {
-            if let Ok(now) = serde_json::from_str::<ActiveNow>(data) {
-                if live.with_untracked(|l| l.active_now) != Some(now.count) {
-                    active_refresh.update(|n| *n += 1);
+        LiveEvent::ActiveUsers(now) => {
+            if live.with_untracked(|l| l.active_now) != Some(now.count) {
+                active_refresh.update(|n| *n += 1);
+            }
+            live.update(|l| {
+                l.active_now = Some(now.count);
+                l.updated_at = Some(now.timestamp);
+            });
+        }
+        LiveEvent::PerformanceTick(tick) => {
+            live.update(|l| {
+                l.performance = Some(Performance {
+                    requests_total_24h: l
+                        .performance
+                        .map(|p| p.requests_total_24h)
+                        .unwrap_or_default(),
+                    avg_response_ms: tick.avg_response_ms,
+                    error_rate_pct: tick.error_rate_pct,
+                });
+                l.latency
+                    .push((tick.timestamp.clone(), tick.avg_response_ms));
+                if l.latency.len() > SAMPLES {
+                    l.latency.remove(0);
                 }
-                live.update(|l| {
-                    l.active_now = Some(now.count);
-                    l.updated_at = Some(now.timestamp);
-                });
-            }
+                l.updated_at = Some(tick.timestamp);
+            });
+            // The request counts are not in the events: ask for them.
+            refresh.update(|n| *n += 1);
         }
-        "performance_tick" => {
-            if let Ok(tick) = serde_json::from_str::<Tick>(data) {
-                live.update(|l| {
-                    l.performance = Some(Performance {
-                        requests_total_24h: l
-                            .performance
-                            .map(|p| p.requests_total_24h)
-                            .unwrap_or_default(),
-                        avg_response_ms: tick.avg_response_ms,
-                        error_rate_pct: tick.error_rate_pct,
-                    });
-                    l.latency
-                        .push((tick.timestamp.clone(), tick.avg_response_ms));
-                    if l.latency.len() > SAMPLES {
-                        l.latency.remove(0);
-                    }
-                    l.updated_at = Some(tick.timestamp);
+        LiveEvent::SystemStatus(status) => {
+            live.update(|l| {
+                l.lights = Some(Lights {
+                    api: status.api,
+                    db: status.db,
                 });
-                // The request counts are not in the events: ask for them.
-                refresh.update(|n| *n += 1);
-            }
+                l.updated_at = Some(status.timestamp);
+            });
         }
-        "system_status" => {
-            if let Ok(status) = serde_json::from_str::<Status>(data) {
-                live.update(|l| {
-                    l.lights = Some(Lights {
-                        api: status.api,
-                        db: status.db,
-                    });
-                    l.updated_at = Some(status.timestamp);
-                });
-            }
-        }
-        _ => {}
+        LiveEvent::Heartbeat => {}
     }
 }
 
