@@ -41,7 +41,10 @@ for path in sorted(glob.glob(os.path.join(pkg, "split___*_route_view_*.wasm"))):
     name = os.path.basename(path)
     module = re.sub(r"^split_(.*)\.wasm$", r"\1", name)
     page = re.sub(r"^__(.*)_route_view_.*$", r"\1", module)
-    files = ["tollgate.wasm", name] + [f"{chunk}.wasm" for chunk in manifest.get(module, [])]
+    # The manifest lists the page's own module among its chunks: each file
+    # counts once.
+    small = {f"{chunk}.wasm" for chunk in manifest.get(module, [])} - {name}
+    files = ["tollgate.wasm", name, *sorted(small)]
     visit_gz = sum(gz(f) for f in files)
     visit_br = sum(br(f) for f in files)
     heaviest["gzip"] = max(heaviest["gzip"], (visit_gz, page))
