@@ -318,12 +318,18 @@ async fn call(
             }
         };
         pending.mark_first_byte();
-        let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
-        let body = if upstream_format == format {
-            body
+        let (body, tokens) = if upstream_format == format {
+            let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
+            (body, tokens)
         } else {
-            match translate_answer(&body, format, &public_model) {
-                Some(body) => body,
+            // Parsed once, for the meter and the translation alike.
+            let answer: Option<Value> = serde_json::from_slice(&body).ok();
+            let tokens = answer
+                .as_ref()
+                .and_then(|answer| meter::from_answer(upstream_format, answer))
+                .unwrap_or_default();
+            match answer.and_then(|answer| translate_answer(&answer, format, &public_model)) {
+                Some(body) => (body, tokens),
                 None => {
                     let err = ProxyError::new(
                         ErrorKind::UpstreamUnreachable,
@@ -376,12 +382,11 @@ async fn call(
 
 /// A provider's JSON answer in the client's format, or `None` when it is
 /// not an answer.
-fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Bytes> {
-    let upstream: Value = serde_json::from_slice(body).ok()?;
+fn translate_answer(upstream: &Value, client: ApiFormat, model: &str) -> Option<Bytes> {
     let translated = match client {
-        ApiFormat::Anthropic => translate::response::openai_to_anthropic(&upstream, model)?,
+        ApiFormat::Anthropic => translate::response::openai_to_anthropic(upstream, model)?,
         ApiFormat::OpenAi => translate::response::anthropic_to_openai(
-            &upstream,
+            upstream,
             model,
             crate::time::now().timestamp(),
         )?,

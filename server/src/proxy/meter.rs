@@ -18,8 +18,19 @@ struct UsageOnly {
 /// Usage from a whole JSON answer; `None` when it reports none.
 pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
     let answer: UsageOnly = serde_json::from_slice(body).ok()?;
-    let usage = answer.usage.filter(Value::is_object)?;
-    let usage = &usage;
+    from_usage(format, &answer.usage?)
+}
+
+/// Usage from an answer already parsed (one being translated), so that it
+/// is not read twice.
+pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
+    from_usage(format, answer.get("usage")?)
+}
+
+fn from_usage(format: ApiFormat, usage: &Value) -> Option<Tokens> {
+    if !usage.is_object() {
+        return None;
+    }
     let mut tokens = Tokens::default();
     match format {
         ApiFormat::OpenAi => apply_openai(&mut tokens, usage),
@@ -223,6 +234,20 @@ mod tests {
                 reasoning: 12
             }
         );
+    }
+
+    #[test]
+    fn a_parsed_answer_reads_as_its_bytes_do() {
+        let body = br#"{"id":"x","usage":{"prompt_tokens":120,"completion_tokens":30,
+            "prompt_tokens_details":{"cached_tokens":100}}}"#;
+        let answer: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            from_answer(ApiFormat::OpenAi, &answer),
+            from_json(ApiFormat::OpenAi, body)
+        );
+        assert!(from_answer(ApiFormat::OpenAi, &answer).is_some());
+        let no_usage: Value = serde_json::json!({"usage": "none"});
+        assert_eq!(from_answer(ApiFormat::Anthropic, &no_usage), None);
     }
 
     #[test]
