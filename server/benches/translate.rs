@@ -135,7 +135,8 @@ async fn main() -> anyhow::Result<()> {
             let body = anthropic_request.as_bytes();
             move || {
                 let request = ClientRequest::parse(black_box(body), Endpoint::Messages);
-                let body = request.and_then(|r| r.for_upstream("bench", client, upstream, 4096));
+                let body =
+                    request.and_then(|r| r.for_upstream("bench", client, upstream, 4096, 8_192));
                 black_box(body.ok());
             }
         };

@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let models = ["gpt-4o", "gpt-4o-mini", "sonnet-4.5", "haiku-4.5"];
 
-    let writer = usage::start(db.clone());
+    let writer = usage::writer::start(db.clone());
     let started = Instant::now();
     for n in 0..rows {
         let (user_id, key_id) = &keys[n % keys.len()];
@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             reasoning_tokens: 0,
             cost: 6_500,
             charged: 6_500,
+            overrun: 0,
             input_price: 2_500_000,
             output_price: 10_000_000,
             cache_read_price: 0,

@@ -1,4 +1,5 @@
-//! The audit log: who changed what, as admin, with the target's public view
+//! The audit log: who changed what, as admin (and requests that cost more
+//! than they held), with the target's public view
 //! before and after. Services call [`record`] inside the transaction of the
 //! change, so the entry commits (or rolls back) with it.
 //!
@@ -34,6 +35,8 @@ pub enum Action {
     ModelDelete,
     CreditsGrant,
     CreditsRefund,
+    /// A request cost more than it held: charged in full all the same.
+    CreditsOverrun,
     RateLimitsUpdate,
     GrantCreate,
     GrantRevoke,
@@ -57,6 +60,7 @@ impl Action {
             Self::ModelDelete => "model.delete",
             Self::CreditsGrant => "credits.grant",
             Self::CreditsRefund => "credits.refund",
+            Self::CreditsOverrun => "credits.overrun",
             Self::RateLimitsUpdate => "rate_limits.update",
             Self::GrantCreate => "grant.create",
             Self::GrantRevoke => "grant.revoke",
@@ -96,6 +100,11 @@ impl Target {
     /// An API key, by its id (`key_…`).
     pub fn key(id: impl Into<String>) -> Self {
         Self::new("key", id)
+    }
+
+    /// A proxied request, by its id (`req_…`).
+    pub fn request(id: impl Into<String>) -> Self {
+        Self::new("request", id)
     }
 
     /// An entitlement grant, by its numeric id.

@@ -49,19 +49,28 @@ pub trait Sink: Send + Sync + 'static {
     type Row: Send + Sync + 'static;
     /// Names the rows in logs.
     const NAME: &'static str;
-    /// How often a failed batch is tried again before it is given up.
+    /// How often a failed batch is tried again before it is given up;
+    /// [`FOREVER`] for rows that must never be lost.
     const RETRIES: u32;
     /// Rows that may wait to be written. Beyond it `offer` drops rows and
     /// `submit` parks them while `wait_for_room` holds callers back, so it
     /// bounds the memory a slow database can cost.
     const QUEUE: usize;
 
+    /// Writes `rows` in one transaction. `retry` says an earlier attempt
+    /// failed, and may have committed unseen.
     fn write(
         &self,
         db: &DatabaseConnection,
         rows: &[Self::Row],
+        retry: bool,
     ) -> impl Future<Output = Result<(), DbErr>> + Send;
 }
+
+/// [`Sink::RETRIES`] for a sink that tries until the database takes it.
+pub const FOREVER: u32 = u32::MAX;
+/// The longest pause between two tries of a batch.
+const MAX_PAUSE: Duration = Duration::from_secs(5);
 
 enum Message<R> {
     Row(R),
@@ -211,23 +220,27 @@ async fn run<S: Sink>(
 }
 
 /// Writes and empties the batch, trying again with a growing pause when
-/// the database refuses (locked, restarting). A batch that still fails is
-/// logged and dropped: the writer must keep going for the rows after it.
+/// the database refuses (locked, restarting): forever for a sink whose rows
+/// must not be lost, otherwise `RETRIES` times, after which the batch is
+/// logged and dropped so that the writer keeps going.
 async fn write<S: Sink>(db: &DatabaseConnection, sink: &S, batch: &mut Vec<S::Row>) {
     if batch.is_empty() {
         return;
     }
     let mut pause = Duration::from_millis(50);
-    for attempt in 0..=S::RETRIES {
-        match sink.write(db, batch).await {
+    let mut attempt = 0;
+    loop {
+        match sink.write(db, batch, attempt > 0).await {
             Ok(()) => break,
-            Err(err) if attempt < S::RETRIES => {
-                tracing::warn!(error = %err, table = S::NAME, rows = batch.len(), "batch write failed; retrying");
+            Err(err) if S::RETRIES == FOREVER || attempt < S::RETRIES => {
+                tracing::warn!(error = %err, table = S::NAME, rows = batch.len(), attempt, "batch write failed; retrying");
                 tokio::time::sleep(pause).await;
-                pause *= 2;
+                pause = (pause * 2).min(MAX_PAUSE);
+                attempt += 1;
             }
             Err(err) => {
                 tracing::error!(error = %err, table = S::NAME, rows = batch.len(), "could not write batch; rows lost");
+                break;
             }
         }
     }
@@ -247,7 +260,12 @@ mod tests {
         const RETRIES: u32 = 0;
         const QUEUE: usize = 1_000;
 
-        async fn write(&self, _db: &DatabaseConnection, rows: &[u32]) -> Result<(), DbErr> {
+        async fn write(
+            &self,
+            _db: &DatabaseConnection,
+            rows: &[u32],
+            _retry: bool,
+        ) -> Result<(), DbErr> {
             tokio::time::sleep(Duration::from_millis(1)).await;
             self.0.fetch_add(rows.len(), Ordering::SeqCst);
             Ok(())

@@ -41,6 +41,7 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub proxy: ProxySettings,
     pub credits: CreditSettings,
+    pub usage: UsageSettings,
     pub rate_limits: RateLimitSettings,
     pub features: FeatureSettings,
     pub live: LiveSettings,
@@ -162,8 +163,15 @@ impl RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CreditSettings {
-    /// The output a request's hold assumes when it names no `max_tokens`.
+    /// The output cap a request gets when it names none: held on the
+    /// balance and sent to the provider.
     pub default_max_output_tokens: u32,
+    /// The largest output cap a request may name, for models without their
+    /// own `max_output_tokens`.
+    pub max_output_tokens: u32,
+    /// Tokens held for each image, file or audio part of a request (text is
+    /// held at one token per byte).
+    pub attachment_tokens: u32,
     /// Credits every new user starts with (`5` or `"2.5"`), recorded in the
     /// ledger as a grant.
     pub starting_grant: Credits,
@@ -173,6 +181,8 @@ impl Default for CreditSettings {
     fn default() -> Self {
         Self {
             default_max_output_tokens: 4096,
+            max_output_tokens: 131_072,
+            attachment_tokens: 8_192,
             starting_grant: Credits(0),
         }
     }
@@ -184,13 +194,32 @@ pub struct ProxySettings {
     /// Largest request body `/v1/chat/completions` and `/v1/messages`
     /// accept; bigger ones get 413. Anthropic's own limit is 32 MB.
     pub max_body_bytes: usize,
+    /// How long a request waits for room in the usage writer's queue
+    /// before it is refused with 503.
+    pub admission_wait_ms: u64,
 }
 
 impl Default for ProxySettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 32 * 1024 * 1024,
+            admission_wait_ms: 2_000,
         }
+    }
+}
+
+/// How usage rows reach the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageSettings {
+    /// Append each row to a spool file in `data_dir`, fsync'd before the
+    /// answer completes and replayed on start.
+    pub spool: bool,
+}
+
+impl Default for UsageSettings {
+    fn default() -> Self {
+        Self { spool: true }
     }
 }
 
@@ -245,6 +274,7 @@ impl Default for Settings {
             secrets: SecretSettings::default(),
             proxy: ProxySettings::default(),
             credits: CreditSettings::default(),
+            usage: UsageSettings::default(),
             rate_limits: RateLimitSettings::default(),
             features: FeatureSettings::default(),
             live: LiveSettings::default(),
@@ -337,6 +367,11 @@ impl Settings {
         anyhow::ensure!(
             self.auth.session_ttl_hours > 0,
             "invalid configuration: auth.session_ttl_hours must be at least 1"
+        );
+        anyhow::ensure!(
+            self.credits.default_max_output_tokens > 0
+                && self.credits.default_max_output_tokens <= self.credits.max_output_tokens,
+            "invalid configuration: credits.default_max_output_tokens must be between 1 and credits.max_output_tokens"
         );
         anyhow::ensure!(
             self.auth.login_max_failures > 0,

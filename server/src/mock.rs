@@ -8,7 +8,10 @@
 //! `slow` (waits [`SLOW_DELAY`] before answering), `drip` (streams one event
 //! every [`DRIP_INTERVAL`]), `error-500`, `429` (with `Retry-After`),
 //! `stream-cut` (the stream breaks off half-way), `cache` (reports cache
-//! tokens) and `reasoning` (reports reasoning tokens).
+//! tokens), `reasoning` (reports reasoning tokens), `long` (says as many
+//! words as the output cap allows, [`LONG_UNCAPPED`] without one) and
+//! `overreport` (reports ten times the output it said, as a provider that
+//! ignores the cap would bill).
 //!
 //! Tools: a request that offers tools (and does not forbid them with a
 //! `none` tool choice) gets a call of its first tool with
@@ -40,6 +43,8 @@ pub const CACHE_READ_TOKENS: u64 = 100;
 pub const CACHE_WRITE_TOKENS: u64 = 50;
 /// Reasoning tokens the `reasoning` models report (part of the output).
 pub const REASONING_TOKENS: u64 = 8;
+/// Words the `long` models say when the request names no output cap.
+pub const LONG_UNCAPPED: usize = 20_000;
 
 /// The standalone server's routes: OpenAI's with and without the `/v1`
 /// prefix (base URLs differ in whether they include it) and Anthropic's.
@@ -241,6 +246,8 @@ struct Reply {
     reasoning: u64,
     /// Whether `max_tokens` cut the reply short.
     truncated: bool,
+    /// Output reported per token said (10 for `overreport`).
+    output_factor: u64,
     /// A call of the request's first tool, instead of words.
     tool_call: Option<ToolCall>,
 }
@@ -313,6 +320,14 @@ impl Reply {
         let limit = ["max_tokens", "max_completion_tokens"]
             .iter()
             .find_map(|field| request.get(*field).and_then(Value::as_u64));
+        if model.contains("long") {
+            let cap = limit.map_or(LONG_UNCAPPED, |limit| {
+                usize::try_from(limit)
+                    .unwrap_or(usize::MAX)
+                    .min(LONG_UNCAPPED)
+            });
+            words = vec!["lorem".to_owned(); cap];
+        }
         let truncated = limit.is_some_and(|limit| (words.len() as u64) > limit);
         if let Some(limit) = limit {
             words.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -334,6 +349,7 @@ impl Reply {
                 0
             },
             truncated,
+            output_factor: if model.contains("overreport") { 10 } else { 1 },
             tool_call,
         }
     }
@@ -346,7 +362,7 @@ impl Reply {
     /// reasoning behind them.
     fn output_tokens(&self) -> u64 {
         let call = self.tool_call.as_ref().map_or(0, ToolCall::tokens);
-        self.words.len() as u64 + call + self.reasoning
+        (self.words.len() as u64 + call + self.reasoning) * self.output_factor
     }
 
     fn openai_tool_call(&self, call: &ToolCall) -> Value {

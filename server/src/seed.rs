@@ -265,6 +265,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     output_price: spec.prices.output,
                     cache_read_price: spec.prices.cache_read,
                     cache_write_price: spec.prices.cache_write,
+                    max_output_tokens: None,
                     enabled: Some(true),
                     plans: Vec::new(),
                 };
@@ -499,7 +500,11 @@ async fn write_usage(
     for (n, event) in history.events.iter().enumerate() {
         // Keeps at most a queue's worth in memory, like the proxy does.
         state.usage.wait_for_room().await;
-        state.usage.submit(usage_row(event, catalog, people));
+        let receipt = state.usage.record(usage_row(event, catalog, people));
+        if n % 1_000 == 999 {
+            // And the spool's queue short too.
+            receipt.durable().await;
+        }
         seeded.charged += event.cost;
         seeded.failed_requests += u64::from(event.status >= 400);
         if (n + 1) % step == 0 && n + 1 < total {
@@ -555,6 +560,7 @@ fn usage_row(
         reasoning_tokens: tokens.reasoning,
         cost: event.cost,
         charged: event.cost,
+        overrun: 0,
         input_price: model.input_price,
         output_price: model.output_price,
         cache_read_price: model.cache_read_price,

@@ -43,6 +43,7 @@ pub async fn seed_mock_provider(db: &DatabaseConnection, vault: &Vault) -> Resul
             output_price: 0,
             cache_read_price: 0,
             cache_write_price: 0,
+            max_output_tokens: None,
             enabled: Some(true),
             plans: Vec::new(),
         },

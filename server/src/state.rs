@@ -16,8 +16,9 @@ use crate::{
     limits::{self, RateLimits},
     live::Hub,
     proxy::{catalog::Catalog, upstream::Clients},
+    telemetry::counters::Counters,
     telemetry::metrics::{self, MetricsWriter},
-    usage::{self, UsageWriter},
+    usage::Recorder,
     vault::Vault,
 };
 
@@ -34,7 +35,10 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// The pooled HTTP client(s) for providers.
     pub upstream: Arc<Clients>,
-    pub usage: UsageWriter,
+    /// Usage rows: spooled to disk, then written in batches.
+    pub usage: Recorder,
+    /// Refusals and overruns, counted in memory.
+    pub counters: Arc<Counters>,
     /// Balances and holds in memory.
     pub wallets: Arc<Wallets>,
     /// Requests and tokens per minute, per key and per user.
@@ -62,6 +66,14 @@ impl AppState {
         let rate_limits = RateLimits::new(settings.rate_limits.by_plan());
         limits::plans::load(&db, &rate_limits).await?;
         let live = Arc::new(Hub::new(db.clone(), &settings.live));
+        let spool_dir = settings
+            .usage
+            .spool
+            .then(|| settings.data_dir.join("spool"));
+        if spool_dir.is_some() {
+            settings.ensure_data_dir()?;
+        }
+        let usage = Recorder::start(&db, spool_dir.as_deref()).await?;
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -72,7 +84,8 @@ impl AppState {
             metrics: metrics::start(db.clone()),
             catalog: Arc::new(Catalog::default()),
             upstream: Arc::new(Clients::default()),
-            usage: usage::start(db),
+            usage,
+            counters: Arc::new(Counters::default()),
             wallets: Arc::new(Wallets::default()),
             rate_limits: Arc::new(rate_limits),
             entitlements: Arc::new(Entitlements::default()),

@@ -1,7 +1,17 @@
 //! Checks shared by every service: text fields are trimmed, required and
 //! bounded in characters (not bytes), and errors name the field.
 
+use serde::{Deserialize, Deserializer};
+
 use crate::error::{Error, Result};
+
+/// For `Option<Option<T>>` fields of a change: a missing field is `None`
+/// (left as it is), a present `null` is `Some(None)` (removed).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
 
 /// The trimmed value, or 400 "`field` is required" / "… at most N characters".
 pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String> {

@@ -517,6 +517,18 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
     users.extend(balances.keys().cloned());
     users.sort();
     users.dedup();
+    // Requests that cost more than they held: their charges may take a
+    // balance below zero (and the charges of requests in flight then may
+    // keep it there until a grant brings it back).
+    let overruns: std::collections::HashSet<String> = usage_record::Entity::find()
+        .select_only()
+        .column(usage_record::Column::Id)
+        .filter(usage_record::Column::Overrun.gt(0))
+        .into_tuple::<String>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
     let mut found = Vec::new();
     for user_id in users {
         let entries = credit_entry::Entity::find()
@@ -526,9 +538,19 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
             .await?;
         let mut running: i64 = 0;
         let mut broken_entry = None;
+        let mut overran = false;
         for entry in &entries {
             running = running.saturating_add(entry.amount);
-            if broken_entry.is_none() && (entry.balance_after != running || running < 0) {
+            overran = running < 0
+                && (overran
+                    || entry.kind == EntryKind::Charge
+                        && entry
+                            .reference
+                            .as_ref()
+                            .is_some_and(|id| overruns.contains(id)));
+            let negative_without_cause = running < 0 && !overran;
+            if broken_entry.is_none() && (entry.balance_after != running || negative_without_cause)
+            {
                 broken_entry = Some(entry.id);
             }
         }

@@ -1,6 +1,7 @@
 //! Balances and holds in memory, so that admitting a request never waits on
 //! the database and concurrent requests can never spend more than a
-//! balance.
+//! balance: a hold is a ceiling, since the proxy sends the provider the
+//! output cap it held for.
 //!
 //! A wallet is loaded from `credit_balances` the first time its user makes
 //! a request and stays for the life of the process. From then on every
@@ -49,6 +50,19 @@ pub struct Hold {
 pub struct Insufficient {
     /// Balance minus open holds, in micro-credits.
     pub available: i64,
+    /// The balance itself: below zero after a request that cost more than
+    /// it held, which blocks every request until it is positive again.
+    pub balance: i64,
+}
+
+/// What settling a hold took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// The request's whole cost: always charged in full.
+    pub charged: i64,
+    /// What it cost beyond the hold (a provider reported more than it was
+    /// allowed); zero normally.
+    pub overrun: i64,
 }
 
 impl Wallets {
@@ -62,8 +76,11 @@ impl Wallets {
         let wallet = self.wallet(db, user_id).await?;
         let mut held = lock(&wallet);
         let available = held.balance - held.held;
-        if available < amount {
-            return Ok(Err(Insufficient { available }));
+        if available < amount || held.balance < 0 {
+            return Ok(Err(Insufficient {
+                available,
+                balance: held.balance,
+            }));
         }
         held.held += amount;
         drop(held);
@@ -112,14 +129,19 @@ impl Wallets {
 }
 
 impl Hold {
-    /// Releases the hold and charges `cost`, but never more than the
-    /// balance: returns what was charged.
-    pub fn settle(mut self, cost: i64) -> i64 {
+    /// Releases the hold and charges `cost` in full, even beyond the hold
+    /// (and so possibly below zero): every answered request is charged
+    /// what it cost, and an overrun is reported, never dropped.
+    pub fn settle(mut self, cost: i64) -> Settled {
+        let held = std::mem::take(&mut self.amount);
+        let charged = cost.max(0);
         let mut wallet = lock(&self.wallet);
-        wallet.held -= std::mem::take(&mut self.amount);
-        let charged = cost.clamp(0, wallet.balance.max(0));
+        wallet.held -= held;
         wallet.balance -= charged;
-        charged
+        Settled {
+            charged,
+            overrun: (charged - held).max(0),
+        }
     }
 }
 

@@ -19,6 +19,9 @@ pub struct Model {
     pub output_price: i64,
     pub cache_read_price: i64,
     pub cache_write_price: i64,
+    /// The largest output a request may ask for; `None`: the configured
+    /// `credits.max_output_tokens`.
+    pub max_output_tokens: Option<i64>,
     pub enabled: bool,
     /// JSON array of plans (`trial`, `free`, `pro`, `pro_lifetime`); `[]`: all.
     pub plans: String,

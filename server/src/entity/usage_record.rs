@@ -1,8 +1,10 @@
 //! `usage_records`: one row per proxied request, with its tokens and cost.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+/// Serialisable so that the usage spool can keep rows on disk.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "usage_records")]
 pub struct Model {
     /// `req_<16 hex>`, also sent to the client as `x-request-id`.
@@ -29,9 +31,12 @@ pub struct Model {
     pub reasoning_tokens: i64,
     /// Micro-credits, at the prices below.
     pub cost: i64,
-    /// Micro-credits taken from the balance: the cost, unless the balance
-    /// ran out first.
+    /// Micro-credits taken from the balance: the cost (zero for a request
+    /// that was never admitted).
     pub charged: i64,
+    /// Micro-credits the request cost beyond its hold: the provider reported
+    /// more than it was allowed. Charged all the same; zero normally.
+    pub overrun: i64,
     /// The model's prices when the request ran, micro-credits per million.
     pub input_price: i64,
     pub output_price: i64,

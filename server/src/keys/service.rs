@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::{
     KeyView,
@@ -56,13 +56,13 @@ pub struct NewKey {
 pub struct KeyChange {
     pub name: Option<String>,
     pub models: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     pub quota_micro_credits: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     pub expires_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     pub requests_per_minute: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "validate::present")]
     pub tokens_per_minute: Option<Option<i64>>,
 }
 
@@ -359,11 +359,4 @@ fn validate_expiry(expires_at: Option<DateTime<Utc>>) -> Result<Option<DateTime<
 
 fn encode_models(models: &[String]) -> Result<String> {
     serde_json::to_string(models).map_err(|err| Error::Internal(err.into()))
-}
-
-/// For `Option<Option<T>>` fields: a present `null` is `Some(None)`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
 }

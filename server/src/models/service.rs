@@ -24,6 +24,8 @@ use crate::{
 
 /// Prices beyond this (a million credits per million tokens) are a typo.
 const MAX_PRICE: i64 = 1_000_000_000_000;
+/// Output caps beyond this (ten million tokens) are a typo.
+const MAX_OUTPUT_TOKENS: i64 = 10_000_000;
 
 /// A plan a model can be offered to. `pro_lifetime` is the entitlement an
 /// admin grants; the others are the account plans.
@@ -76,6 +78,10 @@ pub struct NewModel {
     pub cache_read_price: i64,
     #[serde(default)]
     pub cache_write_price: i64,
+    /// The largest output a request may ask for (`None`: the configured
+    /// `credits.max_output_tokens`).
+    #[serde(default)]
+    pub max_output_tokens: Option<i64>,
     pub enabled: Option<bool>,
     /// Empty (the default): every plan.
     #[serde(default)]
@@ -92,6 +98,9 @@ pub struct ModelChange {
     pub output_price: Option<i64>,
     pub cache_read_price: Option<i64>,
     pub cache_write_price: Option<i64>,
+    /// `null` goes back to the configured default.
+    #[serde(default, deserialize_with = "validate::present")]
+    pub max_output_tokens: Option<Option<i64>>,
     pub enabled: Option<bool>,
     pub plans: Option<Vec<PlanName>>,
 }
@@ -122,6 +131,7 @@ pub struct ModelView {
     pub output_price: Price,
     pub cache_read_price: Price,
     pub cache_write_price: Price,
+    pub max_output_tokens: Option<i64>,
     pub enabled: bool,
     pub plans: Vec<PlanName>,
     #[serde(with = "serde_iso")]
@@ -142,6 +152,7 @@ impl From<shadow_model::Model> for ModelView {
             public_name: m.public_name,
             provider_id: m.provider_id,
             upstream_model: m.upstream_model,
+            max_output_tokens: m.max_output_tokens,
             enabled: m.enabled,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -187,6 +198,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<shadow_
         output_price: Set(validate_price("output_price", new.output_price)?),
         cache_read_price: Set(validate_price("cache_read_price", new.cache_read_price)?),
         cache_write_price: Set(validate_price("cache_write_price", new.cache_write_price)?),
+        max_output_tokens: Set(validate_max_output(new.max_output_tokens)?),
         enabled: Set(new.enabled.unwrap_or(true)),
         plans: Set(encode_plans(new.plans)?),
         created_at: Set(now),
@@ -250,6 +262,9 @@ pub async fn update(
         if let Some(price) = value {
             *column = Set(validate_price(field, price)?);
         }
+    }
+    if let Some(max_output) = change.max_output_tokens {
+        model.max_output_tokens = Set(validate_max_output(max_output)?);
     }
     if let Some(enabled) = change.enabled {
         model.enabled = Set(enabled);
@@ -320,6 +335,16 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     .await?;
     txn.commit().await?;
     Ok(deletion)
+}
+
+/// A model's output ceiling: a whole number of tokens, at least 1.
+fn validate_max_output(tokens: Option<i64>) -> Result<Option<i64>> {
+    match tokens {
+        Some(tokens) if !(1..=MAX_OUTPUT_TOKENS).contains(&tokens) => Err(Error::bad_request(
+            format!("max_output_tokens must be between 1 and {MAX_OUTPUT_TOKENS}"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// A model a user may call, with its provider's kind.

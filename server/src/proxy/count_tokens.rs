@@ -2,7 +2,8 @@
 //! request would take, without calling the model or charging anything.
 //! A model of an Anthropic provider is counted by the provider; any other
 //! gets an estimate of four bytes of its prompt a token, as Tollgate
-//! itself estimates input before a request is answered.
+//! itself estimates input before a request is answered. It takes a request
+//! from the caller's rate-limit windows like any other LLM request.
 
 use axum::{
     Json,
@@ -20,7 +21,10 @@ use super::{
     forward::{collect, route_for, send_error, upstream_error},
     request::read_body,
 };
-use crate::{entity::provider::ProviderKind, state::AppState};
+use crate::{
+    entity::provider::ProviderKind, keys::cache::KeyCaller, models::service::PlanName,
+    state::AppState,
+};
 
 const FORMAT: ApiFormat = ApiFormat::Anthropic;
 /// The longest answer read from the provider.
@@ -32,15 +36,37 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match count(&state, &caller, &headers, body).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
+        Ok(effective) => effective.plan,
+        Err(err) => return ProxyError::internal(err, FORMAT).into_response(),
+    };
+    // The same windows as the other LLM endpoints, so that counting is no
+    // way around them; checked before the body is read.
+    let (rate_headers, admitted) = state.rate_limits.admit(&caller, plan);
+    let mut response = match admitted {
+        Err(refused) => {
+            let retry_headers = refused.retry_headers();
+            let mut response =
+                ProxyError::new(ErrorKind::RateLimited, refused.message, FORMAT).into_response();
+            response.headers_mut().extend(retry_headers);
+            response
+        }
+        Ok(token_meter) => {
+            // Counting uses no tokens: only the one it was let in with.
+            token_meter.record(0);
+            count(&state, &caller, plan, &headers, body)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+    };
+    rate_headers.apply(response.headers_mut());
+    response
 }
 
 async fn count(
     state: &AppState,
-    caller: &crate::keys::cache::KeyCaller,
+    caller: &KeyCaller,
+    plan: PlanName,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ProxyError> {
@@ -69,12 +95,6 @@ async fn count(
             FORMAT,
         ));
     }
-    let plan = state
-        .entitlements
-        .resolve(&state.db, &caller.owner)
-        .await
-        .map_err(|err| ProxyError::internal(err, FORMAT))?
-        .plan;
     let route = route_for(state, caller, plan, &name, FORMAT).await?;
     if route.provider.kind != ProviderKind::Anthropic {
         return Ok(Json(json!({ "input_tokens": estimate(&request) })).into_response());

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     UpstreamTimeout,
     /// The upstream answered an error; its status is passed on.
     Upstream(StatusCode),
+    /// Tollgate cannot take the request now (its database is down or its
+    /// usage writer behind): try again shortly.
+    Unavailable,
     /// Something went wrong on our side.
     Internal,
 }
@@ -68,6 +71,7 @@ impl ErrorKind {
             Self::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Upstream(status) => status,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +89,7 @@ impl ErrorKind {
             Self::UpstreamUnreachable => "upstream_unreachable",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::Upstream(_) => "upstream_error",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -102,6 +107,7 @@ impl ErrorKind {
             Self::UpstreamUnreachable | Self::UpstreamTimeout | Self::Internal => {
                 ("server_error", None)
             }
+            Self::Unavailable => ("server_error", Some("service_unavailable")),
             Self::Upstream(status) if status.is_server_error() => ("server_error", None),
             Self::Upstream(_) => ("invalid_request_error", None),
         }
@@ -118,7 +124,7 @@ impl ErrorKind {
             Self::PayloadTooLarge => "request_too_large",
             Self::RateLimited => "rate_limit_error",
             Self::UpstreamTimeout => "timeout_error",
-            Self::UpstreamUnreachable | Self::Internal => "api_error",
+            Self::UpstreamUnreachable | Self::Unavailable | Self::Internal => "api_error",
             Self::Upstream(status) => match status.as_u16() {
                 400 => "invalid_request_error",
                 401 => "authentication_error",
@@ -170,8 +176,22 @@ impl ProxyError {
         self.kind.status()
     }
 
-    /// From a service error; internal details are logged, never sent.
+    /// From a service error; internal details are logged, never sent. A
+    /// database that fails is a 503 (try again), not a bug of ours.
     pub fn internal(err: crate::Error, format: ApiFormat) -> Self {
+        let database = matches!(&err, crate::Error::Internal(inner)
+            if inner.downcast_ref::<sea_orm::DbErr>().is_some());
+        if database {
+            tracing::warn!(error = ?err, "the database failed on the LLM API");
+            return Self {
+                retry_after: Some(HeaderValue::from_static("1")),
+                ..Self::new(
+                    ErrorKind::Unavailable,
+                    "Tollgate's database is unavailable; try again shortly",
+                    format,
+                )
+            };
+        }
         tracing::error!(error = ?err, "internal error on the LLM API");
         Self::new(ErrorKind::Internal, "internal server error", format)
     }

@@ -1,7 +1,9 @@
 //! `POST /v1/chat/completions` and `POST /v1/messages`: check the request,
-//! forward it to the model's provider, relay the answer and settle its
-//! usage. Every request that got past the key check leaves a usage row,
-//! whatever happened to it.
+//! hold its worst case, forward it to the model's provider, relay the
+//! answer and settle its usage. Requests refused before their model is
+//! known are counted in memory; every request that got a model leaves a
+//! usage row, whatever happened to it, and an answer completes only once
+//! its row is durable.
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,7 +24,7 @@ use super::{
     error::ErrorKind,
     meter::{self, StreamMeter},
     relay::Relay,
-    request::{ClientRequest, Endpoint, read_body},
+    request::{ClientRequest, Endpoint, UpstreamRequest, read_body},
     settle::Pending,
     upstream::{BodyStream, SendError},
 };
@@ -67,38 +69,37 @@ async fn forward(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    // Backpressure: when the usage writer is behind, new requests wait for
-    // it instead of queueing rows without bound.
-    state.usage.wait_for_room().await;
-    let mut pending = Pending::new(state.usage.clone(), caller.clone(), endpoint);
-    let request_id = HeaderValue::from_str(&pending.id).ok();
+    let format = endpoint.format();
+    let request_id = crate::ids::prefixed("req");
     let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
         Ok(effective) => effective.plan,
-        Err(err) => return reject(pending, ProxyError::internal(err, endpoint.format())),
+        Err(err) => return refuse(state, ProxyError::internal(err, format)),
     };
     // Rate limits come first: a flood is turned away before its bodies
-    // are read.
+    // are read, and costs a counter, not a row.
     let (rate_headers, admitted) = state.rate_limits.admit(&caller, plan);
     let mut response = match admitted {
         Err(refused) => {
             let retry_headers = refused.retry_headers();
-            let err = ProxyError::new(ErrorKind::RateLimited, refused.message, endpoint.format());
-            let mut response = reject(pending, err);
+            let err = ProxyError::new(ErrorKind::RateLimited, refused.message, format);
+            let mut response = refuse(state, err);
             response.headers_mut().extend(retry_headers);
             response
         }
         Ok(meter) => {
+            let mut pending = Pending::new(
+                request_id.clone(),
+                state.usage.clone(),
+                state.counters.clone(),
+                caller.clone(),
+                endpoint,
+            );
             pending.set_token_meter(meter);
-            match check(state, &caller, plan, endpoint, body, &mut pending).await {
-                Ok((route, request)) => {
-                    call(state, &route, request, endpoint, headers, pending).await
-                }
-                Err(err) => reject(pending, err),
-            }
+            serve(state, &caller, plan, endpoint, headers, body, pending).await
         }
     };
     rate_headers.apply(response.headers_mut());
-    if let Some(id) = request_id {
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
         if endpoint == Endpoint::Messages {
             // Where Anthropic's SDKs look for it (`_request_id`).
             response.headers_mut().insert("request-id", id.clone());
@@ -108,25 +109,121 @@ async fn forward(
     response
 }
 
-/// Everything decided before the provider is called: body, model, access
-/// (the key's models, the plan), endpoint format and quota.
-async fn check(
+/// A request the rate limits let in: checked, held for and forwarded.
+/// Refusals before its model is known, and bad caps, are counted, not
+/// recorded; from the model on, every outcome leaves a usage row.
+async fn serve(
     state: &AppState,
     caller: &KeyCaller,
     plan: PlanName,
     endpoint: Endpoint,
+    headers: &HeaderMap,
     body: Body,
-    pending: &mut Pending,
-) -> Result<(Arc<Route>, ClientRequest), ProxyError> {
+    mut pending: Pending,
+) -> Response {
     let format = endpoint.format();
-    let bytes = read_body(body, state.settings.proxy.max_body_bytes, format).await?;
-    let request = ClientRequest::parse(&bytes, endpoint)?;
+    // Backpressure: when the usage writer is behind (the database is slow
+    // or down), new requests wait a bounded time for it, then get 503.
+    let wait = Duration::from_millis(state.settings.proxy.admission_wait_ms);
+    if tokio::time::timeout(wait, state.usage.wait_for_room())
+        .await
+        .is_err()
+    {
+        let err = ProxyError {
+            retry_after: Some(HeaderValue::from_static("1")),
+            ..ProxyError::new(
+                ErrorKind::Unavailable,
+                "Tollgate is behind on recording usage; try again shortly",
+                format,
+            )
+        };
+        return refuse(state, err);
+    }
+    let read = async {
+        let bytes = read_body(body, state.settings.proxy.max_body_bytes, format).await?;
+        ClientRequest::parse(&bytes, endpoint)
+    };
+    let request = match read.await {
+        Ok(request) => request,
+        Err(err) => return refuse(state, err),
+    };
     pending.set_model(&request.model);
     pending.streamed = request.stream;
-    let route = route_for(state, caller, plan, &request.model, format).await?;
+    let route = match route_for(state, caller, plan, &request.model, format).await {
+        Ok(route) => route,
+        // The model exists: this refusal is the user's to see.
+        Err(err) if err.kind == ErrorKind::PermissionDenied => return reject(pending, err),
+        Err(err) => return refuse(state, err),
+    };
     pending.set_route(route.clone());
-    admit(state, caller, &route, &request, pending, format).await?;
-    Ok((route, request))
+    let call = Call {
+        stream: request.stream,
+        wants_usage: request.wants_usage,
+        input_estimate: request.input_estimate,
+        public_model: request.model.clone(),
+        upstream_format: upstream_format(&route, format),
+    };
+    let upstream_request = match output_ceiling(state, &route, &request, format).and_then(|cap| {
+        request.for_upstream(
+            &route.model.upstream_model,
+            format,
+            call.upstream_format,
+            cap,
+            i64::from(state.settings.credits.attachment_tokens),
+        )
+    }) {
+        Ok(upstream_request) => upstream_request,
+        Err(err) => return refuse(state, err),
+    };
+    if let Err(err) = admit(
+        state,
+        caller,
+        &route,
+        &upstream_request,
+        &mut pending,
+        format,
+    )
+    .await
+    {
+        return reject(pending, err);
+    }
+    call.send(
+        state,
+        &route,
+        upstream_request.body,
+        format,
+        headers,
+        pending,
+    )
+    .await
+}
+
+/// The output cap a request is held for and the provider is sent: the
+/// client's own, which may not exceed the model's maximum, or the
+/// configured default (never above that maximum).
+fn output_ceiling(
+    state: &AppState,
+    route: &Route,
+    request: &ClientRequest,
+    format: ApiFormat,
+) -> Result<i64, ProxyError> {
+    let credits = &state.settings.credits;
+    let maximum = route
+        .model
+        .max_output_tokens
+        .unwrap_or(i64::from(credits.max_output_tokens));
+    match request.output_cap {
+        Some(cap) if cap.tokens > maximum => Err(ProxyError::invalid_field(
+            cap.field,
+            format!(
+                "{}: must be at most {maximum} for the model `{}`",
+                cap.field, request.model
+            ),
+            format,
+        )),
+        Some(cap) => Ok(cap.tokens),
+        None => Ok(i64::from(credits.default_max_output_tokens).min(maximum)),
+    }
 }
 
 /// The model's route, if it exists (404) and the key and the plan may use
@@ -203,23 +300,22 @@ fn upstream_format(route: &Route, client: ApiFormat) -> ApiFormat {
 
 /// Reserves the request's worst case on the key's quota and the owner's
 /// balance (402 when either cannot cover it), so that requests in flight
-/// together can never spend more than either.
+/// together can never spend more than either. The worst case is the most
+/// the provider can charge for what it is sent: its input ceiling at the
+/// higher of the input and cache-write prices (input may be written to the
+/// cache), and the output cap it was given.
 async fn admit(
     state: &AppState,
     caller: &KeyCaller,
     route: &Route,
-    request: &ClientRequest,
+    request: &UpstreamRequest,
     pending: &mut Pending,
     format: ApiFormat,
 ) -> Result<(), ProxyError> {
-    let max_output = request
-        .max_output_tokens
-        .unwrap_or(i64::from(state.settings.credits.default_max_output_tokens));
     let prices = Prices::from(&route.model);
-    // Input may be written to the provider's cache, at that price.
     let worst = Tokens {
-        input: request.input_ceiling,
-        output: max_output,
+        input: request.max_input_tokens,
+        output: request.max_output_tokens,
         ..Tokens::default()
     }
     .cost(&Prices {
@@ -243,141 +339,156 @@ async fn admit(
         .await
         .map_err(|err| ProxyError::internal(err, format))?
         .map_err(|short| {
-            ProxyError::new(
-                ErrorKind::InsufficientQuota,
+            let message = if short.balance < 0 {
+                format!(
+                    "your credit balance is below zero ({} credits) after a request that cost more than it held; add credits to continue",
+                    format_credits(short.balance)
+                )
+            } else {
                 format!(
                     "insufficient credits: {} available, this request may cost up to {}",
                     format_credits(short.available.max(0)),
                     format_credits(worst)
-                ),
-                format,
-            )
+                )
+            };
+            ProxyError::new(ErrorKind::InsufficientQuota, message, format)
         })?;
     pending.set_holds(hold, quota_hold);
     Ok(())
 }
 
-/// Calls the provider and answers the client, settling the request.
-async fn call(
-    state: &AppState,
-    route: &Route,
-    request: ClientRequest,
-    endpoint: Endpoint,
-    headers: &HeaderMap,
-    mut pending: Pending,
-) -> Response {
-    let format = endpoint.format();
-    let upstream_format = upstream_format(route, format);
-    let (stream, wants_usage, input_estimate) =
-        (request.stream, request.wants_usage, request.input_estimate);
-    let public_model = request.model.clone();
-    let default_max_tokens = u64::from(state.settings.credits.default_max_output_tokens);
-    let body = match request.for_upstream(
-        &route.model.upstream_model,
-        format,
-        upstream_format,
-        default_max_tokens,
-    ) {
-        Ok(body) => body,
-        Err(err) => return reject(pending, err),
-    };
-    let provider = &route.provider;
-    let upstream = match state
-        .upstream
-        .send(provider, upstream_format, headers, body)
-        .await
-    {
-        Ok(upstream) => upstream,
-        Err(err) => return reject(pending, send_error(err, provider, format)),
-    };
-    if !upstream.status.is_success() {
-        let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
+/// What answering a request needs once its body is ready for the provider.
+struct Call {
+    stream: bool,
+    wants_usage: bool,
+    input_estimate: i64,
+    public_model: String,
+    upstream_format: ApiFormat,
+}
+
+impl Call {
+    /// Calls the provider and answers the client, settling the request.
+    async fn send(
+        self,
+        state: &AppState,
+        route: &Route,
+        body: Bytes,
+        format: ApiFormat,
+        headers: &HeaderMap,
+        mut pending: Pending,
+    ) -> Response {
+        let upstream_format = self.upstream_format;
+        let provider = &route.provider;
+        let upstream = match state
+            .upstream
+            .send(provider, upstream_format, headers, body)
             .await
-            .unwrap_or_default();
-        let mut err = upstream_error(upstream.status, &upstream.headers, &body, format);
-        if upstream_format != format {
-            // The provider's error type belongs to its format, not the client's.
-            err.upstream_type = None;
-        }
-        tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
-        pending.mark_first_byte();
-        // The status the client gets: an upstream 401/403 goes out as 502.
-        pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
-        return err.into_response();
-    }
-    let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
-    if !stream {
-        let body = match collect(upstream.body, provider.timeout, usize::MAX).await {
-            Ok(body) => body,
-            Err(kind) => {
-                let message = match kind {
-                    ErrorKind::UpstreamTimeout => "the provider stopped answering",
-                    _ => "the provider's answer broke off",
-                };
-                return reject(pending, ProxyError::new(kind, message, format));
-            }
+        {
+            Ok(upstream) => upstream,
+            Err(err) => return reject(pending, send_error(err, provider, format)),
         };
-        pending.mark_first_byte();
-        let (body, tokens) = if upstream_format == format {
-            let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
-            (body, tokens)
-        } else {
-            // Parsed once, for the meter and the translation alike.
-            let answer: Option<Value> = serde_json::from_slice(&body).ok();
-            let tokens = answer
-                .as_ref()
-                .and_then(|answer| meter::from_answer(upstream_format, answer))
+        if !upstream.status.is_success() {
+            let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
+                .await
                 .unwrap_or_default();
-            match answer.and_then(|answer| translate_answer(&answer, format, &public_model)) {
-                Some(body) => (body, tokens),
-                None => {
-                    let err = ProxyError::new(
-                        ErrorKind::UpstreamUnreachable,
-                        "the provider's answer could not be read",
-                        format,
-                    );
-                    pending.settle(err.status_code(), tokens, Some(err.kind.label()));
-                    return err.into_response();
-                }
+            let mut err = upstream_error(upstream.status, &upstream.headers, &body, format);
+            if upstream_format != format {
+                // The provider's error type belongs to its format, not the client's.
+                err.upstream_type = None;
             }
+            tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
+            pending.mark_first_byte();
+            // The status the client gets: an upstream 401/403 goes out as 502.
+            return reject(pending, err);
+        }
+        let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
+        if !self.stream {
+            let body = match collect(upstream.body, provider.timeout, usize::MAX).await {
+                Ok(body) => body,
+                Err(kind) => {
+                    let message = match kind {
+                        ErrorKind::UpstreamTimeout => "the provider stopped answering",
+                        _ => "the provider's answer broke off",
+                    };
+                    return reject(pending, ProxyError::new(kind, message, format));
+                }
+            };
+            pending.mark_first_byte();
+            let (body, tokens) = if upstream_format == format {
+                let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
+                (body, tokens)
+            } else {
+                // Parsed once, for the meter and the translation alike.
+                let answer: Option<Value> = serde_json::from_slice(&body).ok();
+                let tokens = answer
+                    .as_ref()
+                    .and_then(|answer| meter::from_answer(upstream_format, answer))
+                    .unwrap_or_default();
+                match answer
+                    .and_then(|answer| translate_answer(&answer, format, &self.public_model))
+                {
+                    Some(body) => (body, tokens),
+                    None => {
+                        let err = ProxyError::new(
+                            ErrorKind::UpstreamUnreachable,
+                            "the provider's answer could not be read",
+                            format,
+                        );
+                        // What the provider reported is charged all the same.
+                        pending
+                            .settle(err.status_code(), tokens, Some(err.kind.label()))
+                            .durable()
+                            .await;
+                        return err.into_response();
+                    }
+                }
+            };
+            // The answer goes out once its charge would survive a crash.
+            pending
+                .settle(upstream.status, tokens, None)
+                .durable()
+                .await;
+            let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
+            return (
+                upstream.status,
+                [(header::CONTENT_TYPE, content_type)],
+                body,
+            )
+                .into_response();
+        }
+        let translator = match (upstream_format, format) {
+            (ApiFormat::OpenAi, ApiFormat::Anthropic) => Some(StreamTranslator::ToAnthropic(
+                OpenAiToAnthropic::new(&self.public_model),
+            )),
+            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
+                Some(StreamTranslator::ToOpenAi(AnthropicToOpenAi::new(
+                    &self.public_model,
+                    crate::time::now().timestamp(),
+                    self.wants_usage,
+                )))
+            }
+            _ => None,
         };
-        pending.settle(upstream.status, tokens, None);
-        let content_type = content_type.unwrap_or(HeaderValue::from_static("application/json"));
-        return (
+        let relay = Relay::new(
+            upstream.body,
+            StreamMeter::new(upstream_format, self.wants_usage),
+            self.input_estimate,
+            provider.timeout,
             upstream.status,
-            [(header::CONTENT_TYPE, content_type)],
-            body,
+            pending,
+            translator,
+        );
+        let content_type = content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
+        (
+            upstream.status,
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            Body::from_stream(relay.into_stream()),
         )
-            .into_response();
+            .into_response()
     }
-    let translator = match (upstream_format, format) {
-        (ApiFormat::OpenAi, ApiFormat::Anthropic) => Some(StreamTranslator::ToAnthropic(
-            OpenAiToAnthropic::new(&public_model),
-        )),
-        (ApiFormat::Anthropic, ApiFormat::OpenAi) => Some(StreamTranslator::ToOpenAi(
-            AnthropicToOpenAi::new(&public_model, crate::time::now().timestamp(), wants_usage),
-        )),
-        _ => None,
-    };
-    let relay = Relay::new(
-        upstream.body,
-        StreamMeter::new(upstream_format, wants_usage),
-        input_estimate,
-        provider.timeout,
-        upstream.status,
-        pending,
-        translator,
-    );
-    let content_type = content_type.unwrap_or(HeaderValue::from_static("text/event-stream"));
-    (
-        upstream.status,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        Body::from_stream(relay.into_stream()),
-    )
-        .into_response()
 }
 
 /// A provider's JSON answer in the client's format, or `None` when it is
@@ -394,9 +505,17 @@ fn translate_answer(upstream: &Value, client: ApiFormat, model: &str) -> Option<
     serde_json::to_vec(&translated).ok().map(Bytes::from)
 }
 
-/// Settles a request that failed before an answer came, and answers it.
+/// Settles a request that failed before an answer came (it cost nothing),
+/// and answers it.
 fn reject(pending: Pending, err: ProxyError) -> Response {
-    pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
+    let _ = pending.settle(err.status_code(), Tokens::default(), Some(err.kind.label()));
+    err.into_response()
+}
+
+/// Answers a request turned away before it was admitted: counted in
+/// memory, never a usage row, so that a flood cannot fill the writer.
+pub(super) fn refuse(state: &AppState, err: ProxyError) -> Response {
+    state.counters.refused(err.kind);
     err.into_response()
 }
 

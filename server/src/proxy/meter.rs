@@ -1,67 +1,177 @@
 //! Reading usage from what the provider sent: the `usage` object of a JSON
 //! answer, or the events of a stream (OpenAI's final usage chunk;
 //! Anthropic's `message_start` and `message_delta`).
+//!
+//! Each event is parsed into small structs naming only the fields read
+//! here; serde skips the rest without building it. An event's kind thus
+//! comes from its own `type` or `choices`, never from text a model wrote
+//! inside it (a `stop_sequence` of `"content_block_delta"` is only text).
 
-use serde::Deserialize;
+use std::{borrow::Cow, fmt, marker::PhantomData};
+
+use serde::{
+    Deserialize, Deserializer,
+    de::{IgnoredAny, MapAccess, SeqAccess, Visitor, value::MapAccessDeserializer},
+};
 use serde_json::Value;
 
 use super::ApiFormat;
 use crate::usage::Tokens;
 
-/// Only the `usage` of an answer: serde skips the rest without building it.
-#[derive(Deserialize)]
-struct UsageOnly {
-    #[serde(default)]
-    usage: Option<Value>,
+/// OpenAI's `usage`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OpenAiUsage {
+    prompt_tokens: Count,
+    completion_tokens: Count,
+    prompt_tokens_details: Object<PromptDetails>,
+    completion_tokens_details: Object<CompletionDetails>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PromptDetails {
+    cached_tokens: Count,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CompletionDetails {
+    reasoning_tokens: Count,
+}
+
+/// Anthropic's `usage`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct AnthropicUsage {
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_input_tokens: Count,
+    cache_creation_input_tokens: Count,
 }
 
 /// Usage from a whole JSON answer; `None` when it reports none.
 pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
-    let answer: UsageOnly = serde_json::from_slice(body).ok()?;
-    from_usage(format, &answer.usage?)
+    let mut tokens = Tokens::default();
+    match format {
+        ApiFormat::OpenAi => apply_openai(&mut tokens, &usage_of_answer(body)?),
+        ApiFormat::Anthropic => apply_anthropic(&mut tokens, &usage_of_answer(body)?),
+    }
+    Some(tokens)
 }
 
 /// Usage from an answer already parsed (one being translated), so that it
 /// is not read twice.
 pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
-    from_usage(format, answer.get("usage")?)
-}
-
-fn from_usage(format: ApiFormat, usage: &Value) -> Option<Tokens> {
-    if !usage.is_object() {
-        return None;
-    }
+    let usage = answer.get("usage")?;
     let mut tokens = Tokens::default();
     match format {
-        ApiFormat::OpenAi => apply_openai(&mut tokens, usage),
-        ApiFormat::Anthropic => apply_anthropic(&mut tokens, usage),
+        ApiFormat::OpenAi => apply_openai(&mut tokens, &Object::deserialize(usage).ok()?.0?),
+        ApiFormat::Anthropic => apply_anthropic(&mut tokens, &Object::deserialize(usage).ok()?.0?),
     }
     Some(tokens)
 }
 
+/// The `usage` object of an answer: serde skips the rest without building
+/// it.
+fn usage_of_answer<'a, U: Deserialize<'a> + Default>(body: &'a [u8]) -> Option<U> {
+    #[derive(Deserialize)]
+    struct Answer<U> {
+        #[serde(default)]
+        usage: Object<U>,
+    }
+    serde_json::from_slice::<Answer<U>>(body).ok()?.usage.0
+}
+
 /// OpenAI counts cached input inside `prompt_tokens`; we keep it apart.
-fn apply_openai(tokens: &mut Tokens, usage: &Value) {
-    let number = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0);
-    let prompt = number(usage.get("prompt_tokens"));
-    let cached = number(usage.pointer("/prompt_tokens_details/cached_tokens"));
+fn apply_openai(tokens: &mut Tokens, usage: &OpenAiUsage) {
+    let prompt = usage.prompt_tokens.or_zero();
+    let cached = (usage.prompt_tokens_details.0.as_ref())
+        .map_or(0, |details| details.cached_tokens.or_zero());
     tokens.cache_read = cached;
     tokens.input = (prompt - cached).max(0);
-    tokens.output = number(usage.get("completion_tokens"));
-    tokens.reasoning = number(usage.pointer("/completion_tokens_details/reasoning_tokens"));
+    tokens.output = usage.completion_tokens.or_zero();
+    tokens.reasoning = (usage.completion_tokens_details.0.as_ref())
+        .map_or(0, |details| details.reasoning_tokens.or_zero());
 }
 
 /// Anthropic's fields are disjoint. In a stream, `message_delta` repeats
 /// them cumulatively, so whatever it carries replaces what came before.
-fn apply_anthropic(tokens: &mut Tokens, usage: &Value) {
-    let set = |field: &str, slot: &mut i64| {
-        if let Some(n) = usage.get(field).and_then(Value::as_i64) {
+fn apply_anthropic(tokens: &mut Tokens, usage: &AnthropicUsage) {
+    let fields = [
+        (usage.input_tokens, &mut tokens.input),
+        (usage.output_tokens, &mut tokens.output),
+        (usage.cache_read_input_tokens, &mut tokens.cache_read),
+        (usage.cache_creation_input_tokens, &mut tokens.cache_write),
+    ];
+    for (count, slot) in fields {
+        if let Some(n) = count.0 {
             *slot = n;
         }
-    };
-    set("input_tokens", &mut tokens.input);
-    set("output_tokens", &mut tokens.output);
-    set("cache_read_input_tokens", &mut tokens.cache_read);
-    set("cache_creation_input_tokens", &mut tokens.cache_write);
+    }
+}
+
+/// The fields of an OpenAI chunk the meter reads.
+#[derive(Deserialize)]
+struct OpenAiChunk {
+    /// Empty in the usage-only chunk.
+    #[serde(default)]
+    choices: Option<Vec<Choice>>,
+    #[serde(default)]
+    usage: Object<OpenAiUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Object<Delta>,
+}
+
+/// Whichever of a delta's fields carries output. The opening chunk
+/// (`"role":"assistant","content":""`) and the closing one (`"delta":{}`)
+/// carry none: counting them charged a stream cut short one or two output
+/// tokens the client never got.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Delta {
+    content: Output,
+    reasoning_content: Output,
+    reasoning: Output,
+    refusal: Output,
+    tool_calls: Output,
+}
+
+impl Delta {
+    fn delivers(&self) -> bool {
+        [
+            &self.content,
+            &self.reasoning_content,
+            &self.reasoning,
+            &self.refusal,
+            &self.tool_calls,
+        ]
+        .into_iter()
+        .any(|field| field.0)
+    }
+}
+
+/// The fields of an Anthropic event the meter reads.
+#[derive(Deserialize)]
+struct AnthropicEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    /// `message_start`'s, which holds the input's usage.
+    #[serde(default)]
+    message: Object<MessageStart>,
+    /// `message_delta`'s.
+    #[serde(default)]
+    usage: Object<AnthropicUsage>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct MessageStart {
+    usage: Object<AnthropicUsage>,
 }
 
 /// What to do with one stream event.
@@ -85,6 +195,9 @@ pub struct StreamMeter {
     /// The provider reported final output (OpenAI's usage chunk,
     /// Anthropic's `message_delta`).
     finished: bool,
+    /// The provider sent its last event (OpenAI's `[DONE]`, Anthropic's
+    /// `message_stop`).
+    ended: bool,
     /// Content events relayed: what was delivered when nothing was reported.
     content_events: i64,
 }
@@ -97,76 +210,74 @@ impl StreamMeter {
             tokens: Tokens::default(),
             reported: false,
             finished: false,
+            ended: false,
             content_events: 0,
         }
     }
 
-    /// Looks at one complete event (without its blank line).
+    /// Looks at one complete event (without its blank line). An event that
+    /// does not parse is relayed and not counted.
     pub fn observe(&mut self, event: &[u8]) -> Verdict {
         let Some(data) = data_of(event) else {
             return Verdict::Relay;
         };
         match self.format {
-            ApiFormat::OpenAi => {
-                if data == b"[DONE]" {
-                    return Verdict::Relay;
-                }
-                if !has_object_field(data, b"usage") {
-                    self.count_openai_content(data);
-                    return Verdict::Relay;
-                }
-                let Ok(chunk) = serde_json::from_slice::<Value>(data) else {
-                    return Verdict::Relay;
-                };
-                if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-                    apply_openai(&mut self.tokens, usage);
-                    self.reported = true;
-                    self.finished = true;
-                }
-                let usage_only = chunk
-                    .get("choices")
-                    .and_then(Value::as_array)
-                    .is_some_and(Vec::is_empty);
-                if usage_only && !self.client_wants_usage {
-                    Verdict::Drop
-                } else {
-                    if !usage_only {
-                        self.count_openai_content(data);
-                    }
-                    Verdict::Relay
-                }
-            }
+            ApiFormat::OpenAi => self.observe_openai(data),
             ApiFormat::Anthropic => {
-                if contains(data, b"\"content_block_delta\"") {
-                    self.content_events += 1;
-                } else if (contains(data, b"\"message_start\"")
-                    || contains(data, b"\"message_delta\""))
-                    && let Ok(value) = serde_json::from_slice::<Value>(data)
-                {
-                    let is_delta =
-                        value.get("type").and_then(Value::as_str) == Some("message_delta");
-                    let usage = value
-                        .pointer("/message/usage")
-                        .or_else(|| value.get("usage"))
-                        .filter(|u| u.is_object());
-                    if let Some(usage) = usage {
-                        apply_anthropic(&mut self.tokens, usage);
-                        self.reported = true;
-                        self.finished |= is_delta;
-                    }
-                }
+                self.observe_anthropic(data);
                 Verdict::Relay
             }
         }
     }
 
-    /// Counts an OpenAI chunk that delivers output. The opening chunk
-    /// (`"role":"assistant","content":""`) and the closing one
-    /// (`"delta":{}`) deliver none: counting them charged a stream cut
-    /// short one or two output tokens the client never got.
-    fn count_openai_content(&mut self, data: &[u8]) {
-        if !contains(data, b"\"content\":\"\"") && !contains(data, b"\"delta\":{}") {
+    fn observe_openai(&mut self, data: &[u8]) -> Verdict {
+        if data.trim_ascii() == b"[DONE]" {
+            self.ended = true;
+            return Verdict::Relay;
+        }
+        let Ok(chunk) = serde_json::from_slice::<OpenAiChunk>(data) else {
+            return Verdict::Relay;
+        };
+        let delivers = |choice: &Choice| choice.delta.0.as_ref().is_some_and(Delta::delivers);
+        if chunk.choices.iter().flatten().any(delivers) {
             self.content_events += 1;
+        }
+        let Some(usage) = chunk.usage.0 else {
+            return Verdict::Relay;
+        };
+        apply_openai(&mut self.tokens, &usage);
+        self.reported = true;
+        self.finished = true;
+        // The usage-only chunk, which we may have asked for ourselves.
+        let usage_only = chunk.choices.is_some_and(|choices| choices.is_empty());
+        if usage_only && !self.client_wants_usage {
+            Verdict::Drop
+        } else {
+            Verdict::Relay
+        }
+    }
+
+    fn observe_anthropic(&mut self, data: &[u8]) {
+        let Ok(event) = serde_json::from_slice::<AnthropicEvent>(data) else {
+            return;
+        };
+        let usage = match event.kind.as_ref() {
+            "message_start" => event.message.0.and_then(|message| message.usage.0),
+            "message_delta" => event.usage.0,
+            "content_block_delta" => {
+                self.content_events += 1;
+                None
+            }
+            "message_stop" => {
+                self.ended = true;
+                None
+            }
+            _ => None,
+        };
+        if let Some(usage) = usage {
+            apply_anthropic(&mut self.tokens, &usage);
+            self.reported = true;
+            self.finished |= event.kind == "message_delta";
         }
     }
 
@@ -184,9 +295,15 @@ impl StreamMeter {
         }
         tokens
     }
+
+    /// Whether the provider's last event has been seen: OpenAI's
+    /// `data: [DONE]`, Anthropic's `message_stop`.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
 }
 
-/// The `data:` payload of an event (lines joined), if it has one.
+/// The `data:` payload of an event, if it has one.
 fn data_of(event: &[u8]) -> Option<&[u8]> {
     // Providers send one data line per event; take the first.
     event.split(|&b| b == b'\n').find_map(|line| {
@@ -196,22 +313,135 @@ fn data_of(event: &[u8]) -> Option<&[u8]> {
     })
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(haystack, needle).is_some()
+/// A token count: a non-negative integer, or absent.
+#[derive(Debug, Default, Clone, Copy)]
+struct Count(Option<i64>);
+
+impl Count {
+    fn or_zero(self) -> i64 {
+        self.0.unwrap_or(0)
+    }
 }
 
-/// Whether `"field"` is followed by an object (not `null`), without parsing.
-fn has_object_field(data: &[u8], field: &[u8]) -> bool {
-    let mut quoted = Vec::with_capacity(field.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(field);
-    quoted.push(b'"');
-    memchr::memmem::find_iter(data, &quoted).any(|at| {
-        data[at + quoted.len()..]
-            .iter()
-            .find(|b| !b.is_ascii_whitespace() && **b != b':')
-            == Some(&b'{')
-    })
+/// A field read as `T` when it is an object, absent otherwise (`null`
+/// included).
+#[derive(Debug)]
+struct Object<T>(Option<T>);
+
+impl<T> Default for Object<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+/// How a [`Count`] or an [`Object`] takes the one kind of value it wants.
+/// Any other kind is skipped and reads as absent, so that a provider's odd
+/// field costs that field, not the whole event.
+trait OneKind<'de>: Default {
+    fn number(_: u64) -> Self {
+        Self::default()
+    }
+
+    fn map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Self::default())
+    }
+}
+
+impl OneKind<'_> for Count {
+    fn number(n: u64) -> Self {
+        Self(i64::try_from(n).ok())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> OneKind<'de> for Object<T> {
+    fn map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(|t| Self(Some(t)))
+    }
+}
+
+struct OneKindVisitor<T>(PhantomData<T>);
+
+impl<'de, T: OneKind<'de>> Visitor<'de> for OneKindVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<T, E> {
+        Ok(T::number(n))
+    }
+    /// serde_json gives only negative integers as `i64`.
+    fn visit_i64<E>(self, n: i64) -> Result<T, E> {
+        Ok(u64::try_from(n).map_or_else(|_| T::default(), T::number))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_unit<E>(self) -> Result<T, E> {
+        Ok(T::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(T::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::map(map)
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OneKindVisitor(PhantomData))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OneKindVisitor(PhantomData))
+    }
+}
+
+/// Whether a delta's field carries output: a non-empty string or array.
+/// Any other kind of value but `null` makes the chunk unreadable.
+#[derive(Default)]
+struct Output(bool);
+
+impl<'de> Deserialize<'de> for Output {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(OutputVisitor)
+    }
+}
+
+struct OutputVisitor;
+
+impl<'de> Visitor<'de> for OutputVisitor {
+    type Value = Output;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, an array or null")
+    }
+    fn visit_none<E>(self) -> Result<Output, E> {
+        Ok(Output(false))
+    }
+    /// Read as bytes: serde_json then neither checks them as UTF-8 nor
+    /// rejects a lone surrogate escape, so no text a model writes can make
+    /// its event unreadable, and so uncounted.
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Output, D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
+    fn visit_bytes<E>(self, text: &[u8]) -> Result<Output, E> {
+        Ok(Output(!text.is_empty()))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Output, A::Error> {
+        let first = seq.next_element::<IgnoredAny>()?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Output(first.is_some()))
+    }
 }
 
 #[cfg(test)]
@@ -311,7 +541,132 @@ mod tests {
 
     #[test]
     fn usage_null_is_not_an_object() {
-        assert!(!has_object_field(br#"{"usage":null}"#, b"usage"));
-        assert!(has_object_field(br#"{"usage" : {"a":1}}"#, b"usage"));
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        assert_eq!(
+            meter.observe(br#"data: {"choices":[],"usage":null}"#),
+            Verdict::Relay
+        );
+        assert_eq!(meter.tokens(8).input, 8);
+        assert_eq!(from_json(ApiFormat::OpenAi, br#"{"usage":null}"#), None);
+        assert_eq!(from_json(ApiFormat::Anthropic, br#"{"usage":[5,7]}"#), None);
+    }
+
+    /// Anthropic's `message_start`, then `message_delta` with `delta`.
+    fn anthropic_stream(meter: &mut StreamMeter, delta: &str, output_tokens: i64) {
+        meter.observe(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}");
+        meter.observe(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}");
+        let message_delta = format!(
+            "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{delta},\"usage\":{{\"output_tokens\":{output_tokens}}}}}"
+        );
+        meter.observe(message_delta.as_bytes());
+    }
+
+    #[test]
+    fn a_stop_sequence_naming_an_event_type_does_not_make_it_that_event() {
+        let mut meter = StreamMeter::new(ApiFormat::Anthropic, false);
+        let delta = r#"{"stop_reason":"stop_sequence","stop_sequence":"content_block_delta"}"#;
+        anthropic_stream(&mut meter, delta, 40);
+        // The reported output, not the two events a substring search saw.
+        let tokens = meter.tokens(0);
+        assert_eq!((tokens.input, tokens.output), (9, 40));
+    }
+
+    #[test]
+    fn text_that_looks_like_an_event_or_usage_is_only_text() {
+        let text = r#"\"type\":\"message_delta\",\"usage\":{\"output_tokens\":999} content_block_delta \"choices\":[]"#;
+
+        let mut meter = StreamMeter::new(ApiFormat::Anthropic, false);
+        let start = br#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":"content_block_delta"}}"#;
+        assert_eq!(meter.observe(start), Verdict::Relay);
+        let event = format!(
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{text}\"}}}}"
+        );
+        assert_eq!(meter.observe(event.as_bytes()), Verdict::Relay);
+        let tokens = meter.tokens(3);
+        assert_eq!((tokens.input, tokens.output), (3, 1));
+
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        let chunk =
+            format!(r#"data: {{"choices":[{{"index":0,"delta":{{"content":"{text}"}}}}]}}"#);
+        assert_eq!(meter.observe(chunk.as_bytes()), Verdict::Relay);
+        let tokens = meter.tokens(3);
+        assert_eq!((tokens.input, tokens.output), (3, 1));
+    }
+
+    #[test]
+    fn every_kind_of_openai_delta_output_is_counted() {
+        let delivering = [
+            r#"{"content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}"#,
+            r#"{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\""}}]}"#,
+            r#"{"reasoning_content":"hm"}"#,
+            r#"{"reasoning":"hm","content":""}"#,
+            r#"{"refusal":"no"}"#,
+            // A lone surrogate is no UTF-8, yet the client got it.
+            r#"{"content":"\ud800"}"#,
+        ];
+        let silent = [
+            r#"{"role":"assistant","content":"","refusal":null}"#,
+            r#"{"tool_calls":[]}"#,
+            "{}",
+            "null",
+        ];
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        for delta in delivering.iter().chain(&silent) {
+            let chunk = format!(r#"data: {{"choices":[{{"index":0,"delta":{delta}}}]}}"#);
+            assert_eq!(meter.observe(chunk.as_bytes()), Verdict::Relay);
+        }
+        assert_eq!(meter.tokens(0).output, 6);
+    }
+
+    #[test]
+    fn events_that_do_not_parse_are_relayed_and_not_counted() {
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        for chunk in [
+            &br#"data: {"choices":[{"delta":{"content":"hi"}}]"#[..],
+            b"data: not json",
+            b": keep-alive",
+        ] {
+            assert_eq!(meter.observe(chunk), Verdict::Relay);
+        }
+        let mut anthropic = StreamMeter::new(ApiFormat::Anthropic, false);
+        anthropic.observe(b"data: {\"delta\":{\"text\":\"no type\"}}");
+        assert_eq!(meter.tokens(0).output + anthropic.tokens(0).output, 0);
+    }
+
+    #[test]
+    fn counts_that_are_not_non_negative_integers_are_absent() {
+        let body = br#"{"usage":{"prompt_tokens":-5,"completion_tokens":3.5,
+            "prompt_tokens_details":{"cached_tokens":"2"},
+            "completion_tokens_details":[1]}}"#;
+        assert_eq!(from_json(ApiFormat::OpenAi, body), Some(Tokens::default()));
+
+        let mut meter = StreamMeter::new(ApiFormat::Anthropic, false);
+        anthropic_stream(&mut meter, "{}", 12);
+        meter.observe(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":\"7\",\"input_tokens\":-1,\"cache_read_input_tokens\":4}}");
+        let tokens = meter.tokens(0);
+        assert_eq!((tokens.input, tokens.output, tokens.cache_read), (9, 12, 4));
+    }
+
+    #[test]
+    fn ended_is_the_providers_last_event() {
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, true);
+        meter.observe(br#"data: {"choices":[{"delta":{"content":"[DONE]"}}]}"#);
+        meter.observe(br#"data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#);
+        assert!(!meter.ended());
+        assert_eq!(meter.observe(b"data: [DONE]"), Verdict::Relay);
+        assert!(meter.ended());
+
+        let mut meter = StreamMeter::new(ApiFormat::Anthropic, false);
+        anthropic_stream(
+            &mut meter,
+            r#"{"stop_reason":"stop_sequence","stop_sequence":"message_stop"}"#,
+            5,
+        );
+        assert!(!meter.ended());
+        assert_eq!(
+            meter.observe(b"event: message_stop\ndata: {\"type\":\"message_stop\"}"),
+            Verdict::Relay
+        );
+        assert!(meter.ended());
     }
 }

@@ -1,9 +1,15 @@
 //! Relaying a server-sent-event stream: each event goes to the client as
 //! soon as its terminating blank line arrives, unchanged (except OpenAI's
 //! usage chunk when the client did not ask for it) or translated into the
-//! client's format, while the meter reads usage from it. The request settles when the stream ends, fails, stalls
-//! past the provider's timeout, or the client goes away (the relay is
-//! dropped, which also drops the upstream connection).
+//! client's format, while the meter reads usage from it. The request
+//! settles when the stream ends, fails, stalls past the provider's timeout,
+//! or the client goes away (the relay is dropped, which also drops the
+//! upstream connection).
+//!
+//! The provider's terminal event (`[DONE]`, `message_stop`) and whatever
+//! follows it are held back until the stream ends and the request's usage
+//! row is durable: a client that saw a complete answer has been charged,
+//! even if Tollgate is killed a moment later.
 
 use std::time::Duration;
 
@@ -36,6 +42,10 @@ pub struct Relay {
     pending: Option<Pending>,
     /// Rewrites the provider's events in the client's format, when they differ.
     translator: Option<StreamTranslator>,
+    /// The provider sent its terminal event.
+    ended: bool,
+    /// Output from the terminal event on, sent once the usage is durable.
+    tail: Vec<u8>,
 }
 
 impl Relay {
@@ -57,6 +67,8 @@ impl Relay {
             status,
             pending: Some(pending),
             translator,
+            ended: false,
+            tail: Vec::new(),
         }
     }
 
@@ -73,24 +85,11 @@ impl Relay {
         loop {
             self.pending.as_ref()?;
             let chunk = match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+                // After its terminal event a provider has nothing more to
+                // say: a stall or a break then is not a failure.
+                Err(_) | Ok(Some(Err(_))) if self.ended => return self.complete().await,
                 Err(_) => return Some(Err(self.fail(STREAM_STALLED))),
-                Ok(None) => {
-                    // A last event without its blank line still goes out.
-                    let rest = self.partial.split().freeze();
-                    let mut rest = if rest.is_empty() {
-                        Bytes::new()
-                    } else {
-                        self.filter(&rest)
-                    };
-                    if let Some(translator) = self.translator.as_mut() {
-                        // Closes a stream the provider ended without its last events.
-                        let mut out = rest.to_vec();
-                        translator.finish(&mut out);
-                        rest = Bytes::from(out);
-                    }
-                    self.finish(None);
-                    return (!rest.is_empty()).then_some(Ok(rest));
-                }
+                Ok(None) => return self.complete().await,
                 Ok(Some(Err(_))) => return Some(Err(self.fail(STREAM_BROKEN))),
                 Ok(Some(Ok(chunk))) => chunk,
             };
@@ -109,8 +108,33 @@ impl Relay {
         }
     }
 
+    /// The provider is done: settles the request and, once its usage row
+    /// is durable, sends what was held back.
+    async fn complete(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        // A last event without its blank line still goes out.
+        let rest = self.partial.split().freeze();
+        let mut out = if rest.is_empty() {
+            Vec::new()
+        } else {
+            self.filter(&rest).to_vec()
+        };
+        out.append(&mut self.tail);
+        if let Some(translator) = self.translator.as_mut() {
+            // Closes a stream the provider ended without its last events.
+            translator.finish(&mut out);
+        }
+        if let Some(pending) = self.pending.take() {
+            pending
+                .settle(self.status, self.meter.tokens(self.input_estimate), None)
+                .durable()
+                .await;
+        }
+        (!out.is_empty()).then(|| Ok(Bytes::from(out)))
+    }
+
     /// The complete events in `bytes`, metered, minus any the client must
-    /// not see. Zero-copy when nothing is dropped.
+    /// not see, and minus the terminal event and what follows it, which go
+    /// to `tail`. Zero-copy when nothing is dropped or held.
     fn filter(&mut self, bytes: &Bytes) -> Bytes {
         if let Some(translator) = self.translator.as_mut() {
             // Room for the translation at once: a translated event is about
@@ -120,13 +144,21 @@ impl Relay {
             for (event_start, event_end, _) in events(bytes) {
                 let event = &bytes[event_start..event_end];
                 self.meter.observe(event);
-                translator.event(event, &mut out);
+                self.ended |= self.meter.ended();
+                let target = if self.ended { &mut self.tail } else { &mut out };
+                translator.event(event, target);
             }
             return Bytes::from(out);
         }
         let mut kept: Option<BytesMut> = None;
+        // Where, in the output, the held-back part begins.
+        let mut tail_from: Option<usize> = None;
         for (event_start, event_end, next) in events(bytes) {
             let verdict = self.meter.observe(&bytes[event_start..event_end]);
+            self.ended |= self.meter.ended();
+            if self.ended && tail_from.is_none() {
+                tail_from = Some(kept.as_ref().map_or(event_start, BytesMut::len));
+            }
             match (verdict, kept.as_mut()) {
                 (Verdict::Relay, Some(kept)) => kept.extend_from_slice(&bytes[event_start..next]),
                 (Verdict::Relay, None) => {}
@@ -136,10 +168,14 @@ impl Relay {
                 }
             }
         }
-        match kept {
+        let mut out = match kept {
             Some(kept) => kept.freeze(),
             None => bytes.clone(),
+        };
+        if let Some(at) = tail_from {
+            self.tail.extend_from_slice(&out.split_off(at));
         }
+        out
     }
 
     fn fail(&mut self, kind: &str) -> std::io::Error {
@@ -148,9 +184,11 @@ impl Relay {
         std::io::Error::other(kind.to_owned())
     }
 
+    /// Settles a stream that did not complete; its client saw a cut
+    /// answer, so nothing waits for the row to be durable.
     fn finish(&mut self, error_kind: Option<&str>) {
         if let Some(pending) = self.pending.take() {
-            pending.settle(
+            let _ = pending.settle(
                 self.status,
                 self.meter.tokens(self.input_estimate),
                 error_kind,

@@ -71,12 +71,47 @@ pub struct ClientRequest {
     /// Input tokens guessed from the size (four bytes a token), for a
     /// stream that ends before the provider reports usage.
     pub input_estimate: i64,
-    /// Input tokens this request is unlikely to exceed (three bytes a
-    /// token), for its hold.
-    pub input_ceiling: i64,
-    /// `max_tokens` (or OpenAI's `max_completion_tokens`), when given.
-    pub max_output_tokens: Option<i64>,
+    /// The output cap the client named, if any.
+    pub output_cap: Option<OutputCap>,
 }
+
+/// An output cap as the client named it: a positive number of tokens, and
+/// the field that named it (for the error if it is too large).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCap {
+    pub tokens: i64,
+    pub field: &'static str,
+}
+
+/// What the provider is sent, and the most it can cost in tokens: the
+/// output cap it was given and an input no prompt can exceed.
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    pub body: Bytes,
+    pub max_output_tokens: i64,
+    pub max_input_tokens: i64,
+}
+
+/// The fields that cap output, per endpoint.
+const OPENAI_CAPS: [&str; 2] = ["max_completion_tokens", "max_tokens"];
+const ANTHROPIC_CAPS: [&str; 1] = ["max_tokens"];
+
+/// Part types whose bytes are not text (base64 data, links to it): each is
+/// held at a configured number of tokens instead of its size.
+const ATTACHMENT_TYPES: [&str; 8] = [
+    "image",
+    "image_url",
+    "input_image",
+    "document",
+    "file",
+    "input_file",
+    "input_audio",
+    "audio",
+];
+
+/// What a provider may add to a prompt that declares tools (Anthropic's
+/// tool-use system prompt is some 350 tokens), held on top of its bytes.
+const TOOLS_OVERHEAD_TOKENS: i64 = 1_024;
 
 impl ClientRequest {
     pub fn parse(bytes: &[u8], endpoint: Endpoint) -> Result<Self, ProxyError> {
@@ -105,18 +140,6 @@ impl ClientRequest {
                 format,
             ));
         }
-        if endpoint == Endpoint::Messages
-            && body
-                .get("max_tokens")
-                .and_then(Value::as_u64)
-                .is_none_or(|n| n == 0)
-        {
-            return Err(ProxyError::invalid_field(
-                "max_tokens",
-                "max_tokens: a positive integer is required",
-                format,
-            ));
-        }
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(stream)) => *stream,
@@ -128,10 +151,31 @@ impl ClientRequest {
                 ));
             }
         };
-        let max_output_tokens = ["max_completion_tokens", "max_tokens"]
-            .iter()
-            .find_map(|field| body.get(*field).and_then(Value::as_i64))
-            .filter(|n| *n > 0);
+        let output_cap = output_cap(&body, endpoint)?;
+        if endpoint == Endpoint::ChatCompletions {
+            // Several choices would cost several outputs, which the hold
+            // does not cover.
+            for field in ["n", "best_of"] {
+                match body.get(field) {
+                    None | Some(Value::Null) => {}
+                    Some(value) if value.as_u64() == Some(1) => {}
+                    Some(value) if value.as_u64().is_some_and(|n| n > 1) => {
+                        return Err(ProxyError::invalid_field(
+                            field,
+                            format!("{field}: only one choice per request is supported"),
+                            format,
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(ProxyError::invalid_field(
+                            field,
+                            format!("{field}: must be a positive integer"),
+                            format,
+                        ));
+                    }
+                }
+            }
+        }
         let wants_usage = body
             .get("stream_options")
             .and_then(|o| o.get("include_usage"))
@@ -143,33 +187,35 @@ impl ClientRequest {
             stream,
             wants_usage,
             input_estimate: i64::try_from(bytes.len().div_ceil(4)).unwrap_or(i64::MAX),
-            input_ceiling: i64::try_from(bytes.len().div_ceil(3)).unwrap_or(i64::MAX),
-            max_output_tokens,
+            output_cap,
         })
     }
 
     /// The body the upstream gets, in the `upstream` format: translated
-    /// when the client spoke the other one (Anthropic needs `max_tokens`:
-    /// `default_max_tokens` when an OpenAI client named none), with the
-    /// upstream's model name, and for OpenAI streams
-    /// `stream_options.include_usage` so that usage can be metered.
+    /// when the client spoke the other one, with the upstream's model name,
+    /// the output cap that was held (`max_output_tokens`) in the field the
+    /// provider reads, and for OpenAI streams `stream_options.include_usage`
+    /// so that usage can be metered. Its input ceiling is measured on what
+    /// is sent, after translation.
     pub fn for_upstream(
         mut self,
         upstream_model: &str,
         client: ApiFormat,
         upstream: ApiFormat,
-        default_max_tokens: u64,
-    ) -> Result<Bytes, ProxyError> {
+        max_output_tokens: i64,
+        attachment_tokens: i64,
+    ) -> Result<UpstreamRequest, ProxyError> {
         let unexpressible = |err: translate::Unexpressible| {
             ProxyError::invalid_field(&err.param, err.message, client)
         };
+        let cap = u64::try_from(max_output_tokens).unwrap_or(1);
         match (client, upstream) {
             (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
                 self.body =
                     translate::request::anthropic_to_openai(self.body).map_err(unexpressible)?;
             }
             (ApiFormat::OpenAi, ApiFormat::Anthropic) => {
-                self.body = translate::request::openai_to_anthropic(self.body, default_max_tokens)
+                self.body = translate::request::openai_to_anthropic(self.body, cap)
                     .map_err(unexpressible)?;
             }
             _ => {}
@@ -177,6 +223,7 @@ impl ClientRequest {
         let format = upstream;
         self.body
             .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
+        set_output_cap(&mut self.body, format, cap);
         if self.stream && format == ApiFormat::OpenAi {
             match self.body.get_mut("stream_options") {
                 Some(Value::Object(options)) => {
@@ -190,9 +237,141 @@ impl ClientRequest {
                 }
             }
         }
-        serde_json::to_vec(&self.body)
+        let mut attachments = Attachments::default();
+        self.body
+            .values()
+            .for_each(|value| attachments.visit(value));
+        let declares_tools = self
+            .body
+            .get("tools")
+            .and_then(Value::as_array)
+            .is_some_and(|tools| !tools.is_empty());
+        let body = serde_json::to_vec(&self.body)
             .map(Bytes::from)
-            .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), client))
+            .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), client))?;
+        let text_bytes = body.len().saturating_sub(attachments.bytes);
+        let max_input_tokens = i64::try_from(text_bytes)
+            .unwrap_or(i64::MAX)
+            .saturating_add(attachment_tokens.saturating_mul(attachments.count))
+            .saturating_add(if declares_tools {
+                TOOLS_OVERHEAD_TOKENS
+            } else {
+                0
+            });
+        Ok(UpstreamRequest {
+            body,
+            max_output_tokens,
+            max_input_tokens,
+        })
+    }
+}
+
+/// The output cap a request names, checked: every cap field present must
+/// be a positive integer, OpenAI's two fields must agree, and Anthropic's
+/// is required.
+fn output_cap(
+    body: &Map<String, Value>,
+    endpoint: Endpoint,
+) -> Result<Option<OutputCap>, ProxyError> {
+    let format = endpoint.format();
+    let fields: &[&'static str] = match endpoint {
+        Endpoint::ChatCompletions => &OPENAI_CAPS,
+        Endpoint::Messages => &ANTHROPIC_CAPS,
+    };
+    let mut cap: Option<OutputCap> = None;
+    for &field in fields {
+        let tokens = match body.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                ProxyError::invalid_field(
+                    field,
+                    format!("{field}: must be a positive integer"),
+                    format,
+                )
+            })?,
+        };
+        // Beyond i64 is beyond any model's maximum: refused there.
+        let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+        if let Some(first) = cap
+            && first.tokens != tokens
+        {
+            return Err(ProxyError::invalid_field(
+                field,
+                format!(
+                    "{field}: conflicts with {} ({} and {tokens}); send one of them",
+                    first.field, first.tokens
+                ),
+                format,
+            ));
+        }
+        cap.get_or_insert(OutputCap { tokens, field });
+    }
+    if cap.is_none() && endpoint == Endpoint::Messages {
+        return Err(ProxyError::invalid_field(
+            "max_tokens",
+            "max_tokens: a positive integer is required",
+            format,
+        ));
+    }
+    Ok(cap)
+}
+
+/// Puts the held cap where the provider reads it: Anthropic's `max_tokens`;
+/// for OpenAI the field the client used (both, if it sent both), or
+/// `max_completion_tokens`, OpenAI's current name, when it sent none.
+fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
+    let fields: &[&str] = match format {
+        ApiFormat::Anthropic => &ANTHROPIC_CAPS,
+        ApiFormat::OpenAi => &OPENAI_CAPS,
+    };
+    let mut set = false;
+    for field in fields {
+        if let Some(value) = body.get_mut(*field).filter(|value| !value.is_null()) {
+            *value = json!(cap);
+            set = true;
+        }
+    }
+    if !set {
+        body.insert(fields[0].to_owned(), json!(cap));
+    }
+}
+
+/// Image, file and audio parts of a body: how many, and how many bytes of
+/// text they hold (base64 data, URLs), which are not held as text tokens.
+#[derive(Debug, Default)]
+struct Attachments {
+    count: i64,
+    bytes: usize,
+}
+
+impl Attachments {
+    fn visit(&mut self, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                let is_attachment = map
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|kind| ATTACHMENT_TYPES.contains(&kind));
+                if is_attachment {
+                    self.count += 1;
+                    self.bytes += string_bytes(value);
+                } else {
+                    map.values().for_each(|value| self.visit(value));
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| self.visit(item)),
+            _ => {}
+        }
+    }
+}
+
+/// The bytes of every string in `value`: at most what they take in JSON.
+fn string_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Array(items) => items.iter().map(string_bytes).sum(),
+        Value::Object(map) => map.values().map(string_bytes).sum(),
+        _ => 0,
     }
 }
 
@@ -231,9 +410,9 @@ mod tests {
         .unwrap();
         assert!(!request.wants_usage);
         let body = request
-            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::OpenAi, 4096)
+            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::OpenAi, 4096, 0)
             .unwrap();
-        let value: Value = serde_json::from_slice(&body).unwrap();
+        let value: Value = serde_json::from_slice(&body.body).unwrap();
         assert_eq!(value["model"], "up");
         assert_eq!(
             value["stream_options"],
@@ -249,12 +428,100 @@ mod tests {
         )
         .unwrap();
         let body = request
-            .for_upstream("up", ApiFormat::Anthropic, ApiFormat::Anthropic, 4096)
+            .for_upstream("up", ApiFormat::Anthropic, ApiFormat::Anthropic, 5, 0)
             .unwrap();
-        let value: Value = serde_json::from_slice(&body).unwrap();
+        let value: Value = serde_json::from_slice(&body.body).unwrap();
         assert_eq!(
             value,
             json!({ "model": "up", "messages": [], "max_tokens": 5, "stream": true })
         );
+    }
+
+    #[test]
+    fn caps_must_be_positive_integers_that_agree() {
+        for (body, field) in [
+            (
+                r#"{"model":"m","messages":[],"max_tokens":0}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","messages":[],"max_tokens":-5}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","messages":[],"max_tokens":1.5}"#,
+                "max_tokens",
+            ),
+            (
+                r#"{"model":"m","messages":[],"max_completion_tokens":"10"}"#,
+                "max_completion_tokens",
+            ),
+            (
+                r#"{"model":"m","messages":[],"max_completion_tokens":1,"max_tokens":1000}"#,
+                "max_tokens",
+            ),
+            (r#"{"model":"m","messages":[],"n":2}"#, "n"),
+            (r#"{"model":"m","messages":[],"n":0}"#, "n"),
+            (r#"{"model":"m","messages":[],"best_of":3}"#, "best_of"),
+        ] {
+            let err = parse(body, Endpoint::ChatCompletions).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidRequest, "{body}");
+            assert_eq!(err.param.as_deref(), Some(field), "{body}");
+        }
+        let same = parse(
+            r#"{"model":"m","messages":[],"max_completion_tokens":7,"max_tokens":7,"n":1}"#,
+            Endpoint::ChatCompletions,
+        )
+        .unwrap();
+        assert_eq!(same.output_cap.map(|cap| cap.tokens), Some(7));
+        let huge = parse(
+            r#"{"model":"m","messages":[],"max_tokens":18446744073709551615}"#,
+            Endpoint::ChatCompletions,
+        )
+        .unwrap();
+        assert_eq!(huge.output_cap.map(|cap| cap.tokens), Some(i64::MAX));
+    }
+
+    #[test]
+    fn the_held_cap_is_what_the_provider_is_sent() {
+        let none = parse(r#"{"model":"m","messages":[]}"#, Endpoint::ChatCompletions).unwrap();
+        let sent = none
+            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::OpenAi, 300, 0)
+            .unwrap();
+        let value: Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(value["max_completion_tokens"], 300);
+        assert_eq!(sent.max_output_tokens, 300);
+        // Translated to Anthropic, the cap lands in `max_tokens`.
+        let none = parse(r#"{"model":"m","messages":[]}"#, Endpoint::ChatCompletions).unwrap();
+        let sent = none
+            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::Anthropic, 300, 0)
+            .unwrap();
+        let value: Value = serde_json::from_slice(&sent.body).unwrap();
+        assert_eq!(value["max_tokens"], 300);
+    }
+
+    #[test]
+    fn input_is_held_at_a_token_per_byte_and_attachments_at_their_allowance() {
+        let words = "a ".repeat(20_000);
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": words}]});
+        let request = parse(&body.to_string(), Endpoint::ChatCompletions).unwrap();
+        let sent = request
+            .for_upstream("up", ApiFormat::OpenAi, ApiFormat::OpenAi, 1, 1_000)
+            .unwrap();
+        // 20,000 one-letter words are 20,000 tokens at most: held above that.
+        assert!(sent.max_input_tokens >= 40_000, "{}", sent.max_input_tokens);
+        assert_eq!(sent.max_input_tokens, sent.body.len() as i64);
+
+        let image = "A".repeat(100_000);
+        let body = json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": image}},
+        ]}]});
+        let request = parse(&body.to_string(), Endpoint::Messages).unwrap();
+        let sent = request
+            .for_upstream("up", ApiFormat::Anthropic, ApiFormat::Anthropic, 10, 1_000)
+            .unwrap();
+        assert!(sent.max_input_tokens >= 1_000 + "what is this?".len() as i64);
+        assert!(sent.max_input_tokens < 2_000, "{}", sent.max_input_tokens);
     }
 }

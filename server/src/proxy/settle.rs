@@ -1,6 +1,7 @@
 //! Settling a proxied request: its cost is added to the key's spend at
-//! once and its usage row handed to the writer. Exactly once per request:
-//! a [`Pending`] is consumed by [`Pending::settle`].
+//! once and its usage row recorded (spooled, then written). Exactly once
+//! per request: a [`Pending`] is consumed by [`Pending::settle`], whose
+//! receipt says when the row would survive a crash.
 
 use std::{
     sync::Arc,
@@ -12,18 +13,20 @@ use chrono::{DateTime, Utc};
 
 use super::{catalog::Route, request::Endpoint};
 use crate::{
-    credits::wallets::Hold,
+    credits::wallets::{Hold, Settled},
     entity::usage_record,
     keys::cache::{KeyCaller, QuotaHold},
     limits::TokenMeter,
+    telemetry::counters::Counters,
     time,
-    usage::{Prices, Tokens, UsageWriter},
+    usage::{Prices, Receipt, Recorder, Tokens},
 };
 
 /// A request on its way, with what its usage row will need.
 pub struct Pending {
     pub id: String,
-    usage: UsageWriter,
+    usage: Recorder,
+    counters: Arc<Counters>,
     caller: Arc<KeyCaller>,
     endpoint: Endpoint,
     model: String,
@@ -42,10 +45,17 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn new(usage: UsageWriter, caller: Arc<KeyCaller>, endpoint: Endpoint) -> Self {
+    pub fn new(
+        id: String,
+        usage: Recorder,
+        counters: Arc<Counters>,
+        caller: Arc<KeyCaller>,
+        endpoint: Endpoint,
+    ) -> Self {
         Self {
-            id: crate::ids::prefixed("req"),
+            id,
             usage,
+            counters,
             caller,
             endpoint,
             model: String::new(),
@@ -86,9 +96,11 @@ impl Pending {
         }
     }
 
-    /// Charges the owner and the key, releases the holds and queues the
-    /// usage row.
-    pub fn settle(self, status: StatusCode, tokens: Tokens, error_kind: Option<&str>) {
+    /// Charges the owner and the key, releases the holds and records the
+    /// usage row. A request that cost more than it held is charged in full
+    /// and its overrun counted, logged and kept on the row (the writer
+    /// adds an audit entry).
+    pub fn settle(self, status: StatusCode, tokens: Tokens, error_kind: Option<&str>) -> Receipt {
         let prices = self
             .route
             .as_ref()
@@ -99,7 +111,17 @@ impl Pending {
             meter.record(tokens.total());
         }
         // Only an admitted request holds anything; the rest cost nothing.
-        let charged = self.hold.map_or(0, |hold| hold.settle(cost));
+        let Settled { charged, overrun } = self.hold.map_or(
+            Settled {
+                charged: 0,
+                overrun: 0,
+            },
+            |hold| hold.settle(cost),
+        );
+        if overrun > 0 {
+            self.counters.overran(overrun);
+            tracing::warn!(request = %self.id, user = %self.caller.owner.id, cost, overrun, "a request cost more than it held; charged in full");
+        }
         match self.quota_hold {
             Some(quota_hold) => quota_hold.settle(charged),
             None if charged > 0 => self.caller.charge(charged),
@@ -107,7 +129,7 @@ impl Pending {
         }
         let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         let route = self.route.as_deref();
-        self.usage.submit(usage_record::Model {
+        self.usage.record(usage_record::Model {
             id: self.id,
             user_id: self.caller.owner.id.clone(),
             api_key_id: self.caller.key.id.clone(),
@@ -127,6 +149,7 @@ impl Pending {
             reasoning_tokens: tokens.reasoning,
             cost,
             charged,
+            overrun,
             input_price: prices.input,
             output_price: prices.output,
             cache_read_price: prices.cache_read,
@@ -135,6 +158,6 @@ impl Pending {
             ttft_ms: self.first_byte.map(millis),
             error_kind: error_kind.map(str::to_owned),
             created_at: self.created_at,
-        });
+        })
     }
 }

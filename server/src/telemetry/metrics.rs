@@ -34,7 +34,12 @@ impl Sink for RequestMetrics {
     const RETRIES: u32 = 0;
     const QUEUE: usize = 65_536;
 
-    async fn write(&self, db: &DatabaseConnection, rows: &[RequestMetric]) -> Result<(), DbErr> {
+    async fn write(
+        &self,
+        db: &DatabaseConnection,
+        rows: &[RequestMetric],
+        _retry: bool,
+    ) -> Result<(), DbErr> {
         let txn = db.begin().await?;
         for chunk in batch::chunks(rows) {
             let rows = chunk.iter().map(|m| request_metric::ActiveModel {

@@ -1,20 +1,27 @@
 //! The usage writer: one transaction per batch inserts the `usage_records`
-//! rows, adds them to the rollups and moves each key's spend and last use.
-//! Requests hand rows over with [`BatchWriter::submit`], which never drops
-//! one; a batch whose commit fails is tried again, and the rows' primary
-//! keys make a retry after an unseen commit fail rather than count twice.
+//! rows, adds them to the rollups, moves each key's spend and last use,
+//! writes the charges to the ledger and an audit entry for each overrun.
+//! Rows come from the usage spool ([`super::spool`]) and are never dropped:
+//! a batch whose commit fails is tried again until the database takes it,
+//! and a retry (or a replay of the spool) first skips rows already stored,
+//! so a commit that happened unseen is not counted twice.
 
-use std::collections::HashMap;
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet},
+};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
+    QueryFilter, QuerySelect, Set,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
+use serde_json::json;
 
 use crate::{
-    batch::{self, BatchWriter, Sink},
+    audit::{self, Action, Target},
+    batch::{self, BatchWriter, FOREVER, Sink},
     credits, db,
     entity::{
         api_key,
@@ -34,7 +41,7 @@ struct UsageRecords;
 impl Sink for UsageRecords {
     type Row = usage_record::Model;
     const NAME: &'static str = "usage_records";
-    const RETRIES: u32 = 5;
+    const RETRIES: u32 = FOREVER;
     /// Eight full batches: enough to ride out a slow commit, small enough
     /// that a writer behind at saturation costs megabytes, not hundreds.
     const QUEUE: usize = 8_192;
@@ -43,13 +50,55 @@ impl Sink for UsageRecords {
         &self,
         db: &DatabaseConnection,
         rows: &[usage_record::Model],
+        retry: bool,
     ) -> Result<(), DbErr> {
         let txn = db::begin_write(db).await?;
+        let rows = if retry {
+            Cow::Owned(not_stored(&txn, rows).await?)
+        } else {
+            Cow::Borrowed(rows)
+        };
+        store(&txn, &rows).await?;
+        txn.commit().await
+    }
+}
+
+/// Stores the rows not stored yet (a spool's replay), in one transaction.
+pub async fn write_new(db: &DatabaseConnection, rows: &[usage_record::Model]) -> Result<(), DbErr> {
+    UsageRecords.write(db, rows, true).await
+}
+
+/// The rows whose ids are not in `usage_records` yet.
+async fn not_stored(
+    txn: &DatabaseTransaction,
+    rows: &[usage_record::Model],
+) -> Result<Vec<usage_record::Model>, DbErr> {
+    let mut stored = HashSet::new();
+    for chunk in batch::chunks(rows) {
+        let ids: Vec<String> = usage_record::Entity::find()
+            .select_only()
+            .column(usage_record::Column::Id)
+            .filter(usage_record::Column::Id.is_in(chunk.iter().map(|row| row.id.as_str())))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        stored.extend(ids);
+    }
+    Ok(rows
+        .iter()
+        .filter(|row| !stored.contains(&row.id))
+        .cloned()
+        .collect())
+}
+
+/// Everything a batch of new rows changes, on `txn`.
+async fn store(txn: &DatabaseTransaction, rows: &[usage_record::Model]) -> Result<(), DbErr> {
+    {
         for chunk in batch::chunks(rows) {
             usage_record::Entity::insert_many(
                 chunk.iter().map(|row| row.clone().into_active_model()),
             )
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
         }
 
@@ -77,7 +126,7 @@ impl Sink for UsageRecords {
                         .update_column(llm_usage::Column::LastUsedAt)
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await?;
         }
 
@@ -127,7 +176,7 @@ impl Sink for UsageRecords {
                         .value(C::Charged, added(daily_usage::Entity, C::Charged))
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await?;
         }
 
@@ -172,7 +221,7 @@ impl Sink for UsageRecords {
                         .value(C::LastUsedAt, latest(T, C::LastUsedAt))
                         .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(txn)
                 .await?;
         }
 
@@ -184,12 +233,40 @@ impl Sink for UsageRecords {
                 )
                 .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(sum.last_at)))
                 .filter(api_key::Column::Id.eq(key_id))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
         }
-        write_charges(&txn, rows).await?;
-        txn.commit().await
+        write_charges(txn, rows).await?;
+        write_overruns(txn, rows).await
     }
+}
+
+/// An audit entry for each request that cost more than it held, so that an
+/// admin sees it (the user is the actor: their request caused it).
+async fn write_overruns(
+    txn: &DatabaseTransaction,
+    rows: &[usage_record::Model],
+) -> Result<(), DbErr> {
+    for row in rows.iter().filter(|row| row.overrun > 0) {
+        let after = json!({
+            "model": row.model,
+            "cost": row.cost,
+            "charged": row.charged,
+            "held": row.charged - row.overrun,
+            "overrun": row.overrun,
+        });
+        audit::record(
+            txn,
+            &row.user_id,
+            Action::CreditsOverrun,
+            Target::request(&row.id),
+            None,
+            Some(after),
+        )
+        .await
+        .map_err(|err| DbErr::Custom(err.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The batch's charges in the credit ledger: per user, one statement moves
@@ -209,26 +286,13 @@ async fn write_charges(
     let mut entries = Vec::new();
     for (user_id, charges) in per_user {
         let total: i64 = charges.iter().map(|row| row.charged).sum();
-        let change =
-            |allow_negative| credits::service::change_balance(txn, user_id, -total, allow_negative);
-        let after = match change(false).await {
-            Ok(Some(after)) => after,
-            // Holds keep the stored balance above what requests charge, so
-            // this means the invariant broke: record it anyway (the ledger
-            // must match usage) and let `verify-ledger` show it.
-            Ok(None) => {
-                tracing::error!(
-                    user = user_id,
-                    total,
-                    "a batch of charges exceeds the stored balance"
-                );
-                change(true)
-                    .await
-                    .map_err(|err| DbErr::Custom(err.to_string()))?
-                    .unwrap_or(-total)
-            }
-            Err(err) => return Err(DbErr::Custom(err.to_string())),
-        };
+        // A request that cost more than its hold (a provider reported more
+        // than it was allowed) is charged in full: the balance may go below
+        // zero, and the user is refused until it is positive again.
+        let after = credits::service::change_balance(txn, user_id, -total, true)
+            .await
+            .map_err(|err| DbErr::Custom(err.to_string()))?
+            .unwrap_or(-total);
         // Walk back from the final balance to each request's balance after.
         let mut balance_after = after + total;
         for row in charges {

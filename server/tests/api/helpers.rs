@@ -573,6 +573,22 @@ impl ProxyApp {
         }
     }
 
+    /// Grants `micros` micro-credits to a user, as the admin.
+    pub async fn grant(&self, user_id: &str, micros: i64) {
+        let amount = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        let body = json!({ "user_id": user_id, "amount": amount, "reason": "test" });
+        let (status, _, answer) = self
+            .app
+            .request(
+                Method::POST,
+                "/api/admin/credits/grant",
+                Some(body),
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
     /// A provider of `kind` (`openai`, `anthropic` or `mock`) whose
     /// requests reach the mock upstream over HTTP (`mock`: in-process).
     pub async fn provider(&self, kind: &str) -> String {
@@ -702,6 +718,16 @@ impl ProxyApp {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no usage row {id}"))
+    }
+
+    /// Whether an answer left no usage row (a refusal before admission).
+    pub async fn has_no_usage_row(&self, headers: &HeaderMap) -> bool {
+        self.app.state.usage.flush().await;
+        usage_record::Entity::find_by_id(request_id(headers))
+            .one(self.app.db())
+            .await
+            .unwrap()
+            .is_none()
     }
 
     /// The usage row of an answer, by its `x-request-id`.

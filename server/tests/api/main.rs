@@ -9,6 +9,7 @@ mod admin_live;
 mod admin_users;
 mod audit;
 mod auth;
+mod billing_ceiling;
 mod credits;
 mod entitlements;
 mod errors;

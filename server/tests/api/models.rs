@@ -192,10 +192,11 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     assert_eq!(model["cache_write_price"], price(0, "0.000000"));
     assert_eq!(model["enabled"], json!(true));
     assert_eq!(model["plans"], json!([]));
+    assert_eq!(model["max_output_tokens"], json!(null));
     let created_at = string_at(model, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(model, "/updated_at"), created_at);
-    assert_eq!(model.as_object().unwrap().len(), 12, "{body}");
+    assert_eq!(model.as_object().unwrap().len(), 13, "{body}");
 }
 
 #[tokio::test]

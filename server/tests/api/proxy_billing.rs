@@ -54,27 +54,11 @@ fn exact_body(endpoint: Endpoint) -> Value {
     body
 }
 
-/// Grants `micros` to a user as the admin.
-async fn grant(proxy: &ProxyApp, user_id: &str, micros: i64) {
-    let amount = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
-    let body = json!({ "user_id": user_id, "amount": amount, "reason": "test" });
-    let (status, _, answer) = proxy
-        .app
-        .request(
-            Method::POST,
-            "/api/admin/credits/grant",
-            Some(body),
-            Some(&proxy.admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-}
-
 /// A second user with `micros` of credits and a key (with `key_fields`).
 async fn funded_user(proxy: &ProxyApp, micros: i64, key_fields: Value) -> (String, String) {
     let (token, user_id) = proxy.app.register("ada@example.com", PASSWORD, "Ada").await;
     if micros > 0 {
-        grant(proxy, &user_id, micros).await;
+        proxy.grant(&user_id, micros).await;
     }
     let mut fields = json!({ "name": "load" });
     if let (Some(fields), Some(extra)) = (fields.as_object_mut(), key_fields.as_object()) {

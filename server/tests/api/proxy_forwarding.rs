@@ -314,7 +314,8 @@ async fn usage_rolls_up_per_user_and_model_and_per_day_for_resolved_models_only(
     }
     let rows = proxy.usage_rows().await;
 
-    assert_eq!(rows.len(), 4);
+    // The unknown model was refused before it was admitted: no row.
+    assert_eq!(rows.len(), 3);
     let mut per_model: Vec<(String, i64)> = llm_usage::Entity::find()
         .filter(llm_usage::Column::UserId.eq(user_id.as_str()))
         .all(proxy.app.db())

@@ -100,6 +100,9 @@ async fn an_openai_stream_with_include_usage_reaches_the_client_byte_for_byte() 
     proxy.route("openai", "mock-passthrough").await;
     let mut body = llm_body(Endpoint::ChatCompletions, "mock-passthrough", true);
     body["stream_options"] = json!({ "include_usage": true });
+    // With a cap of its own the body goes upstream as it is (without one,
+    // Tollgate adds the default cap it held for).
+    body["max_completion_tokens"] = json!(100);
 
     let streamed = proxy.stream(Endpoint::ChatCompletions, body.clone()).await;
     let expected = direct(
@@ -123,7 +126,8 @@ async fn an_openai_stream_with_include_usage_reaches_the_client_byte_for_byte() 
 async fn an_openai_stream_without_include_usage_hides_only_the_usage_chunk_and_still_meters_it() {
     let proxy = ProxyApp::start().await;
     proxy.route("openai", "mock-passthrough").await;
-    let body = llm_body(Endpoint::ChatCompletions, "mock-passthrough", true);
+    let mut body = llm_body(Endpoint::ChatCompletions, "mock-passthrough", true);
+    body["max_completion_tokens"] = json!(100);
 
     let streamed = proxy.stream(Endpoint::ChatCompletions, body.clone()).await;
     let upstream_sent = direct(

@@ -13,7 +13,10 @@ use server::{
     proxy::request::Endpoint,
 };
 
-use crate::helpers::{Answer, ProxyApp, assert_error, llm_body, request_id, string_at};
+use crate::helpers::{
+    Answer, ProxyApp, assert_anthropic_error, assert_error, llm_body, llm_request, request_id,
+    string_at,
+};
 
 const MODEL: &str = "limited-model";
 
@@ -47,6 +50,37 @@ async fn call(app: &ProxyApp, key: &str) -> Answer {
     let body = llm_body(Endpoint::ChatCompletions, MODEL, false);
     app.call_with_key(Endpoint::ChatCompletions, Some(key), body)
         .await
+}
+
+/// `POST /v1/messages/count_tokens` with the test key.
+async fn count_tokens(app: &ProxyApp) -> Answer {
+    let body = json!({
+        "model": MODEL,
+        "messages": [{ "role": "user", "content": "How many?" }],
+    });
+    let path = "/v1/messages/count_tokens";
+    let request = llm_request(
+        path,
+        Endpoint::Messages,
+        Some(&app.key),
+        &[],
+        body.to_string(),
+    );
+    app.app.send(request).await
+}
+
+/// The test key limited to `requests_per_minute` of its own.
+async fn limit_key(app: &ProxyApp, requests_per_minute: u32) {
+    let (status, _, body) = app
+        .app
+        .request(
+            Method::PATCH,
+            &format!("/api/keys/{}", app.key_id),
+            Some(json!({ "requests_per_minute": requests_per_minute })),
+            Some(&app.user),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// The tokens a request's usage row says it used.
@@ -95,11 +129,14 @@ async fn request_headers_count_down_exactly_then_429_with_retry_after() {
     assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 0);
     assert_eq!(header(&headers, "x-ratelimit-limit-requests"), "3");
 
-    // The refusal is recorded, and costs nothing.
-    let row = app.usage_row(&request_id(&headers)).await;
-    assert_eq!(row.status_code, 429);
-    assert_eq!(row.error_kind.as_deref(), Some("rate_limited"));
-    assert_eq!(row.charged, 0);
+    // The refusal costs nothing, not even a usage row: it is counted.
+    assert!(app.has_no_usage_row(&headers).await);
+    let counted = app.app.state.counters.refusals();
+    assert!(
+        counted
+            .into_iter()
+            .any(|(kind, n)| kind == "rate_limited" && n == 1)
+    );
 }
 
 #[tokio::test]
@@ -115,6 +152,62 @@ async fn anthropic_clients_get_a_429_in_their_own_format() {
     assert_eq!(body["type"], "error");
     assert_eq!(body["error"]["type"], "rate_limit_error");
     assert_eq!(header(&headers, "retry-after"), "60");
+}
+
+#[tokio::test]
+async fn count_tokens_is_refused_past_the_keys_limit_in_anthropics_shape() {
+    let app = app_with(Limits::NONE).await;
+    limit_key(&app, 3).await;
+
+    for expected in [2, 1, 0] {
+        let (status, headers, body) = count_tokens(&app).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            body["input_tokens"].as_u64().is_some_and(|n| n > 0),
+            "{body}"
+        );
+        assert_eq!(header(&headers, "x-ratelimit-limit-requests"), "3");
+        assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), expected);
+    }
+
+    let answer = count_tokens(&app).await;
+    let message =
+        assert_anthropic_error(&answer, StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
+    assert!(message.contains("this API key"), "{message}");
+    assert!(message.contains("3 requests per minute"), "{message}");
+    let headers = &answer.1;
+    assert_eq!(header(headers, "retry-after"), "20");
+    assert_eq!(header(headers, "x-ratelimit-limit-requests"), "3");
+    assert_eq!(number(headers, "x-ratelimit-remaining-requests"), 0);
+    assert!(
+        app.usage_rows().await.is_empty(),
+        "counting is not a request, refused or not"
+    );
+}
+
+#[tokio::test]
+async fn count_tokens_and_messages_take_from_the_same_window() {
+    let app = app_with(Limits::NONE).await;
+    limit_key(&app, 2).await;
+    let messages = || {
+        app.call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, MODEL, false),
+        )
+    };
+
+    let (status, headers, body) = count_tokens(&app).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 1);
+    let (status, headers, body) = messages().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 0);
+
+    // Either endpoint now finds the window used up by both.
+    let answer = count_tokens(&app).await;
+    assert_anthropic_error(&answer, StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
+    let answer = messages().await;
+    assert_anthropic_error(&answer, StatusCode::TOO_MANY_REQUESTS, "rate_limit_error");
 }
 
 #[tokio::test]

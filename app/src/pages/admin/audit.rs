@@ -14,12 +14,13 @@ use crate::{
 };
 
 /// The actions the filter offers (the log's own names).
-const ACTIONS: [&str; 17] = [
+const ACTIONS: [&str; 18] = [
     "user.create",
     "user.update",
     "user.delete",
     "credits.grant",
     "credits.refund",
+    "credits.overrun",
     "grant.create",
     "grant.revoke",
     "provider.create",
