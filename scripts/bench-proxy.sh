@@ -5,7 +5,9 @@
 #   - at saturation, directly against the mock and through Tollgate;
 #   - at a fixed rate with latency correction, directly and through Tollgate;
 # and prints requests/s, p50/p99, the latency Tollgate adds, Tollgate's peak
-# RSS and the usage rows it wrote. Each endpoint gets a Tollgate of its own on
+# RSS and the usage rows it wrote. Then the cost of durable usage: the JSON
+# and SSE cases again with the usage spool off (`usage.spool = false`) and
+# on (the default), back to back in the same run. Each endpoint gets a Tollgate of its own on
 # a fresh database, so no case runs on the rows an earlier one wrote (a
 # growing database slows later cases, which made the translated rows, run
 # last, look slower than they are). Everything listens on 127.0.0.1 and is
@@ -60,6 +62,7 @@ start_gate() {
   GATES=$((GATES + 1))
   DATA="$WORK/data-$GATES"
   RUST_LOG=warn TOLLGATE__DATA_DIR="$DATA" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
+    TOLLGATE__USAGE__SPOOL="${SPOOL:-true}" \
     TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
     TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
     TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
@@ -188,3 +191,31 @@ ratio "translated sse" "anthropic sse"
 ratio "translated sse" "openai sse"
 echo "Tollgate peak RSS (the largest of the cases): $((PEAK_RSS_KB / 1024)) MB"
 echo "usage rows written (all cases): $ROWS"
+
+# The cost of durability: each usage row fsync'd to the spool before its
+# answer completes, against rows held in memory until the database has them.
+DURABILITY_CASES=("openai json" "openai sse")
+for case in "${DURABILITY_CASES[@]}"; do
+  case "$case" in
+    "openai json") body="$OPENAI_JSON" ;;
+    "openai sse") body="$OPENAI_SSE" ;;
+  esac
+  for spool in false true; do
+    echo "running: $case, usage spool $spool"
+    SPOOL=$spool start_gate
+    RESULT["$case/spool-$spool/max"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
+    RESULT["$case/spool-$spool/rate"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+    stop_gate
+  done
+done
+echo
+echo "durable usage: the same Tollgate with the usage spool off and on"
+printf '%-15s %-28s %10s %9s %9s %12s\n' "endpoint" "run" "req/s" "p50 ms" "p99 ms" "200s/total"
+for case in "${DURABILITY_CASES[@]}"; do
+  for spool in false true; do
+    for run in "max:saturation" "rate:$RATE/s"; do
+      read -r rps p50 p99 ok <<<"${RESULT["$case/spool-$spool/${run%%:*}"]}"
+      printf '%-15s %-28s %10s %9s %9s %12s\n' "$case" "spool $spool, ${run#*:}" "$rps" "$p50" "$p99" "$ok"
+    done
+  done
+done

@@ -839,3 +839,63 @@ async fn a_request_is_charged_exactly_once_when_the_usage_writer_retries() {
         db.execute_unprepared(statement).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_spool_left_by_a_dead_process_is_replayed_once_on_start() {
+    // Arrange: a request stored as usual, and the spool a dead instance
+    // left: that request's row again (it was stored before the crash), a
+    // charged row that never reached the database, and a torn last line.
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-test").await;
+    let (status, headers, _) = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "mock-test", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = proxy.usage_row_of(&headers).await;
+    let mut unseen = stored.clone();
+    unseen.id = "req_00000000000000aa".to_owned();
+    assert!(unseen.charged > 0);
+    let spool = proxy.app.data_dir.path().join("spool");
+    let dead = spool.join("spool_dead-00000001.jsonl");
+    let lines = format!(
+        "{}\n{}\n{{\"id\":\"req_torn",
+        serde_json::to_string(&stored).unwrap(),
+        serde_json::to_string(&unseen).unwrap()
+    );
+    std::fs::write(&dead, lines).unwrap();
+    let before = service::balance(proxy.app.db(), &stored.user_id)
+        .await
+        .unwrap();
+
+    // Act: another instance starts on the same data directory.
+    let _restarted = proxy.app.restart().await;
+
+    // Assert
+    assert!(!dead.exists(), "the replayed segment is deleted");
+    let live: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+    assert_eq!(live.len(), 2, "each live instance keeps its own segment");
+    for id in [&stored.id, &unseen.id] {
+        let rows = usage_record::Entity::find()
+            .filter(usage_record::Column::Id.eq(id.as_str()))
+            .all(proxy.app.db())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{id}");
+        let charges = credit_entry::Entity::find()
+            .filter(credit_entry::Column::Reference.eq(id.as_str()))
+            .filter(credit_entry::Column::Kind.eq(EntryKind::Charge))
+            .all(proxy.app.db())
+            .await
+            .unwrap();
+        assert_eq!(charges.len(), 1, "{id}");
+        assert_eq!(charges[0].amount, -stored.charged);
+    }
+    let after = service::balance(proxy.app.db(), &stored.user_id)
+        .await
+        .unwrap();
+    assert_eq!(after, before - unseen.charged);
+    assert!(verify(proxy.app.db()).await.unwrap().is_empty());
+}
