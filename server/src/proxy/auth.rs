@@ -24,28 +24,37 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let format = ApiFormat::of_request(parts.uri.path(), &parts.headers);
-        let Some(presented) = presented_key(&parts.headers) else {
-            return Err(ProxyError::new(
-                ErrorKind::InvalidApiKey,
-                "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
-                format,
-            ));
-        };
-        match state.key_cache.resolve(&state.db, presented).await {
-            Ok(Ok(caller)) => Ok(Self(caller)),
-            Ok(Err(KeyRejection::Invalid)) => Err(ProxyError::new(
-                ErrorKind::InvalidApiKey,
-                "invalid, revoked or expired API key",
-                format,
-            )),
-            Ok(Err(KeyRejection::OwnerSuspended)) => Err(ProxyError::new(
-                ErrorKind::PermissionDenied,
-                "this account is suspended",
-                format,
-            )),
-            Err(err) => Err(ProxyError::internal(err, format)),
-        }
+        resolve(parts, state).await.map_err(|err| {
+            // Counted, never recorded: a flood of bad keys costs no rows.
+            state.counters.refused(err.kind);
+            err
+        })
+    }
+}
+
+/// The key's caller, or the refusal in the client's format.
+async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
+    let format = ApiFormat::of_request(parts.uri.path(), &parts.headers);
+    let Some(presented) = presented_key(&parts.headers) else {
+        return Err(ProxyError::new(
+            ErrorKind::InvalidApiKey,
+            "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
+            format,
+        ));
+    };
+    match state.key_cache.resolve(&state.db, presented).await {
+        Ok(Ok(caller)) => Ok(ApiKeyAuth(caller)),
+        Ok(Err(KeyRejection::Invalid)) => Err(ProxyError::new(
+            ErrorKind::InvalidApiKey,
+            "invalid, revoked or expired API key",
+            format,
+        )),
+        Ok(Err(KeyRejection::OwnerSuspended)) => Err(ProxyError::new(
+            ErrorKind::PermissionDenied,
+            "this account is suspended",
+            format,
+        )),
+        Err(err) => Err(ProxyError::internal(err, format)),
     }
 }
 

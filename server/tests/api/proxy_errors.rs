@@ -99,6 +99,12 @@ async fn a_request_without_a_key_is_401_and_not_recorded() {
         assert!(message.contains("API key"), "{message}");
     }
     assert!(proxy.usage_rows().await.is_empty());
+    let counted = proxy.app.state.counters.refusals();
+    assert!(
+        counted
+            .into_iter()
+            .any(|(kind, n)| kind == "invalid_api_key" && n == 2)
+    );
 }
 
 #[tokio::test]
