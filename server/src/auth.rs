@@ -5,6 +5,7 @@
 pub mod cookie;
 pub mod jwt;
 pub mod middleware;
+pub mod next;
 pub mod password;
 pub mod session;
 pub mod throttle;

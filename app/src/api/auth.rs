@@ -89,15 +89,12 @@ async fn start_session(
     Ok(())
 }
 
-/// Only same-site paths are followed after login, never `//other.host`.
+/// Only paths on Tollgate's own origin are followed after login.
 #[cfg(feature = "ssr")]
 fn safe_next(next: Option<String>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
-        _ => "/dashboard".to_owned(),
-    }
+    next.as_deref()
+        .and_then(server::auth::next::local_target)
+        .unwrap_or_else(|| "/dashboard".to_owned())
 }
 
 #[cfg(all(test, feature = "ssr"))]
@@ -109,6 +106,7 @@ mod tests {
         assert_eq!(safe_next(Some("/admin/users".into())), "/admin/users");
         assert_eq!(safe_next(Some("//evil.example".into())), "/dashboard");
         assert_eq!(safe_next(Some("https://evil.example".into())), "/dashboard");
+        assert_eq!(safe_next(Some("/\t/evil.example".into())), "/dashboard");
         assert_eq!(safe_next(None), "/dashboard");
     }
 }

@@ -55,11 +55,25 @@ pub const API_KEY_DASHBOARD_PATHS: &[&str] = &[
 /// redirect to the login page.
 const API_PREFIXES: &[&str] = &["/api/", "/rpc/", "/v1/"];
 
+/// Whether `path` may be requested without signing in. A path with a dot
+/// segment (`/pkg/../admin`) never is: what it names is decided after
+/// normalisation, not by its prefix.
 pub fn is_public(path: &str) -> bool {
+    if has_dot_segment(path) {
+        return false;
+    }
     PUBLIC_PATHS.contains(&path)
         || PUBLIC_PREFIXES
             .iter()
             .any(|prefix| path.starts_with(prefix))
+}
+
+/// `.` or `..` as a segment, plainly or percent-encoded.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        decoded == "." || decoded == ".."
+    })
 }
 
 pub async fn authenticate(
@@ -188,6 +202,10 @@ mod tests {
         assert!(!is_public("/dashboard"));
         assert!(!is_public("/api/health/extra"));
         assert!(!is_public("/rpc/dashboard"));
+        assert!(!is_public("/pkg/../admin"));
+        assert!(!is_public("/pkg/%2E%2e/admin"));
+        assert!(!is_public("/assets/./x/../../admin"));
+        assert!(is_public("/pkg/app..v2.wasm"));
     }
 
     #[test]

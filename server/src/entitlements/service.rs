@@ -58,9 +58,10 @@ pub struct GrantView {
     pub granted_by_email: Option<String>,
     #[serde(with = "serde_iso")]
     pub created_at: DateTime<Utc>,
+    /// Who revoked it is in the audit log (`grant.revoke`), not here: the
+    /// list keeps to the contract's fields.
     #[serde(with = "serde_iso::option")]
     pub revoked_at: Option<DateTime<Utc>>,
-    pub revoked_by: Option<String>,
 }
 
 /// Gives `user_id` the "Pro — Lifetime" plan. 409 when the user already has
@@ -213,7 +214,6 @@ pub async fn list(db: &DatabaseConnection, filter: GrantFilter) -> Result<Vec<Gr
                 granted_by_email,
                 created_at: grant.created_at,
                 revoked_at: grant.revoked_at,
-                revoked_by: grant.revoked_by,
             }
         })
         .collect())

@@ -393,3 +393,25 @@ async fn a_session_survives_a_restart_on_the_same_data_dir() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["id"], Value::String(user_id));
 }
+
+#[tokio::test]
+async fn a_dot_segment_after_a_static_prefix_does_not_skip_sign_in() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/pkg/../admin",
+        "/pkg/%2e%2e/admin",
+        "/assets/../api/admin/users",
+    ] {
+        let (status, headers, _) = app.request(Method::GET, path, None, None).await;
+
+        assert!(
+            matches!(status, StatusCode::SEE_OTHER | StatusCode::UNAUTHORIZED),
+            "{path}: {status}"
+        );
+        if status == StatusCode::SEE_OTHER {
+            let location = headers[header::LOCATION].to_str().unwrap();
+            assert!(location.starts_with("/login?next="), "{path}: {location}");
+        }
+    }
+}
