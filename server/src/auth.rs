@@ -36,6 +36,10 @@ pub struct CurrentUser {
     pub user: user::Model,
     /// The session (`jti`) this request runs under; `None` for an API key.
     pub session_id: Option<String>,
+    /// The API key this request was signed in with: the key itself
+    /// (`x-api-key`), or the key a session was opened with. Such a caller
+    /// cannot create keys, so a leaked key cannot mint a lasting one.
+    pub api_key_id: Option<String>,
     pub credential: Credential,
     /// The plan in effect: `PRO_LIFETIME` with an active grant.
     pub plan: EffectivePlan,

@@ -35,7 +35,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let (key, user) =
-        server::keys::service::authenticate(&state.db, &state.key_cache, api_key.trim()).await?;
+        server::accounts::service::authenticate_key_sign_in(&state.db, &state.key_cache, &api_key)
+            .await?;
     start_session(&state, &user, Some(&key)).await?;
     leptos_axum::redirect(&safe_next(next));
     Ok(())

@@ -22,7 +22,7 @@ use crate::{
     entity::user::Plan,
     error::{Error, Result},
     extract::{AppJson, AppQuery},
-    keys::{self, KeyView},
+    keys::KeyView,
     state::AppState,
     time::serde_iso,
 };
@@ -93,7 +93,7 @@ pub async fn login(
             ..
         } => {
             let (key, owner) =
-                keys::service::authenticate(&state.db, &state.key_cache, api_key.trim()).await?;
+                service::authenticate_key_sign_in(&state.db, &state.key_cache, &api_key).await?;
             (owner, Some(key))
         }
         LoginBody {

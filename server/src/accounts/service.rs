@@ -228,9 +228,27 @@ pub async fn sign_in(
         &user.id,
         state.settings.auth.session_ttl_hours,
         user_agent,
-        via_key.map(|key| key.id.clone()),
+        via_key,
     )
     .await
+}
+
+/// The account an API key signs in to the web UI (the hackathon flow):
+/// only people an admin created by name, who have no password. An admin's
+/// key, or the key of anyone who has a password, is an API key and nothing
+/// more: 403, so that a leaked key never becomes a web login.
+pub async fn authenticate_key_sign_in(
+    db: &DatabaseConnection,
+    cache: &KeyCache,
+    api_key: &str,
+) -> Result<(api_key::Model, user::Model)> {
+    let (key, owner) = keys::service::authenticate(db, cache, api_key.trim()).await?;
+    if owner.role == Role::Admin || owner.password_hash.is_some() {
+        return Err(Error::Forbidden(
+            "this account signs in with its email and password, not an API key".into(),
+        ));
+    }
+    Ok((key, owner))
 }
 
 /// A user who has not been deleted, or 404.

@@ -127,11 +127,12 @@ pub async fn authenticate(
 }
 
 async fn by_api_key(state: &AppState, key: &str) -> Result<CurrentUser, Error> {
-    let (_, user) = keys::service::authenticate(&state.db, &state.key_cache, key.trim()).await?;
+    let (key, user) = keys::service::authenticate(&state.db, &state.key_cache, key.trim()).await?;
     let plan = state.entitlements.resolve(&state.db, &user).await?;
     Ok(CurrentUser {
         user,
         session_id: None,
+        api_key_id: Some(key.id),
         credential: Credential::ApiKey,
         plan,
     })

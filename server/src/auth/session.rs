@@ -12,7 +12,7 @@ use crate::{
     auth::{Credential, CurrentUser, jwt::JwtKeys},
     entitlements::Entitlements,
     entity::{
-        session,
+        api_key, session,
         user::{self, Status},
     },
     error::{Error, Result},
@@ -37,10 +37,16 @@ pub async fn create(
     user_id: &str,
     ttl_hours: u32,
     user_agent: Option<String>,
-    api_key_id: Option<String>,
+    via_key: Option<&api_key::Model>,
 ) -> Result<IssuedSession> {
     let now = time::now();
-    let expires_at = now + Duration::hours(i64::from(ttl_hours));
+    let mut expires_at = now + Duration::hours(i64::from(ttl_hours));
+    // A session opened with a key ends when the key does (revoking the key
+    // revokes its sessions too).
+    if let Some(key_expiry) = via_key.and_then(|key| key.expires_at) {
+        expires_at = expires_at.min(key_expiry);
+    }
+    let api_key_id = via_key.map(|key| key.id.clone());
     let session_id = ids::random_hex(16);
     session::ActiveModel {
         jti: Set(session_id.clone()),
@@ -86,6 +92,16 @@ pub async fn authenticate(
     if user.deleted_at.is_some() || user.status != Status::Active {
         return Err(Error::Unauthorized("this account is suspended".into()));
     }
+    if let Some(key_id) = &session.api_key_id {
+        // A session opened with a key lives no longer than the key.
+        let key = api_key::Entity::find_by_id(key_id.clone())
+            .one(db)
+            .await?
+            .ok_or_else(invalid)?;
+        if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
+            return Err(invalid());
+        }
+    }
     if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
         touch(db, &session.jti, now).await?;
     }
@@ -93,6 +109,7 @@ pub async fn authenticate(
     Ok(CurrentUser {
         user,
         session_id: Some(session.jti),
+        api_key_id: session.api_key_id,
         credential,
         plan,
     })

@@ -11,7 +11,12 @@ use super::{
     KeyView,
     service::{self, KeyChange, NewKey},
 };
-use crate::{auth::CurrentUser, error::Result, extract::AppJson, state::AppState};
+use crate::{
+    auth::CurrentUser,
+    error::{Error, Result},
+    extract::AppJson,
+    state::AppState,
+};
 
 pub async fn list(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Value>> {
     let keys: Vec<KeyView> = service::list(&state.db, &current.user.id)
@@ -28,6 +33,11 @@ pub async fn create(
     current: CurrentUser,
     AppJson(new): AppJson<NewKey>,
 ) -> Result<(StatusCode, Json<Value>)> {
+    if current.api_key_id.is_some() {
+        return Err(Error::Forbidden(
+            "signed in with an API key: sign in with a password to create keys".into(),
+        ));
+    }
     let created = service::create_own(&state.db, &current.user, new).await?;
     Ok((
         StatusCode::CREATED,

@@ -24,11 +24,10 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        resolve(parts, state).await.map_err(|err| {
-            // Counted, never recorded: a flood of bad keys costs no rows.
-            state.counters.refused(err.kind);
-            err
-        })
+        // Counted, never recorded: a flood of bad keys costs no rows.
+        resolve(parts, state)
+            .await
+            .inspect_err(|err| state.counters.refused(err.kind))
     }
 }
 

@@ -556,7 +556,7 @@ async fn revoking_another_users_key_is_not_found_and_leaves_it_active() {
     let (bob, _) = app
         .register("bob@builders.example", PASSWORD, "Bob Builder")
         .await;
-    let (key, secret) = create_key(&app, &alice, json!({ "name": "Laptop" })).await;
+    let (key, _) = create_key(&app, &alice, json!({ "name": "Laptop" })).await;
     let id = string_at(&key, "/id");
 
     // Act
@@ -566,8 +566,9 @@ async fn revoking_another_users_key_is_not_found_and_leaves_it_active() {
 
     // Assert
     assert_error(&answer, StatusCode::NOT_FOUND);
-    assert_eq!(listed_key(&app, &alice, &id).await, key);
-    assert_eq!(app.login_with_key(&secret).await.0, StatusCode::OK);
+    let listed = listed_key(&app, &alice, &id).await;
+    assert_eq!(listed, key);
+    assert_eq!(listed["status"], json!("active"), "{listed}");
 }
 
 // --- changing -------------------------------------------------------------------
@@ -1018,10 +1019,8 @@ async fn a_revoked_key_is_listed_as_revoked_even_when_expired_and_over_quota() {
 
 #[tokio::test]
 async fn signing_in_with_an_api_key_returns_a_token_and_cookie_for_its_owner() {
-    // Arrange
-    let (app, alice) = app_with_user().await;
-    let alice_id = app.user_id_of(&alice).await;
-    let (_, secret) = create_named_key(&app, &alice, "Laptop").await;
+    // Arrange: a person an admin created by name (no password).
+    let (app, _, hank_id, secret) = app_with_hank().await;
 
     // Act
     let (status, headers, body) = app.login_with_key(&secret).await;
@@ -1030,24 +1029,72 @@ async fn signing_in_with_an_api_key_returns_a_token_and_cookie_for_its_owner() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let token = string_at(&body, "/token");
-    assert_ne!(token, alice, "a new session is opened");
     assert_session_cookie(&headers, &token);
     assert_iso_millis(&string_at(&body, "/expires_at"));
-    assert_eq!(body["user"]["id"], json!(alice_id));
+    assert_eq!(body["user"]["id"], json!(hank_id));
     assert_reveals_no_secret(&body, &secret);
 
     let (me_status, _, me) = app.me(&token).await;
     assert_eq!(me_status, StatusCode::OK, "{me}");
-    assert_eq!(me["user"]["id"], json!(alice_id));
-    assert_eq!(me["user"]["email"], json!("alice@wonderland.example"));
-    assert_eq!(me["user"]["name"], json!("Alice Liddell"));
+    assert_eq!(me["user"]["id"], json!(hank_id));
+    assert_eq!(me["user"]["name"], json!("Hank"));
+}
+
+#[tokio::test]
+async fn the_key_of_an_admin_or_of_anyone_with_a_password_never_opens_a_web_session() {
+    // Arrange
+    let (app, alice) = app_with_user().await;
+    let (_, alices) = create_named_key(&app, &alice, "Laptop").await;
+    let admin = app.create_admin().await;
+    let (_, admins) = create_named_key(&app, &admin, "ops").await;
+
+    for secret in [alices, admins] {
+        // Act
+        let answer = app.login_with_key(&secret).await;
+
+        // Assert
+        let message = assert_error(&answer, StatusCode::FORBIDDEN);
+        assert!(message.contains("password"), "{message}");
+        assert!(answer.1.get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_session_opened_with_a_key_cannot_create_keys_and_ends_when_the_key_expires() {
+    // Arrange
+    let (app, _, hank_id, secret) = app_with_hank().await;
+    let (_, _, body) = app.login_with_key(&secret).await;
+    let session = string_at(&body, "/token");
+
+    // Act
+    let created = create_key_answer(&app, &session, json!({ "name": "lasting" })).await;
+    edit_key_in_db(&app, &key_id_of(&app, &hank_id).await, |key| {
+        key.expires_at = Set(Some(Utc::now() - chrono::Duration::seconds(2)));
+    })
+    .await;
+
+    // Assert
+    let message = assert_error(&created, StatusCode::FORBIDDEN);
+    assert!(message.contains("API key"), "{message}");
+    assert_error(&app.me(&session).await, StatusCode::UNAUTHORIZED);
+}
+
+/// The id of the one key `user_id` has.
+async fn key_id_of(app: &TestApp, user_id: &str) -> String {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    api_key::Entity::find()
+        .filter(api_key::Column::UserId.eq(user_id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the user has a key")
+        .id
 }
 
 #[tokio::test]
 async fn signing_in_with_a_key_surrounded_by_spaces_works() {
     // Arrange
-    let (app, alice) = app_with_user().await;
-    let (_, secret) = create_named_key(&app, &alice, "Laptop").await;
+    let (app, _, _, secret) = app_with_hank().await;
 
     // Act
     let (status, _, body) = app.login_with_key(&format!("  {secret}\n")).await;
@@ -1149,14 +1196,9 @@ async fn a_revoked_an_expired_and_an_unknown_key_fail_alike() {
 #[tokio::test]
 async fn an_over_quota_key_still_signs_in() {
     // Arrange
-    let (app, alice) = app_with_user().await;
-    let (key, secret) = create_key(
-        &app,
-        &alice,
-        json!({ "name": "Laptop", "quota_micro_credits": 1_000 }),
-    )
-    .await;
-    edit_key_in_db(&app, &string_at(&key, "/id"), |key| {
+    let (app, _, hank_id, secret) = app_with_hank().await;
+    edit_key_in_db(&app, &key_id_of(&app, &hank_id).await, |key| {
+        key.quota_limit = Set(Some(1_000));
         key.quota_used = Set(1_000);
     })
     .await;
@@ -1474,14 +1516,13 @@ async fn two_people_created_by_name_get_different_secrets() {
 
 #[tokio::test]
 async fn revoking_a_key_ends_the_web_sessions_opened_with_it_and_no_others() {
-    // Arrange: one session by password, one opened with the key.
-    let app = spawn_app().await;
-    let (password_session, _) = app.register("ivy@example.com", PASSWORD, "Ivy").await;
-    let (key_id, secret) = create_named_key(&app, &password_session, "Laptop").await;
+    // Arrange: Hank's session opened with his key, and the admin's own.
+    let (app, admin, hank_id, secret) = app_with_hank().await;
     let (status, _, body) = app.login_with_key(&secret).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let key_session = string_at(&body, "/token");
     assert_eq!(app.me(&key_session).await.0, StatusCode::OK);
+    let key_id = key_id_of(&app, &hank_id).await;
 
     // Act
     let (status, _, body) = app
@@ -1489,12 +1530,12 @@ async fn revoking_a_key_ends_the_web_sessions_opened_with_it_and_no_others() {
             Method::DELETE,
             &format!("/api/keys/{key_id}"),
             None,
-            Some(&password_session),
+            Some(&key_session),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Assert
     assert_error(&app.me(&key_session).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.me(&password_session).await.0, StatusCode::OK);
+    assert_eq!(app.me(&admin).await.0, StatusCode::OK);
 }
