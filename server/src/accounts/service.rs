@@ -199,15 +199,13 @@ pub async fn authenticate_password(
     client: &str,
 ) -> Result<user::Model> {
     let email = email.trim().to_lowercase();
-    let key = format!("{client}|{email}");
-    throttle.check(&key)?;
+    let attempt = throttle.attempt(client, &email)?;
     let user = find_by_email(db, &email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if !password::verify(password.to_owned(), stored).await? {
-        throttle.record_failure(&key);
         return Err(Error::Unauthorized("invalid email or password".into()));
     }
-    throttle.reset(&key);
+    throttle.succeeded(attempt);
     let user = user.ok_or_else(|| Error::Unauthorized("invalid email or password".into()))?;
     if user.status != Status::Active {
         return Err(Error::Forbidden("this account is suspended".into()));

@@ -6,15 +6,25 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use rand::{Rng, distr::Alphanumeric};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 256;
 
+/// Argon2 takes 19 MiB and a core for its whole run: at most one hash per
+/// core at once, the rest wait their turn. Without it, an unauthenticated
+/// flood of logins takes a gigabyte or more.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
 /// Hashes a password into a PHC string.
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _slot = HASHING.acquire().await;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -30,6 +40,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// or a user without a password) it still spends the same time, so response
 /// times do not reveal which emails exist.
 pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
+    let _slot = HASHING.acquire().await;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let hash = match stored {

@@ -1,5 +1,10 @@
-//! Login throttling: after too many failed logins for one email from one
-//! client, further attempts answer 429 until the window ends.
+//! Login throttling. Every attempt is counted before its password is
+//! checked, atomically with the check of the limit: checking, verifying
+//! and only then recording would let a burst of concurrent guesses all be
+//! verified against a limit none of them had reached yet. Two windows
+//! count: one email from one client address (`auth.login_max_failures`),
+//! and one client address across emails (ten times that). A successful
+//! login gives its attempt back.
 
 use std::{
     collections::HashMap,
@@ -9,10 +14,13 @@ use std::{
 
 use crate::error::Error;
 
+/// How many more attempts a client address gets than one email from it.
+const PER_CLIENT_FACTOR: u32 = 10;
+
 pub struct LoginThrottle {
-    max_failures: u32,
+    max_attempts: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, Window>>,
+    attempts: Mutex<HashMap<String, Window>>,
 }
 
 struct Window {
@@ -20,56 +28,79 @@ struct Window {
     count: u32,
 }
 
+/// An attempt let through: pass it back to [`LoginThrottle::succeeded`].
+#[derive(Debug)]
+pub struct Attempt {
+    account: String,
+    client: String,
+}
+
 impl LoginThrottle {
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    pub fn new(max_attempts: u32, window: Duration) -> Self {
         Self {
-            max_failures,
+            max_attempts,
             window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Errs with 429 (and the seconds to wait) when `key` is locked out.
-    pub fn check(&self, key: &str) -> Result<(), Error> {
-        let now = Instant::now();
-        let mut failures = self.lock();
-        let Some(entry) = failures.get(key) else {
-            return Ok(());
+    /// Counts an attempt for `email` from `client`, or errs with 429 (and
+    /// the seconds to wait) when either window is full.
+    pub fn attempt(&self, client: &str, email: &str) -> Result<Attempt, Error> {
+        let attempt = Attempt {
+            account: format!("{client}|{email}"),
+            client: format!("{client}|*"),
         };
-        let elapsed = now.duration_since(entry.started);
-        if elapsed >= self.window {
-            failures.remove(key);
-            return Ok(());
-        }
-        if entry.count >= self.max_failures {
-            let retry_after_secs = (self.window - elapsed).as_secs().max(1);
-            return Err(Error::TooManyRequests {
-                message: format!("too many failed logins; try again in {retry_after_secs} seconds"),
-                retry_after_secs,
-            });
-        }
-        Ok(())
-    }
-
-    pub fn record_failure(&self, key: &str) {
+        let limits = [
+            (&attempt.account, self.max_attempts),
+            (
+                &attempt.client,
+                self.max_attempts.saturating_mul(PER_CLIENT_FACTOR),
+            ),
+        ];
         let now = Instant::now();
-        let mut failures = self.lock();
+        let mut attempts = self.lock();
         // Forget expired windows so the map cannot grow without bound.
-        failures.retain(|_, w| now.duration_since(w.started) < self.window);
-        let entry = failures.entry(key.to_owned()).or_insert(Window {
-            started: now,
-            count: 0,
-        });
-        entry.count += 1;
+        attempts.retain(|_, w| now.duration_since(w.started) < self.window);
+        for (key, limit) in limits {
+            if let Some(window) = attempts.get(key.as_str())
+                && window.count >= limit
+            {
+                let elapsed = now.duration_since(window.started);
+                let retry_after_secs = self.window.saturating_sub(elapsed).as_secs().max(1);
+                return Err(Error::TooManyRequests {
+                    message: format!(
+                        "too many login attempts; try again in {retry_after_secs} seconds"
+                    ),
+                    retry_after_secs,
+                });
+            }
+        }
+        for (key, _) in limits {
+            attempts
+                .entry(key.clone())
+                .or_insert(Window {
+                    started: now,
+                    count: 0,
+                })
+                .count += 1;
+        }
+        Ok(attempt)
     }
 
-    pub fn reset(&self, key: &str) {
-        self.lock().remove(key);
+    /// A correct password: the email's window starts over, and the
+    /// client's gets the attempt back.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut attempts = self.lock();
+        attempts.remove(&attempt.account);
+        if let Some(window) = attempts.get_mut(&attempt.client) {
+            window.count = window.count.saturating_sub(1);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Window>> {
         // A poisoned map only holds counters; keep using it.
-        self.failures
+        self.attempts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -80,27 +111,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locks_out_after_the_limit_and_reset_clears_it() {
+    fn attempts_are_counted_before_they_are_checked_and_success_clears_them() {
         let throttle = LoginThrottle::new(3, Duration::from_secs(60));
-        for _ in 0..3 {
-            throttle.check("a").unwrap();
-            throttle.record_failure("a");
-        }
-        let err = throttle.check("a").unwrap_err();
+        let attempts: Vec<_> = (0..3)
+            .map(|_| throttle.attempt("c", "a").unwrap())
+            .collect();
+        let err = throttle.attempt("c", "a").unwrap_err();
         assert!(
             matches!(err, Error::TooManyRequests { retry_after_secs, .. } if retry_after_secs > 0 && retry_after_secs <= 60)
         );
-        assert!(throttle.check("b").is_ok(), "other keys are unaffected");
-        throttle.reset("a");
-        assert!(throttle.check("a").is_ok());
+        assert!(
+            throttle.attempt("c", "b").is_ok(),
+            "other emails are unaffected"
+        );
+        assert!(
+            throttle.attempt("d", "a").is_ok(),
+            "other clients are unaffected"
+        );
+        let mut attempts = attempts.into_iter();
+        throttle.succeeded(attempts.next().unwrap());
+        assert!(throttle.attempt("c", "a").is_ok());
+    }
+
+    #[test]
+    fn one_client_is_limited_across_emails() {
+        let throttle = LoginThrottle::new(1, Duration::from_secs(60));
+        for n in 0..PER_CLIENT_FACTOR {
+            throttle.attempt("c", &format!("user{n}")).unwrap();
+        }
+        assert!(throttle.attempt("c", "someone-else").is_err());
+        assert!(throttle.attempt("elsewhere", "someone-else").is_ok());
     }
 
     #[test]
     fn the_window_expires() {
         let throttle = LoginThrottle::new(1, Duration::from_millis(20));
-        throttle.record_failure("a");
-        assert!(throttle.check("a").is_err());
+        throttle.attempt("c", "a").unwrap();
+        assert!(throttle.attempt("c", "a").is_err());
         std::thread::sleep(Duration::from_millis(30));
-        assert!(throttle.check("a").is_ok());
+        assert!(throttle.attempt("c", "a").is_ok());
     }
 }

@@ -415,3 +415,36 @@ async fn a_dot_segment_after_a_static_prefix_does_not_skip_sign_in() {
         }
     }
 }
+
+#[tokio::test]
+async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusals() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    let body = json!({ "email": "grace@example.com", "password": "not the password" });
+
+    // Act: all at once, as a scripted guesser sends them.
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let request = json_request(Method::POST, "/api/auth/login", Some(body.clone()), None);
+            let router = app.router.clone();
+            tokio::spawn(async move { send_to(&router, request).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+
+    // Assert: only the limit's worth were checked against the password.
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 55), "{statuses:?}");
+}
