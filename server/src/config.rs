@@ -197,6 +197,11 @@ pub struct ProxySettings {
     /// How long a request waits for room in the usage writer's queue
     /// before it is refused with 503.
     pub admission_wait_ms: u64,
+    /// The largest JSON answer read from a provider; beyond it, 502.
+    pub max_answer_bytes: usize,
+    /// The largest single event of a provider's stream; beyond it the
+    /// stream is cut (the provider controls no more of our memory).
+    pub max_event_bytes: usize,
 }
 
 impl Default for ProxySettings {
@@ -204,6 +209,8 @@ impl Default for ProxySettings {
         Self {
             max_body_bytes: 32 * 1024 * 1024,
             admission_wait_ms: 2_000,
+            max_answer_bytes: 64 * 1024 * 1024,
+            max_event_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -113,7 +113,14 @@ async fn count(
         .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)
         .await
-        .map_err(|kind| ProxyError::new(kind, "the provider's answer broke off", FORMAT))?;
+        .map_err(|kind| match kind {
+            ErrorKind::PayloadTooLarge => ProxyError::new(
+                ErrorKind::UpstreamUnreachable,
+                format!("the provider's answer is larger than {MAX_ANSWER} bytes"),
+                FORMAT,
+            ),
+            kind => ProxyError::new(kind, "the provider's answer broke off", FORMAT),
+        })?;
     if !upstream.status.is_success() {
         return Err(upstream_error(
             upstream.status,

@@ -403,12 +403,19 @@ impl Call {
         }
         let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
         if !self.stream {
-            let body = match collect(upstream.body, provider.timeout, usize::MAX).await {
+            let limit = state.settings.proxy.max_answer_bytes;
+            let body = match collect(upstream.body, provider.timeout, limit).await {
                 Ok(body) => body,
                 Err(kind) => {
-                    let message = match kind {
-                        ErrorKind::UpstreamTimeout => "the provider stopped answering",
-                        _ => "the provider's answer broke off",
+                    let (kind, message) = match kind {
+                        ErrorKind::UpstreamTimeout => {
+                            (kind, "the provider stopped answering".to_owned())
+                        }
+                        ErrorKind::PayloadTooLarge => (
+                            ErrorKind::UpstreamUnreachable,
+                            format!("the provider's answer is larger than {limit} bytes"),
+                        ),
+                        _ => (kind, "the provider's answer broke off".to_owned()),
                     };
                     return reject(pending, ProxyError::new(kind, message, format));
                 }
@@ -473,7 +480,7 @@ impl Call {
             upstream.body,
             StreamMeter::new(upstream_format, self.wants_usage),
             self.input_estimate,
-            provider.timeout,
+            (provider.timeout, state.settings.proxy.max_event_bytes),
             upstream.status,
             pending,
             translator,
@@ -519,7 +526,9 @@ pub(super) fn refuse(state: &AppState, err: ProxyError) -> Response {
     err.into_response()
 }
 
-/// The whole body, with `timeout` as the longest pause between pieces.
+/// The whole body, with `timeout` as the longest pause between pieces;
+/// `PayloadTooLarge` past `limit` bytes (the provider does not decide how
+/// much of our memory it takes).
 pub(super) async fn collect(
     mut body: BodyStream,
     timeout: Duration,
@@ -532,11 +541,10 @@ pub(super) async fn collect(
             Ok(None) => return Ok(collected.freeze()),
             Ok(Some(Err(_))) => return Err(ErrorKind::UpstreamUnreachable),
             Ok(Some(Ok(chunk))) => {
-                let room = limit.saturating_sub(collected.len());
-                collected.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if collected.len() >= limit {
-                    return Ok(collected.freeze());
+                if collected.len() + chunk.len() > limit {
+                    return Err(ErrorKind::PayloadTooLarge);
                 }
+                collected.extend_from_slice(&chunk);
             }
         }
     }

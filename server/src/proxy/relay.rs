@@ -29,6 +29,7 @@ use crate::translate::stream::StreamTranslator;
 const CLIENT_DISCONNECTED: &str = "client_disconnected";
 const STREAM_BROKEN: &str = "upstream_stream_error";
 const STREAM_STALLED: &str = "upstream_timeout";
+const EVENT_TOO_LARGE: &str = "upstream_event_too_large";
 
 pub struct Relay {
     upstream: BodyStream,
@@ -37,6 +38,8 @@ pub struct Relay {
     meter: StreamMeter,
     input_estimate: i64,
     idle_timeout: Duration,
+    /// The longest an event may grow before its blank line arrives.
+    max_event_bytes: usize,
     status: StatusCode,
     /// Taken when the request settles; still here on drop means the client left.
     pending: Option<Pending>,
@@ -53,7 +56,7 @@ impl Relay {
         upstream: BodyStream,
         meter: StreamMeter,
         input_estimate: i64,
-        idle_timeout: Duration,
+        (idle_timeout, max_event_bytes): (Duration, usize),
         status: StatusCode,
         pending: Pending,
         translator: Option<StreamTranslator>,
@@ -64,6 +67,7 @@ impl Relay {
             meter,
             input_estimate,
             idle_timeout,
+            max_event_bytes,
             status,
             pending: Some(pending),
             translator,
@@ -96,11 +100,21 @@ impl Relay {
             if let Some(pending) = self.pending.as_mut() {
                 pending.mark_first_byte();
             }
+            // Only the new bytes are searched (and the three before them, in
+            // case a blank line straddles two chunks): rescanning a growing
+            // event on every chunk would let a provider make us quadratic.
+            let scan_from = self.partial.len().saturating_sub(3);
             self.partial.extend_from_slice(&chunk);
-            let Some(end) = last_event_end(&self.partial) else {
+            let Some(end) = last_event_end(&self.partial[scan_from..]) else {
+                if self.partial.len() > self.max_event_bytes {
+                    return Some(Err(self.fail(EVENT_TOO_LARGE)));
+                }
                 continue;
             };
-            let complete = self.partial.split_to(end).freeze();
+            let complete = self.partial.split_to(scan_from + end).freeze();
+            if self.partial.len() > self.max_event_bytes {
+                return Some(Err(self.fail(EVENT_TOO_LARGE)));
+            }
             let out = self.filter(&complete);
             if !out.is_empty() {
                 return Some(Ok(out));

@@ -321,3 +321,74 @@ async fn proxy_error_bodies_never_contain_the_tollgate_key_or_an_upstream_key() 
         }
     }
 }
+
+/// An upstream whose answers are as large as the tests ask: a JSON answer
+/// of `json_bytes`, and a stream whose first event never ends, sent in
+/// 64 KB chunks up to `event_bytes`.
+async fn oversized_upstream(json_bytes: usize, event_bytes: usize) -> String {
+    let router = Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: Bytes| async move {
+            let streamed = serde_json::from_slice::<serde_json::Value>(&body)
+                .is_ok_and(|body| body["stream"] == json!(true));
+            if !streamed {
+                let padding = "x".repeat(json_bytes);
+                let answer = json!({ "choices": [], "padding": padding, "usage": {
+                    "prompt_tokens": 1, "completion_tokens": 1 } });
+                return axum::response::IntoResponse::into_response(axum::Json(answer));
+            }
+            let chunks = std::iter::once(Bytes::from_static(b"data: {\"x\":\""))
+                .chain(std::iter::repeat_n(
+                    Bytes::from(vec![b'x'; 64 * 1024]),
+                    event_bytes / (64 * 1024),
+                ))
+                .map(Ok::<_, std::io::Error>);
+            axum::response::Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(axum::body::Body::from_stream(futures_util::stream::iter(
+                    chunks,
+                )))
+                .unwrap()
+        }),
+    );
+    serve(router).await
+}
+
+#[tokio::test]
+async fn an_answer_or_an_event_beyond_the_limits_is_refused_not_buffered() {
+    let proxy = ProxyApp::start_with(|settings| {
+        settings.proxy.max_answer_bytes = 1024 * 1024;
+        settings.proxy.max_event_bytes = 1024 * 1024;
+    })
+    .await;
+    let upstream = oversized_upstream(2 * 1024 * 1024, 31 * 1024 * 1024).await;
+    route_to(&proxy, &upstream, "openai", "huge", json!({})).await;
+
+    let (status, _, body) = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "huge", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("larger than 1048576 bytes"), "{message}");
+
+    let response = proxy
+        .open(
+            Endpoint::ChatCompletions.path(),
+            Endpoint::ChatCompletions,
+            &[],
+            llm_body(Endpoint::ChatCompletions, "huge", true).to_string(),
+        )
+        .await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    use http_body_util::BodyExt;
+    let read = response.into_body().collect().await;
+    assert!(read.is_err(), "the endless event cuts the stream");
+    let row = proxy.usage_row(&id).await;
+    assert_eq!(row.error_kind.as_deref(), Some("upstream_event_too_large"));
+}
