@@ -587,6 +587,21 @@ pub(super) fn upstream_error(
     } else {
         ErrorKind::Upstream(status)
     };
+    // A provider's words reach the client only where they are about the
+    // client's own request (what to fix), bounded and with anything that
+    // looks like a secret taken out; its other errors (overload, outages,
+    // its limits) get a plain message, the details stay in the log.
+    let client_fault = matches!(status.as_u16(), 400 | 404 | 413 | 422);
+    let message = if client_fault {
+        redact_secrets(&message.chars().take(500).collect::<String>())
+    } else {
+        tracing::warn!(%status, detail = %message, "the provider's error, as it said it");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            "the provider is rate limiting requests; try again later".to_owned()
+        } else {
+            format!("the provider could not answer ({status}); try again later")
+        }
+    };
     ProxyError {
         upstream_type: detail
             .and_then(|e| e.get("type"))
@@ -594,5 +609,71 @@ pub(super) fn upstream_error(
             .map(str::to_owned),
         retry_after: headers.get(header::RETRY_AFTER).cloned(),
         ..ProxyError::new(kind, message, format)
+    }
+}
+
+/// `text` with every word that looks like a credential (`sk-…`, a bearer
+/// token, a long run of key-like characters) replaced by `[redacted]`.
+fn redact_secrets(text: &str) -> String {
+    let looks_secret = |word: &str| {
+        let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
+        let lower = word.to_ascii_lowercase();
+        ["sk-", "sk_", "tg-", "key-", "bearer"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix) && word.len() > prefix.len() + 3)
+            || (word.len() >= 32
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    };
+    text.split(' ')
+        .map(|word| {
+            if looks_secret(word) {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_client_errors_pass_the_providers_words_and_never_a_secret() {
+        let body = br#"{"error":{"type":"invalid_request_error","message":"max_tokens: 9000 > 8192 for key sk-proj-abcdef123456 (org org_0123456789abcdef0123456789abcdef)"}}"#;
+        let err = upstream_error(
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            body,
+            ApiFormat::OpenAi,
+        );
+        assert!(
+            err.message.starts_with("max_tokens: 9000 > 8192"),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains("sk-proj"), "{}", err.message);
+        assert!(
+            !err.message.contains("0123456789abcdef0123"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.upstream_type.as_deref(), Some("invalid_request_error"));
+
+        let body =
+            br#"{"error":{"type":"api_error","message":"shard db-7.internal.example failed"}}"#;
+        let err = upstream_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &HeaderMap::new(),
+            body,
+            ApiFormat::Anthropic,
+        );
+        assert!(!err.message.contains("internal.example"), "{}", err.message);
+        assert!(err.message.contains("500"), "{}", err.message);
+        assert_eq!(err.upstream_type.as_deref(), Some("api_error"));
     }
 }

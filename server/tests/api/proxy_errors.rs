@@ -555,7 +555,12 @@ async fn an_upstream_500_is_passed_on_in_each_clients_shape_and_recorded() {
                 anthropic: "api_error",
             },
         );
-        assert_eq!(message, "the mock upstream failed, as asked");
+        // The provider's own words stay in the log: its outage is not the
+        // client's to read about.
+        assert_eq!(
+            message,
+            "the provider could not answer (500 Internal Server Error); try again later"
+        );
         let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_error").await;
         assert_eq!(row.model, model);
         assert!(row.model_id.is_some() && row.ttft_ms.is_some(), "{row:?}");
@@ -583,7 +588,10 @@ async fn an_upstream_429_on_a_stream_is_passed_on_with_its_retry_after() {
                 anthropic: "rate_limit_error",
             },
         );
-        assert_eq!(message, "the mock upstream is rate limiting, as asked");
+        assert_eq!(
+            message,
+            "the provider is rate limiting requests; try again later"
+        );
         assert_eq!(answer.1[header::RETRY_AFTER], "7");
         let row = assert_failed_row(&proxy, &answer, endpoint, "rate_limited").await;
         assert!(row.streamed);
