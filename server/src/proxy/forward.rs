@@ -16,6 +16,7 @@ use axum::{
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::{
     ApiFormat, ProxyError,
@@ -95,7 +96,11 @@ async fn forward(
                 endpoint,
             );
             pending.set_token_meter(meter);
-            serve(state, &caller, plan, endpoint, headers, body, pending).await
+            // Every log line of the request names it, as its answer does.
+            let span = tracing::warn_span!("llm", request_id = %request_id);
+            serve(state, &caller, plan, endpoint, headers, body, pending)
+                .instrument(span)
+                .await
         }
     };
     rate_headers.apply(response.headers_mut());
