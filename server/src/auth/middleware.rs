@@ -92,6 +92,13 @@ pub async fn authenticate(
         return next.run(request).await;
     }
 
+    // Login CSRF: a foreign page must not sign a visitor in (to the
+    // attacker's account) or register for them. Browsers say where a
+    // request comes from; programs (curl, SDKs) say nothing and pass.
+    if public && !is_safe(request.method()) && from_another_site(request.headers()) {
+        return Error::Forbidden("cross-site request refused".into()).into_response();
+    }
+
     let credential = bearer_token(request.headers())
         .map(|token| (token, Credential::Bearer))
         .or_else(|| cookie::read(request.headers()).map(|token| (token, Credential::Cookie)));
@@ -182,6 +189,14 @@ fn same_origin(headers: &HeaderMap) -> bool {
     source
         .and_then(authority_of)
         .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+}
+
+/// Whether a browser says the request comes from another site: a
+/// `Sec-Fetch-Site` other than same-origin or none, or an `Origin` that is
+/// not this host. A request that says neither is not a browser's.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let says_where = headers.contains_key("sec-fetch-site") || headers.contains_key(header::ORIGIN);
+    says_where && !same_origin(headers)
 }
 
 /// `https://example.com:8443/path` → `example.com:8443`.

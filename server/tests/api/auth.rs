@@ -448,3 +448,61 @@ async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusal
         .count();
     assert_eq!((checked, refused), (5, 55), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_foreign_page_cannot_sign_a_visitor_in_or_register_them() {
+    // Arrange
+    let app = spawn_app().await;
+    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+        .await;
+    let login = json!({ "email": "grace@example.com", "password": PASSWORD });
+    let register = json!({ "email": "new@example.com", "password": PASSWORD, "name": "New" });
+    let with = |path: &str, body: &serde_json::Value, headers: &[(&str, &str)]| {
+        let mut request = json_request(Method::POST, path, Some(body.clone()), None);
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        request
+    };
+    let foreign: [&[(&str, &str)]; 2] = [
+        &[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:3000"),
+        ],
+        &[("sec-fetch-site", "cross-site")],
+    ];
+
+    for headers in foreign {
+        for (path, body) in [
+            ("/api/auth/login", &login),
+            ("/api/auth/register", &register),
+        ] {
+            // Act
+            let answer = send_to(&app.router, with(path, body, headers)).await;
+
+            // Assert
+            assert_error(&answer, StatusCode::FORBIDDEN);
+            assert!(answer.1.get(header::SET_COOKIE).is_none(), "{path}");
+        }
+    }
+    // The same page's own form, and a program that says nothing, sign in.
+    let own = [
+        ("origin", "http://127.0.0.1:3000"),
+        ("host", "127.0.0.1:3000"),
+    ];
+    assert_eq!(
+        send_to(&app.router, with("/api/auth/login", &login, &own))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send_to(&app.router, with("/api/auth/login", &login, &[]))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
