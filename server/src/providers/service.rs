@@ -281,10 +281,37 @@ fn seal_keys(vault: &Vault, keys: Vec<String>) -> Result<String> {
                 "api_keys must be non-empty strings of at most 4096 characters",
             ));
         }
+        // It goes into a header: a newline or other control character
+        // would make every request to the provider fail.
+        if HeaderValue::from_str(key).is_err() {
+            return Err(Error::bad_request(
+                "api_keys: a key may hold only visible characters (no newlines or other control characters)",
+            ));
+        }
         sealed.push(vault.seal(key)?);
     }
     serde_json::to_string(&sealed).map_err(|err| Error::Internal(err.into()))
 }
+
+/// Headers an admin may not add: hop-by-hop and framing headers, which
+/// would corrupt the request, and credentials, which Tollgate sets from the
+/// provider's keys (a second `authorization` would be ambiguous).
+const RESERVED_HEADERS: [&str; 14] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+    "authorization",
+    "x-api-key",
+    "cookie",
+];
 
 /// Extra headers, names lower-cased, values sealed like the keys: they are
 /// often credentials too.
@@ -297,6 +324,11 @@ fn encode_headers(vault: &Vault, headers: BTreeMap<String, String>) -> Result<St
     let mut sealed = BTreeMap::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(Error::bad_request(format!(
+                "extra_headers: `{name}` is set by Tollgate itself (framing, routing or credentials) and cannot be added"
+            )));
+        }
         if HeaderName::from_bytes(lower.as_bytes()).is_err()
             || HeaderValue::from_str(&value).is_err()
         {

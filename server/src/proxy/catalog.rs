@@ -54,6 +54,10 @@ pub struct Upstream {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     next_credential: AtomicUsize,
+    /// Why the provider cannot be called (its stored keys or headers do
+    /// not open or are not valid headers): its models answer 502 saying
+    /// so, and every other provider keeps working.
+    pub broken: Option<String>,
 }
 
 impl Upstream {
@@ -134,7 +138,10 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
         let upstream = match upstreams.get(&provider.id) {
             Some(upstream) => upstream.clone(),
             None => {
-                let upstream = Arc::new(upstream_of(vault, &provider)?);
+                let upstream = Arc::new(upstream_of(vault, &provider).unwrap_or_else(|err| {
+                    tracing::error!(provider = %provider.id, error = %err, "a provider cannot be used until an admin fixes it");
+                    broken_upstream(&provider)
+                }));
                 upstreams.insert(provider.id.clone(), upstream.clone());
                 upstream
             }
@@ -149,6 +156,24 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
         );
     }
     Ok(table)
+}
+
+/// A provider that cannot be called, so that its models say why.
+fn broken_upstream(provider: &provider::Model) -> Upstream {
+    Upstream {
+        id: provider.id.clone(),
+        kind: provider.kind,
+        base_url: provider.base_url.clone(),
+        credentials: Vec::new(),
+        extra_headers: Vec::new(),
+        timeout: Duration::from_secs(1),
+        connect_timeout: Duration::from_secs(1),
+        next_credential: AtomicUsize::new(0),
+        broken: Some(format!(
+            "the provider `{}` is misconfigured (its stored keys or headers are not usable); an admin must set them again",
+            provider.name
+        )),
+    }
 }
 
 fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
@@ -170,13 +195,17 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
         .collect::<Result<Vec<_>>>()?;
     let extra_headers = extra_headers(vault, provider)?
         .into_iter()
-        .filter_map(|(name, value)| {
-            let name = HeaderName::try_from(name).ok()?;
-            let mut value = HeaderValue::try_from(value).ok()?;
+        .map(|(name, value)| {
+            let name = HeaderName::try_from(name).map_err(|_| {
+                Error::Internal(anyhow::anyhow!("an extra header name is not valid"))
+            })?;
+            let mut value = HeaderValue::try_from(value).map_err(|_| {
+                Error::Internal(anyhow::anyhow!("an extra header value is not valid"))
+            })?;
             value.set_sensitive(true);
-            Some((name, value))
+            Ok((name, value))
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let secs = |secs: i32| Duration::from_secs(u64::try_from(secs).unwrap_or(1).max(1));
     Ok(Upstream {
         id: provider.id.clone(),
@@ -187,5 +216,6 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
         timeout: secs(provider.timeout_secs),
         connect_timeout: secs(provider.connect_timeout_secs),
         next_credential: AtomicUsize::new(0),
+        broken: None,
     })
 }

@@ -384,6 +384,10 @@ impl Call {
     ) -> Response {
         let upstream_format = self.upstream_format;
         let provider = &route.provider;
+        if let Some(broken) = &provider.broken {
+            let err = ProxyError::new(ErrorKind::UpstreamUnreachable, broken.clone(), format);
+            return reject(pending, err);
+        }
         let upstream = match state
             .upstream
             .send(provider, upstream_format, headers, body)

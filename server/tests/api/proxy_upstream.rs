@@ -392,3 +392,86 @@ async fn an_answer_or_an_event_beyond_the_limits_is_refused_not_buffered() {
     let row = proxy.usage_row(&id).await;
     assert_eq!(row.error_kind.as_deref(), Some("upstream_event_too_large"));
 }
+
+#[tokio::test]
+async fn keys_and_headers_that_cannot_be_sent_are_refused_naming_the_field() {
+    let proxy = ProxyApp::start().await;
+    let base = json!({ "name": "p", "kind": "openai", "base_url": "http://127.0.0.1:9/v1" });
+    let cases = [
+        (
+            json!({ "api_keys": ["sk-good\nX-Injected: 1"] }),
+            "api_keys",
+        ),
+        (json!({ "api_keys": ["sk-\u{7}bell"] }), "api_keys"),
+        (
+            json!({ "api_keys": ["sk-ok"], "extra_headers": { "Host": "evil.example" } }),
+            "Host",
+        ),
+        (
+            json!({ "api_keys": ["sk-ok"], "extra_headers": { "content-length": "1" } }),
+            "content-length",
+        ),
+        (
+            json!({ "api_keys": ["sk-ok"], "extra_headers": { "Authorization": "Bearer x" } }),
+            "Authorization",
+        ),
+    ];
+    for (fields, named) in cases {
+        let mut body = base.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let answer = proxy
+            .app
+            .request(
+                Method::POST,
+                "/api/admin/providers",
+                Some(body),
+                Some(&proxy.admin),
+            )
+            .await;
+        let message = crate::helpers::assert_error(&answer, StatusCode::BAD_REQUEST);
+        assert!(message.contains(named), "{named}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    // Arrange: a working model, and a provider whose stored key holds a
+    // newline (written before keys were checked, or by hand).
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "mock-fine").await;
+    let broken = proxy.provider("openai").await;
+    proxy.model(&broken, "gpt-broken", "gpt-broken").await;
+    let sealed = proxy.app.state.vault.seal("sk-bad\nkey").unwrap();
+    let mut row = server::entity::provider::Entity::find_by_id(broken.clone())
+        .one(proxy.app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.api_keys = Set(serde_json::to_string(&[sealed]).unwrap());
+    row.update(proxy.app.db()).await.unwrap();
+    proxy.app.state.catalog.invalidate();
+
+    // Act
+    let fine = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "mock-fine", false),
+        )
+        .await;
+    let failing = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "gpt-broken", false),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(fine.0, StatusCode::OK, "{}", fine.2);
+    assert_eq!(failing.0, StatusCode::BAD_GATEWAY, "{}", failing.2);
+    let message = failing.2["error"]["message"].as_str().unwrap();
+    assert!(message.contains("misconfigured"), "{message}");
+}
