@@ -4,27 +4,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::{TcpListener, TcpStream},
+    io::{Read, Write},
+    net::TcpStream,
     os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex},
-    thread::{self, JoinHandle},
+    path::Path,
+    process::Command,
+    thread,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
+use support::{
+    ADMIN_ENV, FIRST_ADMIN, LEDGER_VERIFIED, Server, addr, admin_token, data_dir, free_port, http,
+    login, login_answer, run, tollgate, wait_for_port, workdir,
+};
 use tempfile::TempDir;
-
-/// How long one-shot commands (`migrate`, `admin ...`) may take.
-const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
-/// How long `serve` may take to answer its health check.
-const SERVE_DEADLINE: Duration = Duration::from_secs(90);
-/// What `serve` logs once it accepts connections.
-const LISTENING: &str = "Tollgate listening on";
-const FIRST_ADMIN: &str = "Created the first admin";
 
 // ---------------------------------------------------------------------------
 // migrate
@@ -193,8 +190,6 @@ fn reset_password_for_an_unknown_email_fails_saying_so() {
 
 // ---------------------------------------------------------------------------
 // admin verify-ledger
-
-const LEDGER_VERIFIED: &str = "ledger verified: every balance equals the sum of its ledger";
 
 #[test]
 fn verify_ledger_on_a_fresh_database_succeeds() {
@@ -605,11 +600,6 @@ fn the_generated_jwt_secret_and_the_data_dir_are_private_to_the_owner() {
 // ---------------------------------------------------------------------------
 // the proxy, as a fresh install serves it
 
-const ADMIN_ENV: [(&str, &str); 2] = [
-    ("TOLLGATE_ADMIN_EMAIL", "boss@example.com"),
-    ("TOLLGATE_ADMIN_PASSWORD", "boss password from env"),
-];
-
 #[test]
 fn a_fresh_install_answers_with_the_seeded_mock_model_and_never_logs_a_key() {
     // Arrange: debug logs, to catch a key in any of them.
@@ -907,331 +897,12 @@ const CREATE_ANN: [&str; 6] = [
     "Ann",
 ];
 
-fn workdir() -> TempDir {
-    tempfile::tempdir().expect("cannot create a temporary working directory")
-}
-
-fn data_dir(dir: &TempDir) -> PathBuf {
-    dir.path().join("data")
-}
-
-/// The binary, in `dir`, with an environment that holds nothing but the data
-/// directory: the tests' own environment must not leak into its config.
-fn tollgate(dir: &TempDir) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    command
-        .current_dir(dir.path())
-        .env_clear()
-        .env("TOLLGATE__DATA_DIR", data_dir(dir))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
         .unwrap_or_else(|err| panic!("cannot stat {}: {err}", path.display()))
         .permissions()
         .mode()
         & 0o777
-}
-
-/// What a run printed, and how it ended (`None`: it had to be killed).
-struct Output {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Output {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Output {
-    fn succeeded(&self) -> bool {
-        self.status.is_some_and(|status| status.success())
-    }
-
-    fn assert_success(&self) {
-        assert!(self.succeeded(), "the command failed:{self}");
-    }
-
-    /// Exited non-zero, and stderr names what was wrong. Case does not
-    /// matter: figment names keys from the environment in upper case
-    /// (`AUTH.SESSION_TTL_HOURS`).
-    fn assert_refused_naming(&self, what: &str) {
-        assert!(!self.succeeded(), "the command was not refused:{self}");
-        assert!(
-            self.stderr.to_lowercase().contains(&what.to_lowercase()),
-            "the refusal does not mention {what:?}:{self}"
-        );
-    }
-
-    fn assert_never_shows(&self, secret: &str) {
-        assert!(
-            !self.stdout.contains(secret) && !self.stderr.contains(secret),
-            "the output shows {secret:?}:{self}"
-        );
-    }
-}
-
-/// Runs a one-shot command to its end, killing it after [`COMMAND_DEADLINE`].
-fn run(command: &mut Command) -> Output {
-    let mut child = command.spawn().expect("cannot start tollgate");
-    let stdout = collect(child.stdout.take());
-    let stderr = collect(child.stderr.take());
-    let deadline = Instant::now() + COMMAND_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("cannot wait for tollgate") {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let output = Output {
-        status,
-        stdout: finish(stdout),
-        stderr: finish(stderr),
-    };
-    assert!(
-        output.status.is_some(),
-        "tollgate {:?} did not finish within {COMMAND_DEADLINE:?}:{output}",
-        command.get_args().collect::<Vec<_>>()
-    );
-    output
-}
-
-/// A pipe read to its end on a thread, into a buffer others can look at.
-struct Collected {
-    text: Arc<Mutex<String>>,
-    reader: Option<JoinHandle<()>>,
-}
-
-fn collect<R: Read + Send + 'static>(pipe: Option<R>) -> Collected {
-    let text = Arc::new(Mutex::new(String::new()));
-    let reader = pipe.map(|pipe| {
-        let text = Arc::clone(&text);
-        thread::spawn(move || {
-            let mut pipe = BufReader::new(pipe);
-            let mut line = Vec::new();
-            while pipe.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                text.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&line));
-                line.clear();
-            }
-        })
-    });
-    Collected { text, reader }
-}
-
-/// Waits for the pipe's end (the process must be gone) and returns the text.
-fn finish(mut collected: Collected) -> String {
-    if let Some(reader) = collected.reader.take() {
-        reader.join().expect("a pipe reader panicked");
-    }
-    collected.text.lock().unwrap().clone()
-}
-
-/// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    stdout: Option<Collected>,
-    stderr: Option<Collected>,
-}
-
-impl Server {
-    fn start(command: &mut Command) -> Self {
-        let mut child = command.spawn().expect("cannot start tollgate");
-        let stdout = Some(collect(child.stdout.take()));
-        let stderr = Some(collect(child.stderr.take()));
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Everything printed on stdout so far.
-    fn stdout(&self) -> String {
-        self.stdout
-            .as_ref()
-            .map(|c| c.text.lock().unwrap().clone())
-            .unwrap_or_default()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .as_ref()
-            .map(|c| c.text.lock().unwrap().clone())
-            .unwrap_or_default()
-    }
-
-    /// Polls `GET /api/health` until it answers `200 {"ok":true}` and the
-    /// listening line (a log line, on stderr) has been read.
-    fn wait_until_ready(&mut self, port: u16) {
-        let deadline = Instant::now() + SERVE_DEADLINE;
-        let mut healthy = false;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("cannot wait for tollgate") {
-                panic!(
-                    "tollgate exited early with {status}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            if !healthy
-                && let Some((status, body)) = try_http(port, "GET", "/api/health", None, None)
-            {
-                assert_eq!(
-                    (status, body.clone()),
-                    (200, json!({ "ok": true })),
-                    "{body}"
-                );
-                healthy = true;
-            }
-            if healthy && self.stderr().contains(LISTENING) {
-                return;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!(
-                    "tollgate was not ready within {SERVE_DEADLINE:?}:\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits for the process to exit by itself; `None` if it did not in time.
-    fn wait_for_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
-        let until = Instant::now() + deadline;
-        while Instant::now() < until {
-            if let Some(status) = self.child.try_wait().expect("cannot wait for tollgate") {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    /// Kills the server and returns everything it printed.
-    fn stop(mut self) -> Output {
-        let _ = self.child.kill();
-        let status = self.child.wait().ok();
-        let stdout = self.stdout.take().map(finish).unwrap_or_default();
-        let stderr = self.stderr.take().map(finish).unwrap_or_default();
-        Output {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nobody listened on a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("cannot find a free port")
-        .port()
-}
-
-fn addr(port: u16) -> String {
-    format!("127.0.0.1:{port}")
-}
-
-/// One HTTP/1.1 request; panics when the server does not answer.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    try_http(port, method, path, bearer, body)
-        .unwrap_or_else(|| panic!("no answer to {method} {path} on port {port}"))
-}
-
-/// One HTTP/1.1 request over a plain TCP connection: the status and the JSON
-/// body (`Null` when empty), or `None` when nobody answers (yet).
-fn try_http(
-    port: u16,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<&Value>,
-) -> Option<(u16, Value)> {
-    let mut stream =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .ok()?;
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body)
-            .unwrap_or_else(|err| panic!("the body is not JSON ({err}):\n{head}\n\n{body}"))
-    };
-    Some((status, body))
-}
-
-fn login_answer(port: u16, email: &str, password: &str) -> (u16, Value) {
-    let body = json!({ "email": email, "password": password });
-    http(port, "POST", "/api/auth/login", None, Some(&body))
-}
-
-/// Signs in and returns the token.
-fn login(port: u16, email: &str, password: &str) -> String {
-    let (status, body) = login_answer(port, email, password);
-    assert_eq!(status, 200, "cannot sign in as {email}: {body}");
-    body["token"]
-        .as_str()
-        .filter(|token| !token.is_empty())
-        .unwrap_or_else(|| panic!("no token in {body}"))
-        .to_owned()
 }
 
 /// The password printed after `label` on a line of `stdout`.
@@ -1256,11 +927,6 @@ fn assert_generated_password(password: &str) {
         password.bytes().all(|b| b.is_ascii_alphanumeric()),
         "not alphanumeric: {password:?}"
     );
-}
-
-/// Signs in as the admin of [`ADMIN_ENV`].
-fn admin_token(port: u16) -> String {
-    login(port, ADMIN_ENV[0].1, ADMIN_ENV[1].1)
 }
 
 /// Creates `model` as the admin, funds the admin with one credit and returns
@@ -1402,15 +1068,6 @@ fn sqlite_rows(dir: &TempDir, query: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("the answer is not UTF-8")
-}
-
-/// Waits until something listens on `port`.
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + SERVE_DEADLINE;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// One HTTP/1.1 POST-or-other with extra headers, read to the end of the
