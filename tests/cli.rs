@@ -817,6 +817,11 @@ fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
         .unwrap();
     let exited = server.wait_for_exit(Duration::from_secs(30));
     let (status, streamed) = stream.join().unwrap();
+    // Everything reached the database: the spool has nothing left to replay.
+    let spooled: Vec<_> = std::fs::read_dir(data_dir(&dir).join("spool"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
     let mut restarted = start();
     let (_, keys) = http(port, "GET", "/api/keys", Some(&admin_token(port)), None);
     restarted.child.kill().ok();
@@ -844,6 +849,7 @@ fn sigterm_lets_a_stream_finish_and_writes_its_usage_before_exit() {
         "{used}"
     );
     assert!(used["last_used_at"].is_string(), "{used}");
+    assert!(spooled.is_empty(), "left in the spool: {spooled:?}");
 }
 
 #[test]

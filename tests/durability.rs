@@ -1,6 +1,6 @@
-//! Charges survive what operators meet, with the real binary: a `kill -9`
-//! under load, the database locked or stopped for a minute, and a flood of
-//! rate-limited requests while it is slow. Every request a client saw
+//! Charges survive what operators meet, with the real binary, on SQLite and
+//! on PostgreSQL: a `kill -9` under load, the database locked or stopped for
+//! a minute, and a flood of rate-limited requests while it is slow. Every request a client saw
 //! answered must end as exactly one usage row and one ledger charge, and
 //! the ledger must verify; refusals must cost no row and stall nobody.
 //!
@@ -16,6 +16,7 @@ mod support;
 use std::{
     collections::HashMap,
     fs,
+    io::Write,
     os::unix::{fs::MetadataExt, process::ExitStatusExt},
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
@@ -64,10 +65,24 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 #[test]
 fn kill_9_under_load_loses_no_charge() {
     let _serial = one_at_a_time();
+    kill_9_under_load(Database::Sqlite);
+}
+
+#[test]
+fn kill_9_under_load_on_postgres_loses_no_charge() {
+    let _serial = one_at_a_time();
+    on_postgres(kill_9_under_load);
+}
+
+/// SIGKILL two seconds into three seconds of load from eight threads, then
+/// a restart on the same data directory and database (which replays the
+/// spool) and a graceful stop.
+fn kill_9_under_load(database: Database) {
     let started = Instant::now();
+    let name = database.name();
 
     // Arrange
-    let mut gateway = Gateway::start(Database::Sqlite);
+    let mut gateway = Gateway::start(database);
     let loader = gateway.user("loader");
     let stop = Arc::new(AtomicBool::new(false));
 
@@ -94,8 +109,9 @@ fn kill_9_under_load_loses_no_charge() {
         .unwrap_or_default()
         .to_owned();
     println!(
-        "kill -9 under load: {} requests sent, {} answered (by kind: {:?}), {} of them not yet in the \
-         database at the kill; after the restart {} usage rows and {} charges; restart log: {replayed:?}; {:.1} s",
+        "kill -9 under load on {name}: {} requests sent, {} answered (by kind: {:?}), {} of them not \
+         yet in the database at the kill; after the restart {} usage rows and {} charges; restart \
+         log: {replayed:?}; {:.1} s",
         sent.len(),
         answered.len(),
         by_kind(sent.iter().filter(|sent| sent.answered)),
@@ -143,11 +159,7 @@ fn sqlite_locked_for_60_seconds_loses_no_charge_and_keeps_answering() {
 #[test]
 fn postgres_stopped_for_60_seconds_loses_no_charge_and_keeps_answering() {
     let _serial = one_at_a_time();
-    let Some(postgres) = Postgres::start() else {
-        eprintln!("SKIPPED: PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)");
-        return;
-    };
-    a_minute_without_the_database(Database::Postgres(postgres));
+    on_postgres(a_minute_without_the_database);
 }
 
 /// The database goes away for [`OUTAGE`] (SQLite locked by another process,
@@ -170,6 +182,7 @@ fn a_minute_without_the_database(database: Database) {
     // Act
     let away = gateway.database.take_away(&gateway.dir);
     let away_at = Instant::now();
+    let how = away.how();
     let a_threads = load(gateway.port, &a.secret, 4, &stop);
     let b_thread = probe(gateway.port, &b.secret, Duration::from_millis(500), &stop);
     away.give_back(away_at + OUTAGE);
@@ -201,7 +214,7 @@ fn a_minute_without_the_database(database: Database) {
         .filter(|sent| sent.answered)
         .count();
     println!(
-        "{name} away for {:.1} s: A sent {} (200: {}, 503: {}), B sent {} (200: {}, 503: {}), \
+        "{name} {how} for {:.1} s: A sent {} (200: {}, 503: {}), B sent {} (200: {}, 503: {}), \
          answered during the outage {answered_during}, B latency p50 {:?} max {:?}; every answer \
          stored {:?} after the database came back; {} usage rows, {} charges; {:.1} s",
         (back_at - away_at).as_secs_f64(),
@@ -247,11 +260,7 @@ fn a_minute_without_the_database(database: Database) {
     );
     output.assert_success();
     assert!(
-        output
-            .stderr
-            .lines()
-            .any(|line| line.contains("batch write failed; retrying")
-                && line.contains("usage_records")),
+        writer_retried(&output),
         "the usage writer never met the outage:{output}"
     );
     assert_no_usage_lost(&output);
@@ -273,18 +282,33 @@ fn a_minute_without_the_database(database: Database) {
 
 #[test]
 fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and_stalls_nobody() {
+    let _serial = one_at_a_time();
+    a_flood_while_the_database_is_slow(Database::Sqlite);
+}
+
+#[test]
+fn a_flood_of_rate_limited_requests_while_postgres_is_slow_costs_no_rows_and_stalls_nobody() {
+    let _serial = one_at_a_time();
+    on_postgres(a_flood_while_the_database_is_slow);
+}
+
+/// 10,000 requests of a key limited to 5 a minute while another process
+/// holds a lock the usage writer needs for at least 20 s (SQLite's write
+/// lock, or `usage_records` in PostgreSQL), and another key sends one
+/// every 20 ms.
+fn a_flood_while_the_database_is_slow(database: Database) {
     const FLOOD: usize = 10_000;
     const FLOOD_THREADS: usize = 4;
     const LIMIT: usize = 5;
     /// A window of 5 a minute gets a cell back every 12 s.
     const REFILL: Duration = Duration::from_secs(12);
     const LOCKED_AT_LEAST: Duration = Duration::from_secs(20);
-    let _serial = one_at_a_time();
     let started = Instant::now();
+    let name = database.name();
 
     // Arrange: both wallets warm, then the owner limits their key (a fresh
     // window, all five cells in it).
-    let mut gateway = Gateway::start(Database::Sqlite);
+    let mut gateway = Gateway::start(database);
     let (limited, other) = (gateway.user("limited"), gateway.user("other"));
     let warm: Vec<Sent> = [&limited, &other]
         .iter()
@@ -308,7 +332,9 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
     let stop = Arc::new(AtomicBool::new(false));
 
     // Act
-    let mut lock = LockHolder::take(&gateway.sqlite_file(), Duration::from_secs(120));
+    let mut lock = gateway
+        .database
+        .lock(&gateway.dir, Duration::from_secs(120));
     let locked_at = Instant::now();
     let other_thread = probe(
         gateway.port,
@@ -334,9 +360,11 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
     let flood = join(flood_threads);
     let flood_took = locked_at.elapsed();
     thread::sleep(LOCKED_AT_LEAST.saturating_sub(locked_at.elapsed()));
+    let releasing_at = Instant::now();
     lock.release();
     lock.wait_released(Duration::from_secs(30));
     let released_at = Instant::now();
+    let stored_at_release = lock.stored_at_release();
     stop.store(true, Ordering::Relaxed);
     let other_sent = other_thread
         .join()
@@ -350,6 +378,11 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
         .chain(&flood)
         .chain(&other_sent)
         .filter(|sent| sent.answered));
+    let answered_while_locked = flood
+        .iter()
+        .chain(&other_sent)
+        .filter(|sent| sent.answered && sent.started + sent.latency < releasing_at)
+        .count();
     let recovered_in = gateway.wait_for_rows(&answered, RECOVERY_DEADLINE);
     let output = gateway.stop();
     let stored = gateway.stored();
@@ -361,10 +394,11 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
     let limited_rows = stored.rows_of_key(&limited.key_id);
     let allowed = LIMIT + (flood_took.as_secs_f64() / REFILL.as_secs_f64()) as usize;
     println!(
-        "flood of {} requests in {:.1} s ({:.0}/s) during a {:.1} s lock: {refusals} refused (429), \
-         {} admitted (at most {allowed}); other key: {} requests, p50 {:?}, p99 {:?}, max {:?}; \
-         limited key's usage rows: {limited_rows} (1 of them the warm-up); every answer stored \
-         {:?} after the lock; {:.1} s",
+        "flood of {} requests in {:.1} s ({:.0}/s) during a {:.1} s lock of {name}: {refusals} \
+         refused (429), {} admitted (at most {allowed}); other key: {} requests, p50 {:?}, p99 \
+         {:?}, max {:?}; limited key's usage rows: {limited_rows} (1 of them the warm-up); usage \
+         rows stored when the lock was released: {} (of {answered_while_locked} answered by \
+         then); every answer stored {:?} after the lock; {:.1} s",
         flood.len(),
         flood_took.as_secs_f64(),
         flood.len() as f64 / flood_took.as_secs_f64(),
@@ -374,6 +408,7 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
         percentile(&other_latencies, 50),
         percentile(&other_latencies, 99),
         other_latencies.last().copied().unwrap_or_default(),
+        stored_at_release,
         recovered_in,
         started.elapsed().as_secs_f64()
     );
@@ -411,6 +446,17 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
         "the other key's p99 is {:?}",
         percentile(&other_latencies, 99)
     );
+    // The writer waited for the lock: nothing answered while it was held
+    // reached the database before it was released (the warm-up's rows may
+    // have), and SQLite's busy timeout made it try again.
+    assert!(
+        answered_while_locked > 0,
+        "nothing was answered while locked"
+    );
+    assert!(
+        stored_at_release <= warm.len(),
+        "{stored_at_release} usage rows were stored while the lock was held"
+    );
     assert!(
         recovered_in.is_some(),
         "answered requests still without a usage row {RECOVERY_DEADLINE:?} after the lock: {} of {}",
@@ -419,11 +465,7 @@ fn a_flood_of_rate_limited_requests_while_the_database_is_slow_costs_no_rows_and
     );
     output.assert_success();
     assert!(
-        output
-            .stderr
-            .lines()
-            .any(|line| line.contains("batch write failed; retrying")
-                && line.contains("usage_records")),
+        matches!(gateway.database, Database::Postgres(_)) || writer_retried(&output),
         "the usage writer never met the lock:{output}"
     );
     assert_no_usage_lost(&output);
@@ -609,6 +651,14 @@ fn percentile(latencies: &[Duration], p: usize) -> Duration {
     latencies.get(rank - 1).copied().unwrap_or_default()
 }
 
+/// The log shows the usage writer trying a batch again.
+fn writer_retried(output: &Output) -> bool {
+    output
+        .stderr
+        .lines()
+        .any(|line| line.contains("batch write failed; retrying") && line.contains("usage_records"))
+}
+
 /// The log shows no usage row dropped or lost.
 fn assert_no_usage_lost(output: &Output) {
     for lost in [
@@ -721,10 +771,6 @@ impl Gateway {
         );
         assert_eq!(status, 200, "{granted}");
         caller
-    }
-
-    fn sqlite_file(&self) -> PathBuf {
-        data_dir(&self.dir).join("tollgate.db")
     }
 
     /// SIGKILL.
@@ -995,6 +1041,13 @@ enum Away<'a> {
 }
 
 impl Away<'_> {
+    fn how(&self) -> &'static str {
+        match self {
+            Away::Locked(_) => "locked",
+            Away::Stopped(_) => "stopped",
+        }
+    }
+
     /// Gives the database back, not before `at`.
     fn give_back(self, at: Instant) {
         let left = at.saturating_duration_since(Instant::now());
@@ -1012,8 +1065,8 @@ impl Away<'_> {
 impl Database {
     fn name(&self) -> &'static str {
         match self {
-            Database::Sqlite => "SQLite (locked)",
-            Database::Postgres(_) => "PostgreSQL (stopped)",
+            Database::Sqlite => "SQLite",
+            Database::Postgres(_) => "PostgreSQL",
         }
     }
 
@@ -1037,14 +1090,32 @@ impl Database {
     /// away.
     fn take_away(&self, dir: &TempDir) -> Away<'_> {
         match self {
-            Database::Sqlite => {
-                Away::Locked(LockHolder::take(&data_dir(dir).join("tollgate.db"), OUTAGE))
-            }
+            Database::Sqlite => Away::Locked(self.lock(dir, OUTAGE)),
             Database::Postgres(postgres) => {
                 postgres.stop_immediately();
                 Away::Stopped(postgres)
             }
         }
+    }
+
+    /// Makes the usage writer wait, until released or `hold` is over, while
+    /// requests go on: another process holds SQLite's write lock (the
+    /// writer's batches time out and are tried again), or `usage_records`
+    /// in PostgreSQL (the writer's insert waits). Returns once it is held.
+    fn lock(&self, dir: &TempDir, hold: Duration) -> LockHolder {
+        match self {
+            Database::Sqlite => LockHolder::sqlite(&data_dir(dir).join("tollgate.db"), hold),
+            Database::Postgres(postgres) => postgres.lock_usage_records(hold),
+        }
+    }
+}
+
+/// Runs `test` on a throwaway PostgreSQL server, or skips it (and says so)
+/// when PostgreSQL is not installed.
+fn on_postgres(test: fn(Database)) {
+    match Postgres::start() {
+        Some(postgres) => test(Database::Postgres(postgres)),
+        None => eprintln!("SKIPPED: PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)"),
     }
 }
 
@@ -1067,46 +1138,74 @@ fn sqlite_query(file: &Path, sql: &str) -> String {
     output.stdout
 }
 
-/// Another process holding SQLite's write lock: `BEGIN IMMEDIATE` and a
-/// small write, then nothing until released or `hold` is over, then
-/// `COMMIT`. Killed when dropped.
+/// Another process holding a lock the usage writer needs, in a transaction:
+/// it prints `locked` once it holds it; released, or once its time is over,
+/// it prints the usage rows it sees (`stored N`), commits and prints
+/// `released`. Killed when dropped.
 struct LockHolder {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// Written to the holder's stdin on release, before it is closed.
+    release: &'static str,
     stdout: Collected,
     stderr: Collected,
 }
 
 impl LockHolder {
-    /// Returns once the lock is held.
-    fn take(file: &Path, hold: Duration) -> Self {
+    /// SQLite's write lock, through Python's sqlite3 module: `BEGIN
+    /// IMMEDIATE` and a small write, then nothing until released or `hold`
+    /// is over. Returns once the lock is held.
+    fn sqlite(file: &Path, hold: Duration) -> Self {
         let script = "import select, sqlite3, sys\n\
                       db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n\
                       db.execute('BEGIN IMMEDIATE')\n\
                       db.execute('UPDATE users SET name = name')\n\
                       print('locked', flush=True)\n\
                       select.select([sys.stdin], [], [], float(sys.argv[2]))\n\
+                      (stored,) = db.execute('SELECT count(*) FROM usage_records').fetchone()\n\
+                      print('stored', stored, flush=True)\n\
                       db.execute('COMMIT')\n\
                       print('released', flush=True)\n";
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(file)
-            .arg(hold.as_secs_f64().to_string())
+        Self::take(
+            Command::new("python3")
+                .arg("-c")
+                .arg(script)
+                .arg(file)
+                .arg(hold.as_secs_f64().to_string()),
+            "",
+            "",
+        )
+    }
+
+    /// Runs `command` with `script` on its stdin, which stays open until
+    /// [`Self::release`] writes `release` to it. Returns once the lock is
+    /// held.
+    fn take(command: &mut Command, script: &str, release: &'static str) -> Self {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("cannot run python3");
+            .unwrap_or_else(|err| panic!("cannot run {:?}: {err}", command.get_program()));
+        let mut stdin = child.stdin.take();
+        if let Some(stdin) = &mut stdin {
+            stdin
+                .write_all(script.as_bytes())
+                .expect("cannot talk to the lock holder");
+        }
         let mut holder = Self {
-            stdin: child.stdin.take(),
+            stdin,
+            release,
             stdout: collect(child.stdout.take()),
             stderr: collect(child.stderr.take()),
             child,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !holder.stdout.text().contains("locked") {
-            let exited = holder.child.try_wait().expect("cannot wait for python3");
+            let exited = holder
+                .child
+                .try_wait()
+                .expect("cannot wait for the lock holder");
             assert!(
                 exited.is_none() && Instant::now() < deadline,
                 "the lock was not taken: {exited:?} {}",
@@ -1117,16 +1216,23 @@ impl LockHolder {
         holder
     }
 
-    /// Commits now.
+    /// Lets go now.
     fn release(&mut self) {
-        self.stdin.take();
+        if let Some(mut stdin) = self.stdin.take() {
+            // A holder that is gone already fails `wait_released`.
+            let _ = stdin.write_all(self.release.as_bytes());
+        }
     }
 
     /// Waits for the commit and the holder's exit.
     fn wait_released(&mut self, deadline: Duration) {
         let until = Instant::now() + deadline;
         let status = loop {
-            if let Some(status) = self.child.try_wait().expect("cannot wait for python3") {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .expect("cannot wait for the lock holder")
+            {
                 break status;
             }
             assert!(
@@ -1137,9 +1243,20 @@ impl LockHolder {
         };
         assert!(
             status.success() && self.stdout.text().contains("released"),
-            "the lock holder failed ({status}): {}",
+            "the lock holder failed ({status}): {}{}",
+            self.stdout.text(),
             self.stderr.text()
         );
+    }
+
+    /// The usage rows stored when the lock was let go, as the holder saw
+    /// them before its commit.
+    fn stored_at_release(&self) -> usize {
+        let stdout = self.stdout.text();
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("stored ")?.parse().ok())
+            .unwrap_or_else(|| panic!("the lock holder counted no usage rows: {stdout:?}"))
     }
 }
 
@@ -1247,16 +1364,46 @@ impl Postgres {
         format!("postgres://tollgate@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// `psql` on the database, printing bare rows with `|` between cells.
+    fn psql(&self) -> Command {
+        let mut command = Command::new(self.bin.join("psql"));
+        command
+            .args(["-X", "-q", "-A", "-t", "-F", "|"])
+            .args(["-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(self.url());
+        command
+    }
+
     fn query(&self, sql: &str) -> String {
-        let output = run(Command::new(self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-F", "|", "-d"])
-            .arg(self.url())
+        let output = run(self
+            .psql()
             .args(["-c", sql])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()));
         assert!(output.succeeded(), "the query failed: {sql}{output}");
         output.stdout
+    }
+
+    /// `usage_records` locked by a `psql` session: `ACCESS EXCLUSIVE`, so
+    /// the usage writer's insert waits while other tables are read and
+    /// written as usual. Until released, or until the session has been idle
+    /// for `hold` (the server then ends it). Returns once it is held.
+    fn lock_usage_records(&self, hold: Duration) -> LockHolder {
+        let script = format!(
+            "SET idle_in_transaction_session_timeout = {};\n\
+             BEGIN;\n\
+             LOCK TABLE usage_records IN ACCESS EXCLUSIVE MODE;\n\
+             \\echo locked\n",
+            hold.as_millis()
+        );
+        LockHolder::take(
+            &mut self.psql(),
+            &script,
+            "SELECT 'stored ' || count(*) FROM usage_records;\n\
+             COMMIT;\n\
+             \\echo released\n",
+        )
     }
 }
 

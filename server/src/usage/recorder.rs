@@ -70,19 +70,21 @@ impl Recorder {
         if let Some(spool) = &self.spool {
             spool.sync().await;
         }
-        if tokio::time::timeout(SHUTDOWN_WAIT, self.writer.shutdown())
+        let stored = tokio::time::timeout(SHUTDOWN_WAIT, self.writer.shutdown())
             .await
-            .is_err()
-        {
-            if self.spool.is_some() {
-                tracing::warn!(
-                    "the database did not take every usage row before exit; the spool keeps them for the next start"
-                );
-            } else {
-                tracing::error!(
-                    "the database did not take every usage row before exit, and usage.spool is off: they are lost"
-                );
+            .is_ok();
+        if stored {
+            if let Some(spool) = &self.spool {
+                spool.retire().await;
             }
+        } else if self.spool.is_some() {
+            tracing::warn!(
+                "the database did not take every usage row before exit; the spool keeps them for the next start"
+            );
+        } else {
+            tracing::error!(
+                "the database did not take every usage row before exit, and usage.spool is off: they are lost"
+            );
         }
     }
 }

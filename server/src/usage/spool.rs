@@ -41,6 +41,8 @@ enum Command {
     Row(Box<usage_record::Model>, oneshot::Sender<()>),
     /// Answered once every row sent before it is on disk and with the writer.
     Sync(oneshot::Sender<()>),
+    /// Every row is stored: delete the current segment and stop.
+    Retire(oneshot::Sender<()>),
 }
 
 /// The handle requests use. Cheap to clone.
@@ -103,6 +105,15 @@ impl Spool {
             tracing::error!("usage row recorded after the spool stopped");
         }
         Receipt(Some(receipt))
+    }
+
+    /// After a clean shutdown, when the database has every row: the
+    /// current segment is deleted, so that nothing is left to replay.
+    pub async fn retire(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Command::Retire(done)).is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Waits until every row recorded before this call is on disk and with
@@ -177,6 +188,7 @@ fn run(
         if !buffer.is_empty() {
             append(&mut segment, &buffer);
         }
+        let mut retired = None;
         for command in group.drain(..) {
             match command {
                 Command::Row(row, done) => {
@@ -186,7 +198,15 @@ fn run(
                 Command::Sync(done) => {
                     let _ = done.send(());
                 }
+                Command::Retire(done) => retired = Some(done),
             }
+        }
+        if let Some(done) = retired {
+            if let Err(err) = fs::remove_file(&segment.path) {
+                tracing::warn!(error = %err, path = %segment.path.display(), "cannot delete the spool segment at exit");
+            }
+            let _ = done.send(());
+            return;
         }
         if segment.len >= SEGMENT_BYTES {
             match Segment::create(&dir, &instance, segment.seq + 1) {
