@@ -164,26 +164,26 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
     }
 
     /// Waits until every row queued before this call is written, including
-    /// rows still waiting for room in the queue.
-    pub async fn flush(&self) {
+    /// rows still waiting for room in the queue. False when the writer
+    /// stopped first: then nothing is known to be stored.
+    pub async fn flush(&self) -> bool {
         while self.spilled.load(Ordering::Acquire) > 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let (done, wait) = oneshot::channel();
-        if self.sender.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.sender.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok()
     }
 
     /// Flushes and stops the task (graceful shutdown). Rows queued after
     /// this are dropped.
-    pub async fn shutdown(&self) {
-        self.flush().await;
+    pub async fn shutdown(&self) -> bool {
+        let stored = self.flush().await;
         let task = self.task.lock().ok().and_then(|mut task| task.take());
         if let Some(task) = task {
             task.abort();
             let _ = task.await;
         }
+        stored
     }
 }
 

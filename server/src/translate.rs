@@ -9,7 +9,7 @@
 pub mod request;
 pub mod response;
 pub mod stream;
-mod wire;
+pub(crate) mod wire;
 
 use serde_json::{Map, Value};
 

@@ -520,11 +520,12 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
     // Requests that cost more than they held: their charges may take a
     // balance below zero (and the charges of requests in flight then may
     // keep it there until a grant brings it back).
-    let overruns: std::collections::HashSet<String> = usage_record::Entity::find()
+    let overruns: std::collections::HashMap<String, i64> = usage_record::Entity::find()
         .select_only()
         .column(usage_record::Column::Id)
+        .column(usage_record::Column::Overrun)
         .filter(usage_record::Column::Overrun.gt(0))
-        .into_tuple::<String>()
+        .into_tuple::<(String, i64)>()
         .all(&txn)
         .await?
         .into_iter()
@@ -538,17 +539,17 @@ pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
             .await?;
         let mut running: i64 = 0;
         let mut broken_entry = None;
-        let mut overran = false;
+        // Holds keep every other charge within what was available, so a
+        // balance can be below zero by at most what its overruns cost.
+        let mut overrun_so_far: i64 = 0;
         for entry in &entries {
             running = running.saturating_add(entry.amount);
-            overran = running < 0
-                && (overran
-                    || entry.kind == EntryKind::Charge
-                        && entry
-                            .reference
-                            .as_ref()
-                            .is_some_and(|id| overruns.contains(id)));
-            let negative_without_cause = running < 0 && !overran;
+            if entry.kind == EntryKind::Charge
+                && let Some(overrun) = entry.reference.as_ref().and_then(|id| overruns.get(id))
+            {
+                overrun_so_far = overrun_so_far.saturating_add(*overrun);
+            }
+            let negative_without_cause = running < -overrun_so_far;
             if broken_entry.is_none() && (entry.balance_after != running || negative_without_cause)
             {
                 broken_entry = Some(entry.id);

@@ -137,7 +137,7 @@ impl Hold {
         let charged = cost.max(0);
         let mut wallet = lock(&self.wallet);
         wallet.held -= held;
-        wallet.balance -= charged;
+        wallet.balance = wallet.balance.saturating_sub(charged);
         Settled {
             charged,
             overrun: (charged - held).max(0),

@@ -16,7 +16,7 @@ use serde::{
 use serde_json::Value;
 
 use super::ApiFormat;
-use crate::usage::Tokens;
+use crate::{translate::wire, usage::Tokens};
 
 /// OpenAI's `usage`.
 #[derive(Debug, Default, Deserialize)]
@@ -218,20 +218,23 @@ impl StreamMeter {
     /// Looks at one complete event (without its blank line). An event that
     /// does not parse is relayed and not counted.
     pub fn observe(&mut self, event: &[u8]) -> Verdict {
-        let Some(data) = data_of(event) else {
+        // Read as the translators and the clients' SDKs read it: every
+        // `data:` line, joined.
+        let data = wire::event_data(event);
+        if data.is_empty() {
             return Verdict::Relay;
-        };
+        }
         match self.format {
-            ApiFormat::OpenAi => self.observe_openai(data),
+            ApiFormat::OpenAi => self.observe_openai(&data),
             ApiFormat::Anthropic => {
-                self.observe_anthropic(data);
+                self.observe_anthropic(&data);
                 Verdict::Relay
             }
         }
     }
 
     fn observe_openai(&mut self, data: &[u8]) -> Verdict {
-        if data.trim_ascii() == b"[DONE]" {
+        if wire::is_done(data) {
             self.ended = true;
             return Verdict::Relay;
         }
@@ -303,16 +306,6 @@ impl StreamMeter {
     }
 }
 
-/// The `data:` payload of an event, if it has one.
-fn data_of(event: &[u8]) -> Option<&[u8]> {
-    // Providers send one data line per event; take the first.
-    event.split(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let rest = line.strip_prefix(b"data:")?;
-        Some(rest.strip_prefix(b" ").unwrap_or(rest))
-    })
-}
-
 /// A token count: a non-negative integer, or absent.
 #[derive(Debug, Default, Clone, Copy)]
 struct Count(Option<i64>);
@@ -348,9 +341,13 @@ trait OneKind<'de>: Default {
     }
 }
 
+/// The most tokens one report may count: far beyond any real answer, and
+/// small enough that its cost at any price still fits the ledger's integers.
+const MAX_COUNT: u64 = 1 << 40;
+
 impl OneKind<'_> for Count {
     fn number(n: u64) -> Self {
-        Self(i64::try_from(n).ok())
+        Self(i64::try_from(n.min(MAX_COUNT)).ok())
     }
 }
 
@@ -645,6 +642,29 @@ mod tests {
         meter.observe(b"data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":\"7\",\"input_tokens\":-1,\"cache_read_input_tokens\":4}}");
         let tokens = meter.tokens(0);
         assert_eq!((tokens.input, tokens.output, tokens.cache_read), (9, 12, 4));
+    }
+
+    #[test]
+    fn a_huge_count_is_bounded_so_its_cost_fits_the_ledger() {
+        let body = br#"{"usage":{"prompt_tokens":9000000000000000000,"completion_tokens":1}}"#;
+        let tokens = from_json(ApiFormat::OpenAi, body).unwrap();
+        assert_eq!(tokens.input, 1 << 40);
+        // At a million credits per million tokens, still an i64.
+        let prices = crate::usage::Prices {
+            input: 1_000_000_000_000,
+            ..Default::default()
+        };
+        assert!(tokens.cost(&prices) < i64::MAX);
+    }
+
+    #[test]
+    fn data_split_over_several_lines_is_read_whole() {
+        let mut meter = StreamMeter::new(ApiFormat::Anthropic, false);
+        meter.observe(b"event: message_stop\ndata: {\"type\":\ndata: \"message_stop\"}");
+        assert!(meter.ended());
+        let mut meter = StreamMeter::new(ApiFormat::OpenAi, false);
+        meter.observe(b"data: [DONE]  ");
+        assert!(meter.ended());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! row is durable: a client that saw a complete answer has been charged,
 //! even if Tollgate is killed a moment later.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
@@ -30,6 +30,9 @@ const CLIENT_DISCONNECTED: &str = "client_disconnected";
 const STREAM_BROKEN: &str = "upstream_stream_error";
 const STREAM_STALLED: &str = "upstream_timeout";
 const EVENT_TOO_LARGE: &str = "upstream_event_too_large";
+/// How long the relay keeps reading after the provider's terminal event
+/// (to let its connection end cleanly) before the answer completes anyway.
+const AFTER_THE_END: Duration = Duration::from_millis(500);
 
 pub struct Relay {
     upstream: BodyStream,
@@ -47,6 +50,8 @@ pub struct Relay {
     translator: Option<StreamTranslator>,
     /// The provider sent its terminal event.
     ended: bool,
+    /// When the relay first saw it.
+    ended_at: Option<Instant>,
     /// Output from the terminal event on, sent once the usage is durable.
     tail: Vec<u8>,
 }
@@ -72,6 +77,7 @@ impl Relay {
             pending: Some(pending),
             translator,
             ended: false,
+            ended_at: None,
             tail: Vec::new(),
         }
     }
@@ -88,7 +94,18 @@ impl Relay {
     async fn next_piece(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         loop {
             self.pending.as_ref()?;
-            let chunk = match tokio::time::timeout(self.idle_timeout, self.upstream.next()).await {
+            // After the terminal event, whatever else the provider sends
+            // may delay the end only briefly and may not grow without bound.
+            let wait = match self.ended_at {
+                Some(at)
+                    if at.elapsed() >= AFTER_THE_END || self.tail.len() > self.max_event_bytes =>
+                {
+                    return self.complete().await;
+                }
+                Some(at) => AFTER_THE_END - at.elapsed(),
+                None => self.idle_timeout,
+            };
+            let chunk = match tokio::time::timeout(wait, self.upstream.next()).await {
                 // After its terminal event a provider has nothing more to
                 // say: a stall or a break then is not a failure.
                 Err(_) | Ok(Some(Err(_))) if self.ended => return self.complete().await,
@@ -116,6 +133,9 @@ impl Relay {
                 return Some(Err(self.fail(EVENT_TOO_LARGE)));
             }
             let out = self.filter(&complete);
+            if self.ended && self.ended_at.is_none() {
+                self.ended_at = Some(Instant::now());
+            }
             if !out.is_empty() {
                 return Some(Ok(out));
             }

@@ -97,17 +97,10 @@ const OPENAI_CAPS: [&str; 2] = ["max_completion_tokens", "max_tokens"];
 const ANTHROPIC_CAPS: [&str; 1] = ["max_tokens"];
 
 /// Part types whose bytes are not text (base64 data, links to it): each is
-/// held at a configured number of tokens instead of its size.
-const ATTACHMENT_TYPES: [&str; 8] = [
-    "image",
-    "image_url",
-    "input_image",
-    "document",
-    "file",
-    "input_file",
-    "input_audio",
-    "audio",
-];
+/// held at a configured number of tokens instead of its size. Documents and
+/// files are not among them: a document may carry plain text, and a PDF is
+/// billed by its pages, so both are held by their bytes, which bound them.
+const ATTACHMENT_TYPES: [&str; 5] = ["image", "image_url", "input_image", "input_audio", "audio"];
 
 /// What a provider may add to a prompt that declares tools (Anthropic's
 /// tool-use system prompt is some 350 tokens), held on top of its bytes.
@@ -523,5 +516,20 @@ mod tests {
             .unwrap();
         assert!(sent.max_input_tokens >= 1_000 + "what is this?".len() as i64);
         assert!(sent.max_input_tokens < 2_000, "{}", sent.max_input_tokens);
+
+        // A document may carry plain text: it is held by its bytes.
+        let text = "word ".repeat(20_000);
+        let body = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": text}},
+        ]}]});
+        let request = parse(&body.to_string(), Endpoint::Messages).unwrap();
+        let sent = request
+            .for_upstream("up", ApiFormat::Anthropic, ApiFormat::Anthropic, 1, 1_000)
+            .unwrap();
+        assert!(
+            sent.max_input_tokens >= 100_000,
+            "{}",
+            sent.max_input_tokens
+        );
     }
 }

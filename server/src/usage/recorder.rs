@@ -51,12 +51,13 @@ impl Recorder {
         self.writer.wait_for_room().await;
     }
 
-    /// Waits until every row recorded before this call is in the database.
-    pub async fn flush(&self) {
+    /// Waits until every row recorded before this call is in the database
+    /// (false if the writer stopped first).
+    pub async fn flush(&self) -> bool {
         if let Some(spool) = &self.spool {
             spool.sync().await;
         }
-        self.writer.flush().await;
+        self.writer.flush().await
     }
 
     /// Rows dropped because the writer had stopped.
@@ -72,7 +73,7 @@ impl Recorder {
         }
         let stored = tokio::time::timeout(SHUTDOWN_WAIT, self.writer.shutdown())
             .await
-            .is_ok();
+            .unwrap_or(false);
         if stored {
             if let Some(spool) = &self.spool {
                 spool.retire().await;

@@ -15,7 +15,7 @@
 
 use std::{
     fs::{self, File, OpenOptions},
-    io::{BufRead, BufReader, Write},
+    io::{ErrorKind, Read, Write},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -62,10 +62,12 @@ impl Receipt {
 
     /// Waits until the row is durable.
     pub async fn durable(self) {
-        if let Some(receiver) = self.0 {
-            // A closed channel means the spool thread is gone, which only
-            // happens at exit.
-            let _ = receiver.await;
+        if let Some(receiver) = self.0
+            && receiver.await.is_err()
+        {
+            // The spool thread is gone (it only stops at exit): the answer
+            // goes out, but its row may be in memory only.
+            tracing::error!("the usage spool stopped before a row was on disk");
         }
     }
 }
@@ -135,14 +137,19 @@ struct Segment {
 
 impl Segment {
     fn create(dir: &Path, instance: &str, seq: u64) -> anyhow::Result<Self> {
+        // Created and locked under a name replay ignores, then renamed:
+        // a starting instance must never find it unlocked and delete it.
         let path = dir.join(format!("{instance}-{seq:08}.jsonl"));
+        let unnamed = path.with_extension("new");
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+            .open(&unnamed)
+            .with_context(|| format!("cannot create {}", unnamed.display()))?;
         file.try_lock()
-            .map_err(|err| anyhow::anyhow!("cannot lock {}: {err}", path.display()))?;
+            .map_err(|err| anyhow::anyhow!("cannot lock {}: {err}", unnamed.display()))?;
+        fs::rename(&unnamed, &path)
+            .with_context(|| format!("cannot rename {}", unnamed.display()))?;
         // The new name must survive a crash as well as its contents.
         File::open(dir)
             .and_then(|dir| dir.sync_all())
@@ -215,7 +222,10 @@ fn run(
                     let writer = writer.clone();
                     // Deleted once the writer has stored every row in it.
                     handle.spawn(async move {
-                        writer.flush().await;
+                        if !writer.flush().await {
+                            // Nothing is known to be stored: keep it for replay.
+                            return;
+                        }
                         drop(full.file);
                         if let Err(err) = fs::remove_file(&full.path) {
                             tracing::warn!(error = %err, path = %full.path.display(), "cannot delete a stored spool segment");
@@ -245,6 +255,9 @@ fn append(segment: &mut Segment, bytes: &[u8]) {
                 return;
             }
             Err(err) => {
+                // A part written before the failure would glue itself to the
+                // next try's first row: cut it off.
+                let _ = segment.file.set_len(segment.len);
                 tracing::error!(error = %err, path = %segment.path.display(), "cannot append to the usage spool; retrying");
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(1));
@@ -263,18 +276,29 @@ async fn replay(dir: &Path, db: &DatabaseConnection) -> anyhow::Result<usize> {
     paths.sort();
     let mut replayed = 0;
     for path in paths {
-        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            // Its instance finished with it between the listing and now.
+            Err(err) if err.kind() == ErrorKind::NotFound => continue,
+            Err(err) => return Err(err).with_context(|| format!("cannot open {}", path.display())),
+        };
         if file.try_lock().is_err() {
             // A live instance is writing it.
             continue;
         }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let mut rows = Vec::new();
-        for (number, line) in BufReader::new(&file).lines().enumerate() {
-            let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-            match serde_json::from_str::<usage_record::Model>(&line) {
+        for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<usage_record::Model>(line) {
                 Ok(row) => rows.push(row),
-                // Only a crash mid-append leaves a torn last line, and
-                // that row was never acknowledged.
+                // Only a crash mid-append leaves a torn last line (bytes
+                // cut anywhere, in a character too), and that row was
+                // never acknowledged.
                 Err(err) => {
                     tracing::warn!(error = %err, path = %path.display(), line = number + 1, "skipping an unreadable spool line")
                 }

@@ -860,11 +860,14 @@ async fn a_spool_left_by_a_dead_process_is_replayed_once_on_start() {
     assert!(unseen.charged > 0);
     let spool = proxy.app.data_dir.path().join("spool");
     let dead = spool.join("spool_dead-00000001.jsonl");
-    let lines = format!(
-        "{}\n{}\n{{\"id\":\"req_torn",
+    // The torn line ends inside a character, as a crash may leave it.
+    let mut lines = format!(
+        "{}\n{}\n{{\"id\":\"req_torn\",\"model\":\"",
         serde_json::to_string(&stored).unwrap(),
         serde_json::to_string(&unseen).unwrap()
-    );
+    )
+    .into_bytes();
+    lines.extend_from_slice(&"€".as_bytes()[..2]);
     std::fs::write(&dead, lines).unwrap();
     let before = service::balance(proxy.app.db(), &stored.user_id)
         .await

@@ -475,3 +475,48 @@ async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
     let message = failing.2["error"]["message"].as_str().unwrap();
     assert!(message.contains("misconfigured"), "{message}");
 }
+
+#[tokio::test]
+async fn a_provider_that_keeps_talking_after_its_last_event_cannot_hold_the_answer_back() {
+    use futures_util::StreamExt;
+    // Arrange: an upstream that sends `[DONE]`, then a comment every
+    // 100 ms for as long as the connection stays open.
+    let router = Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            let head: &'static [u8] = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+            let pings = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b": ping\n\n")), ()))
+            });
+            let body = futures_util::stream::once(async move { Ok(Bytes::from_static(head)) })
+                .chain(pings);
+            axum::response::Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(axum::body::Body::from_stream(body))
+                .unwrap()
+        }),
+    );
+    let proxy = ProxyApp::start().await;
+    let upstream = serve(router).await;
+    route_to(&proxy, &upstream, "openai", "chatty", json!({})).await;
+
+    // Act
+    let streamed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        proxy.stream(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "chatty", true),
+        ),
+    )
+    .await
+    .expect("the answer completes although the provider keeps talking");
+
+    // Assert
+    assert!(streamed.text.contains("data: [DONE]"), "{}", streamed.text);
+    let row = proxy
+        .usage_row(&crate::helpers::request_id(&streamed.headers))
+        .await;
+    assert_eq!(row.error_kind, None);
+    assert_eq!((row.input_tokens, row.output_tokens), (1, 1));
+}
