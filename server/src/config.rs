@@ -169,8 +169,8 @@ pub struct CreditSettings {
     /// The largest output cap a request may name, for models without their
     /// own `max_output_tokens`.
     pub max_output_tokens: u32,
-    /// Tokens held for each image, file or audio part of a request (text is
-    /// held at one token per byte).
+    /// Tokens held for each image or audio part of a request (text,
+    /// documents and files are held at one token per byte).
     pub attachment_tokens: u32,
     /// Credits every new user starts with (`5` or `"2.5"`), recorded in the
     /// ledger as a grant.

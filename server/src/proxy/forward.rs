@@ -192,15 +192,28 @@ async fn serve(
     {
         return reject(pending, err);
     }
-    call.send(
-        state,
-        &route,
-        upstream_request.body,
-        format,
-        headers,
-        pending,
-    )
-    .await
+    // On a task of its own: a client that hangs up drops this handler, but
+    // the provider is already working and will bill for it, so the call
+    // runs to its end and the request is charged.
+    let (state, headers) = (state.clone(), headers.clone());
+    let call = async move {
+        call.send(
+            &state,
+            &route,
+            upstream_request.body,
+            format,
+            &headers,
+            pending,
+        )
+        .await
+    };
+    match tokio::spawn(call.instrument(tracing::Span::current())).await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "the provider call's task failed");
+            ProxyError::new(ErrorKind::Internal, "internal server error", format).into_response()
+        }
+    }
 }
 
 /// The output cap a request is held for and the provider is sent: the

@@ -902,3 +902,48 @@ async fn a_spool_left_by_a_dead_process_is_replayed_once_on_start() {
     assert_eq!(after, before - unseen.charged);
     assert!(verify(proxy.app.db()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_before_a_json_answer_arrives_is_charged_for_it() {
+    // Arrange: a priced model whose provider takes three seconds to answer.
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "gpt-slow").await;
+    let endpoint = Endpoint::ChatCompletions;
+    let request = llm_request(
+        endpoint.path(),
+        endpoint,
+        Some(&proxy.key),
+        &[],
+        llm_body(endpoint, "gpt-slow", false).to_string(),
+    );
+
+    // Act: the client gives up long before the answer; dropping the
+    // request's future is what a closed connection does to it.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        proxy.app.router.clone().oneshot(request),
+    )
+    .await;
+
+    // Assert: the provider's answer is still metered and charged, once.
+    assert!(gave_up.is_err(), "the answer came before the client left");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let rows = loop {
+        let rows = proxy.usage_rows().await;
+        if !rows.is_empty() || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].status_code, 200);
+    assert_eq!(rows[0].cost, COST);
+    assert_eq!(rows[0].charged, COST);
+    let charges = credit_entry::Entity::find()
+        .filter(credit_entry::Column::Reference.eq(rows[0].id.as_str()))
+        .all(proxy.app.db())
+        .await
+        .unwrap();
+    assert_eq!(charges.len(), 1);
+    assert!(verify(proxy.app.db()).await.unwrap().is_empty());
+}
