@@ -18,7 +18,7 @@ use super::{
     ApiFormat, ProxyError,
     auth::ApiKeyAuth,
     error::ErrorKind,
-    forward::{collect, route_for, send_error, upstream_error},
+    forward::{collect, route_for, send_error, upstream_error, within_limits},
     request::read_body,
 };
 use crate::{
@@ -36,31 +36,17 @@ pub async fn count_tokens(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
-        Ok(effective) => effective.plan,
-        Err(err) => return ProxyError::internal(err, FORMAT).into_response(),
-    };
     // The same windows as the other LLM endpoints, so that counting is no
-    // way around them; checked before the body is read.
-    let (rate_headers, admitted) = state.rate_limits.admit(&caller, plan);
-    let mut response = match admitted {
-        Err(refused) => {
-            let retry_headers = refused.retry_headers();
-            let mut response =
-                ProxyError::new(ErrorKind::RateLimited, refused.message, FORMAT).into_response();
-            response.headers_mut().extend(retry_headers);
-            response
-        }
-        Ok(token_meter) => {
-            // Counting uses no tokens: only the one it was let in with.
-            token_meter.record(0);
-            count(&state, &caller, plan, &headers, body)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
-        }
-    };
-    rate_headers.apply(response.headers_mut());
-    response
+    // way around them.
+    let (state, caller, headers) = (&state, &caller, &headers);
+    within_limits(state, caller, FORMAT, |plan, token_meter| async move {
+        // Counting uses no tokens: only the one it was let in with.
+        token_meter.record(0);
+        count(state, caller, plan, headers, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    })
+    .await
 }
 
 async fn count(

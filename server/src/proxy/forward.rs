@@ -32,6 +32,7 @@ use super::{
 use crate::{
     entity::provider::ProviderKind,
     keys::cache::KeyCaller,
+    limits::TokenMeter,
     models::service::PlanName,
     money::format_credits,
     state::AppState,
@@ -70,15 +71,54 @@ async fn forward(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    let format = endpoint.format();
     let request_id = crate::ids::prefixed("req");
+    let (caller, id) = (&caller, &request_id);
+    let mut response = within_limits(state, caller, endpoint.format(), |plan, meter| async move {
+        let mut pending = Pending::new(
+            id.clone(),
+            state.usage.clone(),
+            state.counters.clone(),
+            caller.clone(),
+            endpoint,
+        );
+        pending.set_token_meter(meter);
+        // Every log line of the request names it, as its answer does.
+        let span = tracing::warn_span!("llm", request_id = %id);
+        serve(state, caller, plan, endpoint, headers, body, pending)
+            .instrument(span)
+            .await
+    })
+    .await;
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        if endpoint == Endpoint::Messages {
+            // Where Anthropic's SDKs look for it (`_request_id`).
+            response.headers_mut().insert("request-id", id.clone());
+        }
+        response.headers_mut().insert("x-request-id", id);
+    }
+    response
+}
+
+/// What every LLM endpoint starts with: the caller's effective plan and a
+/// request from its rate-limit windows, before the body is read. A refusal
+/// (429; 503 when the plan cannot be read) is counted, never recorded, so a
+/// flood costs a counter, not a row. `answer` runs only when let in; the
+/// windows' headers go on every answer.
+pub(super) async fn within_limits<F, Fut>(
+    state: &AppState,
+    caller: &KeyCaller,
+    format: ApiFormat,
+    answer: F,
+) -> Response
+where
+    F: FnOnce(PlanName, TokenMeter) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
         Ok(effective) => effective.plan,
         Err(err) => return refuse(state, ProxyError::internal(err, format)),
     };
-    // Rate limits come first: a flood is turned away before its bodies
-    // are read, and costs a counter, not a row.
-    let (rate_headers, admitted) = state.rate_limits.admit(&caller, plan);
+    let (rate_headers, admitted) = state.rate_limits.admit(caller, plan);
     let mut response = match admitted {
         Err(refused) => {
             let retry_headers = refused.retry_headers();
@@ -87,30 +127,9 @@ async fn forward(
             response.headers_mut().extend(retry_headers);
             response
         }
-        Ok(meter) => {
-            let mut pending = Pending::new(
-                request_id.clone(),
-                state.usage.clone(),
-                state.counters.clone(),
-                caller.clone(),
-                endpoint,
-            );
-            pending.set_token_meter(meter);
-            // Every log line of the request names it, as its answer does.
-            let span = tracing::warn_span!("llm", request_id = %request_id);
-            serve(state, &caller, plan, endpoint, headers, body, pending)
-                .instrument(span)
-                .await
-        }
+        Ok(meter) => answer(plan, meter).await,
     };
     rate_headers.apply(response.headers_mut());
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
-        if endpoint == Endpoint::Messages {
-            // Where Anthropic's SDKs look for it (`_request_id`).
-            response.headers_mut().insert("request-id", id.clone());
-        }
-        response.headers_mut().insert("x-request-id", id);
-    }
     response
 }
 
