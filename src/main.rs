@@ -4,14 +4,13 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
-use axum::serve::{ListenerExt, TapIo};
 use clap::{Parser, Subcommand};
 use server::{
     AppState, Settings,
     accounts::service as accounts,
     entity::user::{Plan, Role},
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[global_allocator]
@@ -125,11 +124,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let router = app::ssr::site_router(state.clone());
     let listener = listen(addr).await?;
     tracing::info!("Tollgate listening on http://{addr}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    let limits = server::listener::Limits::from(&state.settings.server);
+    server::listener::serve(listener, router, limits, {
         // Open live dashboards would otherwise hold the shutdown forever.
         let live = state.live.clone();
         async move {
@@ -137,37 +133,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             live.close();
         }
     })
-    .await
-    .context("server error")?;
+    .await;
     // In-flight requests (streams included) are done: write every usage
     // row and metric they left before exiting.
     state.flush_writers().await;
     Ok(())
 }
 
-/// Listens on `addr`, with `TCP_NODELAY` on every connection: stream events
-/// are small writes, which Nagle's algorithm would hold back until the
-/// peer's delayed ACK (about 40 ms each).
-async fn listen(addr: SocketAddr) -> anyhow::Result<TapIo<TcpListener, fn(&mut TcpStream)>> {
-    let listener = TcpListener::bind(addr)
+async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    Ok(listener.tap_io(no_delay as fn(&mut TcpStream)))
-}
-
-fn no_delay(tcp: &mut TcpStream) {
-    if let Err(err) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-    }
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
     let listener = listen(addr).await?;
     tracing::info!("mock upstream listening on http://{addr}");
-    axum::serve(listener, server::mock::router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error")
+    let limits = server::listener::Limits::from(&server::config::ServerSettings::default());
+    server::listener::serve(listener, server::mock::router(), limits, shutdown_signal()).await;
+    Ok(())
 }
 
 /// On the very first start there is no admin: create one, say so once, and

@@ -72,6 +72,9 @@ pub struct LiveSettings {
     pub system_ms: u64,
     /// The `: heartbeat` comment that keeps idle connections open.
     pub heartbeat_ms: u64,
+    /// Live streams and sockets open at once, all admins together; more
+    /// are refused with 429 until one closes.
+    pub max_watchers: usize,
 }
 
 impl Default for LiveSettings {
@@ -81,6 +84,7 @@ impl Default for LiveSettings {
             performance_ms: 10_000,
             system_ms: 30_000,
             heartbeat_ms: 10_000,
+            max_watchers: 64,
         }
     }
 }
@@ -246,6 +250,14 @@ pub struct ServerSettings {
     pub addr: SocketAddr,
     /// The built web UI (`cargo leptos build` writes it to `target/site`).
     pub site_root: PathBuf,
+    /// A connection must send a whole request head within this time; the
+    /// clock also runs while a kept-alive connection sits idle.
+    pub header_timeout_secs: u64,
+    /// A request's whole body must arrive within this time of its head.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; more wait until one closes. The process's
+    /// file-descriptor limit (`ulimit -n`) must allow as many.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -295,6 +307,9 @@ impl Default for ServerSettings {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
+            header_timeout_secs: 20,
+            body_timeout_secs: 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -380,6 +395,16 @@ impl Settings {
                 && self.credits.default_max_output_tokens <= self.credits.max_output_tokens,
             "invalid configuration: credits.default_max_output_tokens must be between 1 and credits.max_output_tokens"
         );
+        for (key, value) in [
+            ("server.header_timeout_secs", self.server.header_timeout_secs),
+            ("server.body_timeout_secs", self.server.body_timeout_secs),
+            ("server.max_connections", self.server.max_connections as u64),
+        ] {
+            anyhow::ensure!(
+                value > 0,
+                "invalid configuration: {key} must be at least 1"
+            );
+        }
         anyhow::ensure!(
             self.auth.login_max_failures > 0,
             "invalid configuration: auth.login_max_failures must be at least 1"

@@ -17,6 +17,7 @@ pub mod extract;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod listener;
 pub mod live;
 pub mod mock;
 pub mod models;
