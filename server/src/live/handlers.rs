@@ -47,7 +47,7 @@ pub async fn overview(State(state): State<AppState>, _admin: AdminUser) -> Resul
 #[tracing::instrument(skip_all)]
 pub async fn live(State(state): State<AppState>, AdminUser(admin): AdminUser) -> Result<Response> {
     require_mode(&state, RealtimeMode::Sse)?;
-    let feed = Feed::open(&state.live, state.db.clone(), &admin);
+    let feed = Feed::open(&state.live, state.db.clone(), &admin)?;
     let events = feed
         .into_stream()
         .map(|item| Ok::<_, Infallible>(sse_event(&item)));
@@ -72,7 +72,7 @@ pub async fn live_ws(
         return Err(Error::Forbidden("cross-site WebSocket refused".into()));
     }
     let upgrade = upgrade.map_err(|_| Error::bad_request("expected a WebSocket handshake"))?;
-    let feed = Feed::open(&state.live, state.db.clone(), &admin);
+    let feed = Feed::open(&state.live, state.db.clone(), &admin)?;
     Ok(upgrade.on_upgrade(move |socket| relay(socket, feed)))
 }
 

@@ -67,6 +67,7 @@ pub struct HubStats {
 pub struct Hub {
     db: DatabaseConnection,
     cadence: Cadence,
+    max_watchers: usize,
     shared: Mutex<Shared>,
     producers: AtomicUsize,
     active_users_ticks: AtomicU64,
@@ -121,6 +122,7 @@ impl Hub {
         Self {
             db,
             cadence: Cadence::from(settings),
+            max_watchers: settings.max_watchers,
             shared: Mutex::new(Shared {
                 sender: Some(sender),
                 watchers: 0,
@@ -141,16 +143,21 @@ impl Hub {
 
     /// Joins the watchers: the latest event of each kind first, then every
     /// new one. Starts the producer if nobody was watching. After
-    /// [`Hub::close`] the watcher ends at once.
-    pub fn subscribe(self: &Arc<Self>) -> Watcher {
+    /// [`Hub::close`] the watcher ends at once. `None` when
+    /// `live.max_watchers` are already watching: each holds a connection,
+    /// a task and a database check per heartbeat.
+    pub fn subscribe(self: &Arc<Self>) -> Option<Watcher> {
         let mut shared = self.lock();
         let Some(receiver) = shared.sender.as_ref().map(broadcast::Sender::subscribe) else {
-            return Watcher {
+            return Some(Watcher {
                 hub: None,
                 pending: VecDeque::new(),
                 receiver: None,
-            };
+            });
         };
+        if shared.watchers >= self.max_watchers {
+            return None;
+        }
         // Under the lock the producer publishes with, so an event is either
         // in this snapshot or arrives through the receiver, never both.
         let pending = shared.latest.snapshot();
@@ -165,11 +172,11 @@ impl Hub {
             });
             tokio::spawn(Arc::clone(self).produce(generation, stopped));
         }
-        Watcher {
+        Some(Watcher {
             hub: Some(Arc::clone(self)),
             pending,
             receiver: Some(receiver),
-        }
+        })
     }
 
     /// Ends every watcher's stream and refuses new ones: for shutting down,

@@ -21,7 +21,7 @@ use crate::{
         session,
         user::{self, Role, Status},
     },
-    error::Result,
+    error::{Error, Result},
     time,
 };
 
@@ -46,17 +46,21 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Joins the hub for `admin`.
-    pub fn open(hub: &Arc<Hub>, db: DatabaseConnection, admin: &CurrentUser) -> Self {
+    /// Joins the hub for `admin`; 429 when `live.max_watchers` are open.
+    pub fn open(hub: &Arc<Hub>, db: DatabaseConnection, admin: &CurrentUser) -> Result<Self> {
+        let watcher = hub.subscribe().ok_or_else(|| Error::TooManyRequests {
+            message: "too many live dashboards are open; close one and retry".into(),
+            retry_after_secs: 10,
+        })?;
         let period = hub.cadence().heartbeat;
         let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        Self {
-            watcher: hub.subscribe(),
+        Ok(Self {
+            watcher,
             heartbeat,
             db,
             session_id: admin.session_id.clone(),
-        }
+        })
     }
 
     /// The next item; `None` when the stream should end (the hub closed,

@@ -51,6 +51,7 @@ fn first_values_only() -> LiveSettings {
         performance_ms: NEVER_MS,
         system_ms: NEVER_MS,
         heartbeat_ms: NEVER_MS,
+        ..LiveSettings::default()
     }
 }
 
@@ -578,6 +579,40 @@ async fn two_watchers_share_one_producer_and_its_queries() {
         (1, 1),
         "{stats:?}"
     );
+}
+
+#[tokio::test]
+async fn live_watchers_beyond_the_cap_get_429_until_one_leaves() {
+    // Arrange
+    let app = app_with(
+        RealtimeMode::Sse,
+        LiveSettings {
+            max_watchers: 2,
+            ..first_values_only()
+        },
+    )
+    .await;
+    let admin = app.create_admin().await;
+    let first = open_stream(&app, live_request(Some(&admin), None)).await;
+    let _second = open_stream(&app, live_request(Some(&admin), None)).await;
+
+    // Act
+    let third = app
+        .request(Method::GET, "/api/admin/live", None, Some(&admin))
+        .await;
+    drop(first);
+    wait_for_hub(&app, |s| s.watchers == 1).await;
+    let after_one_left = app
+        .router
+        .clone()
+        .oneshot(live_request(Some(&admin), None))
+        .await
+        .unwrap();
+
+    // Assert
+    let message = assert_error(&third, StatusCode::TOO_MANY_REQUESTS);
+    assert!(message.contains("live dashboards"), "{message}");
+    assert_eq!(after_one_left.status(), StatusCode::OK);
 }
 
 #[tokio::test]
