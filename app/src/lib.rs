@@ -45,6 +45,8 @@ use crate::{
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

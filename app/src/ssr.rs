@@ -15,18 +15,18 @@ use crate::{App, error::AppError, shell};
 pub fn site_router(state: AppState) -> Router {
     let options = leptos_options(&state.settings);
     let routes = generate_route_list(App);
-    let context_state = state.clone();
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
     let ui = Router::new()
-        .leptos_routes_with_context(
-            &options,
-            routes,
-            move || provide_context(context_state.clone()),
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .leptos_routes_with_context(&options, routes, context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .with_state(options);
     server::build_router_with_ui(state, ui)
 }
@@ -158,6 +158,17 @@ pub fn user_agent() -> Option<String> {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned)
     })
+}
+
+/// The page's content security policy, which lets its own inline scripts
+/// (hydration, streamed resources) run by their nonce and nothing else.
+pub fn set_content_security_policy() {
+    if let (Ok(state), Some(nonce)) = (state(), leptos::nonce::use_nonce()) {
+        set_header(
+            http::header::CONTENT_SECURITY_POLICY,
+            server::browser::content_security_policy(&state.settings, Some(&nonce)),
+        );
+    }
 }
 
 pub fn set_header(name: http::HeaderName, value: http::HeaderValue) {

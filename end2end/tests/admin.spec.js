@@ -273,6 +273,9 @@ test('the audit log lists the changes and filters by action', async () => {
 test('the upstream panel shows the configured page in a frame', async () => {
   await adminNav('Upstream panel', /\/admin\/upstream$/);
   await expect(page.locator('#upstream-frame')).toHaveAttribute('src', '/api/health');
+  // A panel on Tollgate's own site runs without its origin: it cannot call
+  // Tollgate with the admin's cookie.
+  await expect(page.locator('#upstream-frame')).toHaveAttribute('sandbox', 'allow-scripts allow-forms allow-popups');
   await expect(page.frameLocator('#upstream-frame').locator('body')).toContainText('"ok":true');
   await screenshots('admin-upstream', () => page.locator('#upstream-frame'));
 });
@@ -312,6 +315,45 @@ test('a user is deleted after confirming, and their key stops working', async ()
   await toast('User deleted');
   await expect(page.locator('#users-table tbody tr', { hasText: named.name })).toHaveCount(0);
   expect((await chat(named.secret, MODEL)).status).toBe(401);
+});
+
+test('every page is sent with the security headers, and only its own inline scripts run', async () => {
+  const pages = [
+    '/', '/login', '/register', '/dashboard', '/usage', '/credits', '/leaderboard', '/keys', '/setup',
+    '/admin', '/admin/users', '/admin/grants', '/admin/models', '/admin/analytics', '/admin/audit',
+    '/admin/upstream', '/no-such-page',
+  ];
+  for (const path of pages) {
+    const response = await page.goto(path);
+    const headers = response.headers();
+    expect(headers['x-content-type-options'], path).toBe('nosniff');
+    expect(headers['x-frame-options'], path).toBe('DENY');
+    expect(headers['referrer-policy'], path).toBe('same-origin');
+    const policy = headers['content-security-policy'] || '';
+    expect(policy, path).toContain("frame-ancestors 'none'");
+    expect(policy, path).toContain("object-src 'none'");
+    const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
+    expect(nonce, `${path}: ${policy}`).toBeTruthy();
+    // The page hydrated: the policy let the bundle and its scripts run.
+    await hydrated();
+    const inline = await page.evaluate(() =>
+      [...document.querySelectorAll('script:not([src])')].map((script) => script.nonce),
+    );
+    expect(inline.length, path).toBeGreaterThan(0);
+    expect(inline.every((scriptNonce) => scriptNonce === nonce), `${path}: ${inline}`).toBe(true);
+  }
+  // A script the page did not send is refused (on a page of its own, whose
+  // console does not count).
+  const probe = await page.context().newPage();
+  await probe.goto('/dashboard');
+  const injected = await probe.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true;';
+    document.body.appendChild(script);
+    return window.injected === true;
+  });
+  await probe.close();
+  expect(injected).toBe(false);
 });
 
 test('no admin page logged a console error', async () => {

@@ -58,6 +58,37 @@ pub struct UiSettings {
     pub upstream_panel_url: Option<String>,
 }
 
+/// The upstream panel as the page frames it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamPanel {
+    /// A page of another site; `origin` is what the content security
+    /// policy lets the page frame.
+    OtherSite { url: String, origin: String },
+    /// A path on Tollgate's own origin (a panel behind the same reverse
+    /// proxy). Framed without its origin, so it cannot act with the
+    /// admin's session.
+    ThisSite { path: String },
+}
+
+impl UiSettings {
+    /// `ui.upstream_panel_url` when it is an http(s) URL or a path on this
+    /// site; `None` for anything else (`//host`, `javascript:`, …).
+    pub fn upstream_panel(&self) -> Option<UpstreamPanel> {
+        let url = self.upstream_panel_url.as_deref()?;
+        if url.starts_with('/') {
+            return crate::auth::next::local_target(url)
+                .map(|path| UpstreamPanel::ThisSite { path });
+        }
+        let parsed = url::Url::parse(url).ok()?;
+        (matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some()).then(|| {
+            UpstreamPanel::OtherSite {
+                url: parsed.to_string(),
+                origin: parsed.origin().ascii_serialization(),
+            }
+        })
+    }
+}
+
 /// How often the admin's live telemetry (`/api/admin/live`) refreshes each
 /// figure, in milliseconds. The defaults are the admin contract's; other
 /// values are for tests and tuning.
@@ -396,14 +427,14 @@ impl Settings {
             "invalid configuration: credits.default_max_output_tokens must be between 1 and credits.max_output_tokens"
         );
         for (key, value) in [
-            ("server.header_timeout_secs", self.server.header_timeout_secs),
+            (
+                "server.header_timeout_secs",
+                self.server.header_timeout_secs,
+            ),
             ("server.body_timeout_secs", self.server.body_timeout_secs),
             ("server.max_connections", self.server.max_connections as u64),
         ] {
-            anyhow::ensure!(
-                value > 0,
-                "invalid configuration: {key} must be at least 1"
-            );
+            anyhow::ensure!(value > 0, "invalid configuration: {key} must be at least 1");
         }
         anyhow::ensure!(
             self.auth.login_max_failures > 0,
@@ -432,13 +463,11 @@ impl Settings {
                 "invalid configuration: database.url (or DATABASE_URL) must start with sqlite:, postgres:// or postgresql://"
             );
         }
-        if let Some(url) = &self.ui.upstream_panel_url {
-            // The page puts it in a frame: no `javascript:` or `data:`.
-            anyhow::ensure!(
-                url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/'),
-                "invalid configuration: ui.upstream_panel_url (or UPSTREAM_PANEL_URL) must be an http(s) URL or a path"
-            );
-        }
+        // The page puts it in a frame: no `javascript:`, `data:` or `//host`.
+        anyhow::ensure!(
+            self.ui.upstream_panel_url.is_none() || self.ui.upstream_panel().is_some(),
+            "invalid configuration: ui.upstream_panel_url (or UPSTREAM_PANEL_URL) must be an http(s) URL or a path on this site"
+        );
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod browser;
 pub mod config;
 pub mod credits;
 pub mod db;

@@ -238,17 +238,15 @@ mod tests {
     const PATIENCE: Duration = Duration::from_secs(15);
 
     async fn start(limits: Limits) -> std::net::SocketAddr {
-        let router = Router::new()
-            .route("/ok", get(|| async { "ok" }))
-            .route(
-                "/read",
-                post(|body: Body| async move {
-                    match to_bytes(body, usize::MAX).await {
-                        Ok(bytes) => format!("read {} bytes", bytes.len()),
-                        Err(err) => format!("failed: {err}"),
-                    }
-                }),
-            );
+        let router = Router::new().route("/ok", get(|| async { "ok" })).route(
+            "/read",
+            post(|body: Body| async move {
+                match to_bytes(body, usize::MAX).await {
+                    Ok(bytes) => format!("read {} bytes", bytes.len()),
+                    Err(err) => format!("failed: {err}"),
+                }
+            }),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve(listener, router, limits, std::future::pending()));

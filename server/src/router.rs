@@ -12,7 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::{
     accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
-    auth, credits::handlers as credits, entitlements::handlers as grants, error::Error,
+    auth, browser, credits::handlers as credits, entitlements::handlers as grants, error::Error,
     keys::handlers as keys, limits::handlers as limits, live::handlers as live,
     models::handlers as models, providers::handlers as providers, proxy, state::AppState,
     telemetry, usage::handlers as usage,
@@ -115,9 +115,10 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
             auth::middleware::authenticate,
         ))
         .layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             telemetry::middleware::record,
         ))
+        .layer(middleware::from_fn_with_state(state, browser::secure))
         .layer(TraceLayer::new_for_http())
 }
 

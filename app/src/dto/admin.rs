@@ -163,6 +163,9 @@ pub struct AdminSettingsInfo {
     pub realtime_mode: String,
     /// The page the upstream panel embeds, if one is configured.
     pub upstream_panel_url: Option<String>,
+    /// The panel is a path on Tollgate's own site: framed without its
+    /// origin, so it cannot act with the admin's session.
+    pub upstream_panel_on_this_site: bool,
 }
 
 /// The admin contract's llm-usage answer.

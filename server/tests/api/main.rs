@@ -10,6 +10,7 @@ mod admin_users;
 mod audit;
 mod auth;
 mod billing_ceiling;
+mod browser_headers;
 mod credits;
 mod entitlements;
 mod errors;

@@ -20,8 +20,9 @@ pub async fn overview() -> Result<OverviewInfo, AppError> {
 /// The live mode and the upstream panel's address.
 #[server(prefix = "/rpc", endpoint = "admin_settings")]
 pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
-    use server::config::RealtimeMode;
+    use server::config::{RealtimeMode, UpstreamPanel};
     let (axum::extract::State(state), _) = crate::ssr::admin()?;
+    let panel = state.settings.ui.upstream_panel();
     Ok(AdminSettingsInfo {
         realtime_mode: match state.settings.features.realtime_mode {
             RealtimeMode::Sse => "sse",
@@ -29,7 +30,11 @@ pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
             RealtimeMode::Polling => "polling",
         }
         .into(),
-        upstream_panel_url: state.settings.ui.upstream_panel_url.clone(),
+        upstream_panel_on_this_site: matches!(panel, Some(UpstreamPanel::ThisSite { .. })),
+        upstream_panel_url: panel.map(|panel| match panel {
+            UpstreamPanel::OtherSite { url, .. } => url,
+            UpstreamPanel::ThisSite { path } => path,
+        }),
     })
 }
 

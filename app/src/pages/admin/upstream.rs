@@ -21,11 +21,21 @@ pub fn AdminUpstreamPage() -> impl IntoView {
                 match settings.await {
                     Ok(settings) => match settings.upstream_panel_url {
                         Some(url) => EitherOf3::A(view! {
+                            // Scripts and forms work; a panel on this site
+                            // runs without its origin, so it cannot call
+                            // Tollgate with the admin's cookie.
                             <p class="muted">
                                 "Showing " <a href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
                                 " (opens in a new tab too)."
                             </p>
-                            <iframe class="upstream-frame" id="upstream-frame" src=url title="Upstream panel"></iframe>
+                            <iframe
+                                class="upstream-frame"
+                                id="upstream-frame"
+                                src=url
+                                title="Upstream panel"
+                                sandbox=sandbox(settings.upstream_panel_on_this_site)
+                                referrerpolicy="no-referrer"
+                            ></iframe>
                         }),
                         None => EitherOf3::B(view! {
                             <div class="empty-state" id="no-upstream-panel">
@@ -43,5 +53,14 @@ pub fn AdminUpstreamPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// What the framed panel may do.
+fn sandbox(on_this_site: bool) -> &'static str {
+    if on_this_site {
+        "allow-scripts allow-forms allow-popups"
+    } else {
+        "allow-scripts allow-forms allow-popups allow-same-origin"
     }
 }
