@@ -597,6 +597,50 @@ fn the_generated_jwt_secret_and_the_data_dir_are_private_to_the_owner() {
     output.assert_never_shows(contents.trim());
 }
 
+#[test]
+fn a_hundred_and_fifty_concurrent_logins_stay_within_a_memory_bound() {
+    // Arrange: a throttle loose enough that every login reaches Argon2
+    // (19 MiB each): without a cap, 150 at once took 1.5 GB more.
+    let dir = workdir();
+    let port = free_port();
+    let mut server = Server::start(
+        tollgate(&dir)
+            .envs(ADMIN_ENV)
+            .env("TOLLGATE__AUTH__LOGIN_MAX_FAILURES", "1000")
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    let pid = server.child.id();
+    let before = memory_kib(pid, "VmRSS");
+
+    // Act
+    let logins: Vec<_> = (0..150)
+        .map(|_| thread::spawn(move || login_answer(port, ADMIN_ENV[0].1, ADMIN_ENV[1].1).0))
+        .collect();
+    let statuses: Vec<u16> = logins.into_iter().map(|t| t.join().unwrap()).collect();
+    let peak = memory_kib(pid, "VmHWM");
+    server.stop();
+
+    // Assert
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let grown_mib = peak.saturating_sub(before) / 1024;
+    eprintln!("150 concurrent logins: peak memory {grown_mib} MiB above the idle server's");
+    assert!(
+        grown_mib < 200,
+        "150 concurrent logins grew the peak memory by {grown_mib} MiB"
+    );
+}
+
+/// A memory figure of a process, in KiB (`VmRSS` now, `VmHWM` at its peak).
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
 // ---------------------------------------------------------------------------
 // the proxy, as a fresh install serves it
 

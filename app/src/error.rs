@@ -34,6 +34,14 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            // On the server these mean the caller's arguments could not be
+            // read: their fault, said as such, not a 500.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => crate::ssr::unreadable_arguments(&value),
+            _ => AppError::Transport(value.to_string()),
+        }
     }
 }

@@ -118,6 +118,22 @@ pub fn invalid(message: impl Into<String>) -> AppError {
     fail(StatusCode::BAD_REQUEST, AppError::Invalid(message.into()))
 }
 
+/// A server function's arguments that could not be read: 413 when the body
+/// is over axum's default limit (2 MB; server function calls are small
+/// forms), 400 otherwise, saying what was wrong.
+pub fn unreadable_arguments(err: &leptos::server_fn::error::ServerFnErrorErr) -> AppError {
+    // `server_fn` hands the body's error over as text only.
+    let message = err.to_string();
+    if message.contains("length limit exceeded") {
+        fail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Invalid("The form is too large.".into()),
+        )
+    } else {
+        invalid(format!("Invalid input: {message}"))
+    }
+}
+
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
