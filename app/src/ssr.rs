@@ -121,12 +121,7 @@ pub fn invalid(message: impl Into<String>) -> AppError {
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
-        })
+        .map(|parts| server::auth::ClientAddress::of(&parts).0)
         .unwrap_or_else(|| "local".into())
 }
 
