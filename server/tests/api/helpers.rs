@@ -275,6 +275,23 @@ pub async fn send_to(router: &Router, request: Request<Body>) -> Answer {
     answer_of(response).await
 }
 
+/// Sends every request at once, each on its own task, as a scripted
+/// client does; the answers in the requests' order.
+pub async fn send_all(router: &Router, requests: Vec<Request<Body>>) -> Vec<Answer> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let router = router.clone();
+            tokio::spawn(async move { send_to(&router, request).await })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.expect("a request task panicked"));
+    }
+    answers
+}
+
 /// A response read to the end as an [`Answer`].
 pub async fn answer_of(response: axum::response::Response) -> Answer {
     let status = response.status();

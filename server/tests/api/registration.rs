@@ -16,7 +16,7 @@ use server::{
 };
 
 use crate::helpers::{
-    Answer, PASSWORD, TestApp, assert_error, json_request, send_to, spawn_app, spawn_app_with,
+    Answer, PASSWORD, TestApp, assert_error, json_request, send_all, spawn_app, spawn_app_with,
     string_at,
 };
 
@@ -117,7 +117,7 @@ async fn an_invitation_is_spent_once_even_by_concurrent_registrations() {
     let code = string_at(&invite(&app, &admin, json!({})).await, "/code");
 
     // Act: twelve different people race for the one use.
-    let tasks: Vec<_> = (0..12)
+    let requests = (0..12)
         .map(|n| {
             let body = json!({
                 "email": format!("racer{n}@example.com"),
@@ -125,15 +125,10 @@ async fn an_invitation_is_spent_once_even_by_concurrent_registrations() {
                 "name": "Racer",
                 "invitation": code,
             });
-            let request = json_request(Method::POST, "/api/auth/register", Some(body), None);
-            let router = app.router.clone();
-            tokio::spawn(async move { send_to(&router, request).await })
+            json_request(Method::POST, "/api/auth/register", Some(body), None)
         })
         .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
+    let answers = send_all(&app.router, requests).await;
 
     // Assert
     let accepted = answers
@@ -353,22 +348,17 @@ async fn registrations_from_one_address_are_limited_per_window_even_at_once() {
     let app = spawn_app_with(|settings| settings.auth.register_max_per_window = 3).await;
 
     // Act: ten at once from one address.
-    let tasks: Vec<_> = (0..10)
+    let requests = (0..10)
         .map(|n| {
             let body = json!({
                 "email": format!("burst{n}@example.com"),
                 "password": PASSWORD,
                 "name": "Burst",
             });
-            let request = json_request(Method::POST, "/api/auth/register", Some(body), None);
-            let router = app.router.clone();
-            tokio::spawn(async move { send_to(&router, request).await })
+            json_request(Method::POST, "/api/auth/register", Some(body), None)
         })
         .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap());
-    }
+    let answers = send_all(&app.router, requests).await;
 
     // Assert
     let accepted = answers
