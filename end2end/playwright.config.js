@@ -51,6 +51,8 @@ module.exports = defineConfig({
       TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
       TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
       RUST_LOG: 'warn',
+      // Every test registers from 127.0.0.1.
+      TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW: '1000',
       // The live overview's events every second, so its test waits little.
       TOLLGATE__LIVE__PERFORMANCE_MS: '1000',
       TOLLGATE__LIVE__ACTIVE_USERS_MS: '1000',

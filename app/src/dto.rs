@@ -79,6 +79,17 @@ pub struct CreatedKeyInfo {
 pub struct UiFeatures {
     /// The leaderboard and who is online (`features.gamification`).
     pub gamification: bool,
+    /// Who may register (`auth.registration`).
+    pub registration: RegistrationMode,
+}
+
+/// Who may register (`auth.registration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegistrationMode {
+    Open,
+    /// With an invitation code.
+    Invite,
+    Closed,
 }
 
 /// A moment, as the UI shows it: relative, with the exact time on hover.

@@ -34,8 +34,9 @@ use crate::{
         landing::LandingPage,
         lazy::{
             AdminAnalyticsRoute, AdminAuditRoute, AdminCatalogRoute, AdminGrantsRoute,
-            AdminOverviewRoute, AdminUpstreamRoute, AdminUserRoute, AdminUsersRoute, CreditsRoute,
-            DashboardRoute, KeysRoute, LeaderboardRoute, SetupRoute, UsageRoute,
+            AdminInvitationsRoute, AdminOverviewRoute, AdminUpstreamRoute, AdminUserRoute,
+            AdminUsersRoute, CreditsRoute, DashboardRoute, KeysRoute, LeaderboardRoute, SetupRoute,
+            UsageRoute,
         },
         login::LoginPage,
         not_found::NotFoundPage,
@@ -85,6 +86,15 @@ impl Features {
     /// Whether the leaderboard and presence are on; off when unknown.
     pub async fn gamification(self) -> bool {
         self.0.await.is_ok_and(|features| features.gamification)
+    }
+
+    /// Who may register; open when unknown (the server decides anyway).
+    pub async fn registration(self) -> dto::RegistrationMode {
+        self.0
+            .await
+            .map_or(dto::RegistrationMode::Open, |features| {
+                features.registration
+            })
     }
 }
 
@@ -140,6 +150,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} />
                     <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} />
                     <Route path=path!("/admin/grants") view={Lazy::<AdminGrantsRoute>::new()} />
+                    <Route path=path!("/admin/invitations") view={Lazy::<AdminInvitationsRoute>::new()} />
                     <Route path=path!("/admin/models") view={Lazy::<AdminCatalogRoute>::new()} />
                     <Route path=path!("/admin/analytics") view={Lazy::<AdminAnalyticsRoute>::new()} />
                     <Route path=path!("/admin/audit") view={Lazy::<AdminAuditRoute>::new()} />

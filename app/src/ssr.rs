@@ -137,12 +137,7 @@ pub fn unreadable_arguments(err: &leptos::server_fn::error::ServerFnErrorErr) ->
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
-        })
+        .map(|parts| server::auth::ClientAddress::of(&parts).0)
         .unwrap_or_else(|| "local".into())
 }
 

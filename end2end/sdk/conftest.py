@@ -117,9 +117,13 @@ class Gateway:
     def account(self, plan="pro", credits=GRANT_MICRO_CREDITS):
         """A new user on `plan` with `credits` micro-credits."""
         email = f"sdk-py-{uuid.uuid4().hex[:12]}@example.com"
-        registered = Api(self.url).call(
-            "POST", "/api/auth/register", {"email": email, "password": "sdk-test-password", "name": "SDK test"}
+        password = "sdk-test-password"
+        # Registering opens no session (its answer is the same for a taken
+        # email): sign in next, as a person does.
+        Api(self.url).call(
+            "POST", "/api/auth/register", {"email": email, "password": password, "name": "SDK test"}, expect=(202,)
         )
+        registered = Api(self.url).call("POST", "/api/auth/login", {"email": email, "password": password})
         user_id = registered["user"]["id"]
         if plan != registered["user"]["plan"]:
             self.admin.call("PATCH", f"/api/admin/users/{user_id}", {"plan": plan})

@@ -56,6 +56,7 @@ export TOLLGATE_ADMIN_PASSWORD=admin-sdk-password
 pids+=($!)
 (cd "$work" && exec env -u DATABASE_URL -u TOLLGATE_CONFIG RUST_LOG=warn \
   TOLLGATE__DATA_DIR="$work/data" TOLLGATE__SERVER__ADDR="127.0.0.1:$port" \
+  TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW=1000 \
   "$bin" serve >"$work/serve.log" 2>&1) &
 pids+=($!)
 wait_for "$TOLLGATE_MOCK_URL/health"

@@ -30,6 +30,8 @@ async function startServer(offset, env) {
       TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
       TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
       RUST_LOG: 'warn',
+      // Every test registers from 127.0.0.1.
+      TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW: '1000',
     },
   });
   const deadline = Date.now() + 30_000;

@@ -18,3 +18,4 @@ pub mod llm_usage;
 pub mod platform;
 pub mod presence;
 pub mod range;
+pub mod visibility;

@@ -43,6 +43,8 @@ pub enum Action {
     KeyCreate,
     KeyUpdate,
     KeyRevoke,
+    InvitationCreate,
+    InvitationRevoke,
 }
 
 impl Action {
@@ -67,12 +69,14 @@ impl Action {
             Self::KeyCreate => "key.create",
             Self::KeyUpdate => "key.update",
             Self::KeyRevoke => "key.revoke",
+            Self::InvitationCreate => "invitation.create",
+            Self::InvitationRevoke => "invitation.revoke",
         }
     }
 }
 
 /// What an action was done to: a type (`user`, `provider`, `model`, `plan`,
-/// `grant`, `key`) and that thing's id.
+/// `grant`, `key`, `invitation`) and that thing's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub kind: &'static str,
@@ -105,6 +109,11 @@ impl Target {
     /// A proxied request, by its id (`req_…`).
     pub fn request(id: impl Into<String>) -> Self {
         Self::new("request", id)
+    }
+
+    /// A registration invitation, by its id (`inv_…`).
+    pub fn invitation(id: impl Into<String>) -> Self {
+        Self::new("invitation", id)
     }
 
     /// An entitlement grant, by its numeric id.

@@ -10,7 +10,12 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::request::Parts,
+};
 
 use crate::{
     entitlements::EffectivePlan,
@@ -60,6 +65,32 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
             .get::<CurrentUser>()
             .cloned()
             .ok_or_else(|| Error::Unauthorized("authentication required".into()))
+    }
+}
+
+/// The caller's IP address, what the login and registration throttles
+/// count by; `local` when the server was not given connection info (the
+/// tests drive the router in memory).
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
+
+impl ClientAddress {
+    pub fn of(parts: &Parts) -> Self {
+        Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+                .unwrap_or_else(|| "local".into()),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
     }
 }
 

@@ -132,6 +132,9 @@ pub struct FeatureSettings {
     /// Leaderboard, podium and presence; off hides them and their
     /// endpoints answer 404.
     pub gamification: bool,
+    /// Whose names and ids the leaderboard and presence show to someone
+    /// who is not an admin.
+    pub leaderboard_visibility: LeaderboardVisibility,
 }
 
 impl Default for FeatureSettings {
@@ -139,8 +142,39 @@ impl Default for FeatureSettings {
         Self {
             realtime_mode: RealtimeMode::Sse,
             gamification: true,
+            leaderboard_visibility: LeaderboardVisibility::Everyone,
         }
     }
+}
+
+/// Whose names the leaderboard and presence show to a non-admin. Admins
+/// see every name; everyone sees their own. Someone hidden keeps their
+/// place (rank, figures, when) as [`ANONYMOUS`] with no user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderboardVisibility {
+    /// Every name, to every signed-in user (the hackathon default).
+    Everyone,
+    /// The names of people on the caller's own effective plan.
+    SamePlan,
+    /// Only the caller's own name.
+    Admins,
+}
+
+/// How the leaderboard and presence show someone whose name is hidden.
+pub const ANONYMOUS: &str = "Anonymous";
+
+/// Who may create an account with `POST /api/auth/register` (and the
+/// register page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone who reaches the port (the hackathon flow).
+    Open,
+    /// Only with a valid invitation code from an admin.
+    Invite,
+    /// Nobody: admins create accounts (`POST /api/admin/users`, the CLI).
+    Closed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -312,6 +346,11 @@ pub struct AuthSettings {
     /// Failed logins allowed per email and client within `login_window_secs`.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// Who may register: `open`, `invite` or `closed`.
+    pub registration: Registration,
+    /// Registrations allowed per client address within `login_window_secs`,
+    /// counted before any work (whatever their outcome).
+    pub register_max_per_window: u32,
 }
 
 impl Default for Settings {
@@ -353,6 +392,8 @@ impl Default for AuthSettings {
             secure_cookies: false,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            registration: Registration::Open,
+            register_max_per_window: 10,
         }
     }
 }
@@ -439,6 +480,10 @@ impl Settings {
         anyhow::ensure!(
             self.auth.login_max_failures > 0,
             "invalid configuration: auth.login_max_failures must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.register_max_per_window > 0,
+            "invalid configuration: auth.register_max_per_window must be at least 1"
         );
         for (key, ms) in [
             ("live.active_users_ms", self.live.active_users_ms),

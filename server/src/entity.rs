@@ -7,6 +7,7 @@ pub mod credit_entry;
 pub mod daily_usage;
 pub mod daily_user_usage;
 pub mod entitlement;
+pub mod invitation;
 pub mod llm_usage;
 pub mod plan_rate_limit;
 pub mod provider;

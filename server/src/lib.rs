@@ -16,6 +16,7 @@ pub mod entity;
 pub mod error;
 pub mod extract;
 pub mod ids;
+pub mod invitations;
 pub mod keys;
 pub mod limits;
 pub mod listener;

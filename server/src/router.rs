@@ -13,9 +13,9 @@ use tower_http::trace::TraceLayer;
 use crate::{
     accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
     auth, browser, credits::handlers as credits, entitlements::handlers as grants, error::Error,
-    keys::handlers as keys, limits::handlers as limits, live::handlers as live,
-    models::handlers as models, providers::handlers as providers, proxy, state::AppState,
-    telemetry, usage::handlers as usage,
+    invitations::handlers as invitations, keys::handlers as keys, limits::handlers as limits,
+    live::handlers as live, models::handlers as models, providers::handlers as providers, proxy,
+    state::AppState, telemetry, usage::handlers as usage,
 };
 
 /// The whole API, as tests drive it.
@@ -71,6 +71,11 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         )
         .route("/admin/grants", get(grants::list).post(grants::create))
         .route("/admin/grants/{id}", delete(grants::revoke))
+        .route(
+            "/admin/invitations",
+            get(invitations::list).post(invitations::create),
+        )
+        .route("/admin/invitations/{id}", delete(invitations::revoke))
         .route("/admin/rate-limits", get(limits::list))
         .route("/admin/rate-limits/{plan}", put(limits::set))
         .route("/admin/stats/overview", get(live::overview))

@@ -7,7 +7,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     analytics::presence::Presence,
-    auth::{jwt::JwtKeys, throttle::LoginThrottle},
+    auth::{
+        jwt::JwtKeys,
+        throttle::{LoginThrottle, RegistrationThrottle},
+    },
     config::Settings,
     credits::wallets::Wallets,
     db,
@@ -28,6 +31,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Registrations per client address.
+    pub registration_throttle: Arc<RegistrationThrottle>,
     pub vault: Arc<Vault>,
     pub key_cache: Arc<KeyCache>,
     pub metrics: MetricsWriter,
@@ -63,6 +68,10 @@ impl AppState {
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_window_secs),
         );
+        let registration_throttle = RegistrationThrottle::new(
+            settings.auth.register_max_per_window,
+            std::time::Duration::from_secs(settings.auth.login_window_secs),
+        );
         let rate_limits = RateLimits::new(settings.rate_limits.by_plan());
         limits::plans::load(&db, &rate_limits).await?;
         let live = Arc::new(Hub::new(db.clone(), &settings.live));
@@ -79,6 +88,7 @@ impl AppState {
             settings: Arc::new(settings),
             jwt: Arc::new(jwt),
             login_throttle: Arc::new(login_throttle),
+            registration_throttle: Arc::new(registration_throttle),
             vault: Arc::new(vault),
             key_cache: Arc::new(KeyCache::default()),
             metrics: metrics::start(db.clone()),

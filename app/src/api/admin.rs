@@ -5,4 +5,5 @@
 pub mod catalog;
 pub mod grants;
 pub mod insights;
+pub mod invitations;
 pub mod users;

@@ -14,8 +14,15 @@ use crate::{
 #[server(prefix = "/rpc/public", endpoint = "feature_flags")]
 pub async fn feature_flags() -> Result<UiFeatures, AppError> {
     let state = crate::ssr::state()?;
+    use crate::dto::RegistrationMode;
+    use server::config::Registration;
     Ok(UiFeatures {
         gamification: state.settings.features.gamification,
+        registration: match state.settings.auth.registration {
+            Registration::Open => RegistrationMode::Open,
+            Registration::Invite => RegistrationMode::Invite,
+            Registration::Closed => RegistrationMode::Closed,
+        },
     })
 }
 
@@ -27,11 +34,13 @@ pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
     let current = crate::ssr::require_user()?;
     require_gamification(&state)?;
     let now = server::time::now();
-    let entries = dashboard::leaderboard(&state.db, limit.clamp(1, MAX_LEADERBOARD), now).await?;
+    let mut entries =
+        dashboard::leaderboard(&state.db, limit.clamp(1, MAX_LEADERBOARD), now).await?;
+    server::analytics::visibility::apply(&state, &current, &mut entries).await?;
     Ok(entries
         .into_iter()
         .map(|entry| LeaderInfo {
-            is_you: entry.user_id == current.user.id,
+            is_you: entry.user_id.as_deref() == Some(current.user.id.as_str()),
             last_active: crate::ssr::moment(&entry.last_active_at, now),
             rank: entry.rank,
             name: entry.name,
@@ -49,11 +58,12 @@ pub async fn online_users() -> Result<Vec<OnlineInfo>, AppError> {
     let current = crate::ssr::require_user()?;
     require_gamification(&state)?;
     let now = server::time::now();
-    let online = server::analytics::presence::online(&state.db, &state.presence, now).await?;
+    let mut online = server::analytics::presence::online(&state.db, &state.presence, now).await?;
+    server::analytics::visibility::apply(&state, &current, &mut online).await?;
     Ok(online
         .into_iter()
         .map(|user| OnlineInfo {
-            is_you: user.user_id == current.user.id,
+            is_you: user.user_id.as_deref() == Some(current.user.id.as_str()),
             last_seen: crate::ssr::moment(&user.last_seen_at, now),
             name: user.name,
         })

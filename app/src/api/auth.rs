@@ -42,18 +42,43 @@ pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(),
     Ok(())
 }
 
+/// Registers, then signs in with the same email and password, as a person
+/// would next. The registration answers alike whether or not the email had
+/// an account; only the sign-in can tell, and it is throttled like the
+/// login form's. `invitation` is needed when registration is by invitation.
 #[server(prefix = "/rpc/public", endpoint = "register")]
-pub async fn register(name: String, email: String, password: String) -> Result<(), AppError> {
-    use server::accounts::service;
+pub async fn register(
+    name: String,
+    email: String,
+    password: String,
+    #[server(default)] invitation: Option<String>,
+) -> Result<(), AppError> {
+    use server::accounts::service::{self, SignUp};
     let state = crate::ssr::state()?;
-    let user = service::register(
+    let client = crate::ssr::client_ip();
+    let form = SignUp {
+        email: email.clone(),
+        password: password.clone(),
+        name,
+        invitation,
+    };
+    service::register(&state, &client, form).await?;
+    let user = service::authenticate_password(
         &state.db,
+        &state.login_throttle,
         &email,
         &password,
-        &name,
-        state.settings.credits.starting_grant.0,
+        &client,
     )
-    .await?;
+    .await
+    .map_err(|err| match err {
+        server::Error::Unauthorized(_) => AppError::from(server::Error::Unauthorized(
+            "Registration received, but this email and password do not sign in. \
+                     If you already have an account, sign in with its password."
+                .into(),
+        )),
+        other => AppError::from(other),
+    })?;
     start_session(&state, &user, None).await?;
     leptos_axum::redirect("/dashboard");
     Ok(())

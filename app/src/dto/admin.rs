@@ -284,3 +284,26 @@ pub struct ActiveUserInfo {
     pub titles_generated_today: i64,
     pub has_grant: bool,
 }
+
+/// A registration invitation, as `GET /api/admin/invitations` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    pub id: String,
+    /// `inv-` and the code's first 8 characters.
+    pub prefix: String,
+    pub email: Option<String>,
+    pub note: Option<String>,
+    pub max_uses: i32,
+    pub uses: i32,
+    /// `active`, `used`, `expired` or `revoked`.
+    pub state: String,
+    pub expires_at: String,
+    pub created_at: String,
+}
+
+/// A new invitation and its code, shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    pub invitation: InvitationInfo,
+    pub code: String,
+}

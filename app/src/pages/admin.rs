@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod audit;
 pub mod catalog;
 pub mod grants;
+pub mod invitations;
 pub mod overview;
 pub mod upstream;
 pub mod user;
@@ -24,6 +25,7 @@ pub fn AdminNav() -> AnyView {
             <A href="/admin" exact=true>"Overview"</A>
             <A href="/admin/users">"Users"</A>
             <A href="/admin/grants">"Grants"</A>
+            <A href="/admin/invitations">"Invitations"</A>
             <A href="/admin/models">"Providers & models"</A>
             <A href="/admin/analytics">"Analytics"</A>
             <A href="/admin/audit">"Audit log"</A>

@@ -10,8 +10,8 @@ use leptos_router::{LazyRoute, lazy_route};
 use crate::pages::{
     admin::{
         analytics::AdminAnalyticsPage, audit::AdminAuditPage, catalog::AdminCatalogPage,
-        grants::AdminGrantsPage, overview::AdminOverviewPage, upstream::AdminUpstreamPage,
-        user::AdminUserPage, users::AdminUsersPage,
+        grants::AdminGrantsPage, invitations::AdminInvitationsPage, overview::AdminOverviewPage,
+        upstream::AdminUpstreamPage, user::AdminUserPage, users::AdminUsersPage,
     },
     credits::CreditsPage,
     dashboard::DashboardPage,
@@ -51,6 +51,7 @@ lazy_pages! {
     AdminUsersRoute => AdminUsersPage,
     AdminUserRoute => AdminUserPage,
     AdminGrantsRoute => AdminGrantsPage,
+    AdminInvitationsRoute => AdminInvitationsPage,
     AdminCatalogRoute => AdminCatalogPage,
     AdminAnalyticsRoute => AdminAnalyticsPage,
     AdminAuditRoute => AdminAuditPage,

@@ -1,11 +1,9 @@
 //! HTTP handlers for `/api/auth/*`, `/api/users/me` and `/api/admin/users`:
 //! parse, call one service, shape the answer.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
-    extract::{ConnectInfo, Path, State},
+    extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -18,7 +16,7 @@ use super::{
     service::{self, UserListQuery, UserUpdate},
 };
 use crate::{
-    auth::{AdminUser, CurrentUser, cookie, session},
+    auth::{AdminUser, ClientAddress, CurrentUser, cookie, session},
     entity::user::Plan,
     error::{Error, Result},
     extract::{AppJson, AppQuery},
@@ -32,7 +30,13 @@ pub struct RegisterBody {
     email: String,
     password: String,
     name: String,
+    /// The invitation code, when registration is by invitation.
+    invitation: Option<String>,
 }
+
+/// What `POST /api/auth/register` answers whether or not the email had an
+/// account: no session, so that the answer tells a stranger nothing.
+pub const REGISTERED: &str = "registration received: sign in with your email and password";
 
 /// Either `email` and `password`, or `api_key` (the hackathon flow).
 #[derive(Deserialize)]
@@ -59,32 +63,31 @@ struct SignedIn {
     user: UserView,
 }
 
+/// 202 and [`REGISTERED`], for a new account and for a taken email
+/// alike; refusals (closed, invitation, limit, invalid input) do not
+/// depend on the email having an account.
 pub async fn register(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     AppJson(body): AppJson<RegisterBody>,
-) -> Result<Response> {
-    let user = service::register(
-        &state.db,
-        &body.email,
-        &body.password,
-        &body.name,
-        state.settings.credits.starting_grant.0,
-    )
-    .await?;
-    let issued = service::sign_in(&state, &user, user_agent(&headers), None).await?;
-    Ok(signed_in_response(
-        &state,
-        StatusCode::CREATED,
-        user.into(),
-        issued,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let form = service::SignUp {
+        email: body.email,
+        password: body.password,
+        name: body.name,
+        invitation: body.invitation,
+    };
+    service::register(&state, &client, form).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "success": true, "message": REGISTERED })),
     ))
 }
 
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(client): ClientAddress,
     AppJson(body): AppJson<LoginBody>,
 ) -> Result<Response> {
     let (user, via_key) = match body {
@@ -101,9 +104,6 @@ pub async fn login(
             password: Some(password),
             ..
         } => {
-            let client = connect
-                .map(|c| c.0.0.ip().to_string())
-                .unwrap_or_else(|| "local".into());
             let user = service::authenticate_password(
                 &state.db,
                 &state.login_throttle,

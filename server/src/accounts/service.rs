@@ -18,6 +18,7 @@ use crate::{
         session::{self, IssuedSession},
         throttle::LoginThrottle,
     },
+    config::Registration,
     credits, db,
     entity::{
         api_key,
@@ -25,7 +26,7 @@ use crate::{
         user::{self, Plan, Role, Status},
     },
     error::{Error, Result},
-    ids,
+    ids, invitations,
     keys::{
         self, KeyView,
         cache::KeyCache,
@@ -47,23 +48,85 @@ pub struct NewUser {
     pub plan: Plan,
 }
 
-/// Self-service sign-up: validates, hashes the password, creates a `user` on
-/// the trial plan with the starting grant. A taken email is 409.
-pub async fn register(
-    db: &DatabaseConnection,
-    email: &str,
-    password: &str,
-    name: &str,
-    starting_grant: i64,
-) -> Result<user::Model> {
-    let new = NewUser {
-        name: name.to_owned(),
-        email: Some(email.to_owned()),
-        password: Some(password.to_owned()),
-        role: Role::User,
-        plan: Plan::Trial,
+/// What someone fills in to sign up.
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    /// The invitation code, needed when registration is by invitation.
+    pub invitation: Option<String>,
+}
+
+/// What a registration did. Callers must answer both alike: telling them
+/// apart would tell a stranger which emails have accounts.
+#[derive(Debug)]
+pub enum Registered {
+    /// A new account, on the trial plan with the starting grant.
+    Created(user::Model),
+    /// The email already had an account; nothing was changed or created
+    /// (an invitation given is spent all the same).
+    Taken,
+}
+
+/// Self-service sign-up from the client address `client`, as
+/// `auth.registration` allows: `closed` is 403; `invite` needs a valid
+/// invitation code (403 otherwise), spent atomically with the account.
+/// Each attempt counts against `auth.register_max_per_window` before any
+/// work (429 beyond). Invalid input is 400. The password is hashed whether
+/// or not the email is taken, so both take about as long.
+pub async fn register(state: &AppState, client: &str, form: SignUp) -> Result<Registered> {
+    let mode = state.settings.auth.registration;
+    if mode == Registration::Closed {
+        return Err(Error::Forbidden(
+            "registration is closed: ask an admin for an account".into(),
+        ));
+    }
+    state.registration_throttle.attempt(client)?;
+    let name = validate::required_text("name", &form.name, MAX_NAME_LEN)?;
+    let email = normalize_email(&form.email)?;
+    validate_password(&form.password)?;
+    let invitation = match mode {
+        Registration::Invite => Some(
+            form.invitation
+                .as_deref()
+                .map(str::trim)
+                .filter(|code| !code.is_empty())
+                .ok_or_else(|| {
+                    Error::Forbidden(
+                        "registration is by invitation: enter the code an admin gave you".into(),
+                    )
+                })?,
+        ),
+        Registration::Open | Registration::Closed => None,
     };
-    create_user_with_grant(db, new, starting_grant).await
+    let password_hash = password::hash(form.password).await?;
+    let txn = db::begin_write(&state.db).await?;
+    if let Some(code) = invitation {
+        invitations::service::spend(&txn, code, &email, time::now()).await?;
+    }
+    if find_by_email(&txn, &email).await?.is_some() {
+        txn.commit().await?;
+        return Ok(Registered::Taken);
+    }
+    let inserted = insert_user(
+        &txn,
+        name,
+        Some(email),
+        Some(password_hash),
+        Role::User,
+        Plan::Trial,
+    )
+    .await;
+    let user = match inserted {
+        Ok(user) => user,
+        // Another sign-up with this email won the race.
+        Err(Error::Conflict(_)) => return Ok(Registered::Taken),
+        Err(err) => return Err(err),
+    };
+    grant_starting_credits(&txn, &user.id, state.settings.credits.starting_grant.0).await?;
+    txn.commit().await?;
+    Ok(Registered::Created(user))
 }
 
 /// Creates an account and gives it `starting_grant` micro-credits (the
@@ -117,14 +180,26 @@ pub async fn create_user<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<use
         Some(password) => Some(password::hash(password).await?),
         None => None,
     };
+    insert_user(db, name, email, password_hash, new.role, new.plan).await
+}
+
+/// Inserts a checked account; a taken email is 409.
+async fn insert_user<C: ConnectionTrait>(
+    db: &C,
+    name: String,
+    email: Option<String>,
+    password_hash: Option<String>,
+    role: Role,
+    plan: Plan,
+) -> Result<user::Model> {
     let now = time::now();
     let model = user::ActiveModel {
         id: Set(new_user_id()),
         name: Set(name),
         email: Set(email),
         password_hash: Set(password_hash),
-        role: Set(new.role),
-        plan: Set(new.plan),
+        role: Set(role),
+        plan: Set(plan),
         status: Set(Status::Active),
         created_at: Set(now),
         updated_at: Set(now),
@@ -492,7 +567,8 @@ async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Option
         .await?)
 }
 
-fn normalize_email(email: &str) -> Result<String> {
+/// Trimmed and lower-cased, or 400 when it is not an email address.
+pub fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
     if email.len() > 254 || !EmailAddress::is_valid(&email) {
         return Err(Error::bad_request("email must be a valid email address"));

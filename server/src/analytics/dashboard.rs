@@ -150,7 +150,9 @@ pub async fn stats(
 pub struct LeaderboardEntry {
     /// 1 for the first entry, then 2, 3, …: ties are ordered, never shared.
     pub rank: u64,
-    pub user_id: String,
+    /// `None` when the caller may not see who this is (see
+    /// [`super::visibility`]).
+    pub user_id: Option<String>,
     pub name: String,
     pub requests: i64,
     /// The model this user called most (ties: the name first in order).
@@ -238,7 +240,7 @@ pub async fn leaderboard(
                     .remove(&leader.user_id)
                     .map(|(model, _)| model)
                     .unwrap_or_default(),
-                user_id: leader.user_id,
+                user_id: Some(leader.user_id),
                 name: leader.name,
                 requests: leader.requests,
                 models_used: leader.models_used,

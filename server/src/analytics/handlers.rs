@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::{
     active, dashboard, export, llm_usage, platform, presence,
     range::{LimitQuery, RangeQuery},
+    visibility,
 };
 use crate::{
     auth::{AdminUser, CurrentUser},
@@ -131,12 +132,13 @@ pub async fn stats(
 #[tracing::instrument(skip_all)]
 pub async fn leaderboard(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    current: CurrentUser,
     _on: Gamification,
     AppQuery(query): AppQuery<LimitQuery>,
 ) -> Result<Json<Value>> {
     let limit = query.limit(dashboard::DEFAULT_LEADERBOARD, dashboard::MAX_LEADERBOARD)?;
-    let entries = dashboard::leaderboard(&state.db, limit, time::now()).await?;
+    let mut entries = dashboard::leaderboard(&state.db, limit, time::now()).await?;
+    visibility::apply(&state, &current, &mut entries).await?;
     Ok(Json(json!({ "success": true, "leaderboard": entries })))
 }
 
@@ -165,10 +167,11 @@ pub async fn heartbeat(
 #[tracing::instrument(skip_all)]
 pub async fn online(
     State(state): State<AppState>,
-    _user: CurrentUser,
+    current: CurrentUser,
     _on: Gamification,
 ) -> Result<Json<Value>> {
-    let online = presence::online(&state.db, &state.presence, time::now()).await?;
+    let mut online = presence::online(&state.db, &state.presence, time::now()).await?;
+    visibility::apply(&state, &current, &mut online).await?;
     Ok(Json(
         json!({ "success": true, "online": online, "count": online.len() }),
     ))

@@ -68,7 +68,9 @@ impl Presence {
 /// Someone online, as `GET /api/presence` lists them.
 #[derive(Debug, Clone, Serialize)]
 pub struct OnlineUser {
-    pub user_id: String,
+    /// `None` when the caller may not see who this is (see
+    /// [`super::visibility`]).
+    pub user_id: Option<String>,
     pub name: String,
     #[serde(with = "serde_iso")]
     pub last_seen_at: DateTime<Utc>,
@@ -119,7 +121,7 @@ pub async fn online(
         .filter_map(|(user_id, name)| {
             let last_seen_at = *seen.get(&user_id)?;
             Some(OnlineUser {
-                user_id,
+                user_id: Some(user_id),
                 name,
                 last_seen_at,
             })

@@ -9,17 +9,23 @@ const RANDOM_LEN: usize = 48;
 /// How much of the key is kept visible: `tg-` plus 8 characters.
 const VISIBLE_LEN: usize = KEY_PREFIX.len() + 8;
 
-/// A new secret key. Alphanumeric is exactly base62.
+/// A new secret key.
 pub fn generate() -> String {
-    let random: String = rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(RANDOM_LEN)
-        .map(char::from)
-        .collect();
-    format!("{KEY_PREFIX}{random}")
+    format!("{KEY_PREFIX}{}", random_base62(RANDOM_LEN))
 }
 
-/// SHA-256 of the whole key, lower-case hex: what the database stores.
+/// `len` random base62 characters (Alphanumeric is exactly base62), for
+/// secrets shown once and stored by their [`hash`].
+pub fn random_base62(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// SHA-256 of the whole key (or invitation code), lower-case hex: what the
+/// database stores.
 pub fn hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }

@@ -9,27 +9,25 @@ use crate::helpers::{
 // --- register ---------------------------------------------------------------
 
 #[tokio::test]
-async fn register_returns_201_with_a_token_and_the_new_user() {
+async fn register_answers_202_with_a_message_and_the_new_account_signs_in() {
     // Arrange
     let app = spawn_app().await;
 
     // Act
-    let (status, _, body) = app
+    let (status, headers, body) = app
         .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
         .await;
+    let (login_status, _, login) = app.login("grace@example.com", PASSWORD).await;
 
-    // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["success"], json!(true));
-    let token = string_at(&body, "/token");
-    assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
-    assert!(
-        token.split('.').all(|part| !part.is_empty()),
-        "not a JWT: {token}"
+    // Assert: no session from the registration itself.
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        body,
+        json!({ "success": true, "message": "registration received: sign in with your email and password" })
     );
-    assert_iso_millis(&string_at(&body, "/expires_at"));
-
-    let user = &body["user"];
+    assert!(headers.get(header::SET_COOKIE).is_none(), "{headers:?}");
+    assert_eq!(login_status, StatusCode::OK, "{login}");
+    let user = &login["user"];
     assert_user_id(&string_at(user, "/id"));
     assert_eq!(user["name"], json!("Grace Hopper"));
     assert_eq!(user["email"], json!("grace@example.com"));
@@ -46,30 +44,19 @@ async fn register_never_exposes_the_password_hash() {
     let app = spawn_app().await;
 
     // Act
-    let (_, _, body) = app
+    let (_, _, registered) = app
         .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
         .await;
+    let (_, _, signed_in) = app.login("grace@example.com", PASSWORD).await;
 
     // Assert
-    let user = body["user"].as_object().expect("no user object");
-    assert!(!user.contains_key("password_hash"), "{body}");
-    assert!(!user.contains_key("password"), "{body}");
-    assert!(!body.to_string().contains("argon2"), "{body}");
-}
-
-#[tokio::test]
-async fn register_sets_an_http_only_session_cookie() {
-    // Arrange
-    let app = spawn_app().await;
-
-    // Act
-    let (status, headers, body) = app
-        .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
-
-    // Assert
-    assert_eq!(status, StatusCode::CREATED);
-    assert_session_cookie(&headers, &string_at(&body, "/token"));
+    let user = signed_in["user"].as_object().expect("no user object");
+    assert!(!user.contains_key("password_hash"), "{signed_in}");
+    assert!(!user.contains_key("password"), "{signed_in}");
+    for body in [registered, signed_in] {
+        assert!(!body.to_string().contains("password_hash"), "{body}");
+        assert!(!body.to_string().contains("argon2"), "{body}");
+    }
 }
 
 #[tokio::test]
@@ -81,10 +68,11 @@ async fn register_lower_cases_the_email() {
     let (status, _, body) = app
         .register_answer("  Grace@Example.COM ", PASSWORD, "Grace Hopper")
         .await;
+    let (_, _, login) = app.login("grace@example.com", PASSWORD).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["user"]["email"], json!("grace@example.com"));
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(login["user"]["email"], json!("grace@example.com"));
 }
 
 #[tokio::test]
@@ -128,7 +116,7 @@ async fn register_accepts_a_password_of_eight_characters() {
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 }
 
 #[tokio::test]
@@ -169,34 +157,39 @@ async fn register_rejects_a_body_missing_a_field_naming_that_field() {
 }
 
 #[tokio::test]
-async fn register_rejects_a_taken_email_with_409() {
+async fn a_taken_email_gets_the_very_answer_a_new_one_gets_and_changes_nothing() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
+    let (_, grace_id) = app
+        .register("grace@example.com", PASSWORD, "Grace Hopper")
         .await;
 
-    // Act
-    let answer = app
-        .register_answer("grace@example.com", PASSWORD, "Another Grace")
+    // Act: a new email, the taken one, and the taken one in another case.
+    let new = app
+        .register_answer("new@example.com", "another password", "Newcomer")
+        .await;
+    let taken = app
+        .register_answer("grace@example.com", "another password", "Not Grace")
+        .await;
+    let shouted = app
+        .register_answer("GRACE@example.com", "another password", "Not Grace")
         .await;
 
-    // Assert
-    assert_error(&answer, StatusCode::CONFLICT);
-}
-
-#[tokio::test]
-async fn register_rejects_a_taken_email_written_in_another_case() {
-    // Arrange
-    let app = spawn_app().await;
-    app.register("Foo@X.com", PASSWORD, "Foo").await;
-
-    // Act
-    let answer = app
-        .register_answer("foo@x.com", PASSWORD, "Other Foo")
-        .await;
-
-    // Assert
-    assert_error(&answer, StatusCode::CONFLICT);
+    // Assert: status, headers that matter and body are identical.
+    for answer in [&taken, &shouted] {
+        assert_eq!(answer.0, new.0, "{}", answer.2);
+        assert_eq!(answer.2, new.2);
+        assert!(answer.1.get(header::SET_COOKIE).is_none());
+    }
+    assert!(new.1.get(header::SET_COOKIE).is_none());
+    // The owner's account is untouched: their password still signs in, the
+    // other one does not, and the name is theirs.
+    let (status, _, body) = app.login("grace@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["id"], json!(grace_id));
+    assert_eq!(body["user"]["name"], json!("Grace Hopper"));
+    let (status, _, _) = app.login("grace@example.com", "another password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 // --- login ------------------------------------------------------------------

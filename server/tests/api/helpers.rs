@@ -80,6 +80,9 @@ pub fn settings_for(dir: &Path, database_url: Option<&str>) -> Settings {
         data_dir: dir.to_path_buf(),
         auth: AuthSettings {
             jwt_secret: None,
+            // Tests register many people from one address; the
+            // registration-limit tests set their own.
+            register_max_per_window: 1_000,
             ..AuthSettings::default()
         },
         database: DatabaseSettings {
@@ -201,14 +204,17 @@ impl TestApp {
             .await
     }
 
-    /// Registers a user and returns their token and id.
+    /// Registers a user and signs them in, as a person does next; returns
+    /// their token and id.
     pub async fn register(&self, email: &str, password: &str, name: &str) -> (String, String) {
         let (status, _, body) = self.register_answer(email, password, name).await;
         assert_eq!(
             status,
-            StatusCode::CREATED,
+            StatusCode::ACCEPTED,
             "registering {email} failed: {body}"
         );
+        let (status, _, body) = self.login(email, password).await;
+        assert_eq!(status, StatusCode::OK, "signing {email} in failed: {body}");
         (string_at(&body, "/token"), string_at(&body, "/user/id"))
     }
 
@@ -267,6 +273,23 @@ pub async fn send_to(router: &Router, request: Request<Body>) -> Answer {
         .await
         .expect("the router cannot fail");
     answer_of(response).await
+}
+
+/// Sends every request at once, each on its own task, as a scripted
+/// client does; the answers in the requests' order.
+pub async fn send_all(router: &Router, requests: Vec<Request<Body>>) -> Vec<Answer> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let router = router.clone();
+            tokio::spawn(async move { send_to(&router, request).await })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        answers.push(task.await.expect("a request task panicked"));
+    }
+    answers
 }
 
 /// A response read to the end as an [`Answer`].

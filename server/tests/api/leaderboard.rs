@@ -342,3 +342,132 @@ async fn the_dashboard_needs_a_signed_in_user_or_a_valid_key() {
         .unwrap();
     assert_error(&app.app.send(request).await, StatusCode::FORBIDDEN);
 }
+
+/// Lena (trial, the app's user), Max (trial) and Kim (pro) each made a
+/// request; returns their ids in that order.
+async fn three_players(app: &ProxyApp) -> [String; 3] {
+    app.route("mock", "alpha").await;
+    let lena = app.app.user_id_of(&app.user).await;
+    let max = person(app, "max@example.com", "Max").await;
+    let kim = person(app, "kim@example.com", "Kim").await;
+    let (status, _, body) = app
+        .app
+        .request(
+            Method::PATCH,
+            &format!("/api/admin/users/{}", kim.id),
+            Some(json!({ "plan": "pro" })),
+            Some(&app.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    ask(app, &app.key, "alpha", 3, StatusCode::OK).await;
+    ask(app, &max.key, "alpha", 2, StatusCode::OK).await;
+    ask(app, &kim.key, "alpha", 1, StatusCode::OK).await;
+    app.usage_rows().await;
+    [lena, max.id, kim.id]
+}
+
+/// `(user_id, name)` of each row of `list` in `body`.
+fn who(body: &serde_json::Value, list: &str) -> Vec<(serde_json::Value, String)> {
+    body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {body}"))
+        .iter()
+        .map(|row| (row["user_id"].clone(), string_at(row, "/name")))
+        .collect()
+}
+
+#[tokio::test]
+async fn by_default_everyone_sees_every_name() {
+    // Arrange
+    let app = ProxyApp::start().await;
+    let [lena, max, kim] = three_players(&app).await;
+
+    // Act
+    let board = get(&app.app, "/api/leaderboard", &app.user).await;
+
+    // Assert
+    assert_eq!(
+        who(&board, "leaderboard"),
+        [
+            (json!(lena), "Lena".to_owned()),
+            (json!(max), "Max".to_owned()),
+            (json!(kim), "Kim".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn visible_to_admins_only_a_user_sees_their_own_name_and_anonymous_places() {
+    // Arrange
+    let app = ProxyApp::start_with(|settings| {
+        settings.features.leaderboard_visibility = server::config::LeaderboardVisibility::Admins;
+    })
+    .await;
+    let [lena, max, kim] = three_players(&app).await;
+
+    // Act
+    let board = get(&app.app, "/api/leaderboard", &app.user).await;
+    let online = get(&app.app, "/api/presence", &app.user).await;
+    let by_key = with_key(&app, Method::GET, "/api/leaderboard", &app.key).await;
+    let admin_board = get(&app.app, "/api/leaderboard", &app.admin).await;
+    let admin_online = get(&app.app, "/api/presence", &app.admin).await;
+
+    // Assert: ranks and figures stay, names and ids of others go.
+    let hidden = (json!(null), "Anonymous".to_owned());
+    assert_eq!(
+        who(&board, "leaderboard"),
+        [
+            (json!(lena), "Lena".to_owned()),
+            hidden.clone(),
+            hidden.clone()
+        ]
+    );
+    assert_eq!(board["leaderboard"][1]["requests"], json!(2));
+    assert_eq!(by_key.2, board, "an API key sees what its owner sees");
+    let online_names = who(&online, "online");
+    assert_eq!(online_names.len(), 4, "{online}");
+    assert_eq!(
+        online_names
+            .iter()
+            .filter(|row| row.1 != "Anonymous")
+            .collect::<Vec<_>>(),
+        [&(json!(lena), "Lena".to_owned())]
+    );
+    assert!(!online.to_string().contains(&max) && !online.to_string().contains(&kim));
+    assert_eq!(
+        who(&admin_board, "leaderboard"),
+        [
+            (json!(lena), "Lena".to_owned()),
+            (json!(max), "Max".to_owned()),
+            (json!(kim), "Kim".to_owned()),
+        ]
+    );
+    assert!(
+        !admin_online.to_string().contains("Anonymous"),
+        "{admin_online}"
+    );
+}
+
+#[tokio::test]
+async fn visible_within_the_same_plan_a_user_sees_names_on_their_own_plan_only() {
+    // Arrange
+    let app = ProxyApp::start_with(|settings| {
+        settings.features.leaderboard_visibility = server::config::LeaderboardVisibility::SamePlan;
+    })
+    .await;
+    let [lena, max, _kim] = three_players(&app).await;
+
+    // Act
+    let board = get(&app.app, "/api/leaderboard", &app.user).await;
+
+    // Assert: Lena and Max are on trial, Kim on pro.
+    assert_eq!(
+        who(&board, "leaderboard"),
+        [
+            (json!(lena), "Lena".to_owned()),
+            (json!(max), "Max".to_owned()),
+            (json!(null), "Anonymous".to_owned()),
+        ]
+    );
+}

@@ -29,6 +29,7 @@ mod proxy_streams;
 mod proxy_translation;
 mod proxy_upstream;
 mod rate_limits;
+mod registration;
 mod sessions;
 mod settings;
 mod telemetry;

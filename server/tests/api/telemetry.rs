@@ -44,7 +44,8 @@ async fn requests_are_recorded_with_route_templates_and_statuses() {
         })
         .collect();
     let expected = [
-        ("/api/auth/register".to_owned(), 201),
+        ("/api/auth/register".to_owned(), 202),
+        ("/api/auth/login".to_owned(), 200),
         ("/api/health".to_owned(), 200),
         ("/api/users/me".to_owned(), 401),
         ("/api/keys/{id}".to_owned(), 404),

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// The actions the filter offers (the log's own names).
-const ACTIONS: [&str; 18] = [
+const ACTIONS: [&str; 20] = [
     "user.create",
     "user.update",
     "user.delete",
@@ -33,6 +33,8 @@ const ACTIONS: [&str; 18] = [
     "key.create",
     "key.update",
     "key.revoke",
+    "invitation.create",
+    "invitation.revoke",
 ];
 
 #[component]

@@ -1,0 +1,67 @@
+//! Registration invitations, through the handlers of
+//! `/api/admin/invitations`.
+
+use leptos::prelude::*;
+
+use crate::{
+    dto::admin::{CreatedInvitation, InvitationInfo},
+    error::AppError,
+};
+
+/// Every invitation, newest first.
+#[server(prefix = "/rpc", endpoint = "admin_invitations")]
+pub async fn list_invitations() -> Result<Vec<InvitationInfo>, AppError> {
+    let (state, _) = crate::ssr::admin()?;
+    crate::ssr::reshape(server::invitations::service::list(&state.db).await?)
+}
+
+/// Creates an invitation: `email` (empty: anyone), `days` until it
+/// expires (empty: 7), `max_uses` (empty: 1), `note`. The code is in the
+/// answer, once.
+#[server(prefix = "/rpc", endpoint = "admin_create_invitation")]
+pub async fn create_invitation(
+    email: String,
+    days: String,
+    max_uses: String,
+    note: String,
+) -> Result<CreatedInvitation, AppError> {
+    use server::invitations::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse()
+            .map(Some)
+            .map_err(|_| crate::ssr::invalid(format!("{field} must be a whole number")))
+    };
+    let expires_at = number("days", &days)?
+        .map(|days| {
+            if (1..=365).contains(&days) {
+                Ok(server::time::iso(
+                    &(server::time::now() + chrono::Duration::days(days)),
+                ))
+            } else {
+                Err(crate::ssr::invalid("days must be between 1 and 365"))
+            }
+        })
+        .transpose()?;
+    let text = |value: String| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let body = crate::ssr::body(serde_json::json!({
+        "email": text(email),
+        "expires_at": expires_at,
+        "max_uses": number("max_uses", &max_uses)?,
+        "note": text(note),
+    }))?;
+    let (_, answer) = handlers::create(state, admin, body).await?;
+    crate::ssr::answer(answer)
+}
+
+#[server(prefix = "/rpc", endpoint = "admin_revoke_invitation")]
+pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
+    use server::invitations::handlers;
+    let (state, admin) = crate::ssr::admin()?;
+    let _ = handlers::revoke(state, admin, axum::extract::Path(id)).await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Whose names the leaderboard and presence show to whom
+//! (`features.leaderboard_visibility`). Admins see everyone; everyone sees
+//! themself. Someone hidden keeps their place and figures but loses their
+//! id and shows as [`ANONYMOUS`], so ranks and counts stay true.
+
+use std::collections::HashSet;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{dashboard::LeaderboardEntry, presence::OnlineUser};
+use crate::{
+    auth::CurrentUser,
+    config::{ANONYMOUS, LeaderboardVisibility},
+    entity::user,
+    error::Result,
+    state::AppState,
+};
+
+/// A row that names someone.
+pub trait Named {
+    fn user_id(&self) -> Option<&str>;
+    /// Removes the id and the name.
+    fn anonymise(&mut self);
+}
+
+impl Named for LeaderboardEntry {
+    fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    fn anonymise(&mut self) {
+        self.user_id = None;
+        ANONYMOUS.clone_into(&mut self.name);
+    }
+}
+
+impl Named for OnlineUser {
+    fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    fn anonymise(&mut self) {
+        self.user_id = None;
+        ANONYMOUS.clone_into(&mut self.name);
+    }
+}
+
+/// Anonymises the rows `viewer` may not see by name. `same_plan` compares
+/// effective plans (a "Pro — Lifetime" grant counts).
+pub async fn apply<T: Named>(state: &AppState, viewer: &CurrentUser, rows: &mut [T]) -> Result<()> {
+    let visibility = state.settings.features.leaderboard_visibility;
+    if visibility == LeaderboardVisibility::Everyone || viewer.is_admin() {
+        return Ok(());
+    }
+    let others: Vec<String> = rows
+        .iter()
+        .filter_map(Named::user_id)
+        .filter(|id| *id != viewer.user.id)
+        .map(str::to_owned)
+        .collect();
+    let mut shown: HashSet<String> = HashSet::from([viewer.user.id.clone()]);
+    if visibility == LeaderboardVisibility::SamePlan && !others.is_empty() {
+        let users = user::Entity::find()
+            .filter(user::Column::Id.is_in(others))
+            .all(&state.db)
+            .await?;
+        for user in users {
+            if state.entitlements.resolve(&state.db, &user).await?.plan == viewer.plan.plan {
+                shown.insert(user.id);
+            }
+        }
+    }
+    for row in rows.iter_mut() {
+        if !row.user_id().is_some_and(|id| shown.contains(id)) {
+            row.anonymise();
+        }
+    }
+    Ok(())
+}
