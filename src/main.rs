@@ -317,34 +317,8 @@ async fn prune(settings: Settings) -> anyhow::Result<()> {
     )
     .await
     .map_err(operator_error)?;
-    let tables = [
-        (
-            "request_metrics",
-            pruned.request_metrics,
-            "request_metrics_days",
-            retention.request_metrics_days,
-            "older than",
-        ),
-        (
-            "sessions",
-            pruned.sessions,
-            "expired_sessions_days",
-            retention.expired_sessions_days,
-            "expired more than",
-        ),
-        (
-            "usage_records",
-            pruned.usage_records,
-            "usage_days",
-            retention.usage_days,
-            "older than",
-        ),
-    ];
-    for (table, deleted, setting, days, what) in tables {
-        match deleted {
-            Some(rows) => println!("{table}: deleted {rows} rows {what} {days} days"),
-            None => println!("{table}: kept forever (retention.{setting} = 0)"),
-        }
+    for line in pruned.report(retention) {
+        println!("{line}");
     }
     Ok(())
 }

@@ -52,6 +52,41 @@ impl Pruned {
             .flatten()
             .sum()
     }
+
+    /// One line per table for people: what went, or that it is kept.
+    pub fn report(&self, retention: &RetentionSettings) -> Vec<String> {
+        let tables = [
+            (
+                "request_metrics",
+                self.request_metrics,
+                "request_metrics_days",
+                retention.request_metrics_days,
+                "older than",
+            ),
+            (
+                "sessions",
+                self.sessions,
+                "expired_sessions_days",
+                retention.expired_sessions_days,
+                "expired more than",
+            ),
+            (
+                "usage_records",
+                self.usage_records,
+                "usage_days",
+                retention.usage_days,
+                "older than",
+            ),
+        ];
+        tables
+            .into_iter()
+            .map(|(table, deleted, setting, days, what)| match deleted {
+                Some(1) => format!("{table}: deleted 1 row {what} {days} days"),
+                Some(rows) => format!("{table}: deleted {rows} rows {what} {days} days"),
+                None => format!("{table}: kept forever (retention.{setting} = 0)"),
+            })
+            .collect()
+    }
 }
 
 /// Whether the caller wants the pass to end early (a shutdown): checked
