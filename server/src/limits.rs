@@ -92,11 +92,12 @@ impl Subjects {
         self.0.sweep(now, idle, |subject| {
             let windows = [&subject.requests, &subject.tokens];
             // Every window is asked (and pays what it owes), not just the first.
-            let at_rest = windows
+            let owing = windows
                 .into_iter()
                 .flatten()
-                .fold(true, |rest, window| window.at_rest() && rest);
-            at_rest && Arc::strong_count(subject) == 1
+                .filter(|window| !window.at_rest())
+                .count();
+            owing == 0 && Arc::strong_count(subject) == 1
         })
     }
 }
