@@ -65,6 +65,10 @@ enum AdminCommand {
     /// Prove that every credit balance equals the sum of its ledger, entry by
     /// entry; exits non-zero and lists the users where it does not.
     VerifyLedger,
+    /// Delete what `[retention]` says is old (request metrics, expired
+    /// sessions, usage rows when configured) and print how many rows went
+    /// from each table; `serve` does the same every hour.
+    Prune,
     /// Fill a fresh database with a realistic, made-up history (users, keys,
     /// credits, usage, sessions) for demos and benchmarks. Refused when the
     /// database has usage or any user but admins, unless --force.
@@ -112,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(AdminCommand::Seed(args)) => seed(settings, args).await,
+        Command::Admin(AdminCommand::Prune) => prune(settings).await,
         Command::Admin(task) => admin(settings, task).await,
         Command::MockUpstream { addr } => mock_upstream(addr).await,
     }
@@ -123,6 +128,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     announce_first_admin(&state).await?;
     let router = app::ssr::site_router(state.clone());
     let listener = listen(addr).await?;
+    let housekeeping = server::housekeeping::Housekeeping::start(state.clone());
     tracing::info!("Tollgate listening on http://{addr}");
     let limits = server::listener::Limits::from(&state.settings.server);
     server::listener::serve(listener, router, limits, {
@@ -134,6 +140,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     })
     .await;
+    housekeeping.stop().await;
     // In-flight requests (streams included) are done: write every usage
     // row and metric they left before exiting.
     state.flush_writers().await;
@@ -252,6 +259,7 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
         }
         // Handled by `seed`, which needs the whole app state.
         AdminCommand::Seed(args) => return seed(settings, args).await,
+        AdminCommand::Prune => return prune(settings).await,
         AdminCommand::VerifyLedger => {
             let discrepancies = server::credits::service::verify(&db)
                 .await
@@ -276,6 +284,25 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// `admin prune`: one pass of retention, one line per table.
+async fn prune(settings: Settings) -> anyhow::Result<()> {
+    let db = server::db::connect(&settings).await?;
+    server::db::migrate(&db).await?;
+    let retention = &settings.retention;
+    let pruned = server::retention::prune(
+        &db,
+        retention,
+        server::time::now(),
+        &server::retention::Never,
+    )
+    .await
+    .map_err(operator_error)?;
+    for line in pruned.report(retention) {
+        println!("{line}");
     }
     Ok(())
 }

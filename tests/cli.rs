@@ -276,6 +276,113 @@ fn verify_ledger_names_the_first_entry_whose_amount_was_changed() {
 }
 
 // ---------------------------------------------------------------------------
+// admin prune
+
+/// Tollgate's text for a time in SQLite, at `modifier` from now (`-40 days`).
+const STORED_TIME: &str = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', ?)";
+
+/// Ann with three metrics (40 and 31 days old, one from now) and three
+/// sessions (expired 8 and 6 days ago, one open).
+fn prune_history(dir: &TempDir) {
+    let created = run(tollgate(dir).args(CREATE_ANN));
+    created.assert_success();
+    let ann = created
+        .stdout
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no user id in {created}"));
+    let metric = format!(
+        "INSERT INTO request_metrics (ts, duration_ms, status_code, route) \
+         VALUES ({STORED_TIME}, 3, 200, '/api/health')"
+    );
+    for age in ["-40 days", "-31 days", "+0 days"] {
+        sqlite(dir, &metric, age);
+    }
+    for (jti, expires) in [
+        ("expired-8-days", "-8 days"),
+        ("expired-6-days", "-6 days"),
+        ("open", "+1 day"),
+    ] {
+        let at = STORED_TIME.replace('?', &format!("'{expires}'"));
+        sqlite(
+            dir,
+            &format!(
+                "INSERT INTO sessions (jti, user_id, created_at, expires_at, last_seen_at) \
+                 VALUES ('{jti}', ?, {at}, {at}, {at})"
+            ),
+            &ann,
+        );
+    }
+}
+
+#[test]
+fn prune_deletes_old_metrics_and_long_expired_sessions_and_says_how_many() {
+    // Arrange
+    let dir = workdir();
+    prune_history(&dir);
+
+    // Act
+    let pruned = run(tollgate(&dir).args(["admin", "prune"]));
+    let again = run(tollgate(&dir).args(["admin", "prune"]));
+    let verified = run(tollgate(&dir).args(["admin", "verify-ledger"]));
+
+    // Assert
+    pruned.assert_success();
+    assert_eq!(
+        pruned.stdout,
+        "request_metrics: deleted 2 rows older than 30 days\n\
+         sessions: deleted 1 row expired more than 7 days\n\
+         usage_records: kept forever (retention.usage_days = 0)\n",
+        "{pruned}"
+    );
+    let count = |sql: &str| sqlite_number(&dir, sql);
+    assert_eq!(count("SELECT COUNT(*) FROM request_metrics"), 1);
+    assert_eq!(
+        sqlite_rows(&dir, "SELECT jti FROM sessions ORDER BY jti"),
+        "expired-6-days\nopen\n"
+    );
+    again.assert_success();
+    assert!(
+        again
+            .stdout
+            .contains("request_metrics: deleted 0 rows older than 30 days"),
+        "{again}"
+    );
+    verified.assert_success();
+    assert!(verified.stdout.contains(LEDGER_VERIFIED), "{verified}");
+}
+
+#[test]
+fn prune_follows_the_retention_settings_of_the_environment() {
+    // Arrange
+    let dir = workdir();
+    prune_history(&dir);
+
+    // Act: metrics kept forever, sessions five days after expiry.
+    let pruned = run(tollgate(&dir)
+        .args(["admin", "prune"])
+        .env("TOLLGATE__RETENTION__REQUEST_METRICS_DAYS", "0")
+        .env("TOLLGATE__RETENTION__EXPIRED_SESSIONS_DAYS", "5")
+        .env("TOLLGATE__RETENTION__USAGE_DAYS", "90"));
+
+    // Assert
+    pruned.assert_success();
+    assert_eq!(
+        pruned.stdout,
+        "request_metrics: kept forever (retention.request_metrics_days = 0)\n\
+         sessions: deleted 2 rows expired more than 5 days\n\
+         usage_records: deleted 0 rows older than 90 days\n",
+        "{pruned}"
+    );
+    assert_eq!(
+        sqlite_number(&dir, "SELECT COUNT(*) FROM request_metrics"),
+        3
+    );
+    assert_eq!(sqlite_rows(&dir, "SELECT jti FROM sessions"), "open\n");
+}
+
+// ---------------------------------------------------------------------------
 // admin seed
 
 const SEED_SMALL: [&str; 8] = [

@@ -46,6 +46,73 @@ pub struct Settings {
     pub features: FeatureSettings,
     pub live: LiveSettings,
     pub ui: UiSettings,
+    pub keys: KeySettings,
+    pub caches: CacheSettings,
+    pub retention: RetentionSettings,
+}
+
+/// How many API keys a person may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeySettings {
+    /// Keys a user may have that are not revoked (expired ones count: their
+    /// expiry can be moved); creating one more is 409. 0: no limit.
+    pub max_per_user: u32,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self { max_per_user: 100 }
+    }
+}
+
+/// The in-memory caches keyed by key or user (the key cache, the
+/// rate-limit windows): an entry unused for `idle_secs` is dropped by a
+/// sweep every `sweep_secs`, so they hold only what is in use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// At least 60: a rate-limit window idle for a minute is full again,
+    /// so dropping it loses nothing.
+    pub idle_secs: u64,
+    pub sweep_secs: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            idle_secs: 15 * 60,
+            sweep_secs: 60,
+        }
+    }
+}
+
+/// How long rows that only grow are kept; `tollgate serve` prunes them every
+/// `every_minutes` (and once at start), `tollgate admin prune` on demand.
+/// 0 days keeps them forever.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// `request_metrics` rows older than this.
+    pub request_metrics_days: u32,
+    /// Sessions this long after they expired.
+    pub expired_sessions_days: u32,
+    /// `usage_records` older than this (the per-request history: the daily
+    /// rollups, the ledger and balances stay). Rows with an overrun are
+    /// kept, since `admin verify-ledger` reads them.
+    pub usage_days: u32,
+    pub every_minutes: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            request_metrics_days: 30,
+            expired_sessions_days: 7,
+            usage_days: 0,
+            every_minutes: 60,
+        }
+    }
 }
 
 /// The web UI's own settings.
@@ -368,6 +435,9 @@ impl Default for Settings {
             features: FeatureSettings::default(),
             live: LiveSettings::default(),
             ui: UiSettings::default(),
+            keys: KeySettings::default(),
+            caches: CacheSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -484,6 +554,18 @@ impl Settings {
         anyhow::ensure!(
             self.auth.register_max_per_window > 0,
             "invalid configuration: auth.register_max_per_window must be at least 1"
+        );
+        anyhow::ensure!(
+            self.caches.idle_secs >= 60,
+            "invalid configuration: caches.idle_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            self.caches.sweep_secs > 0,
+            "invalid configuration: caches.sweep_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.retention.every_minutes > 0,
+            "invalid configuration: retention.every_minutes must be at least 1"
         );
         for (key, ms) in [
             ("live.active_users_ms", self.live.active_users_ms),

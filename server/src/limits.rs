@@ -7,6 +7,10 @@
 //! request's body is read, with no database round trip. Every answer of the
 //! LLM API carries OpenAI's `x-ratelimit-*` headers for the tighter of the
 //! key's and the user's windows; a refusal is 429 with `Retry-After`.
+//!
+//! A window unused for `caches.idle_secs` (a minute at least) is dropped by
+//! [`RateLimits::sweep`]: it is full again by then, so a fresh one is the
+//! same. One that still owes tokens pays what it can and waits again.
 
 pub mod handlers;
 pub mod plans;
@@ -16,13 +20,13 @@ use std::{
     collections::HashMap,
     num::NonZeroU32,
     sync::{Arc, RwLock},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use crate::{keys::cache::KeyCaller, models::service::PlanName};
+use crate::{idle::IdleMap, keys::cache::KeyCaller, models::service::PlanName};
 use window::Window;
 pub use window::{Reading, Wait};
 
@@ -69,31 +73,32 @@ impl Subject {
 /// Windows by key id or user id. A subject whose limits changed (a plan
 /// edit, a key's own limits) starts a fresh window.
 #[derive(Default)]
-struct Subjects(RwLock<HashMap<String, Arc<Subject>>>);
+struct Subjects(IdleMap<Arc<Subject>>);
 
 impl Subjects {
-    fn get(&self, id: &str, limits: Limits) -> Arc<Subject> {
-        let found = self
-            .0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned();
-        match found {
+    fn get(&self, id: &str, limits: Limits, now: Instant) -> Arc<Subject> {
+        match self.0.get(id, now) {
             Some(subject) if subject.limits == limits => subject,
-            _ => {
-                let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
-                let subject = map
-                    .entry(id.to_owned())
-                    .and_modify(|current| {
-                        if current.limits != limits {
-                            *current = Arc::new(Subject::new(limits));
-                        }
-                    })
-                    .or_insert_with(|| Arc::new(Subject::new(limits)));
-                subject.clone()
-            }
+            _ => self.0.upsert(id, now, |current| match current {
+                Some(subject) if subject.limits == limits => subject.clone(),
+                _ => Arc::new(Subject::new(limits)),
+            }),
         }
+    }
+
+    /// Drops the subjects unused for `idle` whose windows are at rest and
+    /// that no request in flight still meters.
+    fn sweep(&self, now: Instant, idle: Duration) -> usize {
+        self.0.sweep(now, idle, |subject| {
+            let windows = [&subject.requests, &subject.tokens];
+            // Every window is asked (and pays what it owes), not just the first.
+            let owing = windows
+                .into_iter()
+                .flatten()
+                .filter(|window| !window.at_rest())
+                .count();
+            owing == 0 && Arc::strong_count(subject) == 1
+        })
     }
 }
 
@@ -181,9 +186,13 @@ impl RateLimits {
             requests_per_minute: own(caller.key.requests_per_minute, plan.requests_per_minute),
             tokens_per_minute: own(caller.key.tokens_per_minute, plan.tokens_per_minute),
         };
+        let now = Instant::now();
         let subjects = [
-            (self.keys.get(&caller.key.id, key_limits), "this API key"),
-            (self.users.get(&caller.owner.id, plan), "your account"),
+            (
+                self.keys.get(&caller.key.id, key_limits, now),
+                "this API key",
+            ),
+            (self.users.get(&caller.owner.id, plan, now), "your account"),
         ];
         let mut headers = RateHeaders::default();
         for kind in [Kind::Requests, Kind::Tokens] {
@@ -223,6 +232,19 @@ impl RateLimits {
             .filter(|subject| subject.tokens.is_some())
             .collect();
         (headers, Ok(TokenMeter { windows }))
+    }
+}
+
+impl RateLimits {
+    /// Drops the windows of keys and users unused for `idle` at `now`
+    /// (see the module's doc); returns how many.
+    pub fn sweep(&self, now: Instant, idle: Duration) -> usize {
+        self.keys.sweep(now, idle) + self.users.sweep(now, idle)
+    }
+
+    /// Keys and users with windows in memory.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.keys.0.len(), self.users.0.len())
     }
 }
 
@@ -332,6 +354,55 @@ pub fn go_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const IDLE: Duration = Duration::from_secs(900);
+    const LIMITS: Limits = Limits::new(60, 1_000);
+
+    #[test]
+    fn windows_unused_for_the_idle_time_are_dropped_and_used_ones_kept() {
+        let subjects = Subjects::default();
+        let start = Instant::now();
+        subjects.get("key_old", LIMITS, start);
+        subjects.get("key_used", LIMITS, start + IDLE / 2);
+
+        let dropped = subjects.sweep(start + IDLE, IDLE);
+
+        assert_eq!(dropped, 1);
+        assert_eq!(subjects.0.len(), 1);
+        assert!(subjects.0.get("key_used", start + IDLE).is_some());
+    }
+
+    #[test]
+    fn a_window_metering_a_request_in_flight_or_owing_tokens_is_kept() {
+        let subjects = Subjects::default();
+        let start = Instant::now();
+        let in_flight = subjects.get("key_streaming", LIMITS, start);
+        let owing = subjects.get("key_owing", LIMITS, start);
+        if let Some(tokens) = &owing.tokens {
+            tokens.add(5_000);
+        }
+        drop(owing);
+
+        let dropped = subjects.sweep(start + IDLE, IDLE);
+
+        assert_eq!(dropped, 0);
+        assert_eq!(subjects.0.len(), 2);
+        drop(in_flight);
+    }
+
+    #[test]
+    fn a_subject_whose_limits_changed_starts_a_fresh_window() {
+        let subjects = Subjects::default();
+        let now = Instant::now();
+        let first = subjects.get("user_1", LIMITS, now);
+
+        let same = subjects.get("user_1", LIMITS, now);
+        let changed = subjects.get("user_1", Limits::new(10, 10), now);
+
+        assert!(Arc::ptr_eq(&first, &same));
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(subjects.0.len(), 1);
+    }
 
     #[test]
     fn durations_read_like_openai() {

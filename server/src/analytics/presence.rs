@@ -53,6 +53,28 @@ impl Presence {
         }
     }
 
+    /// Forgets the beats older than a day (the periodic sweep, so the map
+    /// shrinks even when nobody beats); returns how many went.
+    pub fn sweep(&self, now: DateTime<Utc>) -> usize {
+        let mut beats = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let before = beats.seen.len();
+        beats.seen.retain(|_, at| now - *at < KEEP);
+        beats.swept_at = Some(now);
+        before - beats.seen.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .seen
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Users seen at or after `since`, with when.
     pub fn since(&self, since: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
         let beats = self.inner.read().unwrap_or_else(|p| p.into_inner());
@@ -159,5 +181,19 @@ mod tests {
             .collect();
         all.sort();
         assert_eq!(all, ["b", "c"]);
+    }
+
+    #[test]
+    fn the_sweep_forgets_users_not_seen_for_a_day_without_a_beat() {
+        let presence = Presence::default();
+        let now = crate::time::now();
+        presence.beat("gone", now - KEEP);
+        presence.beat("here", now - KEEP + Duration::seconds(1));
+
+        let dropped = presence.sweep(now);
+
+        assert_eq!(dropped, 1);
+        assert_eq!(presence.len(), 1);
+        assert_eq!(presence.since(DateTime::<Utc>::MIN_UTC)[0].0, "here");
     }
 }

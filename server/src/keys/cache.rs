@@ -9,10 +9,18 @@
 //! usage writer moves the stored `quota_used` in its batch, so the check
 //! never waits on the database. Spend outlives cache entries, so a
 //! reloaded key never forgets spend not yet written.
+//!
+//! Neither grows forever: a key unused for `caches.idle_secs` leaves the
+//! cache ([`KeyCache::sweep`]), and its spend follows once nothing holds it
+//! and the usage writer has stored every row recorded before
+//! ([`KeyCache::sweep_spend`]): reloaded, the key reads the same spend from
+//! its row.
 
 use std::{
     collections::HashMap,
+    future::Future,
     sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -24,6 +32,7 @@ use crate::{
         user::{self, Status},
     },
     error::Result,
+    idle::IdleMap,
     time,
 };
 
@@ -43,6 +52,9 @@ pub struct KeyCaller {
 struct Spend {
     spent: i64,
     held: i64,
+    /// Bumped by every change of `spent`: a sweep drops the entry only if
+    /// nothing was spent since it looked.
+    changes: u64,
 }
 
 /// A reservation on a key's quota, settled exactly once.
@@ -77,7 +89,9 @@ impl KeyCaller {
 
     /// Adds a settled request's charge to a key without a quota.
     pub fn charge(&self, charged: i64) {
-        lock(&self.spend).spent += charged;
+        let mut spend = lock(&self.spend);
+        spend.spent += charged;
+        spend.changes += 1;
     }
 }
 
@@ -87,6 +101,7 @@ impl QuotaHold {
         let mut spend = lock(&self.spend);
         spend.held -= std::mem::take(&mut self.amount);
         spend.spent += charged;
+        spend.changes += 1;
     }
 }
 
@@ -116,8 +131,8 @@ pub enum KeyRejection {
 #[derive(Default)]
 pub struct KeyCache {
     // Only keys that exist are cached: unknown secrets cannot grow the map.
-    entries: RwLock<HashMap<String, Arc<KeyCaller>>>,
-    /// Spend per key id; entries are never dropped (one per key ever used).
+    entries: IdleMap<Arc<KeyCaller>>,
+    /// Spend per key id, while the key is cached or a request holds it.
     spend: RwLock<HashMap<String, Arc<Mutex<Spend>>>>,
 }
 
@@ -132,21 +147,11 @@ impl KeyCache {
             return Ok(Err(KeyRejection::Invalid));
         }
         let hash = secret::hash(presented);
-        let cached = self.read().get(&hash).cloned();
-        let caller = match cached {
+        let now = Instant::now();
+        let caller = match self.entries.get(&hash, now) {
             Some(caller) => caller,
             None => match load(db, &hash).await? {
-                Some((key, owner)) => {
-                    let spend = self.spend_of(&key);
-                    let caller = Arc::new(KeyCaller {
-                        allowed_models: service::models_of(&key),
-                        key,
-                        owner,
-                        spend,
-                    });
-                    self.write().insert(hash, caller.clone());
-                    caller
-                }
+                Some((key, owner)) => self.cache(&hash, key, owner, now),
                 None => return Ok(Err(KeyRejection::Invalid)),
             },
         };
@@ -155,38 +160,87 @@ impl KeyCache {
 
     /// Drops one key (after an edit or revocation).
     pub fn forget_key(&self, secret_hash: &str) {
-        self.write().remove(secret_hash);
+        self.entries.remove(secret_hash);
     }
 
     /// Drops every key of a user (after a change to the account).
     pub fn forget_user(&self, user_id: &str) {
-        self.write().retain(|_, caller| caller.owner.id != user_id);
+        self.entries.retain(|caller| caller.owner.id != user_id);
+    }
+
+    /// Drops the keys unused for `idle` at `now`; returns how many.
+    pub fn sweep(&self, now: Instant, idle: Duration) -> usize {
+        self.entries.sweep(now, idle, |_| true)
+    }
+
+    /// Drops the spend of keys neither cached nor held by a request, once
+    /// `flush` says every usage row recorded so far is stored (so each
+    /// key's row has its whole spend). An entry that changed meanwhile
+    /// stays. Returns how many went.
+    pub async fn sweep_spend(&self, flush: impl Future<Output = bool>) -> usize {
+        let unused: Vec<(String, u64)> = self
+            .spend_map()
+            .iter()
+            .filter(|(_, spend)| Arc::strong_count(spend) == 1)
+            .filter_map(|(id, spend)| {
+                let spend = lock(spend);
+                (spend.held == 0).then(|| (id.clone(), spend.changes))
+            })
+            .collect();
+        if unused.is_empty() || !flush.await {
+            return 0;
+        }
+        let mut map = self.spend_map();
+        let before = map.len();
+        for (id, changes) in unused {
+            let still_unused = map.get(&id).is_some_and(|spend| {
+                Arc::strong_count(spend) == 1 && lock(spend).changes == changes
+            });
+            if still_unused {
+                map.remove(&id);
+            }
+        }
+        before - map.len()
+    }
+
+    /// Keys cached and keys with spend in memory.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.entries.len(), self.spend_map().len())
+    }
+
+    fn cache(
+        &self,
+        hash: &str,
+        key: api_key::Model,
+        owner: user::Model,
+        now: Instant,
+    ) -> Arc<KeyCaller> {
+        let spend = self.spend_of(&key);
+        let caller = Arc::new(KeyCaller {
+            allowed_models: service::models_of(&key),
+            key,
+            owner,
+            spend,
+        });
+        self.entries.insert(hash, caller.clone(), now);
+        caller
     }
 
     fn spend_of(&self, key: &api_key::Model) -> Arc<Mutex<Spend>> {
-        let mut spend = self
-            .spend
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        spend
+        self.spend_map()
             .entry(key.id.clone())
             .or_insert_with(|| {
                 Arc::new(Mutex::new(Spend {
                     spent: key.quota_used,
                     held: 0,
+                    changes: 0,
                 }))
             })
             .clone()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<KeyCaller>>> {
-        self.entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<KeyCaller>>> {
-        self.entries
+    fn spend_map(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Mutex<Spend>>>> {
+        self.spend
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -212,4 +266,109 @@ async fn load(
         .one(db)
         .await?;
     Ok(found.and_then(|(key, owner)| Some((key, owner?))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::user::{Plan, Role};
+
+    const IDLE: Duration = Duration::from_secs(900);
+
+    fn caller_rows(id: &str, quota_used: i64) -> (api_key::Model, user::Model) {
+        let now = time::now();
+        let key = api_key::Model {
+            id: id.to_owned(),
+            user_id: "usr_1".to_owned(),
+            name: id.to_owned(),
+            prefix: "tg-test".to_owned(),
+            secret_hash: format!("hash of {id}"),
+            models: "[]".to_owned(),
+            quota_limit: Some(1_000),
+            quota_used,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let owner = user::Model {
+            id: "usr_1".to_owned(),
+            name: "One".to_owned(),
+            email: None,
+            password_hash: None,
+            role: Role::User,
+            plan: Plan::Trial,
+            status: Status::Active,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        (key, owner)
+    }
+
+    fn cache_key(cache: &KeyCache, id: &str, quota_used: i64, now: Instant) -> Arc<KeyCaller> {
+        let (key, owner) = caller_rows(id, quota_used);
+        cache.cache(&format!("hash of {id}"), key, owner, now)
+    }
+
+    #[tokio::test]
+    async fn a_key_unused_for_the_idle_time_leaves_the_cache_and_then_its_spend() {
+        let cache = KeyCache::default();
+        let start = Instant::now();
+        let caller = cache_key(&cache, "key_old", 0, start);
+        caller.charge(40);
+        drop(caller);
+        cache_key(&cache, "key_busy", 0, start + IDLE / 2);
+
+        let dropped = cache.sweep(start + IDLE, IDLE);
+        let spend_dropped = cache.sweep_spend(async { true }).await;
+
+        assert_eq!(dropped, 1);
+        assert_eq!(spend_dropped, 1);
+        assert_eq!(cache.sizes(), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn spend_stays_while_a_request_holds_it_or_the_writer_is_behind() {
+        let cache = KeyCache::default();
+        let start = Instant::now();
+        let caller = cache_key(&cache, "key_1", 0, start);
+        let hold = caller.reserve_quota(100).unwrap();
+        drop(caller);
+        cache.sweep(start + IDLE, IDLE);
+
+        // A request in flight holds it.
+        assert_eq!(cache.sweep_spend(async { true }).await, 0);
+        hold.unwrap().settle(30);
+        // The usage writer could not store every row.
+        assert_eq!(cache.sweep_spend(async { false }).await, 0);
+        assert_eq!(cache.sizes(), (0, 1));
+
+        // Reloaded meanwhile, the key still knows its spend.
+        let reloaded = cache_key(&cache, "key_1", 0, start + IDLE);
+        assert_eq!(reloaded.spent(), 30);
+    }
+
+    #[tokio::test]
+    async fn spend_changed_while_the_writer_flushed_stays() {
+        let cache = KeyCache::default();
+        drop(cache_key(&cache, "key_1", 0, Instant::now()));
+        cache.forget_key("hash of key_1");
+
+        // A request charges the key while the writer flushes.
+        let dropped = cache
+            .sweep_spend(async {
+                if let Some(spend) = cache.spend_map().get("key_1") {
+                    lock(spend).changes += 1;
+                }
+                true
+            })
+            .await;
+
+        assert_eq!(dropped, 0);
+        assert_eq!(cache.sizes(), (0, 1));
+    }
 }

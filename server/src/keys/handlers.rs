@@ -27,7 +27,8 @@ pub async fn list(State(state): State<AppState>, current: CurrentUser) -> Result
     Ok(Json(json!({ "success": true, "keys": keys })))
 }
 
-/// 201 with the key and its secret, which is never shown again.
+/// 201 with the key and its secret, which is never shown again; 409 when
+/// the user already holds `keys.max_per_user` keys that are not revoked.
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -38,7 +39,8 @@ pub async fn create(
             "signed in with an API key: sign in with a password to create keys".into(),
         ));
     }
-    let created = service::create_own(&state.db, &current.user, new).await?;
+    let max = state.settings.keys.max_per_user;
+    let created = service::create_own(&state.db, &current.user, new, max).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Set,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Deserialize;
 
@@ -104,14 +104,36 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> R
     Ok(CreatedKey { key, secret })
 }
 
-/// Creates one of `owner`'s own keys. An admin's keys are admin actions:
-/// the audit log records them, in the same transaction.
+/// Creates one of `owner`'s own keys, unless they already hold
+/// `max_per_user` keys that are not revoked (409; 0: no limit). An admin's
+/// keys are admin actions: the audit log records them, in the same
+/// transaction.
 pub async fn create_own(
     db: &DatabaseConnection,
     owner: &user::Model,
     new: NewKey,
+    max_per_user: u32,
 ) -> Result<CreatedKey> {
     let txn = db::begin_write(db).await?;
+    if max_per_user > 0 {
+        // The owner's row is locked until the commit (PostgreSQL; SQLite's
+        // write transaction is one at a time already), so concurrent
+        // creations count one after another and none can pass the limit.
+        user::Entity::find_by_id(owner.id.clone())
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        let held = api_key::Entity::find()
+            .filter(api_key::Column::UserId.eq(owner.id.as_str()))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .count(&txn)
+            .await?;
+        if held >= u64::from(max_per_user) {
+            return Err(Error::Conflict(format!(
+                "you already have {max_per_user} API keys, the most allowed: revoke one first"
+            )));
+        }
+    }
     let created = create(&txn, &owner.id, new).await?;
     audit_if_admin(&txn, owner, Action::KeyCreate, None, Some(&created.key)).await?;
     txn.commit().await?;

@@ -97,6 +97,18 @@ impl Window {
         self.pay(&mut debt);
     }
 
+    /// Whether the window owes nothing. One that owes pays what it holds
+    /// now instead, so that it is at rest a while later; an idle window
+    /// with no debt is full again a minute after its last use.
+    pub fn at_rest(&self) -> bool {
+        let mut debt = self.debt.lock().unwrap_or_else(|p| p.into_inner());
+        if *debt == 0 {
+            return true;
+        }
+        self.pay(&mut debt);
+        false
+    }
+
     /// Pays as much of the debt as the window holds now. `governor` takes n
     /// cells only when all n are there, so the chunk halves until it fits.
     fn pay(&self, debt: &mut u64) {
@@ -174,6 +186,19 @@ mod tests {
             "{wait:?}"
         );
         assert_eq!(*window.debt.lock().unwrap(), 1_500);
+    }
+
+    #[test]
+    fn a_window_that_owes_is_not_at_rest_until_it_paid() {
+        let window = window(1_000);
+        window.take_one().unwrap();
+        assert!(window.at_rest());
+        window.add(1_500);
+        assert_eq!(*window.debt.lock().unwrap(), 501);
+
+        // Nothing came back yet: it still owes.
+        assert!(!window.at_rest());
+        assert!(*window.debt.lock().unwrap() > 0);
     }
 
     #[test]

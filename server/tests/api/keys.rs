@@ -11,7 +11,7 @@ use server::{entity::api_key, keys::secret};
 
 use crate::helpers::{
     ADMIN_EMAIL, Answer, PASSWORD, TestApp, assert_error, assert_iso_millis, assert_session_cookie,
-    assert_user_id, listed_users, spawn_app, string_at,
+    assert_user_id, listed_users, spawn_app, spawn_app_with, string_at,
 };
 
 /// Every field of a key as the API shows it, and nothing else.
@@ -1538,4 +1538,98 @@ async fn revoking_a_key_ends_the_web_sessions_opened_with_it_and_no_others() {
     // Assert
     assert_error(&app.me(&key_session).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.me(&admin).await.0, StatusCode::OK);
+}
+
+// --- how many -----------------------------------------------------------------
+
+#[tokio::test]
+async fn the_key_after_the_hundredth_active_one_is_refused_with_409() {
+    // Arrange: the default limit, reached.
+    let (app, token) = app_with_user().await;
+    for n in 0..100 {
+        create_named_key(&app, &token, &format!("key {n}")).await;
+    }
+
+    // Act
+    let answer = create_key_answer(&app, &token, json!({ "name": "one too many" })).await;
+
+    // Assert
+    let message = assert_error(&answer, StatusCode::CONFLICT);
+    assert!(message.contains("100"), "{message}");
+    assert_eq!(list_keys(&app, &token).await.len(), 100);
+}
+
+/// An app whose users may hold `max` keys, with one registered user.
+async fn app_with_key_limit(max: u32) -> (TestApp, String) {
+    let app = spawn_app_with(|settings| settings.keys.max_per_user = max).await;
+    let (token, _) = app
+        .register("alice@wonderland.example", PASSWORD, "Alice Liddell")
+        .await;
+    (app, token)
+}
+
+#[tokio::test]
+async fn concurrent_creations_never_pass_the_key_limit() {
+    // Arrange
+    let (app, token) = app_with_key_limit(5).await;
+
+    // Act: forty at once.
+    let answers = futures_util::future::join_all(
+        (0..40).map(|n| create_key_answer(&app, &token, json!({ "name": format!("burst {n}") }))),
+    )
+    .await;
+
+    // Assert
+    let created = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 5);
+    for answer in answers
+        .iter()
+        .filter(|(status, _, _)| *status != StatusCode::CREATED)
+    {
+        assert_error(answer, StatusCode::CONFLICT);
+    }
+    assert_eq!(list_keys(&app, &token).await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_revoked_key_frees_its_place_and_an_expired_one_does_not() {
+    // Arrange: two keys, the limit; one expires, one is revoked.
+    let (app, token) = app_with_key_limit(2).await;
+    let (expired, _) = create_named_key(&app, &token, "expired").await;
+    let (revoked, _) = create_named_key(&app, &token, "revoked").await;
+    edit_key_in_db(&app, &expired, |key| {
+        key.expires_at = Set(Some(an_hour_ago()))
+    })
+    .await;
+    assert_error(
+        &create_key_answer(&app, &token, json!({ "name": "third" })).await,
+        StatusCode::CONFLICT,
+    );
+    let (status, _, body) = app
+        .request(Method::DELETE, &key_path(&revoked), None, Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Act
+    let (status, _, body) = create_key_answer(&app, &token, json!({ "name": "third" })).await;
+    let again = create_key_answer(&app, &token, json!({ "name": "fourth" })).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_error(&again, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_key_limit_of_zero_means_no_limit() {
+    // Arrange
+    let (app, token) = app_with_key_limit(0).await;
+
+    // Act and Assert
+    for n in 0..3 {
+        create_named_key(&app, &token, &format!("key {n}")).await;
+    }
+    assert_eq!(list_keys(&app, &token).await.len(), 3);
 }

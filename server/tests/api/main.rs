@@ -30,6 +30,7 @@ mod proxy_translation;
 mod proxy_upstream;
 mod rate_limits;
 mod registration;
+mod retention;
 mod sessions;
 mod settings;
 mod telemetry;
