@@ -408,7 +408,8 @@ pub struct AuthSettings {
     pub jwt_secret: Option<SecretString>,
     /// How long a sign-in lasts.
     pub session_ttl_hours: u32,
-    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    /// Tollgate is reached over HTTPS (set it when a proxy in front does not
+    /// send `X-Forwarded-Proto: https`): cookies are `Secure`, and HSTS is sent.
     pub secure_cookies: bool,
     /// Failed logins allowed per email and client within `login_window_secs`.
     pub login_max_failures: u32,

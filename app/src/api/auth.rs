@@ -93,7 +93,7 @@ pub async fn logout() -> Result<(), AppError> {
     }
     crate::ssr::set_header(
         http::header::SET_COOKIE,
-        server::auth::cookie::clear(state.settings.auth.secure_cookies),
+        server::auth::cookie::clear(),
     );
     leptos_axum::redirect("/");
     Ok(())
@@ -110,7 +110,7 @@ async fn start_session(
     let max_age = (issued.expires_at - server::time::now()).num_seconds();
     crate::ssr::set_header(
         http::header::SET_COOKIE,
-        server::auth::cookie::set(&issued.token, max_age, state.settings.auth.secure_cookies),
+        server::auth::cookie::set(&issued.token, max_age),
     );
     Ok(())
 }

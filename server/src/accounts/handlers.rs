@@ -137,7 +137,7 @@ pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Resu
     let mut response = Json(json!({ "success": true })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie::clear(state.settings.auth.secure_cookies),
+        cookie::clear(),
     );
     Ok(response)
 }
@@ -220,7 +220,7 @@ fn signed_in_response(
     issued: session::IssuedSession,
 ) -> Response {
     let max_age = (issued.expires_at - Utc::now()).num_seconds();
-    let set_cookie = cookie::set(&issued.token, max_age, state.settings.auth.secure_cookies);
+    let set_cookie = cookie::set(&issued.token, max_age);
     let body = SignedIn {
         success: true,
         token: issued.token,

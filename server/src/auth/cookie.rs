@@ -1,4 +1,5 @@
-//! The web UI's session cookie: HttpOnly, SameSite=Lax, path `/`.
+//! The web UI's session cookie: HttpOnly, SameSite=Lax, path `/`; made
+//! `Secure` behind HTTPS by [`crate::browser`], which sees every answer.
 
 use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
 use cookie::{Cookie, SameSite, time::Duration};
@@ -6,11 +7,10 @@ use cookie::{Cookie, SameSite, time::Duration};
 pub const SESSION_COOKIE: &str = "tollgate_session";
 
 /// `Set-Cookie` value that stores a session token.
-pub fn set(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+pub fn set(token: &str, max_age_secs: i64) -> HeaderValue {
     let cookie = Cookie::build((SESSION_COOKIE, token.to_owned()))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(secure)
         .path("/")
         .max_age(Duration::seconds(max_age_secs))
         .build();
@@ -18,11 +18,10 @@ pub fn set(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
 }
 
 /// `Set-Cookie` value that removes the session cookie.
-pub fn clear(secure: bool) -> HeaderValue {
+pub fn clear() -> HeaderValue {
     let cookie = Cookie::build((SESSION_COOKIE, ""))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(secure)
         .path("/")
         .max_age(Duration::ZERO)
         .build();

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 
 fn login(forwarded_proto: Option<&str>) -> Request<Body> {
     let mut builder = Request::builder()
@@ -72,4 +72,20 @@ async fn behind_https_the_session_cookie_is_secure_and_hsts_is_sent() {
         https_headers[header::STRICT_TRANSPORT_SECURITY],
         "max-age=31536000"
     );
+}
+
+#[tokio::test]
+async fn with_auth_secure_cookies_every_session_cookie_is_secure() {
+    // Arrange
+    let app = spawn_app_with(|settings| settings.auth.secure_cookies = true).await;
+    app.register("ada@example.com", PASSWORD, "Ada").await;
+
+    // Act
+    let (status, headers, _) = app.send(login(None)).await;
+
+    // Assert
+    assert_eq!(status, StatusCode::OK);
+    let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
 }
