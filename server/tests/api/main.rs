@@ -28,6 +28,7 @@ mod proxy_streams;
 mod proxy_translation;
 mod proxy_upstream;
 mod rate_limits;
+mod sealing;
 mod sessions;
 mod settings;
 mod telemetry;
