@@ -291,3 +291,155 @@ pub fn request_body() -> impl Strategy<Value = Map<String, Value>> {
             },
         )
 }
+
+/// A provider's stream as it sends it, and the usage it reports (`None`:
+/// cut before its usage).
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub bytes: Vec<u8>,
+    /// What the meter must read from it, when reported.
+    pub reported: Option<crate::usage::Tokens>,
+    /// The output the meter counts when the stream is cut before its
+    /// usage: a token per content event with text in it, at least what the
+    /// stream's start reported.
+    pub output_if_cut: i64,
+}
+
+/// `data` as server-sent events (`event:` names for Anthropic), with the
+/// line ending given.
+fn sse(events: &[(Option<&str>, String)], crlf: bool) -> Vec<u8> {
+    let end = if crlf { "\r\n" } else { "\n" };
+    let mut out = String::new();
+    for (name, data) in events {
+        if let Some(name) = name {
+            out.push_str(&format!("event: {name}{end}"));
+        }
+        out.push_str(&format!("data: {data}{end}{end}"));
+    }
+    out.into_bytes()
+}
+
+/// An OpenAI chat completion stream: the opening chunk, text deltas, the
+/// finish chunk, the usage-only chunk (unless cut) and `[DONE]`.
+pub fn openai_stream() -> impl Strategy<Value = Stream> {
+    (
+        prop::collection::vec(any::<String>(), 0..6),
+        prop::option::of((0_i64..1 << 40, 0_i64..1 << 40, 0_i64..1 << 40)),
+        any::<bool>(),
+    )
+        .prop_map(|(texts, usage, crlf)| {
+            let mut events = vec![(
+                None,
+                r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#
+                    .to_owned(),
+            )];
+            for text in &texts {
+                let chunk = serde_json::json!({
+                    "id": "c", "choices": [{ "index": 0, "delta": { "content": text } }],
+                });
+                events.push((None, chunk.to_string()));
+            }
+            events.push((
+                None,
+                r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
+                    .to_owned(),
+            ));
+            let reported = usage.map(|(prompt, cached, completion)| {
+                let cached = cached.min(prompt);
+                let chunk = serde_json::json!({
+                    "id": "c", "choices": [],
+                    "usage": {
+                        "prompt_tokens": prompt, "completion_tokens": completion,
+                        "prompt_tokens_details": { "cached_tokens": cached },
+                    },
+                });
+                events.push((None, chunk.to_string()));
+                crate::usage::Tokens {
+                    input: prompt - cached,
+                    output: completion,
+                    cache_read: cached,
+                    ..Default::default()
+                }
+            });
+            if reported.is_some() {
+                events.push((None, "[DONE]".to_owned()));
+            }
+            Stream {
+                bytes: sse(&events, crlf),
+                reported,
+                output_if_cut: content_events(&texts),
+            }
+        })
+}
+
+/// An Anthropic message stream: `message_start` with the input's usage,
+/// one text block of deltas, and (unless cut) `message_delta` with the
+/// output's usage and `message_stop`.
+pub fn anthropic_stream() -> impl Strategy<Value = Stream> {
+    (
+        prop::collection::vec(any::<String>(), 0..6),
+        (0_i64..1 << 40, 0_i64..1 << 40, 0_i64..1 << 40),
+        prop::option::of(0_i64..1 << 40),
+        any::<bool>(),
+    )
+        .prop_map(|(texts, (input, cache_read, cache_write), output, crlf)| {
+            let start = serde_json::json!({
+                "type": "message_start",
+                "message": {
+                    "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+                    "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": {
+                        "input_tokens": input, "output_tokens": 1,
+                        "cache_read_input_tokens": cache_read,
+                        "cache_creation_input_tokens": cache_write,
+                    },
+                },
+            });
+            let mut events = vec![
+                (Some("message_start"), start.to_string()),
+                (
+                    Some("content_block_start"),
+                    r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+                        .to_owned(),
+                ),
+            ];
+            for text in &texts {
+                let delta = serde_json::json!({
+                    "type": "content_block_delta", "index": 0,
+                    "delta": { "type": "text_delta", "text": text },
+                });
+                events.push((Some("content_block_delta"), delta.to_string()));
+            }
+            let reported = output.map(|output| {
+                events.push((
+                    Some("content_block_stop"),
+                    r#"{"type":"content_block_stop","index":0}"#.to_owned(),
+                ));
+                let delta = serde_json::json!({
+                    "type": "message_delta",
+                    "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+                    "usage": { "output_tokens": output },
+                });
+                events.push((Some("message_delta"), delta.to_string()));
+                events.push((Some("message_stop"), r#"{"type":"message_stop"}"#.to_owned()));
+                crate::usage::Tokens {
+                    input,
+                    output,
+                    cache_read,
+                    cache_write,
+                    reasoning: 0,
+                }
+            });
+            Stream {
+                bytes: sse(&events, crlf),
+                reported,
+                // `message_start` reports one output token.
+                output_if_cut: i64::try_from(texts.len()).unwrap_or(i64::MAX).max(1),
+            }
+        })
+}
+
+/// How many OpenAI deltas carry text (an empty `content` carries none).
+fn content_events(texts: &[String]) -> i64 {
+    i64::try_from(texts.iter().filter(|text| !text.is_empty()).count()).unwrap_or(i64::MAX)
+}

@@ -296,7 +296,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::{arbitrary, translate::wire::event_data};
+    use crate::{arbitrary, proxy::ApiFormat, translate::wire::event_data};
 
     /// What a stream delivers as the relay cuts it, chunk by chunk: each
     /// run of complete events, then the rest.
@@ -341,6 +341,46 @@ mod tests {
                 prop_assert!(run.ends_with(b"\n\n") || run.ends_with(b"\r\n\r\n"));
             }
             prop_assert_eq!(payloads(&chunked), payloads(&whole));
+        }
+
+        /// The meter reads the same usage however a stream is chunked, and
+        /// it is what the provider reported; a stream cut before its usage
+        /// counts a token per content event. The usage chunk Tollgate asked
+        /// for is dropped once, whatever the chunking.
+        #[test]
+        fn prop_the_meter_reads_the_same_usage_from_any_chunking(
+            (format, stream) in prop_oneof![
+                arbitrary::openai_stream().prop_map(|stream| (ApiFormat::OpenAi, stream)),
+                arbitrary::anthropic_stream().prop_map(|stream| (ApiFormat::Anthropic, stream)),
+            ],
+            cuts in arbitrary::cuts(),
+            estimate in 0_i64..1_000_000,
+        ) {
+            let meter = |chunks: &[&[u8]]| {
+                let mut meter = StreamMeter::new(format, false);
+                let mut dropped = 0;
+                for run in runs(chunks) {
+                    for (start, end, _) in events(&run) {
+                        dropped += usize::from(meter.observe(&run[start..end]) == Verdict::Drop);
+                    }
+                }
+                (meter.tokens(estimate), dropped, meter.ended())
+            };
+            let whole = meter(&[&stream.bytes]);
+            let chunked = meter(&arbitrary::chunks(&stream.bytes, &cuts));
+            prop_assert_eq!(chunked, whole);
+            let (tokens, dropped, ended) = chunked;
+            match stream.reported {
+                Some(reported) => {
+                    prop_assert_eq!(tokens, reported);
+                    prop_assert_eq!(dropped, usize::from(format == ApiFormat::OpenAi));
+                    prop_assert!(ended);
+                }
+                None => {
+                    prop_assert_eq!(tokens.output, stream.output_if_cut);
+                    prop_assert!(!ended);
+                }
+            }
         }
 
         /// Events cover a run exactly: contents and blank lines in order.
