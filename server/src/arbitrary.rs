@@ -293,7 +293,8 @@ pub fn request_body() -> impl Strategy<Value = Map<String, Value>> {
 }
 
 /// A provider's stream as it sends it, and the usage it reports (`None`:
-/// cut before its usage).
+/// cut before its usage). Counts stay below 2^38, so that their sums stay
+/// below the meter's bound of 2^40.
 #[derive(Debug, Clone)]
 pub struct Stream {
     pub bytes: Vec<u8>,
@@ -324,7 +325,7 @@ fn sse(events: &[(Option<&str>, String)], crlf: bool) -> Vec<u8> {
 pub fn openai_stream() -> impl Strategy<Value = Stream> {
     (
         prop::collection::vec(any::<String>(), 0..6),
-        prop::option::of((0_i64..1 << 40, 0_i64..1 << 40, 0_i64..1 << 40)),
+        prop::option::of((0_i64..1 << 38, 0_i64..1 << 38, 0_i64..1 << 38)),
         any::<bool>(),
     )
         .prop_map(|(texts, usage, crlf)| {
@@ -378,8 +379,8 @@ pub fn openai_stream() -> impl Strategy<Value = Stream> {
 pub fn anthropic_stream() -> impl Strategy<Value = Stream> {
     (
         prop::collection::vec(any::<String>(), 0..6),
-        (0_i64..1 << 40, 0_i64..1 << 40, 0_i64..1 << 40),
-        prop::option::of(0_i64..1 << 40),
+        (0_i64..1 << 38, 0_i64..1 << 38, 0_i64..1 << 38),
+        prop::option::of(0_i64..1 << 38),
         any::<bool>(),
     )
         .prop_map(|(texts, (input, cache_read, cache_write), output, crlf)| {
