@@ -73,6 +73,16 @@ enum AdminCommand {
     /// credits, usage, sessions) for demos and benchmarks. Refused when the
     /// database has usage or any user but admins, unless --force.
     Seed(SeedArgs),
+    /// Seal every stored provider key and header again under a new
+    /// encryption key, in one transaction, and put the new key where the old
+    /// one came from: the generated key file, or, for secrets.encryption_key,
+    /// printed for you to put in place. Stop every server first.
+    RotateEncryptionKey {
+        /// A file holding the new key (64 hex characters); generated when
+        /// absent.
+        #[arg(long, env = "TOLLGATE_NEW_ENCRYPTION_KEY_FILE")]
+        new_key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -256,6 +266,10 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|err| anyhow::anyhow!(err.public_message()))?;
             println!("new password for {email}: {password}");
+        }
+        AdminCommand::RotateEncryptionKey { new_key_file } => {
+            let say = |line: &str| println!("{line}");
+            server::vault::rotation::rotate(&db, &settings, new_key_file.as_deref(), &say).await?;
         }
         // Handled by `seed`, which needs the whole app state.
         AdminCommand::Seed(args) => return seed(settings, args).await,

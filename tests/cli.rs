@@ -587,6 +587,154 @@ fn an_unsupported_database_url_is_refused_without_echoing_it() {
 }
 
 // ---------------------------------------------------------------------------
+// admin rotate-encryption-key
+
+const ROTATED_UPSTREAM_KEY: &str = "sk-upstream-key-sealed-across-rotations";
+
+#[test]
+fn rotating_the_generated_encryption_key_reseals_the_upstream_key_which_the_old_key_no_longer_opens()
+ {
+    // Arrange: an upstream key sealed with the generated key.
+    let dir = workdir();
+    let mock_port = free_port();
+    let _mock = Server::start(tollgate(&dir).args(["mock-upstream", "--addr", &addr(mock_port)]));
+    wait_for_port(mock_port);
+    let (server, port) = serve_on_a_free_port(&dir, &[]);
+    let key = openai_provider_at(port, &admin_token(port), mock_port, ROTATED_UPSTREAM_KEY);
+    assert_eq!(ask_local_model(port, &key).0, 200);
+    server.stop();
+    let key_file = data_dir(&dir).join("encryption_key");
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
+
+    // Act
+    let rotated = run(tollgate(&dir).args(["admin", "rotate-encryption-key"]));
+
+    // Assert: a new key in the same private file, never shown...
+    rotated.assert_success();
+    assert!(rotated.stdout.contains("Resealed 1 value(s)"), "{rotated}");
+    let new_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(new_key, old_key);
+    assert_eq!(new_key.len(), 64, "{new_key:?}");
+    assert_eq!(mode(&key_file), 0o600);
+    assert!(!data_dir(&dir).join("encryption_key.next").exists());
+    rotated.assert_never_shows(&new_key);
+    rotated.assert_never_shows(&old_key);
+    rotated.assert_never_shows(ROTATED_UPSTREAM_KEY);
+    // ...with which the server still reaches the provider (the mock
+    // upstream wants a key: a 200 means it was opened and sent)...
+    let (server, port) = serve_on_a_free_port(&dir, &[]);
+    let (status, answer) = ask_local_model(port, &key);
+    server.stop().assert_never_shows(ROTATED_UPSTREAM_KEY);
+    assert_eq!(status, 200, "{answer}");
+    // ...and which the old key does not open: its provider fails alone.
+    let (server, port) =
+        serve_on_a_free_port(&dir, &[("TOLLGATE__SECRETS__ENCRYPTION_KEY", &old_key)]);
+    let (status, answer) = ask_local_model(port, &key);
+    server.stop();
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer.contains("misconfigured"), "{answer}");
+    // The key in use is refused as the next one.
+    let same = dir.path().join("same_key");
+    std::fs::write(&same, &new_key).unwrap();
+    run(tollgate(&dir)
+        .args(["admin", "rotate-encryption-key", "--new-key-file"])
+        .arg(&same))
+    .assert_refused_naming("the new key is the current key");
+}
+
+#[test]
+fn rotating_a_configured_encryption_key_prints_the_new_key_to_put_in_place_and_writes_no_file() {
+    // Arrange: an upstream key sealed with the key from the environment.
+    let configured = "5e".repeat(32);
+    let dir = workdir();
+    let mock_port = free_port();
+    let _mock = Server::start(tollgate(&dir).args(["mock-upstream", "--addr", &addr(mock_port)]));
+    wait_for_port(mock_port);
+    let env = [("TOLLGATE__SECRETS__ENCRYPTION_KEY", configured.as_str())];
+    let (server, port) = serve_on_a_free_port(&dir, &env);
+    let key = openai_provider_at(port, &admin_token(port), mock_port, ROTATED_UPSTREAM_KEY);
+    server.stop();
+
+    // Act
+    let rotated = run(tollgate(&dir)
+        .envs(env)
+        .args(["admin", "rotate-encryption-key"]));
+
+    // Assert: the new key is printed, with where to put it, and no file.
+    rotated.assert_success();
+    let new_key = rotated
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("New encryption key: "))
+        .unwrap_or_else(|| panic!("no new key printed:{rotated}"))
+        .trim()
+        .to_owned();
+    assert_eq!(new_key.len(), 64, "{new_key:?}");
+    assert_ne!(new_key, configured);
+    assert!(
+        rotated.stdout.contains("secrets.encryption_key"),
+        "{rotated}"
+    );
+    rotated.assert_never_shows(&configured);
+    assert!(!data_dir(&dir).join("encryption_key").exists());
+    let (server, port) =
+        serve_on_a_free_port(&dir, &[("TOLLGATE__SECRETS__ENCRYPTION_KEY", &new_key)]);
+    let (status, answer) = ask_local_model(port, &key);
+    server.stop();
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// `serve` on a free port with the first admin of [`ADMIN_ENV`] and `env`,
+/// once it is ready.
+fn serve_on_a_free_port(dir: &TempDir, env: &[(&str, &str)]) -> (Server, u16) {
+    let port = free_port();
+    let mut server = Server::start(
+        tollgate(dir)
+            .envs(ADMIN_ENV)
+            .envs(env.iter().copied())
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    (server, port)
+}
+
+/// An OpenAI-kind provider at the mock upstream on `mock_port` holding
+/// `upstream_key`, with a free model `gpt-local`; returns a new API key of
+/// the admin's for it.
+fn openai_provider_at(port: u16, admin: &str, mock_port: u16, upstream_key: &str) -> String {
+    let provider = json!({
+        "name": "local", "kind": "openai",
+        "base_url": format!("http://127.0.0.1:{mock_port}/v1"),
+        "api_keys": [upstream_key],
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/providers",
+        Some(admin),
+        Some(&provider),
+    );
+    assert_eq!(status, 201, "{created}");
+    let model = json!({
+        "public_name": "gpt-local", "provider_id": created["provider"]["id"],
+        "upstream_model": "gpt-local", "input_price": 0, "output_price": 0,
+    });
+    key_for_new_model(port, admin, &model)
+}
+
+/// Asks `gpt-local` for a completion with `key`: the status and the body.
+fn ask_local_model(port: u16, key: &str) -> (u16, String) {
+    let body = r#"{"model":"gpt-local","messages":[{"role":"user","content":"hi"}]}"#;
+    raw_http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {key}"))],
+        body,
+    )
+}
+
+// ---------------------------------------------------------------------------
 // serve
 
 #[test]
@@ -815,24 +963,7 @@ fn an_upstream_key_crosses_http_to_the_mock_upstream_and_is_never_logged() {
     server.wait_until_ready(port);
     let admin = admin_token(port);
     let upstream_key = "sk-upstream-secret-that-must-stay-hidden";
-    let provider = json!({
-        "name": "local", "kind": "openai",
-        "base_url": format!("http://127.0.0.1:{mock_port}/v1"),
-        "api_keys": [upstream_key],
-    });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/providers",
-        Some(&admin),
-        Some(&provider),
-    );
-    assert_eq!(status, 201, "{created}");
-    let model = json!({
-        "public_name": "gpt-local", "provider_id": created["provider"]["id"],
-        "upstream_model": "gpt-local", "input_price": 0, "output_price": 0,
-    });
-    let key = key_for_new_model(port, &admin, &model);
+    let key = openai_provider_at(port, &admin, mock_port, upstream_key);
     let body = r#"{"model":"gpt-local","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
 
     // Act

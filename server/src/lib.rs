@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod analytics;
+#[cfg(test)]
+mod arbitrary;
 pub mod audit;
 pub mod auth;
 pub mod batch;

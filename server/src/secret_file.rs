@@ -8,16 +8,30 @@ use anyhow::Context;
 
 /// The secret in `path`, created on first use.
 pub fn read_or_create(path: &Path) -> anyhow::Result<String> {
+    if let Some(secret) = read(path)? {
+        return Ok(secret);
+    }
+    let secret = crate::ids::random_hex(32);
+    write_new(path, &secret)?;
+    Ok(secret)
+}
+
+/// The secret in `path`, or `None` when there is no such file.
+pub fn read(path: &Path) -> anyhow::Result<Option<String>> {
     match fs::read_to_string(path) {
-        Ok(secret) if secret.trim().len() >= 32 => return Ok(secret.trim().to_owned()),
+        Ok(secret) if secret.trim().len() >= 32 => Ok(Some(secret.trim().to_owned())),
         Ok(_) => anyhow::bail!(
             "{} is too short to be a key; delete it to generate a new one",
             path.display()
         ),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
     }
-    let secret = crate::ids::random_hex(32);
+}
+
+/// Writes `secret` to a new file at `path` (mode 0600) and syncs it to disk;
+/// fails when the file exists.
+pub fn write_new(path: &Path, secret: &str) -> anyhow::Result<()> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -25,8 +39,21 @@ pub fn read_or_create(path: &Path) -> anyhow::Result<String> {
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(secret.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(secret)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Puts the file `from` in the place of `to` in one step (a rename in the
+/// same directory), then syncs the directory so the change survives a crash.
+pub fn replace(from: &Path, to: &Path) -> anyhow::Result<()> {
+    fs::rename(from, to)
+        .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+    if let Some(dir) = to.parent() {
+        fs::File::open(dir)
+            .and_then(|dir| dir.sync_all())
+            .with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -41,6 +68,24 @@ mod tests {
         let second = read_or_create(&path).unwrap();
         assert_eq!(first, second);
         assert_eq!(first.len(), 64);
+        let mode = fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn a_replaced_secret_is_read_from_the_old_place_and_stays_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, next) = (dir.path().join("secret"), dir.path().join("secret.next"));
+        let old = read_or_create(&path).unwrap();
+        let new = crate::ids::random_hex(32);
+        write_new(&next, &new).unwrap();
+        assert!(write_new(&next, &old).is_err(), "never overwritten");
+        replace(&next, &path).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(new));
+        assert_eq!(read(&next).unwrap(), None);
         let mode = fs::metadata(&path).unwrap().permissions();
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
@@ -18,6 +19,7 @@ use crate::{
     keys::cache::KeyCache,
     limits::{self, RateLimits},
     live::Hub,
+    providers,
     proxy::{catalog::Catalog, upstream::Clients},
     telemetry::counters::Counters,
     telemetry::metrics::{self, MetricsWriter},
@@ -64,6 +66,10 @@ impl AppState {
         db::migrate(&db).await?;
         let jwt = JwtKeys::load_or_create(&settings)?;
         let vault = Vault::load_or_create(&settings)?;
+        // Values of earlier releases are bound to their row and field now.
+        providers::service::upgrade_sealed(&db, &vault)
+            .await
+            .context("cannot upgrade the sealed provider keys")?;
         let login_throttle = LoginThrottle::new(
             settings.auth.login_max_failures,
             std::time::Duration::from_secs(settings.auth.login_window_secs),

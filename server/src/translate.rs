@@ -75,86 +75,132 @@ fn plain_text(content: &Value, param: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use rand::{Rng, SeedableRng, rngs::StdRng};
-    use serde_json::json;
+    /// Properties of the request and answer translators (they replace the
+    /// seeded random trees tried here before).
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
 
-    use super::*;
+        use super::super::*;
+        use crate::{
+            arbitrary,
+            proxy::{ApiFormat, meter},
+        };
 
-    const KEYS: [&str; 24] = [
-        "model",
-        "messages",
-        "role",
-        "content",
-        "type",
-        "text",
-        "system",
-        "tools",
-        "tool_choice",
-        "tool_calls",
-        "function",
-        "arguments",
-        "input",
-        "source",
-        "image_url",
-        "url",
-        "data",
-        "max_tokens",
-        "stop",
-        "choices",
-        "message",
-        "usage",
-        "name",
-        "tool_result",
-    ];
-
-    /// A random JSON value built from the field names translators read, so
-    /// that the random trees reach deep into them.
-    fn random_value(rng: &mut StdRng, depth: u32) -> Value {
-        match rng.random_range(0..if depth == 0 { 5 } else { 8 }) {
-            0 => Value::Null,
-            1 => json!(rng.random::<bool>()),
-            2 => json!(rng.random_range(-5..5_000)),
-            3 => json!(KEYS[rng.random_range(0..KEYS.len())]),
-            4 => json!(
-                [
-                    "user",
-                    "assistant",
-                    "tool",
-                    "system",
-                    "text",
-                    "image",
-                    "tool_use"
-                ][rng.random_range(0..7)]
-            ),
-            5 | 6 => {
-                let mut map = Map::new();
-                for _ in 0..rng.random_range(0..6) {
-                    let key = KEYS[rng.random_range(0..KEYS.len())];
-                    map.insert(key.to_owned(), random_value(rng, depth - 1));
-                }
-                Value::Object(map)
-            }
-            _ => Value::Array(
-                (0..rng.random_range(0..4))
-                    .map(|_| random_value(rng, depth - 1))
-                    .collect(),
-            ),
+        /// Usage in the terms both APIs share (reasoning is OpenAI's alone).
+        fn shared(tokens: crate::usage::Tokens) -> (i64, i64, i64, i64) {
+            (
+                tokens.input,
+                tokens.output,
+                tokens.cache_read,
+                tokens.cache_write,
+            )
         }
-    }
 
-    /// No request or answer, however malformed, panics a translator.
-    #[test]
-    fn no_input_panics_the_request_and_answer_translators() {
-        let mut rng = StdRng::seed_from_u64(11);
-        for _ in 0..20_000 {
-            let value = random_value(&mut rng, 4);
-            let body = object(value.clone());
-            let _ = request::anthropic_to_openai(body.clone());
-            let _ = request::openai_to_anthropic(body, 4096);
-            let _ = response::openai_to_anthropic(&value, "m");
-            let _ = response::anthropic_to_openai(&value, "m", 0);
-            let _ = response::usage_to_anthropic(&value);
-            let _ = response::usage_to_openai(&value);
+        /// A chat completion and a message with the same usage counts,
+        /// drawn from `count`.
+        fn answer_with_usage(
+            count: impl Strategy<Value = i64> + Clone,
+        ) -> impl Strategy<Value = (Value, Value)> {
+            (
+                count.clone(),
+                count.clone(),
+                count.clone(),
+                count,
+                any::<String>(),
+            )
+                .prop_map(|(a, b, c, d, text)| {
+                    let completion = json!({
+                        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+                        "choices": [{ "index": 0, "finish_reason": "stop",
+                            "message": { "role": "assistant", "content": text } }],
+                        "usage": { "prompt_tokens": a, "completion_tokens": b,
+                            "prompt_tokens_details": { "cached_tokens": c } },
+                    });
+                    let message = json!({
+                        "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+                        "content": [{ "type": "text", "text": text }],
+                        "stop_reason": "end_turn", "stop_sequence": null,
+                        "usage": { "input_tokens": a, "output_tokens": b,
+                            "cache_read_input_tokens": c, "cache_creation_input_tokens": d },
+                    });
+                    (completion, message)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config(256))]
+
+            /// No request or answer, whatever its values (numbers at their
+            /// limits included), panics a translator.
+            #[test]
+            fn prop_no_body_panics_the_request_and_answer_translators(
+                value in prop_oneof![
+                    arbitrary::json(),
+                    arbitrary::request_body().prop_map(Value::Object),
+                    answer_with_usage(any::<i64>()).prop_map(|(completion, _)| completion),
+                    answer_with_usage(any::<i64>()).prop_map(|(_, message)| message),
+                ],
+                default_cap in any::<u64>(),
+            ) {
+                let body = object(value.clone());
+                let _ = request::anthropic_to_openai(body.clone());
+                let _ = request::openai_to_anthropic(body, default_cap);
+                let _ = response::openai_to_anthropic(&value, "m");
+                let _ = response::anthropic_to_openai(&value, "m", 0);
+                let _ = response::usage_to_anthropic(&value);
+                let _ = response::usage_to_openai(&value);
+                if let Some(usage) = value.get("usage") {
+                    let _ = response::usage_to_anthropic(usage);
+                    let _ = response::usage_to_openai(usage);
+                }
+            }
+
+            /// A translated request names the same model, streams as asked
+            /// and keeps the client's output cap (Anthropic's required one
+            /// from the default when the OpenAI client named none).
+            #[test]
+            fn prop_a_translated_request_keeps_its_model_cap_and_stream(
+                body in arbitrary::request_body(),
+                default_cap in 1_u64..1_000_000,
+            ) {
+                if let Ok(out) = request::anthropic_to_openai(body.clone()) {
+                    prop_assert_eq!(out.get("model"), body.get("model"));
+                    prop_assert_eq!(out.get("max_tokens"), body.get("max_tokens"));
+                    prop_assert_eq!(out.get("stream"), body.get("stream"));
+                }
+                if let Ok(out) = request::openai_to_anthropic(body.clone(), default_cap) {
+                    prop_assert_eq!(out.get("model"), body.get("model"));
+                    prop_assert_eq!(out.get("stream"), body.get("stream"));
+                    let named = ["max_completion_tokens", "max_tokens"]
+                        .iter()
+                        .find_map(|field| body.get(*field).filter(|cap| !cap.is_null()));
+                    let expected = named.cloned().unwrap_or(json!(default_cap));
+                    prop_assert_eq!(out.get("max_tokens"), Some(&expected));
+                }
+            }
+
+            /// A translated answer reports the usage the provider's did, as
+            /// the meter reads each (counts below the meter's bound of 2^40
+            /// once added up).
+            #[test]
+            fn prop_a_translated_answer_reports_the_same_usage(
+                (completion, message) in answer_with_usage(0_i64..1 << 38),
+            ) {
+                let to_anthropic = response::openai_to_anthropic(&completion, "m").unwrap();
+                prop_assert_eq!(
+                    meter::from_answer(ApiFormat::Anthropic, &to_anthropic).map(shared),
+                    meter::from_answer(ApiFormat::OpenAi, &completion).map(shared),
+                );
+                let to_openai = response::anthropic_to_openai(&message, "m", 0).unwrap();
+                let read = meter::from_answer(ApiFormat::OpenAi, &to_openai).unwrap();
+                let given = meter::from_answer(ApiFormat::Anthropic, &message).unwrap();
+                // OpenAI has no cache writes: they are counted as input.
+                prop_assert_eq!(
+                    shared(read),
+                    (given.input + given.cache_write, given.output, given.cache_read, 0),
+                );
+            }
         }
     }
 }

@@ -12,11 +12,13 @@ pub struct Model {
     pub name: String,
     pub kind: ProviderKind,
     pub base_url: String,
-    /// JSON array of upstream keys sealed by [`crate::vault::Vault`].
+    /// JSON array of upstream keys sealed by [`crate::vault::Vault`], each
+    /// bound to `provider:<id>:api_key`.
     pub api_keys: String,
     pub timeout_secs: i32,
     pub connect_timeout_secs: i32,
-    /// JSON object of extra request headers.
+    /// JSON object of extra request headers: name → value sealed for
+    /// `provider:<id>:header:<name>`.
     pub extra_headers: String,
     pub enabled: bool,
     pub created_at: DateTimeUtc,

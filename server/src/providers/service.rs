@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -132,12 +132,16 @@ pub async fn create<C: ConnectionTrait>(
     let name = validate::required_text("name", &new.name, 100)?;
     let base_url = validate_base_url(new.kind, &new.base_url)?;
     let now = time::now();
+    // The id is made here, before the insert, because the sealed values
+    // name it (their place).
+    let id = ids::prefixed("prov");
     provider::ActiveModel {
-        id: Set(ids::prefixed("prov")),
+        api_keys: Set(seal_keys(vault, &id, new.api_keys)?),
+        extra_headers: Set(encode_headers(vault, &id, new.extra_headers)?),
+        id: Set(id),
         name: Set(name),
         kind: Set(new.kind),
         base_url: Set(base_url),
-        api_keys: Set(seal_keys(vault, new.api_keys)?),
         timeout_secs: Set(validate_secs(
             "timeout_secs",
             new.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
@@ -149,7 +153,6 @@ pub async fn create<C: ConnectionTrait>(
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
             120,
         )?),
-        extra_headers: Set(encode_headers(vault, new.extra_headers)?),
         enabled: Set(new.enabled.unwrap_or(true)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -194,7 +197,7 @@ pub async fn update(
         model.base_url = Set(validate_base_url(kind, &base_url)?);
     }
     if let Some(keys) = change.api_keys {
-        model.api_keys = Set(seal_keys(vault, keys)?);
+        model.api_keys = Set(seal_keys(vault, id, keys)?);
     }
     if let Some(secs) = change.timeout_secs {
         model.timeout_secs = Set(validate_secs("timeout_secs", secs, 3600)?);
@@ -203,7 +206,7 @@ pub async fn update(
         model.connect_timeout_secs = Set(validate_secs("connect_timeout_secs", secs, 120)?);
     }
     if let Some(headers) = change.extra_headers {
-        model.extra_headers = Set(encode_headers(vault, headers)?);
+        model.extra_headers = Set(encode_headers(vault, id, headers)?);
     }
     if let Some(enabled) = change.enabled {
         model.enabled = Set(enabled);
@@ -262,17 +265,37 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     Ok(())
 }
 
+/// Where a provider's upstream keys are sealed: the associated data that
+/// binds them to its row and field (see [`crate::vault`]).
+pub fn api_key_place(provider_id: &str) -> String {
+    format!("provider:{provider_id}:api_key")
+}
+
+/// Where the value of a provider's extra header `name` (lower case) is
+/// sealed. Header names hold no `:`, so places never collide.
+pub fn header_place(provider_id: &str, name: &str) -> String {
+    format!("provider:{provider_id}:header:{name}")
+}
+
 /// The upstream keys in clear, for the proxy.
 pub fn upstream_keys(vault: &Vault, provider: &provider::Model) -> Result<Vec<String>> {
-    let sealed: Vec<String> =
-        serde_json::from_str(&provider.api_keys).map_err(|err| Error::Internal(err.into()))?;
-    sealed
+    let place = api_key_place(&provider.id);
+    sealed_keys(provider)?
         .iter()
-        .map(|value| vault.open(value).map_err(Error::Internal))
+        .map(|value| vault.open(value, &place).map_err(Error::Internal))
         .collect()
 }
 
-fn seal_keys(vault: &Vault, keys: Vec<String>) -> Result<String> {
+fn sealed_keys(provider: &provider::Model) -> Result<Vec<String>> {
+    serde_json::from_str(&provider.api_keys).map_err(|err| Error::Internal(err.into()))
+}
+
+fn sealed_headers(provider: &provider::Model) -> Result<BTreeMap<String, String>> {
+    serde_json::from_str(&provider.extra_headers).map_err(|err| Error::Internal(err.into()))
+}
+
+fn seal_keys(vault: &Vault, provider_id: &str, keys: Vec<String>) -> Result<String> {
+    let place = api_key_place(provider_id);
     let mut sealed = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key.trim();
@@ -288,7 +311,7 @@ fn seal_keys(vault: &Vault, keys: Vec<String>) -> Result<String> {
                 "api_keys: a key may hold only visible characters (no newlines or other control characters)",
             ));
         }
-        sealed.push(vault.seal(key)?);
+        sealed.push(vault.seal(key, &place)?);
     }
     serde_json::to_string(&sealed).map_err(|err| Error::Internal(err.into()))
 }
@@ -315,7 +338,11 @@ const RESERVED_HEADERS: [&str; 14] = [
 
 /// Extra headers, names lower-cased, values sealed like the keys: they are
 /// often credentials too.
-fn encode_headers(vault: &Vault, headers: BTreeMap<String, String>) -> Result<String> {
+fn encode_headers(
+    vault: &Vault,
+    provider_id: &str,
+    headers: BTreeMap<String, String>,
+) -> Result<String> {
     if headers.len() > MAX_EXTRA_HEADERS {
         return Err(Error::bad_request(format!(
             "extra_headers may hold at most {MAX_EXTRA_HEADERS} headers"
@@ -336,7 +363,8 @@ fn encode_headers(vault: &Vault, headers: BTreeMap<String, String>) -> Result<St
                 "extra_headers: `{name}` is not a valid header name and value"
             )));
         }
-        if sealed.insert(lower, vault.seal(&value)?).is_some() {
+        let value = vault.seal(&value, &header_place(provider_id, &lower))?;
+        if sealed.insert(lower, value).is_some() {
             return Err(Error::bad_request(format!(
                 "extra_headers: `{name}` is given twice"
             )));
@@ -347,12 +375,156 @@ fn encode_headers(vault: &Vault, headers: BTreeMap<String, String>) -> Result<St
 
 /// The extra headers in clear, for the proxy.
 pub fn extra_headers(vault: &Vault, provider: &provider::Model) -> Result<Vec<(String, String)>> {
-    let sealed: BTreeMap<String, String> =
-        serde_json::from_str(&provider.extra_headers).map_err(|err| Error::Internal(err.into()))?;
-    sealed
+    sealed_headers(provider)?
         .into_iter()
-        .map(|(name, value)| Ok((name, vault.open(&value).map_err(Error::Internal)?)))
+        .map(|(name, value)| {
+            let clear = vault
+                .open(&value, &header_place(&provider.id, &name))
+                .map_err(Error::Internal)?;
+            Ok((name, clear))
+        })
         .collect()
+}
+
+/// Which sealed values [`reseal`] seals again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reseal {
+    /// Only values in the format of earlier releases (`v1:`, no place),
+    /// under the same key: done at every start.
+    Legacy,
+    /// Every value, under a new key: a rotation.
+    All,
+}
+
+/// What [`reseal`] did.
+#[derive(Debug, Default)]
+pub struct Resealed {
+    /// Values sealed again.
+    pub values: usize,
+    /// Providers (`name (id): why`) left as they were: a value that no key
+    /// opens, or a row that changed meanwhile.
+    pub left: Vec<String>,
+}
+
+/// Seals the providers' values again with `to`, each opened with the first
+/// key of `from` that opens it; a provider with a value none opens is left
+/// as it was, and so is a row that changed since it was read (its change
+/// sealed its values already). Run it in a transaction: a rotation commits
+/// only when nothing was left.
+pub async fn reseal<C: ConnectionTrait>(
+    db: &C,
+    from: &[&Vault],
+    to: &Vault,
+    which: Reseal,
+) -> Result<Resealed> {
+    let mut done = Resealed::default();
+    for provider in provider::Entity::find()
+        .order_by_asc(provider::Column::Id)
+        .all(db)
+        .await?
+    {
+        let who = format!("{} ({})", provider.name, provider.id);
+        let row = match reseal_row(&provider, from, to, which) {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(why) => {
+                done.left.push(format!("{who}: {why}"));
+                continue;
+            }
+        };
+        let updated = provider::Entity::update_many()
+            .col_expr(provider::Column::ApiKeys, Expr::value(row.api_keys))
+            .col_expr(
+                provider::Column::ExtraHeaders,
+                Expr::value(row.extra_headers),
+            )
+            .filter(provider::Column::Id.eq(&provider.id))
+            .filter(provider::Column::ApiKeys.eq(&provider.api_keys))
+            .filter(provider::Column::ExtraHeaders.eq(&provider.extra_headers))
+            .exec(db)
+            .await?;
+        if updated.rows_affected == 1 {
+            done.values += row.values;
+        } else {
+            done.left.push(format!("{who}: changed meanwhile"));
+        }
+    }
+    Ok(done)
+}
+
+/// A row's two sealed columns, sealed again.
+struct ResealedRow {
+    api_keys: String,
+    extra_headers: String,
+    /// How many values changed.
+    values: usize,
+}
+
+/// `None` when nothing in the row needs sealing again; `Err` says why the
+/// row cannot be.
+fn reseal_row(
+    provider: &provider::Model,
+    from: &[&Vault],
+    to: &Vault,
+    which: Reseal,
+) -> std::result::Result<Option<ResealedRow>, String> {
+    let unreadable = |_| "its stored keys or headers are not readable".to_owned();
+    let keys = sealed_keys(provider).map_err(unreadable)?;
+    let headers = sealed_headers(provider).map_err(unreadable)?;
+    let needs = |value: &String| which == Reseal::All || Vault::is_legacy(value);
+    let values =
+        keys.iter().filter(|v| needs(v)).count() + headers.values().filter(|v| needs(v)).count();
+    if values == 0 {
+        return Ok(None);
+    }
+    let again = |value: String, place: &str| -> std::result::Result<String, String> {
+        if !needs(&value) {
+            return Ok(value);
+        }
+        let clear = from
+            .iter()
+            .find_map(|vault| vault.open_any_version(&value, place).ok())
+            .ok_or_else(|| format!("the value at `{place}` does not open with the key"))?;
+        to.seal(&clear, place).map_err(|err| err.to_string())
+    };
+    let key_place = api_key_place(&provider.id);
+    let keys = keys
+        .into_iter()
+        .map(|value| again(value, &key_place))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let headers = headers
+        .into_iter()
+        .map(|(name, value)| {
+            let value = again(value, &header_place(&provider.id, &name))?;
+            Ok((name, value))
+        })
+        .collect::<std::result::Result<BTreeMap<_, _>, String>>()?;
+    Ok(Some(ResealedRow {
+        api_keys: serde_json::to_string(&keys).map_err(|err| err.to_string())?,
+        extra_headers: serde_json::to_string(&headers).map_err(|err| err.to_string())?,
+        values,
+    }))
+}
+
+/// At startup: seals the values of earlier releases (`v1:`, bound to no
+/// place) again as `v2:`, bound to the row and field they are in, so a
+/// database written by an earlier release keeps working. A provider whose
+/// value does not open stays as it was, and its models answer 502
+/// "misconfigured" until an admin sets its keys again.
+pub async fn upgrade_sealed(db: &DatabaseConnection, vault: &Vault) -> Result<usize> {
+    let txn = db::begin_write(db).await?;
+    let done = reseal(&txn, &[vault], vault, Reseal::Legacy).await?;
+    txn.commit().await?;
+    for provider in &done.left {
+        tracing::error!(%provider, "a provider's sealed values could not be upgraded");
+    }
+    if done.values > 0 {
+        tracing::info!(
+            values = done.values,
+            "sealed values upgraded to v2 (bound to their row and field)"
+        );
+    }
+    Ok(done.values)
 }
 
 fn validate_base_url(kind: ProviderKind, url: &str) -> Result<String> {

@@ -155,4 +155,21 @@ mod tests {
         // "\"abcd\"" is 6 bytes; the messages array 34: 40 bytes, 10 tokens.
         assert_eq!(estimate(&request), 10);
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::arbitrary::config(256))]
+
+        /// Any body counts at least one token and about a quarter of the
+        /// bytes the model reads, never panicking.
+        #[test]
+        fn prop_any_body_gets_an_estimate(body in crate::arbitrary::request_body()) {
+            let read: usize = ["system", "messages", "tools"]
+                .iter()
+                .filter_map(|field| body.get(*field))
+                .map(|value| value.to_string().len())
+                .sum();
+            let expected = u64::try_from(read.div_ceil(4)).unwrap().max(1);
+            proptest::prop_assert_eq!(estimate(&body), expected);
+        }
+    }
 }

@@ -73,14 +73,20 @@ pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
 }
 
 /// The `usage` object of an answer: serde skips the rest without building
-/// it.
+/// it. Only an object is an answer: a struct derive alone would also read
+/// an array, by position (`[{"prompt_tokens":0}]` reported zero usage
+/// instead of none).
 fn usage_of_answer<'a, U: Deserialize<'a> + Default>(body: &'a [u8]) -> Option<U> {
     #[derive(Deserialize)]
     struct Answer<U> {
         #[serde(default)]
         usage: Object<U>,
     }
-    serde_json::from_slice::<Answer<U>>(body).ok()?.usage.0
+    serde_json::from_slice::<Object<Answer<U>>>(body)
+        .ok()?
+        .0?
+        .usage
+        .0
 }
 
 /// OpenAI counts cached input inside `prompt_tokens`; we keep it apart.
@@ -688,5 +694,101 @@ mod tests {
             Verdict::Relay
         );
         assert!(meter.ended());
+    }
+
+    /// Found by `prop_usage_reads_the_same_from_bytes_and_from_a_parsed_answer`.
+    #[test]
+    fn an_answer_that_is_not_an_object_reports_no_usage() {
+        for body in [
+            &b"[{}]"[..],
+            br#"[{"prompt_tokens":5},{}]"#,
+            b"[]",
+            b"3",
+            b"null",
+        ] {
+            assert_eq!(from_json(ApiFormat::OpenAi, body), None);
+            assert_eq!(from_json(ApiFormat::Anthropic, body), None);
+        }
+        assert!(from_json(ApiFormat::OpenAi, br#"{"usage":{}}"#).is_some());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::super::*;
+        use crate::arbitrary;
+
+        const FORMATS: [ApiFormat; 2] = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+
+        /// An answer holding a `usage` of any shape, or any JSON at all.
+        fn answer() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                (arbitrary::object(), arbitrary::json()).prop_map(|(mut answer, usage)| {
+                    answer.insert("usage".into(), usage);
+                    Value::Object(answer)
+                }),
+                (
+                    any::<u64>(),
+                    any::<i64>(),
+                    any::<u64>(),
+                    arbitrary::scalar()
+                )
+                    .prop_map(|(a, b, c, d)| json!({ "usage": {
+                        "prompt_tokens": a, "completion_tokens": b, "input_tokens": c,
+                        "output_tokens": d, "cache_read_input_tokens": a,
+                        "prompt_tokens_details": { "cached_tokens": c },
+                    } }),),
+                arbitrary::json(),
+            ]
+        }
+
+        fn within_bounds(tokens: &Tokens) -> bool {
+            let bound = 1_i64 << 40;
+            [
+                tokens.input,
+                tokens.output,
+                tokens.cache_read,
+                tokens.cache_write,
+                tokens.reasoning,
+            ]
+            .iter()
+            .all(|count| (0..=bound).contains(count))
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config(512))]
+
+            /// The two ways of reading an answer's usage (its bytes, or the
+            /// answer parsed for translation) agree, and every count is
+            /// between 0 and 2^40.
+            #[test]
+            fn prop_usage_reads_the_same_from_bytes_and_from_a_parsed_answer(answer in answer()) {
+                let bytes = serde_json::to_vec(&answer).unwrap();
+                for format in FORMATS {
+                    let from_bytes = from_json(format, &bytes);
+                    prop_assert_eq!(from_bytes, from_answer(format, &answer), "{}", answer);
+                    prop_assert!(from_bytes.as_ref().is_none_or(within_bounds));
+                }
+            }
+
+            /// Any bytes as an answer or as stream events: no panic, and
+            /// counts within bounds.
+            #[test]
+            fn prop_no_bytes_panic_the_meters(
+                bytes in prop_oneof![arbitrary::sse_bytes(), prop::collection::vec(any::<u8>(), 0..256)],
+                wants_usage in any::<bool>(),
+            ) {
+                for format in FORMATS {
+                    prop_assert!(from_json(format, &bytes).as_ref().is_none_or(within_bounds));
+                    let mut meter = StreamMeter::new(format, wants_usage);
+                    for event in bytes.split(|b| *b == b'\n') {
+                        meter.observe(event);
+                    }
+                    meter.observe(&bytes);
+                    prop_assert!(within_bounds(&meter.tokens(0)));
+                }
+            }
+        }
     }
 }

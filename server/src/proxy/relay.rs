@@ -36,8 +36,8 @@ const AFTER_THE_END: Duration = Duration::from_millis(500);
 
 pub struct Relay {
     upstream: BodyStream,
-    /// Bytes of an event not yet complete.
-    partial: BytesMut,
+    /// Holds the bytes of an event not yet complete.
+    splitter: Splitter,
     meter: StreamMeter,
     input_estimate: i64,
     idle_timeout: Duration,
@@ -68,7 +68,7 @@ impl Relay {
     ) -> Self {
         Self {
             upstream,
-            partial: BytesMut::new(),
+            splitter: Splitter::default(),
             meter,
             input_estimate,
             idle_timeout,
@@ -117,21 +117,13 @@ impl Relay {
             if let Some(pending) = self.pending.as_mut() {
                 pending.mark_first_byte();
             }
-            // Only the new bytes are searched (and the three before them, in
-            // case a blank line straddles two chunks): rescanning a growing
-            // event on every chunk would let a provider make us quadratic.
-            let scan_from = self.partial.len().saturating_sub(3);
-            self.partial.extend_from_slice(&chunk);
-            let Some(end) = last_event_end(&self.partial[scan_from..]) else {
-                if self.partial.len() > self.max_event_bytes {
-                    return Some(Err(self.fail(EVENT_TOO_LARGE)));
-                }
-                continue;
-            };
-            let complete = self.partial.split_to(scan_from + end).freeze();
-            if self.partial.len() > self.max_event_bytes {
+            let complete = self.splitter.push(&chunk);
+            if self.splitter.pending() > self.max_event_bytes {
                 return Some(Err(self.fail(EVENT_TOO_LARGE)));
             }
+            let Some(complete) = complete else {
+                continue;
+            };
             let out = self.filter(&complete);
             if self.ended && self.ended_at.is_none() {
                 self.ended_at = Some(Instant::now());
@@ -146,7 +138,7 @@ impl Relay {
     /// is durable, sends what was held back.
     async fn complete(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         // A last event without its blank line still goes out.
-        let rest = self.partial.split().freeze();
+        let rest = self.splitter.rest();
         let mut out = if rest.is_empty() {
             Vec::new()
         } else {
@@ -237,6 +229,38 @@ impl Drop for Relay {
     }
 }
 
+/// Cuts a byte stream into runs of complete events, however it was
+/// chunked. Only the new bytes of each chunk are searched (and the three
+/// before them, in case a blank line straddles two chunks): rescanning a
+/// growing event on every chunk would let a provider make us quadratic.
+#[derive(Default)]
+struct Splitter {
+    /// Bytes of an event not yet complete.
+    partial: BytesMut,
+}
+
+impl Splitter {
+    /// Adds a chunk; returns the events it completed, with their blank
+    /// lines, if any.
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        let scan_from = self.partial.len().saturating_sub(3);
+        self.partial.extend_from_slice(chunk);
+        let end = last_event_end(&self.partial[scan_from..])?;
+        Some(self.partial.split_to(scan_from + end).freeze())
+    }
+
+    /// How many bytes wait for their blank line.
+    fn pending(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// What is left when the stream ends: a last event without its blank
+    /// line, or nothing.
+    fn rest(&mut self) -> Bytes {
+        self.partial.split().freeze()
+    }
+}
+
 /// Where the last complete event in `bytes` ends (after its blank line).
 fn last_event_end(bytes: &[u8]) -> Option<usize> {
     let lf = memmem::rfind(bytes, b"\n\n").map(|at| at + 2);
@@ -269,7 +293,109 @@ fn events(bytes: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::{arbitrary, proxy::ApiFormat, translate::wire::event_data};
+
+    /// What a stream delivers as the relay cuts it, chunk by chunk: each
+    /// run of complete events, then the rest.
+    fn runs(chunks: &[&[u8]]) -> Vec<Bytes> {
+        let mut splitter = Splitter::default();
+        let mut runs: Vec<Bytes> = chunks
+            .iter()
+            .filter_map(|chunk| splitter.push(chunk))
+            .collect();
+        runs.push(splitter.rest());
+        runs
+    }
+
+    /// The non-empty `data:` payloads of the events of each run, as the
+    /// meter and the translators read them.
+    fn payloads(runs: &[Bytes]) -> Vec<Vec<u8>> {
+        runs.iter()
+            .flat_map(|run| {
+                events(run)
+                    .map(|(start, end, _)| event_data(&run[start..end]).into_owned())
+                    .filter(|data| !data.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(arbitrary::config(512))]
+
+        /// The client gets every byte once, in order; each run but the last
+        /// ends with a blank line; and the events read from the runs are
+        /// the same however the provider's bytes were chunked.
+        #[test]
+        fn prop_any_chunking_relays_the_same_bytes_and_events(
+            bytes in prop_oneof![arbitrary::sse_bytes(), prop::collection::vec(any::<u8>(), 0..256)],
+            cuts in arbitrary::cuts(),
+        ) {
+            let whole = runs(&[&bytes]);
+            let chunked = runs(&arbitrary::chunks(&bytes, &cuts));
+            prop_assert_eq!(chunked.concat(), bytes.clone());
+            for run in &chunked[..chunked.len() - 1] {
+                prop_assert!(run.ends_with(b"\n\n") || run.ends_with(b"\r\n\r\n"));
+            }
+            prop_assert_eq!(payloads(&chunked), payloads(&whole));
+        }
+
+        /// The meter reads the same usage however a stream is chunked, and
+        /// it is what the provider reported; a stream cut before its usage
+        /// counts a token per content event. The usage chunk Tollgate asked
+        /// for is dropped once, whatever the chunking.
+        #[test]
+        fn prop_the_meter_reads_the_same_usage_from_any_chunking(
+            (format, stream) in prop_oneof![
+                arbitrary::openai_stream().prop_map(|stream| (ApiFormat::OpenAi, stream)),
+                arbitrary::anthropic_stream().prop_map(|stream| (ApiFormat::Anthropic, stream)),
+            ],
+            cuts in arbitrary::cuts(),
+            estimate in 0_i64..1_000_000,
+        ) {
+            let meter = |chunks: &[&[u8]]| {
+                let mut meter = StreamMeter::new(format, false);
+                let mut dropped = 0;
+                for run in runs(chunks) {
+                    for (start, end, _) in events(&run) {
+                        dropped += usize::from(meter.observe(&run[start..end]) == Verdict::Drop);
+                    }
+                }
+                (meter.tokens(estimate), dropped, meter.ended())
+            };
+            let whole = meter(&[&stream.bytes]);
+            let chunked = meter(&arbitrary::chunks(&stream.bytes, &cuts));
+            prop_assert_eq!(chunked, whole);
+            let (tokens, dropped, ended) = chunked;
+            match stream.reported {
+                Some(reported) => {
+                    prop_assert_eq!(tokens, reported);
+                    prop_assert_eq!(dropped, usize::from(format == ApiFormat::OpenAi));
+                    prop_assert!(ended);
+                }
+                None => {
+                    prop_assert_eq!(tokens.output, stream.output_if_cut);
+                    prop_assert!(!ended);
+                }
+            }
+        }
+
+        /// Events cover a run exactly: contents and blank lines in order.
+        #[test]
+        fn prop_events_cover_their_run(bytes in arbitrary::sse_bytes()) {
+            let mut at = 0;
+            for (start, end, next) in events(&bytes) {
+                prop_assert_eq!(start, at);
+                prop_assert!(start <= end && end <= next && next <= bytes.len());
+                prop_assert!(matches!(&bytes[end..next], b"" | b"\n\n" | b"\r\n\r\n"));
+                at = next;
+            }
+            prop_assert_eq!(at, bytes.len());
+        }
+    }
 
     #[test]
     fn events_split_on_blank_lines() {

@@ -532,4 +532,93 @@ mod tests {
             sent.max_input_tokens
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::{Map, Value};
+
+        use super::super::*;
+        use crate::arbitrary;
+
+        const ENDPOINTS: [Endpoint; 2] = [Endpoint::ChatCompletions, Endpoint::Messages];
+        const FORMATS: [ApiFormat; 2] = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+
+        /// The output caps the provider is told, by its format (`null`
+        /// reads as absent).
+        fn sent_cap(body: &Map<String, Value>, format: ApiFormat) -> Vec<Option<u64>> {
+            let fields: &[&str] = match format {
+                ApiFormat::Anthropic => &ANTHROPIC_CAPS,
+                ApiFormat::OpenAi => &OPENAI_CAPS,
+            };
+            fields
+                .iter()
+                .filter_map(|field| body.get(*field).filter(|value| !value.is_null()))
+                .map(Value::as_u64)
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config(256))]
+
+            /// Any bytes at all: a request or a 4xx naming why, never a panic.
+            #[test]
+            fn prop_any_bytes_parse_or_are_refused(
+                bytes in prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..256),
+                    arbitrary::json().prop_map(|value| value.to_string().into_bytes()),
+                ],
+            ) {
+                for endpoint in ENDPOINTS {
+                    if let Err(err) = ClientRequest::parse(&bytes, endpoint) {
+                        prop_assert!(err.kind.status().is_client_error(), "{err:?}");
+                    }
+                }
+            }
+
+            /// A request that parses goes to a provider of either format
+            /// (translated or not) with the upstream's model name, the cap
+            /// that was held in every cap field it reads, streaming as the
+            /// client asked (an OpenAI stream asking for usage), or is
+            /// refused as a client error naming a field.
+            #[test]
+            fn prop_a_parsed_request_goes_upstream_with_its_model_cap_and_stream(
+                body in arbitrary::request_body(),
+                cap in 1_i64..1_000_000,
+                attachment_tokens in 0_i64..100_000,
+            ) {
+                let bytes = serde_json::to_vec(&body).unwrap();
+                for endpoint in ENDPOINTS {
+                    let Ok(request) = ClientRequest::parse(&bytes, endpoint) else {
+                        continue;
+                    };
+                    prop_assert_eq!(Some(&Value::String(request.model.clone())), body.get("model"));
+                    prop_assert_eq!(request.input_estimate, i64::try_from(bytes.len().div_ceil(4)).unwrap());
+                    for upstream in FORMATS {
+                        let request = ClientRequest::parse(&bytes, endpoint).unwrap();
+                        let stream = request.stream;
+                        let sent = match request.for_upstream("upstream-m", endpoint.format(), upstream, cap, attachment_tokens) {
+                            Ok(sent) => sent,
+                            Err(err) => {
+                                prop_assert!(err.kind.status().is_client_error(), "{err:?}");
+                                prop_assert!(err.param.is_some(), "{err:?}");
+                                continue;
+                            }
+                        };
+                        let out: Map<String, Value> = serde_json::from_slice(&sent.body).unwrap();
+                        prop_assert_eq!(out.get("model"), Some(&Value::from("upstream-m")));
+                        let caps = sent_cap(&out, upstream);
+                        prop_assert!(!caps.is_empty());
+                        prop_assert!(caps.iter().all(|sent| *sent == u64::try_from(cap).ok()), "{caps:?}");
+                        prop_assert_eq!(sent.max_output_tokens, cap);
+                        prop_assert!(sent.max_input_tokens >= 0);
+                        prop_assert_eq!(out.get("stream").and_then(Value::as_bool).unwrap_or(false), stream);
+                        if stream && upstream == ApiFormat::OpenAi {
+                            let include_usage = out.get("stream_options").and_then(|options| options.get("include_usage"));
+                            prop_assert_eq!(include_usage, Some(&Value::Bool(true)));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

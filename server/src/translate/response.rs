@@ -60,9 +60,10 @@ pub(super) struct AnthropicUsage {
 
 impl AnthropicUsage {
     /// From OpenAI's counts, where `prompt` includes the `cached` tokens.
+    /// The provider's figures may be anything: the arithmetic saturates.
     pub(super) fn from_openai(prompt: i64, cached: i64, completion: i64) -> Self {
         Self {
-            input_tokens: (prompt - cached).max(0),
+            input_tokens: prompt.saturating_sub(cached).max(0),
             output_tokens: completion,
             cache_read_input_tokens: cached,
             cache_creation_input_tokens: 0,
@@ -85,18 +86,20 @@ struct CachedTokens {
 }
 
 impl OpenAiUsage {
-    /// From Anthropic's disjoint counts.
+    /// From Anthropic's disjoint counts, which may be anything.
     pub(super) fn from_anthropic(
         input: i64,
         output: i64,
         cache_read: i64,
         cache_write: i64,
     ) -> Self {
-        let prompt = input + cache_read + cache_write;
+        // The provider's figures may be anything: the sums saturate (they
+        // overflowed, a panic in debug builds and nonsense in release).
+        let prompt = input.saturating_add(cache_read).saturating_add(cache_write);
         Self {
             prompt_tokens: prompt,
             completion_tokens: output,
-            total_tokens: prompt + output,
+            total_tokens: prompt.saturating_add(output),
             prompt_tokens_details: CachedTokens {
                 cached_tokens: cache_read,
             },
@@ -223,6 +226,23 @@ pub fn anthropic_to_openai(body: &Value, model: &str, created: i64) -> Option<Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by `prop_no_body_panics_the_request_and_answer_translators`.
+    #[test]
+    fn usage_at_the_limits_of_i64_saturates_instead_of_overflowing() {
+        let usage = json!({
+            "input_tokens": i64::MAX, "output_tokens": i64::MAX,
+            "cache_read_input_tokens": 1, "cache_creation_input_tokens": 1,
+        });
+        let openai = usage_to_openai(&usage);
+        assert_eq!(openai["prompt_tokens"], json!(i64::MAX));
+        assert_eq!(openai["total_tokens"], json!(i64::MAX));
+        let anthropic = usage_to_anthropic(&json!({
+            "prompt_tokens": i64::MAX,
+            "prompt_tokens_details": { "cached_tokens": i64::MIN },
+        }));
+        assert_eq!(anthropic["input_tokens"], json!(i64::MAX));
+    }
 
     #[test]
     fn an_openai_completion_with_tool_calls_reads_as_an_anthropic_message() {

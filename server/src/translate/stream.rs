@@ -1166,4 +1166,113 @@ mod tests {
             to_openai.finish(&mut out);
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::{
+            arbitrary,
+            proxy::{ApiFormat, meter::StreamMeter},
+        };
+
+        /// The events of a stream, cut at its blank lines (`\n\n` or
+        /// `\r\n\r\n`), as the relay cuts them.
+        fn cut(bytes: &[u8]) -> Vec<&[u8]> {
+            let mut events = Vec::new();
+            let mut start = 0;
+            loop {
+                let rest = &bytes[start..];
+                let lf = rest.windows(2).position(|w| w == b"\n\n").map(|at| (at, 2));
+                let crlf = rest
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|at| (at, 4));
+                let Some((at, len)) = [lf, crlf].into_iter().flatten().min_by_key(|(at, _)| *at)
+                else {
+                    events.push(rest);
+                    return events;
+                };
+                events.push(&rest[..at]);
+                start += at + len;
+            }
+        }
+
+        /// Translates a whole stream, `finish` included.
+        fn translate(translator: &mut StreamTranslator, bytes: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for event in cut(bytes) {
+                translator.event(event, &mut out);
+            }
+            translator.finish(&mut out);
+            out
+        }
+
+        /// The client's stream is well formed: each event ends with a blank
+        /// line, and its data is JSON or `[DONE]`.
+        fn well_formed(out: &[u8]) -> Result<(), TestCaseError> {
+            prop_assert!(out.is_empty() || out.ends_with(b"\n\n"));
+            for event in cut(out).into_iter().filter(|event| !event.is_empty()) {
+                let data = event_data(event);
+                prop_assert!(
+                    &data[..] == b"[DONE]"
+                        || serde_json::from_slice::<serde_json::Value>(&data).is_ok(),
+                    "{}",
+                    String::from_utf8_lossy(event)
+                );
+            }
+            Ok(())
+        }
+
+        fn metered(format: ApiFormat, bytes: &[u8]) -> crate::usage::Tokens {
+            let mut meter = StreamMeter::new(format, true);
+            for event in cut(bytes) {
+                meter.observe(event);
+            }
+            meter.tokens(0)
+        }
+
+        proptest! {
+            #![proptest_config(arbitrary::config(256))]
+
+            /// Any events from the provider: no panic, and what the client
+            /// gets is a well-formed stream.
+            #[test]
+            fn prop_any_events_translate_to_a_well_formed_stream(
+                bytes in arbitrary::sse_bytes(),
+                wants_usage in any::<bool>(),
+            ) {
+                let mut to_anthropic = StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("m"));
+                well_formed(&translate(&mut to_anthropic, &bytes))?;
+                let mut to_openai = StreamTranslator::ToOpenAi(AnthropicToOpenAi::new("m", 0, wants_usage));
+                well_formed(&translate(&mut to_openai, &bytes))?;
+            }
+
+            /// The client is told the usage the provider reported, as the
+            /// meter reads both streams (OpenAI has no cache writes: they
+            /// are input there).
+            #[test]
+            fn prop_a_translated_stream_reports_the_providers_usage(
+                openai in arbitrary::openai_stream(),
+                anthropic in arbitrary::anthropic_stream(),
+            ) {
+                let mut to_anthropic = StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("m"));
+                let out = translate(&mut to_anthropic, &openai.bytes);
+                well_formed(&out)?;
+                if let Some(reported) = openai.reported {
+                    prop_assert_eq!(metered(ApiFormat::Anthropic, &out), reported);
+                }
+                let mut to_openai = StreamTranslator::ToOpenAi(AnthropicToOpenAi::new("m", 0, true));
+                let out = translate(&mut to_openai, &anthropic.bytes);
+                well_formed(&out)?;
+                if let Some(given) = anthropic.reported {
+                    let read = metered(ApiFormat::OpenAi, &out);
+                    prop_assert_eq!(
+                        (read.input, read.output, read.cache_read, read.cache_write),
+                        (given.input + given.cache_write, given.output, given.cache_read, 0),
+                    );
+                }
+            }
+        }
+    }
 }

@@ -31,6 +31,7 @@ mod proxy_upstream;
 mod rate_limits;
 mod registration;
 mod retention;
+mod sealing;
 mod sessions;
 mod settings;
 mod telemetry;

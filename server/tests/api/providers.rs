@@ -308,8 +308,8 @@ async fn upstream_keys_are_stored_sealed_and_open_to_the_originals_in_order() {
     }
     let sealed: Vec<String> = serde_json::from_str(&row.api_keys).unwrap();
     assert_eq!(sealed.len(), 2, "{}", row.api_keys);
-    assert!(row.api_keys.starts_with("[\"v1:"), "{}", row.api_keys);
-    assert!(sealed.iter().all(|value| value.starts_with("v1:")));
+    assert!(row.api_keys.starts_with("[\"v2:"), "{}", row.api_keys);
+    assert!(sealed.iter().all(|value| value.starts_with("v2:")));
     assert_eq!(
         upstream_keys(&app.state.vault, &row).unwrap(),
         [KEY_ONE, KEY_TWO]

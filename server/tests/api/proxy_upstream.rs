@@ -14,21 +14,24 @@ use axum::{
 use serde_json::json;
 use server::proxy::{ApiFormat, request::Endpoint};
 
-use crate::helpers::{ProxyApp, UPSTREAM_KEY, llm_body, llm_request, serve};
+use crate::{
+    helpers::{ProxyApp, UPSTREAM_KEY, llm_body, llm_request, serve},
+    sealing::set_sealed_keys,
+};
 
 const SECOND_KEY: &str = "sk-upstream-second-fedcba9876543210";
-const HEADER_VALUE: &str = "org-secret-header-value-42";
+pub(crate) const HEADER_VALUE: &str = "org-secret-header-value-42";
 
 /// The headers of every request an upstream received.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<HeaderMap>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<HeaderMap>>>);
 
 impl Captured {
     fn all(&self) -> Vec<HeaderMap> {
         self.0.lock().unwrap().clone()
     }
 
-    fn only(&self) -> HeaderMap {
+    pub(crate) fn only(&self) -> HeaderMap {
         let all = self.all();
         assert_eq!(all.len(), 1, "expected one upstream request: {all:?}");
         all.into_iter().next().unwrap()
@@ -37,7 +40,7 @@ impl Captured {
 
 /// An upstream that records each request's headers and answers as the
 /// mock provider does.
-async fn capturing_upstream() -> (String, Captured) {
+pub(crate) async fn capturing_upstream() -> (String, Captured) {
     let captured = Captured::default();
     let route = |format: ApiFormat| {
         let captured = captured.clone();
@@ -65,8 +68,15 @@ fn assert_no_tollgate_key(headers: &HeaderMap, key: &str) {
     }
 }
 
-/// A provider of `kind` at the capturing upstream, with one model `name`.
-async fn route_to(proxy: &ProxyApp, base: &str, kind: &str, name: &str, extra: serde_json::Value) {
+/// A provider of `kind` at the capturing upstream, with one model `name`;
+/// returns the provider's id.
+pub(crate) async fn route_to(
+    proxy: &ProxyApp,
+    base: &str,
+    kind: &str,
+    name: &str,
+    extra: serde_json::Value,
+) -> String {
     let base_url = match kind {
         "openai" => format!("{base}/v1"),
         _ => base.to_owned(),
@@ -79,6 +89,7 @@ async fn route_to(proxy: &ProxyApp, base: &str, kind: &str, name: &str, extra: s
         .extend(extra.as_object().unwrap().clone());
     let provider = proxy.provider_with(body).await;
     proxy.model(&provider, name, name).await;
+    provider
 }
 
 #[tokio::test]
@@ -437,23 +448,15 @@ async fn keys_and_headers_that_cannot_be_sent_are_refused_naming_the_field() {
 
 #[tokio::test]
 async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
-    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
     // Arrange: a working model, and a provider whose stored key holds a
     // newline (written before keys were checked, or by hand).
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-fine").await;
     let broken = proxy.provider("openai").await;
     proxy.model(&broken, "gpt-broken", "gpt-broken").await;
-    let sealed = proxy.app.state.vault.seal("sk-bad\nkey").unwrap();
-    let mut row = server::entity::provider::Entity::find_by_id(broken.clone())
-        .one(proxy.app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .into_active_model();
-    row.api_keys = Set(serde_json::to_string(&[sealed]).unwrap());
-    row.update(proxy.app.db()).await.unwrap();
-    proxy.app.state.catalog.invalidate();
+    let place = server::providers::service::api_key_place(&broken);
+    let sealed = proxy.app.state.vault.seal("sk-bad\nkey", &place).unwrap();
+    set_sealed_keys(&proxy, &broken, serde_json::to_string(&[sealed]).unwrap()).await;
 
     // Act
     let fine = proxy
