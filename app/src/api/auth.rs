@@ -91,10 +91,7 @@ pub async fn logout() -> Result<(), AppError> {
     if let Some(session_id) = &current.session_id {
         server::auth::session::revoke(&state.db, session_id).await?;
     }
-    crate::ssr::set_header(
-        http::header::SET_COOKIE,
-        server::auth::cookie::clear(),
-    );
+    crate::ssr::set_header(http::header::SET_COOKIE, server::auth::cookie::clear());
     leptos_axum::redirect("/");
     Ok(())
 }

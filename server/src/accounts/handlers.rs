@@ -135,10 +135,9 @@ pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Resu
         session::revoke(&state.db, session_id).await?;
     }
     let mut response = Json(json!({ "success": true })).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie::clear(),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie::clear());
     Ok(response)
 }
 
