@@ -122,12 +122,7 @@ pub async fn login(
         LoginBody { password: None, .. } => return Err(Error::bad_request("password is required")),
     };
     let issued = service::sign_in(&state, &user, user_agent(&headers), via_key.as_ref()).await?;
-    Ok(signed_in_response(
-        &state,
-        StatusCode::OK,
-        user.into(),
-        issued,
-    ))
+    Ok(signed_in_response(user.into(), issued))
 }
 
 pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Result<Response> {
@@ -212,12 +207,7 @@ pub async fn delete_user(
     Ok(Json(json!({ "success": true, "deleted": id })))
 }
 
-fn signed_in_response(
-    state: &AppState,
-    status: StatusCode,
-    user: UserView,
-    issued: session::IssuedSession,
-) -> Response {
+fn signed_in_response(user: UserView, issued: session::IssuedSession) -> Response {
     let max_age = (issued.expires_at - Utc::now()).num_seconds();
     let set_cookie = cookie::set(&issued.token, max_age);
     let body = SignedIn {
@@ -226,7 +216,7 @@ fn signed_in_response(
         expires_at: issued.expires_at,
         user,
     };
-    let mut response = (status, Json(body)).into_response();
+    let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie);
