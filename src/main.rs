@@ -140,7 +140,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = listen(addr).await?;
     let housekeeping = server::housekeeping::Housekeeping::start(state.clone());
     tracing::info!("Tollgate listening on http://{addr}");
-    let limits = server::listener::Limits::from(&state.settings.server);
+    let limits = server::listener::Limits::from(&state.settings.server).within_open_file_limit();
     server::listener::serve(listener, router, limits, {
         // Open live dashboards would otherwise hold the shutdown forever.
         let live = state.live.clone();

@@ -20,7 +20,7 @@ mod m20261125_000012_usage_indexes_audit;
 mod m20261125_000014_analytics_indexes;
 mod m20261204_000015_billing_ceiling;
 mod m20261205_000016_invitations;
-mod m20261205_000018_retention;
+mod m20261205_000017_retention;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -44,7 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000014_analytics_indexes::Migration),
             Box::new(m20261204_000015_billing_ceiling::Migration),
             Box::new(m20261205_000016_invitations::Migration),
-            Box::new(m20261205_000018_retention::Migration),
+            Box::new(m20261205_000017_retention::Migration),
         ]
     }
 }

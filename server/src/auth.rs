@@ -10,11 +10,11 @@ pub mod password;
 pub mod session;
 pub mod throttle;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
-    http::request::Parts,
+    http::{Extensions, HeaderMap, request::Parts},
 };
 
 use crate::{
@@ -68,21 +68,61 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     }
 }
 
-/// The caller's IP address, what the login and registration throttles
-/// count by; `local` when the server was not given connection info (the
-/// tests drive the router in memory).
+/// The caller's address, what the login and registration throttles count
+/// by; `local` when the server was not given connection info (the tests
+/// drive the router in memory). The authentication middleware resolves it
+/// once per request ([`ClientAddress::resolve`]).
 #[derive(Debug, Clone)]
 pub struct ClientAddress(pub String);
 
 impl ClientAddress {
+    /// The TCP peer, or, when the peer is one of `trusted_proxies`, the
+    /// nearest address in `X-Forwarded-For` that is not (the header's
+    /// earlier entries are whatever the client wrote). An IPv6 address
+    /// stands for its /64, the share one host usually gets: counting each
+    /// address apart would let one host throttle-hop through 2^64.
+    pub fn resolve(
+        trusted_proxies: &[IpAddr],
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Self {
+        let Some(peer) = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+        else {
+            return Self("local".into());
+        };
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        let mut client = peer;
+        for hop in forwarded.iter().rev() {
+            if !trusted_proxies.contains(&client) {
+                break;
+            }
+            client = *hop;
+        }
+        Self(bucket(client))
+    }
+
+    /// What the middleware resolved, or the TCP peer.
     pub fn of(parts: &Parts) -> Self {
-        Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
-                .unwrap_or_else(|| "local".into()),
-        )
+        parts
+            .extensions
+            .get::<ClientAddress>()
+            .cloned()
+            .unwrap_or_else(|| Self::resolve(&[], &parts.headers, &parts.extensions))
+    }
+}
+
+fn bucket(address: IpAddr) -> String {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => format!("{}/64", Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 64))),
+        v4 => v4.to_string(),
     }
 }
 
@@ -108,5 +148,60 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
         } else {
             Err(Error::Forbidden("admin access required".into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn client(peer: &str, forwarded: Option<&str>, trusted: &[&str]) -> String {
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 40_000)));
+        let mut headers = HeaderMap::new();
+        if let Some(forwarded) = forwarded {
+            headers.insert("x-forwarded-for", HeaderValue::from_str(forwarded).unwrap());
+        }
+        let trusted: Vec<IpAddr> = trusted.iter().map(|ip| ip.parse().unwrap()).collect();
+        ClientAddress::resolve(&trusted, &headers, &extensions).0
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        // A client's own X-Forwarded-For is not believed.
+        assert_eq!(
+            client("203.0.113.7", Some("198.51.100.1"), &[]),
+            "203.0.113.7"
+        );
+        // Behind a trusted proxy: the nearest hop it did not add itself.
+        assert_eq!(
+            client("10.0.0.2", Some("198.51.100.1, 203.0.113.9"), &["10.0.0.2"]),
+            "203.0.113.9"
+        );
+        // Through two trusted proxies, a forged first entry still loses.
+        assert_eq!(
+            client(
+                "10.0.0.2",
+                Some("1.2.3.4, 203.0.113.9, 10.0.0.1"),
+                &["10.0.0.2", "10.0.0.1"]
+            ),
+            "203.0.113.9"
+        );
+        assert_eq!(client("10.0.0.2", None, &["10.0.0.2"]), "10.0.0.2");
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_64() {
+        assert_eq!(
+            client("2001:db8:1:2:aaaa::1", None, &[]),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client("2001:db8:1:2:ffff::9", None, &[]),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(client("::ffff:192.0.2.5", None, &[]), "192.0.2.5");
     }
 }

@@ -216,7 +216,8 @@ impl Default for FeatureSettings {
 
 /// Whose names the leaderboard and presence show to a non-admin. Admins
 /// see every name; everyone sees their own. Someone hidden keeps their
-/// place (rank, figures, when) as [`ANONYMOUS`] with no user id.
+/// place (rank, figures, when) as "Anonymous" with no user id
+/// ([`crate::analytics::visibility`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaderboardVisibility {
@@ -227,9 +228,6 @@ pub enum LeaderboardVisibility {
     /// Only the caller's own name.
     Admins,
 }
-
-/// How the leaderboard and presence show someone whose name is hidden.
-pub const ANONYMOUS: &str = "Anonymous";
 
 /// Who may create an account with `POST /api/auth/register` (and the
 /// register page).
@@ -390,6 +388,9 @@ pub struct ServerSettings {
     /// Connections open at once; more wait until one closes. The process's
     /// file-descriptor limit (`ulimit -n`) must allow as many.
     pub max_connections: usize,
+    /// Reverse proxies in front of Tollgate whose `X-Forwarded-For` is
+    /// believed, so that the throttles count clients, not the proxy.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -451,6 +452,7 @@ impl Default for ServerSettings {
             header_timeout_secs: 20,
             body_timeout_secs: 60,
             max_connections: 10_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }

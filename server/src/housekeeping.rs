@@ -14,6 +14,9 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{retention, state::AppState, time};
 
+/// How long a shutdown waits for a sweep or a prune batch under way.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
 /// The running task; [`Housekeeping::stop`] ends it.
 pub struct Housekeeping {
     stop: watch::Sender<bool>,
@@ -38,10 +41,17 @@ impl Housekeeping {
     }
 
     /// Asks the task to stop and waits for it: a prune ends after its
-    /// current batch.
+    /// current batch. A sweep waits for the usage writer, which retries for
+    /// as long as the database is down, so after [`STOP_WAIT`] the task is
+    /// aborted: a sweep drops nothing before the writer answered, and a
+    /// prune's batch is one statement.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(STOP_WAIT, &mut task).await.is_err() {
+            tracing::warn!("housekeeping did not stop in time; aborting it");
+            task.abort();
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 //! sweep ([`crate::housekeeping`]) drops the entries idle for too long, so
 //! the map holds what is in use rather than everything ever seen.
 //!
+//! Not a cache crate (moka, quick_cache): an entry may leave only when its
+//! owner says so (a key's spend must first be stored, a rate window must
+//! have nothing owed), which their eviction does not ask.
+//!
 //! Time is passed in (`now`), so tests move it without waiting. A read
 //! takes the read lock and stamps the entry with an atomic; only inserts,
 //! removals and sweeps take the write lock.

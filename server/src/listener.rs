@@ -43,6 +43,37 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
+/// Descriptors left for everything but client connections: the database
+/// pool, connections to providers, the usage spool, logs.
+const RESERVED_FILES: u64 = 512;
+
+impl Limits {
+    /// Raises the process's open-file limit as far as the system allows,
+    /// and lowers `max_connections` to what that leaves: past it, `accept`
+    /// would fail, and so would opening the database or a provider.
+    pub fn within_open_file_limit(mut self) -> Self {
+        let allowed = match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(allowed) => allowed,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the open-file limit");
+                return self;
+            }
+        };
+        let room = usize::try_from(allowed.saturating_sub(RESERVED_FILES))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        if self.max_connections > room {
+            tracing::warn!(
+                configured = self.max_connections,
+                open_files = allowed,
+                "server.max_connections lowered to {room} to fit the open-file limit (ulimit -n)"
+            );
+            self.max_connections = room;
+        }
+        self
+    }
+}
+
 impl From<&ServerSettings> for Limits {
     fn from(settings: &ServerSettings) -> Self {
         Self {

@@ -29,14 +29,13 @@ pub async fn feature_flags() -> Result<UiFeatures, AppError> {
 /// The first `limit` places, all time (at most 100).
 #[server(prefix = "/rpc", endpoint = "leaderboard")]
 pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
-    use server::analytics::dashboard::{self, MAX_LEADERBOARD};
+    use server::analytics::{dashboard::MAX_LEADERBOARD, visibility};
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
     require_gamification(&state)?;
     let now = server::time::now();
-    let mut entries =
-        dashboard::leaderboard(&state.db, limit.clamp(1, MAX_LEADERBOARD), now).await?;
-    server::analytics::visibility::apply(&state, &current, &mut entries).await?;
+    let entries =
+        visibility::leaderboard_for(&state, &current, limit.clamp(1, MAX_LEADERBOARD), now).await?;
     Ok(entries
         .into_iter()
         .map(|entry| LeaderInfo {
@@ -58,8 +57,7 @@ pub async fn online_users() -> Result<Vec<OnlineInfo>, AppError> {
     let current = crate::ssr::require_user()?;
     require_gamification(&state)?;
     let now = server::time::now();
-    let mut online = server::analytics::presence::online(&state.db, &state.presence, now).await?;
-    server::analytics::visibility::apply(&state, &current, &mut online).await?;
+    let online = server::analytics::visibility::online_for(&state, &current, now).await?;
     Ok(online
         .into_iter()
         .map(|user| OnlineInfo {

@@ -38,8 +38,9 @@ use crate::{
 
 pub const MAX_NAME_LEN: usize = 100;
 
-/// A new account, as the register form or an admin supplies it.
-#[derive(Debug, Clone)]
+/// A new account, as the register form or an admin supplies it. No
+/// `Debug`: it holds a password.
+#[derive(Clone)]
 pub struct NewUser {
     pub name: String,
     pub email: Option<String>,
@@ -48,8 +49,9 @@ pub struct NewUser {
     pub plan: Plan,
 }
 
-/// What someone fills in to sign up.
-#[derive(Debug, Clone)]
+/// What someone fills in to sign up. No `Debug`: it holds a password and
+/// an invitation code.
+#[derive(Clone)]
 pub struct SignUp {
     pub email: String,
     pub password: String,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{
-    active, dashboard, export, llm_usage, platform, presence,
+    active, dashboard, export, llm_usage, platform,
     range::{LimitQuery, RangeQuery},
     visibility,
 };
@@ -137,8 +137,7 @@ pub async fn leaderboard(
     AppQuery(query): AppQuery<LimitQuery>,
 ) -> Result<Json<Value>> {
     let limit = query.limit(dashboard::DEFAULT_LEADERBOARD, dashboard::MAX_LEADERBOARD)?;
-    let mut entries = dashboard::leaderboard(&state.db, limit, time::now()).await?;
-    visibility::apply(&state, &current, &mut entries).await?;
+    let entries = visibility::leaderboard_for(&state, &current, limit, time::now()).await?;
     Ok(Json(json!({ "success": true, "leaderboard": entries })))
 }
 
@@ -170,8 +169,7 @@ pub async fn online(
     current: CurrentUser,
     _on: Gamification,
 ) -> Result<Json<Value>> {
-    let mut online = presence::online(&state.db, &state.presence, time::now()).await?;
-    visibility::apply(&state, &current, &mut online).await?;
+    let online = visibility::online_for(&state, &current, time::now()).await?;
     Ok(Json(
         json!({ "success": true, "online": online, "count": online.len() }),
     ))

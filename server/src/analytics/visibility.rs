@@ -7,17 +7,44 @@ use std::collections::HashSet;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{dashboard::LeaderboardEntry, presence::OnlineUser};
+use chrono::{DateTime, Utc};
+
+use super::{
+    dashboard::{self, LeaderboardEntry},
+    presence::{self, OnlineUser},
+};
 use crate::{
-    auth::CurrentUser,
-    config::{ANONYMOUS, LeaderboardVisibility},
-    entity::user,
-    error::Result,
-    state::AppState,
+    auth::CurrentUser, config::LeaderboardVisibility, entity::user, error::Result, state::AppState,
 };
 
+/// How the leaderboard and presence show someone whose name is hidden.
+pub const ANONYMOUS: &str = "Anonymous";
+
+/// The first `limit` places of the leaderboard, as `viewer` may see them.
+pub async fn leaderboard_for(
+    state: &AppState,
+    viewer: &CurrentUser,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<LeaderboardEntry>> {
+    let mut entries = dashboard::leaderboard(&state.db, limit, now).await?;
+    apply(state, viewer, &mut entries).await?;
+    Ok(entries)
+}
+
+/// Who is online, as `viewer` may see them.
+pub async fn online_for(
+    state: &AppState,
+    viewer: &CurrentUser,
+    now: DateTime<Utc>,
+) -> Result<Vec<OnlineUser>> {
+    let mut online = presence::online(&state.db, &state.presence, now).await?;
+    apply(state, viewer, &mut online).await?;
+    Ok(online)
+}
+
 /// A row that names someone.
-pub trait Named {
+trait Named {
     fn user_id(&self) -> Option<&str>;
     /// Removes the id and the name.
     fn anonymise(&mut self);
@@ -47,7 +74,7 @@ impl Named for OnlineUser {
 
 /// Anonymises the rows `viewer` may not see by name. `same_plan` compares
 /// effective plans (a "Pro — Lifetime" grant counts).
-pub async fn apply<T: Named>(state: &AppState, viewer: &CurrentUser, rows: &mut [T]) -> Result<()> {
+async fn apply<T: Named>(state: &AppState, viewer: &CurrentUser, rows: &mut [T]) -> Result<()> {
     let visibility = state.settings.features.leaderboard_visibility;
     if visibility == LeaderboardVisibility::Everyone || viewer.is_admin() {
         return Ok(());

@@ -11,7 +11,7 @@ use axum::{
 };
 
 use crate::{
-    auth::{Credential, CurrentUser, cookie, session},
+    auth::{ClientAddress, Credential, CurrentUser, cookie, session},
     error::Error,
     keys,
     state::AppState,
@@ -91,6 +91,13 @@ pub async fn authenticate(
     {
         return next.run(request).await;
     }
+
+    let client = ClientAddress::resolve(
+        &state.settings.server.trusted_proxies,
+        request.headers(),
+        request.extensions(),
+    );
+    request.extensions_mut().insert(client);
 
     // Login CSRF: a foreign page must not sign a visitor in (to the
     // attacker's account) or register for them. Browsers say where a

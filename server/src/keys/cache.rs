@@ -15,6 +15,11 @@
 //! and the usage writer has stored every row recorded before
 //! ([`KeyCache::sweep_spend`]): reloaded, the key reads the same spend from
 //! its row.
+//!
+//! A load races the changes that drop entries: it may read a row from
+//! before a revocation, or a `quota_used` from before the spend a sweep let
+//! go was stored. Each such change bumps a generation, and a load that saw
+//! one is not cached but loaded again.
 
 use std::{
     collections::HashMap,
@@ -134,7 +139,16 @@ pub struct KeyCache {
     entries: IdleMap<Arc<KeyCaller>>,
     /// Spend per key id, while the key is cached or a request holds it.
     spend: RwLock<HashMap<String, Arc<Mutex<Spend>>>>,
+    /// Bumped by every forget and every spend sweep that dropped something;
+    /// held while a load is cached, so neither slips between its check and
+    /// its insert.
+    generation: Mutex<u64>,
 }
+
+/// Loads of one key in a row that may meet a change before the last is
+/// cached as it is: changes that come faster than a row loads are not
+/// worth more round trips.
+const LOADS: usize = 4;
 
 impl KeyCache {
     /// The caller for a presented secret, checked against the clock now.
@@ -150,21 +164,46 @@ impl KeyCache {
         let now = Instant::now();
         let caller = match self.entries.get(&hash, now) {
             Some(caller) => caller,
-            None => match load(db, &hash).await? {
-                Some((key, owner)) => self.cache(&hash, key, owner, now),
+            None => match self.load_and_cache(db, &hash, now).await? {
+                Some(caller) => caller,
                 None => return Ok(Err(KeyRejection::Invalid)),
             },
         };
         Ok(check(caller))
     }
 
+    /// Loads a key and caches it, loading again when a change ran while
+    /// the row was read.
+    async fn load_and_cache(
+        &self,
+        db: &DatabaseConnection,
+        hash: &str,
+        now: Instant,
+    ) -> Result<Option<Arc<KeyCaller>>> {
+        for attempt in 1..=LOADS {
+            let seen = *self.lock_generation();
+            let Some((key, owner)) = load(db, hash).await? else {
+                return Ok(None);
+            };
+            let last = attempt == LOADS;
+            if let Some(caller) = self.cache_if_current(hash, key, owner, now, seen, last) {
+                return Ok(Some(caller));
+            }
+        }
+        Ok(None)
+    }
+
     /// Drops one key (after an edit or revocation).
     pub fn forget_key(&self, secret_hash: &str) {
+        let mut generation = self.lock_generation();
+        *generation += 1;
         self.entries.remove(secret_hash);
     }
 
     /// Drops every key of a user (after a change to the account).
     pub fn forget_user(&self, user_id: &str) {
+        let mut generation = self.lock_generation();
+        *generation += 1;
         self.entries.retain(|caller| caller.owner.id != user_id);
     }
 
@@ -190,6 +229,7 @@ impl KeyCache {
         if unused.is_empty() || !flush.await {
             return 0;
         }
+        let mut generation = self.lock_generation();
         let mut map = self.spend_map();
         let before = map.len();
         for (id, changes) in unused {
@@ -200,12 +240,37 @@ impl KeyCache {
                 map.remove(&id);
             }
         }
-        before - map.len()
+        let dropped = before - map.len();
+        if dropped > 0 {
+            *generation += 1;
+        }
+        dropped
     }
 
     /// Keys cached and keys with spend in memory.
     pub fn sizes(&self) -> (usize, usize) {
         (self.entries.len(), self.spend_map().len())
+    }
+
+    /// Caches a loaded key if nothing changed since `seen` (or `anyway`);
+    /// `None` when the row may be stale.
+    fn cache_if_current(
+        &self,
+        hash: &str,
+        key: api_key::Model,
+        owner: user::Model,
+        now: Instant,
+        seen: u64,
+        anyway: bool,
+    ) -> Option<Arc<KeyCaller>> {
+        let generation = self.lock_generation();
+        (anyway || *generation == seen).then(|| self.cache(hash, key, owner, now))
+    }
+
+    fn lock_generation(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.generation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn cache(
@@ -312,6 +377,66 @@ mod tests {
     fn cache_key(cache: &KeyCache, id: &str, quota_used: i64, now: Instant) -> Arc<KeyCaller> {
         let (key, owner) = caller_rows(id, quota_used);
         cache.cache(&format!("hash of {id}"), key, owner, now)
+    }
+
+    #[test]
+    fn a_row_loaded_while_its_key_was_forgotten_is_not_cached() {
+        let cache = KeyCache::default();
+        let seen = *cache.lock_generation();
+        let (key, owner) = caller_rows("key_revoked", 0);
+
+        // The revocation commits and forgets the key while the row loads.
+        cache.forget_key("hash of key_revoked");
+        let cached = cache.cache_if_current(
+            "hash of key_revoked",
+            key,
+            owner,
+            Instant::now(),
+            seen,
+            false,
+        );
+
+        assert!(
+            cached.is_none(),
+            "a row read before the revocation was cached"
+        );
+        assert_eq!(cache.sizes(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_row_loaded_while_a_sweep_let_its_spend_go_is_not_cached() {
+        let cache = KeyCache::default();
+        let start = Instant::now();
+        let caller = cache_key(&cache, "key_spent", 0, start);
+        caller.charge(300);
+        drop(caller);
+        cache.sweep(start + IDLE, IDLE);
+        // A request misses the cache and reads the row before the writer
+        // stored the 300 µc; the sweep's flush completes meanwhile.
+        let seen = *cache.lock_generation();
+        let (stale_key, owner) = caller_rows("key_spent", 0);
+        assert_eq!(cache.sweep_spend(async { true }).await, 1);
+
+        let cached =
+            cache.cache_if_current("hash of key_spent", stale_key, owner, start, seen, false);
+        let (fresh_key, owner) = caller_rows("key_spent", 300);
+        let seen_again = *cache.lock_generation();
+        let reloaded = cache
+            .cache_if_current(
+                "hash of key_spent",
+                fresh_key,
+                owner,
+                start,
+                seen_again,
+                false,
+            )
+            .unwrap();
+
+        assert!(
+            cached.is_none(),
+            "a quota_used read before the spend was stored was cached"
+        );
+        assert_eq!(reloaded.spent(), 300);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ use crate::{
     audit::{self, Action, Target},
     db,
     entity::{
+        daily_usage,
         provider::{self, ProviderKind},
         shadow_model, usage_record,
         user::Plan,
@@ -304,11 +305,18 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     let txn = db::begin_write(db).await?;
     let model = get(&txn, id).await?;
     let before = audit::snapshot(&ModelView::from(model.clone()))?;
+    // The daily rollups too: usage rows may have been pruned
+    // (`retention.usage_days`), and the rollups name the model.
     let used = usage_record::Entity::find()
         .filter(usage_record::Column::ModelId.eq(model.id.as_str()))
         .one(&txn)
         .await?
-        .is_some();
+        .is_some()
+        || daily_usage::Entity::find()
+            .filter(daily_usage::Column::Model.eq(model.public_name.as_str()))
+            .one(&txn)
+            .await?
+            .is_some();
     let deletion = if used {
         let mut active = model.into_active_model();
         active.enabled = Set(false);

@@ -48,6 +48,27 @@ async fn deleting_a_model_with_usage_disables_it_and_the_proxy_then_answers_404(
 }
 
 #[tokio::test]
+async fn a_model_whose_usage_rows_were_pruned_is_still_disabled_not_deleted() {
+    use sea_orm::EntityTrait;
+    let proxy = ProxyApp::start().await;
+    let model = proxy.route("mock", "mock-test").await;
+    assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
+    proxy.usage_rows().await;
+    // As `retention.usage_days` would leave it: the rollups, no rows.
+    server::entity::usage_record::Entity::delete_many()
+        .exec(proxy.app.db())
+        .await
+        .unwrap();
+
+    let path = format!("/api/admin/models/{model}");
+    let body = admin(&proxy, Method::DELETE, &path, None).await;
+
+    assert_eq!(body["disabled"], model.as_str(), "{body}");
+    let kept = admin(&proxy, Method::GET, &path, None).await;
+    assert_eq!(kept["model"]["enabled"], false);
+}
+
+#[tokio::test]
 async fn deleting_an_unused_model_deletes_it_and_the_proxy_then_answers_404() {
     let proxy = ProxyApp::start().await;
     let provider = proxy.provider("mock").await;
