@@ -72,6 +72,10 @@ pub struct ProviderInfo {
     pub base_url: String,
     pub api_key_count: u64,
     pub enabled: bool,
+    /// Why its models answer 502, when its stored keys or headers are not
+    /// usable.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 /// A price as the API shows it.

@@ -14,7 +14,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Js
     let providers: Vec<ProviderView> = service::list(&state.db)
         .await?
         .into_iter()
-        .map(ProviderView::from)
+        .map(|provider| ProviderView::checked(provider, &state.vault))
         .collect();
     Ok(Json(json!({ "success": true, "providers": providers })))
 }
@@ -24,7 +24,7 @@ pub async fn get(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let provider = ProviderView::from(service::get(&state.db, &id).await?);
+    let provider = ProviderView::checked(service::get(&state.db, &id).await?, &state.vault);
     Ok(Json(json!({ "success": true, "provider": provider })))
 }
 

@@ -72,6 +72,11 @@ pub struct ProviderView {
     pub timeout_secs: i32,
     pub connect_timeout_secs: i32,
     pub enabled: bool,
+    /// Why the provider cannot be called (its sealed keys or headers do not
+    /// open), when it cannot: its models answer 502 until an admin sets
+    /// them again. Set by the list and get handlers, not in audit entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     #[serde(with = "serde_iso")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_iso")]
@@ -93,8 +98,20 @@ impl From<provider::Model> for ProviderView {
             timeout_secs: p.timeout_secs,
             connect_timeout_secs: p.connect_timeout_secs,
             enabled: p.enabled,
+            problem: None,
             created_at: p.created_at,
             updated_at: p.updated_at,
+        }
+    }
+}
+
+impl ProviderView {
+    /// The view with the provider's problem, if it has one.
+    pub fn checked(provider: provider::Model, vault: &Vault) -> Self {
+        let problem = crate::proxy::catalog::problem(vault, &provider);
+        Self {
+            problem,
+            ..Self::from(provider)
         }
     }
 }

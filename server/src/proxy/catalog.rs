@@ -158,6 +158,14 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
     Ok(table)
 }
 
+/// Why `provider` cannot be called, as its models would say; `None` when
+/// its stored keys and headers are usable. For the admin's provider list.
+pub fn problem(vault: &Vault, provider: &provider::Model) -> Option<String> {
+    upstream_of(vault, provider)
+        .err()
+        .and_then(|_| broken_upstream(provider).broken)
+}
+
 /// A provider that cannot be called, so that its models say why.
 fn broken_upstream(provider: &provider::Model) -> Upstream {
     Upstream {

@@ -3,7 +3,7 @@
 //! fails), values of the release before upgraded at start, and the rotation
 //! of the encryption key (interrupted or refused, never half done).
 
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 use server::{
     proxy::request::Endpoint,
@@ -90,6 +90,41 @@ async fn a_sealed_value_copied_to_another_provider_or_field_does_not_open_and_br
         let message = failing.2["error"]["message"].as_str().unwrap();
         assert!(message.contains("misconfigured"), "{message}");
     }
+    // The admin sees which providers need their keys set again.
+    let (_, _, listed) = proxy
+        .app
+        .request(
+            Method::GET,
+            "/api/admin/providers",
+            None,
+            Some(&proxy.admin),
+        )
+        .await;
+    let problems: Vec<(String, bool)> = listed["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p.get("problem").is_some(),
+            )
+        })
+        .collect();
+    for (id, expected) in [(&a, false), (&b, true), (&c, true)] {
+        assert!(problems.contains(&(id.clone(), expected)), "{id}: {listed}");
+    }
+    let (_, _, one) = proxy
+        .app
+        .request(
+            Method::GET,
+            &format!("/api/admin/providers/{b}"),
+            None,
+            Some(&proxy.admin),
+        )
+        .await;
+    let problem = one["provider"]["problem"].as_str().unwrap();
+    assert!(problem.contains("misconfigured"), "{problem}");
 }
 
 /// `plaintext` sealed as the releases before associated data did (`v1:`),

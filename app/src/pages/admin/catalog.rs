@@ -129,7 +129,12 @@ fn ProviderTable(
                                 <td>{provider.kind.clone()}</td>
                                 <td class="mono">{provider.base_url.clone()}</td>
                                 <td>{if provider.api_key_count == 0 { "none".to_owned() } else { format!("{} stored", provider.api_key_count) }}</td>
-                                <td>{state_badge(provider.enabled)}</td>
+                                <td>
+                                    {state_badge(provider.enabled)}
+                                    {provider.problem.clone().map(|problem| view! {
+                                        <span class="badge badge-error" title=problem>"misconfigured"</span>
+                                    })}
+                                </td>
                                 <RowActions
                                     enabled=provider.enabled
                                     question=format!("Delete the provider {name}? Only a provider without models can be deleted.")
