@@ -60,6 +60,48 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 }
 
 // ---------------------------------------------------------------------------
+// one instance per PostgreSQL database
+
+#[test]
+fn a_second_instance_on_one_postgres_refuses_to_start_naming_redis() {
+    let _serial = one_at_a_time();
+    on_postgres(a_second_instance_refuses_to_start);
+}
+
+/// Two `serve` processes on one database would each keep balances and
+/// caches in memory: the second must refuse, and may start once the first
+/// has stopped.
+fn a_second_instance_refuses_to_start(database: Database) {
+    // Arrange
+    let (first_dir, second_dir) = (workdir(), workdir());
+    let first = serve(&first_dir, &database, free_port());
+
+    // Act
+    let mut command = tollgate(&second_dir);
+    command
+        .arg("serve")
+        .env("TOLLGATE__SERVER__ADDR", addr(free_port()));
+    if let Some(url) = database.url() {
+        command.env("DATABASE_URL", url);
+    }
+    let mut second = Server::start(&mut command);
+    let refused = second.wait_for_exit(Duration::from_secs(30));
+    let said = second.stop();
+    first.stop();
+    let after_the_first = serve(&second_dir, &database, free_port());
+
+    // Assert
+    assert!(
+        refused.is_some_and(|status| !status.success()),
+        "a second instance kept running: {said}"
+    );
+    let stderr = format!("{said}");
+    assert!(stderr.contains("another Tollgate instance"), "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+    after_the_first.stop();
+}
+
+// ---------------------------------------------------------------------------
 // kill -9
 
 #[test]

@@ -38,6 +38,47 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         .context("cannot connect to the database (check database.url / DATABASE_URL)")
 }
 
+/// Held for as long as this process serves a PostgreSQL database; see
+/// [`claim_sole_instance`].
+pub struct SoleInstance {
+    _session: Option<sea_orm::sqlx::PgConnection>,
+}
+
+/// The advisory lock's key: "tollgate" in ASCII.
+const SOLE_INSTANCE_LOCK: i64 = 0x746f_6c6c_6761_7465;
+
+/// On PostgreSQL, claims the database for this instance with a session
+/// advisory lock, held on a connection of its own until the process ends.
+/// Each instance keeps working balances, holds, rate windows and caches in
+/// its memory, so a second one on the same database would let users spend
+/// their credits twice and keep serving revoked keys. SQLite is one
+/// instance by nature.
+pub async fn claim_sole_instance(settings: &Settings) -> anyhow::Result<SoleInstance> {
+    use sea_orm::sqlx::{Connection, postgres::PgConnection};
+    let url = settings.database_url();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(SoleInstance { _session: None });
+    }
+    let mut session = PgConnection::connect(&url)
+        .await
+        .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
+    let claimed: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SOLE_INSTANCE_LOCK)
+        .fetch_one(&mut session)
+        .await
+        .context("cannot take the instance lock on the database")?;
+    anyhow::ensure!(
+        claimed,
+        "another Tollgate instance is already serving this PostgreSQL database. Each \
+         instance keeps balances, holds, rate limits and caches in memory, so two would \
+         let users overspend; sharing them across instances needs Redis (REDIS_URL), which \
+         this version does not support yet. Run one instance per database."
+    );
+    Ok(SoleInstance {
+        _session: Some(session),
+    })
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
