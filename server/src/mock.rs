@@ -11,7 +11,8 @@
 //! tokens), `reasoning` (reports reasoning tokens), `long` (says as many
 //! words as the output cap allows, [`LONG_UNCAPPED`] without one) and
 //! `overreport` (reports ten times the output it said, as a provider that
-//! ignores the cap would bill).
+//! ignores the cap would bill), `nousage` (JSON answers without usage, as
+//! some OpenAI-compatible servers send them).
 //!
 //! Tools: a request that offers tools (and does not forbid them with a
 //! `none` tool choice) gets a call of its first tool with
@@ -248,6 +249,8 @@ struct Reply {
     truncated: bool,
     /// Output reported per token said (10 for `overreport`).
     output_factor: u64,
+    /// Whether JSON answers carry usage (not for `nousage`).
+    reports_usage: bool,
     /// A call of the request's first tool, instead of words.
     tool_call: Option<ToolCall>,
 }
@@ -350,6 +353,7 @@ impl Reply {
             },
             truncated,
             output_factor: if model.contains("overreport") { 10 } else { 1 },
+            reports_usage: !model.contains("nousage"),
             tool_call,
         }
     }
@@ -416,7 +420,7 @@ impl Reply {
     }
 
     fn openai_json(&self) -> Value {
-        json!({
+        self.without_usage_unless_reported(json!({
             "id": format!("chatcmpl-mock{}", self.id),
             "object": "chat.completion",
             "created": self.created,
@@ -432,7 +436,16 @@ impl Reply {
             }],
             "usage": self.openai_usage(),
             "system_fingerprint": "fp_tollgate_mock",
-        })
+        }))
+    }
+
+    fn without_usage_unless_reported(&self, mut answer: Value) -> Value {
+        if !self.reports_usage
+            && let Some(fields) = answer.as_object_mut()
+        {
+            fields.remove("usage");
+        }
+        answer
     }
 
     fn openai_events(&self, include_usage: bool) -> Vec<String> {
@@ -510,7 +523,7 @@ impl Reply {
     }
 
     fn anthropic_json(&self) -> Value {
-        json!({
+        self.without_usage_unless_reported(json!({
             "id": format!("msg_mock{}", self.id),
             "type": "message",
             "role": "assistant",
@@ -522,7 +535,7 @@ impl Reply {
             "stop_reason": self.anthropic_stop(),
             "stop_sequence": null,
             "usage": self.anthropic_usage(self.output_tokens()),
-        })
+        }))
     }
 
     fn anthropic_events(&self) -> Vec<String> {

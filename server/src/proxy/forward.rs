@@ -180,10 +180,11 @@ async fn serve(
         Err(err) => return refuse(state, err),
     };
     pending.set_route(route.clone());
-    let call = Call {
+    let mut call = Call {
         stream: request.stream,
         wants_usage: request.wants_usage,
         input_estimate: request.input_estimate,
+        max_output_tokens: 0,
         public_model: request.model.clone(),
         upstream_format: upstream_format(&route, format),
     };
@@ -199,6 +200,7 @@ async fn serve(
         Ok(upstream_request) => upstream_request,
         Err(err) => return refuse(state, err),
     };
+    call.max_output_tokens = upstream_request.max_output_tokens;
     if let Err(err) = admit(
         state,
         caller,
@@ -399,11 +401,27 @@ struct Call {
     stream: bool,
     wants_usage: bool,
     input_estimate: i64,
+    /// The output cap that was held.
+    max_output_tokens: i64,
     public_model: String,
     upstream_format: ApiFormat,
 }
 
 impl Call {
+    /// What an answer whose usage cannot be read is charged: estimated as
+    /// a stream that ends unreported is, four bytes a token for the input
+    /// sent and for the answer, the output at most the cap that was held.
+    /// The provider billed for it, so it does not go free.
+    fn unreported(&self, answer: &[u8]) -> Tokens {
+        tracing::warn!(model = %self.public_model, "the provider's answer reports no usage; charging an estimate");
+        let answer_tokens = i64::try_from(answer.len().div_ceil(4)).unwrap_or(i64::MAX);
+        Tokens {
+            input: self.input_estimate,
+            output: answer_tokens.min(self.max_output_tokens),
+            ..Tokens::default()
+        }
+    }
+
     /// Calls the provider and answers the client, settling the request.
     async fn send(
         self,
@@ -463,7 +481,8 @@ impl Call {
             };
             pending.mark_first_byte();
             let (body, tokens) = if upstream_format == format {
-                let tokens = meter::from_json(upstream_format, &body).unwrap_or_default();
+                let tokens = meter::from_json(upstream_format, &body)
+                    .unwrap_or_else(|| self.unreported(&body));
                 (body, tokens)
             } else {
                 // Parsed once, for the meter and the translation alike.
@@ -471,7 +490,7 @@ impl Call {
                 let tokens = answer
                     .as_ref()
                     .and_then(|answer| meter::from_answer(upstream_format, answer))
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| self.unreported(&body));
                 match answer
                     .and_then(|answer| translate_answer(&answer, format, &self.public_model))
                 {

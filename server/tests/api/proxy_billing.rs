@@ -947,3 +947,37 @@ async fn a_client_that_hangs_up_before_a_json_answer_arrives_is_charged_for_it()
     assert_eq!(charges.len(), 1);
     assert!(verify(proxy.app.db()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_answer_without_usage_is_charged_an_estimate_never_nothing() {
+    // Arrange: providers of both formats whose JSON answers carry no usage,
+    // asked directly and through translation.
+    let proxy = ProxyApp::start().await;
+    let openai = proxy.provider("openai").await;
+    let anthropic = proxy.provider("anthropic").await;
+    proxy.model(&openai, "silent-openai", "gpt-nousage").await;
+    proxy
+        .model(&anthropic, "silent-anthropic", "claude-nousage")
+        .await;
+
+    // Act
+    let mut answers = Vec::new();
+    for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
+        for model in ["silent-openai", "silent-anthropic"] {
+            answers.push(proxy.call(endpoint, llm_body(endpoint, model, false)).await);
+        }
+    }
+    let rows = proxy.usage_rows().await;
+
+    // Assert: answered, and each charged for its input and output.
+    for (status, _, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert!(row.input_tokens > 0, "{row:?}");
+        assert!(row.output_tokens > 0, "{row:?}");
+        assert!(row.charged > 0 && row.charged == row.cost, "{row:?}");
+    }
+    assert!(verify(proxy.app.db()).await.unwrap().is_empty());
+}
