@@ -118,10 +118,21 @@ test('models: created with prices per million tokens, then repriced', async () =
 
   await row.getByRole('button', { name: 'Edit' }).click();
   await expect(page.locator('#model-output-price')).toHaveValue('10.000000');
+  await expect(page.locator('#model-max-output')).toHaveValue('');
   await page.locator('#model-output-price').fill('12');
+  await page.locator('#model-max-output').fill('4096');
   await page.getByRole('button', { name: 'Save model' }).click();
   await toast('Model saved');
   await expect(row.locator('.price-output')).toHaveText('12.000000');
+  // The output cap is kept, and shown again when editing.
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.locator('#model-max-output')).toHaveValue('4096');
+  await page.locator('#model-max-output').fill('');
+  await page.getByRole('button', { name: 'Save model' }).click();
+  await toast('Model saved');
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.locator('#model-max-output')).toHaveValue('');
+  await page.getByRole('button', { name: 'Cancel' }).click();
 
   // A bad price is refused: by the browser, and (without the browser's
   // check) by the server, naming the field; nothing changes.
@@ -262,7 +273,9 @@ test('the audit log lists the changes and filters by action', async () => {
   for (const action of ['grant.revoke', 'grant.create', 'credits.grant', 'model.update', 'user.update', 'provider.create']) {
     await expect(table).toContainText(action);
   }
-  await expect(table.locator('tr', { hasText: 'model.update' }).first()).toContainText('12000000');
+  // The repricing, and the output cap set and cleared after it.
+  await expect(table.locator('tr', { hasText: 'model.update' }).filter({ hasText: 'output_price' })).toContainText('12000000');
+  await expect(table.locator('tr', { hasText: 'model.update' }).first()).toContainText('max_output_tokens: 4096');
   await screenshots('admin-audit', () => table);
   await page.locator('#audit-action').selectOption('credits.grant');
   await expect(page).toHaveURL(/\/admin\/audit\?action=credits.grant$/);

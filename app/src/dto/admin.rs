@@ -97,6 +97,10 @@ pub struct ModelInfo {
     pub output_price: PriceInfo,
     pub cache_read_price: PriceInfo,
     pub cache_write_price: PriceInfo,
+    /// The most output tokens a request may ask for; `None`: the configured
+    /// default (`credits.max_output_tokens`).
+    #[serde(default)]
+    pub max_output_tokens: Option<i64>,
     pub enabled: bool,
     /// Empty: every plan.
     pub plans: Vec<String>,
@@ -112,6 +116,8 @@ pub struct ModelForm {
     pub output_price: String,
     pub cache_read_price: String,
     pub cache_write_price: String,
+    /// Empty: the configured default.
+    pub max_output_tokens: String,
     pub plans: Vec<String>,
     pub enabled: bool,
 }

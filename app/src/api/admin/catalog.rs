@@ -89,6 +89,14 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
             }),
         }
     };
+    let max_output_tokens = match form.max_output_tokens.trim() {
+        "" => None,
+        text => Some(text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            crate::ssr::invalid(
+                "Max output tokens must be a whole number above 0, or empty for the default",
+            )
+        })?),
+    };
     let body = serde_json::json!({
         "public_name": form.public_name.trim(),
         "provider_id": form.provider_id,
@@ -97,6 +105,7 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
         "output_price": price("Output price", &form.output_price)?,
         "cache_read_price": price("Cache read price", &form.cache_read_price)?,
         "cache_write_price": price("Cache write price", &form.cache_write_price)?,
+        "max_output_tokens": max_output_tokens,
         "plans": form.plans,
         "enabled": form.enabled,
     });

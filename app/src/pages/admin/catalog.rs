@@ -262,6 +262,7 @@ fn ModelTable(
                             output_price: model.output_price.credits_per_mtok.clone(),
                             cache_read_price: model.cache_read_price.credits_per_mtok.clone(),
                             cache_write_price: model.cache_write_price.credits_per_mtok.clone(),
+                            max_output_tokens: model.max_output_tokens.map(|n| n.to_string()).unwrap_or_default(),
                             plans: model.plans.clone(),
                             enabled: model.enabled,
                         };
@@ -371,6 +372,9 @@ fn ModelEditor(
                 {price("model-output-price", "Output, credits per million tokens", |f| f.output_price.clone(), |f, v| f.output_price = v)}
                 {price("model-cache-read-price", "Cache read, credits per million", |f| f.cache_read_price.clone(), |f, v| f.cache_read_price = v)}
                 {price("model-cache-write-price", "Cache write, credits per million", |f| f.cache_write_price.clone(), |f, v| f.cache_write_price = v)}
+                <label><span>"Max output tokens (empty: the default)"</span>
+                    <input id="model-max-output" inputmode="numeric" placeholder="131072" prop:value=field(|f| f.max_output_tokens.clone()) on:input=set(|f, v| f.max_output_tokens = v) />
+                </label>
             </div>
             <fieldset class="models">
                 <legend>"Plans — none checked means every plan"</legend>
