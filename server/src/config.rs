@@ -16,7 +16,10 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::{limits::Limits, models::service::PlanName, money::Credits};
+use crate::{
+    money::Credits,
+    plan::{Limits, PlanName},
+};
 
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.

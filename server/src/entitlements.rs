@@ -27,7 +27,7 @@ use crate::{
         user,
     },
     error::Result,
-    models::service::PlanName,
+    plan::PlanName,
 };
 
 /// The plan a user is on right now, and why.

@@ -28,6 +28,7 @@ pub mod live;
 pub mod mock;
 pub mod models;
 pub mod money;
+pub mod plan;
 pub mod providers;
 pub mod proxy;
 pub mod retention;

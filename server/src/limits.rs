@@ -24,33 +24,14 @@ use std::{
 };
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
 
-use crate::{idle::IdleMap, keys::cache::KeyCaller, models::service::PlanName};
+use crate::{
+    idle::IdleMap,
+    keys::cache::KeyCaller,
+    plan::{Limits, PlanName},
+};
 use window::Window;
 pub use window::{Reading, Wait};
-
-/// Requests and tokens per minute; 0 means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Limits {
-    pub requests_per_minute: u32,
-    pub tokens_per_minute: u32,
-}
-
-impl Limits {
-    pub const NONE: Self = Self {
-        requests_per_minute: 0,
-        tokens_per_minute: 0,
-    };
-
-    pub const fn new(requests_per_minute: u32, tokens_per_minute: u32) -> Self {
-        Self {
-            requests_per_minute,
-            tokens_per_minute,
-        }
-    }
-}
 
 /// The windows of one key or one user, for the limits they were made for.
 struct Subject {

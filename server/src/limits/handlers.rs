@@ -6,12 +6,12 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{Limits, plans};
+use super::plans;
 use crate::{
     auth::AdminUser,
     error::{Error, Result},
     extract::AppJson,
-    models::service::PlanName,
+    plan::{Limits, PlanName},
     state::AppState,
 };
 

@@ -5,13 +5,13 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, sea_query::OnConflict};
 use serde::Serialize;
 
-use super::{Limits, RateLimits};
+use super::RateLimits;
 use crate::{
     audit::{self, Action, Target},
     db,
     entity::plan_rate_limit,
     error::Result,
-    models::service::PlanName,
+    plan::{Limits, PlanName},
     time,
     time::serde_iso,
 };

@@ -14,11 +14,11 @@ use crate::{
         daily_usage,
         provider::{self, ProviderKind},
         shadow_model, usage_record,
-        user::Plan,
     },
     error::{Error, Result},
     ids,
     money::format_credits,
+    plan::PlanName,
     time::{self, serde_iso},
     validate,
 };
@@ -27,44 +27,6 @@ use crate::{
 const MAX_PRICE: i64 = 1_000_000_000_000;
 /// Output caps beyond this (ten million tokens) are a typo.
 const MAX_OUTPUT_TOKENS: i64 = 10_000_000;
-
-/// A plan a model can be offered to. `pro_lifetime` is the entitlement an
-/// admin grants; the others are the account plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlanName {
-    Trial,
-    Free,
-    Pro,
-    ProLifetime,
-}
-
-impl PlanName {
-    pub const ALL: [Self; 4] = [Self::Trial, Self::Free, Self::Pro, Self::ProLifetime];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trial => "trial",
-            Self::Free => "free",
-            Self::Pro => "pro",
-            Self::ProLifetime => "pro_lifetime",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|plan| plan.as_str() == text)
-    }
-}
-
-impl From<Plan> for PlanName {
-    fn from(plan: Plan) -> Self {
-        match plan {
-            Plan::Trial => Self::Trial,
-            Plan::Free => Self::Free,
-            Plan::Pro => Self::Pro,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

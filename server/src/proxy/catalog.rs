@@ -21,9 +21,9 @@ use crate::{
         shadow_model,
     },
     error::{Error, Result},
-    models::service::{PlanName, plans_of},
     providers::service::{extra_headers, upstream_keys},
     vault::Vault,
+    {models::service::plans_of, plan::PlanName},
 };
 
 /// Where a public model name leads.

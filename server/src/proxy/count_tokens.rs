@@ -22,8 +22,7 @@ use super::{
     request::read_body,
 };
 use crate::{
-    entity::provider::ProviderKind, keys::cache::KeyCaller, models::service::PlanName,
-    state::AppState,
+    entity::provider::ProviderKind, keys::cache::KeyCaller, plan::PlanName, state::AppState,
 };
 
 const FORMAT: ApiFormat = ApiFormat::Anthropic;

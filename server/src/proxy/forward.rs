@@ -33,8 +33,8 @@ use crate::{
     entity::provider::ProviderKind,
     keys::cache::KeyCaller,
     limits::TokenMeter,
-    models::service::PlanName,
     money::format_credits,
+    plan::PlanName,
     state::AppState,
     translate::{
         self,

@@ -7,7 +7,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
-    config::RateLimitSettings, entity::audit_entry, limits::Limits, proxy::request::Endpoint,
+    config::RateLimitSettings, entity::audit_entry, plan::Limits, proxy::request::Endpoint,
 };
 
 use crate::helpers::{

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 use server::{
     config::RateLimitSettings,
-    limits::{Limits, RateLimits, plans},
-    models::service::PlanName,
+    limits::{RateLimits, plans},
+    plan::{Limits, PlanName},
     proxy::request::Endpoint,
 };
 
