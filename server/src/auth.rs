@@ -92,19 +92,21 @@ impl ClientAddress {
         else {
             return Self("local".into());
         };
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
         let mut client = peer;
-        for hop in forwarded.iter().rev() {
-            if !trusted_proxies.contains(&client) {
-                break;
+        if trusted_proxies.contains(&peer) {
+            let forwarded: Vec<IpAddr> = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .flat_map(|value| value.split(','))
+                .filter_map(|hop| hop.trim().parse().ok())
+                .collect();
+            for hop in forwarded.into_iter().rev() {
+                if !trusted_proxies.contains(&client) {
+                    break;
+                }
+                client = hop;
             }
-            client = *hop;
         }
         Self(bucket(client))
     }

@@ -200,14 +200,18 @@ fn log_end(result: hyper::Result<()>) {
 /// bytes trickle in.
 struct Deadline<B> {
     body: B,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// Armed only once the body keeps the reader waiting: most bodies are
+    /// whole on the first read and need no timer.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> Deadline<B> {
     fn new(body: B, deadline: Instant) -> Self {
         Self {
             body,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            timer: None,
         }
     }
 }
@@ -232,7 +236,11 @@ where
         if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimeout.into()))),
             Poll::Pending => Poll::Pending,
         }

@@ -180,17 +180,18 @@ impl KeyCache {
         hash: &str,
         now: Instant,
     ) -> Result<Option<Arc<KeyCaller>>> {
-        for attempt in 1..=LOADS {
+        for _ in 1..LOADS {
             let seen = *self.lock_generation();
             let Some((key, owner)) = load(db, hash).await? else {
                 return Ok(None);
             };
-            let last = attempt == LOADS;
-            if let Some(caller) = self.cache_if_current(hash, key, owner, now, seen, last) {
+            if let Some(caller) = self.cache_if_current(hash, key, owner, now, seen) {
                 return Ok(Some(caller));
             }
         }
-        Ok(None)
+        Ok(load(db, hash)
+            .await?
+            .map(|(key, owner)| self.cache(hash, key, owner, now)))
     }
 
     /// Drops one key (after an edit or revocation).
@@ -252,8 +253,8 @@ impl KeyCache {
         (self.entries.len(), self.spend_map().len())
     }
 
-    /// Caches a loaded key if nothing changed since `seen` (or `anyway`);
-    /// `None` when the row may be stale.
+    /// Caches a loaded key if nothing changed since `seen`; `None` when
+    /// the row may be stale.
     fn cache_if_current(
         &self,
         hash: &str,
@@ -261,10 +262,9 @@ impl KeyCache {
         owner: user::Model,
         now: Instant,
         seen: u64,
-        anyway: bool,
     ) -> Option<Arc<KeyCaller>> {
         let generation = self.lock_generation();
-        (anyway || *generation == seen).then(|| self.cache(hash, key, owner, now))
+        (*generation == seen).then(|| self.cache(hash, key, owner, now))
     }
 
     fn lock_generation(&self) -> std::sync::MutexGuard<'_, u64> {
@@ -387,14 +387,8 @@ mod tests {
 
         // The revocation commits and forgets the key while the row loads.
         cache.forget_key("hash of key_revoked");
-        let cached = cache.cache_if_current(
-            "hash of key_revoked",
-            key,
-            owner,
-            Instant::now(),
-            seen,
-            false,
-        );
+        let cached =
+            cache.cache_if_current("hash of key_revoked", key, owner, Instant::now(), seen);
 
         assert!(
             cached.is_none(),
@@ -417,19 +411,11 @@ mod tests {
         let (stale_key, owner) = caller_rows("key_spent", 0);
         assert_eq!(cache.sweep_spend(async { true }).await, 1);
 
-        let cached =
-            cache.cache_if_current("hash of key_spent", stale_key, owner, start, seen, false);
+        let cached = cache.cache_if_current("hash of key_spent", stale_key, owner, start, seen);
         let (fresh_key, owner) = caller_rows("key_spent", 300);
         let seen_again = *cache.lock_generation();
         let reloaded = cache
-            .cache_if_current(
-                "hash of key_spent",
-                fresh_key,
-                owner,
-                start,
-                seen_again,
-                false,
-            )
+            .cache_if_current("hash of key_spent", fresh_key, owner, start, seen_again)
             .unwrap();
 
         assert!(

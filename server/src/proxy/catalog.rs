@@ -163,7 +163,14 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
 pub fn problem(vault: &Vault, provider: &provider::Model) -> Option<String> {
     upstream_of(vault, provider)
         .err()
-        .and_then(|_| broken_upstream(provider).broken)
+        .map(|_| misconfigured(provider))
+}
+
+fn misconfigured(provider: &provider::Model) -> String {
+    format!(
+        "the provider `{}` is misconfigured (its stored keys or headers are not usable); an admin must set them again",
+        provider.name
+    )
 }
 
 /// A provider that cannot be called, so that its models say why.
@@ -177,10 +184,7 @@ fn broken_upstream(provider: &provider::Model) -> Upstream {
         timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(1),
         next_credential: AtomicUsize::new(0),
-        broken: Some(format!(
-            "the provider `{}` is misconfigured (its stored keys or headers are not usable); an admin must set them again",
-            provider.name
-        )),
+        broken: Some(misconfigured(provider)),
     }
 }
 
