@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let models = ["gpt-4o", "gpt-4o-mini", "sonnet-4.5", "haiku-4.5"];
 
-    let writer = usage::writer::start(db.clone());
+    let writer = usage::writer::start(db.clone(), None);
     let started = Instant::now();
     for n in 0..rows {
         let (user_id, key_id) = &keys[n % keys.len()];

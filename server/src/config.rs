@@ -23,13 +23,14 @@ use crate::{
 
 /// Environment variables read as plain strings, never parsed, and the keys
 /// they set.
-const RAW_ENV_KEYS: [(&str, &str); 3] = [
+const RAW_ENV_KEYS: [(&str, &str); 4] = [
     ("TOLLGATE__AUTH__JWT_SECRET", "auth.jwt_secret"),
     (
         "TOLLGATE__SECRETS__ENCRYPTION_KEY",
         "secrets.encryption_key",
     ),
     ("TOLLGATE__DATABASE__URL", "database.url"),
+    ("TOLLGATE__REDIS__URL", "redis.url"),
 ];
 
 /// Everything Tollgate can be configured with. See `tollgate.example.toml`.
@@ -52,6 +53,33 @@ pub struct Settings {
     pub keys: KeySettings,
     pub caches: CacheSettings,
     pub retention: RetentionSettings,
+    pub redis: RedisSettings,
+}
+
+/// Redis, for several instances on one PostgreSQL (`server::cluster`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`; `REDIS_URL` overrides it. Absent: one
+    /// instance keeps everything in memory.
+    pub url: Option<SecretString>,
+    /// Every key and channel Tollgate uses starts with it, so that several
+    /// deployments (or tests) can share one Redis.
+    pub prefix: String,
+    /// While Redis cannot be reached, requests to free models are still
+    /// served (with this instance's own rate-limit windows); priced ones
+    /// are refused either way, since their holds cannot be shared.
+    pub serve_free_when_down: bool,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "tollgate:".to_owned(),
+            serve_free_when_down: true,
+        }
+    }
 }
 
 /// How many API keys a person may hold.
@@ -443,6 +471,7 @@ impl Default for Settings {
             keys: KeySettings::default(),
             caches: CacheSettings::default(),
             retention: RetentionSettings::default(),
+            redis: RedisSettings::default(),
         }
     }
 }
@@ -507,6 +536,9 @@ impl Settings {
         }
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            figment = figment.merge(Serialized::default("redis.url", url));
         }
         if let Ok(url) = std::env::var("UPSTREAM_PANEL_URL") {
             figment = figment.merge(Serialized::default("ui.upstream_panel_url", url));

@@ -22,6 +22,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 
 use crate::{
+    cluster::bus::{Bus, Change},
     entity::{
         entitlement::{self, GrantSource},
         user,
@@ -93,6 +94,8 @@ pub struct Entitlements {
     active: RwLock<HashMap<String, Option<ActiveGrant>>>,
     /// Moves on every change, so a load that raced a change is not kept.
     generation: AtomicU64,
+    /// Tells the other instances what changed here.
+    bus: Bus,
 }
 
 impl Entitlements {
@@ -129,11 +132,32 @@ impl Entitlements {
         })
     }
 
-    /// Drops what is known of a user, after a grant or a revocation.
+    pub fn new(bus: Bus) -> Self {
+        Self {
+            bus,
+            ..Self::default()
+        }
+    }
+
+    /// Drops what is known of a user, after a grant or a revocation, here
+    /// and on every other instance.
     pub fn forget(&self, user_id: &str) {
+        self.drop_user(user_id);
+        self.bus.publish(Change::Entitlements(user_id.to_owned()));
+    }
+
+    /// Drops what this instance knows of a user.
+    pub fn drop_user(&self, user_id: &str) {
         let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         active.remove(user_id);
+    }
+
+    /// Drops everything this instance knows (changes may have gone unheard).
+    pub fn drop_all(&self) {
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        active.clear();
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Error {
         message: String,
         retry_after_secs: u64,
     },
+    /// A service Tollgate depends on (Redis) cannot be reached: 503.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything unexpected; its text is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -54,6 +57,7 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

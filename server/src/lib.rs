@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod browser;
+pub mod cluster;
 pub mod config;
 pub mod credits;
 pub mod db;

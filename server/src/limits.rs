@@ -26,8 +26,12 @@ use std::{
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
+    cluster::{
+        Cluster, Unavailable,
+        bus::{Bus, Change},
+        windows::SharedWindow,
+    },
     idle::IdleMap,
-    keys::cache::KeyCaller,
     plan::{Limits, PlanName},
 };
 use window::Window;
@@ -90,6 +94,17 @@ pub struct RateLimits {
     plans: RwLock<HashMap<PlanName, Limits>>,
     keys: Subjects,
     users: Subjects,
+    /// Tells the other instances when a plan's limits change.
+    bus: Bus,
+}
+
+/// Who a request counts against, and their limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub key: &'a str,
+    pub key_limits: Limits,
+    pub user: &'a str,
+    pub user_limits: Limits,
 }
 
 /// What a request was let in with.
@@ -107,8 +122,11 @@ pub struct Refused {
 }
 
 /// Counts a request's real tokens once it settles.
-pub struct TokenMeter {
-    windows: Vec<Arc<Subject>>,
+pub struct TokenMeter(Meter);
+
+enum Meter {
+    Local(Vec<Arc<Subject>>),
+    Shared(Arc<Cluster>, Vec<SharedWindow>),
 }
 
 #[derive(Clone, Copy)]
@@ -118,12 +136,39 @@ enum Kind {
 }
 
 impl RateLimits {
-    pub fn new(configured: HashMap<PlanName, Limits>) -> Self {
+    pub fn new(configured: HashMap<PlanName, Limits>, bus: Bus) -> Self {
         Self {
             plans: RwLock::new(configured.clone()),
             configured,
             keys: Subjects::default(),
             users: Subjects::default(),
+            bus,
+        }
+    }
+
+    /// The limits a key and its owner on `plan` are held to: the key's own
+    /// where it has them, the plan's otherwise.
+    pub fn caller<'a>(
+        &self,
+        key: &'a str,
+        own: (Option<i64>, Option<i64>),
+        user: &'a str,
+        plan: PlanName,
+    ) -> Caller<'a> {
+        let plan = self.plan(plan);
+        let or_plan = |limit: Option<i64>, default: u32| {
+            limit
+                .and_then(|limit| u32::try_from(limit).ok())
+                .unwrap_or(default)
+        };
+        Caller {
+            key,
+            key_limits: Limits {
+                requests_per_minute: or_plan(own.0, plan.requests_per_minute),
+                tokens_per_minute: or_plan(own.1, plan.tokens_per_minute),
+            },
+            user,
+            user_limits: plan,
         }
     }
 
@@ -142,6 +187,11 @@ impl RateLimits {
         self.configured.get(&plan).copied().unwrap_or(Limits::NONE)
     }
 
+    /// Tells the other instances that a plan's limits changed.
+    fn announce_plans(&self) {
+        self.bus.publish(Change::Plans);
+    }
+
     /// Applies an admin's limits for a plan (see [`plans::set`]).
     fn set_plan(&self, plan: PlanName, limits: Limits) {
         self.plans
@@ -151,29 +201,19 @@ impl RateLimits {
     }
 
     /// Takes one request, and one token to be let in, from the key's and
-    /// the owner's windows. The headers describe the windows either way.
-    pub fn admit(
-        &self,
-        caller: &KeyCaller,
-        plan: PlanName,
-    ) -> (RateHeaders, Result<TokenMeter, Refused>) {
-        let plan = self.plan(plan);
-        let own = |limit: Option<i64>, default: u32| {
-            limit
-                .and_then(|limit| u32::try_from(limit).ok())
-                .unwrap_or(default)
-        };
-        let key_limits = Limits {
-            requests_per_minute: own(caller.key.requests_per_minute, plan.requests_per_minute),
-            tokens_per_minute: own(caller.key.tokens_per_minute, plan.tokens_per_minute),
-        };
+    /// the owner's windows on this instance. The headers describe the
+    /// windows either way.
+    pub fn admit(&self, caller: &Caller<'_>) -> (RateHeaders, Result<TokenMeter, Refused>) {
         let now = Instant::now();
         let subjects = [
             (
-                self.keys.get(&caller.key.id, key_limits, now),
-                "this API key",
+                self.keys.get(caller.key, caller.key_limits, now),
+                Whose::Key,
             ),
-            (self.users.get(&caller.owner.id, plan, now), "your account"),
+            (
+                self.users.get(caller.user, caller.user_limits, now),
+                Whose::User,
+            ),
         ];
         let mut headers = RateHeaders::default();
         for kind in [Kind::Requests, Kind::Tokens] {
@@ -187,22 +227,8 @@ impl RateLimits {
                     Ok(reading) => headers.keep_tighter(kind, reading),
                     Err(wait) => {
                         headers.set(kind, wait.reading);
-                        let what = match kind {
-                            Kind::Requests => "requests",
-                            Kind::Tokens => "tokens",
-                        };
-                        let message = format!(
-                            "rate limit reached for {whose}: {} {what} per minute; try again in {}",
-                            wait.reading.limit,
-                            go_duration(wait.retry_after)
-                        );
-                        return (
-                            headers,
-                            Err(Refused {
-                                retry_after: wait.retry_after,
-                                message,
-                            }),
-                        );
+                        let refused = refusal(kind, *whose, wait.reading.limit, wait.retry_after);
+                        return (headers, Err(refused));
                     }
                 }
             }
@@ -212,7 +238,112 @@ impl RateLimits {
             .map(|(subject, _)| subject)
             .filter(|subject| subject.tokens.is_some())
             .collect();
-        (headers, Ok(TokenMeter { windows }))
+        (headers, Ok(TokenMeter(Meter::Local(windows))))
+    }
+
+    /// [`Self::admit`] on the windows every instance shares, in Redis.
+    pub async fn admit_shared(
+        &self,
+        cluster: &Arc<Cluster>,
+        caller: &Caller<'_>,
+    ) -> Result<(RateHeaders, Result<TokenMeter, Refused>), Unavailable> {
+        let mut windows = Vec::new();
+        for kind in [Kind::Requests, Kind::Tokens] {
+            for (whose, subject, limits) in [
+                (Whose::Key, format!("k:{}", caller.key), caller.key_limits),
+                (
+                    Whose::User,
+                    format!("u:{}", caller.user),
+                    caller.user_limits,
+                ),
+            ] {
+                let limit = match kind {
+                    Kind::Requests => limits.requests_per_minute,
+                    Kind::Tokens => limits.tokens_per_minute,
+                };
+                if limit > 0 {
+                    let window = cluster.window(kind.as_str(), &subject, limit);
+                    windows.push((kind, whose, window));
+                }
+            }
+        }
+        let shared: Vec<SharedWindow> = windows.iter().map(|(_, _, w)| w.clone()).collect();
+        let mut headers = RateHeaders::default();
+        match cluster.admit(&shared).await? {
+            Ok(taken) => {
+                for ((kind, _, window), taken) in windows.iter().zip(taken) {
+                    headers.keep_tighter(
+                        *kind,
+                        Reading {
+                            limit: window.limit,
+                            remaining: taken.remaining,
+                            reset: taken.reset,
+                        },
+                    );
+                }
+                let tokens = windows
+                    .into_iter()
+                    .filter(|(kind, _, _)| matches!(kind, Kind::Tokens))
+                    .map(|(_, _, window)| window)
+                    .collect();
+                Ok((
+                    headers,
+                    Ok(TokenMeter(Meter::Shared(cluster.clone(), tokens))),
+                ))
+            }
+            Err(full) => {
+                let Some((kind, whose, window)) = windows.get(full.index) else {
+                    return Err(Unavailable(redis::RedisError::from((
+                        redis::ErrorKind::UnexpectedReturnType,
+                        "the admit script named no window",
+                    ))));
+                };
+                let reading = Reading {
+                    limit: window.limit,
+                    remaining: 0,
+                    reset: full.retry_after
+                        + Duration::from_micros(60_000_000 / u64::from(window.limit))
+                            * window.limit.saturating_sub(1),
+                };
+                headers.set(*kind, reading);
+                Ok((
+                    headers,
+                    Err(refusal(*kind, *whose, window.limit, full.retry_after)),
+                ))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Whose {
+    Key,
+    User,
+}
+
+/// The refusal of a full window, as the client reads it.
+fn refusal(kind: Kind, whose: Whose, limit: u32, retry_after: Duration) -> Refused {
+    let whose = match whose {
+        Whose::Key => "this API key",
+        Whose::User => "your account",
+    };
+    let message = format!(
+        "rate limit reached for {whose}: {limit} {} per minute; try again in {}",
+        kind.as_str(),
+        go_duration(retry_after)
+    );
+    Refused {
+        retry_after,
+        message,
+    }
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Requests => "requests",
+            Kind::Tokens => "tokens",
+        }
     }
 }
 
@@ -232,9 +363,19 @@ impl RateLimits {
 impl TokenMeter {
     /// Adds the request's real tokens (less the one it was let in with).
     pub fn record(self, tokens: u64) {
-        for subject in &self.windows {
-            if let Some(window) = &subject.tokens {
-                window.add(tokens.saturating_sub(1));
+        let beyond_the_first = tokens.saturating_sub(1);
+        match self.0 {
+            Meter::Local(subjects) => {
+                for subject in &subjects {
+                    if let Some(window) = &subject.tokens {
+                        window.add(beyond_the_first);
+                    }
+                }
+            }
+            Meter::Shared(cluster, windows) => {
+                for window in &windows {
+                    cluster.add_tokens(window, beyond_the_first);
+                }
             }
         }
     }

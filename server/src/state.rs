@@ -12,6 +12,10 @@ use crate::{
         jwt::JwtKeys,
         throttle::{LoginThrottle, RegistrationThrottle},
     },
+    cluster::{
+        Cluster,
+        bus::{Bus, Caches},
+    },
     config::Settings,
     credits::wallets::Wallets,
     db,
@@ -56,6 +60,8 @@ pub struct AppState {
     pub presence: Arc<Presence>,
     /// The admin's live telemetry: one producer for every watcher.
     pub live: Arc<Hub>,
+    /// What instances share through Redis, when `redis.url` is set.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl AppState {
@@ -78,7 +84,18 @@ impl AppState {
             settings.auth.register_max_per_window,
             std::time::Duration::from_secs(settings.auth.login_window_secs),
         );
-        let rate_limits = RateLimits::new(settings.rate_limits.by_plan());
+        let cluster = match &settings.redis.url {
+            Some(_) => Some(Cluster::connect(&settings.redis).await?),
+            None => None,
+        };
+        let (bus, outbox) = match cluster {
+            Some(_) => {
+                let (bus, outbox) = Bus::new();
+                (bus, Some(outbox))
+            }
+            None => (Bus::default(), None),
+        };
+        let rate_limits = RateLimits::new(settings.rate_limits.by_plan(), bus.clone());
         limits::plans::load(&db, &rate_limits).await?;
         let live = Arc::new(Hub::new(db.clone(), &settings.live));
         let spool_dir = settings
@@ -88,7 +105,23 @@ impl AppState {
         if spool_dir.is_some() {
             settings.ensure_data_dir()?;
         }
-        let usage = Recorder::start(&db, spool_dir.as_deref()).await?;
+        let usage = Recorder::start(&db, spool_dir.as_deref(), cluster.clone()).await?;
+        let key_cache = Arc::new(KeyCache::new(bus.clone()));
+        let catalog = Arc::new(Catalog::new(bus.clone()));
+        let entitlements = Arc::new(Entitlements::new(bus));
+        let rate_limits = Arc::new(rate_limits);
+        if let (Some(cluster), Some(outbox)) = (&cluster, outbox) {
+            cluster.start_bus(
+                outbox,
+                Caches {
+                    db: db.clone(),
+                    keys: key_cache.clone(),
+                    entitlements: entitlements.clone(),
+                    catalog: catalog.clone(),
+                    rate_limits: rate_limits.clone(),
+                },
+            );
+        }
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -96,17 +129,18 @@ impl AppState {
             login_throttle: Arc::new(login_throttle),
             registration_throttle: Arc::new(registration_throttle),
             vault: Arc::new(vault),
-            key_cache: Arc::new(KeyCache::default()),
+            key_cache,
             metrics: metrics::start(db.clone()),
-            catalog: Arc::new(Catalog::default()),
+            catalog,
             upstream: Arc::new(Clients::default()),
             usage,
             counters: Arc::new(Counters::default()),
-            wallets: Arc::new(Wallets::default()),
-            rate_limits: Arc::new(rate_limits),
-            entitlements: Arc::new(Entitlements::default()),
+            wallets: Arc::new(Wallets::new(cluster.clone())),
+            rate_limits,
+            entitlements,
             presence: Arc::new(Presence::default()),
             live,
+            cluster,
         })
     }
 
@@ -115,5 +149,8 @@ impl AppState {
     pub async fn flush_writers(&self) {
         self.usage.shutdown().await;
         self.metrics.shutdown().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.shutdown(std::time::Duration::from_secs(5)).await;
+        }
     }
 }

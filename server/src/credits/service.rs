@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde::{Deserialize, Serialize};
@@ -111,7 +110,7 @@ pub async fn grant(
     // No wallet loads or other balance changes until this one is in memory.
     let _loading = wallets.loading.lock().await;
     if amount < 0
-        && let Some(available) = wallets.available(&request.user_id)
+        && let Some(available) = wallets.available(&request.user_id).await?
         && available + amount < 0
     {
         return Err(Error::bad_request(format!(
@@ -162,7 +161,7 @@ pub async fn grant(
     )
     .await?;
     txn.commit().await?;
-    wallets.credit(&user.id, amount);
+    wallets.credit(&user.id, entry.id, amount).await;
     Ok(Granted {
         entry,
         applied: true,
@@ -288,7 +287,7 @@ pub async fn refund(
     )
     .await?;
     txn.commit().await?;
-    wallets.credit(&usage.user_id, amount);
+    wallets.credit(&usage.user_id, entry.id, amount).await;
     Ok(Refunded {
         request_id,
         entry,
@@ -488,19 +487,7 @@ pub struct Discrepancy {
 /// Checks every balance against its ledger, entry by entry, in one read
 /// transaction so that writers cannot make a consistent ledger look wrong.
 pub async fn verify(db: &DatabaseConnection) -> Result<Vec<Discrepancy>> {
-    // One snapshot for every query: PostgreSQL's default (read committed)
-    // would let balances and ledger be read at different moments. SQLite's
-    // read transaction is a snapshot already.
-    let txn = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            db.begin_with_config(
-                Some(IsolationLevel::RepeatableRead),
-                Some(AccessMode::ReadOnly),
-            )
-            .await?
-        }
-        _ => db.begin().await?,
-    };
+    let txn = db::begin_snapshot(db).await?;
     let balances: std::collections::HashMap<String, i64> = credit_balance::Entity::find()
         .all(&txn)
         .await?

@@ -21,7 +21,10 @@ use std::{
 use sea_orm::DatabaseConnection;
 
 use super::service;
-use crate::error::Result;
+use crate::{
+    cluster::Cluster,
+    error::{Error, Result},
+};
 
 #[derive(Debug, Default)]
 struct Wallet {
@@ -36,6 +39,8 @@ pub struct Wallets {
     wallets: RwLock<HashMap<String, Arc<Mutex<Wallet>>>>,
     /// Taken to load a wallet, and by balance changes outside requests.
     pub loading: tokio::sync::Mutex<()>,
+    /// With several instances the wallets live in Redis instead.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// A reservation on a user's balance, to be settled exactly once.
@@ -87,9 +92,20 @@ impl Wallets {
         Ok(Ok(Hold { wallet, amount }))
     }
 
-    /// Applies a change made to the stored balance (a grant or an
-    /// adjustment), if the wallet is loaded. Call while holding `loading`.
-    pub fn credit(&self, user_id: &str, amount: i64) {
+    pub fn new(cluster: Option<Arc<Cluster>>) -> Self {
+        Self {
+            cluster,
+            ..Self::default()
+        }
+    }
+
+    /// Applies a ledger entry made outside requests (a grant, an
+    /// adjustment, a refund), if the wallet is loaded. Call while holding
+    /// `loading`.
+    pub async fn credit(&self, user_id: &str, entry_id: i64, amount: i64) {
+        if let Some(cluster) = &self.cluster {
+            return cluster.credit(user_id, entry_id, amount).await;
+        }
         if let Some(wallet) = self.read().get(user_id) {
             lock(wallet).balance += amount;
         }
@@ -97,11 +113,17 @@ impl Wallets {
 
     /// Balance minus holds, if the wallet is loaded. Call while holding
     /// `loading` to decide on a negative adjustment.
-    pub fn available(&self, user_id: &str) -> Option<i64> {
-        self.read().get(user_id).map(|wallet| {
+    pub async fn available(&self, user_id: &str) -> Result<Option<i64>> {
+        if let Some(cluster) = &self.cluster {
+            return cluster
+                .available(user_id)
+                .await
+                .map_err(|err| Error::Unavailable(err.to_string()));
+        }
+        Ok(self.read().get(user_id).map(|wallet| {
             let wallet = lock(wallet);
             wallet.balance - wallet.held
-        })
+        }))
     }
 
     async fn wallet(&self, db: &DatabaseConnection, user_id: &str) -> Result<Arc<Mutex<Wallet>>> {

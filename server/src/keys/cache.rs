@@ -32,6 +32,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::{secret, service};
 use crate::{
+    cluster::bus::{Bus, Change},
     entity::{
         api_key,
         user::{self, Status},
@@ -143,6 +144,8 @@ pub struct KeyCache {
     /// held while a load is cached, so neither slips between its check and
     /// its insert.
     generation: Mutex<u64>,
+    /// Tells the other instances what was forgotten here.
+    bus: Bus,
 }
 
 /// Loads of one key in a row that may meet a change before the last is
@@ -194,18 +197,46 @@ impl KeyCache {
             .map(|(key, owner)| self.cache(hash, key, owner, now)))
     }
 
-    /// Drops one key (after an edit or revocation).
+    pub fn new(bus: Bus) -> Self {
+        Self {
+            bus,
+            ..Self::default()
+        }
+    }
+
+    /// Drops one key (after an edit or revocation), here and on every
+    /// other instance.
     pub fn forget_key(&self, secret_hash: &str) {
+        self.drop_key(secret_hash);
+        self.bus.publish(Change::Key(secret_hash.to_owned()));
+    }
+
+    /// Drops every key of a user (after a change to the account), here and
+    /// on every other instance.
+    pub fn forget_user(&self, user_id: &str) {
+        self.drop_user(user_id);
+        self.bus.publish(Change::User(user_id.to_owned()));
+    }
+
+    /// Drops one key on this instance.
+    pub fn drop_key(&self, secret_hash: &str) {
         let mut generation = self.lock_generation();
         *generation += 1;
         self.entries.remove(secret_hash);
     }
 
-    /// Drops every key of a user (after a change to the account).
-    pub fn forget_user(&self, user_id: &str) {
+    /// Drops every key of a user on this instance.
+    pub fn drop_user(&self, user_id: &str) {
         let mut generation = self.lock_generation();
         *generation += 1;
         self.entries.retain(|caller| caller.owner.id != user_id);
+    }
+
+    /// Drops every key on this instance (changes may have gone unheard).
+    pub fn drop_all(&self) {
+        let mut generation = self.lock_generation();
+        *generation += 1;
+        self.entries.retain(|_| false);
     }
 
     /// Drops the keys unused for `idle` at `now`; returns how many.

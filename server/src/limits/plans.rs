@@ -105,6 +105,7 @@ pub async fn set(
     .await?;
     txn.commit().await?;
     limits.set_plan(plan, new);
+    limits.announce_plans();
     Ok(after)
 }
 

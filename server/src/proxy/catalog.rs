@@ -16,6 +16,7 @@ use axum::http::{HeaderName, HeaderValue};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::{
+    cluster::bus::{Bus, Change},
     entity::{
         provider::{self, ProviderKind},
         shadow_model,
@@ -78,6 +79,8 @@ pub struct Catalog {
     table: RwLock<Option<Arc<Table>>>,
     /// Bumped by every invalidation, so that a load that raced one is not kept.
     generation: AtomicU64,
+    /// Tells the other instances when models or providers changed.
+    bus: Bus,
 }
 
 impl Catalog {
@@ -103,8 +106,22 @@ impl Catalog {
         Ok(table.get(name).cloned())
     }
 
-    /// Forgets the table after a change to models or providers.
+    pub fn new(bus: Bus) -> Self {
+        Self {
+            bus,
+            ..Self::default()
+        }
+    }
+
+    /// Forgets the table after a change to models or providers, here and on
+    /// every other instance.
     pub fn invalidate(&self) {
+        self.drop_table();
+        self.bus.publish(Change::Catalog);
+    }
+
+    /// Forgets the table on this instance.
+    pub fn drop_table(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         *self.write() = None;
     }

@@ -26,10 +26,14 @@ use super::{
     meter::{self, StreamMeter},
     relay::Relay,
     request::{ClientRequest, Endpoint, UpstreamRequest, read_body},
-    settle::Pending,
+    settle::{Holds, Pending},
     upstream::{BodyStream, SendError},
 };
 use crate::{
+    cluster::{
+        Unavailable,
+        funds::{FundsError, Short},
+    },
     entity::provider::ProviderKind,
     keys::cache::KeyCaller,
     limits::TokenMeter,
@@ -118,7 +122,28 @@ where
         Ok(effective) => effective.plan,
         Err(err) => return refuse(state, ProxyError::internal(err, format)),
     };
-    let (rate_headers, admitted) = state.rate_limits.admit(caller, plan);
+    let limits = state.rate_limits.caller(
+        &caller.key.id,
+        (caller.key.requests_per_minute, caller.key.tokens_per_minute),
+        &caller.owner.id,
+        plan,
+    );
+    let decided = match &state.cluster {
+        None => Ok(state.rate_limits.admit(&limits)),
+        Some(cluster) => match state.rate_limits.admit_shared(cluster, &limits).await {
+            // Free models may still be served, on this instance's windows;
+            // priced ones are refused when they try to hold.
+            Err(err) if state.settings.redis.serve_free_when_down => {
+                tracing::warn!(error = %err, "rate limits on this instance only");
+                Ok(state.rate_limits.admit(&limits))
+            }
+            decided => decided,
+        },
+    };
+    let (rate_headers, admitted) = match decided {
+        Ok(decided) => decided,
+        Err(err) => return refuse(state, shared_state_unavailable(&err, format)),
+    };
     let mut response = match admitted {
         Err(refused) => {
             let retry_headers = refused.retry_headers();
@@ -361,39 +386,77 @@ async fn admit(
         input: prices.input.max(prices.cache_write),
         ..prices
     });
-    let quota_hold = caller.reserve_quota(worst).map_err(|remaining| {
-        ProxyError::new(
-            ErrorKind::InsufficientQuota,
-            format!(
+    let short = |short: Short| {
+        let message = match short {
+            Short::Quota(remaining) => format!(
                 "this API key's quota cannot cover this request: {} credits left, it may cost up to {}",
                 format_credits(remaining),
                 format_credits(worst)
             ),
+            Short::Balance(short) if short.balance < 0 => format!(
+                "your credit balance is below zero ({} credits) after a request that cost more than it held; add credits to continue",
+                format_credits(short.balance)
+            ),
+            Short::Balance(short) => format!(
+                "insufficient credits: {} available, this request may cost up to {}",
+                format_credits(short.available.max(0)),
+                format_credits(worst)
+            ),
+        };
+        ProxyError::new(ErrorKind::InsufficientQuota, message, format)
+    };
+    let Some(cluster) = &state.cluster else {
+        let quota_hold = caller
+            .reserve_quota(worst)
+            .map_err(|remaining| short(Short::Quota(remaining)))?;
+        let hold = state
+            .wallets
+            .reserve(&state.db, &caller.owner.id, worst)
+            .await
+            .map_err(|err| ProxyError::internal(err, format))?
+            .map_err(|insufficient| short(Short::Balance(insufficient)))?;
+        pending.set_holds(Holds::Local(hold, quota_hold));
+        return Ok(());
+    };
+    match cluster
+        .reserve(&state.db, &caller.owner.id, &caller.key, worst)
+        .await
+    {
+        Ok(Ok(hold)) => pending.set_holds(Holds::Shared(hold)),
+        Ok(Err(refused)) => return Err(short(refused)),
+        // Nothing to hold: a free request need not wait for Redis.
+        Err(FundsError::Unavailable(err))
+            if worst == 0 && state.settings.redis.serve_free_when_down =>
+        {
+            tracing::warn!(error = %err, "serving a free request without Redis");
+        }
+        Err(FundsError::Unavailable(err)) => return Err(shared_state_unavailable(&err, format)),
+        Err(FundsError::Rebuilding) => {
+            return Err(ProxyError {
+                retry_after: Some(HeaderValue::from_static("3")),
+                ..ProxyError::new(
+                    ErrorKind::Unavailable,
+                    "balances are being rebuilt after a restart of the shared state; try again in a few seconds",
+                    format,
+                )
+            });
+        }
+        Err(FundsError::Database(err)) => return Err(ProxyError::internal(err, format)),
+    }
+    Ok(())
+}
+
+/// Redis cannot be asked: money fails closed, the client may try again.
+fn shared_state_unavailable(err: &Unavailable, format: ApiFormat) -> ProxyError {
+    tracing::error!(error = %err, "refusing a request: the shared state is unavailable");
+    ProxyError {
+        retry_after: Some(HeaderValue::from_static("2")),
+        ..ProxyError::new(
+            ErrorKind::Unavailable,
+            "Tollgate's shared state (Redis) is unavailable; try again shortly",
             format,
         )
-    })?;
-    let hold = state
-        .wallets
-        .reserve(&state.db, &caller.owner.id, worst)
-        .await
-        .map_err(|err| ProxyError::internal(err, format))?
-        .map_err(|short| {
-            let message = if short.balance < 0 {
-                format!(
-                    "your credit balance is below zero ({} credits) after a request that cost more than it held; add credits to continue",
-                    format_credits(short.balance)
-                )
-            } else {
-                format!(
-                    "insufficient credits: {} available, this request may cost up to {}",
-                    format_credits(short.available.max(0)),
-                    format_credits(worst)
-                )
-            };
-            ProxyError::new(ErrorKind::InsufficientQuota, message, format)
-        })?;
-    pending.set_holds(hold, quota_hold);
-    Ok(())
+    }
 }
 
 /// What answering a request needs once its body is ready for the provider.

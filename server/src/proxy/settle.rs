@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::{catalog::Route, request::Endpoint};
 use crate::{
+    cluster::funds::SharedHold,
     credits::wallets::{Hold, Settled},
     entity::usage_record,
     keys::cache::{KeyCaller, QuotaHold},
@@ -21,6 +22,14 @@ use crate::{
     time,
     usage::{Prices, Receipt, Recorder, Tokens},
 };
+
+/// A request's reservations: in this instance's memory, or shared in
+/// Redis.
+pub enum Holds {
+    /// The owner's balance, and the key's quota if it has one.
+    Local(Hold, Option<QuotaHold>),
+    Shared(SharedHold),
+}
 
 /// A request on its way, with what its usage row will need.
 pub struct Pending {
@@ -36,10 +45,9 @@ pub struct Pending {
     created_at: DateTime<Utc>,
     /// When the first byte of the upstream's body arrived.
     pub first_byte: Option<Duration>,
-    /// The reservation on the owner's balance, once admitted.
-    hold: Option<Hold>,
-    /// The reservation on the key's quota, if it has one.
-    quota_hold: Option<QuotaHold>,
+    /// The reservations on the owner's balance and the key's quota, once
+    /// admitted.
+    holds: Option<Holds>,
     /// Counts the request's tokens against its tokens-per-minute windows.
     token_meter: Option<TokenMeter>,
 }
@@ -64,8 +72,7 @@ impl Pending {
             started: Instant::now(),
             created_at: time::now(),
             first_byte: None,
-            hold: None,
-            quota_hold: None,
+            holds: None,
             token_meter: None,
         }
     }
@@ -76,9 +83,8 @@ impl Pending {
     }
 
     /// Keeps the request's reservations until it settles.
-    pub fn set_holds(&mut self, hold: Hold, quota_hold: Option<QuotaHold>) {
-        self.hold = Some(hold);
-        self.quota_hold = quota_hold;
+    pub fn set_holds(&mut self, holds: Holds) {
+        self.holds = Some(holds);
     }
 
     /// The public model name the client asked for, once read.
@@ -111,21 +117,25 @@ impl Pending {
             meter.record(tokens.total());
         }
         // Only an admitted request holds anything; the rest cost nothing.
-        let Settled { charged, overrun } = self.hold.map_or(
-            Settled {
+        let Settled { charged, overrun } = match self.holds {
+            None => Settled {
                 charged: 0,
                 overrun: 0,
             },
-            |hold| hold.settle(cost),
-        );
+            Some(Holds::Local(hold, quota_hold)) => {
+                let settled = hold.settle(cost);
+                match quota_hold {
+                    Some(quota_hold) => quota_hold.settle(settled.charged),
+                    None if settled.charged > 0 => self.caller.charge(settled.charged),
+                    None => {}
+                }
+                settled
+            }
+            Some(Holds::Shared(hold)) => hold.settle(cost, &self.id),
+        };
         if overrun > 0 {
             self.counters.overran(overrun);
             tracing::warn!(request = %self.id, user = %self.caller.owner.id, cost, overrun, "a request cost more than it held; charged in full");
-        }
-        match self.quota_hold {
-            Some(quota_hold) => quota_hold.settle(charged),
-            None if charged > 0 => self.caller.charge(charged),
-            None => {}
         }
         let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         let route = self.route.as_deref();

@@ -1,7 +1,7 @@
 //! Where proxied requests hand their usage rows: the spool (durable before
 //! the answer completes), then the batching writer (the database).
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 
@@ -9,7 +9,7 @@ use super::{
     spool::{Receipt, Spool},
     writer::{self, UsageWriter},
 };
-use crate::entity::usage_record;
+use crate::{cluster::Cluster, entity::usage_record};
 
 /// How long a graceful shutdown waits for the database to take the rows
 /// still queued; what it does not take stays in the spool for the next start.
@@ -26,10 +26,14 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the writer and, when `spool_dir` is given, replays what the
     /// spool holds from earlier runs and opens it.
-    pub async fn start(db: &DatabaseConnection, spool_dir: Option<&Path>) -> anyhow::Result<Self> {
-        let writer = writer::start(db.clone());
+    pub async fn start(
+        db: &DatabaseConnection,
+        spool_dir: Option<&Path>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> anyhow::Result<Self> {
+        let writer = writer::start(db.clone(), cluster.clone());
         let spool = match spool_dir {
-            Some(dir) => Some(Spool::open(dir, db, writer.clone()).await?),
+            Some(dir) => Some(Spool::open(dir, db, writer.clone(), cluster).await?),
             None => None,
         };
         Ok(Self { writer, spool })

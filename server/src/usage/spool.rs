@@ -17,6 +17,7 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{ErrorKind, Read, Write},
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -28,7 +29,7 @@ use tokio::{
 };
 
 use super::writer::{self, UsageWriter};
-use crate::entity::usage_record;
+use crate::{cluster::Cluster, entity::usage_record};
 
 /// A segment is closed (and deleted once stored) past this size.
 const SEGMENT_BYTES: u64 = 4 * 1024 * 1024;
@@ -80,10 +81,11 @@ impl Spool {
         dir: &Path,
         db: &DatabaseConnection,
         writer: UsageWriter,
+        cluster: Option<Arc<Cluster>>,
     ) -> anyhow::Result<Self> {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the usage spool {}", dir.display()))?;
-        let replayed = replay(dir, db).await?;
+        let replayed = replay(dir, db, cluster).await?;
         if replayed > 0 {
             tracing::info!(rows = replayed, "replayed usage rows from the spool");
         }
@@ -268,7 +270,11 @@ fn append(segment: &mut Segment, bytes: &[u8]) {
 
 /// Stores the rows of every segment no running instance holds, skipping
 /// rows already stored, and deletes the segments. Returns the rows read.
-async fn replay(dir: &Path, db: &DatabaseConnection) -> anyhow::Result<usize> {
+async fn replay(
+    dir: &Path,
+    db: &DatabaseConnection,
+    cluster: Option<Arc<Cluster>>,
+) -> anyhow::Result<usize> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
@@ -305,7 +311,7 @@ async fn replay(dir: &Path, db: &DatabaseConnection) -> anyhow::Result<usize> {
             }
         }
         for batch in rows.chunks(REPLAY_BATCH) {
-            writer::write_new(db, batch)
+            writer::write_new(db, batch, cluster.clone())
                 .await
                 .with_context(|| format!("cannot replay {}", path.display()))?;
         }

@@ -9,6 +9,7 @@
 use std::{
     borrow::Cow,
     collections::{HashMap, HashSet},
+    sync::Arc,
 };
 
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use serde_json::json;
 use crate::{
     audit::{self, Action, Target},
     batch::{self, BatchWriter, FOREVER, Sink},
+    cluster::Cluster,
     credits, db,
     entity::{
         api_key,
@@ -32,11 +34,15 @@ use crate::{
 
 pub type UsageWriter = BatchWriter<usage_record::Model>;
 
-pub fn start(db: DatabaseConnection) -> UsageWriter {
-    BatchWriter::start(db, UsageRecords)
+/// `cluster`: told which rows were written, so their charges stop being
+/// pending in Redis.
+pub fn start(db: DatabaseConnection, cluster: Option<Arc<Cluster>>) -> UsageWriter {
+    BatchWriter::start(db, UsageRecords { cluster })
 }
 
-struct UsageRecords;
+struct UsageRecords {
+    cluster: Option<Arc<Cluster>>,
+}
 
 impl Sink for UsageRecords {
     type Row = usage_record::Model;
@@ -53,19 +59,28 @@ impl Sink for UsageRecords {
         retry: bool,
     ) -> Result<(), DbErr> {
         let txn = db::begin_write(db).await?;
-        let rows = if retry {
+        let new = if retry {
             Cow::Owned(not_stored(&txn, rows).await?)
         } else {
             Cow::Borrowed(rows)
         };
-        store(&txn, &rows).await?;
-        txn.commit().await
+        store(&txn, &new).await?;
+        txn.commit().await?;
+        // All of them: those an unseen commit stored are written too.
+        if let Some(cluster) = &self.cluster {
+            cluster.written(rows);
+        }
+        Ok(())
     }
 }
 
 /// Stores the rows not stored yet (a spool's replay), in one transaction.
-pub async fn write_new(db: &DatabaseConnection, rows: &[usage_record::Model]) -> Result<(), DbErr> {
-    UsageRecords.write(db, rows, true).await
+pub async fn write_new(
+    db: &DatabaseConnection,
+    rows: &[usage_record::Model],
+    cluster: Option<Arc<Cluster>>,
+) -> Result<(), DbErr> {
+    UsageRecords { cluster }.write(db, rows, true).await
 }
 
 /// The rows whose ids are not in `usage_records` yet.

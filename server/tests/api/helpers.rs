@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use server::{
     AppState, Settings,
     accounts::service::{self, NewUser},
-    config::{AuthSettings, DatabaseSettings, RateLimitSettings},
+    config::{AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings},
     entity::{
         usage_record,
         user::{Plan, Role},
@@ -91,7 +91,20 @@ pub fn settings_for(dir: &Path, database_url: Option<&str>) -> Settings {
         // Tests that are not about rate limits send bursts no plan allows;
         // the rate-limit tests set their own.
         rate_limits: RateLimitSettings::unlimited(),
+        redis: test_redis(),
         ..Settings::default()
+    }
+}
+
+/// Shared state in Redis when `TOLLGATE_TEST_REDIS_URL` is set
+/// (scripts/with-redis.sh), under a prefix of this app's own.
+fn test_redis() -> RedisSettings {
+    RedisSettings {
+        url: std::env::var("TOLLGATE_TEST_REDIS_URL")
+            .ok()
+            .map(SecretString::from),
+        prefix: format!("test_{}:", uuid_like()),
+        ..RedisSettings::default()
     }
 }
 

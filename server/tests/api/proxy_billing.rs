@@ -832,7 +832,10 @@ async fn a_request_is_charged_exactly_once_when_the_usage_writer_retries() {
     let balance = STARTING_MICROS - row.charged;
     assert_eq!(charge.balance_after, balance);
     assert_eq!(service::balance(db, &user_id).await.unwrap(), balance);
-    assert_eq!(proxy.app.state.wallets.available(&user_id), Some(balance));
+    assert_eq!(
+        proxy.app.state.wallets.available(&user_id).await.unwrap(),
+        Some(balance)
+    );
     assert_eq!(verify(db).await.unwrap(), vec![]);
 
     for statement in undo {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 use server::{
+    cluster::bus::Bus,
     config::RateLimitSettings,
     limits::{RateLimits, plans},
     plan::{Limits, PlanName},
@@ -457,7 +458,7 @@ async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 
     // Kept: a new instance on the same database loads them.
-    let fresh = RateLimits::new(RateLimitSettings::unlimited().by_plan());
+    let fresh = RateLimits::new(RateLimitSettings::unlimited().by_plan(), Bus::default());
     plans::load(app.app.db(), &fresh).await.unwrap();
     assert_eq!(fresh.plan(PlanName::Trial), Limits::new(1, 0));
     assert_eq!(fresh.plan(PlanName::Free), Limits::NONE);

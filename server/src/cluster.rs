@@ -1,0 +1,415 @@
+//! What several instances on one PostgreSQL share, through Redis
+//! (`redis.url` / `REDIS_URL`): balances, holds and key quotas
+//! ([`funds`]), rate-limit windows ([`windows`]) and cache invalidation
+//! ([`bus`]). Without Redis none of this runs and every instance keeps its
+//! own state in memory (the embedded default, one instance per database).
+//!
+//! PostgreSQL stays the source of truth: Redis holds working figures that
+//! can be rebuilt from the ledger, so an empty Redis loses nothing. Each
+//! instance registers itself under a key that expires unless its heartbeat
+//! renews it; what it holds on a balance goes when the key does, so the
+//! holds of an instance killed with `-9` are released within
+//! [`ALIVE_FOR`].
+//!
+//! Requests change Redis in one round trip to admit and one to settle; the
+//! settling is queued to a task that sends what queued in one script, in
+//! order, so nothing async runs in a destructor and nothing is lost while
+//! Redis is briefly away (the task tries again).
+
+pub mod bus;
+pub mod funds;
+pub mod windows;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::Context;
+use redis::{
+    Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::config::RedisSettings;
+
+/// How long an instance counts as alive after its last heartbeat.
+pub const ALIVE_FOR: Duration = Duration::from_secs(10);
+/// How often an instance renews its registration.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// After Redis came back empty, how long before balances are loaded again:
+/// every live instance has brought back its pending charges by then.
+const REBUILD_GRACE: Duration = Duration::from_secs(3);
+/// An answer Redis owes for longer than this is an outage.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+/// Operations sent in one script at most.
+const MAX_BATCH: usize = 512;
+
+/// Redis could not be asked (down, unreachable, too slow).
+#[derive(Debug)]
+pub struct Unavailable(pub redis::RedisError);
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redis is unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+impl From<redis::RedisError> for Unavailable {
+    fn from(err: redis::RedisError) -> Self {
+        Self(err)
+    }
+}
+
+/// A change to shared state, sent by the settling task in order.
+#[derive(Debug)]
+enum Op {
+    Settled {
+        user: String,
+        key: String,
+        usage: String,
+        held: i64,
+        quota_held: i64,
+        charged: i64,
+    },
+    Released {
+        user: String,
+        key: String,
+        held: i64,
+        quota_held: i64,
+    },
+    Written {
+        user: String,
+        key: String,
+        usage: String,
+    },
+    Tokens {
+        window: String,
+        interval_us: u64,
+        tokens: u64,
+    },
+    /// An account that may be wrong: loaded again from the database.
+    Forget { account: String },
+    /// Answered once everything queued before it was sent.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// A charge settled here that the usage writer has not written yet.
+#[derive(Debug, Clone)]
+struct Unwritten {
+    user: String,
+    key: String,
+    charged: i64,
+}
+
+/// What instances share, and this instance's part in it.
+pub struct Cluster {
+    redis: ConnectionManager,
+    client: redis::Client,
+    prefix: String,
+    /// This process, in Redis: random, so a restart is a new instance.
+    instance: String,
+    scripts: Scripts,
+    queue: mpsc::UnboundedSender<Op>,
+    /// Charges settled here and not yet written, by usage id: brought back
+    /// when Redis restarts empty, so a rebuilt balance still counts them.
+    unwritten: Mutex<HashMap<String, Unwritten>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    settler: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Scripts {
+    reserve: Script,
+    load: Script,
+    credit: Script,
+    settle: Script,
+    admit: Script,
+}
+
+impl Cluster {
+    /// Connects and registers this instance; fails when Redis cannot be
+    /// reached, so a misconfigured cluster does not start half-shared.
+    pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Arc<Self>> {
+        let url = settings
+            .url
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret)
+            .context("redis.url is not set")?;
+        let client = redis::Client::open(url).context("invalid redis.url / REDIS_URL")?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(ANSWER_WITHIN))
+            .set_response_timeout(Some(ANSWER_WITHIN))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let redis = tokio::time::timeout(
+            ANSWER_WITHIN * 3,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out"))
+        .and_then(|connected| connected.map_err(anyhow::Error::from))
+        .context("cannot connect to Redis (check redis.url / REDIS_URL)")?;
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let cluster = Arc::new(Self {
+            redis,
+            client,
+            prefix: settings.prefix.clone(),
+            instance: format!("{:016x}", rand::random::<u64>()),
+            scripts: Scripts {
+                reserve: Script::new(include_str!("cluster/reserve.lua")),
+                load: Script::new(include_str!("cluster/load.lua")),
+                credit: Script::new(include_str!("cluster/credit.lua")),
+                settle: Script::new(include_str!("cluster/settle.lua")),
+                admit: Script::new(include_str!("cluster/admit.lua")),
+            },
+            queue,
+            unwritten: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
+            settler: Mutex::new(None),
+        });
+        cluster
+            .register(false)
+            .await
+            .context("cannot register this instance in Redis")?;
+        let settler = tokio::spawn(settle_queued(cluster.clone(), receiver));
+        *lock(&cluster.settler) = Some(settler);
+        let heartbeat = tokio::spawn(heartbeat(Arc::downgrade(&cluster)));
+        cluster.track(heartbeat);
+        tracing::info!(instance = %cluster.instance, "shared state in Redis");
+        Ok(cluster)
+    }
+
+    /// A key of ours: every name starts with `redis.prefix`.
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    fn track(&self, task: JoinHandle<()>) {
+        lock(&self.tasks).push(task);
+    }
+
+    fn send(&self, op: Op) {
+        // Fails only once the settling task ended, at exit.
+        let _ = self.queue.send(op);
+    }
+
+    /// Registers this instance (again, when Redis came back empty: then
+    /// its pending charges are brought back first and loads wait for the
+    /// other instances to do the same).
+    async fn register(&self, again: bool) -> Result<(), Unavailable> {
+        let mut redis = self.connection();
+        let alive = self.key("i", &self.instance);
+        let rebuilding = format!("{}rebuilding", self.prefix);
+        let unwritten: Vec<(String, Unwritten)> = lock(&self.unwritten)
+            .iter()
+            .map(|(usage, charge)| (usage.clone(), charge.clone()))
+            .collect();
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (usage, charge) in &unwritten {
+            pipe.hset(self.key("p", &charge.user), usage, charge.charged)
+                .ignore()
+                .hset(self.key("pk", &charge.key), usage, charge.charged)
+                .ignore();
+        }
+        pipe.cmd("SET")
+            .arg(&alive)
+            .arg(1)
+            .arg("PX")
+            .arg(millis(ALIVE_FOR))
+            .ignore();
+        if again {
+            pipe.cmd("SET")
+                .arg(&rebuilding)
+                .arg(1)
+                .arg("PX")
+                .arg(millis(REBUILD_GRACE))
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut redis).await?;
+        if again {
+            tracing::warn!(
+                pending = unwritten.len(),
+                "Redis lost this instance's registration (restarted empty?): registered again"
+            );
+        }
+        Ok(())
+    }
+
+    /// Renews the registration; registers again when it was lost.
+    async fn renew(&self) -> Result<(), Unavailable> {
+        let mut redis = self.connection();
+        let renewed: Option<String> = redis::cmd("SET")
+            .arg(self.key("i", &self.instance))
+            .arg(1)
+            .arg("PX")
+            .arg(millis(ALIVE_FOR))
+            .arg("XX")
+            .query_async(&mut redis)
+            .await?;
+        if renewed.is_none() {
+            self.register(true).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until everything queued so far reached Redis, or `within`
+    /// passed (false then).
+    pub async fn flush(&self, within: Duration) -> bool {
+        let (done, waited) = tokio::sync::oneshot::channel();
+        self.send(Op::Flush(done));
+        matches!(tokio::time::timeout(within, waited).await, Ok(Ok(())))
+    }
+
+    /// At exit: sends what is queued (waiting at most `within`), stops the
+    /// tasks and removes this instance's registration, which releases
+    /// anything it still holds.
+    pub async fn shutdown(&self, within: Duration) {
+        if !self.flush(within).await {
+            tracing::warn!("Redis did not take every settled request before exit");
+        }
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        if let Some(settler) = lock(&self.settler).take() {
+            settler.abort();
+        }
+        let mut redis = self.connection();
+        let _: Result<(), _> = redis::cmd("DEL")
+            .arg(self.key("i", &self.instance))
+            .query_async(&mut redis)
+            .await;
+    }
+}
+
+/// Renews the registration every [`HEARTBEAT`] while the cluster lives.
+async fn heartbeat(cluster: std::sync::Weak<Cluster>) {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(cluster) = cluster.upgrade() else {
+            return;
+        };
+        if let Err(err) = cluster.renew().await {
+            tracing::warn!(error = %err, "cannot renew this instance's registration in Redis");
+        }
+    }
+}
+
+/// Sends queued operations in order, a batch per round trip; a batch that
+/// fails is tried again until Redis takes it.
+async fn settle_queued(cluster: Arc<Cluster>, mut receiver: mpsc::UnboundedReceiver<Op>) {
+    let mut batch = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(op) = receiver.recv().await {
+        batch.push(op);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut pause = Duration::from_millis(50);
+        let args = settle_args(&cluster, &mut batch, &mut flushes);
+        while !args.is_empty() {
+            let mut invocation = cluster.scripts.settle.prepare_invoke();
+            for arg in &args {
+                invocation.arg(arg);
+            }
+            let mut redis = cluster.connection();
+            match invocation.invoke_async::<()>(&mut redis).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot send settled requests to Redis; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The settle script's arguments for a batch (which it empties), and the
+/// flushes it answers.
+fn settle_args(
+    cluster: &Cluster,
+    batch: &mut Vec<Op>,
+    flushes: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) -> Vec<String> {
+    let mut args = Vec::new();
+    for op in batch.drain(..) {
+        let fields: Vec<String> = match op {
+            Op::Settled {
+                user,
+                key,
+                usage,
+                held,
+                quota_held,
+                charged,
+            } => vec![
+                "S".into(),
+                user,
+                key,
+                usage,
+                held.to_string(),
+                quota_held.to_string(),
+                charged.to_string(),
+            ],
+            Op::Released {
+                user,
+                key,
+                held,
+                quota_held,
+            } => vec![
+                "R".into(),
+                user,
+                key,
+                held.to_string(),
+                quota_held.to_string(),
+            ],
+            Op::Written { user, key, usage } => vec!["W".into(), user, key, usage],
+            Op::Tokens {
+                window,
+                interval_us,
+                tokens,
+            } => vec![
+                "T".into(),
+                window,
+                interval_us.to_string(),
+                tokens.to_string(),
+            ],
+            Op::Forget { account } => vec!["F".into(), account],
+            Op::Flush(done) => {
+                flushes.push(done);
+                continue;
+            }
+        };
+        args.extend(fields);
+    }
+    if !args.is_empty() {
+        args.splice(0..0, [cluster.prefix.clone(), cluster.instance.clone()]);
+    }
+    args
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,220 @@
+//! Cache invalidation between instances: a change made on one instance
+//! (a key revoked, a user suspended, a model edited …) drops the same
+//! entries on every other one within milliseconds, by Redis publish and
+//! subscribe. A subscription that breaks may have missed messages, so every
+//! cache is dropped whole when it connects again.
+//!
+//! The caches hold a [`Bus`] and publish their own changes; without Redis
+//! the bus goes nowhere.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::StreamExt;
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+
+use super::Cluster;
+use crate::{
+    entitlements::Entitlements,
+    keys::cache::KeyCache,
+    limits::{RateLimits, plans},
+    proxy::catalog::Catalog,
+};
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// One API key, by the hash of its secret.
+    Key(String),
+    /// A user's account: every key of theirs.
+    User(String),
+    /// A user's entitlement grants.
+    Entitlements(String),
+    /// Models or providers.
+    Catalog,
+    /// A plan's rate limits.
+    Plans,
+}
+
+impl Change {
+    fn encode(&self) -> String {
+        match self {
+            Self::Key(hash) => format!("key {hash}"),
+            Self::User(id) => format!("user {id}"),
+            Self::Entitlements(id) => format!("entitlements {id}"),
+            Self::Catalog => "catalog".to_owned(),
+            Self::Plans => "plans".to_owned(),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let (kind, id) = text.split_once(' ').unwrap_or((text, ""));
+        match (kind, id) {
+            ("key", hash) if !hash.is_empty() => Some(Self::Key(hash.to_owned())),
+            ("user", id) if !id.is_empty() => Some(Self::User(id.to_owned())),
+            ("entitlements", id) if !id.is_empty() => Some(Self::Entitlements(id.to_owned())),
+            ("catalog", "") => Some(Self::Catalog),
+            ("plans", "") => Some(Self::Plans),
+            _ => None,
+        }
+    }
+}
+
+/// Where caches announce their changes. Cheap to clone; the default goes
+/// nowhere (one instance).
+#[derive(Clone, Default)]
+pub struct Bus(Option<mpsc::UnboundedSender<Change>>);
+
+/// The changes published here, for [`Cluster::start_bus`].
+pub struct Outbox(mpsc::UnboundedReceiver<Change>);
+
+impl Bus {
+    pub fn new() -> (Self, Outbox) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (Self(Some(sender)), Outbox(receiver))
+    }
+
+    /// Tells the other instances (the caller has changed its own cache).
+    pub fn publish(&self, change: Change) {
+        if let Some(sender) = &self.0 {
+            let _ = sender.send(change);
+        }
+    }
+}
+
+/// The caches a change from another instance is applied to.
+#[derive(Clone)]
+pub struct Caches {
+    pub db: DatabaseConnection,
+    pub keys: Arc<KeyCache>,
+    pub entitlements: Arc<Entitlements>,
+    pub catalog: Arc<Catalog>,
+    pub rate_limits: Arc<RateLimits>,
+}
+
+impl Caches {
+    async fn apply(&self, change: Change) {
+        match change {
+            Change::Key(hash) => self.keys.drop_key(&hash),
+            Change::User(id) => self.keys.drop_user(&id),
+            Change::Entitlements(id) => self.entitlements.drop_user(&id),
+            Change::Catalog => self.catalog.drop_table(),
+            Change::Plans => self.reload_plans().await,
+        }
+    }
+
+    /// After a subscription (re)connects: it may have missed anything.
+    async fn drop_all(&self) {
+        self.keys.drop_all();
+        self.entitlements.drop_all();
+        self.catalog.drop_table();
+        self.reload_plans().await;
+    }
+
+    async fn reload_plans(&self) {
+        if let Err(err) = plans::load(&self.db, &self.rate_limits).await {
+            tracing::warn!(error = %err, "cannot reload the plans' rate limits");
+        }
+    }
+}
+
+/// How long a broken subscription waits before it connects again.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+
+impl Cluster {
+    fn channel(&self) -> String {
+        format!("{}changes", self.prefix)
+    }
+
+    /// Publishes this instance's changes and applies everyone else's.
+    pub fn start_bus(self: &Arc<Self>, outbox: Outbox, caches: Caches) {
+        let publisher = tokio::spawn(publish(self.clone(), outbox));
+        let subscriber = tokio::spawn(subscribe(self.clone(), caches));
+        self.track(publisher);
+        self.track(subscriber);
+    }
+}
+
+async fn publish(cluster: Arc<Cluster>, Outbox(mut changes): Outbox) {
+    let channel = cluster.channel();
+    while let Some(change) = changes.recv().await {
+        let message = format!("{} {}", cluster.instance, change.encode());
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let mut redis = cluster.connection();
+            let sent: Result<i64, _> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(&message)
+                .query_async(&mut redis)
+                .await;
+            match sent {
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot publish a change to the other instances; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+}
+
+async fn subscribe(cluster: Arc<Cluster>, caches: Caches) {
+    let channel = cluster.channel();
+    loop {
+        let connected = async {
+            let mut pubsub = cluster.client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match connected.await {
+            Ok(pubsub) => {
+                // Whatever was cached before may have changed unheard.
+                caches.drop_all().await;
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Ok(text) = message.get_payload::<String>() else {
+                        continue;
+                    };
+                    let Some((sender, change)) = text.split_once(' ') else {
+                        continue;
+                    };
+                    if sender == cluster.instance {
+                        continue;
+                    }
+                    match Change::decode(change) {
+                        Some(change) => caches.apply(change).await,
+                        None => tracing::warn!(message = %text, "unknown change message"),
+                    }
+                }
+                tracing::warn!("the subscription to changes ended; subscribing again");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot subscribe to changes; trying again");
+            }
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_reads_back_as_itself_and_garbage_as_nothing() {
+        let changes = [
+            Change::Key("ab12".into()),
+            Change::User("usr_1".into()),
+            Change::Entitlements("usr_2".into()),
+            Change::Catalog,
+            Change::Plans,
+        ];
+        for change in changes {
+            assert_eq!(Change::decode(&change.encode()), Some(change));
+        }
+        for garbage in ["", "key", "key ", "catalog x", "nonsense 1"] {
+            assert_eq!(Change::decode(garbage), None, "{garbage:?}");
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Balances, holds and key quotas in Redis, for several instances.
+//!
+//! A user's wallet (`w:<user>`) keeps `balance`, the ledger's balance less
+//! the charges settled since it was loaded (written to the ledger or not),
+//! `entry`, the last ledger entry it was loaded with, and one `h:<instance>`
+//! field per instance holding part of it. A key's quota (`q:<key>`) keeps
+//! `spent` and the same holds. Charges settled but not yet written are
+//! also kept by usage id (`p:<user>`, `pk:<key>`) until the usage writer
+//! has written them: a wallet loaded from the database (at first use, or
+//! after Redis came back empty) subtracts them, so it is never loaded
+//! richer than it is.
+
+use std::sync::Arc;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::{Cluster, Op, Unavailable, Unwritten, lock};
+use crate::{
+    credits::wallets::{Insufficient, Settled},
+    db,
+    entity::{api_key, credit_balance, credit_entry, usage_record},
+    error::Error,
+};
+
+/// Why a request's worst case was not reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short {
+    Balance(Insufficient),
+    /// The key's quota: what is left of it.
+    Quota(i64),
+}
+
+/// Why nothing could be decided.
+#[derive(Debug)]
+pub enum FundsError {
+    Unavailable(Unavailable),
+    /// Redis came back empty a moment ago; balances load again shortly.
+    Rebuilding,
+    Database(Error),
+}
+
+impl From<redis::RedisError> for FundsError {
+    fn from(err: redis::RedisError) -> Self {
+        Self::Unavailable(Unavailable(err))
+    }
+}
+
+impl From<sea_orm::DbErr> for FundsError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Database(err.into())
+    }
+}
+
+/// A reservation on a wallet (and a quota), settled exactly once: settled
+/// or dropped, the release is queued, never awaited in a destructor.
+pub struct SharedHold {
+    cluster: Arc<Cluster>,
+    user: String,
+    key: String,
+    pub amount: i64,
+    quota_amount: i64,
+}
+
+/// Loads in a row before a reservation gives up: each load answers one
+/// missing account, and a concurrent one may have loaded it already.
+const ATTEMPTS: usize = 4;
+
+impl Cluster {
+    /// Reserves `amount` on the user's balance and, if the key has a
+    /// quota, on the quota.
+    pub async fn reserve(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        user: &str,
+        key: &api_key::Model,
+        amount: i64,
+    ) -> Result<Result<SharedHold, Short>, FundsError> {
+        let wallet = self.key("w", user);
+        let quota = self.key("q", &key.id);
+        let limit = key.quota_limit.unwrap_or(-1);
+        for _ in 0..ATTEMPTS {
+            let mut redis = self.connection();
+            let reply: Vec<i64> = self
+                .scripts
+                .reserve
+                .key(&wallet)
+                .key(&quota)
+                .arg(&self.prefix)
+                .arg(&self.instance)
+                .arg(amount)
+                .arg(limit)
+                .invoke_async(&mut redis)
+                .await?;
+            match reply.as_slice() {
+                [0] => {
+                    return Ok(Ok(SharedHold {
+                        cluster: self.clone(),
+                        user: user.to_owned(),
+                        key: key.id.clone(),
+                        amount,
+                        quota_amount: if limit >= 0 { amount } else { 0 },
+                    }));
+                }
+                [1, available, balance] => {
+                    return Ok(Err(Short::Balance(Insufficient {
+                        available: *available,
+                        balance: *balance,
+                    })));
+                }
+                [2, remaining] => return Ok(Err(Short::Quota(*remaining))),
+                [3] => self.load_wallet(db, user).await?,
+                [4] => self.load_quota(db, &key.id).await?,
+                [5] => self.register(true).await.map_err(FundsError::Unavailable)?,
+                other => {
+                    return Err(FundsError::Database(Error::Internal(anyhow::anyhow!(
+                        "unexpected reply from the reserve script: {other:?}"
+                    ))));
+                }
+            }
+        }
+        Err(FundsError::Rebuilding)
+    }
+
+    /// Applies a ledger entry made outside requests (a grant, an
+    /// adjustment, a refund) to the user's wallet, and waits (a little) for
+    /// Redis to have it, so that it is spendable on every instance at once.
+    pub async fn credit(&self, user: &str, entry_id: i64, amount: i64) {
+        let mut redis = self.connection();
+        let applied: Result<i64, _> = self
+            .scripts
+            .credit
+            .key(self.key("w", user))
+            .arg(entry_id)
+            .arg(amount)
+            .invoke_async(&mut redis)
+            .await;
+        if let Err(err) = applied {
+            // The wallet goes, so that it is loaded again from the ledger.
+            tracing::warn!(error = %err, user, "cannot apply a ledger entry in Redis; dropping the wallet");
+            self.send(Op::Forget {
+                account: self.key("w", user),
+            });
+        }
+    }
+
+    /// What a user may still reserve, if the wallet is loaded.
+    pub async fn available(&self, user: &str) -> Result<Option<i64>, Unavailable> {
+        let mut redis = self.connection();
+        let fields: Vec<(String, i64)> = redis::cmd("HGETALL")
+            .arg(self.key("w", user))
+            .query_async(&mut redis)
+            .await?;
+        let balance = fields
+            .iter()
+            .find(|(field, _)| field == "balance")
+            .map(|(_, value)| *value);
+        let held: i64 = fields
+            .iter()
+            .filter(|(field, _)| field.starts_with("h:"))
+            .map(|(_, value)| *value)
+            .sum();
+        Ok(balance.map(|balance| balance - held))
+    }
+
+    /// The usage writer stored these rows: their charges are in the ledger.
+    /// Rows another process settled count too (a spool's replay).
+    pub fn written(&self, rows: &[usage_record::Model]) {
+        let mut unwritten = lock(&self.unwritten);
+        for row in rows {
+            if unwritten.remove(&row.id).is_some() || row.charged > 0 {
+                self.send(Op::Written {
+                    user: row.user_id.clone(),
+                    key: row.api_key_id.clone(),
+                    usage: row.id.clone(),
+                });
+            }
+        }
+    }
+
+    /// Loads a wallet: the stored balance and the ledger's last entry, less
+    /// the charges pending in Redis that the database does not have yet.
+    async fn load_wallet(&self, db: &DatabaseConnection, user: &str) -> Result<(), FundsError> {
+        let pending = self.key("p", user);
+        let ids = self.pending_ids(&pending).await?;
+        let txn = db::begin_snapshot(db).await?;
+        let balance = credit_balance::Entity::find_by_id(user.to_owned())
+            .one(&txn)
+            .await?
+            .map_or(0, |row| row.balance);
+        let last_entry: Option<i64> = credit_entry::Entity::find()
+            .select_only()
+            .column(credit_entry::Column::Id)
+            .filter(credit_entry::Column::UserId.eq(user))
+            .order_by_desc(credit_entry::Column::Id)
+            .into_tuple::<i64>()
+            .one(&txn)
+            .await?;
+        let written = written_among(&txn, &ids).await?;
+        txn.commit().await?;
+        self.load(
+            self.key("w", user),
+            pending,
+            "balance",
+            balance,
+            Some(last_entry.unwrap_or(0)),
+            -1,
+            &written,
+        )
+        .await
+    }
+
+    /// Loads a key's quota: its stored spend plus what is pending.
+    async fn load_quota(&self, db: &DatabaseConnection, key_id: &str) -> Result<(), FundsError> {
+        let pending = self.key("pk", key_id);
+        let ids = self.pending_ids(&pending).await?;
+        let txn = db::begin_snapshot(db).await?;
+        let spent = api_key::Entity::find_by_id(key_id.to_owned())
+            .one(&txn)
+            .await?
+            .map_or(0, |key| key.quota_used);
+        let written = written_among(&txn, &ids).await?;
+        txn.commit().await?;
+        self.load(
+            self.key("q", key_id),
+            pending,
+            "spent",
+            spent,
+            None,
+            1,
+            &written,
+        )
+        .await
+    }
+
+    async fn pending_ids(&self, pending: &str) -> Result<Vec<String>, FundsError> {
+        let mut redis = self.connection();
+        Ok(redis::cmd("HKEYS")
+            .arg(pending)
+            .query_async(&mut redis)
+            .await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn load(
+        &self,
+        account: String,
+        pending: String,
+        field: &str,
+        stored: i64,
+        last_entry: Option<i64>,
+        sign: i64,
+        written: &[String],
+    ) -> Result<(), FundsError> {
+        let mut invocation = self.scripts.load.key(account);
+        invocation
+            .key(pending)
+            .arg(&self.prefix)
+            .arg(field)
+            .arg(stored)
+            .arg(last_entry.map(|id| id.to_string()).unwrap_or_default())
+            .arg(sign);
+        for id in written {
+            invocation.arg(id);
+        }
+        let mut redis = self.connection();
+        match invocation.invoke_async::<i64>(&mut redis).await? {
+            0 => Ok(()),
+            _ => Err(FundsError::Rebuilding),
+        }
+    }
+}
+
+/// Of `ids`, the usage rows the database has.
+async fn written_among(
+    txn: &sea_orm::DatabaseTransaction,
+    ids: &[String],
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    let mut written = Vec::new();
+    for chunk in ids.chunks(500) {
+        written.extend(
+            usage_record::Entity::find()
+                .select_only()
+                .column(usage_record::Column::Id)
+                .filter(usage_record::Column::Id.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(txn)
+                .await?,
+        );
+    }
+    Ok(written)
+}
+
+impl SharedHold {
+    /// Releases the hold and charges `cost` in full (see
+    /// [`crate::credits::wallets::Hold::settle`]); the charge stays pending
+    /// under `usage` until the usage writer has written it.
+    pub fn settle(mut self, cost: i64, usage: &str) -> Settled {
+        let held = std::mem::take(&mut self.amount);
+        let quota_held = std::mem::take(&mut self.quota_amount);
+        let charged = Ord::max(cost, 0);
+        if charged > 0 {
+            lock(&self.cluster.unwritten).insert(
+                usage.to_owned(),
+                Unwritten {
+                    user: self.user.clone(),
+                    key: self.key.clone(),
+                    charged,
+                },
+            );
+        }
+        if held == 0 && quota_held == 0 && charged == 0 {
+            return Settled {
+                charged,
+                overrun: 0,
+            };
+        }
+        self.cluster.send(Op::Settled {
+            user: std::mem::take(&mut self.user),
+            key: std::mem::take(&mut self.key),
+            usage: usage.to_owned(),
+            held,
+            quota_held,
+            charged,
+        });
+        Settled {
+            charged,
+            overrun: (charged - held).max(0),
+        }
+    }
+}
+
+impl Drop for SharedHold {
+    /// Never settled (the request's task ended early): released without a
+    /// charge.
+    fn drop(&mut self) {
+        if self.amount != 0 || self.quota_amount != 0 {
+            self.cluster.send(Op::Released {
+                user: std::mem::take(&mut self.user),
+                key: std::mem::take(&mut self.key),
+                held: self.amount,
+                quota_held: self.quota_amount,
+            });
+        }
+    }
+}

@@ -1,0 +1,44 @@
+-- Reserves a request's worst case on its user's balance and, when its key
+-- has a quota, on the key's quota: both or neither, in one round trip.
+-- KEYS: the wallet, the key's quota
+-- ARGV: prefix, this instance, amount, the quota's limit (-1: none)
+-- Reply: {0} reserved; {1, available, balance} the balance is short;
+--        {2, remaining} the quota is short; {3} the wallet is not loaded;
+--        {4} the quota is not loaded; {5} this instance is not registered
+local prefix, me = ARGV[1], ARGV[2]
+local amount, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('EXISTS', prefix .. 'i:' .. me) == 0 then return {5} end
+
+-- What live instances hold on an account; the holds of an instance whose
+-- heartbeat expired (killed, cut off) are released here.
+local function held(account)
+  local total = 0
+  local fields = redis.call('HGETALL', account)
+  for i = 1, #fields, 2 do
+    local field = fields[i]
+    if string.sub(field, 1, 2) == 'h:' then
+      local owner = string.sub(field, 3)
+      if owner ~= me and redis.call('EXISTS', prefix .. 'i:' .. owner) == 0 then
+        redis.call('HDEL', account, field)
+      else
+        total = total + tonumber(fields[i + 1])
+      end
+    end
+  end
+  return total
+end
+
+local balance = redis.call('HGET', KEYS[1], 'balance')
+if not balance then return {3} end
+balance = tonumber(balance)
+local available = balance - held(KEYS[1])
+if balance < 0 or available < amount then return {1, available, balance} end
+if limit >= 0 then
+  local spent = redis.call('HGET', KEYS[2], 'spent')
+  if not spent then return {4} end
+  local remaining = limit - tonumber(spent) - held(KEYS[2])
+  if remaining <= 0 or remaining < amount then return {2, math.max(remaining, 0)} end
+  redis.call('HINCRBY', KEYS[2], 'h:' .. me, amount)
+end
+redis.call('HINCRBY', KEYS[1], 'h:' .. me, amount)
+return {0}
