@@ -18,6 +18,7 @@
 
 pub mod bus;
 pub mod funds;
+mod shared;
 pub mod windows;
 
 use std::{
@@ -94,6 +95,12 @@ enum Op {
     },
     /// An account that may be wrong: loaded again from the database.
     Forget { account: String },
+    /// A user was seen (presence).
+    Beat {
+        user: String,
+        at_ms: i64,
+        keep_ms: i64,
+    },
     /// Answered once everything queued before it was sent.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -128,6 +135,8 @@ struct Scripts {
     credit: Script,
     settle: Script,
     admit: Script,
+    count: Script,
+    give_back: Script,
 }
 
 impl Cluster {
@@ -165,6 +174,8 @@ impl Cluster {
                 credit: Script::new(include_str!("cluster/credit.lua")),
                 settle: Script::new(include_str!("cluster/settle.lua")),
                 admit: Script::new(include_str!("cluster/admit.lua")),
+                count: Script::new(include_str!("cluster/count.lua")),
+                give_back: Script::new(include_str!("cluster/give_back.lua")),
             },
             queue,
             unwritten: Mutex::new(HashMap::new()),
@@ -391,6 +402,17 @@ fn settle_args(
                 tokens.to_string(),
             ],
             Op::Forget { account } => vec!["F".into(), account],
+            Op::Beat {
+                user,
+                at_ms,
+                keep_ms,
+            } => vec![
+                "B".into(),
+                cluster.presence_key(),
+                user,
+                at_ms.to_string(),
+                keep_ms.to_string(),
+            ],
             Op::Flush(done) => {
                 flushes.push(done);
                 continue;

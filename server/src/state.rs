@@ -76,18 +76,20 @@ impl AppState {
         providers::service::upgrade_sealed(&db, &vault)
             .await
             .context("cannot upgrade the sealed provider keys")?;
-        let login_throttle = LoginThrottle::new(
-            settings.auth.login_max_failures,
-            std::time::Duration::from_secs(settings.auth.login_window_secs),
-        );
-        let registration_throttle = RegistrationThrottle::new(
-            settings.auth.register_max_per_window,
-            std::time::Duration::from_secs(settings.auth.login_window_secs),
-        );
         let cluster = match &settings.redis.url {
             Some(_) => Some(Cluster::connect(&settings.redis).await?),
             None => None,
         };
+        let login_throttle = LoginThrottle::new(
+            settings.auth.login_max_failures,
+            std::time::Duration::from_secs(settings.auth.login_window_secs),
+            cluster.clone(),
+        );
+        let registration_throttle = RegistrationThrottle::new(
+            settings.auth.register_max_per_window,
+            std::time::Duration::from_secs(settings.auth.login_window_secs),
+            cluster.clone(),
+        );
         let (bus, outbox) = match cluster {
             Some(_) => {
                 let (bus, outbox) = Bus::new();
@@ -138,7 +140,7 @@ impl AppState {
             wallets: Arc::new(Wallets::new(cluster.clone())),
             rate_limits,
             entitlements,
-            presence: Arc::new(Presence::default()),
+            presence: Arc::new(Presence::new(cluster.clone())),
             live,
             cluster,
         })

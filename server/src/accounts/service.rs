@@ -84,7 +84,7 @@ pub async fn register(state: &AppState, client: &str, form: SignUp) -> Result<Re
             "registration is closed: ask an admin for an account".into(),
         ));
     }
-    state.registration_throttle.attempt(client)?;
+    state.registration_throttle.attempt(client).await?;
     let name = validate::required_text("name", &form.name, MAX_NAME_LEN)?;
     let email = normalize_email(&form.email)?;
     validate_password(&form.password)?;
@@ -276,13 +276,13 @@ pub async fn authenticate_password(
     client: &str,
 ) -> Result<user::Model> {
     let email = email.trim().to_lowercase();
-    let attempt = throttle.attempt(client, &email)?;
+    let attempt = throttle.attempt(client, &email).await?;
     let user = find_by_email(db, &email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if !password::verify(password.to_owned(), stored).await? {
         return Err(Error::Unauthorized("invalid email or password".into()));
     }
-    throttle.succeeded(attempt);
+    throttle.succeeded(attempt).await;
     let user = user.ok_or_else(|| Error::Unauthorized("invalid email or password".into()))?;
     if user.status != Status::Active {
         return Err(Error::Forbidden("this account is suspended".into()));

@@ -108,7 +108,7 @@ pub async fn active_users(
         .await?;
 
     let mut seen: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let by_heartbeat = presence.since(DateTime::<Utc>::MIN_UTC);
+    let by_heartbeat = presence.since(DateTime::<Utc>::MIN_UTC).await;
     let sources = by_session
         .into_iter()
         .chain(

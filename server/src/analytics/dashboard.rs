@@ -118,6 +118,7 @@ pub async fn stats(
     );
     let beat_only: Vec<String> = presence
         .since(since)
+        .await
         .into_iter()
         .map(|(user_id, _)| user_id)
         .filter(|user_id| !active.contains(user_id))

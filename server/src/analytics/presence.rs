@@ -6,7 +6,10 @@
 //! in-memory map below is what makes callers without a session (an
 //! `x-api-key`) count, and is exact to the second on this instance.
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -16,6 +19,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::{
+    cluster::Cluster,
     entity::{session, user},
     error::Result,
     time::serde_iso,
@@ -33,6 +37,8 @@ const SWEEP_EVERY: Duration = Duration::minutes(10);
 #[derive(Default)]
 pub struct Presence {
     inner: RwLock<Beats>,
+    /// Shares the beats with every instance, when there are several.
+    cluster: Option<Arc<Cluster>>,
 }
 
 #[derive(Default)]
@@ -42,8 +48,18 @@ struct Beats {
 }
 
 impl Presence {
+    pub fn new(cluster: Option<Arc<Cluster>>) -> Self {
+        Self {
+            cluster,
+            ..Self::default()
+        }
+    }
+
     /// Records that `user_id` was here at `now`.
     pub fn beat(&self, user_id: &str, now: DateTime<Utc>) {
+        if let Some(cluster) = &self.cluster {
+            cluster.beat(user_id, now);
+        }
         let mut beats = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let latest = beats.seen.entry(user_id.to_owned()).or_insert(now);
         *latest = Ord::max(*latest, now);
@@ -75,15 +91,29 @@ impl Presence {
         self.len() == 0
     }
 
-    /// Users seen at or after `since`, with when.
-    pub fn since(&self, since: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
-        let beats = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        beats
-            .seen
-            .iter()
-            .filter(|(_, at)| **at >= since)
-            .map(|(user, at)| (user.clone(), *at))
-            .collect()
+    /// Users seen at or after `since`, with when: by every instance when
+    /// they share (this one's own beats count at once, whether Redis has
+    /// them yet or not).
+    pub async fn since(&self, since: DateTime<Utc>) -> Vec<(String, DateTime<Utc>)> {
+        let mut seen: Vec<(String, DateTime<Utc>)> = {
+            let beats = self.inner.read().unwrap_or_else(|p| p.into_inner());
+            beats
+                .seen
+                .iter()
+                .filter(|(_, at)| **at >= since)
+                .map(|(user, at)| (user.clone(), *at))
+                .collect()
+        };
+        if let Some(cluster) = &self.cluster {
+            match cluster.seen_since(since).await {
+                Ok(shared) => seen.extend(shared),
+                Err(err) => tracing::warn!(error = %err, "presence from this instance only"),
+            }
+        }
+        // The latest beat of each user.
+        seen.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        seen.dedup_by(|later, first| later.0 == first.0);
+        seen
     }
 }
 
@@ -121,7 +151,7 @@ pub async fn online(
         .all(db)
         .await?;
     let mut seen: HashMap<String, DateTime<Utc>> = by_session.into_iter().collect();
-    for (user_id, at) in presence.since(since) {
+    for (user_id, at) in presence.since(since).await {
         let latest = seen.entry(user_id).or_insert(at);
         *latest = Ord::max(*latest, at);
     }
@@ -161,21 +191,22 @@ pub async fn online(
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_map_keeps_the_latest_beat_and_forgets_old_ones() {
+    #[tokio::test]
+    async fn the_map_keeps_the_latest_beat_and_forgets_old_ones() {
         let presence = Presence::default();
         let now = crate::time::now();
         presence.beat("a", now - Duration::hours(30));
         presence.beat("b", now - Duration::minutes(1));
         presence.beat("b", now - Duration::minutes(3));
         assert_eq!(
-            presence.since(now - ONLINE_WINDOW),
+            presence.since(now - ONLINE_WINDOW).await,
             vec![("b".to_owned(), now - Duration::minutes(1))]
         );
         // A day-old beat is swept out by a later one.
         presence.beat("c", now + SWEEP_EVERY);
         let mut all: Vec<String> = presence
             .since(DateTime::<Utc>::MIN_UTC)
+            .await
             .into_iter()
             .map(|(user, _)| user)
             .collect();
@@ -183,8 +214,8 @@ mod tests {
         assert_eq!(all, ["b", "c"]);
     }
 
-    #[test]
-    fn the_sweep_forgets_users_not_seen_for_a_day_without_a_beat() {
+    #[tokio::test]
+    async fn the_sweep_forgets_users_not_seen_for_a_day_without_a_beat() {
         let presence = Presence::default();
         let now = crate::time::now();
         presence.beat("gone", now - KEEP);
@@ -194,6 +225,6 @@ mod tests {
 
         assert_eq!(dropped, 1);
         assert_eq!(presence.len(), 1);
-        assert_eq!(presence.since(DateTime::<Utc>::MIN_UTC)[0].0, "here");
+        assert_eq!(presence.since(DateTime::<Utc>::MIN_UTC).await[0].0, "here");
     }
 }

@@ -7,6 +7,8 @@
 --   W user key usage: written to the ledger
 --   T window interval_us tokens: tokens used, for a tokens-per-minute window
 --   F account: an account that may be wrong goes, to be loaded again
+--   B presence user at_ms keep_ms: a user was seen at a time (the latest
+--     counts); beats older than keep_ms go
 local prefix, me = ARGV[1], ARGV[2]
 local hold = 'h:' .. me
 
@@ -54,6 +56,11 @@ while i <= #ARGV do
     tat = tat + interval * tonumber(ARGV[i + 3])
     redis.call('SET', window, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
     i = i + 4
+  elseif op == 'B' then
+    local at = tonumber(ARGV[i + 3])
+    redis.call('ZADD', ARGV[i + 1], 'GT', at, ARGV[i + 2])
+    redis.call('ZREMRANGEBYSCORE', ARGV[i + 1], '-inf', at - tonumber(ARGV[i + 4]))
+    i = i + 5
   elseif op == 'F' then
     redis.call('DEL', ARGV[i + 1])
     i = i + 2
