@@ -7,7 +7,10 @@
 # and prints requests/s, p50/p99, the latency Tollgate adds, Tollgate's peak
 # RSS and the usage rows it wrote. Then the cost of durable usage: the JSON
 # and SSE cases again with the usage spool off (`usage.spool = false`) and
-# on (the default), back to back in the same run. Each endpoint gets a Tollgate of its own on
+# on (the default), back to back in the same run. Last, the cost of shared
+# state: the same cases with balances, holds and rate limits in memory and
+# in Redis (Debian's redis-server on the load core), with the Redis round
+# trips each request took. Each endpoint gets a Tollgate of its own on
 # a fresh database, so no case runs on the rows an earlier one wrote (a
 # growing database slows later cases, which made the translated rows, run
 # last, look slower than they are). Everything listens on 127.0.0.1 and is
@@ -62,7 +65,8 @@ start_gate() {
   GATES=$((GATES + 1))
   DATA="$WORK/data-$GATES"
   RUST_LOG=warn TOLLGATE__DATA_DIR="$DATA" TOLLGATE__SERVER__ADDR="127.0.0.1:$GATE_PORT" \
-    TOLLGATE__USAGE__SPOOL="${SPOOL:-true}" \
+    TOLLGATE__USAGE__SPOOL="${SPOOL:-true}" ${GATE_REDIS:+REDIS_URL="$GATE_REDIS"} \
+    TOLLGATE__REDIS__PREFIX="bench$GATES:" \
     TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
     TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
     TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
@@ -218,4 +222,51 @@ for case in "${DURABILITY_CASES[@]}"; do
       printf '%-15s %-28s %10s %9s %9s %12s\n' "$case" "spool $spool, ${run#*:}" "$rps" "$p50" "$p99" "$ok"
     done
   done
+done
+
+# The cost of shared state: the same Tollgate with balances, holds, quotas
+# and rate-limit windows in memory (one instance), then in Redis (as when
+# several instances share them). Redis runs on the load core.
+REDIS_PORT="${REDIS_PORT:-39903}"
+taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# Scripts Redis ran: each is one round trip (a batch of settled requests is one).
+evalsha() { redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
+SHARED_CASES=("openai json" "openai sse")
+for case in "${SHARED_CASES[@]}"; do
+  case "$case" in
+    "openai json") body="$OPENAI_JSON" ;;
+    "openai sse") body="$OPENAI_SSE" ;;
+  esac
+  for mode in memory redis; do
+    echo "running: $case, state in $mode"
+    if [ "$mode" = redis ]; then GATE_REDIS="redis://127.0.0.1:$REDIS_PORT" start_gate; else start_gate; fi
+    scripts_before=$(evalsha); scripts_before=${scripts_before:-0}
+    RESULT["$case/$mode/max"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
+    RESULT["$case/$mode/rate"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+    sleep 0.5 # the last settled requests reach Redis
+    scripts_after=$(evalsha); scripts_after=${scripts_after:-0}
+    read -r _ _ _ ok_max <<<"${RESULT["$case/$mode/max"]}"
+    read -r _ _ _ ok_rate <<<"${RESULT["$case/$mode/rate"]}"
+    RESULT["$case/$mode/trips"]=$(awk -v d="$((scripts_after - scripts_before))" -v a="${ok_max%/*}" -v b="${ok_rate%/*}" \
+      'BEGIN { if (a + b > 0) printf "%.2f", d / (a + b); else print "-" }')
+    stop_gate
+  done
+done
+echo
+echo "shared state: balances, holds and rate limits in memory, then in Redis"
+printf '%-15s %-24s %10s %9s %9s %12s %14s\n' "endpoint" "run" "req/s" "p50 ms" "p99 ms" "200s/total" "scripts/req"
+for case in "${SHARED_CASES[@]}"; do
+  for mode in memory redis; do
+    for run in "max:saturation" "rate:$RATE/s"; do
+      read -r rps p50 p99 ok <<<"${RESULT["$case/$mode/${run%%:*}"]}"
+      trips="-"; [ "$mode" = redis ] && trips="${RESULT["$case/$mode/trips"]}"
+      printf '%-15s %-24s %10s %9s %9s %12s %14s\n' "$case" "$mode, ${run#*:}" "$rps" "$p50" "$p99" "$ok" "$trips"
+    done
+  done
+  read -r a _ <<<"${RESULT["$case/redis/max"]}"
+  read -r b _ <<<"${RESULT["$case/memory/max"]}"
+  awk -v c="$case" -v a="$a" -v b="$b" 'BEGIN { printf "%-15s Redis at saturation: %.0f%% of in memory\n", c, 100 * a / b }'
 done

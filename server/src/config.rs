@@ -284,44 +284,50 @@ pub enum RealtimeMode {
 /// Each plan's default rate limits, for each key and for each user (all
 /// their keys together); 0 means no limit. Admins can change them at run
 /// time (`PUT /api/admin/rate-limits/{plan}`), which overrides these.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimitSettings {
-    pub trial: Limits,
-    pub free: Limits,
-    pub pro: Limits,
-    pub pro_lifetime: Limits,
+/// In the file, `[rate_limits.<plan>]`; a plan left out keeps its default.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings(HashMap<PlanName, Limits>);
+
+impl<'de> Deserialize<'de> for RateLimitSettings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let given = HashMap::<PlanName, Limits>::deserialize(deserializer)?;
+        let mut limits = Self::default();
+        limits.0.extend(given);
+        Ok(limits)
+    }
 }
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        Self {
-            trial: Limits::new(30, 200_000),
-            free: Limits::new(60, 400_000),
-            pro: Limits::new(600, 4_000_000),
-            pro_lifetime: Limits::new(600, 4_000_000),
-        }
+        Self(HashMap::from([
+            (PlanName::Trial, Limits::new(30, 200_000)),
+            (PlanName::Free, Limits::new(60, 400_000)),
+            (PlanName::Pro, Limits::new(600, 4_000_000)),
+            (PlanName::ProLifetime, Limits::new(600, 4_000_000)),
+        ]))
     }
 }
 
 impl RateLimitSettings {
     /// No limits for any plan.
     pub fn unlimited() -> Self {
-        Self {
-            trial: Limits::NONE,
-            free: Limits::NONE,
-            pro: Limits::NONE,
-            pro_lifetime: Limits::NONE,
-        }
+        Self(
+            PlanName::ALL
+                .into_iter()
+                .map(|plan| (plan, Limits::NONE))
+                .collect(),
+        )
+    }
+
+    /// The same, with `plan` held to `limits`.
+    #[must_use]
+    pub fn with(mut self, plan: PlanName, limits: Limits) -> Self {
+        self.0.insert(plan, limits);
+        self
     }
 
     pub fn by_plan(&self) -> HashMap<PlanName, Limits> {
-        HashMap::from([
-            (PlanName::Trial, self.trial),
-            (PlanName::Free, self.free),
-            (PlanName::Pro, self.pro),
-            (PlanName::ProLifetime, self.pro_lifetime),
-        ])
+        self.0.clone()
     }
 }
 
@@ -657,5 +663,42 @@ impl Settings {
             .mode(0o700)
             .create(&self.data_dir)
             .with_context(|| format!("cannot create data directory {}", self.data_dir.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate_limits(toml: &str) -> Result<RateLimitSettings, String> {
+        Figment::new()
+            .merge(Toml::string(toml))
+            .extract_inner("rate_limits")
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn a_plan_left_out_of_the_file_keeps_its_default_limits() {
+        let limits =
+            rate_limits("[rate_limits.pro]\nrequests_per_minute = 7\ntokens_per_minute = 0")
+                .unwrap()
+                .by_plan();
+
+        assert_eq!(limits[&PlanName::Pro], Limits::new(7, 0));
+        assert_eq!(
+            limits[&PlanName::Trial],
+            RateLimitSettings::default().by_plan()[&PlanName::Trial]
+        );
+        assert_eq!(limits.len(), PlanName::ALL.len());
+    }
+
+    #[test]
+    fn an_unknown_plan_or_field_in_the_file_is_refused() {
+        let plan =
+            rate_limits("[rate_limits.gold]\nrequests_per_minute = 1\ntokens_per_minute = 1");
+        let field = rate_limits("[rate_limits.pro]\nrequests_per_minute = 1\ntokens = 1");
+
+        assert!(plan.unwrap_err().contains("gold"));
+        assert!(field.is_err());
     }
 }

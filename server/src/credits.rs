@@ -2,5 +2,6 @@
 //! Every change writes a ledger row and the balance in one transaction.
 
 pub mod handlers;
+pub mod holds;
 pub mod service;
 pub mod wallets;

@@ -14,14 +14,14 @@ use crate::{
     },
     cluster::{
         Cluster,
-        bus::{Bus, Caches},
+        bus::{Bus, Change, Subscriber},
     },
     config::Settings,
     credits::wallets::Wallets,
     db,
     entitlements::Entitlements,
     keys::cache::KeyCache,
-    limits::{self, RateLimits},
+    limits::{RateLimits, plans},
     live::Hub,
     providers,
     proxy::{catalog::Catalog, upstream::Clients},
@@ -98,7 +98,7 @@ impl AppState {
             None => (Bus::default(), None),
         };
         let rate_limits = RateLimits::new(settings.rate_limits.by_plan(), bus.clone());
-        limits::plans::load(&db, &rate_limits).await?;
+        plans::load(&db, &rate_limits).await?;
         let live = Arc::new(Hub::new(db.clone(), &settings.live));
         let spool_dir = settings
             .usage
@@ -154,5 +154,41 @@ impl AppState {
         if let Some(cluster) = &self.cluster {
             cluster.shutdown(std::time::Duration::from_secs(5)).await;
         }
+    }
+}
+
+/// This instance's caches, which the other instances' changes drop.
+struct Caches {
+    db: DatabaseConnection,
+    keys: Arc<KeyCache>,
+    entitlements: Arc<Entitlements>,
+    catalog: Arc<Catalog>,
+    rate_limits: Arc<RateLimits>,
+}
+
+impl Caches {
+    async fn reload_plans(&self) {
+        if let Err(err) = plans::load(&self.db, &self.rate_limits).await {
+            tracing::warn!(error = %err, "cannot reload the plans' rate limits");
+        }
+    }
+}
+
+impl Subscriber for Caches {
+    async fn apply(&self, change: Change) {
+        match change {
+            Change::Key(hash) => self.keys.drop_key(&hash),
+            Change::User(id) => self.keys.drop_user(&id),
+            Change::Entitlements(id) => self.entitlements.drop_user(&id),
+            Change::Catalog => self.catalog.drop_table(),
+            Change::Plans => self.reload_plans().await,
+        }
+    }
+
+    async fn drop_all(&self) {
+        self.keys.drop_all();
+        self.entitlements.drop_all();
+        self.catalog.drop_table();
+        self.reload_plans().await;
     }
 }

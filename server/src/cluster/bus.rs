@@ -7,19 +7,12 @@
 //! The caches hold a [`Bus`] and publish their own changes; without Redis
 //! the bus goes nowhere.
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
 use super::Cluster;
-use crate::{
-    entitlements::Entitlements,
-    keys::cache::KeyCache,
-    limits::{RateLimits, plans},
-    proxy::catalog::Catalog,
-};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,40 +75,12 @@ impl Bus {
     }
 }
 
-/// The caches a change from another instance is applied to.
-#[derive(Clone)]
-pub struct Caches {
-    pub db: DatabaseConnection,
-    pub keys: Arc<KeyCache>,
-    pub entitlements: Arc<Entitlements>,
-    pub catalog: Arc<Catalog>,
-    pub rate_limits: Arc<RateLimits>,
-}
-
-impl Caches {
-    async fn apply(&self, change: Change) {
-        match change {
-            Change::Key(hash) => self.keys.drop_key(&hash),
-            Change::User(id) => self.keys.drop_user(&id),
-            Change::Entitlements(id) => self.entitlements.drop_user(&id),
-            Change::Catalog => self.catalog.drop_table(),
-            Change::Plans => self.reload_plans().await,
-        }
-    }
-
-    /// After a subscription (re)connects: it may have missed anything.
-    async fn drop_all(&self) {
-        self.keys.drop_all();
-        self.entitlements.drop_all();
-        self.catalog.drop_table();
-        self.reload_plans().await;
-    }
-
-    async fn reload_plans(&self) {
-        if let Err(err) = plans::load(&self.db, &self.rate_limits).await {
-            tracing::warn!(error = %err, "cannot reload the plans' rate limits");
-        }
-    }
+/// What applies the other instances' changes (the caches of this one).
+pub trait Subscriber: Send + Sync + 'static {
+    /// Drops what `change` makes stale.
+    fn apply(&self, change: Change) -> impl Future<Output = ()> + Send;
+    /// Drops everything cached: changes may have gone unheard.
+    fn drop_all(&self) -> impl Future<Output = ()> + Send;
 }
 
 /// How long a broken subscription waits before it connects again.
@@ -127,7 +92,7 @@ impl Cluster {
     }
 
     /// Publishes this instance's changes and applies everyone else's.
-    pub fn start_bus(self: &Arc<Self>, outbox: Outbox, caches: Caches) {
+    pub fn start_bus(self: &Arc<Self>, outbox: Outbox, caches: impl Subscriber) {
         let publisher = tokio::spawn(publish(self.clone(), outbox));
         let subscriber = tokio::spawn(subscribe(self.clone(), caches));
         self.track(publisher);
@@ -159,7 +124,7 @@ async fn publish(cluster: Arc<Cluster>, Outbox(mut changes): Outbox) {
     }
 }
 
-async fn subscribe(cluster: Arc<Cluster>, caches: Caches) {
+async fn subscribe(cluster: Arc<Cluster>, caches: impl Subscriber) {
     let channel = cluster.channel();
     loop {
         let connected = async {

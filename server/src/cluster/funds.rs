@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use super::{Cluster, Op, Unavailable, Unwritten, lock};
 use crate::{
-    credits::wallets::{Insufficient, Settled},
+    credits::holds::{Insufficient, Settled},
     db,
     entity::{api_key, credit_balance, credit_entry, usage_record},
     error::Error,
@@ -297,7 +297,7 @@ impl SharedHold {
     pub fn settle(mut self, cost: i64, usage: &str) -> Settled {
         let held = std::mem::take(&mut self.amount);
         let quota_held = std::mem::take(&mut self.quota_amount);
-        let charged = Ord::max(cost, 0);
+        let Settled { charged, overrun } = Settled::of(held, cost);
         if charged > 0 {
             lock(&self.cluster.unwritten).insert(
                 usage.to_owned(),
@@ -309,10 +309,7 @@ impl SharedHold {
             );
         }
         if held == 0 && quota_held == 0 && charged == 0 {
-            return Settled {
-                charged,
-                overrun: 0,
-            };
+            return Settled { charged, overrun };
         }
         self.cluster.send(Op::Settled {
             user: std::mem::take(&mut self.user),
@@ -322,10 +319,7 @@ impl SharedHold {
             quota_held,
             charged,
         });
-        Settled {
-            charged,
-            overrun: (charged - held).max(0),
-        }
+        Settled { charged, overrun }
     }
 }
 

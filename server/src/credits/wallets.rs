@@ -18,11 +18,12 @@ use std::{
     sync::{Arc, Mutex, RwLock},
 };
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
-use super::service;
+use super::holds::{Insufficient, Settled};
 use crate::{
     cluster::Cluster,
+    entity::credit_balance,
     error::{Error, Result},
 };
 
@@ -48,26 +49,6 @@ pub struct Wallets {
 pub struct Hold {
     wallet: Arc<Mutex<Wallet>>,
     pub amount: i64,
-}
-
-/// Why a hold was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insufficient {
-    /// Balance minus open holds, in micro-credits.
-    pub available: i64,
-    /// The balance itself: below zero after a request that cost more than
-    /// it held, which blocks every request until it is positive again.
-    pub balance: i64,
-}
-
-/// What settling a hold took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settled {
-    /// The request's whole cost: always charged in full.
-    pub charged: i64,
-    /// What it cost beyond the hold (a provider reported more than it was
-    /// allowed); zero normally.
-    pub overrun: i64,
 }
 
 impl Wallets {
@@ -134,7 +115,10 @@ impl Wallets {
         if let Some(wallet) = self.read().get(user_id) {
             return Ok(wallet.clone());
         }
-        let balance = service::balance(db, user_id).await?;
+        let balance = credit_balance::Entity::find_by_id(user_id.to_owned())
+            .one(db)
+            .await?
+            .map_or(0, |row| row.balance);
         let wallet = Arc::new(Mutex::new(Wallet { balance, held: 0 }));
         self.wallets
             .write()
@@ -156,14 +140,11 @@ impl Hold {
     /// what it cost, and an overrun is reported, never dropped.
     pub fn settle(mut self, cost: i64) -> Settled {
         let held = std::mem::take(&mut self.amount);
-        let charged = cost.max(0);
+        let settled = Settled::of(held, cost);
         let mut wallet = lock(&self.wallet);
         wallet.held -= held;
-        wallet.balance = wallet.balance.saturating_sub(charged);
-        Settled {
-            charged,
-            overrun: (charged - held).max(0),
-        }
+        wallet.balance = wallet.balance.saturating_sub(settled.charged);
+        settled
     }
 }
 

@@ -48,3 +48,46 @@ impl Related<super::user::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// What a key can do right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+    OverQuota,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::OverQuota => "over_quota",
+        }
+    }
+}
+
+impl Model {
+    pub fn status(&self, now: DateTimeUtc) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else if self
+            .quota_limit
+            .is_some_and(|limit| self.quota_used >= limit)
+        {
+            KeyStatus::OverQuota
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// The models the key is limited to (empty: all the plan allows).
+    pub fn allowed_models(&self) -> Vec<String> {
+        serde_json::from_str(&self.models).unwrap_or_default()
+    }
+}

@@ -30,7 +30,7 @@ use std::{
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::{secret, service};
+use super::secret;
 use crate::{
     cluster::bus::{Bus, Change},
     entity::{
@@ -313,7 +313,7 @@ impl KeyCache {
     ) -> Arc<KeyCaller> {
         let spend = self.spend_of(&key);
         let caller = Arc::new(KeyCaller {
-            allowed_models: service::models_of(&key),
+            allowed_models: key.allowed_models(),
             key,
             owner,
             spend,
@@ -343,8 +343,8 @@ impl KeyCache {
 }
 
 fn check(caller: Arc<KeyCaller>) -> std::result::Result<Arc<KeyCaller>, KeyRejection> {
-    use service::KeyStatus;
-    match service::status(&caller.key, time::now()) {
+    use api_key::KeyStatus;
+    match caller.key.status(time::now()) {
         KeyStatus::Revoked | KeyStatus::Expired => Err(KeyRejection::Invalid),
         _ if caller.owner.deleted_at.is_some() => Err(KeyRejection::Invalid),
         _ if caller.owner.status != Status::Active => Err(KeyRejection::OwnerSuspended),

@@ -284,44 +284,6 @@ pub async fn authenticate(
     }
 }
 
-/// What a key can do right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    Active,
-    Expired,
-    Revoked,
-    OverQuota,
-}
-
-impl KeyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-            Self::OverQuota => "over_quota",
-        }
-    }
-}
-
-pub fn status(key: &api_key::Model, now: DateTime<Utc>) -> KeyStatus {
-    if key.revoked_at.is_some() {
-        KeyStatus::Revoked
-    } else if key.expires_at.is_some_and(|at| at <= now) {
-        KeyStatus::Expired
-    } else if key.quota_limit.is_some_and(|limit| key.quota_used >= limit) {
-        KeyStatus::OverQuota
-    } else {
-        KeyStatus::Active
-    }
-}
-
-/// The models a key is limited to (empty: all the plan allows).
-pub fn models_of(key: &api_key::Model) -> Vec<String> {
-    serde_json::from_str(&key.models).unwrap_or_default()
-}
-
 async fn owned(db: &DatabaseConnection, user_id: &str, id: &str) -> Result<api_key::Model> {
     api_key::Entity::find_by_id(id.to_owned())
         .filter(api_key::Column::UserId.eq(user_id))

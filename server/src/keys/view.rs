@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::service::{self, KeyStatus};
 use crate::{entity::api_key, money::format_credits, time, time::serde_iso};
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,14 +26,14 @@ pub struct KeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(with = "serde_iso::option")]
     pub revoked_at: Option<DateTime<Utc>>,
-    pub status: KeyStatus,
+    pub status: api_key::KeyStatus,
 }
 
 impl From<api_key::Model> for KeyView {
     fn from(key: api_key::Model) -> Self {
         Self {
-            status: service::status(&key, time::now()),
-            models: service::models_of(&key),
+            status: key.status(time::now()),
+            models: key.allowed_models(),
             quota_limit_credits: key.quota_limit.map(format_credits),
             quota_used_credits: format_credits(key.quota_used),
             id: key.id,

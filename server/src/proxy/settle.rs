@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::{catalog::Route, request::Endpoint};
 use crate::{
     cluster::funds::SharedHold,
-    credits::wallets::{Hold, Settled},
+    credits::{holds::Settled, wallets::Hold},
     entity::usage_record,
     keys::cache::{KeyCaller, QuotaHold},
     limits::TokenMeter,

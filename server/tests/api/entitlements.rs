@@ -7,7 +7,10 @@ use axum::http::{Method, Request, StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
-    config::RateLimitSettings, entity::audit_entry, plan::Limits, proxy::request::Endpoint,
+    config::RateLimitSettings,
+    entity::audit_entry,
+    plan::{Limits, PlanName},
+    proxy::request::Endpoint,
 };
 
 use crate::helpers::{
@@ -320,11 +323,9 @@ async fn the_grant_endpoints_are_for_admins_only() {
 #[tokio::test]
 async fn the_effective_plan_decides_the_models_and_rate_limits_of_the_llm_api() {
     let app = ProxyApp::start_with(|settings| {
-        settings.rate_limits = RateLimitSettings {
-            trial: Limits::new(50, 0),
-            pro_lifetime: Limits::new(500, 0),
-            ..RateLimitSettings::unlimited()
-        };
+        settings.rate_limits = RateLimitSettings::unlimited()
+            .with(PlanName::Trial, Limits::new(50, 0))
+            .with(PlanName::ProLifetime, Limits::new(500, 0));
     })
     .await;
     let provider = app.provider("mock").await;

@@ -24,10 +24,7 @@ const MODEL: &str = "limited-model";
 /// A proxy app whose trial plan (the test user's) has `limits`.
 async fn app_with(limits: Limits) -> ProxyApp {
     let app = ProxyApp::start_with(|settings| {
-        settings.rate_limits = RateLimitSettings {
-            trial: limits,
-            ..RateLimitSettings::unlimited()
-        };
+        settings.rate_limits = RateLimitSettings::unlimited().with(PlanName::Trial, limits);
     })
     .await;
     app.route("mock", MODEL).await;
