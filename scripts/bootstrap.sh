@@ -55,9 +55,10 @@ trunk_tools() {
     || { log "cargo install trunk $TRUNK_VERSION"; cargo install --locked trunk --version "$TRUNK_VERSION"; }
 }
 
-# The integration tests also run against a real PostgreSQL server.
+# The integration tests also run against a real PostgreSQL server, and the
+# multi-instance tests (tests/cluster.rs) share state through a real Redis.
 database_tools() {
-  apt_install postgresql
+  apt_install postgresql redis-server
 }
 
 # The CLI tests signal the server with `kill` (procps) and tamper with the

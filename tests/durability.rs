@@ -15,10 +15,9 @@ mod support;
 
 use std::{
     collections::HashMap,
-    fs,
     io::Write,
-    os::unix::{fs::MetadataExt, process::ExitStatusExt},
-    path::{Path, PathBuf},
+    os::unix::process::ExitStatusExt,
+    path::Path,
     process::{Child, ChildStdin, Command, Stdio},
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
@@ -31,7 +30,8 @@ use std::{
 use serde_json::json;
 use support::{
     ADMIN_ENV, Answer, Client, Collected, LEDGER_VERIFIED, Output, Server, addr, admin_token,
-    collect, data_dir, free_port, http, login_with_key, run, tollgate, wait_for_port, workdir,
+    collect, data_dir, free_port, http, login_with_key, postgres::Postgres, run, tollgate,
+    wait_for_port, workdir,
 };
 use tempfile::TempDir;
 
@@ -1147,7 +1147,7 @@ impl Database {
     fn lock(&self, dir: &TempDir, hold: Duration) -> LockHolder {
         match self {
             Database::Sqlite => LockHolder::sqlite(&data_dir(dir).join("tollgate.db"), hold),
-            Database::Postgres(postgres) => postgres.lock_usage_records(hold),
+            Database::Postgres(postgres) => lock_usage_records(postgres, hold),
         }
     }
 }
@@ -1309,157 +1309,23 @@ impl Drop for LockHolder {
     }
 }
 
-/// A throwaway PostgreSQL server on 127.0.0.1 (as scripts/with-postgres.sh
-/// runs it), stopped and deleted when dropped.
-struct Postgres {
-    dir: TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Postgres {
-    /// `None` when PostgreSQL is not installed.
-    fn start() -> Option<Self> {
-        let bin = fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.path().join("bin"))
-            .filter(|bin| bin.join("pg_ctl").is_file())
-            .max_by_key(|bin| {
-                bin.parent()
-                    .and_then(|version| version.file_name()?.to_str()?.parse::<u32>().ok())
-                    .unwrap_or(0)
-            })?;
-        let postgres = Self {
-            dir: workdir(),
-            bin,
-            port: free_port(),
-        };
-        if is_root() {
-            // PostgreSQL refuses to run as root: its own user owns the files.
-            run(Command::new("chown")
-                .args(["postgres"])
-                .arg(postgres.dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()))
-            .assert_success();
-        }
-        run(postgres
-            .command("initdb")
-            .arg("-D")
-            .arg(postgres.data())
-            .args(["-A", "trust", "-U", "tollgate", "--no-sync"]))
-        .assert_success();
-        postgres.start_server();
-        Some(postgres)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// One of PostgreSQL's programs, as its system user when we are root.
-    fn command(&self, program: &str) -> Command {
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join(program));
-            command
-        } else {
-            Command::new(self.bin.join(program))
-        };
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    fn start_server(&self) {
-        let options = format!(
-            "-h 127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=100",
-            self.port,
-            self.dir.path().display()
-        );
-        run(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .arg("-l")
-            .arg(self.dir.path().join("server.log"))
-            .args(["-w", "-t", "30", "-o", &options, "start"]))
-        .assert_success();
-    }
-
-    /// As a crash would: no checkpoint, clients cut off.
-    fn stop_immediately(&self) {
-        run(self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"]))
-        .assert_success();
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://tollgate@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// `psql` on the database, printing bare rows with `|` between cells.
-    fn psql(&self) -> Command {
-        let mut command = Command::new(self.bin.join("psql"));
-        command
-            .args(["-X", "-q", "-A", "-t", "-F", "|"])
-            .args(["-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.url());
-        command
-    }
-
-    fn query(&self, sql: &str) -> String {
-        let output = run(self
-            .psql()
-            .args(["-c", sql])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()));
-        assert!(output.succeeded(), "the query failed: {sql}{output}");
-        output.stdout
-    }
-
-    /// `usage_records` locked by a `psql` session: `ACCESS EXCLUSIVE`, so
-    /// the usage writer's insert waits while other tables are read and
-    /// written as usual. Until released, or until the session has been idle
-    /// for `hold` (the server then ends it). Returns once it is held.
-    fn lock_usage_records(&self, hold: Duration) -> LockHolder {
-        let script = format!(
-            "SET idle_in_transaction_session_timeout = {};\n\
-             BEGIN;\n\
-             LOCK TABLE usage_records IN ACCESS EXCLUSIVE MODE;\n\
-             \\echo locked\n",
-            hold.as_millis()
-        );
-        LockHolder::take(
-            &mut self.psql(),
-            &script,
-            "SELECT 'stored ' || count(*) FROM usage_records;\n\
-             COMMIT;\n\
-             \\echo released\n",
-        )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|proc| proc.uid() == 0)
+/// `usage_records` locked by a `psql` session: `ACCESS EXCLUSIVE`, so the
+/// usage writer's insert waits while other tables are read and written as
+/// usual. Until released, or until the session has been idle for `hold`
+/// (the server then ends it). Returns once it is held.
+fn lock_usage_records(postgres: &Postgres, hold: Duration) -> LockHolder {
+    let script = format!(
+        "SET idle_in_transaction_session_timeout = {};\n\
+         BEGIN;\n\
+         LOCK TABLE usage_records IN ACCESS EXCLUSIVE MODE;\n\
+         \\echo locked\n",
+        hold.as_millis()
+    );
+    LockHolder::take(
+        &mut postgres.psql(),
+        &script,
+        "SELECT 'stored ' || count(*) FROM usage_records;\n\
+         COMMIT;\n\
+         \\echo released\n",
+    )
 }

@@ -1,6 +1,7 @@
 //! What the tests of the `tollgate` binary share: the binary started in a
 //! fresh working directory, configured through the environment only and
-//! killed when dropped, and plain HTTP/1.1 to it on 127.0.0.1.
+//! killed when dropped, plain HTTP/1.1 to it on 127.0.0.1, and throwaway
+//! PostgreSQL and Redis servers ([`postgres`], [`redis`]).
 
 #![allow(dead_code, reason = "each test binary uses a part of it")]
 
@@ -16,6 +17,9 @@ use std::{
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+pub mod postgres;
+pub mod redis;
 
 /// How long one-shot commands (`migrate`, `admin ...`) may take.
 pub const COMMAND_DEADLINE: Duration = Duration::from_secs(60);
