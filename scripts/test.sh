@@ -36,6 +36,9 @@ cargo test --workspace --locked
 step "API integration tests again, on a real PostgreSQL server"
 scripts/with-postgres.sh cargo test -p server --test api --locked
 
+step "API integration tests again, on PostgreSQL with shared state in a real Redis server"
+scripts/with-postgres.sh scripts/with-redis.sh cargo test -p server --test api --locked
+
 step "cargo leptos build --split (server + WASM bundle, a chunk per lazy page)"
 cargo leptos build --split
 

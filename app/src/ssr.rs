@@ -209,6 +209,10 @@ impl From<server::Error> for AppError {
             server::Error::NotFound(_) => AppError::NotFound(message),
             server::Error::Conflict(_) => AppError::Conflict(message),
             server::Error::TooManyRequests { .. } => AppError::TooManyRequests(message),
+            server::Error::Unavailable(err) => {
+                tracing::error!(error = %err, "a service is unavailable to a server function");
+                AppError::Internal
+            }
             server::Error::Internal(err) => {
                 tracing::error!(error = ?err, "internal error in a server function");
                 AppError::Internal

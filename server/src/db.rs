@@ -69,10 +69,10 @@ pub async fn claim_sole_instance(settings: &Settings) -> anyhow::Result<SoleInst
         .context("cannot take the instance lock on the database")?;
     anyhow::ensure!(
         claimed,
-        "another Tollgate instance is already serving this PostgreSQL database. Each \
-         instance keeps balances, holds, rate limits and caches in memory, so two would \
-         let users overspend; sharing them across instances needs Redis (REDIS_URL), which \
-         this version does not support yet. Run one instance per database."
+        "another Tollgate instance is already serving this PostgreSQL database. Without \
+         Redis each instance keeps balances, holds, rate limits and caches in memory, so \
+         two would let users overspend: give every instance the same Redis (REDIS_URL; \
+         see docs/deploy.md), or run one instance per database."
     );
     Ok(SoleInstance {
         _session: Some(session),
