@@ -54,6 +54,8 @@ const MODEL: &str = "priced";
 const SLOW_MODEL: &str = "priced-slow";
 /// Offered to the `pro_lifetime` plan only (an entitlement grant).
 const LIFETIME_MODEL: &str = "lifetime-only";
+/// A model that costs nothing: served while Redis is away.
+const FREE_MODEL: &str = "free";
 const OUTPUT_PRICE: i64 = 1_000_000;
 /// The output cap of a request that names no other, and so its cost.
 const COST: i64 = 10;
@@ -601,7 +603,21 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
     thread::sleep(BEFORE);
     cluster.redis.stop();
     let stopped_at = Instant::now();
-    thread::sleep(OUTAGE);
+    thread::sleep(OUTAGE / 2);
+    let mut clients = cluster.clients();
+    let free: Vec<Sent> = (0..cluster.instances.len())
+        .map(|instance| {
+            ask(
+                &mut clients,
+                instance,
+                &prober.secret,
+                FREE_MODEL,
+                COST,
+                Format::OpenAi,
+            )
+        })
+        .collect();
+    thread::sleep(OUTAGE / 2);
     cluster.redis.start_server();
     let back_at = Instant::now();
     thread::sleep(AFTER);
@@ -678,6 +694,16 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
         not_refused.len(),
         while_away.len(),
         examples(&not_refused)
+    );
+    let free_refused: Vec<&Sent> = free
+        .iter()
+        .filter(|sent| sent.status != Some(200))
+        .collect();
+    assert!(
+        free_refused.is_empty(),
+        "a free model was not served while Redis was away (redis.serve_free_when_down is on \
+         by default), e.g. {:?}",
+        examples(&free_refused)
     );
     assert!(
         recovered
@@ -1151,13 +1177,18 @@ impl Cluster {
         self.model(MODEL, "gpt-long", &[]);
         self.model(SLOW_MODEL, "gpt-long-slow", &[]);
         self.model(LIFETIME_MODEL, "gpt-long-lifetime", &["pro_lifetime"]);
+        self.priced_model(FREE_MODEL, "gpt-long-free", &[], 0);
     }
 
     /// A priced model (see [`MODEL`]) for `plans` (empty: every plan).
     fn model(&self, name: &str, upstream: &str, plans: &[&str]) {
+        self.priced_model(name, upstream, plans, OUTPUT_PRICE);
+    }
+
+    fn priced_model(&self, name: &str, upstream: &str, plans: &[&str], output_price: i64) {
         let mut model = json!({
             "public_name": name, "provider_id": self.provider_id, "upstream_model": upstream,
-            "input_price": 0, "output_price": OUTPUT_PRICE,
+            "input_price": 0, "output_price": output_price,
         });
         if !plans.is_empty() {
             model["plans"] = json!(plans);

@@ -96,6 +96,10 @@ pub struct RateLimits {
     users: Subjects,
     /// Tells the other instances when a plan's limits change.
     bus: Bus,
+    /// The windows every instance shares, when there are several.
+    cluster: Option<Arc<Cluster>>,
+    /// While Redis cannot be reached, this instance's windows decide.
+    local_when_down: bool,
 }
 
 /// Who a request counts against, and their limits.
@@ -143,6 +147,39 @@ impl RateLimits {
             keys: Subjects::default(),
             users: Subjects::default(),
             bus,
+            cluster: None,
+            local_when_down: false,
+        }
+    }
+
+    /// The same limits on windows shared in Redis; while it cannot be
+    /// reached, `local_when_down` lets this instance's windows decide
+    /// (otherwise the request is refused).
+    #[must_use]
+    pub fn shared(self, cluster: Option<Arc<Cluster>>, local_when_down: bool) -> Self {
+        Self {
+            cluster,
+            local_when_down,
+            ..self
+        }
+    }
+
+    /// Takes one request, and one token to be let in, from the key's and
+    /// the owner's windows: shared by every instance, or this one's. The
+    /// headers describe the windows either way.
+    pub async fn admit(
+        &self,
+        caller: &Caller<'_>,
+    ) -> Result<(RateHeaders, Result<TokenMeter, Refused>), Unavailable> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.admit_here(caller));
+        };
+        match self.admit_shared(cluster, caller).await {
+            Err(err) if self.local_when_down => {
+                tracing::warn!(error = %err, "rate limits on this instance only");
+                Ok(self.admit_here(caller))
+            }
+            decided => decided,
         }
     }
 
@@ -200,10 +237,8 @@ impl RateLimits {
             .insert(plan, limits);
     }
 
-    /// Takes one request, and one token to be let in, from the key's and
-    /// the owner's windows on this instance. The headers describe the
-    /// windows either way.
-    pub fn admit(&self, caller: &Caller<'_>) -> (RateHeaders, Result<TokenMeter, Refused>) {
+    /// [`Self::admit`] on this instance's windows.
+    fn admit_here(&self, caller: &Caller<'_>) -> (RateHeaders, Result<TokenMeter, Refused>) {
         let now = Instant::now();
         let subjects = [
             (
@@ -242,7 +277,7 @@ impl RateLimits {
     }
 
     /// [`Self::admit`] on the windows every instance shares, in Redis.
-    pub async fn admit_shared(
+    async fn admit_shared(
         &self,
         cluster: &Arc<Cluster>,
         caller: &Caller<'_>,

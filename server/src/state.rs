@@ -97,7 +97,8 @@ impl AppState {
             }
             None => (Bus::default(), None),
         };
-        let rate_limits = RateLimits::new(settings.rate_limits.by_plan(), bus.clone());
+        let rate_limits = RateLimits::new(settings.rate_limits.by_plan(), bus.clone())
+            .shared(cluster.clone(), settings.redis.serve_free_when_down);
         plans::load(&db, &rate_limits).await?;
         let live = Arc::new(Hub::new(db.clone(), &settings.live));
         let spool_dir = settings
@@ -108,6 +109,10 @@ impl AppState {
             settings.ensure_data_dir()?;
         }
         let usage = Recorder::start(&db, spool_dir.as_deref(), cluster.clone()).await?;
+        let wallets = Arc::new(Wallets::new(
+            cluster.clone(),
+            settings.redis.serve_free_when_down,
+        ));
         let key_cache = Arc::new(KeyCache::new(bus.clone()));
         let catalog = Arc::new(Catalog::new(bus.clone()));
         let entitlements = Arc::new(Entitlements::new(bus));
@@ -137,7 +142,7 @@ impl AppState {
             upstream: Arc::new(Clients::default()),
             usage,
             counters: Arc::new(Counters::default()),
-            wallets: Arc::new(Wallets::new(cluster.clone())),
+            wallets,
             rate_limits,
             entitlements,
             presence: Arc::new(Presence::new(cluster.clone())),

@@ -16,19 +16,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 
 use super::{Cluster, Op, Unavailable, Unwritten, lock};
 use crate::{
-    credits::holds::{Insufficient, Settled},
+    credits::holds::{Insufficient, Settled, Short},
     db,
     entity::{api_key, credit_balance, credit_entry, usage_record},
     error::Error,
 };
-
-/// Why a request's worst case was not reserved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Short {
-    Balance(Insufficient),
-    /// The key's quota: what is left of it.
-    Quota(i64),
-}
 
 /// Why nothing could be decided.
 #[derive(Debug)]

@@ -11,6 +11,14 @@ pub struct Insufficient {
     pub balance: i64,
 }
 
+/// Why a request's worst case was not reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Short {
+    Balance(Insufficient),
+    /// The key's quota: what is left of it.
+    Quota(i64),
+}
+
 /// What settling a hold took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settled {

@@ -20,11 +20,15 @@ use std::{
 
 use sea_orm::{DatabaseConnection, EntityTrait};
 
-use super::holds::{Insufficient, Settled};
+use super::holds::{Insufficient, Settled, Short};
 use crate::{
-    cluster::Cluster,
+    cluster::{
+        Cluster,
+        funds::{FundsError, SharedHold},
+    },
     entity::credit_balance,
     error::{Error, Result},
+    keys::cache::{KeyCaller, QuotaHold},
 };
 
 #[derive(Debug, Default)]
@@ -42,6 +46,17 @@ pub struct Wallets {
     pub loading: tokio::sync::Mutex<()>,
     /// With several instances the wallets live in Redis instead.
     cluster: Option<Arc<Cluster>>,
+    /// While Redis cannot be reached, a request with nothing to hold goes
+    /// on without one.
+    free_when_down: bool,
+}
+
+/// A request's reservations: in this instance's memory, or shared in
+/// Redis.
+pub enum Holds {
+    /// The owner's balance, and the key's quota if it has one.
+    Local(Hold, Option<QuotaHold>),
+    Shared(SharedHold),
 }
 
 /// A reservation on a user's balance, to be settled exactly once.
@@ -52,8 +67,9 @@ pub struct Hold {
 }
 
 impl Wallets {
-    /// Reserves `amount` of `user_id`'s balance, or says how much is free.
-    pub async fn reserve(
+    /// Reserves `amount` of `user_id`'s balance in memory, or says how
+    /// much is free.
+    async fn reserve(
         &self,
         db: &DatabaseConnection,
         user_id: &str,
@@ -73,10 +89,46 @@ impl Wallets {
         Ok(Ok(Hold { wallet, amount }))
     }
 
-    pub fn new(cluster: Option<Arc<Cluster>>) -> Self {
+    pub fn new(cluster: Option<Arc<Cluster>>, free_when_down: bool) -> Self {
         Self {
             cluster,
+            free_when_down,
             ..Self::default()
+        }
+    }
+
+    /// Reserves `amount` on the caller's key quota and its owner's
+    /// balance, both or neither: in memory, or in Redis when instances
+    /// share them. `None`: Redis is away and there was nothing to hold.
+    pub async fn hold(
+        &self,
+        db: &DatabaseConnection,
+        caller: &KeyCaller,
+        amount: i64,
+    ) -> std::result::Result<std::result::Result<Option<Holds>, Short>, FundsError> {
+        let Some(cluster) = &self.cluster else {
+            let quota_hold = match caller.reserve_quota(amount) {
+                Ok(quota_hold) => quota_hold,
+                Err(remaining) => return Ok(Err(Short::Quota(remaining))),
+            };
+            let hold = self
+                .reserve(db, &caller.owner.id, amount)
+                .await
+                .map_err(FundsError::Database)?;
+            return Ok(hold
+                .map(|hold| Some(Holds::Local(hold, quota_hold)))
+                .map_err(Short::Balance));
+        };
+        match cluster
+            .reserve(db, &caller.owner.id, &caller.key, amount)
+            .await
+        {
+            Ok(held) => Ok(held.map(|hold| Some(Holds::Shared(hold)))),
+            Err(FundsError::Unavailable(err)) if amount == 0 && self.free_when_down => {
+                tracing::warn!(error = %err, "a free request goes on without Redis");
+                Ok(Ok(None))
+            }
+            Err(err) => Err(err),
         }
     }
 

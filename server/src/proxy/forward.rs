@@ -26,14 +26,12 @@ use super::{
     meter::{self, StreamMeter},
     relay::Relay,
     request::{ClientRequest, Endpoint, UpstreamRequest, read_body},
-    settle::{Holds, Pending},
+    settle::Pending,
     upstream::{BodyStream, SendError},
 };
 use crate::{
-    cluster::{
-        Unavailable,
-        funds::{FundsError, Short},
-    },
+    cluster::{Unavailable, funds::FundsError},
+    credits::holds::Short,
     entity::provider::ProviderKind,
     keys::cache::KeyCaller,
     limits::TokenMeter,
@@ -128,19 +126,8 @@ where
         &caller.owner.id,
         plan,
     );
-    let decided = match &state.cluster {
-        None => Ok(state.rate_limits.admit(&limits)),
-        Some(cluster) => match state.rate_limits.admit_shared(cluster, &limits).await {
-            // Free models may still be served, on this instance's windows;
-            // priced ones are refused when they try to hold.
-            Err(err) if state.settings.redis.serve_free_when_down => {
-                tracing::warn!(error = %err, "rate limits on this instance only");
-                Ok(state.rate_limits.admit(&limits))
-            }
-            decided => decided,
-        },
-    };
-    let (rate_headers, admitted) = match decided {
+    // With Redis away, priced requests are refused when they try to hold.
+    let (rate_headers, admitted) = match state.rate_limits.admit(&limits).await {
         Ok(decided) => decided,
         Err(err) => return refuse(state, shared_state_unavailable(&err, format)),
     };
@@ -405,31 +392,10 @@ async fn admit(
         };
         ProxyError::new(ErrorKind::InsufficientQuota, message, format)
     };
-    let Some(cluster) = &state.cluster else {
-        let quota_hold = caller
-            .reserve_quota(worst)
-            .map_err(|remaining| short(Short::Quota(remaining)))?;
-        let hold = state
-            .wallets
-            .reserve(&state.db, &caller.owner.id, worst)
-            .await
-            .map_err(|err| ProxyError::internal(err, format))?
-            .map_err(|insufficient| short(Short::Balance(insufficient)))?;
-        pending.set_holds(Holds::Local(hold, quota_hold));
-        return Ok(());
-    };
-    match cluster
-        .reserve(&state.db, &caller.owner.id, &caller.key, worst)
-        .await
-    {
-        Ok(Ok(hold)) => pending.set_holds(Holds::Shared(hold)),
+    match state.wallets.hold(&state.db, caller, worst).await {
+        Ok(Ok(Some(holds))) => pending.set_holds(holds),
+        Ok(Ok(None)) => {}
         Ok(Err(refused)) => return Err(short(refused)),
-        // Nothing to hold: a free request need not wait for Redis.
-        Err(FundsError::Unavailable(err))
-            if worst == 0 && state.settings.redis.serve_free_when_down =>
-        {
-            tracing::warn!(error = %err, "serving a free request without Redis");
-        }
         Err(FundsError::Unavailable(err)) => return Err(shared_state_unavailable(&err, format)),
         Err(FundsError::Rebuilding) => {
             return Err(ProxyError {

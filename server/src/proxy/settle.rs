@@ -13,23 +13,14 @@ use chrono::{DateTime, Utc};
 
 use super::{catalog::Route, request::Endpoint};
 use crate::{
-    cluster::funds::SharedHold,
-    credits::{holds::Settled, wallets::Hold},
+    credits::{holds::Settled, wallets::Holds},
     entity::usage_record,
-    keys::cache::{KeyCaller, QuotaHold},
+    keys::cache::KeyCaller,
     limits::TokenMeter,
     telemetry::counters::Counters,
     time,
     usage::{Prices, Receipt, Recorder, Tokens},
 };
-
-/// A request's reservations: in this instance's memory, or shared in
-/// Redis.
-pub enum Holds {
-    /// The owner's balance, and the key's quota if it has one.
-    Local(Hold, Option<QuotaHold>),
-    Shared(SharedHold),
-}
 
 /// A request on its way, with what its usage row will need.
 pub struct Pending {
