@@ -578,6 +578,7 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
 
     // Arrange
     let prober = cluster.user("prober", "pro", AFFORDED as i64 * COST);
+    let revoked_after = cluster.user("revoked-after", "pro", PLENTY);
     let stop = Arc::new(AtomicBool::new(false));
     let probes: Vec<JoinHandle<Vec<Sent>>> = (0..cluster.instances.len())
         .map(|instance| {
@@ -623,6 +624,12 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
     thread::sleep(AFTER);
     stop.store(true, Ordering::Relaxed);
     let sent = join(probes);
+    // The subscriptions to changes were cut with Redis: they are back.
+    let revocation = cluster.propagate(Step::asking(&revoked_after, MODEL, Status(200)).once(
+        "its key revoked after Redis came back",
+        Status(401),
+        || cluster.change_own_key(&revoked_after, "DELETE", None),
+    ));
     let served: Vec<&Sent> = sent
         .iter()
         .filter(|sent| sent.status == Some(200))
@@ -711,6 +718,7 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
             .all(|at| at.is_some_and(|at| at <= RECOVERY)),
         "not every instance served again within {RECOVERY:?} of Redis coming back: {recovered:?}"
     );
+    assert!(revocation.in_time(), "{revocation}");
     let wrong: Vec<&Sent> = after_recovery
         .iter()
         .copied()
