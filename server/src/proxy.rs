@@ -2,6 +2,7 @@
 //! answering in the client's own wire format. `forward` is the hot path:
 //! check, call the provider, relay, settle.
 
+pub mod adapter;
 pub mod auth;
 pub mod catalog;
 pub mod count_tokens;

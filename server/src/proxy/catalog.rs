@@ -23,6 +23,7 @@ use crate::{
     },
     error::{Error, Result},
     providers::service::{extra_headers, upstream_keys},
+    proxy::adapter::{self, Adapter},
     vault::Vault,
     {models::service::plans_of, plan::PlanName},
 };
@@ -48,8 +49,9 @@ pub struct Upstream {
     pub id: String,
     pub kind: ProviderKind,
     pub base_url: String,
-    /// Authentication header values, marked sensitive so they never print.
-    credentials: Vec<HeaderValue>,
+    /// Authentication headers as the provider's adapter presents its keys,
+    /// values marked sensitive so they never print.
+    credentials: Vec<(HeaderName, HeaderValue)>,
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     /// Bounds the wait for the response head and every pause in a stream.
     pub timeout: Duration,
@@ -62,8 +64,13 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// What calling this kind of provider takes.
+    pub fn adapter(&self) -> &'static dyn Adapter {
+        adapter::for_kind(self.kind)
+    }
+
     /// The next credential, round robin over the provider's keys.
-    pub fn credential(&self) -> Option<&HeaderValue> {
+    pub fn credential(&self) -> Option<&(HeaderName, HeaderValue)> {
         if self.credentials.is_empty() {
             return None;
         }
@@ -206,20 +213,18 @@ fn broken_upstream(provider: &provider::Model) -> Upstream {
 }
 
 fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
+    let adapter = adapter::for_kind(provider.kind);
     let credentials = upstream_keys(vault, provider)?
         .into_iter()
         .map(|key| {
-            let value = match provider.kind {
-                ProviderKind::Anthropic => key,
-                ProviderKind::Openai | ProviderKind::Mock => format!("Bearer {key}"),
-            };
+            let (name, value) = adapter.credential(&key);
             let mut value = HeaderValue::try_from(value).map_err(|_| {
                 Error::Internal(anyhow::anyhow!(
                     "an upstream key is not a valid header value"
                 ))
             })?;
             value.set_sensitive(true);
-            Ok(value)
+            Ok((name, value))
         })
         .collect::<Result<Vec<_>>>()?;
     let extra_headers = extra_headers(vault, provider)?

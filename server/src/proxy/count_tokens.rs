@@ -21,9 +21,7 @@ use super::{
     forward::{collect, route_for, send_error, upstream_error, within_limits},
     request::read_body,
 };
-use crate::{
-    entity::provider::ProviderKind, keys::cache::KeyCaller, plan::PlanName, state::AppState,
-};
+use crate::{keys::cache::KeyCaller, plan::PlanName, state::AppState};
 
 const FORMAT: ApiFormat = ApiFormat::Anthropic;
 /// The longest answer read from the provider.
@@ -81,9 +79,9 @@ async fn count(
         ));
     }
     let route = route_for(state, caller, plan, &name, FORMAT).await?;
-    if route.provider.kind != ProviderKind::Anthropic {
+    let Some(path) = route.provider.adapter().count_tokens_path() else {
         return Ok(Json(json!({ "input_tokens": estimate(&request) })).into_response());
-    }
+    };
     request.insert(
         "model".to_owned(),
         Value::String(route.model.upstream_model.clone()),
@@ -93,7 +91,7 @@ async fn count(
     let provider = &route.provider;
     let upstream = state
         .upstream
-        .count_tokens(provider, headers, body.into())
+        .count_tokens(provider, path, headers, body.into())
         .await
         .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)

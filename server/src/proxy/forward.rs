@@ -32,7 +32,6 @@ use super::{
 use crate::{
     cluster::{Unavailable, funds::FundsError},
     credits::holds::Short,
-    entity::provider::ProviderKind,
     keys::cache::KeyCaller,
     limits::TokenMeter,
     money::format_credits,
@@ -340,13 +339,9 @@ pub(super) fn send_error(err: SendError, provider: &Upstream, format: ApiFormat)
     }
 }
 
-/// The format the model's provider speaks (the built-in mock speaks both).
+/// The format the model's provider is sent (the built-in mock speaks both).
 fn upstream_format(route: &Route, client: ApiFormat) -> ApiFormat {
-    match route.provider.kind {
-        ProviderKind::Openai => ApiFormat::OpenAi,
-        ProviderKind::Anthropic => ApiFormat::Anthropic,
-        ProviderKind::Mock => client,
-    }
+    route.provider.adapter().format(client)
 }
 
 /// Reserves the request's worst case on the key's quota and the owner's

@@ -8,15 +8,13 @@ use std::{
     time::Duration,
 };
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 
 use super::{ApiFormat, catalog::Upstream};
-use crate::{entity::provider::ProviderKind, mock};
+use crate::mock;
 
-/// What Anthropic's API is called with when the client names no version.
-const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 /// How long an idle pooled connection is kept for the next request.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
@@ -81,7 +79,8 @@ impl Clients {
         client_headers: &HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, SendError> {
-        if upstream.kind == ProviderKind::Mock {
+        let adapter = upstream.adapter();
+        if adapter.in_process() {
             let answer = tokio::time::timeout(upstream.timeout, mock::answer(format, &body))
                 .await
                 .map_err(|_| SendError::Timeout)?;
@@ -92,23 +91,20 @@ impl Clients {
                 body: body.into_data_stream().map_err(BodyError::from).boxed(),
             });
         }
-        let path = match upstream.kind {
-            ProviderKind::Anthropic => "/v1/messages",
-            ProviderKind::Openai | ProviderKind::Mock => "/chat/completions",
-        };
-        self.post(upstream, path, client_headers, body).await
+        self.post(upstream, adapter.path(format), client_headers, body)
+            .await
     }
 
-    /// Anthropic's `/v1/messages/count_tokens`, for a model of an Anthropic
-    /// provider.
+    /// The provider's own token count at `path` (its adapter's
+    /// [`count_tokens_path`](super::adapter::Adapter::count_tokens_path)).
     pub async fn count_tokens(
         &self,
         upstream: &Arc<Upstream>,
+        path: &str,
         client_headers: &HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, SendError> {
-        self.post(upstream, "/v1/messages/count_tokens", client_headers, body)
-            .await
+        self.post(upstream, path, client_headers, body).await
     }
 
     async fn post(
@@ -124,22 +120,11 @@ impl Clients {
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .body(body);
-        if let Some(credential) = upstream.credential() {
-            let name = match upstream.kind {
-                ProviderKind::Anthropic => "x-api-key",
-                ProviderKind::Openai | ProviderKind::Mock => "authorization",
-            };
-            request = request.header(name, credential.clone());
+        if let Some((name, value)) = upstream.credential() {
+            request = request.header(name.clone(), value.clone());
         }
-        if upstream.kind == ProviderKind::Anthropic {
-            let version = client_headers
-                .get("anthropic-version")
-                .cloned()
-                .unwrap_or(HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION));
-            request = request.header("anthropic-version", version);
-            for beta in client_headers.get_all("anthropic-beta") {
-                request = request.header("anthropic-beta", beta.clone());
-            }
+        for (name, value) in upstream.adapter().headers(client_headers) {
+            request = request.header(name, value);
         }
         for (name, value) in &upstream.extra_headers {
             request = request.header(name.clone(), value.clone());
