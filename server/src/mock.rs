@@ -18,7 +18,10 @@
 //! `none` tool choice) gets a call of its first tool with
 //! `{"query": <the last user text>}`; once the conversation ends with the
 //! tool's result, the mock answers "The tool said: <result>". Anthropic's
-//! `/v1/messages/count_tokens` counts words like the answers do.
+//! `/v1/messages/count_tokens` counts words like the answers do. OpenAI's
+//! Responses API is spoken too ([`responses`]).
+
+mod responses;
 
 use std::time::Duration;
 
@@ -54,6 +57,8 @@ pub fn router() -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/v1/chat/completions", post(openai))
         .route("/chat/completions", post(openai))
+        .route("/v1/responses", post(openai_responses))
+        .route("/responses", post(openai_responses))
         .route("/v1/messages", post(anthropic))
         .route("/v1/messages/count_tokens", post(count_tokens))
 }
@@ -89,6 +94,13 @@ fn input_words(request: &Map<String, Value>, messages: &[Value]) -> u64 {
 
 async fn openai(headers: HeaderMap, body: Bytes) -> Response {
     answer_http(ApiFormat::OpenAi, &headers, &body).await
+}
+
+async fn openai_responses(headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_without_key(ApiFormat::OpenAi, &headers) {
+        return refused;
+    }
+    responses::answer(&body).await
 }
 
 async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
@@ -141,26 +153,8 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
     let Some(messages) = request.get("messages").and_then(Value::as_array) else {
         return error(format, StatusCode::BAD_REQUEST, "messages: field required");
     };
-    if model.contains("slow") {
-        tokio::time::sleep(SLOW_DELAY).await;
-    }
-    if model.contains("error-500") {
-        return error(
-            format,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the mock upstream failed, as asked",
-        );
-    }
-    if model.contains("429") {
-        let mut response = error(
-            format,
-            StatusCode::TOO_MANY_REQUESTS,
-            "the mock upstream is rate limiting, as asked",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-        return response;
+    if let Some(refused) = refuse_as_asked(format, model).await {
+        return refused;
     }
     let reply = Reply::new(model, &request, messages, body);
     let streamed = request.get("stream").and_then(Value::as_bool) == Some(true);
@@ -177,6 +171,33 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
         }
         (ApiFormat::Anthropic, true) => sse(model, reply.anthropic_events()),
     }
+}
+
+/// What the model's name asks for before any answer: a pause (`slow`), or
+/// an error instead (`error-500`, `429`).
+async fn refuse_as_asked(format: ApiFormat, model: &str) -> Option<Response> {
+    if model.contains("slow") {
+        tokio::time::sleep(SLOW_DELAY).await;
+    }
+    if model.contains("error-500") {
+        return Some(error(
+            format,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the mock upstream failed, as asked",
+        ));
+    }
+    if model.contains("429") {
+        let mut response = error(
+            format,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the mock upstream is rate limiting, as asked",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        return Some(response);
+    }
+    None
 }
 
 /// An error in the provider's own shape.
