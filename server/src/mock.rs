@@ -135,21 +135,25 @@ fn refuse_without_key(format: ApiFormat, headers: &HeaderMap) -> Option<Response
     })
 }
 
+/// A request body as a JSON object and its model, or why not (a 400).
+fn read_request(body: &[u8]) -> Result<(Map<String, Value>, String), String> {
+    let request: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|err| format!("request body is not a JSON object: {err}"))?;
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or("model: field required")?
+        .to_owned();
+    Ok((request, model))
+}
+
 /// The answer to one request body, in `format`.
 pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
-    let request: Map<String, Value> = match serde_json::from_slice(body) {
-        Ok(request) => request,
-        Err(err) => {
-            return error(
-                format,
-                StatusCode::BAD_REQUEST,
-                &format!("request body is not a JSON object: {err}"),
-            );
-        }
+    let (request, model) = match read_request(body) {
+        Ok(read) => read,
+        Err(message) => return error(format, StatusCode::BAD_REQUEST, &message),
     };
-    let Some(model) = request.get("model").and_then(Value::as_str) else {
-        return error(format, StatusCode::BAD_REQUEST, "model: field required");
-    };
+    let model = model.as_str();
     let Some(messages) = request.get("messages").and_then(Value::as_array) else {
         return error(format, StatusCode::BAD_REQUEST, "messages: field required");
     };

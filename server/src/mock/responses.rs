@@ -17,26 +17,18 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{Reply, error, sse, text_of};
+use super::{Reply, error, read_request, sse, text_of};
 use crate::proxy::ApiFormat;
 
 /// The answer to a Responses request body.
 pub async fn answer(body: &[u8]) -> Response {
     // Responses errors have OpenAI's shape.
     let format = ApiFormat::OpenAi;
-    let request: Map<String, Value> = match serde_json::from_slice(body) {
-        Ok(request) => request,
-        Err(err) => {
-            return error(
-                format,
-                StatusCode::BAD_REQUEST,
-                &format!("request body is not a JSON object: {err}"),
-            );
-        }
+    let (request, model) = match read_request(body) {
+        Ok(read) => read,
+        Err(message) => return error(format, StatusCode::BAD_REQUEST, &message),
     };
-    let Some(model) = request.get("model").and_then(Value::as_str) else {
-        return error(format, StatusCode::BAD_REQUEST, "model: field required");
-    };
+    let model = model.as_str();
     let messages = match messages_of(request.get("input")) {
         Ok(messages) => messages,
         Err(message) => return error(format, StatusCode::BAD_REQUEST, &message),
