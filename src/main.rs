@@ -134,12 +134,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = settings.server.addr;
-    // Before anything else touches the database: see the function. With
-    // Redis, instances share their state and may be many.
-    let _sole_instance = match settings.redis.url {
-        Some(_) => None,
-        None => Some(server::db::claim_sole_instance(&settings).await?),
-    };
+    // Before anything else touches the database: see the function.
+    let _instance_lock = server::db::claim_sole_instance(&settings).await?;
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
     let router = app::ssr::site_router(state.clone());

@@ -250,6 +250,42 @@ fn a_grant_is_spendable_everywhere_at_once(cluster: Cluster) {
 }
 
 #[test]
+fn an_instance_without_redis_refuses_to_start_beside_instances_that_share_their_state() {
+    let _serial = one_at_a_time();
+    on_cluster(2, an_instance_without_redis_refuses_to_start);
+}
+
+/// It would keep balances and caches of its own next to the shared ones.
+fn an_instance_without_redis_refuses_to_start(cluster: Cluster) {
+    // Arrange
+    let dir = workdir();
+    let alone: Vec<(String, String)> = cluster
+        .env
+        .iter()
+        .filter(|(name, _)| name != "REDIS_URL")
+        .cloned()
+        .collect();
+
+    // Act
+    let mut command = tollgate(&dir);
+    command
+        .arg("serve")
+        .envs(ADMIN_ENV)
+        .envs(alone.iter().map(|(name, value)| (name, value)))
+        .env("TOLLGATE__SERVER__ADDR", addr(free_port()));
+    let mut lone = Server::start(&mut command);
+    let refused = lone.wait_for_exit(Duration::from_secs(30));
+    let said = lone.stop();
+
+    // Assert
+    assert!(
+        refused.is_some_and(|status| !status.success()),
+        "an instance without Redis kept running: {said}"
+    );
+    assert!(format!("{said}").contains("REDIS_URL"), "{said}");
+}
+
+#[test]
 fn a_thousand_concurrent_requests_over_three_instances_spend_no_more_than_the_balance() {
     let _serial = one_at_a_time();
     on_cluster(3, a_thousand_requests_spend_no_more_than_the_balance);

@@ -14,7 +14,9 @@
 //! Requests change Redis in one round trip to admit and one to settle; the
 //! settling is queued to a task that sends what queued in one script, in
 //! order, so nothing async runs in a destructor and nothing is lost while
-//! Redis is briefly away (the task tries again).
+//! Redis is briefly away (the task tries the batch again; a batch applies
+//! once, since Redis remembers the last one it applied). What is still
+//! queued when the process is killed is lost (see docs/deploy.md).
 
 pub mod bus;
 pub mod funds;
@@ -73,15 +75,14 @@ enum Op {
         user: String,
         key: String,
         usage: String,
-        held: i64,
-        quota_held: i64,
+        /// The request whose holds go.
+        hold: String,
         charged: i64,
     },
     Released {
         user: String,
         key: String,
-        held: i64,
-        quota_held: i64,
+        hold: String,
     },
     Written {
         user: String,
@@ -90,7 +91,7 @@ enum Op {
     },
     Tokens {
         window: String,
-        interval_us: u64,
+        interval_us: f64,
         tokens: u64,
     },
     /// An account that may be wrong: loaded again from the database.
@@ -113,6 +114,15 @@ struct Unwritten {
     charged: i64,
 }
 
+/// A hold of a request in flight here, put back if Redis loses it.
+#[derive(Debug, Clone)]
+struct LiveHold {
+    user: String,
+    key: String,
+    amount: i64,
+    quota_amount: i64,
+}
+
 /// What instances share, and this instance's part in it.
 pub struct Cluster {
     redis: ConnectionManager,
@@ -125,6 +135,10 @@ pub struct Cluster {
     /// Charges settled here and not yet written, by usage id: brought back
     /// when Redis restarts empty, so a rebuilt balance still counts them.
     unwritten: Mutex<HashMap<String, Unwritten>>,
+    /// Holds of requests in flight here, by request id: brought back when
+    /// Redis lost them (an empty restart, or this instance was cut off long
+    /// enough for the others to count it dead).
+    live: Mutex<HashMap<String, LiveHold>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     settler: Mutex<Option<JoinHandle<()>>>,
 }
@@ -179,6 +193,7 @@ impl Cluster {
             },
             queue,
             unwritten: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
             settler: Mutex::new(None),
         });
@@ -208,13 +223,16 @@ impl Cluster {
     }
 
     fn send(&self, op: Op) {
-        // Fails only once the settling task ended, at exit.
-        let _ = self.queue.send(op);
+        // Fails only once the settling task ended (at exit, or it panicked).
+        if self.queue.send(op).is_err() {
+            tracing::error!("the settling task has ended: a change to shared state is lost");
+        }
     }
 
-    /// Registers this instance (again, when Redis came back empty: then
-    /// its pending charges are brought back first and loads wait for the
-    /// other instances to do the same).
+    /// Registers this instance (again, when Redis lost its registration:
+    /// then its pending charges and the holds of its requests in flight are
+    /// brought back first, and loads wait for the other instances to do
+    /// the same).
     async fn register(&self, again: bool) -> Result<(), Unavailable> {
         let mut redis = self.connection();
         let alive = self.key("i", &self.instance);
@@ -223,6 +241,10 @@ impl Cluster {
             .iter()
             .map(|(usage, charge)| (usage.clone(), charge.clone()))
             .collect();
+        let live: Vec<(String, LiveHold)> = lock(&self.live)
+            .iter()
+            .map(|(request, hold)| (request.clone(), hold.clone()))
+            .collect();
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (usage, charge) in &unwritten {
@@ -230,6 +252,15 @@ impl Cluster {
                 .ignore()
                 .hset(self.key("pk", &charge.key), usage, charge.charged)
                 .ignore();
+        }
+        for (request, hold) in &live {
+            let field = format!("h:{}:{request}", self.instance);
+            pipe.hset(self.key("w", &hold.user), &field, hold.amount)
+                .ignore();
+            if hold.quota_amount > 0 {
+                pipe.hset(self.key("q", &hold.key), &field, hold.quota_amount)
+                    .ignore();
+            }
         }
         pipe.cmd("SET")
             .arg(&alive)
@@ -249,7 +280,8 @@ impl Cluster {
         if again {
             tracing::warn!(
                 pending = unwritten.len(),
-                "Redis lost this instance's registration (restarted empty?): registered again"
+                holds = live.len(),
+                "Redis lost this instance's registration (restarted empty, or cut off): registered again"
             );
         }
         Ok(())
@@ -313,6 +345,9 @@ async fn heartbeat(cluster: std::sync::Weak<Cluster>) {
         if let Err(err) = cluster.renew().await {
             tracing::warn!(error = %err, "cannot renew this instance's registration in Redis");
         }
+        // Every subscriber hears something each second, so that one whose
+        // connection died without closing notices (see `bus`).
+        cluster.bus_tick().await;
     }
 }
 
@@ -321,7 +356,10 @@ async fn heartbeat(cluster: std::sync::Weak<Cluster>) {
 async fn settle_queued(cluster: Arc<Cluster>, mut receiver: mpsc::UnboundedReceiver<Op>) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
+    // Numbers the batches, so that a retried one applies once.
+    let mut number: u64 = 0;
     while let Some(op) = receiver.recv().await {
+        number += 1;
         batch.push(op);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -330,7 +368,7 @@ async fn settle_queued(cluster: Arc<Cluster>, mut receiver: mpsc::UnboundedRecei
             }
         }
         let mut pause = Duration::from_millis(50);
-        let args = settle_args(&cluster, &mut batch, &mut flushes);
+        let args = settle_args(&cluster, number, &mut batch, &mut flushes);
         while !args.is_empty() {
             let mut invocation = cluster.scripts.settle.prepare_invoke();
             for arg in &args {
@@ -356,6 +394,7 @@ async fn settle_queued(cluster: Arc<Cluster>, mut receiver: mpsc::UnboundedRecei
 /// flushes it answers.
 fn settle_args(
     cluster: &Cluster,
+    number: u64,
     batch: &mut Vec<Op>,
     flushes: &mut Vec<tokio::sync::oneshot::Sender<()>>,
 ) -> Vec<String> {
@@ -366,30 +405,10 @@ fn settle_args(
                 user,
                 key,
                 usage,
-                held,
-                quota_held,
+                hold,
                 charged,
-            } => vec![
-                "S".into(),
-                user,
-                key,
-                usage,
-                held.to_string(),
-                quota_held.to_string(),
-                charged.to_string(),
-            ],
-            Op::Released {
-                user,
-                key,
-                held,
-                quota_held,
-            } => vec![
-                "R".into(),
-                user,
-                key,
-                held.to_string(),
-                quota_held.to_string(),
-            ],
+            } => vec!["S".into(), user, key, usage, hold, charged.to_string()],
+            Op::Released { user, key, hold } => vec!["R".into(), user, key, hold],
             Op::Written { user, key, usage } => vec!["W".into(), user, key, usage],
             Op::Tokens {
                 window,
@@ -421,7 +440,14 @@ fn settle_args(
         args.extend(fields);
     }
     if !args.is_empty() {
-        args.splice(0..0, [cluster.prefix.clone(), cluster.instance.clone()]);
+        args.splice(
+            0..0,
+            [
+                cluster.prefix.clone(),
+                cluster.instance.clone(),
+                number.to_string(),
+            ],
+        );
     }
     args
 }

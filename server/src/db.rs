@@ -47,13 +47,16 @@ pub struct SoleInstance {
 /// The advisory lock's key: "tollgate" in ASCII.
 const SOLE_INSTANCE_LOCK: i64 = 0x746f_6c6c_6761_7465;
 
-/// On PostgreSQL, claims the database for this instance with a session
-/// advisory lock, held on a connection of its own until the process ends.
-/// Each instance keeps working balances, holds, rate windows and caches in
-/// its memory, so a second one on the same database would let users spend
-/// their credits twice and keep serving revoked keys. SQLite is one
-/// instance by nature.
+/// On PostgreSQL, claims the database with a session advisory lock, held on
+/// a connection of its own until the process ends. Without Redis an
+/// instance keeps working balances, holds, rate windows and caches in its
+/// memory, so it takes the lock alone: a second instance of any kind would
+/// let users spend their credits twice and keep serving revoked keys.
+/// Instances that share their state in Redis take it together (shared), so
+/// they keep out an instance without Redis and it keeps them out. SQLite is
+/// one instance by nature.
 pub async fn claim_sole_instance(settings: &Settings) -> anyhow::Result<SoleInstance> {
+    let shared = settings.redis.url.is_some();
     use sea_orm::sqlx::{Connection, postgres::PgConnection};
     let url = settings.database_url();
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -62,17 +65,28 @@ pub async fn claim_sole_instance(settings: &Settings) -> anyhow::Result<SoleInst
     let mut session = PgConnection::connect(&url)
         .await
         .context("cannot connect to the database (check database.url / DATABASE_URL)")?;
-    let claimed: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    let claim = if shared {
+        "SELECT pg_try_advisory_lock_shared($1)"
+    } else {
+        "SELECT pg_try_advisory_lock($1)"
+    };
+    let claimed: bool = sea_orm::sqlx::query_scalar(claim)
         .bind(SOLE_INSTANCE_LOCK)
         .fetch_one(&mut session)
         .await
         .context("cannot take the instance lock on the database")?;
     anyhow::ensure!(
-        claimed,
+        claimed || shared,
         "another Tollgate instance is already serving this PostgreSQL database. Without \
          Redis each instance keeps balances, holds, rate limits and caches in memory, so \
          two would let users overspend: give every instance the same Redis (REDIS_URL; \
          see docs/deploy.md), or run one instance per database."
+    );
+    anyhow::ensure!(
+        claimed,
+        "a Tollgate instance without Redis is serving this PostgreSQL database, keeping \
+         balances and caches in its own memory: stop it, or give it the same REDIS_URL, \
+         before starting instances that share their state in Redis."
     );
     Ok(SoleInstance {
         _session: Some(session),

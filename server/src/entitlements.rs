@@ -5,7 +5,8 @@
 //!
 //! Resolution runs on every authenticated request, the LLM API's included,
 //! so active grants are kept in memory per user: loaded once, dropped at
-//! once when a grant is given or revoked on this instance.
+//! once when a grant is given or revoked (on every instance, through
+//! `crate::cluster::bus`, when there are several).
 
 pub mod handlers;
 pub mod service;

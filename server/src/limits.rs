@@ -3,7 +3,8 @@
 //! `[rate_limits.<plan>]`, changed at run time by admins); a key may carry
 //! its own limits, and its owner's still apply on top.
 //!
-//! The windows live in memory on this instance and are checked before a
+//! The windows live in memory on this instance, or in Redis when instances
+//! share them (`crate::cluster::windows`), and are checked before a
 //! request's body is read, with no database round trip. Every answer of the
 //! LLM API carries OpenAI's `x-ratelimit-*` headers for the tighter of the
 //! key's and the user's windows; a refusal is 429 with `Retry-After`.

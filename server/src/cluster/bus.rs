@@ -85,10 +85,28 @@ pub trait Subscriber: Send + Sync + 'static {
 
 /// How long a broken subscription waits before it connects again.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
+/// Every instance publishes a tick each second: a subscription that hears
+/// nothing for this long is dead (a connection that broke without closing)
+/// and connects again, dropping every cache.
+const SILENCE: Duration = Duration::from_secs(5);
+const TICK: &str = "tick";
 
 impl Cluster {
     fn channel(&self) -> String {
         format!("{}changes", self.prefix)
+    }
+
+    /// Tells every subscriber this instance is here (see [`SILENCE`]).
+    pub(super) async fn bus_tick(&self) {
+        let mut redis = self.connection();
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(format!("{} {TICK}", self.instance))
+            .query_async(&mut redis)
+            .await;
+        if let Err(err) = sent {
+            tracing::debug!(error = %err, "cannot publish the tick");
+        }
     }
 
     /// Publishes this instance's changes and applies everyone else's.
@@ -137,14 +155,14 @@ async fn subscribe(cluster: Arc<Cluster>, caches: impl Subscriber) {
                 // Whatever was cached before may have changed unheard.
                 caches.drop_all().await;
                 let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
+                while let Ok(Some(message)) = tokio::time::timeout(SILENCE, messages.next()).await {
                     let Ok(text) = message.get_payload::<String>() else {
                         continue;
                     };
                     let Some((sender, change)) = text.split_once(' ') else {
                         continue;
                     };
-                    if sender == cluster.instance {
+                    if sender == cluster.instance || change == TICK {
                         continue;
                     }
                     match Change::decode(change) {
@@ -152,7 +170,9 @@ async fn subscribe(cluster: Arc<Cluster>, caches: impl Subscriber) {
                         None => tracing::warn!(message = %text, "unknown change message"),
                     }
                 }
-                tracing::warn!("the subscription to changes ended; subscribing again");
+                tracing::warn!(
+                    "the subscription to changes ended or went silent; subscribing again"
+                );
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot subscribe to changes; trying again");

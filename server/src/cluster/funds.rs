@@ -2,9 +2,9 @@
 //!
 //! A user's wallet (`w:<user>`) keeps `balance`, the ledger's balance less
 //! the charges settled since it was loaded (written to the ledger or not),
-//! `entry`, the last ledger entry it was loaded with, and one `h:<instance>`
-//! field per instance holding part of it. A key's quota (`q:<key>`) keeps
-//! `spent` and the same holds. Charges settled but not yet written are
+//! `entry`, the last ledger entry it was loaded with, and one
+//! `h:<instance>:<request>` field per request in flight holding part of it.
+//! A key's quota (`q:<key>`) keeps `spent` and the same holds. Charges settled but not yet written are
 //! also kept by usage id (`p:<user>`, `pk:<key>`) until the usage writer
 //! has written them: a wallet loaded from the database (at first use, or
 //! after Redis came back empty) subtracts them, so it is never loaded
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Cluster, Op, Unavailable, Unwritten, lock};
+use super::{Cluster, LiveHold, Op, Unavailable, Unwritten, lock};
 use crate::{
     credits::holds::{Insufficient, Settled, Short},
     db,
@@ -49,8 +49,34 @@ pub struct SharedHold {
     cluster: Arc<Cluster>,
     user: String,
     key: String,
+    /// The request: its hold's name.
+    request: String,
     pub amount: i64,
     quota_amount: i64,
+}
+
+/// Releases a reservation whose outcome is unknown: the reserving future
+/// was dropped (the client hung up) or Redis did not answer in time after
+/// the script may have run. Releasing a hold that was never made does
+/// nothing.
+struct Unsure<'a> {
+    cluster: &'a Cluster,
+    user: &'a str,
+    key: &'a str,
+    request: &'a str,
+    armed: bool,
+}
+
+impl Drop for Unsure<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.cluster.send(Op::Released {
+                user: self.user.to_owned(),
+                key: self.key.to_owned(),
+                hold: self.request.to_owned(),
+            });
+        }
+    }
 }
 
 /// Loads in a row before a reservation gives up: each load answers one
@@ -59,18 +85,26 @@ const ATTEMPTS: usize = 4;
 
 impl Cluster {
     /// Reserves `amount` on the user's balance and, if the key has a
-    /// quota, on the quota.
+    /// quota, on the quota, as `request`'s hold.
     pub async fn reserve(
         self: &Arc<Self>,
         db: &DatabaseConnection,
         user: &str,
         key: &api_key::Model,
+        request: &str,
         amount: i64,
     ) -> Result<Result<SharedHold, Short>, FundsError> {
         let wallet = self.key("w", user);
         let quota = self.key("q", &key.id);
         let limit = key.quota_limit.unwrap_or(-1);
         for _ in 0..ATTEMPTS {
+            let mut unsure = Unsure {
+                cluster: self,
+                user,
+                key: &key.id,
+                request,
+                armed: true,
+            };
             let mut redis = self.connection();
             let reply: Vec<i64> = self
                 .scripts
@@ -81,16 +115,30 @@ impl Cluster {
                 .arg(&self.instance)
                 .arg(amount)
                 .arg(limit)
+                .arg(request)
                 .invoke_async(&mut redis)
                 .await?;
+            // Redis answered: what it did is known.
+            unsure.armed = false;
             match reply.as_slice() {
                 [0] => {
+                    let quota_amount = if limit >= 0 { amount } else { 0 };
+                    lock(&self.live).insert(
+                        request.to_owned(),
+                        LiveHold {
+                            user: user.to_owned(),
+                            key: key.id.clone(),
+                            amount,
+                            quota_amount,
+                        },
+                    );
                     return Ok(Ok(SharedHold {
                         cluster: self.clone(),
                         user: user.to_owned(),
                         key: key.id.clone(),
+                        request: request.to_owned(),
                         amount,
-                        quota_amount: if limit >= 0 { amount } else { 0 },
+                        quota_amount,
                     }));
                 }
                 [1, available, balance] => {
@@ -122,6 +170,7 @@ impl Cluster {
             .scripts
             .credit
             .key(self.key("w", user))
+            .key(self.key("c", user))
             .arg(entry_id)
             .arg(amount)
             .invoke_async(&mut redis)
@@ -170,10 +219,11 @@ impl Cluster {
     }
 
     /// Loads a wallet: the stored balance and the ledger's last entry, less
-    /// the charges pending in Redis that the database does not have yet.
+    /// the charges pending in Redis that the database does not have yet,
+    /// plus the entries made while it was not loaded.
     async fn load_wallet(&self, db: &DatabaseConnection, user: &str) -> Result<(), FundsError> {
         let pending = self.key("p", user);
-        let ids = self.pending_ids(&pending).await?;
+        let charges = self.pending(&pending).await?;
         let txn = db::begin_snapshot(db).await?;
         let balance = credit_balance::Entity::find_by_id(user.to_owned())
             .one(&txn)
@@ -187,70 +237,74 @@ impl Cluster {
             .into_tuple::<i64>()
             .one(&txn)
             .await?;
-        let written = written_among(&txn, &ids).await?;
+        let written = written_among(&txn, &charges).await?;
         txn.commit().await?;
-        self.load(
-            self.key("w", user),
-            pending,
-            "balance",
-            balance,
-            Some(last_entry.unwrap_or(0)),
-            -1,
-            &written,
-        )
-        .await
+        let load = Load {
+            keys: [self.key("w", user), pending, self.key("c", user)],
+            field: "balance",
+            stored: balance,
+            last_entry: Some(last_entry.unwrap_or(0)),
+            sign: -1,
+        };
+        self.load(load, &charges, &written).await
     }
 
     /// Loads a key's quota: its stored spend plus what is pending.
     async fn load_quota(&self, db: &DatabaseConnection, key_id: &str) -> Result<(), FundsError> {
         let pending = self.key("pk", key_id);
-        let ids = self.pending_ids(&pending).await?;
+        let charges = self.pending(&pending).await?;
         let txn = db::begin_snapshot(db).await?;
         let spent = api_key::Entity::find_by_id(key_id.to_owned())
             .one(&txn)
             .await?
             .map_or(0, |key| key.quota_used);
-        let written = written_among(&txn, &ids).await?;
+        let written = written_among(&txn, &charges).await?;
         txn.commit().await?;
-        self.load(
-            self.key("q", key_id),
-            pending,
-            "spent",
-            spent,
-            None,
-            1,
-            &written,
-        )
-        .await
+        let load = Load {
+            keys: [self.key("q", key_id), pending, self.key("c", key_id)],
+            field: "spent",
+            stored: spent,
+            last_entry: None,
+            sign: 1,
+        };
+        self.load(load, &charges, &written).await
     }
 
-    async fn pending_ids(&self, pending: &str) -> Result<Vec<String>, FundsError> {
+    /// The charges pending on an account, by usage id.
+    async fn pending(&self, pending: &str) -> Result<Vec<(String, i64)>, FundsError> {
         let mut redis = self.connection();
-        Ok(redis::cmd("HKEYS")
+        Ok(redis::cmd("HGETALL")
             .arg(pending)
             .query_async(&mut redis)
             .await?)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Runs the load script. Of `charges` (pending when the snapshot was
+    /// read), those the snapshot has not `written` are taken off.
     async fn load(
         &self,
-        account: String,
-        pending: String,
-        field: &str,
-        stored: i64,
-        last_entry: Option<i64>,
-        sign: i64,
+        load: Load,
+        charges: &[(String, i64)],
         written: &[String],
     ) -> Result<(), FundsError> {
+        let [account, pending, kept] = load.keys;
+        let unwritten: Vec<&(String, i64)> = charges
+            .iter()
+            .filter(|(id, _)| !written.contains(id))
+            .collect();
         let mut invocation = self.scripts.load.key(account);
         invocation
             .key(pending)
+            .key(kept)
             .arg(&self.prefix)
-            .arg(field)
-            .arg(stored)
-            .arg(last_entry.map(|id| id.to_string()).unwrap_or_default())
-            .arg(sign);
+            .arg(load.field)
+            .arg(load.stored)
+            .arg(load.last_entry.map(|id| id.to_string()).unwrap_or_default())
+            .arg(load.sign)
+            .arg(unwritten.len());
+        for (id, amount) in unwritten {
+            invocation.arg(id).arg(amount);
+        }
         for id in written {
             invocation.arg(id);
         }
@@ -262,18 +316,31 @@ impl Cluster {
     }
 }
 
-/// Of `ids`, the usage rows the database has.
+/// What an account is loaded from.
+struct Load {
+    /// The account, its pending charges, the entries kept aside for it.
+    keys: [String; 3],
+    field: &'static str,
+    /// The database's figure in the snapshot.
+    stored: i64,
+    /// Wallets: the ledger's last entry in the snapshot.
+    last_entry: Option<i64>,
+    /// How a pending charge moves the figure.
+    sign: i64,
+}
+
+/// Of the `charges`' usage ids, those the database has.
 async fn written_among(
     txn: &sea_orm::DatabaseTransaction,
-    ids: &[String],
+    charges: &[(String, i64)],
 ) -> Result<Vec<String>, sea_orm::DbErr> {
     let mut written = Vec::new();
-    for chunk in ids.chunks(500) {
+    for chunk in charges.chunks(500) {
         written.extend(
             usage_record::Entity::find()
                 .select_only()
                 .column(usage_record::Column::Id)
-                .filter(usage_record::Column::Id.is_in(chunk.iter().cloned()))
+                .filter(usage_record::Column::Id.is_in(chunk.iter().map(|(id, _)| id.clone())))
                 .into_tuple::<String>()
                 .all(txn)
                 .await?,
@@ -289,6 +356,7 @@ impl SharedHold {
     pub fn settle(mut self, cost: i64, usage: &str) -> Settled {
         let held = std::mem::take(&mut self.amount);
         let quota_held = std::mem::take(&mut self.quota_amount);
+        lock(&self.cluster.live).remove(&self.request);
         let Settled { charged, overrun } = Settled::of(held, cost);
         if charged > 0 {
             lock(&self.cluster.unwritten).insert(
@@ -307,8 +375,7 @@ impl SharedHold {
             user: std::mem::take(&mut self.user),
             key: std::mem::take(&mut self.key),
             usage: usage.to_owned(),
-            held,
-            quota_held,
+            hold: std::mem::take(&mut self.request),
             charged,
         });
         Settled { charged, overrun }
@@ -320,11 +387,11 @@ impl Drop for SharedHold {
     /// charge.
     fn drop(&mut self) {
         if self.amount != 0 || self.quota_amount != 0 {
+            lock(&self.cluster.live).remove(&self.request);
             self.cluster.send(Op::Released {
                 user: std::mem::take(&mut self.user),
                 key: std::mem::take(&mut self.key),
-                held: self.amount,
-                quota_held: self.quota_amount,
+                hold: std::mem::take(&mut self.request),
             });
         }
     }

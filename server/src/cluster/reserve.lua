@@ -1,27 +1,35 @@
 -- Reserves a request's worst case on its user's balance and, when its key
 -- has a quota, on the key's quota: both or neither, in one round trip.
+-- A hold is a field of its own, `h:<instance>:<request>`, so releasing it
+-- twice (a retried batch, a release after a restart) takes nothing else.
 -- KEYS: the wallet, the key's quota
--- ARGV: prefix, this instance, amount, the quota's limit (-1: none)
+-- ARGV: prefix, this instance, amount, the quota's limit (-1: none), the
+--       request
 -- Reply: {0} reserved; {1, available, balance} the balance is short;
 --        {2, remaining} the quota is short; {3} the wallet is not loaded;
 --        {4} the quota is not loaded; {5} this instance is not registered
 local prefix, me = ARGV[1], ARGV[2]
 local amount, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local hold = 'h:' .. me .. ':' .. ARGV[5]
 if redis.call('EXISTS', prefix .. 'i:' .. me) == 0 then return {5} end
 
 -- What live instances hold on an account; the holds of an instance whose
 -- heartbeat expired (killed, cut off) are released here.
+local alive = {}
 local function held(account)
   local total = 0
   local fields = redis.call('HGETALL', account)
   for i = 1, #fields, 2 do
     local field = fields[i]
-    if string.sub(field, 1, 2) == 'h:' then
-      local owner = string.sub(field, 3)
-      if owner ~= me and redis.call('EXISTS', prefix .. 'i:' .. owner) == 0 then
-        redis.call('HDEL', account, field)
-      else
+    local owner = string.match(field, '^h:([^:]+):')
+    if owner then
+      if alive[owner] == nil then
+        alive[owner] = owner == me or redis.call('EXISTS', prefix .. 'i:' .. owner) == 1
+      end
+      if alive[owner] then
         total = total + tonumber(fields[i + 1])
+      else
+        redis.call('HDEL', account, field)
       end
     end
   end
@@ -38,7 +46,8 @@ if limit >= 0 then
   if not spent then return {4} end
   local remaining = limit - tonumber(spent) - held(KEYS[2])
   if remaining <= 0 or remaining < amount then return {2, math.max(remaining, 0)} end
-  redis.call('HINCRBY', KEYS[2], 'h:' .. me, amount)
+  if amount > 0 then redis.call('HSET', KEYS[2], hold, amount) end
 end
-redis.call('HINCRBY', KEYS[1], 'h:' .. me, amount)
+-- Nothing held, nothing to release.
+if amount > 0 then redis.call('HSET', KEYS[1], hold, amount) end
 return {0}

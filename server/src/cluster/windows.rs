@@ -11,7 +11,9 @@ use super::{Cluster, Op, Unavailable};
 #[derive(Debug, Clone)]
 pub struct SharedWindow {
     key: String,
-    interval_us: u64,
+    /// Microseconds, not rounded: a limit of millions a minute is a
+    /// fraction of one.
+    interval_us: f64,
     pub limit: u32,
 }
 
@@ -37,7 +39,7 @@ impl Cluster {
     pub fn window(&self, kind: &str, subject: &str, limit: u32) -> SharedWindow {
         SharedWindow {
             key: self.key("r", &format!("{kind}:{subject}:{limit}")),
-            interval_us: 60_000_000 / u64::from(limit.max(1)),
+            interval_us: 60_000_000.0 / f64::from(limit.max(1)),
             limit,
         }
     }

@@ -107,7 +107,8 @@ pub async fn grant(
     {
         return replay(first, &request.user_id, amount);
     }
-    // No wallet loads or other balance changes until this one is in memory.
+    // No wallet loads or other balance changes on this instance until this
+    // one is applied (other instances apply it by entry id).
     let _loading = wallets.loading.lock().await;
     if amount < 0
         && let Some(available) = wallets.available(&request.user_id).await?
@@ -248,7 +249,8 @@ pub async fn refund(
     if let Some(first) = by_idempotency_key(db, &key).await? {
         return replay_refund(first, &usage, amount);
     }
-    // No wallet loads or other balance changes until this one is in memory.
+    // No wallet loads or other balance changes on this instance until this
+    // one is applied (other instances apply it by entry id).
     let _loading = wallets.loading.lock().await;
     let txn = db::begin_write(db).await?;
     // Names both what is refunded and who decided it.

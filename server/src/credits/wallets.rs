@@ -12,6 +12,10 @@
 //! never more. Grants and adjustments hold [`Wallets::loading`] across
 //! their transaction, so a wallet cannot be loaded between their commit
 //! and their update of it (which would count them twice).
+//!
+//! With several instances the wallets live in Redis instead
+//! (`crate::cluster::funds`), where ledger entries are applied by id, and
+//! `loading` only orders this instance's own changes.
 
 use std::{
     collections::HashMap,
@@ -98,12 +102,14 @@ impl Wallets {
     }
 
     /// Reserves `amount` on the caller's key quota and its owner's
-    /// balance, both or neither: in memory, or in Redis when instances
-    /// share them. `None`: Redis is away and there was nothing to hold.
+    /// balance for `request`, both or neither: in memory, or in Redis when
+    /// instances share them. `None`: Redis is away and there was nothing to
+    /// hold.
     pub async fn hold(
         &self,
         db: &DatabaseConnection,
         caller: &KeyCaller,
+        request: &str,
         amount: i64,
     ) -> std::result::Result<std::result::Result<Option<Holds>, Short>, FundsError> {
         let Some(cluster) = &self.cluster else {
@@ -120,7 +126,7 @@ impl Wallets {
                 .map_err(Short::Balance));
         };
         match cluster
-            .reserve(db, &caller.owner.id, &caller.key, amount)
+            .reserve(db, &caller.owner.id, &caller.key, request, amount)
             .await
         {
             Ok(held) => Ok(held.map(|hold| Some(Holds::Shared(hold)))),

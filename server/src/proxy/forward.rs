@@ -387,7 +387,11 @@ async fn admit(
         };
         ProxyError::new(ErrorKind::InsufficientQuota, message, format)
     };
-    match state.wallets.hold(&state.db, caller, worst).await {
+    match state
+        .wallets
+        .hold(&state.db, caller, &pending.id, worst)
+        .await
+    {
         Ok(Ok(Some(holds))) => pending.set_holds(holds),
         Ok(Ok(None)) => {}
         Ok(Err(refused)) => return Err(short(refused)),
