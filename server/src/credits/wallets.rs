@@ -134,6 +134,8 @@ impl Wallets {
                 tracing::warn!(error = %err, "a free request goes on without Redis");
                 Ok(Ok(None))
             }
+            // Nothing to hold while balances are rebuilt: as when Redis is away.
+            Err(FundsError::Rebuilding) if amount == 0 && self.free_when_down => Ok(Ok(None)),
             Err(err) => Err(err),
         }
     }

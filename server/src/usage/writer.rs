@@ -8,7 +8,7 @@
 
 use std::{
     borrow::Cow,
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     sync::Arc,
 };
 
@@ -291,12 +291,10 @@ async fn write_charges(
     txn: &DatabaseTransaction,
     rows: &[usage_record::Model],
 ) -> Result<(), DbErr> {
-    let mut per_user: Vec<(&str, Vec<&usage_record::Model>)> = Vec::new();
+    // By user id, so that writers lock balances in one order (see `rollup`).
+    let mut per_user: BTreeMap<&str, Vec<&usage_record::Model>> = BTreeMap::new();
     for row in rows.iter().filter(|row| row.charged > 0) {
-        match per_user.iter_mut().find(|(user, _)| *user == row.user_id) {
-            Some((_, charges)) => charges.push(row),
-            None => per_user.push((&row.user_id, vec![row])),
-        }
+        per_user.entry(&row.user_id).or_default().push(row);
     }
     let mut entries = Vec::new();
     for (user_id, charges) in per_user {
@@ -362,11 +360,14 @@ struct Sum {
     last_at: DateTime<Utc>,
 }
 
-fn rollup<'a, K: std::hash::Hash + Eq>(
+/// Sums by `key`, in the keys' order: every writer (of every instance)
+/// then updates rows in the same order, so that two cannot each hold a
+/// row the other waits for.
+fn rollup<'a, K: Ord>(
     rows: impl Iterator<Item = &'a usage_record::Model>,
     key: impl Fn(&usage_record::Model) -> K,
-) -> HashMap<K, Sum> {
-    let mut sums: HashMap<K, Sum> = HashMap::new();
+) -> BTreeMap<K, Sum> {
+    let mut sums: BTreeMap<K, Sum> = BTreeMap::new();
     for row in rows {
         let sum = sums.entry(key(row)).or_default();
         sum.requests += 1;
