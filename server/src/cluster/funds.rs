@@ -20,6 +20,7 @@ use crate::{
     db,
     entity::{api_key, credit_balance, credit_entry, usage_record},
     error::Error,
+    usage,
 };
 
 /// Why nothing could be decided.
@@ -225,10 +226,7 @@ impl Cluster {
         let pending = self.key("p", user);
         let charges = self.pending(&pending).await?;
         let txn = db::begin_snapshot(db).await?;
-        let balance = credit_balance::Entity::find_by_id(user.to_owned())
-            .one(&txn)
-            .await?
-            .map_or(0, |row| row.balance);
+        let balance = credit_balance::of(&txn, user).await?;
         let last_entry: Option<i64> = credit_entry::Entity::find()
             .select_only()
             .column(credit_entry::Column::Id)
@@ -334,19 +332,11 @@ async fn written_among(
     txn: &sea_orm::DatabaseTransaction,
     charges: &[(String, i64)],
 ) -> Result<Vec<String>, sea_orm::DbErr> {
-    let mut written = Vec::new();
-    for chunk in charges.chunks(500) {
-        written.extend(
-            usage_record::Entity::find()
-                .select_only()
-                .column(usage_record::Column::Id)
-                .filter(usage_record::Column::Id.is_in(chunk.iter().map(|(id, _)| id.clone())))
-                .into_tuple::<String>()
-                .all(txn)
-                .await?,
-        );
-    }
-    Ok(written)
+    let ids: Vec<&str> = charges.iter().map(|(id, _)| id.as_str()).collect();
+    Ok(usage::writer::stored_among(txn, &ids)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 impl SharedHold {

@@ -428,10 +428,7 @@ async fn by_idempotency_key(
 
 /// A user's balance in micro-credits (zero before any entry).
 pub async fn balance<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<i64> {
-    Ok(credit_balance::Entity::find_by_id(user_id.to_owned())
-        .one(db)
-        .await?
-        .map_or(0, |b| b.balance))
+    Ok(credit_balance::of(db, user_id).await?)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -22,7 +22,7 @@ use std::{
     sync::{Arc, Mutex, RwLock},
 };
 
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::DatabaseConnection;
 
 use super::holds::{Insufficient, Settled, Short};
 use crate::{
@@ -175,10 +175,7 @@ impl Wallets {
         if let Some(wallet) = self.read().get(user_id) {
             return Ok(wallet.clone());
         }
-        let balance = credit_balance::Entity::find_by_id(user_id.to_owned())
-            .one(db)
-            .await?
-            .map_or(0, |row| row.balance);
+        let balance = credit_balance::of(db, user_id).await?;
         let wallet = Arc::new(Mutex::new(Wallet { balance, held: 0 }));
         self.wallets
             .write()

@@ -16,3 +16,11 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A user's stored balance: 0 before their first ledger entry.
+pub async fn of<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<i64, DbErr> {
+    Ok(Entity::find_by_id(user_id.to_owned())
+        .one(db)
+        .await?
+        .map_or(0, |row| row.balance))
+}

@@ -91,7 +91,7 @@ async fn count(
     let provider = &route.provider;
     let upstream = state
         .upstream
-        .count_tokens(provider, path, headers, body.into())
+        .post(provider, path, headers, body.into())
         .await
         .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)

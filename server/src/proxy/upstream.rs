@@ -95,19 +95,9 @@ impl Clients {
             .await
     }
 
-    /// The provider's own token count at `path` (its adapter's
-    /// [`count_tokens_path`](super::adapter::Adapter::count_tokens_path)).
-    pub async fn count_tokens(
-        &self,
-        upstream: &Arc<Upstream>,
-        path: &str,
-        client_headers: &HeaderMap,
-        body: Bytes,
-    ) -> Result<UpstreamResponse, SendError> {
-        self.post(upstream, path, client_headers, body).await
-    }
-
-    async fn post(
+    /// Posts `body` to `path` under the provider's base URL, authenticated
+    /// as its adapter says (also its token counting endpoint).
+    pub async fn post(
         &self,
         upstream: &Arc<Upstream>,
         path: &str,

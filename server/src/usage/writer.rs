@@ -83,22 +83,32 @@ pub async fn write_new(
     UsageRecords { cluster }.write(db, rows, true).await
 }
 
+/// Of `ids`, those `usage_records` has.
+pub async fn stored_among(
+    txn: &DatabaseTransaction,
+    ids: &[&str],
+) -> Result<HashSet<String>, DbErr> {
+    let mut stored = HashSet::new();
+    for chunk in batch::chunks(ids) {
+        let found: Vec<String> = usage_record::Entity::find()
+            .select_only()
+            .column(usage_record::Column::Id)
+            .filter(usage_record::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        stored.extend(found);
+    }
+    Ok(stored)
+}
+
 /// The rows whose ids are not in `usage_records` yet.
 async fn not_stored(
     txn: &DatabaseTransaction,
     rows: &[usage_record::Model],
 ) -> Result<Vec<usage_record::Model>, DbErr> {
-    let mut stored = HashSet::new();
-    for chunk in batch::chunks(rows) {
-        let ids: Vec<String> = usage_record::Entity::find()
-            .select_only()
-            .column(usage_record::Column::Id)
-            .filter(usage_record::Column::Id.is_in(chunk.iter().map(|row| row.id.as_str())))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        stored.extend(ids);
-    }
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let stored = stored_among(txn, &ids).await?;
     Ok(rows
         .iter()
         .filter(|row| !stored.contains(&row.id))
