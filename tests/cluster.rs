@@ -18,6 +18,7 @@ mod support;
 use std::{
     collections::HashMap,
     os::unix::process::ExitStatusExt,
+    process::Stdio,
     sync::{
         Arc, Barrier, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
@@ -518,6 +519,216 @@ fn kill_9_mid_storm(mut cluster: Cluster) {
     );
     books.assert_charged_once(&charged);
     books.assert_adds_up(GRANTED);
+    assert_verified(&verified);
+}
+
+#[test]
+fn a_settle_lost_to_a_kill_9_counts_once_the_killed_instance_is_counted_dead() {
+    let _serial = one_at_a_time();
+    on_cluster(2, |cluster| {
+        a_settle_lost_to_a_kill_9(cluster, RowAtKill::Written)
+    });
+}
+
+#[test]
+fn a_settle_lost_to_a_kill_9_with_its_row_in_the_spool_counts_once_the_spool_is_replayed() {
+    let _serial = one_at_a_time();
+    on_cluster(2, |cluster| {
+        a_settle_lost_to_a_kill_9(cluster, RowAtKill::Spooled)
+    });
+}
+
+/// Where the lost settle's usage row is when its instance is killed.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum RowAtKill {
+    /// In the database.
+    Written,
+    /// Only in the killed instance's spool: the database refused writes
+    /// to `usage_records` until after the kill.
+    Spooled,
+}
+
+/// B serves a slow request while Redis takes no writes (`CLIENT PAUSE
+/// WRITE`), so the batch that settles it never lands, and B is killed
+/// before Redis takes writes again. Once B's registration has expired
+/// (and, when the row was only in B's spool, once B restarted has
+/// replayed it), A must know the balance the ledger has: a request needing
+/// more than is left is refused, one needing less served. With the row
+/// spooled, A serves a small request in between, so that the wallet is
+/// loaded again while the database still lacks the lost charge.
+fn a_settle_lost_to_a_kill_9(mut cluster: Cluster, row_at_kill: RowAtKill) {
+    const GRANTED: i64 = 160;
+    const SLOW_COST: i64 = 100;
+    /// Served by A between B's death and its restart (row spooled only).
+    const BETWEEN: i64 = 10;
+    const SURVIVOR: usize = 0;
+    const KILLED: usize = 1;
+    const DEAD_WITHIN: Duration = Duration::from_secs(30);
+    let started = Instant::now();
+
+    // Arrange
+    let caller = cluster.user("lost-settle", "pro", GRANTED);
+    let instances_key = format!("{REDIS_PREFIX}i:*");
+    let registered = |cluster: &Cluster| {
+        cluster
+            .redis
+            .cli(&["--scan", "--pattern", &instances_key])
+            .stdout
+            .lines()
+            .count()
+    };
+    assert_eq!(registered(&cluster), 2, "both instances registered");
+    let slow = {
+        let (mut clients, secret) = (cluster.clients(), caller.secret.clone());
+        thread::spawn(move || {
+            ask(
+                &mut clients,
+                KILLED,
+                &secret,
+                SLOW_MODEL,
+                SLOW_COST,
+                Format::OpenAi,
+            )
+        })
+    };
+    // The reservation is made at once; the mock answers after 3 s.
+    thread::sleep(Duration::from_millis(1_500));
+
+    // Act
+    let paused = cluster.redis.cli(&["CLIENT", "PAUSE", "30000", "WRITE"]);
+    let locker = (row_at_kill == RowAtKill::Spooled).then(|| {
+        cluster
+            .postgres
+            .psql()
+            .arg("-c")
+            .arg("BEGIN; LOCK TABLE usage_records IN EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    });
+    let served = slow.join().unwrap();
+    let written = match row_at_kill {
+        RowAtKill::Written => {
+            cluster.wait_for_rows(&caller.user_id, &request_ids(&[&served]), ROWS_DEADLINE)
+        }
+        RowAtKill::Spooled => {
+            thread::sleep(Duration::from_millis(500));
+            None
+        }
+    };
+    let killed = cluster.instances[KILLED].kill();
+    let stored_at_kill = cluster.books(&caller.user_id).rows.len();
+    if let Some(mut locker) = locker {
+        cluster.postgres.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE query LIKE '%LOCK TABLE usage_records%' AND pid <> pg_backend_pid()",
+        );
+        locker.wait().unwrap();
+    }
+    let unpaused = cluster.redis.cli(&["CLIENT", "UNPAUSE"]);
+    let killed_at = Instant::now();
+    while registered(&cluster) > 1 && killed_at.elapsed() < DEAD_WITHIN {
+        thread::sleep(Duration::from_millis(250));
+    }
+    let dead_after = killed_at.elapsed();
+    let mut clients = cluster.clients();
+    let mut charged = vec![served.clone()];
+    let mut replayed = String::new();
+    if row_at_kill == RowAtKill::Spooled {
+        let between = ask(
+            &mut clients,
+            SURVIVOR,
+            &caller.secret,
+            MODEL,
+            BETWEEN,
+            Format::OpenAi,
+        );
+        assert_eq!(between.status, Some(200), "{}", describe(&between));
+        charged.push(between);
+        replayed = cluster.restart(KILLED);
+        // The restarted instance's word reaches Redis in a batch of its own.
+        thread::sleep(Duration::from_millis(500));
+        clients = cluster.clients();
+    }
+    let spent_between = if row_at_kill == RowAtKill::Spooled {
+        BETWEEN
+    } else {
+        0
+    };
+    let left = GRANTED - SLOW_COST - spent_between;
+    let too_much = ask(
+        &mut clients,
+        SURVIVOR,
+        &caller.secret,
+        MODEL,
+        left + 10,
+        Format::OpenAi,
+    );
+    let within = ask(
+        &mut clients,
+        SURVIVOR,
+        &caller.secret,
+        MODEL,
+        left - 10,
+        Format::OpenAi,
+    );
+    charged.extend(
+        [&too_much, &within]
+            .into_iter()
+            .filter(|sent| sent.status == Some(200))
+            .cloned(),
+    );
+    let charged: Vec<&Sent> = charged.iter().collect();
+    cluster.wait_for_rows(&caller.user_id, &request_ids(&charged), ROWS_DEADLINE);
+    let books = cluster.books(&caller.user_id);
+    let verified = cluster.verify_ledger();
+
+    // Assert
+    eprintln!(
+        "a settle lost to a kill -9, the row {row_at_kill:?}: the slow request {}; its row \
+         written {written:?} after, {stored_at_kill} rows at the kill; pause {:?}, unpause {:?}; \
+         the killed instance counted dead {dead_after:?} after the kill; restart log: {:?}; \
+         then {} µc asked {}, {} µc asked {}; balance {} µc; {:.1} s in all",
+        describe(&served),
+        paused.stdout.trim(),
+        unpaused.stdout.trim(),
+        replayed
+            .lines()
+            .find(|line| line.contains("replayed usage rows from the spool"))
+            .unwrap_or_default(),
+        left + 10,
+        describe(&too_much),
+        left - 10,
+        describe(&within),
+        books.balance,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(served.status, Some(200), "the slow request was not served");
+    match row_at_kill {
+        RowAtKill::Written => assert!(written.is_some(), "the slow request's row was not written"),
+        RowAtKill::Spooled => assert_eq!(stored_at_kill, 0, "the row was written before the kill"),
+    }
+    assert_eq!(
+        killed.status.and_then(|status| status.signal()),
+        Some(9),
+        "the instance was not running at the kill:{killed}"
+    );
+    assert!(
+        dead_after < DEAD_WITHIN,
+        "the killed instance stayed registered"
+    );
+    assert_eq!(
+        too_much.status,
+        Some(402),
+        "a request needing {} µc with {left} µc left: {}",
+        left + 10,
+        describe(&too_much)
+    );
+    assert_eq!(within.status, Some(200), "{}", describe(&within));
+    books.assert_charged_once(&charged);
+    books.assert_adds_up(GRANTED);
+    assert!(books.balance >= 0, "overspent: balance {}", books.balance);
     assert_verified(&verified);
 }
 

@@ -10,7 +10,7 @@
 //! after Redis came back empty) subtracts them, so it is never loaded
 //! richer than it is.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -216,6 +216,19 @@ impl Cluster {
                     usage: row.id.clone(),
                 });
             }
+        }
+    }
+
+    /// The wallets and quotas these rows charged are loaded again from the
+    /// database at their next use.
+    pub fn reload_charged(&self, rows: &[usage_record::Model]) {
+        let accounts: BTreeSet<String> = rows
+            .iter()
+            .filter(|row| row.charged > 0)
+            .flat_map(|row| [self.key("w", &row.user_id), self.key("q", &row.api_key_id)])
+            .collect();
+        for account in accounts {
+            self.send(Op::Forget { account });
         }
     }
 

@@ -13,11 +13,14 @@ local amount, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local hold = 'h:' .. me .. ':' .. ARGV[5]
 if redis.call('EXISTS', prefix .. 'i:' .. me) == 0 then return {5} end
 
--- What live instances hold on an account; the holds of an instance whose
--- heartbeat expired (killed, cut off) are released here.
+-- What live instances hold on an account, and whether a dead one (killed,
+-- cut off) held part of it. A dead instance's holds go; so does the
+-- account's figure, to be loaded again from the database: the instance
+-- may have settled requests and written their charges there without ever
+-- telling Redis (killed before its batch went out).
 local alive = {}
 local function held(account)
-  local total = 0
+  local total, dead = 0, false
   local fields = redis.call('HGETALL', account)
   for i = 1, #fields, 2 do
     local field = fields[i]
@@ -29,22 +32,33 @@ local function held(account)
       if alive[owner] then
         total = total + tonumber(fields[i + 1])
       else
+        dead = true
         redis.call('HDEL', account, field)
       end
     end
   end
-  return total
+  return total, dead
 end
 
 local balance = redis.call('HGET', KEYS[1], 'balance')
 if not balance then return {3} end
 balance = tonumber(balance)
-local available = balance - held(KEYS[1])
+local holding, dead = held(KEYS[1])
+if dead then
+  redis.call('HDEL', KEYS[1], 'balance', 'entry')
+  return {3}
+end
+local available = balance - holding
 if balance < 0 or available < amount then return {1, available, balance} end
 if limit >= 0 then
   local spent = redis.call('HGET', KEYS[2], 'spent')
   if not spent then return {4} end
-  local remaining = limit - tonumber(spent) - held(KEYS[2])
+  local quota_holding, quota_dead = held(KEYS[2])
+  if quota_dead then
+    redis.call('HDEL', KEYS[2], 'spent')
+    return {4}
+  end
+  local remaining = limit - tonumber(spent) - quota_holding
   if remaining <= 0 or remaining < amount then return {2, math.max(remaining, 0)} end
   if amount > 0 then redis.call('HSET', KEYS[2], hold, amount) end
 end

@@ -75,12 +75,23 @@ impl Sink for UsageRecords {
 }
 
 /// Stores the rows not stored yet (a spool's replay), in one transaction.
+/// With Redis, the accounts they charged are loaded again afterwards: the
+/// instance that spooled them may have been killed before telling Redis of
+/// their charges, which the database has now.
 pub async fn write_new(
     db: &DatabaseConnection,
     rows: &[usage_record::Model],
     cluster: Option<Arc<Cluster>>,
 ) -> Result<(), DbErr> {
-    UsageRecords { cluster }.write(db, rows, true).await
+    UsageRecords {
+        cluster: cluster.clone(),
+    }
+    .write(db, rows, true)
+    .await?;
+    if let Some(cluster) = cluster {
+        cluster.reload_charged(rows);
+    }
+    Ok(())
 }
 
 /// Of `ids`, those `usage_records` has.
