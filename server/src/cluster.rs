@@ -25,7 +25,10 @@ pub mod windows;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -49,6 +52,10 @@ const REBUILD_GRACE: Duration = Duration::from_secs(3);
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 /// Operations sent in one script at most.
 const MAX_BATCH: usize = 512;
+/// Queued operations beyond which those Redis can do without (presence
+/// beats, tokens counted after a request) are dropped: while Redis is away
+/// the queue would otherwise grow with every request served.
+const OPTIONAL_UNTIL: usize = 10_000;
 
 /// Redis could not be asked (down, unreachable, too slow).
 #[derive(Debug)]
@@ -132,6 +139,8 @@ pub struct Cluster {
     instance: String,
     scripts: Scripts,
     queue: mpsc::UnboundedSender<Op>,
+    /// Operations sent to the queue and not yet taken by the settling task.
+    queued: AtomicUsize,
     /// Charges settled here and not yet written, by usage id: brought back
     /// when Redis restarts empty, so a rebuilt balance still counts them.
     unwritten: Mutex<HashMap<String, Unwritten>>,
@@ -192,6 +201,7 @@ impl Cluster {
                 give_back: Script::new(include_str!("cluster/give_back.lua")),
             },
             queue,
+            queued: AtomicUsize::new(0),
             unwritten: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
@@ -222,10 +232,20 @@ impl Cluster {
         lock(&self.tasks).push(task);
     }
 
+    /// Queues an operation that must reach Redis (money, holds, accounts).
     fn send(&self, op: Op) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
         // Fails only once the settling task ended (at exit, or it panicked).
         if self.queue.send(op).is_err() {
             tracing::error!("the settling task has ended: a change to shared state is lost");
+        }
+    }
+
+    /// Queues an operation Redis can do without, unless the queue is long
+    /// (Redis away or too slow).
+    fn send_optional(&self, op: Op) {
+        if self.queued.load(Ordering::Relaxed) < OPTIONAL_UNTIL {
+            self.send(op);
         }
     }
 
@@ -367,6 +387,7 @@ async fn settle_queued(cluster: Arc<Cluster>, mut receiver: mpsc::UnboundedRecei
                 Err(_) => break,
             }
         }
+        cluster.queued.fetch_sub(batch.len(), Ordering::Relaxed);
         let mut pause = Duration::from_millis(50);
         let args = settle_args(&cluster, number, &mut batch, &mut flushes);
         while !args.is_empty() {

@@ -27,6 +27,9 @@ use crate::{
 
 /// Seen within this long ago: online.
 pub const ONLINE_WINDOW: Duration = Duration::minutes(5);
+/// How often a user's beats reach the other instances at most: the others
+/// see them at most this late, far inside [`ONLINE_WINDOW`].
+const SHARED_EVERY: Duration = Duration::seconds(10);
 /// How long the map remembers a heartbeat (the dashboard's "active in the
 /// last 24 hours" reads it too).
 const KEEP: Duration = Duration::hours(24);
@@ -57,10 +60,13 @@ impl Presence {
 
     /// Records that `user_id` was here at `now`.
     pub fn beat(&self, user_id: &str, now: DateTime<Utc>) {
-        if let Some(cluster) = &self.cluster {
+        let mut beats = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        let before = beats.seen.get(user_id).copied();
+        if let Some(cluster) = &self.cluster
+            && before.is_none_or(|at| now - at >= SHARED_EVERY)
+        {
             cluster.beat(user_id, now);
         }
-        let mut beats = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let latest = beats.seen.entry(user_id.to_owned()).or_insert(now);
         *latest = Ord::max(*latest, now);
         if beats.swept_at.is_none_or(|at| now - at >= SWEEP_EVERY) {

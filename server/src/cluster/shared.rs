@@ -46,7 +46,7 @@ impl Cluster {
     /// Records that `user` was here at `at` (queued: a heartbeat never
     /// waits on Redis).
     pub fn beat(&self, user: &str, at: DateTime<Utc>) {
-        self.send(Op::Beat {
+        self.send_optional(Op::Beat {
             user: user.to_owned(),
             at_ms: at.timestamp_millis(),
             keep_ms: PRESENCE_KEEP.num_milliseconds(),

@@ -84,7 +84,7 @@ impl Cluster {
     /// Counts a request's tokens beyond the one it was let in with.
     pub fn add_tokens(&self, window: &SharedWindow, tokens: u64) {
         if tokens > 0 {
-            self.send(Op::Tokens {
+            self.send_optional(Op::Tokens {
                 window: window.key.clone(),
                 interval_us: window.interval_us,
                 tokens,
