@@ -41,6 +41,8 @@ fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Vec<u
     let translated = match client {
         ApiFormat::Anthropic => response::openai_to_anthropic(&upstream, model)?,
         ApiFormat::OpenAi => response::anthropic_to_openai(&upstream, model, 1_700_000_000)?,
+        // Not translated yet: passed through.
+        ApiFormat::Responses => return None,
     };
     serde_json::to_vec(&translated).ok()
 }

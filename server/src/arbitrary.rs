@@ -187,6 +187,12 @@ pub fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\r\n\r\n".to_vec()),
         Just(b"\r".to_vec()),
         Just(b"[DONE]".to_vec()),
+        Just(br#"{"type":"response.output_text.delta","delta":"x"}"#.to_vec()),
+        json().prop_map(|usage| {
+            serde_json::json!({ "type": "response.completed", "response": { "usage": usage } })
+                .to_string()
+                .into_bytes()
+        }),
         json().prop_map(|value| value.to_string().into_bytes()),
         prop::collection::vec(any::<u8>(), 0..8),
     ];
@@ -269,7 +275,7 @@ pub fn request_body() -> impl Strategy<Value = Map<String, Value>> {
         prop::collection::vec(message(), 0..5),
         prop::option::of(prop_oneof![any::<bool>().prop_map(Value::Bool), scalar()]),
         prop::option::of(prop::sample::select(
-            &["max_tokens", "max_completion_tokens"][..],
+            &["max_tokens", "max_completion_tokens", "max_output_tokens"][..],
         )),
         cap,
         prop::option::of(prop::collection::vec(json(), 0..3)),
@@ -277,6 +283,8 @@ pub fn request_body() -> impl Strategy<Value = Map<String, Value>> {
         .prop_map(
             |(mut body, model, messages, stream, cap_field, cap, tools)| {
                 body.insert("model".into(), model);
+                // The Responses API's `input` takes message items too.
+                body.insert("input".into(), Value::Array(messages.clone()));
                 body.insert("messages".into(), Value::Array(messages));
                 if let Some(stream) = stream {
                     body.insert("stream".into(), stream);

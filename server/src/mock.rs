@@ -97,10 +97,7 @@ async fn openai(headers: HeaderMap, body: Bytes) -> Response {
 }
 
 async fn openai_responses(headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refused) = refuse_without_key(ApiFormat::OpenAi, &headers) {
-        return refused;
-    }
-    responses::answer(&body).await
+    answer_http(ApiFormat::Responses, &headers, &body).await
 }
 
 async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
@@ -119,7 +116,7 @@ async fn answer_http(format: ApiFormat, headers: &HeaderMap, body: &[u8]) -> Res
 /// 401 in the provider's shape when no provider key came with the request.
 fn refuse_without_key(format: ApiFormat, headers: &HeaderMap) -> Option<Response> {
     let presented = match format {
-        ApiFormat::OpenAi => headers
+        ApiFormat::OpenAi | ApiFormat::Responses => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
@@ -149,6 +146,9 @@ fn read_request(body: &[u8]) -> Result<(Map<String, Value>, String), String> {
 
 /// The answer to one request body, in `format`.
 pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
+    if format == ApiFormat::Responses {
+        return responses::answer(body).await;
+    }
     let (request, model) = match read_request(body) {
         Ok(read) => read,
         Err(message) => return error(format, StatusCode::BAD_REQUEST, &message),
@@ -163,9 +163,12 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
     let reply = Reply::new(model, &request, messages, body);
     let streamed = request.get("stream").and_then(Value::as_bool) == Some(true);
     match (format, streamed) {
-        (ApiFormat::OpenAi, false) => Json(reply.openai_json()).into_response(),
         (ApiFormat::Anthropic, false) => Json(reply.anthropic_json()).into_response(),
-        (ApiFormat::OpenAi, true) => {
+        (ApiFormat::Anthropic, true) => sse(model, reply.anthropic_events()),
+        (ApiFormat::OpenAi | ApiFormat::Responses, false) => {
+            Json(reply.openai_json()).into_response()
+        }
+        (ApiFormat::OpenAi | ApiFormat::Responses, true) => {
             let include_usage = request
                 .get("stream_options")
                 .and_then(|o| o.get("include_usage"))
@@ -173,7 +176,6 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
                 == Some(true);
             sse(model, reply.openai_events(include_usage))
         }
-        (ApiFormat::Anthropic, true) => sse(model, reply.anthropic_events()),
     }
 }
 
@@ -207,7 +209,7 @@ async fn refuse_as_asked(format: ApiFormat, model: &str) -> Option<Response> {
 /// An error in the provider's own shape.
 pub fn error(format: ApiFormat, status: StatusCode, message: &str) -> Response {
     let body = match format {
-        ApiFormat::OpenAi => {
+        ApiFormat::OpenAi | ApiFormat::Responses => {
             let kind = if status.is_server_error() {
                 "server_error"
             } else if status == StatusCode::TOO_MANY_REQUESTS {

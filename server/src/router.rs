@@ -101,6 +101,7 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .route("/models", get(proxy::models::list))
         .route("/chat/completions", post(proxy::forward::chat_completions))
         .route("/messages", post(proxy::forward::messages))
+        .route("/responses", post(proxy::forward::responses))
         .route(
             "/messages/count_tokens",
             post(proxy::count_tokens::count_tokens),

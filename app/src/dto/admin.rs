@@ -67,7 +67,7 @@ pub struct GrantedCredits {
 pub struct ProviderInfo {
     pub id: String,
     pub name: String,
-    /// `openai`, `anthropic` or `mock`.
+    /// `openai`, `openai_responses`, `anthropic` or `mock`.
     pub kind: String,
     pub base_url: String,
     pub api_key_count: u64,

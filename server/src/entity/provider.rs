@@ -52,6 +52,11 @@ pub enum ProviderKind {
     /// Anthropic's Messages API (`/v1/messages`).
     #[sea_orm(string_value = "anthropic")]
     Anthropic,
+    /// OpenAI itself, or an API that also speaks its Responses API
+    /// (`/responses`, besides `/chat/completions`).
+    #[sea_orm(string_value = "openai_responses")]
+    #[serde(rename = "openai_responses")]
+    OpenaiResponses,
     /// Tollgate's built-in provider, answering in both formats.
     #[sea_orm(string_value = "mock")]
     Mock,

@@ -8,6 +8,7 @@
 mod anthropic;
 mod mock;
 mod openai_chat;
+mod openai_responses;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -46,6 +47,7 @@ pub trait Adapter: Send + Sync + 'static {
 pub fn for_kind(kind: ProviderKind) -> &'static dyn Adapter {
     match kind {
         ProviderKind::Openai => &openai_chat::OpenAiChat,
+        ProviderKind::OpenaiResponses => &openai_responses::OpenAiResponses,
         ProviderKind::Anthropic => &anthropic::Anthropic,
         ProviderKind::Mock => &mock::Mock,
     }

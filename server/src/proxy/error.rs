@@ -1,6 +1,7 @@
 //! Errors in the shape each client expects: OpenAI's
-//! `{"error": {"message", "type", "param", "code"}}` or Anthropic's
-//! `{"type": "error", "error": {"type", "message"}}`.
+//! `{"error": {"message", "type", "param", "code"}}` (chat completions and
+//! responses alike) or Anthropic's `{"type": "error", "error": {"type",
+//! "message"}}`.
 
 use axum::{
     Json,
@@ -9,11 +10,16 @@ use axum::{
 };
 use serde_json::json;
 
-/// Which API family a request belongs to.
+/// The wire format of a request: the client's, or the one a provider is
+/// called in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiFormat {
+    /// OpenAI's chat completions.
     OpenAi,
+    /// Anthropic's messages.
     Anthropic,
+    /// OpenAI's responses (`/v1/responses`), which Codex speaks.
+    Responses,
 }
 
 impl ApiFormat {
@@ -22,6 +28,8 @@ impl ApiFormat {
     pub fn of_request(path: &str, headers: &HeaderMap) -> Self {
         if headers.contains_key("anthropic-version") || path.contains("/v1/messages") {
             Self::Anthropic
+        } else if path.ends_with("/v1/responses") {
+            Self::Responses
         } else {
             Self::OpenAi
         }
@@ -201,7 +209,7 @@ impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let body = match self.format {
-            ApiFormat::OpenAi => {
+            ApiFormat::OpenAi | ApiFormat::Responses => {
                 let (kind, code) = self.kind.openai();
                 let kind = self.upstream_type.as_deref().unwrap_or(kind);
                 json!({ "error": {

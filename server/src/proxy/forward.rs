@@ -65,6 +65,15 @@ pub async fn messages(
     forward(&state, caller, Endpoint::Messages, &headers, body).await
 }
 
+pub async fn responses(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, caller, Endpoint::Responses, &headers, body).await
+}
+
 async fn forward(
     state: &AppState,
     caller: Arc<KeyCaller>,
@@ -596,6 +605,8 @@ fn translate_answer(upstream: &Value, client: ApiFormat, model: &str) -> Option<
             model,
             crate::time::now().timestamp(),
         )?,
+        // Never sent to a provider of another format (refused before).
+        ApiFormat::Responses => return None,
     };
     serde_json::to_vec(&translated).ok().map(Bytes::from)
 }

@@ -1,6 +1,7 @@
 //! Reading usage from what the provider sent: the `usage` object of a JSON
 //! answer, or the events of a stream (OpenAI's final usage chunk;
-//! Anthropic's `message_start` and `message_delta`).
+//! Anthropic's `message_start` and `message_delta`; the response of the
+//! Responses API's `response.completed`, `.incomplete` or `.failed`).
 //!
 //! Each event is parsed into small structs naming only the fields read
 //! here; serde skips the rest without building it. An event's kind thus
@@ -50,12 +51,24 @@ struct AnthropicUsage {
     cache_creation_input_tokens: Count,
 }
 
+/// The Responses API's `usage`: input counts cached input, output counts
+/// reasoning, as chat completions do.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResponsesUsage {
+    input_tokens: Count,
+    output_tokens: Count,
+    input_tokens_details: Object<PromptDetails>,
+    output_tokens_details: Object<CompletionDetails>,
+}
+
 /// Usage from a whole JSON answer; `None` when it reports none.
 pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
     let mut tokens = Tokens::default();
     match format {
         ApiFormat::OpenAi => apply_openai(&mut tokens, &usage_of_answer(body)?),
         ApiFormat::Anthropic => apply_anthropic(&mut tokens, &usage_of_answer(body)?),
+        ApiFormat::Responses => apply_responses(&mut tokens, &usage_of_answer(body)?),
     }
     Some(tokens)
 }
@@ -68,6 +81,7 @@ pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
     match format {
         ApiFormat::OpenAi => apply_openai(&mut tokens, &Object::deserialize(usage).ok()?.0?),
         ApiFormat::Anthropic => apply_anthropic(&mut tokens, &Object::deserialize(usage).ok()?.0?),
+        ApiFormat::Responses => apply_responses(&mut tokens, &Object::deserialize(usage).ok()?.0?),
     }
     Some(tokens)
 }
@@ -99,6 +113,27 @@ fn apply_openai(tokens: &mut Tokens, usage: &OpenAiUsage) {
     tokens.output = usage.completion_tokens.or_zero();
     tokens.reasoning = (usage.completion_tokens_details.0.as_ref())
         .map_or(0, |details| details.reasoning_tokens.or_zero());
+}
+
+/// As OpenAI's chat completions, under other names.
+fn apply_responses(tokens: &mut Tokens, usage: &ResponsesUsage) {
+    apply_openai(
+        tokens,
+        &OpenAiUsage {
+            prompt_tokens: usage.input_tokens,
+            completion_tokens: usage.output_tokens,
+            prompt_tokens_details: Object(usage.input_tokens_details.0.as_ref().map(|details| {
+                PromptDetails {
+                    cached_tokens: details.cached_tokens,
+                }
+            })),
+            completion_tokens_details: Object(usage.output_tokens_details.0.as_ref().map(
+                |details| CompletionDetails {
+                    reasoning_tokens: details.reasoning_tokens,
+                },
+            )),
+        },
+    );
 }
 
 /// Anthropic's fields are disjoint. In a stream, `message_delta` repeats
@@ -180,6 +215,22 @@ struct MessageStart {
     usage: Object<AnthropicUsage>,
 }
 
+/// The fields of a Responses API event the meter reads.
+#[derive(Deserialize)]
+struct ResponsesEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    /// The response so far, on `response.*` events; its usage on the last.
+    #[serde(default)]
+    response: Object<ResponseSoFar>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ResponseSoFar {
+    usage: Object<ResponsesUsage>,
+}
+
 /// What to do with one stream event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -236,6 +287,39 @@ impl StreamMeter {
                 self.observe_anthropic(&data);
                 Verdict::Relay
             }
+            ApiFormat::Responses => {
+                self.observe_responses(&data);
+                Verdict::Relay
+            }
+        }
+    }
+
+    /// Output arrives in `….delta` events (text, reasoning, a function's
+    /// arguments, a custom tool's input); the usage, once, in the event
+    /// that ends the response.
+    fn observe_responses(&mut self, data: &[u8]) {
+        let Ok(event) = serde_json::from_slice::<ResponsesEvent>(data) else {
+            return;
+        };
+        let kind = event.kind.as_ref();
+        if kind.ends_with(".delta") {
+            self.content_events += 1;
+            return;
+        }
+        let last = matches!(
+            kind,
+            "response.completed" | "response.incomplete" | "response.failed"
+        );
+        if last || kind == "error" {
+            self.ended = true;
+        }
+        if !last {
+            return;
+        }
+        if let Some(usage) = event.response.0.and_then(|response| response.usage.0) {
+            apply_responses(&mut self.tokens, &usage);
+            self.reported = true;
+            self.finished = true;
         }
     }
 
@@ -719,7 +803,11 @@ mod tests {
         use super::super::*;
         use crate::arbitrary;
 
-        const FORMATS: [ApiFormat; 2] = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+        const FORMATS: [ApiFormat; 3] = [
+            ApiFormat::OpenAi,
+            ApiFormat::Anthropic,
+            ApiFormat::Responses,
+        ];
 
         /// An answer holding a `usage` of any shape, or any JSON at all.
         fn answer() -> impl Strategy<Value = Value> {
@@ -738,6 +826,8 @@ mod tests {
                         "prompt_tokens": a, "completion_tokens": b, "input_tokens": c,
                         "output_tokens": d, "cache_read_input_tokens": a,
                         "prompt_tokens_details": { "cached_tokens": c },
+                        "input_tokens_details": { "cached_tokens": a },
+                        "output_tokens_details": { "reasoning_tokens": c },
                     } }),),
                 arbitrary::json(),
             ]

@@ -34,7 +34,7 @@ pub async fn list(
         .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
         .collect();
     let body = match format {
-        ApiFormat::OpenAi => json!({
+        ApiFormat::OpenAi | ApiFormat::Responses => json!({
             "object": "list",
             "data": models.iter().map(|m| json!({
                 "id": m.id,

@@ -10,13 +10,15 @@ use serde_json::{Map, Value, json};
 use super::{ApiFormat, ProxyError, error::ErrorKind};
 use crate::translate;
 
-/// The two LLM endpoints.
+/// The LLM endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// `POST /v1/chat/completions`, OpenAI's format.
     ChatCompletions,
     /// `POST /v1/messages`, Anthropic's format.
     Messages,
+    /// `POST /v1/responses`, OpenAI's responses.
+    Responses,
 }
 
 impl Endpoint {
@@ -24,6 +26,7 @@ impl Endpoint {
         match self {
             Self::ChatCompletions => ApiFormat::OpenAi,
             Self::Messages => ApiFormat::Anthropic,
+            Self::Responses => ApiFormat::Responses,
         }
     }
 
@@ -32,6 +35,7 @@ impl Endpoint {
         match self {
             Self::ChatCompletions => "chat_completions",
             Self::Messages => "messages",
+            Self::Responses => "responses",
         }
     }
 
@@ -39,6 +43,7 @@ impl Endpoint {
         match self {
             Self::ChatCompletions => "/v1/chat/completions",
             Self::Messages => "/v1/messages",
+            Self::Responses => "/v1/responses",
         }
     }
 }
@@ -95,6 +100,25 @@ pub struct UpstreamRequest {
 /// The fields that cap output, per endpoint.
 const OPENAI_CAPS: [&str; 2] = ["max_completion_tokens", "max_tokens"];
 const ANTHROPIC_CAPS: [&str; 1] = ["max_tokens"];
+const RESPONSES_CAPS: [&str; 1] = ["max_output_tokens"];
+
+/// Responses fields Tollgate refuses, and why: each would make the
+/// provider use (and bill) more than the request shows, so its hold would
+/// not be a ceiling.
+const RESPONSES_REFUSED: [(&str, &str); 3] = [
+    (
+        "previous_response_id",
+        "Tollgate does not keep responses: send the whole conversation in `input` (and `store: false`)",
+    ),
+    (
+        "conversation",
+        "Tollgate does not keep conversations: send the whole conversation in `input`",
+    ),
+    (
+        "background",
+        "background responses are not supported: stream the response instead",
+    ),
+];
 
 /// Part types whose bytes are not text (base64 data, links to it): each is
 /// held at a configured number of tokens instead of its size. Documents and
@@ -126,7 +150,9 @@ impl ClientRequest {
                 ));
             }
         };
-        if !body.get("messages").is_some_and(Value::is_array) {
+        if endpoint == Endpoint::Responses {
+            check_responses_fields(&body)?;
+        } else if !body.get("messages").is_some_and(Value::is_array) {
             return Err(ProxyError::invalid_field(
                 "messages",
                 "messages: an array of messages is required",
@@ -211,6 +237,23 @@ impl ClientRequest {
                 self.body = translate::request::openai_to_anthropic(self.body, cap)
                     .map_err(unexpressible)?;
             }
+            (ApiFormat::Responses, ApiFormat::OpenAi | ApiFormat::Anthropic)
+            | (ApiFormat::OpenAi | ApiFormat::Anthropic, ApiFormat::Responses) => {
+                return Err(ProxyError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "this model's provider does not speak OpenAI's Responses API, and Tollgate \
+                         does not translate responses yet: choose a model of a provider of kind \
+                         `openai_responses` (or the mock), or use {}",
+                        if client == ApiFormat::Responses {
+                            "/v1/chat/completions or /v1/messages"
+                        } else {
+                            "/v1/responses"
+                        }
+                    ),
+                    client,
+                ));
+            }
             _ => {}
         }
         let format = upstream;
@@ -270,6 +313,7 @@ fn output_cap(
     let fields: &[&'static str] = match endpoint {
         Endpoint::ChatCompletions => &OPENAI_CAPS,
         Endpoint::Messages => &ANTHROPIC_CAPS,
+        Endpoint::Responses => &RESPONSES_CAPS,
     };
     let mut cap: Option<OutputCap> = None;
     for &field in fields {
@@ -309,6 +353,36 @@ fn output_cap(
     Ok(cap)
 }
 
+/// A Responses body's `input` (a string or an array of items) and the
+/// fields Tollgate refuses.
+fn check_responses_fields(body: &Map<String, Value>) -> Result<(), ProxyError> {
+    let format = ApiFormat::Responses;
+    if !body
+        .get("input")
+        .is_some_and(|input| input.is_string() || input.is_array())
+    {
+        return Err(ProxyError::invalid_field(
+            "input",
+            "input: a string or an array of input items is required",
+            format,
+        ));
+    }
+    for (field, why) in RESPONSES_REFUSED {
+        let refused = match body.get(field) {
+            None | Some(Value::Null | Value::Bool(false)) => false,
+            Some(_) => true,
+        };
+        if refused {
+            return Err(ProxyError::invalid_field(
+                field,
+                format!("{field}: {why}"),
+                format,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Puts the held cap where the provider reads it: Anthropic's `max_tokens`;
 /// for OpenAI the field the client used (both, if it sent both), or
 /// `max_completion_tokens`, OpenAI's current name, when it sent none.
@@ -316,6 +390,7 @@ fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
     let fields: &[&str] = match format {
         ApiFormat::Anthropic => &ANTHROPIC_CAPS,
         ApiFormat::OpenAi => &OPENAI_CAPS,
+        ApiFormat::Responses => &RESPONSES_CAPS,
     };
     let mut set = false;
     for field in fields {
@@ -540,8 +615,21 @@ mod tests {
         use super::super::*;
         use crate::arbitrary;
 
-        const ENDPOINTS: [Endpoint; 2] = [Endpoint::ChatCompletions, Endpoint::Messages];
-        const FORMATS: [ApiFormat; 2] = [ApiFormat::OpenAi, ApiFormat::Anthropic];
+        const ENDPOINTS: [Endpoint; 3] = [
+            Endpoint::ChatCompletions,
+            Endpoint::Messages,
+            Endpoint::Responses,
+        ];
+        /// The formats a client's request may be sent in: the chat formats
+        /// translate into each other; responses are passed through.
+        fn upstreams(endpoint: Endpoint) -> &'static [ApiFormat] {
+            match endpoint {
+                Endpoint::Responses => &[ApiFormat::Responses],
+                Endpoint::ChatCompletions | Endpoint::Messages => {
+                    &[ApiFormat::OpenAi, ApiFormat::Anthropic]
+                }
+            }
+        }
 
         /// The output caps the provider is told, by its format (`null`
         /// reads as absent).
@@ -549,6 +637,7 @@ mod tests {
             let fields: &[&str] = match format {
                 ApiFormat::Anthropic => &ANTHROPIC_CAPS,
                 ApiFormat::OpenAi => &OPENAI_CAPS,
+                ApiFormat::Responses => &RESPONSES_CAPS,
             };
             fields
                 .iter()
@@ -593,7 +682,7 @@ mod tests {
                     };
                     prop_assert_eq!(Some(&Value::String(request.model.clone())), body.get("model"));
                     prop_assert_eq!(request.input_estimate, i64::try_from(bytes.len().div_ceil(4)).unwrap());
-                    for upstream in FORMATS {
+                    for &upstream in upstreams(endpoint) {
                         let request = ClientRequest::parse(&bytes, endpoint).unwrap();
                         let stream = request.stream;
                         let sent = match request.for_upstream("upstream-m", endpoint.format(), upstream, cap, attachment_tokens) {

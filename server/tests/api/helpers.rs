@@ -629,7 +629,7 @@ impl ProxyApp {
     /// requests reach the mock upstream over HTTP (`mock`: in-process).
     pub async fn provider(&self, kind: &str) -> String {
         let base_url = match kind {
-            "openai" => format!("{}/v1", self.upstream),
+            "openai" | "openai_responses" => format!("{}/v1", self.upstream),
             "anthropic" => self.upstream.clone(),
             _ => String::new(),
         };
@@ -803,7 +803,7 @@ pub fn llm_request(
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json");
     match endpoint {
-        Endpoint::ChatCompletions => {
+        Endpoint::ChatCompletions | Endpoint::Responses => {
             if let Some(key) = key {
                 builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
             }
@@ -824,6 +824,9 @@ pub fn llm_request(
 /// A request body asking `model` about [`PROMPT`] (with `max_tokens`, which
 /// Anthropic requires, big enough for the whole reply).
 pub fn llm_body(endpoint: Endpoint, model: &str, stream: bool) -> Value {
+    if endpoint == Endpoint::Responses {
+        return json!({ "model": model, "input": PROMPT, "stream": stream });
+    }
     let mut body = json!({
         "model": model,
         "messages": [{ "role": "user", "content": PROMPT }],
@@ -867,6 +870,9 @@ pub fn streamed_text(endpoint: Endpoint, text: &str) -> String {
             let piece = match endpoint {
                 Endpoint::ChatCompletions => data.pointer("/choices/0/delta/content"),
                 Endpoint::Messages => data.pointer("/delta/text"),
+                Endpoint::Responses => data
+                    .get("delta")
+                    .filter(|_| data["type"] == "response.output_text.delta"),
             };
             piece.and_then(Value::as_str).map(str::to_owned)
         })

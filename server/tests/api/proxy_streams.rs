@@ -22,6 +22,9 @@ async fn direct(upstream: &str, endpoint: Endpoint, body: &str) -> String {
         Endpoint::ChatCompletions => client
             .post(format!("{upstream}/v1/chat/completions"))
             .bearer_auth(UPSTREAM_KEY),
+        Endpoint::Responses => client
+            .post(format!("{upstream}/v1/responses"))
+            .bearer_auth(UPSTREAM_KEY),
         Endpoint::Messages => client
             .post(format!("{upstream}/v1/messages"))
             .header("x-api-key", UPSTREAM_KEY)

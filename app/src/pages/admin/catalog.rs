@@ -20,7 +20,7 @@ use crate::{
     pages::admin::AdminNav,
 };
 
-const KINDS: [&str; 3] = ["openai", "anthropic", "mock"];
+const KINDS: [&str; 4] = ["openai", "openai_responses", "anthropic", "mock"];
 const MODEL_PLANS: [&str; 4] = ["trial", "free", "pro", "pro_lifetime"];
 
 #[component]

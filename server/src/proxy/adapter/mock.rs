@@ -17,6 +17,7 @@ impl Adapter for Mock {
         match format {
             ApiFormat::OpenAi => "/chat/completions",
             ApiFormat::Anthropic => "/v1/messages",
+            ApiFormat::Responses => "/responses",
         }
     }
 
