@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { MODELS, adminApi, assertRow, mockReply, newAccount, url } from './gateway.mjs';
+import { MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -91,7 +91,7 @@ describe('the Anthropic Node SDK', () => {
         assert.deepEqual(blocks(second), [['text', 'The tool said: Sunny and warm']]);
         assert.equal(second.stop_reason, 'end_turn');
         // The mock counts a tool result's words only in OpenAI's `tool` message.
-        const secondInput = MODELS[model].provider === 'openai' ? 9 : 6;
+        const secondInput = speaksOpenAiChat(model) ? 9 : 6;
         assert.deepEqual([second.usage.input_tokens, second.usage.output_tokens], [secondInput, 6]);
         const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
         const common = { model, endpoint: 'messages' };

@@ -20,6 +20,8 @@ import pytest
 MODELS = {
     "gpt-4.1": {"provider": "openai", "input_price": 2_000_000, "output_price": 8_000_000},
     "claude-sonnet-4-6": {"provider": "anthropic", "input_price": 3_000_000, "output_price": 15_000_000},
+    # OpenAI's own kind: Responses passed through, chat completions as above.
+    "gpt-5-codex": {"provider": "openai_responses", "input_price": 1_250_000, "output_price": 10_000_000},
 }
 GRANT_MICRO_CREDITS = 1_000_000
 WAIT_SECONDS = 10
@@ -150,7 +152,7 @@ def ensure_catalog(admin, mock_url):
     """One provider of each format on the mock upstream, and a model on
     each; the Node tests share them (whoever runs first creates them)."""
     providers = {p["name"]: p for p in admin.call("GET", "/api/admin/providers")["providers"]}
-    base_urls = {"openai": f"{mock_url}/v1", "anthropic": mock_url}
+    base_urls = {"openai": f"{mock_url}/v1", "openai_responses": f"{mock_url}/v1", "anthropic": mock_url}
     for kind, base_url in base_urls.items():
         name = f"Mock {kind}"
         if name not in providers:

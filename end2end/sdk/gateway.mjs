@@ -10,8 +10,16 @@ import { randomUUID } from 'node:crypto';
 export const MODELS = {
   'gpt-4.1': { provider: 'openai', inputPrice: 2_000_000, outputPrice: 8_000_000 },
   'claude-sonnet-4-6': { provider: 'anthropic', inputPrice: 3_000_000, outputPrice: 15_000_000 },
+  // OpenAI's own kind: Responses passed through, chat completions as above.
+  'gpt-5-codex': { provider: 'openai_responses', inputPrice: 1_250_000, outputPrice: 10_000_000 },
 };
 export const GRANT = 1_000_000;
+
+/** Whether a model's provider is called in OpenAI's chat format by chat
+ * clients (an Anthropic client's request is translated to it). */
+export function speaksOpenAiChat(model) {
+  return MODELS[model].provider.startsWith('openai');
+}
 const WAIT_MS = 10_000;
 
 function env(name) {
@@ -137,7 +145,7 @@ async function setUp() {
   const providers = Object.fromEntries(
     (await api.call('GET', '/api/admin/providers')).providers.map((p) => [p.name, p]),
   );
-  for (const [kind, baseUrl] of [['openai', `${mockUrl}/v1`], ['anthropic', mockUrl]]) {
+  for (const [kind, baseUrl] of [['openai', `${mockUrl}/v1`], ['openai_responses', `${mockUrl}/v1`], ['anthropic', mockUrl]]) {
     const name = `Mock ${kind}`;
     if (!providers[name]) {
       const body = { name, kind, base_url: baseUrl, api_keys: [`sk-mock-${kind}`] };

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { MODELS, adminApi, assertRow, mockReply, newAccount, url } from './gateway.mjs';
+import { MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -91,7 +91,7 @@ describe('the OpenAI Node SDK', () => {
         assert.equal(second.choices[0].message.content, 'The tool said: Sunny and warm');
         assert.equal(second.choices[0].finish_reason, 'stop');
         // The mock counts a tool result's words only in OpenAI's `tool` message.
-        const secondInput = MODELS[model].provider === 'openai' ? 9 : 6;
+        const secondInput = speaksOpenAiChat(model) ? 9 : 6;
         assert.deepEqual([second.usage.prompt_tokens, second.usage.completion_tokens], [secondInput, 6]);
         const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
         const common = { model, endpoint: 'chat_completions' };
