@@ -21,7 +21,7 @@ MODELS = {
     "gpt-4.1": {"provider": "openai", "input_price": 2_000_000, "output_price": 8_000_000},
     "claude-sonnet-4-6": {"provider": "anthropic", "input_price": 3_000_000, "output_price": 15_000_000},
     # OpenAI's own kind: Responses passed through, chat completions as above.
-    "gpt-5-codex": {"provider": "openai_responses", "input_price": 1_250_000, "output_price": 10_000_000},
+    "gpt-5-codex": {"provider": "openai_responses", "input_price": 1_000_000, "output_price": 10_000_000},
 }
 GRANT_MICRO_CREDITS = 1_000_000
 WAIT_SECONDS = 10

@@ -11,7 +11,7 @@ export const MODELS = {
   'gpt-4.1': { provider: 'openai', inputPrice: 2_000_000, outputPrice: 8_000_000 },
   'claude-sonnet-4-6': { provider: 'anthropic', inputPrice: 3_000_000, outputPrice: 15_000_000 },
   // OpenAI's own kind: Responses passed through, chat completions as above.
-  'gpt-5-codex': { provider: 'openai_responses', inputPrice: 1_250_000, outputPrice: 10_000_000 },
+  'gpt-5-codex': { provider: 'openai_responses', inputPrice: 1_000_000, outputPrice: 10_000_000 },
 };
 export const GRANT = 1_000_000;
 

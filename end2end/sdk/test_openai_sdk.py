@@ -143,8 +143,16 @@ ERRORS = {
 }
 
 
+def ask(api, endpoint, model, text):
+    """One request to `endpoint`: chat completions or responses."""
+    if endpoint == "responses":
+        return api.responses.create(model=model, input=text)
+    return api.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
+
+
+@pytest.mark.parametrize("endpoint", ["chat_completions", "responses"])
 @pytest.mark.parametrize("case", ERRORS)
-def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gateway, case):
+def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gateway, case, endpoint):
     exception, status, code = ERRORS[case]
     account = gateway.account(
         credits=0 if case == "402 no credits" else 1_000_000,
@@ -163,10 +171,10 @@ def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gat
     elif case == "429 rate limit":
         # Users register on `trial`; every other test's account is `pro`.
         gateway.admin.call("PUT", "/api/admin/rate-limits/trial", {"requests_per_minute": 1, "tokens_per_minute": 0})
-        client(gateway, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "one"}])
+        ask(client(gateway, key), endpoint, model, "one")
 
     with pytest.raises(openai.APIStatusError) as caught:
-        client(gateway, key).chat.completions.create(model=model, messages=[{"role": "user", "content": "Hi"}])
+        ask(client(gateway, key), endpoint, model, "Hi")
 
     error = caught.value
     assert type(error) is exception
@@ -182,10 +190,11 @@ def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gat
         rows, credits = account.wait_for(requests=1 if status == 429 else 0, charges=1 if status == 429 else 0)
         assert error.response.headers["x-request-id"] not in [row["id"] for row in rows]
     else:
-        # Recorded with its status, charged nothing.
+        # Recorded with its status and endpoint, charged nothing.
         rows, credits = account.wait_for(requests=1, charges=0)
-        assert (rows[-1]["id"], rows[-1]["status_code"], rows[-1]["charged_micro_credits"]) == (
+        assert (rows[-1]["id"], rows[-1]["endpoint"], rows[-1]["status_code"], rows[-1]["charged_micro_credits"]) == (
             error.response.headers["x-request-id"],
+            endpoint,
             status,
             0,
         )

@@ -1,5 +1,6 @@
-//! Anthropic ⇄ OpenAI translation, so that either API can call a model of
-//! either kind of provider. Pure functions over the JSON bodies: requests
+//! Translation between the wire formats, so that any endpoint can call a
+//! model of any kind of provider: Anthropic ⇄ OpenAI chat both ways, and
+//! OpenAI's Responses API through chat ([`responses`]). Pure functions over the JSON bodies: requests
 //! one way, answers the other, each with golden tests.
 //!
 //! What one side cannot express is either dropped on purpose (listed in
@@ -8,6 +9,7 @@
 
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod stream;
 pub(crate) mod wire;
 

@@ -39,7 +39,7 @@ use crate::{
     state::AppState,
     translate::{
         self,
-        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
+        stream::{AnthropicToOpenAi, ChatToResponses, OpenAiToAnthropic, StreamTranslator},
     },
     usage::{Prices, Tokens},
 };
@@ -207,20 +207,23 @@ async fn serve(
         max_output_tokens: 0,
         public_model: request.model.clone(),
         upstream_format: upstream_format(&route, format),
+        custom_tools: Vec::new(),
     };
-    let upstream_request = match output_ceiling(state, &route, &request, format).and_then(|cap| {
-        request.for_upstream(
-            &route.model.upstream_model,
-            format,
-            call.upstream_format,
-            cap,
-            i64::from(state.settings.credits.attachment_tokens),
-        )
-    }) {
-        Ok(upstream_request) => upstream_request,
-        Err(err) => return refuse(state, err),
-    };
+    let mut upstream_request =
+        match output_ceiling(state, &route, &request, format).and_then(|cap| {
+            request.for_upstream(
+                &route.model.upstream_model,
+                format,
+                call.upstream_format,
+                cap,
+                i64::from(state.settings.credits.attachment_tokens),
+            )
+        }) {
+            Ok(upstream_request) => upstream_request,
+            Err(err) => return refuse(state, err),
+        };
     call.max_output_tokens = upstream_request.max_output_tokens;
+    call.custom_tools = std::mem::take(&mut upstream_request.custom_tools);
     if let Err(err) = admit(
         state,
         caller,
@@ -442,6 +445,8 @@ struct Call {
     max_output_tokens: i64,
     public_model: String,
     upstream_format: ApiFormat,
+    /// A translated Responses request's custom tools.
+    custom_tools: Vec<String>,
 }
 
 impl Call {
@@ -528,9 +533,9 @@ impl Call {
                     .as_ref()
                     .and_then(|answer| meter::from_answer(upstream_format, answer))
                     .unwrap_or_else(|| self.unreported(&body));
-                match answer
-                    .and_then(|answer| translate_answer(&answer, format, &self.public_model))
-                {
+                let translated = answer
+                    .and_then(|answer| self.translate_answer(&answer, upstream_format, format));
+                match translated {
                     Some(body) => (body, tokens),
                     None => {
                         let err = ProxyError::new(
@@ -571,6 +576,15 @@ impl Call {
                     self.wants_usage,
                 )))
             }
+            (ApiFormat::OpenAi, ApiFormat::Responses) => Some(StreamTranslator::ToResponses(
+                ChatToResponses::new(&self.public_model, now(), self.custom_tools.clone()),
+            )),
+            (ApiFormat::Anthropic, ApiFormat::Responses) => {
+                Some(StreamTranslator::AnthropicToResponses(Box::new((
+                    AnthropicToOpenAi::new(&self.public_model, now(), true),
+                    ChatToResponses::new(&self.public_model, now(), self.custom_tools.clone()),
+                ))))
+            }
             _ => None,
         };
         let relay = Relay::new(
@@ -595,20 +609,42 @@ impl Call {
     }
 }
 
-/// A provider's JSON answer in the client's format, or `None` when it is
-/// not an answer.
-fn translate_answer(upstream: &Value, client: ApiFormat, model: &str) -> Option<Bytes> {
-    let translated = match client {
-        ApiFormat::Anthropic => translate::response::openai_to_anthropic(upstream, model)?,
-        ApiFormat::OpenAi => translate::response::anthropic_to_openai(
-            upstream,
-            model,
-            crate::time::now().timestamp(),
-        )?,
-        // Never sent to a provider of another format (refused before).
-        ApiFormat::Responses => return None,
-    };
-    serde_json::to_vec(&translated).ok().map(Bytes::from)
+impl Call {
+    /// A provider's JSON answer (in `upstream` format) in the client's
+    /// format, or `None` when it is not an answer. A response from an
+    /// Anthropic answer goes through chat.
+    fn translate_answer(
+        &self,
+        answer: &Value,
+        upstream: ApiFormat,
+        client: ApiFormat,
+    ) -> Option<Bytes> {
+        let model = self.public_model.as_str();
+        let translated = match (upstream, client) {
+            (ApiFormat::OpenAi, ApiFormat::Anthropic) => {
+                translate::response::openai_to_anthropic(answer, model)?
+            }
+            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
+                translate::response::anthropic_to_openai(answer, model, now())?
+            }
+            (ApiFormat::OpenAi, ApiFormat::Responses) => {
+                translate::responses::answer_from_chat(answer, model, now(), &self.custom_tools)?
+            }
+            (ApiFormat::Anthropic, ApiFormat::Responses) => {
+                let chat = translate::response::anthropic_to_openai(answer, model, now())?;
+                translate::responses::answer_from_chat(&chat, model, now(), &self.custom_tools)?
+            }
+            // Same formats are passed through; no adapter sends a chat
+            // request as a response.
+            _ => return None,
+        };
+        serde_json::to_vec(&translated).ok().map(Bytes::from)
+    }
+}
+
+/// Now, in Unix seconds, as answers date themselves.
+fn now() -> i64 {
+    crate::time::now().timestamp()
 }
 
 /// Settles a request that failed before an answer came (it cost nothing),

@@ -95,6 +95,9 @@ pub struct UpstreamRequest {
     pub body: Bytes,
     pub max_output_tokens: i64,
     pub max_input_tokens: i64,
+    /// A translated Responses request's custom tools: their calls go back
+    /// to the client as custom tool calls.
+    pub custom_tools: Vec<String>,
 }
 
 /// The fields that cap output, per endpoint.
@@ -228,6 +231,7 @@ impl ClientRequest {
             ProxyError::invalid_field(&err.param, err.message, client)
         };
         let cap = u64::try_from(max_output_tokens).unwrap_or(1);
+        let mut custom_tools = Vec::new();
         match (client, upstream) {
             (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
                 self.body =
@@ -237,20 +241,21 @@ impl ClientRequest {
                 self.body = translate::request::openai_to_anthropic(self.body, cap)
                     .map_err(unexpressible)?;
             }
-            (ApiFormat::Responses, ApiFormat::OpenAi | ApiFormat::Anthropic)
-            | (ApiFormat::OpenAi | ApiFormat::Anthropic, ApiFormat::Responses) => {
+            (ApiFormat::Responses, ApiFormat::OpenAi | ApiFormat::Anthropic) => {
+                let (chat, custom) =
+                    translate::responses::request_to_chat(self.body).map_err(unexpressible)?;
+                custom_tools = custom;
+                self.body = if upstream == ApiFormat::Anthropic {
+                    translate::request::openai_to_anthropic(chat, cap).map_err(unexpressible)?
+                } else {
+                    chat
+                };
+            }
+            // No adapter sends a chat client's request as a response.
+            (ApiFormat::OpenAi | ApiFormat::Anthropic, ApiFormat::Responses) => {
                 return Err(ProxyError::new(
-                    ErrorKind::InvalidRequest,
-                    format!(
-                        "this model's provider does not speak OpenAI's Responses API, and Tollgate \
-                         does not translate responses yet: choose a model of a provider of kind \
-                         `openai_responses` (or the mock), or use {}",
-                        if client == ApiFormat::Responses {
-                            "/v1/chat/completions or /v1/messages"
-                        } else {
-                            "/v1/responses"
-                        }
-                    ),
+                    ErrorKind::Internal,
+                    "a chat request cannot be sent as a response",
                     client,
                 ));
             }
@@ -298,6 +303,7 @@ impl ClientRequest {
             body,
             max_output_tokens,
             max_input_tokens,
+            custom_tools,
         })
     }
 }

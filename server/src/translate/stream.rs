@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::responses::ChatToResponses;
 use super::{
     response::{AnthropicUsage, OpenAiUsage, finish_reason, stop_reason},
     wire::{self, First, Json, List, NULL, Object, event_data},
@@ -25,6 +26,10 @@ pub enum StreamTranslator {
     ToAnthropic(OpenAiToAnthropic),
     /// An OpenAI client, an Anthropic provider.
     ToOpenAi(AnthropicToOpenAi),
+    /// A Responses client, an OpenAI-compatible provider.
+    ToResponses(ChatToResponses),
+    /// A Responses client, an Anthropic provider: through chat chunks.
+    AnthropicToResponses(Box<(AnthropicToOpenAi, ChatToResponses)>),
 }
 
 impl StreamTranslator {
@@ -32,6 +37,13 @@ impl StreamTranslator {
         match self {
             Self::ToAnthropic(translator) => translator.event(event, out),
             Self::ToOpenAi(translator) => translator.event(event, out),
+            Self::ToResponses(translator) => translator.event(event, out),
+            Self::AnthropicToResponses(both) => {
+                let (to_chat, to_responses) = &mut **both;
+                let mut chat = Vec::new();
+                to_chat.event(event, &mut chat);
+                each_event(&chat, |event| to_responses.event(event, out));
+            }
         }
     }
 
@@ -39,6 +51,26 @@ impl StreamTranslator {
         match self {
             Self::ToAnthropic(translator) => translator.finish(out),
             Self::ToOpenAi(translator) => translator.finish(out),
+            Self::ToResponses(translator) => translator.finish(out),
+            Self::AnthropicToResponses(both) => {
+                let (to_chat, to_responses) = &mut **both;
+                let mut chat = Vec::new();
+                to_chat.finish(&mut chat);
+                each_event(&chat, |event| to_responses.event(event, out));
+                to_responses.finish(out);
+            }
+        }
+    }
+}
+
+/// Each event (without its blank line) of translated output, which ends
+/// every event with one.
+fn each_event(bytes: &[u8], mut each: impl FnMut(&[u8])) {
+    let mut start = 0;
+    for end in memchr::memmem::find_iter(bytes, b"\n\n") {
+        if end >= start {
+            each(&bytes[start..end]);
+            start = end + 2;
         }
     }
 }

@@ -6,8 +6,9 @@
 //! refused naming the field, in OpenAI's error shape.
 
 use axum::http::StatusCode;
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::proxy::request::Endpoint;
+use server::{credits::service::verify, proxy::request::Endpoint};
 
 use crate::helpers::{
     COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_openai_error, llm_body,
@@ -275,27 +276,202 @@ async fn refusals_come_in_openais_shape() {
     );
 }
 
+/// Asks `model` with a `lookup` function tool (and Codex's hosted tools,
+/// which a chat provider goes without), then sends the call's output back.
+async fn tool_round_trip(proxy: &ProxyApp, model: &str, stream: bool) -> (Value, Value) {
+    let tools = json!([
+        { "type": "function", "name": "lookup", "description": "Looks a word up.",
+          "parameters": { "type": "object", "properties": { "query": { "type": "string" } } } },
+        { "type": "web_search", "external_web_access": false },
+    ]);
+    let ask = |input: Value| {
+        json!({ "model": model, "input": input, "tools": tools, "stream": stream,
+                "store": false, "include": ["reasoning.encrypted_content"],
+                "prompt_cache_key": "session-1", "reasoning": { "summary": "auto" } })
+    };
+    let first = answer_of(proxy, ask(json!(PROMPT)), stream).await;
+    let call = first["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "function_call")
+        .unwrap_or_else(|| panic!("{model}: no function call in {first}"))
+        .clone();
+    let second_input = json!([
+        { "type": "message", "role": "user", "content": [{ "type": "input_text", "text": PROMPT }] },
+        { "type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque" },
+        { "type": "function_call", "call_id": call["call_id"], "name": call["name"],
+          "arguments": call["arguments"] },
+        { "type": "function_call_output", "call_id": call["call_id"], "output": "a small bird" },
+    ]);
+    let second = answer_of(proxy, ask(second_input), stream).await;
+    (call, second)
+}
+
+/// The response a request ends with: the JSON answer, or the streamed
+/// one's last event's response (its sequence numbers checked).
+async fn answer_of(proxy: &ProxyApp, body: Value, stream: bool) -> Value {
+    if !stream {
+        let (status, _, answer) = proxy.call(ENDPOINT, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        return answer;
+    }
+    let streamed = proxy.stream(ENDPOINT, body).await;
+    assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
+    let events: Vec<Value> = sse_events(&streamed.text)
+        .into_iter()
+        .filter_map(sse_data)
+        .collect();
+    for (number, event) in events.iter().enumerate() {
+        assert_eq!(event["sequence_number"], json!(number), "{}", streamed.text);
+    }
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.completed", "{}", streamed.text);
+    last["response"].clone()
+}
+
 #[tokio::test]
-async fn a_model_whose_provider_does_not_speak_responses_is_refused_not_mistranslated() {
+async fn a_response_from_a_chat_only_provider_is_translated_both_ways_and_charged_its_usage() {
     for kind in ["openai", "anthropic"] {
-        // Arrange
+        for stream in [false, true] {
+            // Arrange
+            let proxy = ProxyApp::start().await;
+            proxy.route(kind, "chat-only").await;
+            let body = llm_body(ENDPOINT, "chat-only", stream);
+
+            // Act
+            let answer = answer_of(&proxy, body, stream).await;
+
+            // Assert
+            assert_eq!(answer["object"], "response", "{kind}: {answer}");
+            assert_eq!(answer["status"], "completed");
+            assert_eq!(answer["model"], "chat-only");
+            assert_eq!(answer["output"][0]["type"], "message");
+            assert_eq!(answer["output"][0]["content"][0]["text"], REPLY, "{kind}");
+            assert_eq!(
+                reported_counts(&answer["usage"]),
+                (PROMPT_TOKENS, REPLY_TOKENS, 0, 0),
+                "{kind} stream {stream}"
+            );
+            let rows = proxy.usage_rows().await;
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].endpoint, "responses");
+            assert_eq!(rows[0].streamed, stream);
+            assert_eq!(row_counts(&rows[0]), reported_counts(&answer["usage"]));
+            assert_eq!(rows[0].charged, COST, "{kind} stream {stream}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_function_call_round_trip_is_translated_for_a_chat_only_provider() {
+    for kind in ["openai", "anthropic"] {
+        for stream in [false, true] {
+            // Arrange
+            let proxy = ProxyApp::start().await;
+            proxy.route(kind, "chat-only").await;
+
+            // Act
+            let (call, second) = tool_round_trip(&proxy, "chat-only", stream).await;
+
+            // Assert
+            assert_eq!(call["name"], "lookup", "{kind}: {call}");
+            assert!(
+                call["call_id"].as_str().is_some_and(|id| !id.is_empty()),
+                "{call}"
+            );
+            let arguments: Value =
+                serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+            assert!(arguments["query"].is_string(), "{kind}: {call}");
+            let text = second["output"][0]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                text.starts_with("The tool said: a small bird"),
+                "{kind} stream {stream}: {second}"
+            );
+            let rows = proxy.usage_rows().await;
+            assert_eq!(rows.len(), 2);
+            assert!(
+                rows.iter()
+                    .all(|row| row.charged > 0 && row.endpoint == "responses")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_custom_tools_call_comes_back_as_a_custom_tool_call_with_its_input_as_text() {
+    for stream in [false, true] {
+        // Arrange: the mock calls the first tool, here the custom one.
         let proxy = ProxyApp::start().await;
-        proxy.route(kind, "chat-only").await;
+        proxy.route("openai", "chat-only").await;
+        let body = json!({
+            "model": "chat-only", "input": PROMPT, "stream": stream,
+            "tools": [{ "type": "custom", "name": "apply_patch", "description": "Edits files.",
+                        "format": { "type": "grammar", "syntax": "lark", "definition": "start: /.+/" } }],
+        });
 
         // Act
-        let answer = proxy
-            .call(ENDPOINT, llm_body(ENDPOINT, "chat-only", false))
-            .await;
+        let answer = answer_of(&proxy, body, stream).await;
 
         // Assert
-        let message = assert_openai_error(
+        let call = &answer["output"][0];
+        assert_eq!(
+            call["type"], "custom_tool_call",
+            "stream {stream}: {answer}"
+        );
+        assert_eq!(call["name"], "apply_patch");
+        assert!(
+            call["input"]
+                .as_str()
+                .is_some_and(|input| input.contains("one two three")),
+            "{call}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn what_chat_cannot_carry_is_refused_naming_the_field() {
+    // Arrange
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "chat-only").await;
+    let cases = [
+        (
+            json!({ "tools": [{ "type": "file_search", "vector_store_ids": ["vs_1"] }] }),
+            "tools[0].type",
+        ),
+        (
+            json!({ "input": [{ "type": "item_reference", "id": "msg_1" }] }),
+            "input[0].type",
+        ),
+        (
+            json!({ "input": [{ "role": "user", "content": [{ "type": "input_file", "file_id": "file_1" }] }] }),
+            "input[0].content[0].type",
+        ),
+        (
+            json!({ "text": { "format": { "type": "xml" } } }),
+            "text.format.type",
+        ),
+        (json!({ "prompt": { "id": "pmpt_1" } }), "prompt"),
+    ];
+    for (fields, param) in cases {
+        let mut body = llm_body(ENDPOINT, "chat-only", false);
+        for (field, value) in fields.as_object().unwrap() {
+            body[field] = value.clone();
+        }
+
+        // Act
+        let answer = proxy.call(ENDPOINT, body).await;
+
+        // Assert
+        assert_openai_error(
             &answer,
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             None,
-            None,
+            Some(param),
         );
-        assert!(message.contains("Responses API"), "{kind}: {message}");
         assert!(proxy.has_no_usage_row(&answer.1).await);
     }
 }
@@ -322,5 +498,42 @@ async fn chat_clients_of_an_openai_responses_provider_still_get_chat_completions
         let row = proxy.usage_row_of(&headers).await;
         assert_eq!(row.endpoint, endpoint.label());
         assert_eq!(row.charged, COST);
+    }
+}
+
+#[tokio::test]
+async fn a_cut_stream_and_a_client_that_leaves_are_each_charged_once_for_what_was_used() {
+    for kind in ["openai_responses", "openai", "anthropic"] {
+        for (model, cut_by) in [
+            ("mock-drip-stream-cut", "upstream_stream_error"),
+            ("mock-drip", "client_disconnected"),
+        ] {
+            // Arrange
+            let proxy = ProxyApp::start().await;
+            proxy.route(kind, model).await;
+            let body = llm_body(ENDPOINT, model, true).to_string();
+
+            // Act
+            let response = proxy.open(ENDPOINT.path(), ENDPOINT, &[], body).await;
+            let id = request_id(response.headers());
+            let mut stream = response.into_body();
+            if cut_by == "client_disconnected" {
+                stream.frame().await.unwrap().unwrap();
+                drop(stream);
+            } else {
+                while let Some(Ok(_)) = stream.frame().await {}
+            }
+            let row = proxy.usage_row(&id).await;
+
+            // Assert
+            assert_eq!(row.error_kind.as_deref(), Some(cut_by), "{kind} {model}");
+            assert!(row.cost > 0, "{kind} {model}: {row:?}");
+            assert_eq!(row.charged, row.cost, "{kind} {model}");
+            assert_eq!(
+                verify(proxy.app.db()).await.unwrap(),
+                vec![],
+                "{kind} {model}"
+            );
+        }
     }
 }

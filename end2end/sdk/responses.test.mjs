@@ -1,0 +1,118 @@
+// The official OpenAI Node SDK's `responses.create` against a real Tollgate:
+// a model of a provider of kind `openai_responses` (the Responses API passed
+// through), plain and streamed, and refusals as the SDK's own exceptions.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { MODELS, assertRow, mockReply, newAccount, url } from './gateway.mjs';
+
+const model = 'gpt-5-codex';
+
+const client = (apiKey) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+
+/** The text of a response's message items. */
+const textOf = (response) =>
+  response.output
+    .filter((item) => item.type === 'message')
+    .flatMap((item) => item.content)
+    .filter((part) => part.type === 'output_text')
+    .map((part) => part.text)
+    .join('');
+
+describe(`the OpenAI Node SDK's Responses API (${model}, ${MODELS[model].provider} provider)`, () => {
+  test("a response has the mock's text and usage and is charged exactly", async () => {
+    const account = await newAccount();
+    const prompt = 'Say hi to the Responses API from Node please';
+    const { data: response, response: raw } = await client(await account.key())
+      .responses.create({ model, input: prompt })
+      .withResponse();
+
+    const { text, inputTokens, outputTokens } = mockReply(prompt);
+    assert.equal(raw.status, 200);
+    assert.equal(response.status, 'completed');
+    assert.deepEqual(response.output.map((item) => item.type), ['message']);
+    assert.equal(response.output_text, text);
+    const { input_tokens, output_tokens, total_tokens } = response.usage;
+    assert.deepEqual([input_tokens, output_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
+    const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
+    const requestId = raw.headers.get('x-request-id');
+    assertRow(rows[0], {
+      requestId,
+      model,
+      endpoint: 'responses',
+      streamed: false,
+      inputTokens: input_tokens,
+      outputTokens: output_tokens,
+    });
+    account.assertCharged(rows, credits);
+  });
+
+  test('a streamed response numbers its events and its usage is charged exactly', async () => {
+    const account = await newAccount();
+    const prompt = 'Stream a short greeting to the Responses API from Node';
+    const { data: stream, response: raw } = await client(await account.key())
+      .responses.create({ model, input: prompt, stream: true })
+      .withResponse();
+    const events = [];
+    for await (const event of stream) events.push(event);
+
+    const { text, inputTokens, outputTokens } = mockReply(prompt);
+    const kinds = events.map((event) => event.type);
+    assert.deepEqual(kinds.slice(0, 2), ['response.created', 'response.in_progress']);
+    assert.equal(kinds.at(-1), 'response.completed');
+    assert.equal(kinds.filter((kind) => kind === 'response.completed').length, 1);
+    assert.deepEqual(
+      events.map((event) => event.sequence_number),
+      events.map((_, index) => index),
+    );
+    const deltas = events.filter((event) => event.type === 'response.output_text.delta').map((event) => event.delta);
+    assert.ok(deltas.length > 1, `one delta: ${JSON.stringify(deltas)}`);
+    assert.equal(deltas.join(''), text);
+    const completed = events.at(-1).response;
+    assert.equal(completed.status, 'completed');
+    assert.equal(textOf(completed), text);
+    const { input_tokens, output_tokens, total_tokens } = completed.usage;
+    assert.deepEqual([input_tokens, output_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
+    const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
+    const requestId = raw.headers.get('x-request-id');
+    assertRow(rows[0], {
+      requestId,
+      model,
+      endpoint: 'responses',
+      streamed: true,
+      inputTokens: input_tokens,
+      outputTokens: output_tokens,
+    });
+    account.assertCharged(rows, credits);
+  });
+
+  // What the request runs into: the SDK's exception, the status, OpenAI's error code.
+  const ERRORS = {
+    '401 bad key': [OpenAI.AuthenticationError, 401, 'invalid_api_key'],
+    '404 unknown model': [OpenAI.NotFoundError, 404, 'model_not_found'],
+  };
+
+  for (const [name, [exception, status, code]] of Object.entries(ERRORS)) {
+    test(`${name} surfaces as the SDK's typed exception and costs nothing`, async () => {
+      const account = await newAccount();
+      let key = await account.key();
+      let asked = model;
+      if (name === '401 bad key') key = `tg-${'x'.repeat(48)}`;
+      if (name === '404 unknown model') asked = 'no-such-model';
+
+      const error = await client(key)
+        .responses.create({ model: asked, input: 'Hi' })
+        .then(
+          () => assert.fail('the request succeeded'),
+          (err) => err,
+        );
+
+      assert.equal(error.constructor, exception);
+      assert.deepEqual([error.status, error.code], [status, code]);
+      // Refused before admission: never a usage row, and charged nothing.
+      const { rows, credits } = await account.waitFor({ requests: 0, charges: 0 });
+      account.assertCharged(rows, credits);
+      assert.equal(credits.balance_micro_credits, account.granted);
+    });
+  }
+});
