@@ -147,7 +147,9 @@ mod tests {
             ) {
                 let body = object(value.clone());
                 let _ = request::anthropic_to_openai(body.clone());
-                let _ = request::openai_to_anthropic(body, default_cap);
+                let _ = request::openai_to_anthropic(body.clone(), default_cap);
+                let _ = responses::request_to_chat(body);
+                let _ = responses::answer_from_chat(&value, "m", 0, &["lookup".to_owned()]);
                 let _ = response::openai_to_anthropic(&value, "m");
                 let _ = response::anthropic_to_openai(&value, "m", 0);
                 let _ = response::usage_to_anthropic(&value);

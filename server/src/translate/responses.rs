@@ -563,7 +563,7 @@ fn usage(chat: &Value) -> Value {
         "input_tokens_details": { "cached_tokens": count("/prompt_tokens_details/cached_tokens") },
         "output_tokens": output,
         "output_tokens_details": { "reasoning_tokens": count("/completion_tokens_details/reasoning_tokens") },
-        "total_tokens": input + output,
+        "total_tokens": input.saturating_add(output),
     })
 }
 

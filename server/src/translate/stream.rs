@@ -1256,6 +1256,40 @@ mod tests {
             Ok(())
         }
 
+        /// A Responses client's translators: from chat chunks, and from
+        /// Anthropic events through them.
+        fn responses_translators() -> [StreamTranslator; 2] {
+            [
+                StreamTranslator::ToResponses(ChatToResponses::new("m", 0, vec!["patch".into()])),
+                StreamTranslator::AnthropicToResponses(Box::new((
+                    AnthropicToOpenAi::new("m", 0, true),
+                    ChatToResponses::new("m", 0, Vec::new()),
+                ))),
+            ]
+        }
+
+        /// Responses events numbered 0, 1, 2… with exactly one terminal
+        /// event, the last.
+        fn numbered_to_one_end(out: &[u8]) -> Result<(), TestCaseError> {
+            let events: Vec<serde_json::Value> = cut(out)
+                .into_iter()
+                .filter(|event| !event.is_empty())
+                .map(|event| serde_json::from_slice(&event_data(event)).unwrap_or_default())
+                .collect();
+            for (number, event) in events.iter().enumerate() {
+                prop_assert_eq!(event["sequence_number"].as_u64(), Some(number as u64));
+            }
+            let terminal = |event: &serde_json::Value| {
+                matches!(
+                    event["type"].as_str(),
+                    Some("response.completed" | "response.incomplete" | "response.failed")
+                )
+            };
+            prop_assert_eq!(events.iter().filter(|event| terminal(event)).count(), 1);
+            prop_assert!(events.last().is_some_and(terminal));
+            Ok(())
+        }
+
         fn metered(format: ApiFormat, bytes: &[u8]) -> crate::usage::Tokens {
             let mut meter = StreamMeter::new(format, true);
             for event in cut(bytes) {
@@ -1278,6 +1312,11 @@ mod tests {
                 well_formed(&translate(&mut to_anthropic, &bytes))?;
                 let mut to_openai = StreamTranslator::ToOpenAi(AnthropicToOpenAi::new("m", 0, wants_usage));
                 well_formed(&translate(&mut to_openai, &bytes))?;
+                for mut to_responses in responses_translators() {
+                    let out = translate(&mut to_responses, &bytes);
+                    well_formed(&out)?;
+                    numbered_to_one_end(&out)?;
+                }
             }
 
             /// The client is told the usage the provider reported, as the
@@ -1299,6 +1338,21 @@ mod tests {
                 well_formed(&out)?;
                 if let Some(given) = anthropic.reported {
                     let read = metered(ApiFormat::OpenAi, &out);
+                    prop_assert_eq!(
+                        (read.input, read.output, read.cache_read, read.cache_write),
+                        (given.input + given.cache_write, given.output, given.cache_read, 0),
+                    );
+                }
+                let [mut from_openai, mut from_anthropic] = responses_translators();
+                let out = translate(&mut from_openai, &openai.bytes);
+                numbered_to_one_end(&out)?;
+                if let Some(reported) = openai.reported {
+                    prop_assert_eq!(metered(ApiFormat::Responses, &out), reported);
+                }
+                let out = translate(&mut from_anthropic, &anthropic.bytes);
+                numbered_to_one_end(&out)?;
+                if let Some(given) = anthropic.reported {
+                    let read = metered(ApiFormat::Responses, &out);
                     prop_assert_eq!(
                         (read.input, read.output, read.cache_read, read.cache_write),
                         (given.input + given.cache_write, given.output, given.cache_read, 0),
