@@ -5,7 +5,10 @@
 //! The answers are the mock upstream's to the proxy benchmark's request.
 //! Prints ns per operation; asserts nothing.
 //!
-//!   cargo bench -p server --bench translate [-- <iterations>] [request|json|stream]
+//! The `responses` section does the same for a Responses client (Codex) of
+//! a chat provider, against a Responses provider passed through.
+//!
+//!   cargo bench -p server --bench translate [-- <iterations>] [request|json|stream|responses]
 
 use std::{hint::black_box, time::Instant};
 
@@ -19,8 +22,8 @@ use server::{
         request::{ClientRequest, Endpoint},
     },
     translate::{
-        response,
-        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
+        response, responses,
+        stream::{AnthropicToOpenAi, ChatToResponses, OpenAiToAnthropic, StreamTranslator},
     },
 };
 
@@ -263,5 +266,76 @@ async fn main() -> anyhow::Result<()> {
             (translated - as_is) / anthropic_sse.len() as f64
         );
     }
+    if run("responses") {
+        bench_responses(iterations, &openai_json, &openai_sse).await?;
+    }
+    Ok(())
+}
+
+/// A Responses client: its request for a chat provider against the same
+/// request passed through, and the chat provider's answer and stream as a
+/// response against a Responses provider's, metered as is.
+async fn bench_responses(
+    iterations: u32,
+    chat_json: &[u8],
+    chat_sse: &[Vec<u8>],
+) -> anyhow::Result<()> {
+    let request = r#"{"model":"bench","max_output_tokens":64,"instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"Write one short sentence about toll roads."}]}]}"#;
+    let stream_request = request.replacen('{', r#"{"stream":true,"#, 1);
+    let responses_json = mock_answer(ApiFormat::Responses, request).await?;
+    let responses_sse = events(&mock_answer(ApiFormat::Responses, &stream_request).await?);
+
+    println!("\n-- Responses client: request");
+    let upstream = |upstream| {
+        move || {
+            let parsed = ClientRequest::parse(black_box(request.as_bytes()), Endpoint::Responses);
+            let body = parsed.and_then(|r| {
+                r.for_upstream("bench", ApiFormat::Responses, upstream, 4096, 8_192)
+            });
+            black_box(body.ok());
+        }
+    };
+    let as_is = time(
+        "parse + body for a Responses upstream (as is)",
+        iterations,
+        None,
+        upstream(ApiFormat::Responses),
+    );
+    let translated = time(
+        "parse + body for a chat upstream (translated)",
+        iterations,
+        None,
+        upstream(ApiFormat::OpenAi),
+    );
+    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
+
+    println!("\n-- Responses client: JSON answer");
+    let as_is = time("Responses answer metered (as is)", iterations, None, || {
+        black_box(meter::from_json(ApiFormat::Responses, black_box(&responses_json)));
+    });
+    let translated = time("chat answer metered + as a response", iterations, None, || {
+        black_box(meter::from_json(ApiFormat::OpenAi, black_box(chat_json)));
+        let answer: Option<Value> = serde_json::from_slice(chat_json).ok();
+        let response = answer.and_then(|answer| responses::answer_from_chat(&answer, "bench", 1, &[]));
+        black_box(response.and_then(|response| serde_json::to_vec(&response).ok()));
+    });
+    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
+
+    println!("\n-- Responses client: stream");
+    let as_is = stream_events(
+        &format!("{} Responses events metered (as is)", responses_sse.len()),
+        iterations,
+        ApiFormat::Responses,
+        &responses_sse,
+        None,
+    );
+    let translated = stream_events(
+        &format!("{} chat events metered + as Responses", chat_sse.len()),
+        iterations,
+        ApiFormat::OpenAi,
+        chat_sse,
+        Some(&|| StreamTranslator::ToResponses(ChatToResponses::new("bench", 1, Vec::new()))),
+    );
+    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
     Ok(())
 }

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod billing_ceiling;
 mod browser_headers;
+mod conformance;
 mod credits;
 mod entitlements;
 mod errors;
