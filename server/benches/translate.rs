@@ -289,9 +289,8 @@ async fn bench_responses(
     let upstream = |upstream| {
         move || {
             let parsed = ClientRequest::parse(black_box(request.as_bytes()), Endpoint::Responses);
-            let body = parsed.and_then(|r| {
-                r.for_upstream("bench", ApiFormat::Responses, upstream, 4096, 8_192)
-            });
+            let body = parsed
+                .and_then(|r| r.for_upstream("bench", ApiFormat::Responses, upstream, 4096, 8_192));
             black_box(body.ok());
         }
     };
@@ -307,19 +306,36 @@ async fn bench_responses(
         None,
         upstream(ApiFormat::OpenAi),
     );
-    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
+    println!(
+        "{:<52} {:>9.0} ns",
+        "  translation adds",
+        translated - as_is
+    );
 
     println!("\n-- Responses client: JSON answer");
     let as_is = time("Responses answer metered (as is)", iterations, None, || {
-        black_box(meter::from_json(ApiFormat::Responses, black_box(&responses_json)));
+        black_box(meter::from_json(
+            ApiFormat::Responses,
+            black_box(&responses_json),
+        ));
     });
-    let translated = time("chat answer metered + as a response", iterations, None, || {
-        black_box(meter::from_json(ApiFormat::OpenAi, black_box(chat_json)));
-        let answer: Option<Value> = serde_json::from_slice(chat_json).ok();
-        let response = answer.and_then(|answer| responses::answer_from_chat(&answer, "bench", 1, &[]));
-        black_box(response.and_then(|response| serde_json::to_vec(&response).ok()));
-    });
-    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
+    let translated = time(
+        "chat answer metered + as a response",
+        iterations,
+        None,
+        || {
+            black_box(meter::from_json(ApiFormat::OpenAi, black_box(chat_json)));
+            let answer: Option<Value> = serde_json::from_slice(chat_json).ok();
+            let response =
+                answer.and_then(|answer| responses::answer_from_chat(&answer, "bench", 1, &[]));
+            black_box(response.and_then(|response| serde_json::to_vec(&response).ok()));
+        },
+    );
+    println!(
+        "{:<52} {:>9.0} ns",
+        "  translation adds",
+        translated - as_is
+    );
 
     println!("\n-- Responses client: stream");
     let as_is = stream_events(
@@ -336,6 +352,10 @@ async fn bench_responses(
         chat_sse,
         Some(&|| StreamTranslator::ToResponses(ChatToResponses::new("bench", 1, Vec::new()))),
     );
-    println!("{:<52} {:>9.0} ns", "  translation adds", translated - as_is);
+    println!(
+        "{:<52} {:>9.0} ns",
+        "  translation adds",
+        translated - as_is
+    );
     Ok(())
 }

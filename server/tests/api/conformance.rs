@@ -57,16 +57,20 @@ fn text_of(endpoint: Endpoint, answer: &Value) -> String {
 
 /// Input and output tokens as the client is told them.
 fn reported(endpoint: Endpoint, answer: &Value) -> (i64, i64) {
-    let count = |pointer: &str| answer.pointer(pointer).and_then(Value::as_i64).unwrap_or(-1);
+    let count = |pointer: &str| {
+        answer
+            .pointer(pointer)
+            .and_then(Value::as_i64)
+            .unwrap_or(-1)
+    };
     match endpoint {
         Endpoint::ChatCompletions => (
             count("/usage/prompt_tokens"),
             count("/usage/completion_tokens"),
         ),
-        Endpoint::Messages | Endpoint::Responses => (
-            count("/usage/input_tokens"),
-            count("/usage/output_tokens"),
-        ),
+        Endpoint::Messages | Endpoint::Responses => {
+            (count("/usage/input_tokens"), count("/usage/output_tokens"))
+        }
     }
 }
 
@@ -78,7 +82,9 @@ fn with_tool(endpoint: Endpoint, model: &str) -> Value {
         Endpoint::ChatCompletions => json!([{ "type": "function",
             "function": { "name": "lookup", "parameters": parameters } }]),
         Endpoint::Messages => json!([{ "name": "lookup", "input_schema": parameters }]),
-        Endpoint::Responses => json!([{ "type": "function", "name": "lookup", "parameters": parameters }]),
+        Endpoint::Responses => {
+            json!([{ "type": "function", "name": "lookup", "parameters": parameters }])
+        }
     };
     body
 }
@@ -89,23 +95,46 @@ fn tool_call_of(endpoint: Endpoint, answer: &Value) -> Option<(String, String, V
         Endpoint::ChatCompletions => {
             let call = answer.pointer("/choices/0/message/tool_calls/0")?;
             let arguments = call.pointer("/function/arguments")?.as_str()?;
-            (&call["id"], &call["function"]["name"], serde_json::from_str(arguments).ok()?)
+            (
+                &call["id"],
+                &call["function"]["name"],
+                serde_json::from_str(arguments).ok()?,
+            )
         }
         Endpoint::Messages => {
-            let call = answer["content"].as_array()?.iter().find(|b| b["type"] == "tool_use")?;
+            let call = answer["content"]
+                .as_array()?
+                .iter()
+                .find(|b| b["type"] == "tool_use")?;
             (&call["id"], &call["name"], call["input"].clone())
         }
         Endpoint::Responses => {
-            let call = answer["output"].as_array()?.iter().find(|i| i["type"] == "function_call")?;
+            let call = answer["output"]
+                .as_array()?
+                .iter()
+                .find(|i| i["type"] == "function_call")?;
             let arguments = call["arguments"].as_str()?;
-            (&call["call_id"], &call["name"], serde_json::from_str(arguments).ok()?)
+            (
+                &call["call_id"],
+                &call["name"],
+                serde_json::from_str(arguments).ok()?,
+            )
         }
     };
-    Some((id.as_str()?.to_owned(), name.as_str()?.to_owned(), arguments))
+    Some((
+        id.as_str()?.to_owned(),
+        name.as_str()?.to_owned(),
+        arguments,
+    ))
 }
 
 /// The conversation so far with the tool's `result`, in the client's format.
-fn with_tool_result(endpoint: Endpoint, model: &str, (id, name, arguments): &(String, String, Value), result: &str) -> Value {
+fn with_tool_result(
+    endpoint: Endpoint,
+    model: &str,
+    (id, name, arguments): &(String, String, Value),
+    result: &str,
+) -> Value {
     let mut body = with_tool(endpoint, model);
     let user = json!({ "role": "user", "content": PROMPT });
     match endpoint {
@@ -142,14 +171,31 @@ fn assert_shaped_error(endpoint: Endpoint, answer: &Answer, status: StatusCode) 
 #[tokio::test]
 async fn every_pair_answers_text_and_charges_the_usage_it_reports() {
     for_every_pair("gpt-mock", |proxy, endpoint, kind| async move {
-        let (status, headers, answer) = proxy.call(endpoint, llm_body(endpoint, "gpt-mock", false)).await;
+        let (status, headers, answer) = proxy
+            .call(endpoint, llm_body(endpoint, "gpt-mock", false))
+            .await;
 
         assert_eq!(status, StatusCode::OK, "{endpoint:?} on {kind}: {answer}");
-        assert_eq!(text_of(endpoint, &answer), REPLY, "{endpoint:?} on {kind}: {answer}");
-        assert_eq!(reported(endpoint, &answer), (PROMPT_TOKENS, REPLY_TOKENS), "{endpoint:?} on {kind}");
+        assert_eq!(
+            text_of(endpoint, &answer),
+            REPLY,
+            "{endpoint:?} on {kind}: {answer}"
+        );
+        assert_eq!(
+            reported(endpoint, &answer),
+            (PROMPT_TOKENS, REPLY_TOKENS),
+            "{endpoint:?} on {kind}"
+        );
         let row = proxy.usage_row_of(&headers).await;
-        assert_eq!((row.input_tokens, row.output_tokens), (PROMPT_TOKENS, REPLY_TOKENS));
-        assert_eq!((row.endpoint.as_str(), row.charged), (endpoint.label(), COST), "{endpoint:?} on {kind}");
+        assert_eq!(
+            (row.input_tokens, row.output_tokens),
+            (PROMPT_TOKENS, REPLY_TOKENS)
+        );
+        assert_eq!(
+            (row.endpoint.as_str(), row.charged),
+            (endpoint.label(), COST),
+            "{endpoint:?} on {kind}"
+        );
     })
     .await;
 }
@@ -163,11 +209,24 @@ async fn every_pair_streams_the_text_and_charges_it_once() {
         }
         let streamed = proxy.stream(endpoint, body).await;
 
-        assert_eq!(streamed.status, StatusCode::OK, "{endpoint:?} on {kind}: {}", streamed.text);
-        assert_eq!(streamed_text(endpoint, &streamed.text), REPLY, "{endpoint:?} on {kind}");
+        assert_eq!(
+            streamed.status,
+            StatusCode::OK,
+            "{endpoint:?} on {kind}: {}",
+            streamed.text
+        );
+        assert_eq!(
+            streamed_text(endpoint, &streamed.text),
+            REPLY,
+            "{endpoint:?} on {kind}"
+        );
         let row = proxy.usage_row_of(&streamed.headers).await;
         assert!(row.streamed);
-        assert_eq!((row.input_tokens, row.output_tokens), (PROMPT_TOKENS, REPLY_TOKENS), "{endpoint:?} on {kind}");
+        assert_eq!(
+            (row.input_tokens, row.output_tokens),
+            (PROMPT_TOKENS, REPLY_TOKENS),
+            "{endpoint:?} on {kind}"
+        );
         assert_eq!(row.charged, COST, "{endpoint:?} on {kind}");
     })
     .await;
@@ -178,19 +237,34 @@ async fn every_pair_makes_a_tool_calls_round_trip() {
     for_every_pair("gpt-mock", |proxy, endpoint, kind| async move {
         let (status, _, first) = proxy.call(endpoint, with_tool(endpoint, "gpt-mock")).await;
         assert_eq!(status, StatusCode::OK, "{endpoint:?} on {kind}: {first}");
-        let call = tool_call_of(endpoint, &first).unwrap_or_else(|| panic!("{endpoint:?} on {kind}: no tool call in {first}"));
+        let call = tool_call_of(endpoint, &first)
+            .unwrap_or_else(|| panic!("{endpoint:?} on {kind}: no tool call in {first}"));
         assert_eq!(call.1, "lookup");
-        assert!(call.2["query"].is_string(), "{endpoint:?} on {kind}: {first}");
+        assert!(
+            call.2["query"].is_string(),
+            "{endpoint:?} on {kind}: {first}"
+        );
 
         let (status, _, second) = proxy
-            .call(endpoint, with_tool_result(endpoint, "gpt-mock", &call, "a small bird"))
+            .call(
+                endpoint,
+                with_tool_result(endpoint, "gpt-mock", &call, "a small bird"),
+            )
             .await;
 
         assert_eq!(status, StatusCode::OK, "{endpoint:?} on {kind}: {second}");
-        assert_eq!(text_of(endpoint, &second), "The tool said: a small bird", "{endpoint:?} on {kind}");
+        assert_eq!(
+            text_of(endpoint, &second),
+            "The tool said: a small bird",
+            "{endpoint:?} on {kind}"
+        );
         let rows = proxy.usage_rows().await;
         assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|row| row.charged > 0 && row.charged == row.cost), "{rows:?}");
+        assert!(
+            rows.iter()
+                .all(|row| row.charged > 0 && row.charged == row.cost),
+            "{rows:?}"
+        );
     })
     .await;
 }
@@ -198,12 +272,21 @@ async fn every_pair_makes_a_tool_calls_round_trip() {
 #[tokio::test]
 async fn every_pair_passes_a_provider_error_on_in_the_clients_shape_and_charges_nothing() {
     for_every_pair("gpt-error-500", |proxy, endpoint, kind| async move {
-        let answer = proxy.call(endpoint, llm_body(endpoint, "gpt-error-500", false)).await;
+        let answer = proxy
+            .call(endpoint, llm_body(endpoint, "gpt-error-500", false))
+            .await;
 
         let message = assert_shaped_error(endpoint, &answer, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(message.contains("provider"), "{endpoint:?} on {kind}: {message}");
+        assert!(
+            message.contains("provider"),
+            "{endpoint:?} on {kind}: {message}"
+        );
         let row = proxy.usage_row_of(&answer.1).await;
-        assert_eq!((row.status_code, row.charged), (500, 0), "{endpoint:?} on {kind}");
+        assert_eq!(
+            (row.status_code, row.charged),
+            (500, 0),
+            "{endpoint:?} on {kind}"
+        );
     })
     .await;
 }
@@ -226,10 +309,18 @@ async fn every_pair_charges_a_cut_stream_and_a_client_that_leaves_once() {
             };
 
             let row = proxy.usage_row(&id).await;
-            assert_eq!(row.error_kind.as_deref(), Some(expected), "{endpoint:?} on {kind}");
+            assert_eq!(
+                row.error_kind.as_deref(),
+                Some(expected),
+                "{endpoint:?} on {kind}"
+            );
             assert!(row.cost > 0, "{endpoint:?} on {kind}: {row:?}");
             assert_eq!(row.charged, row.cost, "{endpoint:?} on {kind}");
-            assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![], "{endpoint:?} on {kind}");
+            assert_eq!(
+                verify(proxy.app.db()).await.unwrap(),
+                vec![],
+                "{endpoint:?} on {kind}"
+            );
         })
         .await;
     }
