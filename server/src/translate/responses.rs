@@ -14,9 +14,14 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{Result, Unexpressible, wire};
+use super::{
+    Result, Unexpressible,
+    stream::{OpenAiChunk, OpenAiCounts, OpenAiToolCall},
+    wire::{self, Json},
+};
 
 /// Top-level fields dropped on purpose: they ask a Responses server to
 /// keep, return or tag things a chat completion has no place for.
@@ -450,7 +455,7 @@ pub fn answer_from_chat(
 ) -> Option<Value> {
     let choice = chat.get("choices")?.get(0)?;
     let message = choice.get("message")?;
-    let id = response_id(chat.get("id"));
+    let id = response_id(chat.get("id").and_then(Value::as_str));
     let bare = id.trim_start_matches("resp_");
     let mut output = Vec::new();
     let text = message
@@ -507,8 +512,8 @@ pub fn answer_from_chat(
 }
 
 /// `resp_` and the provider's id, without its own prefix.
-fn response_id(chat_id: Option<&Value>) -> String {
-    let id = chat_id.and_then(Value::as_str).unwrap_or("tollgate");
+fn response_id(chat_id: Option<&str>) -> String {
+    let id = chat_id.unwrap_or("tollgate");
     let id = id
         .trim_start_matches("chatcmpl-")
         .trim_start_matches("msg_");
@@ -680,52 +685,41 @@ impl ChatToResponses {
             self.finish(out);
             return;
         }
-        let Ok(chunk) = serde_json::from_slice::<Value>(&data) else {
+        let mut spare = None;
+        let Some(chunk) = wire::read::<OpenAiChunk>(&data, &mut spare) else {
             return;
         };
-        self.start(chunk.get("id"), out);
-        if let Some(error) = chunk.get("error").filter(|error| !error.is_null()) {
+        self.start(chunk.id.as_str(), out);
+        if let Some(error) = &chunk.error {
             let message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("the provider failed");
-            let code = error
-                .get("type")
-                .or_else(|| error.get("code"))
-                .cloned()
-                .unwrap_or(Value::Null);
+                .0
+                .as_ref()
+                .and_then(|error| error.message.as_str())
+                .unwrap_or("the provider failed")
+                .to_owned();
             self.emit(
                 out,
                 "error",
-                json!({ "code": code, "message": message, "param": null }),
+                json!({ "code": "server_error", "message": message, "param": null }),
             );
             self.error = Some(json!({ "code": "server_error", "message": message }));
             return;
         }
-        if let Some(usage) = chunk.get("usage").filter(|usage| usage.is_object()) {
-            self.usage = Some(usage.clone());
+        if let Some(usage) = &chunk.usage.0 {
+            self.usage = Some(chat_usage(usage));
         }
-        let Some(choice) = chunk.pointer("/choices/0") else {
+        let Some(choice) = chunk.choices.0.and_then(|choice| choice.0) else {
             return;
         };
-        if let Some(delta) = choice.get("delta") {
-            if let Some(text) = delta
-                .get("content")
-                .and_then(Value::as_str)
-                .filter(|text| !text.is_empty())
-            {
+        if let Some(delta) = &choice.delta.0 {
+            if let Some(text) = delta.content.as_str().filter(|text| !text.is_empty()) {
                 self.text(text, out);
             }
-            for call in delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for call in delta.tool_calls.0.iter().filter_map(|call| call.0.as_ref()) {
                 self.call(call, out);
             }
         }
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(reason) = choice.finish_reason.as_str() {
             self.finish = Some(reason.to_owned());
         }
     }
@@ -769,7 +763,7 @@ impl ChatToResponses {
     }
 
     /// `response.created` and `.in_progress`, before anything else.
-    fn start(&mut self, chat_id: Option<&Value>, out: &mut Vec<u8>) {
+    fn start(&mut self, chat_id: Option<&str>, out: &mut Vec<u8>) {
         if self.id.is_some() {
             return;
         }
@@ -809,15 +803,24 @@ impl ChatToResponses {
         }) = self.items.get_mut(index)
         {
             so_far.push_str(text);
-            let id = id.clone();
-            self.emit(out, "response.output_text.delta", json!({
-                "item_id": id, "output_index": index, "content_index": 0, "delta": text, "logprobs": [],
-            }));
+            // The most frequent event, written without building a tree.
+            let delta = TextDelta {
+                kind: "response.output_text.delta",
+                sequence_number: self.sequence,
+                item_id: id,
+                output_index: index,
+                content_index: 0,
+                delta: text,
+                logprobs: [],
+            };
+            write_event(out, delta.kind, &delta);
+            self.sequence += 1;
         }
     }
 
-    fn call(&mut self, call: &Value, out: &mut Vec<u8>) {
-        let chat_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+    fn call(&mut self, call: &OpenAiToolCall, out: &mut Vec<u8>) {
+        let chat_index = call.index.as_u64().unwrap_or(0);
+        let function = call.function.0.as_ref();
         let index = match self.calls.get(&chat_index) {
             Some(index) => *index,
             None => {
@@ -826,14 +829,9 @@ impl ChatToResponses {
                     self.close(message, out);
                 }
                 let index = self.items.len();
-                let call_id = call
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let name = call
-                    .pointer("/function/name")
-                    .and_then(Value::as_str)
+                let call_id = call.id.as_str().unwrap_or_default().to_owned();
+                let name = function
+                    .and_then(|function| function.name.as_str())
                     .unwrap_or_default()
                     .to_owned();
                 let id = format!("fc_{}_{index}", self.response_id());
@@ -854,9 +852,8 @@ impl ChatToResponses {
                 index
             }
         };
-        let Some(piece) = call
-            .pointer("/function/arguments")
-            .and_then(Value::as_str)
+        let Some(piece) = function
+            .and_then(|function| function.arguments.as_str())
             .filter(|piece| !piece.is_empty())
         else {
             return;
@@ -864,16 +861,17 @@ impl ChatToResponses {
         let custom = self.is_custom(index);
         if let Some(Building::Call { id, arguments, .. }) = self.items.get_mut(index) {
             arguments.push_str(piece);
-            let id = id.clone();
             // A custom tool's input is known once its arguments are whole.
             if !custom {
-                self.emit(
-                    out,
-                    "response.function_call_arguments.delta",
-                    json!({
-                        "item_id": id, "output_index": index, "delta": piece,
-                    }),
-                );
+                let delta = ArgumentsDelta {
+                    kind: "response.function_call_arguments.delta",
+                    sequence_number: self.sequence,
+                    item_id: id,
+                    output_index: index,
+                    delta: piece,
+                };
+                write_event(out, delta.kind, &delta);
+                self.sequence += 1;
             }
         }
     }
@@ -993,12 +991,62 @@ impl ChatToResponses {
             fields.insert("sequence_number".to_owned(), json!(self.sequence));
         }
         self.sequence += 1;
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        let _ = serde_json::to_writer(&mut *out, &data);
-        out.extend_from_slice(b"\n\n");
+        write_event(out, kind, &data);
     }
+}
+
+/// `event: <kind>` and `data: <data>`, then the blank line.
+fn write_event(out: &mut Vec<u8>, kind: &str, data: &impl Serialize) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    // Serializing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, data);
+    out.extend_from_slice(b"\n\n");
+}
+
+#[derive(Serialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    content_index: u8,
+    delta: &'a str,
+    logprobs: [(); 0],
+}
+
+#[derive(Serialize)]
+struct ArgumentsDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence_number: u64,
+    item_id: &'a str,
+    output_index: usize,
+    delta: &'a str,
+}
+
+/// A stream chunk's usage as chat reports it (turned into the Responses
+/// API's terms with the rest of the response, at the end).
+fn chat_usage(counts: &OpenAiCounts) -> Value {
+    let count = |value: &Json| value.as_i64().unwrap_or(0);
+    let cached = counts
+        .prompt_tokens_details
+        .0
+        .as_ref()
+        .map_or(0, |details| count(&details.cached_tokens));
+    let reasoning = counts
+        .completion_tokens_details
+        .0
+        .as_ref()
+        .map_or(0, |details| count(&details.reasoning_tokens));
+    json!({
+        "prompt_tokens": count(&counts.prompt_tokens),
+        "completion_tokens": count(&counts.completion_tokens),
+        "prompt_tokens_details": { "cached_tokens": cached },
+        "completion_tokens_details": { "reasoning_tokens": reasoning },
+    })
 }
 
 /// What an item's closing events carry.

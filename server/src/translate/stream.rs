@@ -86,41 +86,50 @@ fn write_json(out: &mut Vec<u8>, data: &impl Serialize) {
 /// An OpenAI chunk: the fields read, each as `Value::get` would find it.
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiChunk<'a> {
+pub(super) struct OpenAiChunk<'a> {
     #[serde(borrow)]
-    id: Json<'a>,
+    pub(super) id: Json<'a>,
     /// Present, even as `null`, it makes the chunk an error.
     #[serde(borrow, deserialize_with = "wire::present")]
-    error: Option<Object<OpenAiError<'a>>>,
+    pub(super) error: Option<Object<OpenAiError<'a>>>,
     #[serde(borrow)]
-    usage: Object<OpenAiCounts<'a>>,
+    pub(super) usage: Object<OpenAiCounts<'a>>,
     #[serde(borrow)]
-    choices: First<Object<OpenAiChoice<'a>>>,
+    pub(super) choices: First<Object<OpenAiChoice<'a>>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiError<'a> {
+pub(super) struct OpenAiError<'a> {
     #[serde(borrow)]
-    message: Json<'a>,
+    pub(super) message: Json<'a>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiCounts<'a> {
+pub(super) struct OpenAiCounts<'a> {
     #[serde(borrow)]
-    prompt_tokens: Json<'a>,
+    pub(super) prompt_tokens: Json<'a>,
     #[serde(borrow)]
-    completion_tokens: Json<'a>,
+    pub(super) completion_tokens: Json<'a>,
     #[serde(borrow)]
-    prompt_tokens_details: Object<CachedCount<'a>>,
+    pub(super) prompt_tokens_details: Object<CachedCount<'a>>,
+    #[serde(borrow)]
+    pub(super) completion_tokens_details: Object<ReasoningCount<'a>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct CachedCount<'a> {
+pub(super) struct ReasoningCount<'a> {
     #[serde(borrow)]
-    cached_tokens: Json<'a>,
+    pub(super) reasoning_tokens: Json<'a>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub(super) struct CachedCount<'a> {
+    #[serde(borrow)]
+    pub(super) cached_tokens: Json<'a>,
 }
 
 impl OpenAiCounts<'_> {
@@ -141,42 +150,42 @@ impl OpenAiCounts<'_> {
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiChoice<'a> {
+pub(super) struct OpenAiChoice<'a> {
     #[serde(borrow)]
-    delta: Object<OpenAiDelta<'a>>,
+    pub(super) delta: Object<OpenAiDelta<'a>>,
     #[serde(borrow)]
-    finish_reason: Json<'a>,
+    pub(super) finish_reason: Json<'a>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiDelta<'a> {
+pub(super) struct OpenAiDelta<'a> {
     #[serde(borrow)]
-    reasoning_content: Json<'a>,
+    pub(super) reasoning_content: Json<'a>,
     #[serde(borrow)]
-    content: Json<'a>,
+    pub(super) content: Json<'a>,
     #[serde(borrow)]
-    tool_calls: List<Object<OpenAiToolCall<'a>>>,
+    pub(super) tool_calls: List<Object<OpenAiToolCall<'a>>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiToolCall<'a> {
+pub(super) struct OpenAiToolCall<'a> {
     #[serde(borrow)]
-    index: Json<'a>,
+    pub(super) index: Json<'a>,
     #[serde(borrow)]
-    id: Json<'a>,
+    pub(super) id: Json<'a>,
     #[serde(borrow)]
-    function: Object<OpenAiFunction<'a>>,
+    pub(super) function: Object<OpenAiFunction<'a>>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct OpenAiFunction<'a> {
+pub(super) struct OpenAiFunction<'a> {
     #[serde(borrow)]
-    name: Json<'a>,
+    pub(super) name: Json<'a>,
     #[serde(borrow)]
-    arguments: Json<'a>,
+    pub(super) arguments: Json<'a>,
 }
 
 // ---- Anthropic events out --------------------------------------------------
