@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The proxy benchmark. Starts the mock upstream and Tollgate (release build,
 # fresh SQLite database), pins Tollgate to core 0 and the mock and the load
-# generator (oha) to core 1, then drives both endpoints, JSON and SSE:
+# generator (oha) to core 1, then drives every endpoint, JSON and SSE (the
+# Responses API both passed through and translated through chat):
 #   - at saturation, directly against the mock and through Tollgate;
 #   - at a fixed rate with latency correction, directly and through Tollgate;
 # and prints requests/s, p50/p99, the latency Tollgate adds, Tollgate's peak
@@ -17,6 +18,7 @@
 # stopped on exit.
 #
 #   scripts/bench-proxy.sh            # 10 s per run, 2,000 requests/s fixed
+#   ONLY="responses json,resp-chat json" SECTIONS=cases scripts/bench-proxy.sh
 #   DURATION=30s RATE=2000 CONNECTIONS=64 scripts/bench-proxy.sh
 #   PERF_OUT=/tmp/tollgate.perf scripts/bench-proxy.sh   # also profile Tollgate
 #     (perf record, during each "Tollgate, saturation" run; read it with
@@ -79,12 +81,14 @@ start_gate() {
       && curl -sf "http://127.0.0.1:$MOCK_PORT/health" >/dev/null && break
     sleep 0.1
   done
-  local token openai anthropic me
+  local token openai anthropic responses me
   token=$(api /api/auth/login -d '{"email":"bench@example.com","password":"bench-password-123"}' | json '["token"]')
   local auth=(-H "authorization: Bearer $token")
   openai=$(api /api/admin/providers "${auth[@]}" -d "{\"name\":\"openai\",\"kind\":\"openai\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_keys\":[\"sk-bench\"]}" | json '["provider"]["id"]')
   anthropic=$(api /api/admin/providers "${auth[@]}" -d "{\"name\":\"anthropic\",\"kind\":\"anthropic\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT\",\"api_keys\":[\"sk-ant-bench\"]}" | json '["provider"]["id"]')
+  responses=$(api /api/admin/providers "${auth[@]}" -d "{\"name\":\"responses\",\"kind\":\"openai_responses\",\"base_url\":\"http://127.0.0.1:$MOCK_PORT/v1\",\"api_keys\":[\"sk-bench\"]}" | json '["provider"]["id"]')
   api /api/admin/models "${auth[@]}" -d "{\"public_name\":\"bench-gpt\",\"provider_id\":\"$openai\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
+  api /api/admin/models "${auth[@]}" -d "{\"public_name\":\"bench-codex\",\"provider_id\":\"$responses\",\"upstream_model\":\"bench\",\"input_price\":2500000,\"output_price\":10000000}" >/dev/null
   api /api/admin/models "${auth[@]}" -d "{\"public_name\":\"bench-claude\",\"provider_id\":\"$anthropic\",\"upstream_model\":\"bench\",\"input_price\":3000000,\"output_price\":15000000}" >/dev/null
   me=$(api /api/users/me "${auth[@]}" | json '["user"]["id"]')
   api /api/admin/credits/grant "${auth[@]}" -d "{\"user_id\":\"$me\",\"amount\":\"1000000\",\"reason\":\"benchmark\"}" >/dev/null
@@ -117,8 +121,16 @@ ANTHROPIC_SSE="{\"model\":\"bench-claude\",\"max_tokens\":64,\"stream\":true,$ME
 # Their direct baseline is the OpenAI request Tollgate sends the mock.
 TRANSLATED_JSON="{\"model\":\"bench-gpt\",\"max_tokens\":64,$MESSAGES}"
 TRANSLATED_SSE="{\"model\":\"bench-gpt\",\"max_tokens\":64,\"stream\":true,$MESSAGES}"
+# Responses clients (Codex): of a provider that speaks Responses (passed
+# through), and of the OpenAI-compatible model (translated through chat);
+# the latter's direct baseline is the chat request Tollgate sends the mock.
+INPUT='"input":"Write one short sentence about toll roads."'
+RESPONSES_JSON="{\"model\":\"bench-codex\",$INPUT}"
+RESPONSES_SSE="{\"model\":\"bench-codex\",\"stream\":true,$INPUT}"
+RESP_CHAT_JSON="{\"model\":\"bench-gpt\",$INPUT}"
+RESP_CHAT_SSE="{\"model\":\"bench-gpt\",\"stream\":true,$INPUT}"
 # The mock is called with its own model name, as Tollgate calls it.
-direct() { printf '%s' "$1" | sed 's/"bench-gpt"/"bench"/; s/"bench-claude"/"bench"/'; }
+direct() { printf '%s' "$1" | sed 's/"bench-gpt"/"bench"/; s/"bench-claude"/"bench"/; s/"bench-codex"/"bench"/'; }
 
 # oha [extra args] <url> <body> <auth header>: prints "rps p50_ms p99_ms ok/total"
 run() {
@@ -139,7 +151,12 @@ PERF_PID=""
 wait_perf() { if [ -n "$PERF_PID" ]; then wait "$PERF_PID" || true; PERF_PID=""; fi; }
 
 declare -A RESULT
-CASES=("openai json" "openai sse" "anthropic json" "anthropic sse" "translated json" "translated sse")
+CASES=("openai json" "openai sse" "anthropic json" "anthropic sse" "translated json" "translated sse"
+  "responses json" "responses sse" "resp-chat json" "resp-chat sse")
+# ONLY="responses json,resp-chat json" runs those cases alone;
+# SECTIONS="cases" skips the durability and shared-state sections.
+if [ -n "${ONLY:-}" ]; then IFS=, read -r -a CASES <<<"$ONLY"; fi
+SECTIONS="${SECTIONS:-cases durability shared}"
 for case in "${CASES[@]}"; do
   case "$case" in
     "openai json") body="$OPENAI_JSON"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
@@ -148,8 +165,16 @@ for case in "${CASES[@]}"; do
     "anthropic sse") body="$ANTHROPIC_SSE"; path=/v1/messages; direct_path=/v1/messages; mh="x-api-key: sk-ant-bench" ;;
     "translated json") body="$TRANSLATED_JSON"; path=/v1/messages; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
     "translated sse") body="$TRANSLATED_SSE"; path=/v1/messages; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
+    "responses json") body="$RESPONSES_JSON"; path=/v1/responses; direct_path=/v1/responses; mh="authorization: Bearer sk-bench" ;;
+    "responses sse") body="$RESPONSES_SSE"; path=/v1/responses; direct_path=/v1/responses; mh="authorization: Bearer sk-bench" ;;
+    "resp-chat json") body="$RESP_CHAT_JSON"; path=/v1/responses; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
+    "resp-chat sse") body="$RESP_CHAT_SSE"; path=/v1/responses; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
   esac
   direct_body=$(direct "$body")
+  case "$case" in
+    "resp-chat json") direct_body=$(direct "$OPENAI_JSON") ;;
+    "resp-chat sse") direct_body=$(direct "$OPENAI_SSE" | sed 's/"stream":true/"stream":true,"stream_options":{"include_usage":true}/') ;;
+  esac
   if [ "${case%% *}" = translated ]; then
     # The same body is a valid OpenAI request; Tollgate adds include_usage.
     direct_body=$(direct "$body" | sed 's/"stream":true/"stream":true,"stream_options":{"include_usage":true}/')
@@ -186,6 +211,7 @@ for case in "${CASES[@]}"; do
 done
 # Translation against pass-through: the same run, each on a fresh database.
 ratio() {
+  [ -n "${RESULT["$1/gate/max"]:-}" ] && [ -n "${RESULT["$2/gate/max"]:-}" ] || return 0
   read -r a _ <<<"${RESULT["$1/gate/max"]}"
   read -r b _ <<<"${RESULT["$2/gate/max"]}"
   awk -v x="$1" -v y="$2" -v a="$a" -v b="$b" 'BEGIN { printf "%-15s at saturation: %.0f%% of %s\n", x, 100 * a / b, y }'
@@ -194,9 +220,14 @@ ratio "translated json" "anthropic json"
 ratio "translated json" "openai json"
 ratio "translated sse" "anthropic sse"
 ratio "translated sse" "openai sse"
+ratio "resp-chat json" "responses json"
+ratio "resp-chat json" "openai json"
+ratio "resp-chat sse" "responses sse"
+ratio "resp-chat sse" "openai sse"
 echo "Tollgate peak RSS (the largest of the cases): $((PEAK_RSS_KB / 1024)) MB"
 echo "usage rows written (all cases): $ROWS"
 
+if [[ " $SECTIONS " == *" durability "* ]]; then
 # The cost of durability: each usage row fsync'd to the spool before its
 # answer completes, against rows held in memory until the database has them.
 DURABILITY_CASES=("openai json" "openai sse")
@@ -225,6 +256,9 @@ for case in "${DURABILITY_CASES[@]}"; do
   done
 done
 
+fi
+
+if [[ " $SECTIONS " == *" shared "* ]]; then
 # The cost of shared state: the same Tollgate with balances, holds, quotas
 # and rate-limit windows in memory (one instance), then in Redis (as when
 # several instances share them). Redis runs on the load core.
@@ -271,3 +305,4 @@ for case in "${SHARED_CASES[@]}"; do
   read -r b _ <<<"${RESULT["$case/memory/max"]}"
   awk -v c="$case" -v a="$a" -v b="$b" 'BEGIN { printf "%-15s Redis at saturation: %.0f%% of in memory\n", c, 100 * a / b }'
 done
+fi
