@@ -150,6 +150,9 @@ pub struct Cluster {
     live: Mutex<HashMap<String, LiveHold>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     settler: Mutex<Option<JoinHandle<()>>>,
+    /// The Redis server last seen (its `run_id`): another one (a restart
+    /// from a snapshot, a replica promoted) may hold older state.
+    server: Mutex<Option<String>>,
 }
 
 struct Scripts {
@@ -160,6 +163,7 @@ struct Scripts {
     admit: Script,
     count: Script,
     give_back: Script,
+    forget: Script,
 }
 
 impl Cluster {
@@ -199,6 +203,7 @@ impl Cluster {
                 admit: Script::new(include_str!("cluster/admit.lua")),
                 count: Script::new(include_str!("cluster/count.lua")),
                 give_back: Script::new(include_str!("cluster/give_back.lua")),
+                forget: Script::new(include_str!("cluster/forget.lua")),
             },
             queue,
             queued: AtomicUsize::new(0),
@@ -206,11 +211,17 @@ impl Cluster {
             live: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
             settler: Mutex::new(None),
+            server: Mutex::new(None),
         });
         cluster
             .register(false)
             .await
             .context("cannot register this instance in Redis")?;
+        let server = cluster
+            .server_id()
+            .await
+            .context("cannot ask Redis who it is")?;
+        *lock(&cluster.server) = Some(server);
         let settler = tokio::spawn(settle_queued(cluster.clone(), receiver));
         *lock(&cluster.settler) = Some(settler);
         let heartbeat = tokio::spawn(heartbeat(Arc::downgrade(&cluster)));
@@ -307,8 +318,16 @@ impl Cluster {
         Ok(())
     }
 
-    /// Renews the registration; registers again when it was lost.
+    /// Renews the registration; registers again when it was lost, and
+    /// reconciles when Redis is not the server it was.
     async fn renew(&self) -> Result<(), Unavailable> {
+        let server = self.server_id().await?;
+        let known = lock(&self.server).clone();
+        if known.is_some_and(|known| known != server) {
+            self.reconcile().await?;
+            *lock(&self.server) = Some(server);
+            return Ok(());
+        }
         let mut redis = self.connection();
         let renewed: Option<String> = redis::cmd("SET")
             .arg(self.key("i", &self.instance))
@@ -322,6 +341,69 @@ impl Cluster {
             self.register(true).await?;
         }
         Ok(())
+    }
+
+    /// Redis's `run_id`: new at every start of a server, so a restart or a
+    /// failover to a replica shows.
+    async fn server_id(&self) -> Result<String, Unavailable> {
+        let mut redis = self.connection();
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut redis)
+            .await?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("run_id:"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned())
+    }
+
+    /// Redis is another server than it was and may hold older state than
+    /// the instances left there (a snapshot, a replica behind its primary):
+    /// balances it shows may miss charges settled since. Loads wait; every
+    /// wallet's and quota's figure goes, with this instance's holds; then
+    /// the instance registers again, putting back its live holds and its
+    /// pending charges, and the figures are loaded from the database.
+    async fn reconcile(&self) -> Result<(), Unavailable> {
+        tracing::warn!(
+            "Redis is not the server it was (restarted or failed over): loading every balance again"
+        );
+        let mut redis = self.connection();
+        redis::cmd("SET")
+            .arg(format!("{}rebuilding", self.prefix))
+            .arg(1)
+            .arg("PX")
+            .arg(millis(REBUILD_GRACE))
+            .query_async::<()>(&mut redis)
+            .await?;
+        let mine = format!("h:{}:", self.instance);
+        for pattern in [self.key("w", "*"), self.key("q", "*")] {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, accounts): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1_000)
+                    .query_async(&mut redis)
+                    .await?;
+                for account in accounts {
+                    self.scripts
+                        .forget
+                        .key(account)
+                        .arg(&mine)
+                        .invoke_async::<()>(&mut redis)
+                        .await?;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        self.register(true).await
     }
 
     /// Waits until everything queued so far reached Redis, or `within`
