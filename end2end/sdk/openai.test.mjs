@@ -124,15 +124,20 @@ describe('the OpenAI Node SDK', () => {
     '429 rate limit': [OpenAI.RateLimitError, 429, 'rate_limit_exceeded'],
   };
 
-  for (const [name, [exception, status, code]] of Object.entries(ERRORS)) {
-    test(`${name} surfaces as the SDK's typed exception and costs nothing`, async () => {
+  for (const [endpoint, [name, [exception, status, code]]] of ['chat_completions', 'responses'].flatMap((endpoint) =>
+    Object.entries(ERRORS).map((error) => [endpoint, error]),
+  )) {
+    test(`${name} on ${endpoint} surfaces as the SDK's typed exception and costs nothing`, async () => {
       const account = await newAccount({
         credits: name === '402 no credits' ? 0 : 1_000_000,
         plan: name === '429 rate limit' ? 'trial' : 'pro',
       });
       let model = 'gpt-4.1';
       let key = await account.key();
-      const ask = (content) => client(key).chat.completions.create({ model, messages: [{ role: 'user', content }] });
+      const ask = (content) =>
+        endpoint === 'responses'
+          ? client(key).responses.create({ model, input: content })
+          : client(key).chat.completions.create({ model, messages: [{ role: 'user', content }] });
       if (name === '401 bad key') key = `tg-${'x'.repeat(48)}`;
       if (name === '402 key quota') key = await account.key({ quota_micro_credits: 1 });
       if (name === '403 model not allowed') key = await account.key({ models: ['claude-sonnet-4-6'] });
@@ -164,10 +169,13 @@ describe('the OpenAI Node SDK', () => {
         account.assertCharged(rows, credits);
         return;
       }
-      // Recorded with its status, charged nothing.
+      // Recorded with its status and endpoint, charged nothing.
       const { rows, credits } = await account.waitFor({ requests: 1, charges: 0 });
       const last = rows.at(-1);
-      assert.deepEqual([last.id, last.status_code, last.charged_micro_credits], [error.headers.get('x-request-id'), status, 0]);
+      assert.deepEqual(
+        [last.id, last.endpoint, last.status_code, last.charged_micro_credits],
+        [error.headers.get('x-request-id'), endpoint, status, 0],
+      );
       account.assertCharged(rows, credits);
     });
   }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod count_tokens;
 pub mod error;
+pub mod format;
 pub mod forward;
 pub mod meter;
 pub mod models;

@@ -8,7 +8,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 /// The wire format of a request: the client's, or the one a provider is
 /// called in.
@@ -103,7 +102,7 @@ impl ErrorKind {
     }
 
     /// OpenAI's `type` and `code` for this kind.
-    fn openai(self) -> (&'static str, Option<&'static str>) {
+    pub(super) fn openai(self) -> (&'static str, Option<&'static str>) {
         match self {
             Self::InvalidRequest => ("invalid_request_error", None),
             Self::InvalidApiKey => ("invalid_request_error", Some("invalid_api_key")),
@@ -122,7 +121,7 @@ impl ErrorKind {
     }
 
     /// Anthropic's error `type` for this kind.
-    fn anthropic(self) -> &'static str {
+    pub(super) fn anthropic(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request_error",
             Self::InvalidApiKey => "authentication_error",
@@ -208,25 +207,7 @@ impl ProxyError {
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        let body = match self.format {
-            ApiFormat::OpenAi | ApiFormat::Responses => {
-                let (kind, code) = self.kind.openai();
-                let kind = self.upstream_type.as_deref().unwrap_or(kind);
-                json!({ "error": {
-                    "message": self.message,
-                    "type": kind,
-                    "param": self.param,
-                    "code": code,
-                } })
-            }
-            ApiFormat::Anthropic => {
-                let kind = self
-                    .upstream_type
-                    .as_deref()
-                    .unwrap_or(self.kind.anthropic());
-                json!({ "type": "error", "error": { "type": kind, "message": self.message } })
-            }
-        };
+        let body = self.format.wire().error_body(&self);
         let mut response = (status, Json(body)).into_response();
         if let Some(retry_after) = self.retry_after {
             response

@@ -1,14 +1,14 @@
 //! Reading usage from what the provider sent: the `usage` object of a JSON
-//! answer, or the events of a stream (OpenAI's final usage chunk;
-//! Anthropic's `message_start` and `message_delta`; the response of the
-//! Responses API's `response.completed`, `.incomplete` or `.failed`).
+//! answer, or the events of a stream. Where each format keeps it is its
+//! own module's business ([`super::format`]); this module keeps what they
+//! share: the stream's running state and the lenient readers of counts.
 //!
-//! Each event is parsed into small structs naming only the fields read
-//! here; serde skips the rest without building it. An event's kind thus
-//! comes from its own `type` or `choices`, never from text a model wrote
-//! inside it (a `stop_sequence` of `"content_block_delta"` is only text).
+//! Each event is parsed into small structs naming only the fields read;
+//! serde skips the rest without building it. An event's kind thus comes
+//! from its own `type` or `choices`, never from text a model wrote inside
+//! it (a `stop_sequence` of `"content_block_delta"` is only text).
 
-use std::{borrow::Cow, fmt, marker::PhantomData};
+use std::{fmt, marker::PhantomData};
 
 use serde::{
     Deserialize, Deserializer,
@@ -19,78 +19,22 @@ use serde_json::Value;
 use super::ApiFormat;
 use crate::{translate::wire, usage::Tokens};
 
-/// OpenAI's `usage`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct OpenAiUsage {
-    prompt_tokens: Count,
-    completion_tokens: Count,
-    prompt_tokens_details: Object<PromptDetails>,
-    completion_tokens_details: Object<CompletionDetails>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct PromptDetails {
-    cached_tokens: Count,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct CompletionDetails {
-    reasoning_tokens: Count,
-}
-
-/// Anthropic's `usage`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AnthropicUsage {
-    input_tokens: Count,
-    output_tokens: Count,
-    cache_read_input_tokens: Count,
-    cache_creation_input_tokens: Count,
-}
-
-/// The Responses API's `usage`: input counts cached input, output counts
-/// reasoning, as chat completions do.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ResponsesUsage {
-    input_tokens: Count,
-    output_tokens: Count,
-    input_tokens_details: Object<PromptDetails>,
-    output_tokens_details: Object<CompletionDetails>,
-}
-
 /// Usage from a whole JSON answer; `None` when it reports none.
 pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
-    let mut tokens = Tokens::default();
-    match format {
-        ApiFormat::OpenAi => apply_openai(&mut tokens, &usage_of_answer(body)?),
-        ApiFormat::Anthropic => apply_anthropic(&mut tokens, &usage_of_answer(body)?),
-        ApiFormat::Responses => apply_responses(&mut tokens, &usage_of_answer(body)?),
-    }
-    Some(tokens)
+    format.wire().usage_of_json(body)
 }
 
 /// Usage from an answer already parsed (one being translated), so that it
 /// is not read twice.
 pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
-    let usage = answer.get("usage")?;
-    let mut tokens = Tokens::default();
-    match format {
-        ApiFormat::OpenAi => apply_openai(&mut tokens, &Object::deserialize(usage).ok()?.0?),
-        ApiFormat::Anthropic => apply_anthropic(&mut tokens, &Object::deserialize(usage).ok()?.0?),
-        ApiFormat::Responses => apply_responses(&mut tokens, &Object::deserialize(usage).ok()?.0?),
-    }
-    Some(tokens)
+    format.wire().usage_of_answer(answer.get("usage")?)
 }
 
 /// The `usage` object of an answer: serde skips the rest without building
 /// it. Only an object is an answer: a struct derive alone would also read
 /// an array, by position (`[{"prompt_tokens":0}]` reported zero usage
 /// instead of none).
-fn usage_of_answer<'a, U: Deserialize<'a> + Default>(body: &'a [u8]) -> Option<U> {
+pub(super) fn usage_of_answer<'a, U: Deserialize<'a> + Default>(body: &'a [u8]) -> Option<U> {
     #[derive(Deserialize)]
     struct Answer<U> {
         #[serde(default)]
@@ -103,132 +47,9 @@ fn usage_of_answer<'a, U: Deserialize<'a> + Default>(body: &'a [u8]) -> Option<U
         .0
 }
 
-/// OpenAI counts cached input inside `prompt_tokens`; we keep it apart.
-fn apply_openai(tokens: &mut Tokens, usage: &OpenAiUsage) {
-    let prompt = usage.prompt_tokens.or_zero();
-    let cached = (usage.prompt_tokens_details.0.as_ref())
-        .map_or(0, |details| details.cached_tokens.or_zero());
-    tokens.cache_read = cached;
-    tokens.input = (prompt - cached).max(0);
-    tokens.output = usage.completion_tokens.or_zero();
-    tokens.reasoning = (usage.completion_tokens_details.0.as_ref())
-        .map_or(0, |details| details.reasoning_tokens.or_zero());
-}
-
-/// As OpenAI's chat completions, under other names.
-fn apply_responses(tokens: &mut Tokens, usage: &ResponsesUsage) {
-    apply_openai(
-        tokens,
-        &OpenAiUsage {
-            prompt_tokens: usage.input_tokens,
-            completion_tokens: usage.output_tokens,
-            prompt_tokens_details: Object(usage.input_tokens_details.0.as_ref().map(|details| {
-                PromptDetails {
-                    cached_tokens: details.cached_tokens,
-                }
-            })),
-            completion_tokens_details: Object(usage.output_tokens_details.0.as_ref().map(
-                |details| CompletionDetails {
-                    reasoning_tokens: details.reasoning_tokens,
-                },
-            )),
-        },
-    );
-}
-
-/// Anthropic's fields are disjoint. In a stream, `message_delta` repeats
-/// them cumulatively, so whatever it carries replaces what came before.
-fn apply_anthropic(tokens: &mut Tokens, usage: &AnthropicUsage) {
-    let fields = [
-        (usage.input_tokens, &mut tokens.input),
-        (usage.output_tokens, &mut tokens.output),
-        (usage.cache_read_input_tokens, &mut tokens.cache_read),
-        (usage.cache_creation_input_tokens, &mut tokens.cache_write),
-    ];
-    for (count, slot) in fields {
-        if let Some(n) = count.0 {
-            *slot = n;
-        }
-    }
-}
-
-/// The fields of an OpenAI chunk the meter reads.
-#[derive(Deserialize)]
-struct OpenAiChunk {
-    /// Empty in the usage-only chunk.
-    #[serde(default)]
-    choices: Option<Vec<Choice>>,
-    #[serde(default)]
-    usage: Object<OpenAiUsage>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    delta: Object<Delta>,
-}
-
-/// Whichever of a delta's fields carries output. The opening chunk
-/// (`"role":"assistant","content":""`) and the closing one (`"delta":{}`)
-/// carry none: counting them charged a stream cut short one or two output
-/// tokens the client never got.
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct Delta {
-    content: Output,
-    reasoning_content: Output,
-    reasoning: Output,
-    refusal: Output,
-    tool_calls: Output,
-}
-
-impl Delta {
-    fn delivers(&self) -> bool {
-        [
-            &self.content,
-            &self.reasoning_content,
-            &self.reasoning,
-            &self.refusal,
-            &self.tool_calls,
-        ]
-        .into_iter()
-        .any(|field| field.0)
-    }
-}
-
-/// The fields of an Anthropic event the meter reads.
-#[derive(Deserialize)]
-struct AnthropicEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    /// `message_start`'s, which holds the input's usage.
-    #[serde(default)]
-    message: Object<MessageStart>,
-    /// `message_delta`'s.
-    #[serde(default)]
-    usage: Object<AnthropicUsage>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct MessageStart {
-    usage: Object<AnthropicUsage>,
-}
-
-/// The fields of a Responses API event the meter reads.
-#[derive(Deserialize)]
-struct ResponsesEvent<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    /// The response so far, on `response.*` events; its usage on the last.
-    #[serde(default)]
-    response: Object<ResponseSoFar>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct ResponseSoFar {
-    usage: Object<ResponsesUsage>,
+/// A parsed `usage` object read as `U`, if it is an object.
+pub(super) fn usage_of_value<'a, U: Deserialize<'a>>(usage: &'a Value) -> Option<U> {
+    Object::deserialize(usage).ok()?.0
 }
 
 /// What to do with one stream event.
@@ -243,32 +64,35 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct StreamMeter {
     format: ApiFormat,
+    state: Metering,
+}
+
+/// What a stream has shown so far; each format's reader moves it.
+#[derive(Debug, Default)]
+pub struct Metering {
     /// Whether the client asked OpenAI for the usage chunk itself.
-    client_wants_usage: bool,
-    tokens: Tokens,
+    pub(super) client_wants_usage: bool,
+    pub(super) tokens: Tokens,
     /// The provider reported input (OpenAI's usage chunk, Anthropic's
-    /// `message_start`).
-    reported: bool,
-    /// The provider reported final output (OpenAI's usage chunk,
-    /// Anthropic's `message_delta`).
-    finished: bool,
+    /// `message_start`, the Responses API's last event).
+    pub(super) reported: bool,
+    /// The provider reported final output.
+    pub(super) finished: bool,
     /// The provider sent its last event (OpenAI's `[DONE]`, Anthropic's
-    /// `message_stop`).
-    ended: bool,
+    /// `message_stop`, `response.completed` and its kind).
+    pub(super) ended: bool,
     /// Content events relayed: what was delivered when nothing was reported.
-    content_events: i64,
+    pub(super) content_events: i64,
 }
 
 impl StreamMeter {
     pub fn new(format: ApiFormat, client_wants_usage: bool) -> Self {
         Self {
             format,
-            client_wants_usage,
-            tokens: Tokens::default(),
-            reported: false,
-            finished: false,
-            ended: false,
-            content_events: 0,
+            state: Metering {
+                client_wants_usage,
+                ..Metering::default()
+            },
         }
     }
 
@@ -281,97 +105,7 @@ impl StreamMeter {
         if data.is_empty() {
             return Verdict::Relay;
         }
-        match self.format {
-            ApiFormat::OpenAi => self.observe_openai(&data),
-            ApiFormat::Anthropic => {
-                self.observe_anthropic(&data);
-                Verdict::Relay
-            }
-            ApiFormat::Responses => {
-                self.observe_responses(&data);
-                Verdict::Relay
-            }
-        }
-    }
-
-    /// Output arrives in `….delta` events (text, reasoning, a function's
-    /// arguments, a custom tool's input); the usage, once, in the event
-    /// that ends the response.
-    fn observe_responses(&mut self, data: &[u8]) {
-        let Ok(event) = serde_json::from_slice::<ResponsesEvent>(data) else {
-            return;
-        };
-        let kind = event.kind.as_ref();
-        if kind.ends_with(".delta") {
-            self.content_events += 1;
-            return;
-        }
-        let last = matches!(
-            kind,
-            "response.completed" | "response.incomplete" | "response.failed"
-        );
-        if last || kind == "error" {
-            self.ended = true;
-        }
-        if !last {
-            return;
-        }
-        if let Some(usage) = event.response.0.and_then(|response| response.usage.0) {
-            apply_responses(&mut self.tokens, &usage);
-            self.reported = true;
-            self.finished = true;
-        }
-    }
-
-    fn observe_openai(&mut self, data: &[u8]) -> Verdict {
-        if wire::is_done(data) {
-            self.ended = true;
-            return Verdict::Relay;
-        }
-        let Ok(chunk) = serde_json::from_slice::<OpenAiChunk>(data) else {
-            return Verdict::Relay;
-        };
-        let delivers = |choice: &Choice| choice.delta.0.as_ref().is_some_and(Delta::delivers);
-        if chunk.choices.iter().flatten().any(delivers) {
-            self.content_events += 1;
-        }
-        let Some(usage) = chunk.usage.0 else {
-            return Verdict::Relay;
-        };
-        apply_openai(&mut self.tokens, &usage);
-        self.reported = true;
-        self.finished = true;
-        // The usage-only chunk, which we may have asked for ourselves.
-        let usage_only = chunk.choices.is_some_and(|choices| choices.is_empty());
-        if usage_only && !self.client_wants_usage {
-            Verdict::Drop
-        } else {
-            Verdict::Relay
-        }
-    }
-
-    fn observe_anthropic(&mut self, data: &[u8]) {
-        let Ok(event) = serde_json::from_slice::<AnthropicEvent>(data) else {
-            return;
-        };
-        let usage = match event.kind.as_ref() {
-            "message_start" => event.message.0.and_then(|message| message.usage.0),
-            "message_delta" => event.usage.0,
-            "content_block_delta" => {
-                self.content_events += 1;
-                None
-            }
-            "message_stop" => {
-                self.ended = true;
-                None
-            }
-            _ => None,
-        };
-        if let Some(usage) = usage {
-            apply_anthropic(&mut self.tokens, &usage);
-            self.reported = true;
-            self.finished |= event.kind == "message_delta";
-        }
+        self.format.wire().observe(&mut self.state, &data)
     }
 
     /// Usage so far. Where the provider reported no output (a stream cut
@@ -379,29 +113,29 @@ impl StreamMeter {
     /// as one token, as providers send about one token per event; input
     /// the provider never reported is taken from `input_estimate`.
     pub fn tokens(&self, input_estimate: i64) -> Tokens {
-        let mut tokens = self.tokens;
-        if !self.reported {
+        let state = &self.state;
+        let mut tokens = state.tokens;
+        if !state.reported {
             tokens.input = input_estimate;
         }
-        if !self.finished {
-            tokens.output = tokens.output.max(self.content_events);
+        if !state.finished {
+            tokens.output = tokens.output.max(state.content_events);
         }
         tokens
     }
 
-    /// Whether the provider's last event has been seen: OpenAI's
-    /// `data: [DONE]`, Anthropic's `message_stop`.
+    /// Whether the provider's last event has been seen.
     pub fn ended(&self) -> bool {
-        self.ended
+        self.state.ended
     }
 }
 
 /// A token count: a non-negative integer, or absent.
 #[derive(Debug, Default, Clone, Copy)]
-struct Count(Option<i64>);
+pub(super) struct Count(pub(super) Option<i64>);
 
 impl Count {
-    fn or_zero(self) -> i64 {
+    pub(super) fn or_zero(self) -> i64 {
         self.0.unwrap_or(0)
     }
 }
@@ -409,7 +143,7 @@ impl Count {
 /// A field read as `T` when it is an object, absent otherwise (`null`
 /// included).
 #[derive(Debug)]
-struct Object<T>(Option<T>);
+pub(super) struct Object<T>(pub(super) Option<T>);
 
 impl<T> Default for Object<T> {
     fn default() -> Self {
@@ -497,7 +231,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 /// Whether a delta's field carries output: a non-empty string or array.
 /// Any other kind of value but `null` makes the chunk unreadable.
 #[derive(Default)]
-struct Output(bool);
+pub(super) struct Output(pub(super) bool);
 
 impl<'de> Deserialize<'de> for Output {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -100,29 +100,6 @@ pub struct UpstreamRequest {
     pub custom_tools: Vec<String>,
 }
 
-/// The fields that cap output, per endpoint.
-const OPENAI_CAPS: [&str; 2] = ["max_completion_tokens", "max_tokens"];
-const ANTHROPIC_CAPS: [&str; 1] = ["max_tokens"];
-const RESPONSES_CAPS: [&str; 1] = ["max_output_tokens"];
-
-/// Responses fields Tollgate refuses, and why: each would make the
-/// provider use (and bill) more than the request shows, so its hold would
-/// not be a ceiling.
-const RESPONSES_REFUSED: [(&str, &str); 3] = [
-    (
-        "previous_response_id",
-        "Tollgate does not keep responses: send the whole conversation in `input` (and `store: false`)",
-    ),
-    (
-        "conversation",
-        "Tollgate does not keep conversations: send the whole conversation in `input`",
-    ),
-    (
-        "background",
-        "background responses are not supported: stream the response instead",
-    ),
-];
-
 /// Part types whose bytes are not text (base64 data, links to it): each is
 /// held at a configured number of tokens instead of its size. Documents and
 /// files are not among them: a document may carry plain text, and a PDF is
@@ -153,15 +130,8 @@ impl ClientRequest {
                 ));
             }
         };
-        if endpoint == Endpoint::Responses {
-            check_responses_fields(&body)?;
-        } else if !body.get("messages").is_some_and(Value::is_array) {
-            return Err(ProxyError::invalid_field(
-                "messages",
-                "messages: an array of messages is required",
-                format,
-            ));
-        }
+        let wire = format.wire();
+        wire.check(&body)?;
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(stream)) => *stream,
@@ -174,35 +144,7 @@ impl ClientRequest {
             }
         };
         let output_cap = output_cap(&body, endpoint)?;
-        if endpoint == Endpoint::ChatCompletions {
-            // Several choices would cost several outputs, which the hold
-            // does not cover.
-            for field in ["n", "best_of"] {
-                match body.get(field) {
-                    None | Some(Value::Null) => {}
-                    Some(value) if value.as_u64() == Some(1) => {}
-                    Some(value) if value.as_u64().is_some_and(|n| n > 1) => {
-                        return Err(ProxyError::invalid_field(
-                            field,
-                            format!("{field}: only one choice per request is supported"),
-                            format,
-                        ));
-                    }
-                    Some(_) => {
-                        return Err(ProxyError::invalid_field(
-                            field,
-                            format!("{field}: must be a positive integer"),
-                            format,
-                        ));
-                    }
-                }
-            }
-        }
-        let wants_usage = body
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            == Some(true);
+        let wants_usage = wire.wants_usage(&body);
         Ok(Self {
             body,
             model,
@@ -265,18 +207,8 @@ impl ClientRequest {
         self.body
             .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
         set_output_cap(&mut self.body, format, cap);
-        if self.stream && format == ApiFormat::OpenAi {
-            match self.body.get_mut("stream_options") {
-                Some(Value::Object(options)) => {
-                    options.insert("include_usage".to_owned(), Value::Bool(true));
-                }
-                _ => {
-                    self.body.insert(
-                        "stream_options".to_owned(),
-                        json!({ "include_usage": true }),
-                    );
-                }
-            }
+        if self.stream {
+            format.wire().ask_stream_usage(&mut self.body);
         }
         let mut attachments = Attachments::default();
         self.body
@@ -316,11 +248,8 @@ fn output_cap(
     endpoint: Endpoint,
 ) -> Result<Option<OutputCap>, ProxyError> {
     let format = endpoint.format();
-    let fields: &[&'static str] = match endpoint {
-        Endpoint::ChatCompletions => &OPENAI_CAPS,
-        Endpoint::Messages => &ANTHROPIC_CAPS,
-        Endpoint::Responses => &RESPONSES_CAPS,
-    };
+    let wire = format.wire();
+    let fields = wire.cap_fields();
     let mut cap: Option<OutputCap> = None;
     for &field in fields {
         let tokens = match body.get(field) {
@@ -349,55 +278,22 @@ fn output_cap(
         }
         cap.get_or_insert(OutputCap { tokens, field });
     }
-    if cap.is_none() && endpoint == Endpoint::Messages {
+    if cap.is_none() && wire.cap_required() {
+        let field = fields[0];
         return Err(ProxyError::invalid_field(
-            "max_tokens",
-            "max_tokens: a positive integer is required",
+            field,
+            format!("{field}: a positive integer is required"),
             format,
         ));
     }
     Ok(cap)
 }
 
-/// A Responses body's `input` (a string or an array of items) and the
-/// fields Tollgate refuses.
-fn check_responses_fields(body: &Map<String, Value>) -> Result<(), ProxyError> {
-    let format = ApiFormat::Responses;
-    if !body
-        .get("input")
-        .is_some_and(|input| input.is_string() || input.is_array())
-    {
-        return Err(ProxyError::invalid_field(
-            "input",
-            "input: a string or an array of input items is required",
-            format,
-        ));
-    }
-    for (field, why) in RESPONSES_REFUSED {
-        let refused = match body.get(field) {
-            None | Some(Value::Null | Value::Bool(false)) => false,
-            Some(_) => true,
-        };
-        if refused {
-            return Err(ProxyError::invalid_field(
-                field,
-                format!("{field}: {why}"),
-                format,
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Puts the held cap where the provider reads it: Anthropic's `max_tokens`;
 /// for OpenAI the field the client used (both, if it sent both), or
 /// `max_completion_tokens`, OpenAI's current name, when it sent none.
 fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
-    let fields: &[&str] = match format {
-        ApiFormat::Anthropic => &ANTHROPIC_CAPS,
-        ApiFormat::OpenAi => &OPENAI_CAPS,
-        ApiFormat::Responses => &RESPONSES_CAPS,
-    };
+    let fields = format.wire().cap_fields();
     let mut set = false;
     for field in fields {
         if let Some(value) = body.get_mut(*field).filter(|value| !value.is_null()) {
@@ -640,11 +536,7 @@ mod tests {
         /// The output caps the provider is told, by its format (`null`
         /// reads as absent).
         fn sent_cap(body: &Map<String, Value>, format: ApiFormat) -> Vec<Option<u64>> {
-            let fields: &[&str] = match format {
-                ApiFormat::Anthropic => &ANTHROPIC_CAPS,
-                ApiFormat::OpenAi => &OPENAI_CAPS,
-                ApiFormat::Responses => &RESPONSES_CAPS,
-            };
+            let fields = format.wire().cap_fields();
             fields
                 .iter()
                 .filter_map(|field| body.get(*field).filter(|value| !value.is_null()))
