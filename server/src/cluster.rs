@@ -27,7 +27,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -60,6 +60,53 @@ const OPTIONAL_UNTIL: usize = 10_000;
 /// Redis could not be asked (down, unreachable, too slow).
 #[derive(Debug)]
 pub struct Unavailable(pub redis::RedisError);
+
+/// A log line about an outage at most once every [`OutageLog::EVERY_MS`]
+/// per call site, counting the ones held back: while Redis is away every
+/// request meets it, and a line each would flood the log.
+pub struct OutageLog {
+    next_at_ms: AtomicI64,
+    held_back: AtomicU64,
+}
+
+impl OutageLog {
+    pub const EVERY_MS: i64 = 10_000;
+
+    pub const fn new() -> Self {
+        Self {
+            next_at_ms: AtomicI64::new(i64::MIN),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// At `now_ms`: `Some(lines held back since the last)` when a line is
+    /// due, `None` when this one is held back.
+    pub fn due(&self, now_ms: i64) -> Option<u64> {
+        let next = self.next_at_ms.load(Ordering::Relaxed);
+        let claimed = now_ms >= next
+            && self
+                .next_at_ms
+                .compare_exchange(
+                    next,
+                    now_ms.saturating_add(Self::EVERY_MS),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if claimed {
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+impl Default for OutageLog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl std::fmt::Display for Unavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -563,4 +610,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutageLog;
+
+    #[test]
+    fn an_outage_is_logged_once_a_period_with_the_lines_held_back() {
+        let log = OutageLog::new();
+        assert_eq!(log.due(1_000), Some(0));
+        assert_eq!(log.due(1_001), None);
+        assert_eq!(log.due(1_000 + OutageLog::EVERY_MS - 1), None);
+        assert_eq!(log.due(1_000 + OutageLog::EVERY_MS), Some(2));
+        assert_eq!(log.due(1_000 + OutageLog::EVERY_MS), None);
+    }
 }

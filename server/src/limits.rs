@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
     cluster::{
-        Cluster, Unavailable,
+        Cluster, OutageLog, Unavailable,
         bus::{Bus, Change},
         windows::SharedWindow,
     },
@@ -177,7 +177,10 @@ impl RateLimits {
         };
         match self.admit_shared(cluster, caller).await {
             Err(err) if self.local_when_down => {
-                tracing::warn!(error = %err, "rate limits on this instance only");
+                static OUTAGE: OutageLog = OutageLog::new();
+                if let Some(held_back) = OUTAGE.due(crate::time::now().timestamp_millis()) {
+                    tracing::warn!(error = %err, held_back, "rate limits on this instance only");
+                }
                 Ok(self.admit_here(caller))
             }
             decided => decided,

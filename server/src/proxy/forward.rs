@@ -30,7 +30,7 @@ use super::{
     upstream::{BodyStream, SendError},
 };
 use crate::{
-    cluster::{Unavailable, funds::FundsError},
+    cluster::{OutageLog, Unavailable, funds::FundsError},
     credits::holds::Short,
     keys::cache::KeyCaller,
     limits::TokenMeter,
@@ -425,7 +425,10 @@ async fn admit(
 
 /// Redis cannot be asked: money fails closed, the client may try again.
 fn shared_state_unavailable(err: &Unavailable, format: ApiFormat) -> ProxyError {
-    tracing::error!(error = %err, "refusing a request: the shared state is unavailable");
+    static OUTAGE: OutageLog = OutageLog::new();
+    if let Some(held_back) = OUTAGE.due(crate::time::now().timestamp_millis()) {
+        tracing::error!(error = %err, held_back, "refusing priced requests: the shared state is unavailable");
+    }
     ProxyError {
         retry_after: Some(HeaderValue::from_static("2")),
         ..ProxyError::new(
