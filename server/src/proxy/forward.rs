@@ -572,13 +572,9 @@ impl Call {
             (ApiFormat::OpenAi, ApiFormat::Anthropic) => Some(StreamTranslator::ToAnthropic(
                 OpenAiToAnthropic::new(&self.public_model),
             )),
-            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
-                Some(StreamTranslator::ToOpenAi(AnthropicToOpenAi::new(
-                    &self.public_model,
-                    crate::time::now().timestamp(),
-                    self.wants_usage,
-                )))
-            }
+            (ApiFormat::Anthropic, ApiFormat::OpenAi) => Some(StreamTranslator::ToOpenAi(
+                AnthropicToOpenAi::new(&self.public_model, now(), self.wants_usage),
+            )),
             (ApiFormat::OpenAi, ApiFormat::Responses) => Some(StreamTranslator::ToResponses(
                 ChatToResponses::new(&self.public_model, now(), self.custom_tools.clone()),
             )),

@@ -35,8 +35,9 @@ const DROPPED: [&str; 6] = [
 ];
 
 /// Top-level fields chat takes under the same name.
-const KEPT: [&str; 7] = [
+const KEPT: [&str; 8] = [
     "model",
+    "user",
     "stream",
     "temperature",
     "top_p",
@@ -67,9 +68,6 @@ pub fn request_to_chat(body: Map<String, Value>) -> Result<(Map<String, Value>, 
                 chat.insert(field, value);
             }
             _ if DROPPED.contains(&field.as_str()) => {}
-            "user" => {
-                chat.insert(field, value);
-            }
             "instructions" => match value {
                 Value::Null => {}
                 Value::String(text) => {
