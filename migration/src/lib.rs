@@ -21,6 +21,7 @@ mod m20261125_000014_analytics_indexes;
 mod m20261204_000015_billing_ceiling;
 mod m20261205_000016_invitations;
 mod m20261205_000017_retention;
+mod m20261206_000018_deployments;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_billing_ceiling::Migration),
             Box::new(m20261205_000016_invitations::Migration),
             Box::new(m20261205_000017_retention::Migration),
+            Box::new(m20261206_000018_deployments::Migration),
         ]
     }
 }

@@ -108,6 +108,9 @@ async fn main() -> anyhow::Result<()> {
             ttft_ms: Some(120),
             error_kind: None,
             created_at: server::time::now(),
+            attempts: 1,
+            attempt_errors: None,
+            served_model: Some(model.to_owned()),
         });
         // Hand over at the pace of a busy gateway without filling the queue.
         if n % 10_000 == 9_999 {

@@ -373,6 +373,20 @@ pub struct ProxySettings {
     /// The largest single event of a provider's stream; beyond it the
     /// stream is cut (the provider controls no more of our memory).
     pub max_event_bytes: usize,
+    /// Provider calls one request may make: the first and its retries on
+    /// other keys, deployments and fallback models.
+    pub max_attempts: u32,
+    /// No new attempt starts this long after the first one did.
+    pub attempts_deadline_secs: u64,
+    /// Failures (unreachable, timed out, 5xx) that cool a deployment down
+    /// when they happen within `failure_window_secs`.
+    pub failures_to_cool_down: u32,
+    pub failure_window_secs: u64,
+    /// How long a failing deployment is skipped before a single trial
+    /// request may use it again.
+    pub cooldown_secs: u64,
+    /// How long a key that answered 429 without `Retry-After` is skipped.
+    pub rate_limited_cooldown_secs: u64,
 }
 
 impl Default for ProxySettings {
@@ -382,6 +396,12 @@ impl Default for ProxySettings {
             admission_wait_ms: 2_000,
             max_answer_bytes: 64 * 1024 * 1024,
             max_event_bytes: 8 * 1024 * 1024,
+            max_attempts: 3,
+            attempts_deadline_secs: 60,
+            failures_to_cool_down: 3,
+            failure_window_secs: 60,
+            cooldown_secs: 30,
+            rate_limited_cooldown_secs: 10,
         }
     }
 }
@@ -588,6 +608,21 @@ impl Settings {
             ),
             ("server.body_timeout_secs", self.server.body_timeout_secs),
             ("server.max_connections", self.server.max_connections as u64),
+            ("proxy.max_attempts", u64::from(self.proxy.max_attempts)),
+            (
+                "proxy.attempts_deadline_secs",
+                self.proxy.attempts_deadline_secs,
+            ),
+            (
+                "proxy.failures_to_cool_down",
+                u64::from(self.proxy.failures_to_cool_down),
+            ),
+            ("proxy.failure_window_secs", self.proxy.failure_window_secs),
+            ("proxy.cooldown_secs", self.proxy.cooldown_secs),
+            (
+                "proxy.rate_limited_cooldown_secs",
+                self.proxy.rate_limited_cooldown_secs,
+            ),
         ] {
             anyhow::ensure!(value > 0, "invalid configuration: {key} must be at least 1");
         }

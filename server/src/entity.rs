@@ -9,6 +9,7 @@ pub mod daily_user_usage;
 pub mod entitlement;
 pub mod invitation;
 pub mod llm_usage;
+pub mod model_deployment;
 pub mod plan_rate_limit;
 pub mod provider;
 pub mod request_metric;

@@ -259,8 +259,10 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     .unwrap_or_default();
                 let new = NewModel {
                     public_name: spec.name.to_owned(),
-                    provider_id,
-                    upstream_model: spec.name.to_owned(),
+                    provider_id: Some(provider_id),
+                    upstream_model: Some(spec.name.to_owned()),
+                    deployments: None,
+                    fallbacks: Vec::new(),
                     input_price: spec.prices.input,
                     output_price: spec.prices.output,
                     cache_read_price: spec.prices.cache_read,
@@ -269,7 +271,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     enabled: Some(true),
                     plans: Vec::new(),
                 };
-                models::create_as(db, admin, new).await?
+                models::create_as(db, admin, new).await?.model
             }
         };
         catalog.push(model);
@@ -571,6 +573,9 @@ fn usage_row(
             .map(|ms| i32::try_from(ms).unwrap_or(i32::MAX)),
         error_kind: event.error_kind.map(str::to_owned),
         created_at: event.at(),
+        attempts: 1,
+        attempt_errors: None,
+        served_model: (event.status < 400).then(|| model.public_name.clone()),
     }
 }
 

@@ -37,8 +37,10 @@ pub async fn seed_mock_provider(db: &DatabaseConnection, vault: &Vault) -> Resul
         db,
         NewModel {
             public_name: MOCK_MODEL.into(),
-            provider_id: provider.id,
-            upstream_model: MOCK_MODEL.into(),
+            provider_id: Some(provider.id),
+            upstream_model: Some(MOCK_MODEL.into()),
+            deployments: None,
+            fallbacks: Vec::new(),
             input_price: 0,
             output_price: 0,
             cache_read_price: 0,

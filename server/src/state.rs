@@ -24,7 +24,7 @@ use crate::{
     limits::{RateLimits, plans},
     live::Hub,
     providers,
-    proxy::{catalog::Catalog, upstream::Clients},
+    proxy::{catalog::Catalog, health::Health, upstream::Clients},
     telemetry::counters::Counters,
     telemetry::metrics::{self, MetricsWriter},
     usage::Recorder,
@@ -46,6 +46,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// The pooled HTTP client(s) for providers.
     pub upstream: Arc<Clients>,
+    /// Which deployments and keys are cooling down after failures.
+    pub health: Arc<Health>,
     /// Usage rows: spooled to disk, then written in batches.
     pub usage: Recorder,
     /// Refusals and overruns, counted in memory.
@@ -129,6 +131,7 @@ impl AppState {
                 },
             );
         }
+        let health = Arc::new(Health::new(&settings.proxy));
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -140,6 +143,7 @@ impl AppState {
             metrics: metrics::start(db.clone()),
             catalog,
             upstream: Arc::new(Clients::default()),
+            health,
             usage,
             counters: Arc::new(Counters::default()),
             wallets,

@@ -11,8 +11,10 @@ pub struct Model {
     pub id: String,
     /// What clients send, e.g. `sonnet-4.5`.
     pub public_name: String,
+    /// The first deployment's provider and upstream model, kept in step
+    /// with `model_deployments` by the models service (the shorthand for a
+    /// model with one deployment).
     pub provider_id: String,
-    /// What the provider is asked for.
     pub upstream_model: String,
     /// Micro-credits per million tokens.
     pub input_price: i64,
@@ -25,6 +27,9 @@ pub struct Model {
     pub enabled: bool,
     /// JSON array of plans (`trial`, `free`, `pro`, `pro_lifetime`); `[]`: all.
     pub plans: String,
+    /// JSON array of public model names tried in order when every
+    /// deployment failed.
+    pub fallbacks: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -47,9 +47,25 @@ pub struct Model {
     pub ttft_ms: Option<i32>,
     pub error_kind: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Provider calls the request made (retries and failover included).
+    #[serde(default = "one")]
+    pub attempts: i32,
+    /// The failed calls before the last one, as JSON:
+    /// `[{"model","provider_id","upstream_model","status","error"}]`.
+    #[serde(default)]
+    pub attempt_errors: Option<String>,
+    /// The public name of the model that answered: `model`, or the fallback
+    /// that served it.
+    #[serde(default)]
+    pub served_model: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Rows spooled before attempts were counted made one call.
+fn one() -> i32 {
+    1
+}

@@ -73,7 +73,7 @@ pub async fn delete(
             "success": true,
             "disabled": id,
             "message": "the model has usage on record, so it was disabled rather than deleted",
-            "model": ModelView::from(model),
+            "model": ModelView::from(*model),
         }),
     }))
 }

@@ -1,4 +1,7 @@
-//! The rules for shadow models.
+//! The rules for shadow models: their names, prices, plans, deployments
+//! (the providers and upstream models that may serve them) and fallbacks.
+//! A model's first deployment is mirrored on the model row
+//! (`provider_id`, `upstream_model`), the shorthand for the common case.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -11,7 +14,7 @@ use crate::{
     audit::{self, Action, Target},
     db,
     entity::{
-        daily_usage,
+        daily_usage, model_deployment,
         provider::{self, ProviderKind},
         shadow_model, usage_record,
     },
@@ -27,13 +30,46 @@ use crate::{
 const MAX_PRICE: i64 = 1_000_000_000_000;
 /// Output caps beyond this (ten million tokens) are a typo.
 const MAX_OUTPUT_TOKENS: i64 = 10_000_000;
+/// More deployments or fallbacks than this for one model are a mistake.
+const MAX_DEPLOYMENTS: usize = 16;
+const MAX_FALLBACKS: usize = 8;
+const MAX_WEIGHT: i32 = 1_000;
+const MAX_PRIORITY: i32 = 100;
+
+/// A provider and upstream model that may serve a model, as an admin sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub provider_id: String,
+    pub upstream_model: String,
+    /// Its share of its priority's traffic, relative to the others' (1 to
+    /// 1000; default 1).
+    #[serde(default = "one")]
+    pub weight: i32,
+    /// 0 (the default) is tried first; a higher number only when every
+    /// deployment before it is failing or cooling down.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+fn one() -> i32 {
+    1
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewModel {
     pub public_name: String,
-    pub provider_id: String,
-    pub upstream_model: String,
+    /// The one-deployment shorthand; or `deployments`.
+    #[serde(default)]
+    pub provider_id: Option<String>,
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    #[serde(default)]
+    pub deployments: Option<Vec<Deployment>>,
+    /// Public names of models tried, in order, when every deployment failed.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
     /// Micro-credits per million tokens.
     pub input_price: i64,
     pub output_price: i64,
@@ -55,8 +91,13 @@ pub struct NewModel {
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     pub public_name: Option<String>,
+    /// Change the only deployment of a model that has one.
     pub provider_id: Option<String>,
     pub upstream_model: Option<String>,
+    /// Replaces the deployments (those with the same provider and upstream
+    /// model keep their identity, and so their health).
+    pub deployments: Option<Vec<Deployment>>,
+    pub fallbacks: Option<Vec<String>>,
     pub input_price: Option<i64>,
     pub output_price: Option<i64>,
     pub cache_read_price: Option<i64>,
@@ -84,12 +125,45 @@ impl From<i64> for Price {
     }
 }
 
+/// A deployment as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentView {
+    pub id: String,
+    pub provider_id: String,
+    pub upstream_model: String,
+    pub weight: i32,
+    pub priority: i32,
+}
+
+impl From<model_deployment::Model> for DeploymentView {
+    fn from(d: model_deployment::Model) -> Self {
+        Self {
+            id: d.id,
+            provider_id: d.provider_id,
+            upstream_model: d.upstream_model,
+            weight: d.weight,
+            priority: d.priority,
+        }
+    }
+}
+
+/// A model with its deployments, as stored.
+#[derive(Debug, Clone)]
+pub struct StoredModel {
+    pub model: shadow_model::Model,
+    /// In the admin's order.
+    pub deployments: Vec<model_deployment::Model>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelView {
     pub id: String,
     pub public_name: String,
+    /// The first deployment's.
     pub provider_id: String,
     pub upstream_model: String,
+    pub deployments: Vec<DeploymentView>,
+    pub fallbacks: Vec<String>,
     pub input_price: Price,
     pub output_price: Price,
     pub cache_read_price: Price,
@@ -103,9 +177,16 @@ pub struct ModelView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<shadow_model::Model> for ModelView {
-    fn from(m: shadow_model::Model) -> Self {
+impl From<StoredModel> for ModelView {
+    fn from(
+        StoredModel {
+            model: m,
+            deployments,
+        }: StoredModel,
+    ) -> Self {
         Self {
+            deployments: deployments.into_iter().map(DeploymentView::from).collect(),
+            fallbacks: fallbacks_of(&m),
             plans: plans_of(&m),
             input_price: m.input_price.into(),
             output_price: m.output_price.into(),
@@ -129,34 +210,50 @@ pub async fn create_as(
     db: &DatabaseConnection,
     actor_id: &str,
     new: NewModel,
-) -> Result<shadow_model::Model> {
+) -> Result<StoredModel> {
     let txn = db::begin_write(db).await?;
-    let model = create(&txn, new).await?;
-    let after = audit::snapshot(&ModelView::from(model.clone()))?;
+    let stored = create(&txn, new).await?;
+    let after = audit::snapshot(&ModelView::from(stored.clone()))?;
     audit::record(
         &txn,
         actor_id,
         Action::ModelCreate,
-        Target::model(&model.id),
+        Target::model(&stored.model.id),
         None,
         Some(after),
     )
     .await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(stored)
 }
 
 /// Creates a model (no audit entry: setup's seed, or [`create_as`]).
-pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<shadow_model::Model> {
+pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<StoredModel> {
     let public_name = validate_public_name(&new.public_name)?;
-    let upstream_model = validate::required_text("upstream_model", &new.upstream_model, 200)?;
-    ensure_provider(db, &new.provider_id).await?;
+    let deployments = match (new.provider_id, new.upstream_model, new.deployments) {
+        (Some(provider_id), Some(upstream_model), None) => vec![Deployment {
+            provider_id,
+            upstream_model,
+            weight: 1,
+            priority: 0,
+        }],
+        (None, None, Some(deployments)) => deployments,
+        (_, _, Some(_)) => return Err(either_shorthand_or_list()),
+        _ => {
+            return Err(Error::bad_request(
+                "provider_id and upstream_model are required (or deployments: [{provider_id, upstream_model, weight, priority}])",
+            ));
+        }
+    };
+    let deployments = validate_deployments(db, deployments).await?;
+    let fallbacks = validate_fallbacks(db, &public_name, new.fallbacks).await?;
+    let first = deployments[0].clone();
     let now = time::now();
-    shadow_model::ActiveModel {
+    let model = shadow_model::ActiveModel {
         id: Set(ids::prefixed("model")),
         public_name: Set(public_name),
-        provider_id: Set(new.provider_id),
-        upstream_model: Set(upstream_model),
+        provider_id: Set(first.provider_id),
+        upstream_model: Set(first.upstream_model),
         input_price: Set(validate_price("input_price", new.input_price)?),
         output_price: Set(validate_price("output_price", new.output_price)?),
         cache_read_price: Set(validate_price("cache_read_price", new.cache_read_price)?),
@@ -164,26 +261,208 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<shadow_
         max_output_tokens: Set(validate_max_output(new.max_output_tokens)?),
         enabled: Set(new.enabled.unwrap_or(true)),
         plans: Set(encode_plans(new.plans)?),
+        fallbacks: Set(encode_names(fallbacks)?),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(db)
     .await
-    .map_err(name_taken)
+    .map_err(name_taken)?;
+    let deployments = replace_deployments(db, &model.id, deployments).await?;
+    Ok(StoredModel { model, deployments })
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<shadow_model::Model>> {
-    Ok(shadow_model::Entity::find()
-        .order_by_asc(shadow_model::Column::PublicName)
+fn either_shorthand_or_list() -> Error {
+    Error::bad_request(
+        "give either provider_id and upstream_model (one deployment) or deployments, not both",
+    )
+}
+
+/// Every deployment's provider exists, its upstream model is named, its
+/// weight and priority are in range, and no pair appears twice.
+async fn validate_deployments<C: ConnectionTrait>(
+    db: &C,
+    deployments: Vec<Deployment>,
+) -> Result<Vec<Deployment>> {
+    if deployments.is_empty() || deployments.len() > MAX_DEPLOYMENTS {
+        return Err(Error::bad_request(format!(
+            "deployments: between 1 and {MAX_DEPLOYMENTS} are required"
+        )));
+    }
+    let mut checked: Vec<Deployment> = Vec::with_capacity(deployments.len());
+    for (index, deployment) in deployments.into_iter().enumerate() {
+        let field = |name: &str| format!("deployments[{index}].{name}");
+        ensure_provider(db, &deployment.provider_id)
+            .await
+            .map_err(|_| {
+                Error::bad_request(format!("{} does not name a provider", field("provider_id")))
+            })?;
+        let upstream_model =
+            validate::required_text(&field("upstream_model"), &deployment.upstream_model, 200)?;
+        if !(1..=MAX_WEIGHT).contains(&deployment.weight) {
+            return Err(Error::bad_request(format!(
+                "{} must be between 1 and {MAX_WEIGHT}",
+                field("weight")
+            )));
+        }
+        if !(0..=MAX_PRIORITY).contains(&deployment.priority) {
+            return Err(Error::bad_request(format!(
+                "{} must be between 0 and {MAX_PRIORITY}",
+                field("priority")
+            )));
+        }
+        let deployment = Deployment {
+            upstream_model,
+            ..deployment
+        };
+        if checked.iter().any(|d| {
+            d.provider_id == deployment.provider_id && d.upstream_model == deployment.upstream_model
+        }) {
+            return Err(Error::bad_request(format!(
+                "deployments[{index}]: the same provider and upstream model are listed twice"
+            )));
+        }
+        checked.push(deployment);
+    }
+    Ok(checked)
+}
+
+/// Fallbacks name other existing models, each once.
+async fn validate_fallbacks<C: ConnectionTrait>(
+    db: &C,
+    own_name: &str,
+    fallbacks: Vec<String>,
+) -> Result<Vec<String>> {
+    if fallbacks.len() > MAX_FALLBACKS {
+        return Err(Error::bad_request(format!(
+            "fallbacks: at most {MAX_FALLBACKS}"
+        )));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(fallbacks.len());
+    for name in fallbacks {
+        let name = name.trim().to_owned();
+        if name == own_name {
+            return Err(Error::bad_request(
+                "fallbacks: a model cannot fall back to itself",
+            ));
+        }
+        if checked.contains(&name) {
+            return Err(Error::bad_request(format!(
+                "fallbacks: `{name}` is listed twice"
+            )));
+        }
+        let exists = shadow_model::Entity::find()
+            .filter(shadow_model::Column::PublicName.eq(name.as_str()))
+            .one(db)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(Error::bad_request(format!(
+                "fallbacks: there is no model named `{name}`"
+            )));
+        }
+        checked.push(name);
+    }
+    Ok(checked)
+}
+
+/// Makes `deployments` the model's, in their order: a deployment with the
+/// same provider and upstream model as one it had keeps that one's id (its
+/// health follows it), the others are new, and the rest go.
+async fn replace_deployments<C: ConnectionTrait>(
+    db: &C,
+    model_id: &str,
+    deployments: Vec<Deployment>,
+) -> Result<Vec<model_deployment::Model>> {
+    let existing = deployments_of(db, model_id).await?;
+    let mut kept = Vec::with_capacity(deployments.len());
+    for (position, deployment) in deployments.into_iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        let same = existing.iter().find(|d| {
+            d.provider_id == deployment.provider_id && d.upstream_model == deployment.upstream_model
+        });
+        let row = model_deployment::ActiveModel {
+            id: Set(same.map_or_else(|| ids::prefixed("deploy"), |d| d.id.clone())),
+            model_id: Set(model_id.to_owned()),
+            provider_id: Set(deployment.provider_id),
+            upstream_model: Set(deployment.upstream_model),
+            weight: Set(deployment.weight),
+            priority: Set(deployment.priority),
+            position: Set(position),
+        };
+        kept.push(if same.is_some() {
+            row.update(db).await?
+        } else {
+            row.insert(db).await.map_err(name_taken)?
+        });
+    }
+    let gone: Vec<String> = existing
+        .into_iter()
+        .filter(|d| !kept.iter().any(|k| k.id == d.id))
+        .map(|d| d.id)
+        .collect();
+    if !gone.is_empty() {
+        model_deployment::Entity::delete_many()
+            .filter(model_deployment::Column::Id.is_in(gone))
+            .exec(db)
+            .await?;
+    }
+    Ok(kept)
+}
+
+/// A model's deployments in the admin's order.
+pub async fn deployments_of<C: ConnectionTrait>(
+    db: &C,
+    model_id: &str,
+) -> Result<Vec<model_deployment::Model>> {
+    Ok(model_deployment::Entity::find()
+        .filter(model_deployment::Column::ModelId.eq(model_id))
+        .order_by_asc(model_deployment::Column::Position)
         .all(db)
         .await?)
 }
 
-pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<shadow_model::Model> {
-    shadow_model::Entity::find_by_id(id.to_owned())
+/// Every deployment, grouped by model, each group in the admin's order.
+pub async fn all_deployments<C: ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashMap<String, Vec<model_deployment::Model>>> {
+    let rows = model_deployment::Entity::find()
+        .order_by_asc(model_deployment::Column::ModelId)
+        .order_by_asc(model_deployment::Column::Position)
+        .all(db)
+        .await?;
+    let mut grouped: std::collections::HashMap<String, Vec<model_deployment::Model>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        grouped.entry(row.model_id.clone()).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<StoredModel>> {
+    let models = shadow_model::Entity::find()
+        .order_by_asc(shadow_model::Column::PublicName)
+        .all(db)
+        .await?;
+    let mut deployments = all_deployments(db).await?;
+    Ok(models
+        .into_iter()
+        .map(|model| StoredModel {
+            deployments: deployments.remove(&model.id).unwrap_or_default(),
+            model,
+        })
+        .collect())
+}
+
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<StoredModel> {
+    let model = shadow_model::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
-        .ok_or_else(|| Error::not_found("model not found"))
+        .ok_or_else(|| Error::not_found("model not found"))?;
+    Ok(StoredModel {
+        deployments: deployments_of(db, &model.id).await?,
+        model,
+    })
 }
 
 /// Applies an admin's change, with its `model.update` audit entry (old and
@@ -193,20 +472,51 @@ pub async fn update(
     actor_id: &str,
     id: &str,
     change: ModelChange,
-) -> Result<shadow_model::Model> {
+) -> Result<StoredModel> {
     let txn = db::begin_write(db).await?;
     let current = get(&txn, id).await?;
     let before = audit::snapshot(&ModelView::from(current.clone()))?;
-    let mut model = current.into_active_model();
-    if let Some(name) = change.public_name {
-        model.public_name = Set(validate_public_name(&name)?);
+    let public_name = match change.public_name {
+        Some(name) => validate_public_name(&name)?,
+        None => current.model.public_name.clone(),
+    };
+    let shorthand = change.provider_id.is_some() || change.upstream_model.is_some();
+    let deployments = match (shorthand, change.deployments) {
+        (true, Some(_)) => return Err(either_shorthand_or_list()),
+        (false, Some(deployments)) => Some(deployments),
+        (true, None) => {
+            let [only] = current.deployments.as_slice() else {
+                return Err(Error::bad_request(format!(
+                    "this model has {} deployments: change them with deployments",
+                    current.deployments.len()
+                )));
+            };
+            Some(vec![Deployment {
+                provider_id: change
+                    .provider_id
+                    .unwrap_or_else(|| only.provider_id.clone()),
+                upstream_model: change
+                    .upstream_model
+                    .unwrap_or_else(|| only.upstream_model.clone()),
+                weight: only.weight,
+                priority: only.priority,
+            }])
+        }
+        (false, None) => None,
+    };
+    let deployments = match deployments {
+        Some(deployments) => Some(validate_deployments(&txn, deployments).await?),
+        None => None,
+    };
+    let mut model = current.model.into_active_model();
+    model.public_name = Set(public_name.clone());
+    if let Some(first) = deployments.as_ref().and_then(|d| d.first()) {
+        model.provider_id = Set(first.provider_id.clone());
+        model.upstream_model = Set(first.upstream_model.clone());
     }
-    if let Some(provider_id) = change.provider_id {
-        ensure_provider(&txn, &provider_id).await?;
-        model.provider_id = Set(provider_id);
-    }
-    if let Some(upstream) = change.upstream_model {
-        model.upstream_model = Set(validate::required_text("upstream_model", &upstream, 200)?);
+    if let Some(fallbacks) = change.fallbacks {
+        let fallbacks = validate_fallbacks(&txn, &public_name, fallbacks).await?;
+        model.fallbacks = Set(encode_names(fallbacks)?);
     }
     for (field, value, column) in [
         ("input_price", change.input_price, &mut model.input_price),
@@ -237,7 +547,12 @@ pub async fn update(
     }
     model.updated_at = Set(time::now());
     let model = model.update(&txn).await.map_err(name_taken)?;
-    let after = audit::snapshot(&ModelView::from(model.clone()))?;
+    let deployments = match deployments {
+        Some(deployments) => replace_deployments(&txn, id, deployments).await?,
+        None => current.deployments,
+    };
+    let stored = StoredModel { model, deployments };
+    let after = audit::snapshot(&ModelView::from(stored.clone()))?;
     audit::record(
         &txn,
         actor_id,
@@ -248,7 +563,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(stored)
 }
 
 /// What deleting a model did.
@@ -257,7 +572,7 @@ pub enum Deletion {
     Deleted,
     /// The model has usage on record: it was disabled instead, so that its
     /// history keeps pointing at it.
-    Disabled(shadow_model::Model),
+    Disabled(Box<StoredModel>),
 }
 
 /// Deletes a model that was never used; disables one that was. Either way
@@ -265,8 +580,11 @@ pub enum Deletion {
 /// model, or nothing).
 pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<Deletion> {
     let txn = db::begin_write(db).await?;
-    let model = get(&txn, id).await?;
-    let before = audit::snapshot(&ModelView::from(model.clone()))?;
+    let StoredModel { model, deployments } = get(&txn, id).await?;
+    let before = audit::snapshot(&ModelView::from(StoredModel {
+        model: model.clone(),
+        deployments: deployments.clone(),
+    }))?;
     // The daily rollups too: usage rows may have been pruned
     // (`retention.usage_days`), and the rollups name the model.
     let used = usage_record::Entity::find()
@@ -283,15 +601,22 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
         let mut active = model.into_active_model();
         active.enabled = Set(false);
         active.updated_at = Set(time::now());
-        Deletion::Disabled(active.update(&txn).await?)
+        Deletion::Disabled(Box::new(StoredModel {
+            model: active.update(&txn).await?,
+            deployments,
+        }))
     } else {
+        model_deployment::Entity::delete_many()
+            .filter(model_deployment::Column::ModelId.eq(model.id.as_str()))
+            .exec(&txn)
+            .await?;
         shadow_model::Entity::delete_by_id(model.id)
             .exec(&txn)
             .await?;
         Deletion::Deleted
     };
     let after = match &deletion {
-        Deletion::Disabled(model) => Some(audit::snapshot(&ModelView::from(model.clone()))?),
+        Deletion::Disabled(model) => Some(audit::snapshot(&ModelView::from((**model).clone()))?),
         Deletion::Deleted => None,
     };
     audit::record(
@@ -359,6 +684,14 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
 
 pub fn plans_of(model: &shadow_model::Model) -> Vec<PlanName> {
     serde_json::from_str(&model.plans).unwrap_or_default()
+}
+
+pub fn fallbacks_of(model: &shadow_model::Model) -> Vec<String> {
+    serde_json::from_str(&model.fallbacks).unwrap_or_default()
+}
+
+fn encode_names(names: Vec<String>) -> Result<String> {
+    serde_json::to_string(&names).map_err(|err| Error::Internal(err.into()))
 }
 
 async fn ensure_provider<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {

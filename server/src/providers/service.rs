@@ -14,8 +14,8 @@ use crate::{
     audit::{self, Action, Target},
     db,
     entity::{
+        model_deployment,
         provider::{self, ProviderKind},
-        shadow_model,
     },
     error::{Error, Result},
     ids,
@@ -250,13 +250,13 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     let txn = db::begin_write(db).await?;
     let provider = get(&txn, id).await?;
     let before = audit::snapshot(&ProviderView::from(provider.clone()))?;
-    let models = shadow_model::Entity::find()
-        .filter(shadow_model::Column::ProviderId.eq(&provider.id))
+    let models = model_deployment::Entity::find()
+        .filter(model_deployment::Column::ProviderId.eq(&provider.id))
         .count(&txn)
         .await?;
     if models > 0 {
         return Err(Error::Conflict(format!(
-            "provider is used by {models} model(s): delete or move them first"
+            "provider serves {models} model deployment(s): delete or move them first"
         )));
     }
     // A model added since the count above makes the foreign key refuse.

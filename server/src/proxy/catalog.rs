@@ -1,5 +1,6 @@
-//! The proxy's routing table in memory: public model name → model, prices
-//! and provider (with its upstream keys opened once). Built from the
+//! The proxy's routing table in memory: public model name → model, prices,
+//! deployments (each a provider, with its upstream keys opened once, and
+//! an upstream model) and fallbacks. Built from the
 //! database on first use and rebuilt after any admin change to models or
 //! providers, so a request resolves its model without a query.
 
@@ -14,6 +15,7 @@ use std::{
 
 use axum::http::{HeaderName, HeaderValue};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
 
 use crate::{
     cluster::bus::{Bus, Change},
@@ -22,10 +24,11 @@ use crate::{
         shadow_model,
     },
     error::{Error, Result},
+    models::service::{all_deployments, fallbacks_of, plans_of},
+    plan::PlanName,
     providers::service::{extra_headers, upstream_keys},
     proxy::adapter::{self, Adapter},
     vault::Vault,
-    {models::service::plans_of, plan::PlanName},
 };
 
 /// Where a public model name leads.
@@ -34,12 +37,46 @@ pub struct Route {
     pub model: shadow_model::Model,
     /// Empty: every plan.
     pub plans: Vec<PlanName>,
+    /// Those of enabled providers, in the admin's order; never empty.
+    pub deployments: Vec<Deployment>,
+    /// Public names of the models tried when every deployment failed.
+    pub fallbacks: Vec<String>,
+}
+
+/// A provider and upstream model that may serve a route.
+#[derive(Debug)]
+pub struct Deployment {
+    pub id: String,
     pub provider: Arc<Upstream>,
+    pub upstream_model: String,
+    pub weight: u32,
+    pub priority: i32,
+}
+
+/// One upstream key, ready to send.
+#[derive(Debug)]
+pub struct Credential {
+    pub name: HeaderName,
+    /// Marked sensitive, so it never prints.
+    pub value: HeaderValue,
+    /// Names the key in health records and logs without revealing it: the
+    /// first 8 hex digits of its SHA-256.
+    pub tag: String,
 }
 
 impl Route {
     pub fn allows_plan(&self, plan: PlanName) -> bool {
         self.plans.is_empty() || self.plans.contains(&plan)
+    }
+
+    /// The deployment a request without failover would use: the first of
+    /// the best priority (token counting asks it).
+    pub fn primary(&self) -> &Deployment {
+        let best = self.deployments.iter().map(|d| d.priority).min();
+        self.deployments
+            .iter()
+            .find(|d| Some(d.priority) == best)
+            .unwrap_or(&self.deployments[0])
     }
 }
 
@@ -49,9 +86,8 @@ pub struct Upstream {
     pub id: String,
     pub kind: ProviderKind,
     pub base_url: String,
-    /// Authentication headers as the provider's adapter presents its keys,
-    /// values marked sensitive so they never print.
-    credentials: Vec<(HeaderName, HeaderValue)>,
+    /// Its keys as the provider's adapter presents them.
+    pub credentials: Vec<Credential>,
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
     /// Bounds the wait for the response head and every pause in a stream.
     pub timeout: Duration,
@@ -70,12 +106,20 @@ impl Upstream {
     }
 
     /// The next credential, round robin over the provider's keys.
-    pub fn credential(&self) -> Option<&(HeaderName, HeaderValue)> {
-        if self.credentials.is_empty() {
-            return None;
-        }
-        let index = self.next_credential.fetch_add(1, Ordering::Relaxed) % self.credentials.len();
-        self.credentials.get(index)
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credentials_in_turn().next()
+    }
+
+    /// Every credential once, starting at the next one in round-robin
+    /// order (a request that must try another key goes on from there).
+    pub fn credentials_in_turn(&self) -> impl Iterator<Item = &Credential> {
+        let count = self.credentials.len();
+        let start = if count == 0 {
+            0
+        } else {
+            self.next_credential.fetch_add(1, Ordering::Relaxed) % count
+        };
+        (0..count).map(move |offset| &self.credentials[(start + offset) % count])
     }
 }
 
@@ -148,34 +192,52 @@ impl Catalog {
 }
 
 async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
-    let rows = shadow_model::Entity::find()
+    let models = shadow_model::Entity::find()
         .filter(shadow_model::Column::Enabled.eq(true))
-        .find_also_related(provider::Entity)
         .all(db)
         .await?;
-    let mut upstreams: HashMap<String, Arc<Upstream>> = HashMap::new();
+    let upstreams: HashMap<String, Arc<Upstream>> = provider::Entity::find()
+        .filter(provider::Column::Enabled.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|provider| {
+            let upstream = upstream_of(vault, &provider).unwrap_or_else(|err| {
+                tracing::error!(provider = %provider.id, error = %err, "a provider cannot be used until an admin fixes it");
+                broken_upstream(&provider)
+            });
+            (provider.id, Arc::new(upstream))
+        })
+        .collect();
+    let mut deployments = all_deployments(db).await?;
     let mut table = Table::new();
-    for (model, provider) in rows {
-        let Some(provider) = provider.filter(|p| p.enabled) else {
+    for model in models {
+        // Deployments of disabled providers are left out; a model with
+        // none left is not served.
+        let deployments: Vec<Deployment> = deployments
+            .remove(&model.id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| {
+                Some(Deployment {
+                    provider: upstreams.get(&d.provider_id)?.clone(),
+                    id: d.id,
+                    upstream_model: d.upstream_model,
+                    weight: u32::try_from(d.weight).unwrap_or(1).max(1),
+                    priority: d.priority,
+                })
+            })
+            .collect();
+        if deployments.is_empty() {
             continue;
-        };
-        let upstream = match upstreams.get(&provider.id) {
-            Some(upstream) => upstream.clone(),
-            None => {
-                let upstream = Arc::new(upstream_of(vault, &provider).unwrap_or_else(|err| {
-                    tracing::error!(provider = %provider.id, error = %err, "a provider cannot be used until an admin fixes it");
-                    broken_upstream(&provider)
-                }));
-                upstreams.insert(provider.id.clone(), upstream.clone());
-                upstream
-            }
-        };
+        }
         table.insert(
             model.public_name.clone(),
             Arc::new(Route {
                 plans: plans_of(&model),
+                fallbacks: fallbacks_of(&model),
                 model,
-                provider: upstream,
+                deployments,
             }),
         );
     }
@@ -195,6 +257,24 @@ fn misconfigured(provider: &provider::Model) -> String {
         "the provider `{}` is misconfigured (its stored keys or headers are not usable); an admin must set them again",
         provider.name
     )
+}
+
+#[cfg(test)]
+impl Upstream {
+    /// A provider of `kind` with no keys, for unit tests.
+    pub fn for_tests(kind: ProviderKind) -> Self {
+        Self {
+            id: "provider_test".into(),
+            kind,
+            base_url: String::new(),
+            credentials: Vec::new(),
+            extra_headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            next_credential: AtomicUsize::new(0),
+            broken: None,
+        }
+    }
 }
 
 /// A provider that cannot be called, so that its models say why.
@@ -224,7 +304,8 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
                 ))
             })?;
             value.set_sensitive(true);
-            Ok((name, value))
+            let tag = hex::encode(&Sha256::digest(key.as_bytes())[..4]);
+            Ok(Credential { name, value, tag })
         })
         .collect::<Result<Vec<_>>>()?;
     let extra_headers = extra_headers(vault, provider)?

@@ -79,19 +79,20 @@ async fn count(
         ));
     }
     let route = route_for(state, caller, plan, &name, FORMAT).await?;
-    let Some(path) = route.provider.adapter().count_tokens_path() else {
+    let deployment = route.primary();
+    let Some(path) = deployment.provider.adapter().count_tokens_path() else {
         return Ok(Json(json!({ "input_tokens": estimate(&request) })).into_response());
     };
     request.insert(
         "model".to_owned(),
-        Value::String(route.model.upstream_model.clone()),
+        Value::String(deployment.upstream_model.clone()),
     );
     let body = serde_json::to_vec(&request)
         .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
-    let provider = &route.provider;
+    let provider = &deployment.provider;
     let upstream = state
         .upstream
-        .post(provider, path, headers, body.into())
+        .post(provider, provider.credential(), path, headers, body.into())
         .await
         .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)

@@ -5,7 +5,10 @@
 //! usage row, whatever happened to it, and an answer completes only once
 //! its row is durable.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::Body,
@@ -21,13 +24,15 @@ use tracing::Instrument;
 use super::{
     ApiFormat, ProxyError,
     auth::ApiKeyAuth,
-    catalog::{Route, Upstream},
+    catalog::{Credential, Route, Upstream},
     error::ErrorKind,
+    failover::{Candidates, Retry},
+    health::{self, Failure, Gate},
     meter::{self, StreamMeter},
     relay::Relay,
-    request::{ClientRequest, Endpoint, UpstreamRequest, read_body},
+    request::{ClientRequest, Endpoint, read_body},
     settle::Pending,
-    upstream::{BodyStream, SendError},
+    upstream::{BodyStream, SendError, UpstreamResponse},
 };
 use crate::{
     cluster::{OutageLog, Unavailable, funds::FundsError},
@@ -41,11 +46,15 @@ use crate::{
         self,
         stream::{AnthropicToOpenAi, ChatToResponses, OpenAiToAnthropic, StreamTranslator},
     },
-    usage::{Prices, Tokens},
+    usage::Tokens,
 };
 
 /// How much of an upstream error body is read for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// On an answer: the public name of the model that served it (a fallback's
+/// when one did), and how many provider calls it took.
+const SERVED_MODEL: &str = "x-tollgate-served-model";
+const ATTEMPTS: &str = "x-tollgate-attempts";
 
 pub async fn chat_completions(
     State(state): State<AppState>,
@@ -199,41 +208,28 @@ async fn serve(
         Err(err) if err.kind == ErrorKind::PermissionDenied => return reject(pending, err),
         Err(err) => return refuse(state, err),
     };
-    pending.set_route(route.clone());
-    let mut call = Call {
+    pending.set_route(route.clone(), 0);
+    let cap = match output_ceiling(state, &route, &request, format) {
+        Ok(cap) => cap,
+        Err(err) => return refuse(state, err),
+    };
+    let call = Call {
         stream: request.stream,
         wants_usage: request.wants_usage,
         input_estimate: request.input_estimate,
         max_output_tokens: 0,
         public_model: request.model.clone(),
-        upstream_format: upstream_format(&route, format),
+        upstream_format: format,
         custom_tools: Vec::new(),
     };
-    let mut upstream_request =
-        match output_ceiling(state, &route, &request, format).and_then(|cap| {
-            request.for_upstream(
-                &route.model.upstream_model,
-                format,
-                call.upstream_format,
-                cap,
-                i64::from(state.settings.credits.attachment_tokens),
-            )
-        }) {
-            Ok(upstream_request) => upstream_request,
-            Err(err) => return refuse(state, err),
-        };
-    call.max_output_tokens = upstream_request.max_output_tokens;
-    call.custom_tools = std::mem::take(&mut upstream_request.custom_tools);
-    if let Err(err) = admit(
-        state,
-        caller,
-        &route,
-        &upstream_request,
-        &mut pending,
-        format,
-    )
-    .await
-    {
+    let routes = with_fallbacks(state, caller, plan, route, cap, format).await;
+    let attachment_tokens = i64::from(state.settings.credits.attachment_tokens);
+    let mut candidates = match Candidates::new(request, routes, format, attachment_tokens) {
+        Ok(candidates) => candidates,
+        Err(err) => return refuse(state, err),
+    };
+    let worst = candidates.worst_cost();
+    if let Err(err) = admit(state, caller, worst, &mut pending, format).await {
         return reject(pending, err);
     }
     // On a task of its own: a client that hangs up drops this handler, but
@@ -241,15 +237,8 @@ async fn serve(
     // runs to its end and the request is charged.
     let (state, headers) = (state.clone(), headers.clone());
     let call = async move {
-        call.send(
-            &state,
-            &route,
-            upstream_request.body,
-            format,
-            &headers,
-            pending,
-        )
-        .await
+        call.run(&state, candidates, format, &headers, pending)
+            .await
     };
     match tokio::spawn(call.instrument(tracing::Span::current())).await {
         Ok(response) => response,
@@ -258,6 +247,32 @@ async fn serve(
             ProxyError::new(ErrorKind::Internal, "internal server error", format).into_response()
         }
     }
+}
+
+/// The model asked for and the fallbacks this caller may use (the key and
+/// the plan must allow them; disabled and deleted ones are skipped), each
+/// with the output cap it is sent: the request's, at most the fallback's
+/// own maximum.
+async fn with_fallbacks(
+    state: &AppState,
+    caller: &KeyCaller,
+    plan: PlanName,
+    route: Arc<Route>,
+    cap: i64,
+    format: ApiFormat,
+) -> Vec<(Arc<Route>, i64)> {
+    let mut routes = Vec::with_capacity(1 + route.fallbacks.len());
+    for name in &route.fallbacks {
+        if let Ok(fallback) = route_for(state, caller, plan, name, format).await {
+            let maximum = fallback
+                .model
+                .max_output_tokens
+                .unwrap_or(i64::from(state.settings.credits.max_output_tokens));
+            routes.push((fallback, cap.min(maximum)));
+        }
+    }
+    routes.insert(0, (route, cap));
+    routes
 }
 
 /// The output cap a request is held for and the provider is sent: the
@@ -351,35 +366,17 @@ pub(super) fn send_error(err: SendError, provider: &Upstream, format: ApiFormat)
     }
 }
 
-/// The format the model's provider is sent (the built-in mock speaks both).
-fn upstream_format(route: &Route, client: ApiFormat) -> ApiFormat {
-    route.provider.adapter().format(client)
-}
-
 /// Reserves the request's worst case on the key's quota and the owner's
 /// balance (402 when either cannot cover it), so that requests in flight
 /// together can never spend more than either. The worst case is the most
-/// the provider can charge for what it is sent: its input ceiling at the
-/// higher of the input and cache-write prices (input may be written to the
-/// cache), and the output cap it was given.
+/// any model that may serve it can charge ([`Candidates::worst_cost`]).
 async fn admit(
     state: &AppState,
     caller: &KeyCaller,
-    route: &Route,
-    request: &UpstreamRequest,
+    worst: i64,
     pending: &mut Pending,
     format: ApiFormat,
 ) -> Result<(), ProxyError> {
-    let prices = Prices::from(&route.model);
-    let worst = Tokens {
-        input: request.max_input_tokens,
-        output: request.max_output_tokens,
-        ..Tokens::default()
-    }
-    .cost(&Prices {
-        input: prices.input.max(prices.cache_write),
-        ..prices
-    });
     let short = |short: Short| {
         let message = match short {
             Short::Quota(remaining) => format!(
@@ -444,13 +441,17 @@ struct Call {
     stream: bool,
     wants_usage: bool,
     input_estimate: i64,
-    /// The output cap that was held.
+    /// The output cap the serving model was asked for (and held).
     max_output_tokens: i64,
     public_model: String,
+    /// The format the serving deployment speaks.
     upstream_format: ApiFormat,
     /// A translated Responses request's custom tools.
     custom_tools: Vec<String>,
 }
+
+/// One call that failed: what the client would be told, and what to do.
+type Failed = (ProxyError, Retry);
 
 impl Call {
     /// What an answer whose usage cannot be read is charged: estimated as
@@ -467,44 +468,180 @@ impl Call {
         }
     }
 
-    /// Calls the provider and answers the client, settling the request.
-    async fn send(
-        self,
+    /// Calls the candidates in turn, skipping those cooling down, until
+    /// one answers or the attempts or their deadline run out; answers the
+    /// client and settles the request. A failure moves on only when
+    /// another key or deployment could do better (429, 5xx, unreachable,
+    /// timed out) and nothing has reached the client yet.
+    async fn run(
+        mut self,
         state: &AppState,
-        route: &Route,
-        body: Bytes,
+        mut candidates: Candidates,
         format: ApiFormat,
         headers: &HeaderMap,
         mut pending: Pending,
     ) -> Response {
-        let upstream_format = self.upstream_format;
-        let provider = &route.provider;
-        if let Some(broken) = &provider.broken {
-            let err = ProxyError::new(ErrorKind::UpstreamUnreachable, broken.clone(), format);
-            return reject(pending, err);
-        }
-        let upstream = match state
-            .upstream
-            .send(provider, upstream_format, headers, body)
-            .await
-        {
-            Ok(upstream) => upstream,
-            Err(err) => return reject(pending, send_error(err, provider, format)),
+        let settings = &state.settings.proxy;
+        let deadline = Instant::now() + Duration::from_secs(settings.attempts_deadline_secs);
+        let out_of_attempts = |pending: &Pending| {
+            pending.attempts >= settings.max_attempts
+                || (pending.attempts > 0 && Instant::now() >= deadline)
         };
-        if !upstream.status.is_success() {
-            let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
-                .await
-                .unwrap_or_default();
-            let mut err = upstream_error(upstream.status, &upstream.headers, &body, format);
-            if upstream_format != format {
-                // The provider's error type belongs to its format, not the client's.
-                err.upstream_type = None;
+        let mut last_error: Option<ProxyError> = None;
+        let mut cooling_until: Option<Instant> = None;
+        'slots: for slot in candidates.lineup.clone() {
+            if out_of_attempts(&pending) {
+                break;
             }
-            tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
-            pending.mark_first_byte();
-            // The status the client gets: an upstream 401/403 goes out as 502.
-            return reject(pending, err);
+            let route = candidates.route(slot).clone();
+            let deployment = candidates.deployment(slot);
+            let (deployment_id, provider) = (deployment.id.clone(), deployment.provider.clone());
+            pending.set_route(route.clone(), slot.deployment);
+            if let Some(broken) = &provider.broken {
+                let err = ProxyError::new(ErrorKind::UpstreamUnreachable, broken.clone(), format);
+                last_error = Some(err);
+                continue;
+            }
+            let target = health::deployment_target(&deployment_id);
+            if let Gate::Cooling(until) = state.health.gate(&target) {
+                cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
+                continue;
+            }
+            let mut request = match candidates.request_for(slot) {
+                Ok(request) => request,
+                Err(err) => {
+                    last_error = Some(err);
+                    continue;
+                }
+            };
+            self.upstream_format = provider.adapter().format(format);
+            self.max_output_tokens = request.max_output_tokens;
+            self.custom_tools = std::mem::take(&mut request.custom_tools);
+            let credentials: Vec<Option<&Credential>> = if provider.credentials.is_empty() {
+                vec![None]
+            } else {
+                provider.credentials_in_turn().map(Some).collect()
+            };
+            for credential in credentials {
+                if out_of_attempts(&pending) {
+                    break 'slots;
+                }
+                let key_target =
+                    health::key_target(&deployment_id, credential.map_or("", |c| c.tag.as_str()));
+                if let Gate::Cooling(until) = state.health.gate(&key_target) {
+                    cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
+                    continue;
+                }
+                pending.attempts += 1;
+                let sent = self
+                    .attempt(
+                        state,
+                        &provider,
+                        credential,
+                        headers,
+                        request.body.clone(),
+                        format,
+                    )
+                    .await;
+                let (err, retry) = match sent {
+                    Ok(upstream) => {
+                        state.health.succeeded(&target);
+                        state.health.succeeded(&key_target);
+                        pending.served = true;
+                        let attempts = pending.attempts;
+                        let mut response = self
+                            .answer(state, &provider, upstream, format, pending)
+                            .await;
+                        let headers = response.headers_mut();
+                        if let Ok(name) = HeaderValue::from_str(&route.model.public_name) {
+                            headers.insert(SERVED_MODEL, name);
+                        }
+                        headers.insert(ATTEMPTS, HeaderValue::from(attempts));
+                        return response;
+                    }
+                    Err(failed) => failed,
+                };
+                pending.mark_first_byte();
+                pending.failed_attempt(&err);
+                match retry {
+                    Retry::Never => return reject(pending, err),
+                    Retry::NextKey { cool_for } => {
+                        state.health.failed(
+                            &key_target,
+                            Failure::RateLimited(cool_for),
+                            &err.message,
+                        );
+                        last_error = Some(err);
+                    }
+                    Retry::NextDeployment => {
+                        state.health.failed(&target, Failure::Failed, &err.message);
+                        last_error = Some(err);
+                        continue 'slots;
+                    }
+                }
+            }
         }
+        let err = match (last_error, cooling_until) {
+            (Some(err), _) if pending.attempts > 0 => err,
+            (_, Some(until)) => all_cooling(&self.public_model, until, format),
+            (Some(err), None) => err,
+            (None, None) => ProxyError::new(
+                ErrorKind::UpstreamUnreachable,
+                "no provider could be asked",
+                format,
+            ),
+        };
+        reject(pending, err)
+    }
+
+    /// One call of `provider` with `credential`: its answer when it is a
+    /// success, else the error the client would get and what to do next.
+    async fn attempt(
+        &self,
+        state: &AppState,
+        provider: &Arc<Upstream>,
+        credential: Option<&Credential>,
+        headers: &HeaderMap,
+        body: Bytes,
+        format: ApiFormat,
+    ) -> Result<UpstreamResponse, Failed> {
+        let upstream_format = self.upstream_format;
+        let upstream = state
+            .upstream
+            .send(provider, credential, upstream_format, headers, body)
+            .await
+            .map_err(|err| {
+                let retry = Retry::after_send(&err);
+                (send_error(err, provider, format), retry)
+            })?;
+        if upstream.status.is_success() {
+            return Ok(upstream);
+        }
+        let body = collect(upstream.body, provider.timeout, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        let mut err = upstream_error(upstream.status, &upstream.headers, &body, format);
+        if upstream_format != format {
+            // The provider's error type belongs to its format, not the client's.
+            err.upstream_type = None;
+        }
+        tracing::warn!(provider = %provider.id, status = %upstream.status, message = %err.message, "provider answered an error");
+        let key_refused = Duration::from_secs(state.settings.proxy.cooldown_secs);
+        let retry = Retry::after_status(upstream.status, &upstream.headers, key_refused);
+        Err((err, retry))
+    }
+
+    /// Relays a provider's successful answer to the client, settling the
+    /// request: whatever happens from here is not retried.
+    async fn answer(
+        self,
+        state: &AppState,
+        provider: &Upstream,
+        upstream: UpstreamResponse,
+        format: ApiFormat,
+        mut pending: Pending,
+    ) -> Response {
+        let upstream_format = self.upstream_format;
         let content_type = upstream.headers.get(header::CONTENT_TYPE).cloned();
         if !self.stream {
             let limit = state.settings.proxy.max_answer_bytes;
@@ -644,6 +781,26 @@ impl Call {
 /// Now, in Unix seconds, as answers date themselves.
 fn now() -> i64 {
     crate::time::now().timestamp()
+}
+
+/// Every deployment that could serve the request is cooling down after
+/// failures: 429, to come back when the first of them may be tried.
+fn all_cooling(model: &str, until: Instant, format: ApiFormat) -> ProxyError {
+    let secs = until
+        .saturating_duration_since(Instant::now())
+        .as_secs_f64()
+        .ceil()
+        .max(1.0);
+    ProxyError {
+        retry_after: Some(HeaderValue::from(secs as u64)),
+        ..ProxyError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "every provider of the model `{model}` is cooling down after errors or rate limits; try again in {secs} s"
+            ),
+            format,
+        )
+    }
 }
 
 /// Settles a request that failed before an answer came (it cost nothing),

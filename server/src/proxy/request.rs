@@ -66,7 +66,7 @@ pub async fn read_body(body: Body, limit: usize, format: ApiFormat) -> Result<By
 }
 
 /// A request the proxy can forward.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ClientRequest {
     body: Map<String, Value>,
     pub model: String,

@@ -11,7 +11,11 @@ use std::{
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 
-use super::{catalog::Route, request::Endpoint};
+use super::{
+    ProxyError,
+    catalog::{Deployment, Route},
+    request::Endpoint,
+};
 use crate::{
     credits::{holds::Settled, wallets::Holds},
     entity::usage_record,
@@ -41,6 +45,14 @@ pub struct Pending {
     holds: Option<Holds>,
     /// Counts the request's tokens against its tokens-per-minute windows.
     token_meter: Option<TokenMeter>,
+    /// Which of the route's deployments was called last.
+    deployment: usize,
+    /// Provider calls made so far.
+    pub attempts: u32,
+    /// The calls that failed, for the usage row.
+    attempt_errors: Vec<serde_json::Value>,
+    /// A provider answered with success: the route is the one that served.
+    pub served: bool,
 }
 
 impl Pending {
@@ -65,6 +77,10 @@ impl Pending {
             first_byte: None,
             holds: None,
             token_meter: None,
+            deployment: 0,
+            attempts: 0,
+            attempt_errors: Vec::new(),
+            served: false,
         }
     }
 
@@ -83,8 +99,27 @@ impl Pending {
         self.model = name.chars().take(100).collect();
     }
 
-    pub fn set_route(&mut self, route: Arc<Route>) {
+    /// The model and deployment being called: the row names the last one,
+    /// and charges the model's prices.
+    pub fn set_route(&mut self, route: Arc<Route>, deployment: usize) {
         self.route = Some(route);
+        self.deployment = deployment;
+    }
+
+    /// Notes a call of the current deployment that failed with `error`.
+    pub fn failed_attempt(&mut self, error: &ProxyError) {
+        let deployment = self.deployment();
+        self.attempt_errors.push(serde_json::json!({
+            "model": self.route.as_ref().map(|r| r.model.public_name.as_str()),
+            "provider_id": deployment.map(|d| d.provider.id.as_str()),
+            "upstream_model": deployment.map(|d| d.upstream_model.as_str()),
+            "status": error.status_code().as_u16(),
+            "error": error.kind.label(),
+        }));
+    }
+
+    fn deployment(&self) -> Option<&Deployment> {
+        self.route.as_ref()?.deployments.get(self.deployment)
     }
 
     pub fn mark_first_byte(&mut self) {
@@ -130,15 +165,16 @@ impl Pending {
         }
         let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         let route = self.route.as_deref();
+        let deployment = route.and_then(|r| r.deployments.get(self.deployment));
         self.usage.record(usage_record::Model {
             id: self.id,
             user_id: self.caller.owner.id.clone(),
             api_key_id: self.caller.key.id.clone(),
             model: self.model,
             model_id: route.map(|r| r.model.id.clone()),
-            provider_id: route.map(|r| r.provider.id.clone()),
-            upstream_model: route
-                .map(|r| r.model.upstream_model.clone())
+            provider_id: deployment.map(|d| d.provider.id.clone()),
+            upstream_model: deployment
+                .map(|d| d.upstream_model.clone())
                 .unwrap_or_default(),
             endpoint: self.endpoint.label().to_owned(),
             streamed: self.streamed,
@@ -159,6 +195,12 @@ impl Pending {
             ttft_ms: self.first_byte.map(millis),
             error_kind: error_kind.map(str::to_owned),
             created_at: self.created_at,
+            attempts: i32::try_from(self.attempts).unwrap_or(i32::MAX),
+            attempt_errors: (!self.attempt_errors.is_empty())
+                .then(|| serde_json::Value::Array(self.attempt_errors).to_string()),
+            served_model: route
+                .filter(|_| self.served)
+                .map(|r| r.model.public_name.clone()),
         })
     }
 }

@@ -12,7 +12,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 
-use super::{ApiFormat, catalog::Upstream};
+use super::{
+    ApiFormat,
+    catalog::{Credential, Upstream},
+};
 use crate::mock;
 
 /// How long an idle pooled connection is kept for the next request.
@@ -75,6 +78,7 @@ impl Clients {
     pub async fn send(
         &self,
         upstream: &Arc<Upstream>,
+        credential: Option<&Credential>,
         format: ApiFormat,
         client_headers: &HeaderMap,
         body: Bytes,
@@ -91,15 +95,22 @@ impl Clients {
                 body: body.into_data_stream().map_err(BodyError::from).boxed(),
             });
         }
-        self.post(upstream, adapter.path(format), client_headers, body)
-            .await
+        self.post(
+            upstream,
+            credential,
+            adapter.path(format),
+            client_headers,
+            body,
+        )
+        .await
     }
 
     /// Posts `body` to `path` under the provider's base URL, authenticated
-    /// as its adapter says (also its token counting endpoint).
+    /// with `credential` (also its token counting endpoint).
     pub async fn post(
         &self,
         upstream: &Arc<Upstream>,
+        credential: Option<&Credential>,
         path: &str,
         client_headers: &HeaderMap,
         body: Bytes,
@@ -110,8 +121,8 @@ impl Clients {
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .body(body);
-        if let Some((name, value)) = upstream.credential() {
-            request = request.header(name.clone(), value.clone());
+        if let Some(credential) = credential {
+            request = request.header(credential.name.clone(), credential.value.clone());
         }
         for (name, value) in upstream.adapter().headers(client_headers) {
             request = request.header(name, value);

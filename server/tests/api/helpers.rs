@@ -736,6 +736,18 @@ impl ProxyApp {
         }
     }
 
+    /// The test user's balance in micro-credits, as their session reads
+    /// it, once the writer has stored every charge.
+    pub async fn balance(&self) -> i64 {
+        self.app.state.usage.flush().await;
+        let (status, _, body) = self
+            .app
+            .request(Method::GET, "/api/users/me/credits", None, Some(&self.user))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance_micro_credits"].as_i64().unwrap()
+    }
+
     /// Every usage row, after the writer wrote what it was handed.
     pub async fn usage_rows(&self) -> Vec<usage_record::Model> {
         self.app.state.usage.flush().await;

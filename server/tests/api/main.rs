@@ -25,6 +25,7 @@ mod providers;
 mod proxy_admin;
 mod proxy_billing;
 mod proxy_errors;
+mod proxy_failover;
 mod proxy_forwarding;
 mod proxy_responses;
 mod proxy_streams;

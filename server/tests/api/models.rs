@@ -193,10 +193,21 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     assert_eq!(model["enabled"], json!(true));
     assert_eq!(model["plans"], json!([]));
     assert_eq!(model["max_output_tokens"], json!(null));
+    // The shorthand is the model's one deployment.
+    assert_prefixed_id(&string_at(model, "/deployments/0/id"), "deploy");
+    assert_eq!(model["deployments"][0]["provider_id"], json!(provider_id));
+    assert_eq!(
+        model["deployments"][0]["upstream_model"],
+        json!("claude-sonnet-4-5-20250929")
+    );
+    assert_eq!(model["deployments"][0]["weight"], json!(1));
+    assert_eq!(model["deployments"][0]["priority"], json!(0));
+    assert_eq!(model["deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(model["fallbacks"], json!([]));
     let created_at = string_at(model, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(model, "/updated_at"), created_at);
-    assert_eq!(model.as_object().unwrap().len(), 13, "{body}");
+    assert_eq!(model.as_object().unwrap().len(), 15, "{body}");
 }
 
 #[tokio::test]

@@ -338,10 +338,7 @@ async fn refunded(proxy: &ProxyApp, body: Value) -> Value {
 /// The test user's balance as their session reads it, in micro-credits,
 /// once the writer has stored every charge.
 async fn balance_of(proxy: &ProxyApp) -> i64 {
-    proxy.app.state.usage.flush().await;
-    credits(proxy, &proxy.user).await["balance_micro_credits"]
-        .as_i64()
-        .unwrap()
+    proxy.balance().await
 }
 
 /// The test user's entries of `kind`, newest first, once the writer has

@@ -57,7 +57,7 @@ fn without_created(text: &str) -> String {
 
 /// Reads a body until it ends or fails; returns what arrived and whether
 /// it failed.
-async fn read_until_error(body: Body) -> (String, bool) {
+pub(crate) async fn read_until_error(body: Body) -> (String, bool) {
     let mut body = body;
     let mut received = Vec::new();
     loop {
