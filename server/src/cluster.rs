@@ -19,6 +19,7 @@
 //! queued when the process is killed is lost (see docs/deploy.md).
 
 pub mod bus;
+mod cooldowns;
 pub mod funds;
 mod shared;
 pub mod windows;
@@ -211,6 +212,8 @@ struct Scripts {
     count: Script,
     give_back: Script,
     forget: Script,
+    cooldown: Script,
+    trial: Script,
 }
 
 impl Cluster {
@@ -251,6 +254,8 @@ impl Cluster {
                 count: Script::new(include_str!("cluster/count.lua")),
                 give_back: Script::new(include_str!("cluster/give_back.lua")),
                 forget: Script::new(include_str!("cluster/forget.lua")),
+                cooldown: Script::new(include_str!("cluster/cooldown.lua")),
+                trial: Script::new(include_str!("cluster/trial.lua")),
             },
             queue,
             queued: AtomicUsize::new(0),

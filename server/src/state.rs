@@ -117,6 +117,12 @@ impl AppState {
         ));
         let key_cache = Arc::new(KeyCache::new(bus.clone()));
         let catalog = Arc::new(Catalog::new(bus.clone()));
+        let health = Health::new(&settings.proxy);
+        let health = Arc::new(match &cluster {
+            Some(cluster) => health.shared(cluster.clone(), bus.clone()),
+            None => health,
+        });
+        health.reload().await;
         let entitlements = Arc::new(Entitlements::new(bus));
         let rate_limits = Arc::new(rate_limits);
         if let (Some(cluster), Some(outbox)) = (&cluster, outbox) {
@@ -128,10 +134,10 @@ impl AppState {
                     entitlements: entitlements.clone(),
                     catalog: catalog.clone(),
                     rate_limits: rate_limits.clone(),
+                    health: health.clone(),
                 },
             );
         }
-        let health = Arc::new(Health::new(&settings.proxy));
         Ok(Self {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -173,6 +179,7 @@ struct Caches {
     entitlements: Arc<Entitlements>,
     catalog: Arc<Catalog>,
     rate_limits: Arc<RateLimits>,
+    health: Arc<Health>,
 }
 
 impl Caches {
@@ -191,6 +198,8 @@ impl Subscriber for Caches {
             Change::Entitlements(id) => self.entitlements.drop_user(&id),
             Change::Catalog => self.catalog.drop_table(),
             Change::Plans => self.reload_plans().await,
+            Change::Cooling { target, until_ms } => self.health.cooled_elsewhere(&target, until_ms),
+            Change::Restored(target) => self.health.restored_elsewhere(&target),
         }
     }
 
@@ -199,5 +208,6 @@ impl Subscriber for Caches {
         self.entitlements.drop_all();
         self.catalog.drop_table();
         self.reload_plans().await;
+        self.health.reload().await;
     }
 }

@@ -27,6 +27,10 @@ pub enum Change {
     Catalog,
     /// A plan's rate limits.
     Plans,
+    /// A deployment or key started cooling down, until then (Unix ms).
+    Cooling { target: String, until_ms: i64 },
+    /// A deployment or key passed its trial.
+    Restored(String),
 }
 
 impl Change {
@@ -37,6 +41,8 @@ impl Change {
             Self::Entitlements(id) => format!("entitlements {id}"),
             Self::Catalog => "catalog".to_owned(),
             Self::Plans => "plans".to_owned(),
+            Self::Cooling { target, until_ms } => format!("cooling {until_ms}:{target}"),
+            Self::Restored(target) => format!("restored {target}"),
         }
     }
 
@@ -48,6 +54,14 @@ impl Change {
             ("entitlements", id) if !id.is_empty() => Some(Self::Entitlements(id.to_owned())),
             ("catalog", "") => Some(Self::Catalog),
             ("plans", "") => Some(Self::Plans),
+            ("cooling", rest) => {
+                let (until_ms, target) = rest.split_once(':')?;
+                Some(Self::Cooling {
+                    target: target.to_owned(),
+                    until_ms: until_ms.parse().ok()?,
+                })
+            }
+            ("restored", target) if !target.is_empty() => Some(Self::Restored(target.to_owned())),
             _ => None,
         }
     }
@@ -194,11 +208,25 @@ mod tests {
             Change::Entitlements("usr_2".into()),
             Change::Catalog,
             Change::Plans,
+            Change::Cooling {
+                target: "deploy_1/ab12cd34".into(),
+                until_ms: 1_796_000_000_000,
+            },
+            Change::Restored("deploy_1".into()),
         ];
         for change in changes {
             assert_eq!(Change::decode(&change.encode()), Some(change));
         }
-        for garbage in ["", "key", "key ", "catalog x", "nonsense 1"] {
+        for garbage in [
+            "",
+            "key",
+            "key ",
+            "catalog x",
+            "nonsense 1",
+            "cooling 12",
+            "cooling x:d",
+            "restored ",
+        ] {
             assert_eq!(Change::decode(garbage), None, "{garbage:?}");
         }
     }

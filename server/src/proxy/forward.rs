@@ -503,7 +503,7 @@ impl Call {
                 continue;
             }
             let target = health::deployment_target(&deployment_id);
-            if let Gate::Cooling(until) = state.health.gate(&target) {
+            if let Gate::Cooling(until) = state.health.gate(&target).await {
                 cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
                 continue;
             }
@@ -528,7 +528,7 @@ impl Call {
                 }
                 let key_target =
                     health::key_target(&deployment_id, credential.map_or("", |c| c.tag.as_str()));
-                if let Gate::Cooling(until) = state.health.gate(&key_target) {
+                if let Gate::Cooling(until) = state.health.gate(&key_target).await {
                     cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
                     continue;
                 }
@@ -545,8 +545,8 @@ impl Call {
                     .await;
                 let (err, retry) = match sent {
                     Ok(upstream) => {
-                        state.health.succeeded(&target);
-                        state.health.succeeded(&key_target);
+                        state.health.succeeded(&target).await;
+                        state.health.succeeded(&key_target).await;
                         pending.served = true;
                         let attempts = pending.attempts;
                         let mut response = self
@@ -566,15 +566,18 @@ impl Call {
                 match retry {
                     Retry::Never => return reject(pending, err),
                     Retry::NextKey { cool_for } => {
-                        state.health.failed(
-                            &key_target,
-                            Failure::RateLimited(cool_for),
-                            &err.message,
-                        );
+                        let failure = Failure::RateLimited(cool_for);
+                        state
+                            .health
+                            .failed(&key_target, failure, &err.message)
+                            .await;
                         last_error = Some(err);
                     }
                     Retry::NextDeployment => {
-                        state.health.failed(&target, Failure::Failed, &err.message);
+                        state
+                            .health
+                            .failed(&target, Failure::Failed, &err.message)
+                            .await;
                         last_error = Some(err);
                         continue 'slots;
                     }

@@ -160,6 +160,15 @@ impl TestApp {
         server::build_router(build_state(settings).await)
     }
 
+    /// A second instance beside this one, with the same settings: the same
+    /// database, and with Redis the same shared state. `None` when the
+    /// instances would share nothing (no Redis).
+    pub async fn twin(&self) -> Option<Router> {
+        self.state.cluster.as_ref()?;
+        let settings = (*self.state.settings).clone();
+        Some(server::build_router(build_state(settings).await))
+    }
+
     /// Sends a request to this app's router.
     pub async fn send(&self, request: Request<Body>) -> Answer {
         send_to(&self.router, request).await

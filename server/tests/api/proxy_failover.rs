@@ -477,6 +477,79 @@ async fn failures_cool_a_deployment_down_and_a_trial_restores_it_or_cools_it_aga
 }
 
 #[tokio::test]
+async fn instances_sharing_redis_share_cooldowns_and_the_single_trial() {
+    let proxy = ProxyApp::start_with(|settings| {
+        settings.proxy.failures_to_cool_down = 2;
+        settings.proxy.cooldown_secs = 1;
+    })
+    .await;
+    let Some(twin) = proxy.app.twin().await else {
+        eprintln!("skipped: instances share cooldowns through Redis (scripts/with-redis.sh)");
+        return;
+    };
+    let (upstream, scripted) = Scripted::start(Mode::Status(500)).await;
+    let provider = provider_at(&proxy, "openai", &upstream).await;
+    model(
+        &proxy,
+        "shared",
+        json!([{ "provider_id": provider, "upstream_model": "shared" }]),
+        &[],
+        1,
+    )
+    .await;
+    // One failure on each instance makes two: the deployment cools down
+    // for both.
+    let (status, _, _) = on(&proxy, &proxy.app.router, Endpoint::ChatCompletions).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (status, _, _) = on(&proxy, &twin, Endpoint::Messages).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(scripted.calls(), 2);
+    // The bus tells the first instance within moments.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for router in [&proxy.app.router, &twin] {
+        let (status, headers, body) = on(&proxy, router, Endpoint::ChatCompletions).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+    }
+    assert_eq!(scripted.calls(), 2, "neither instance called it");
+
+    // Once the cooldown is over, one trial between both instances.
+    scripted.set(Mode::SlowAnswer);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let answers = futures_util::future::join_all([
+        on(&proxy, &proxy.app.router, Endpoint::ChatCompletions),
+        on(&proxy, &twin, Endpoint::ChatCompletions),
+        on(&proxy, &proxy.app.router, Endpoint::Messages),
+        on(&proxy, &twin, Endpoint::Messages),
+    ])
+    .await;
+    let served = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
+    assert_eq!(
+        served,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert_eq!(scripted.calls(), 3);
+    // Restored on both.
+    scripted.set(Mode::Answer);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for router in [&proxy.app.router, &twin] {
+        let (status, _, body) = on(&proxy, router, Endpoint::Messages).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(scripted.calls(), 5);
+}
+
+/// Asks for the `shared` model through `router`.
+async fn on(proxy: &ProxyApp, router: &Router, endpoint: Endpoint) -> crate::helpers::Answer {
+    let body = llm_body(endpoint, "shared", false).to_string();
+    let request =
+        crate::helpers::llm_request(endpoint.path(), endpoint, Some(&proxy.key), &[], body);
+    crate::helpers::send_to(router, request).await
+}
+
+#[tokio::test]
 async fn traffic_is_spread_by_weight() {
     let proxy = ProxyApp::start().await;
     let provider = proxy.provider("mock").await;
