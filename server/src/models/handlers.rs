@@ -19,7 +19,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Js
     let models: Vec<ModelView> = service::list(&state.db)
         .await?
         .into_iter()
-        .map(ModelView::from)
+        .map(|model| ModelView::from(model).with_health(&state.health))
         .collect();
     Ok(Json(json!({ "success": true, "models": models })))
 }
@@ -29,7 +29,7 @@ pub async fn get(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let model = ModelView::from(service::get(&state.db, &id).await?);
+    let model = ModelView::from(service::get(&state.db, &id).await?).with_health(&state.health);
     Ok(Json(json!({ "success": true, "model": model })))
 }
 

@@ -22,6 +22,7 @@ use crate::{
     ids,
     money::format_credits,
     plan::PlanName,
+    proxy::health::{DeploymentHealth, Health},
     time::{self, serde_iso},
     validate,
 };
@@ -133,6 +134,10 @@ pub struct DeploymentView {
     pub upstream_model: String,
     pub weight: i32,
     pub priority: i32,
+    /// Its health and its keys' (shown by the admin API, not kept in audit
+    /// entries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<DeploymentHealth>,
 }
 
 impl From<model_deployment::Model> for DeploymentView {
@@ -143,6 +148,7 @@ impl From<model_deployment::Model> for DeploymentView {
             upstream_model: d.upstream_model,
             weight: d.weight,
             priority: d.priority,
+            health: None,
         }
     }
 }
@@ -175,6 +181,16 @@ pub struct ModelView {
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_iso")]
     pub updated_at: DateTime<Utc>,
+}
+
+impl ModelView {
+    /// With each deployment's health as `health` sees it.
+    pub fn with_health(mut self, health: &Health) -> Self {
+        for deployment in &mut self.deployments {
+            deployment.health = Some(health.of_deployment(&deployment.id));
+        }
+        self
+    }
 }
 
 impl From<StoredModel> for ModelView {

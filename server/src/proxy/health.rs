@@ -20,6 +20,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::{
     cluster::{
@@ -52,7 +53,8 @@ pub enum Failure {
 }
 
 /// A target's state, as the admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
 pub enum Status {
     Healthy,
     /// Failing, not (yet) cooled down: failures in the current window.
@@ -60,16 +62,35 @@ pub enum Status {
         failures: u32,
     },
     CoolingDown {
+        #[serde(with = "crate::time::serde_iso")]
         until: DateTime<Utc>,
     },
     /// Its cooldown ended: the next request tries it.
     Trial,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    #[serde(flatten)]
     pub status: Status,
+    /// What its last failure was (kept once it recovered).
     pub last_error: Option<String>,
+}
+
+/// A deployment's health and that of its keys that have a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentHealth {
+    #[serde(flatten)]
+    pub deployment: Report,
+    pub keys: Vec<KeyHealth>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyHealth {
+    /// The key's tag: the first 8 hex digits of its SHA-256.
+    pub key: String,
+    #[serde(flatten)]
+    pub report: Report,
 }
 
 #[derive(Debug)]
@@ -356,9 +377,13 @@ impl Health {
                         until: wall + chrono::Duration::from_std(until - now).unwrap_or_default(),
                     },
                     Some(_) => Status::Trial,
-                    None if record.failures > 0 => Status::Failing {
-                        failures: record.failures,
-                    },
+                    None if record.failures > 0
+                        && now.duration_since(record.window_started) <= self.rules.window =>
+                    {
+                        Status::Failing {
+                            failures: record.failures,
+                        }
+                    }
                     None => Status::Healthy,
                 };
                 let report = Report {
@@ -368,6 +393,32 @@ impl Health {
                 (target.clone(), report)
             })
             .collect()
+    }
+
+    /// The health of deployment `id` and its keys, as this instance sees it.
+    pub fn of_deployment(&self, id: &str) -> DeploymentHealth {
+        let mut reports = self.reports();
+        let healthy = || Report {
+            status: Status::Healthy,
+            last_error: None,
+        };
+        let mut keys: Vec<KeyHealth> = reports
+            .iter()
+            .filter_map(|(target, report)| {
+                let key = target.strip_prefix(id)?.strip_prefix('/')?;
+                Some(KeyHealth {
+                    key: key.to_owned(),
+                    report: report.clone(),
+                })
+            })
+            .collect();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
+        DeploymentHealth {
+            deployment: reports
+                .remove(&deployment_target(id))
+                .unwrap_or_else(healthy),
+            keys,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {

@@ -363,7 +363,7 @@ async fn a_rate_limited_key_rests_for_its_retry_after_then_takes_one_trial() {
     let proxy = ProxyApp::start().await;
     let (upstream, scripted) = Scripted::start(Mode::RateLimited(7)).await;
     let provider = provider_at(&proxy, "anthropic", &upstream).await;
-    model(
+    let busy = model(
         &proxy,
         "busy",
         json!([{ "provider_id": provider, "upstream_model": "busy" }]),
@@ -390,6 +390,15 @@ async fn a_rate_limited_key_rests_for_its_retry_after_then_takes_one_trial() {
         assert_eq!((row.attempts, row.charged), (0, 0));
     }
     assert_eq!(scripted.calls(), 1, "the cooling key was not called");
+    // The key cools down, not the deployment.
+    let health = deployment_health(&proxy, &busy).await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    assert_eq!(health["keys"][0]["status"], "cooling_down", "{health}");
+    assert_eq!(
+        health["keys"][0]["key"].as_str().unwrap().len(),
+        8,
+        "{health}"
+    );
     tokio::time::sleep(Duration::from_secs(7)).await;
     // Then exactly one trial among requests arriving together.
     scripted.set(Mode::RateLimited(7));
@@ -414,7 +423,7 @@ async fn failures_cool_a_deployment_down_and_a_trial_restores_it_or_cools_it_aga
     .await;
     let (upstream, scripted) = Scripted::start(Mode::Status(503)).await;
     let provider = provider_at(&proxy, "openai", &upstream).await;
-    model(
+    let flaky = model(
         &proxy,
         "flaky",
         json!([{ "provider_id": provider, "upstream_model": "flaky" }]),
@@ -474,6 +483,19 @@ async fn failures_cool_a_deployment_down_and_a_trial_restores_it_or_cools_it_aga
         assert_eq!(status_of(&answer), StatusCode::OK, "restored: {}", answer.2);
     }
     assert_eq!(scripted.calls(), 4 + CASES.len());
+    let health = deployment_health(&proxy, &flaky).await;
+    assert_eq!(health["status"], "healthy", "{health}");
+}
+
+/// The first deployment's health as the admin API shows it.
+async fn deployment_health(proxy: &ProxyApp, model: &Value) -> Value {
+    let path = format!("/api/admin/models/{}", string_at(model, "/id"));
+    let (status, _, body) = proxy
+        .app
+        .request(Method::GET, &path, None, Some(&proxy.admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["model"]["deployments"][0]["health"].clone()
 }
 
 #[tokio::test]
