@@ -196,6 +196,62 @@ test('credits granted from the modal pay for a request', async () => {
   await expect(page.locator('#user-ledger tbody tr').first()).toContainText('charge');
 });
 
+test('a model served by two deployments fails over, and the admin sees each one\'s health', async () => {
+  await adminNav('Providers & models', /\/admin\/models$/);
+  // A provider where nothing listens: every call of it fails.
+  await page.locator('#provider-name').fill('E2E down');
+  await page.locator('#provider-kind').selectOption('openai');
+  await page.locator('#provider-base-url').fill('http://127.0.0.1:1/v1');
+  await page.locator('#provider-key').fill('sk-e2e-down');
+  await page.getByRole('button', { name: 'Add provider' }).click();
+  await toast('Provider saved');
+
+  await page.locator('#model-public-name').fill('e2e-failover');
+  await page.locator('#model-provider').selectOption({ label: 'E2E down' });
+  await page.locator('#model-upstream').fill('gpt-down');
+  await page.locator('#model-add-deployment').click();
+  await page.locator('#model-provider-1').selectOption({ label: 'Tollgate mock' });
+  await page.locator('#model-upstream-1').fill('tollgate-mock');
+  await page.locator('#model-priority-1').fill('1');
+  await page.locator('#model-fallbacks').fill(MODEL);
+  await page.locator('#model-input-price').fill('1');
+  await page.locator('#model-output-price').fill('1');
+  await page.getByRole('button', { name: 'Add model' }).click();
+  await toast('Model saved');
+  const row = page.locator('#models-table tr[data-model="e2e-failover"]');
+  await expect(row.locator('li[data-upstream="gpt-down"]')).toContainText('E2E down → gpt-down · weight 1 · priority 0');
+  await expect(row.locator('li[data-upstream="tollgate-mock"]')).toContainText('Tollgate mock → tollgate-mock · weight 1 · priority 1');
+  await expect(row.locator('.fallbacks')).toHaveText(`then ${MODEL}`);
+  await expect(row.locator('li[data-upstream="gpt-down"] .health')).toHaveText('healthy');
+
+  // The first deployment refuses the connection; the second answers.
+  const answer = await chat(named.secret, 'e2e-failover');
+  expect(answer.status, await answer.clone().text()).toBe(200);
+  expect(answer.headers.get('x-tollgate-attempts')).toBe('2');
+  expect(answer.headers.get('x-tollgate-served-model')).toBe('e2e-failover');
+  await page.reload();
+  await hydrated();
+  await expect(row.locator('li[data-upstream="gpt-down"] .health')).toHaveText('failing (1)');
+  await expect(row.locator('li[data-upstream="gpt-down"] .health')).toHaveAttribute('title', /could not reach the provider/);
+  await expect(row.locator('li[data-upstream="tollgate-mock"] .health')).toHaveText('healthy');
+
+  // Editing keeps both rows; removing one leaves the other.
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(page.locator('#model-upstream-1')).toHaveValue('tollgate-mock');
+  await expect(page.locator('#model-priority-1')).toHaveValue('1');
+  await page.locator('#model-deployments').getByRole('button', { name: 'Remove' }).first().click();
+  await expect(page.locator('#model-upstream')).toHaveValue('tollgate-mock');
+  await expect(page.locator('#model-upstream-1')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Save model' }).click();
+  await toast('Model saved');
+  await expect(row.locator('li')).toHaveCount(1);
+  await expect(row.locator('li')).toContainText('Tollgate mock → tollgate-mock · weight 1 · priority 1');
+
+  // Back where the next test starts: the user's page.
+  await page.goto(`/admin/users/${named.id}`);
+  await hydrated();
+});
+
 test('an entitlement is granted on the user page and revoked on the grants page', async () => {
   await page.locator('#grant-source').selectOption('partner_referral');
   await page.locator('#grant-notes').fill('E2E partner');
@@ -275,7 +331,7 @@ test('the audit log lists the changes and filters by action', async () => {
   }
   // The repricing, and the output cap set and cleared after it.
   await expect(table.locator('tr', { hasText: 'model.update' }).filter({ hasText: 'output_price' })).toContainText('12000000');
-  await expect(table.locator('tr', { hasText: 'model.update' }).first()).toContainText('max_output_tokens: 4096');
+  await expect(table.locator('tr', { hasText: 'model.update' }).filter({ hasText: 'max_output_tokens' }).first()).toContainText('max_output_tokens: 4096');
   await screenshots('admin-audit', () => table);
   await page.locator('#audit-action').selectOption('credits.grant');
   await expect(page).toHaveURL(/\/admin\/audit\?action=credits.grant$/);

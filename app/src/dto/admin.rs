@@ -93,6 +93,12 @@ pub struct ModelInfo {
     pub public_name: String,
     pub provider_id: String,
     pub upstream_model: String,
+    /// Who may serve it, in the admin's order.
+    #[serde(default)]
+    pub deployments: Vec<DeploymentInfo>,
+    /// Public names tried when every deployment failed.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
     pub input_price: PriceInfo,
     pub output_price: PriceInfo,
     pub cache_read_price: PriceInfo,
@@ -106,12 +112,63 @@ pub struct ModelInfo {
     pub plans: Vec<String>,
 }
 
+/// A provider and upstream model that may serve a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    pub id: String,
+    pub provider_id: String,
+    pub upstream_model: String,
+    pub weight: i32,
+    pub priority: i32,
+    #[serde(default)]
+    pub health: Option<HealthInfo>,
+}
+
+/// A deployment's health as the serving instance sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthInfo {
+    /// `healthy`, `failing`, `cooling_down` or `trial`.
+    pub status: String,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub failures: Option<u32>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Its keys that failed (by tag), with the same fields.
+    #[serde(default)]
+    pub keys: Vec<KeyHealthInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyHealthInfo {
+    pub key: String,
+    pub status: String,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// One deployment row of the model form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentForm {
+    pub provider_id: String,
+    pub upstream_model: String,
+    /// Empty: 1.
+    pub weight: String,
+    /// Empty: 0.
+    pub priority: String,
+}
+
 /// What a model form sends: prices in credits per million tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelForm {
     pub public_name: String,
-    pub provider_id: String,
-    pub upstream_model: String,
+    /// At least one.
+    pub deployments: Vec<DeploymentForm>,
+    /// Public names, separated by commas.
+    pub fallbacks: String,
     pub input_price: String,
     pub output_price: String,
     pub cache_read_price: String,

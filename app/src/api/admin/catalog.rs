@@ -97,10 +97,45 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
             )
         })?),
     };
+    let number =
+        |label: &str, text: &str, default: i32, range: std::ops::RangeInclusive<i32>| match text
+            .trim()
+        {
+            "" => Ok(default),
+            text => text
+                .parse::<i32>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    crate::ssr::invalid(format!(
+                        "{label} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ))
+                }),
+        };
+    let deployments = form
+        .deployments
+        .iter()
+        .map(|d| {
+            Ok(serde_json::json!({
+                "provider_id": d.provider_id,
+                "upstream_model": d.upstream_model.trim(),
+                "weight": number("Weight", &d.weight, 1, 1..=1000)?,
+                "priority": number("Priority", &d.priority, 0, 0..=100)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let fallbacks: Vec<&str> = form
+        .fallbacks
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
     let body = serde_json::json!({
         "public_name": form.public_name.trim(),
-        "provider_id": form.provider_id,
-        "upstream_model": form.upstream_model.trim(),
+        "deployments": deployments,
+        "fallbacks": fallbacks,
         "input_price": price("Input price", &form.input_price)?,
         "output_price": price("Output price", &form.output_price)?,
         "cache_read_price": price("Cache read price", &form.cache_read_price)?,

@@ -15,7 +15,7 @@ use crate::{
         skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::admin::{ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+    dto::admin::{DeploymentForm, HealthInfo, ModelForm, ModelInfo, ProviderForm, ProviderInfo},
     format::credits,
     pages::admin::AdminNav,
 };
@@ -246,7 +246,7 @@ fn ModelTable(
             <table class="table" id="models-table">
                 <thead>
                     <tr>
-                        <th>"Public name"</th><th>"Provider → upstream"</th>
+                        <th>"Public name"</th><th>"Deployments"</th>
                         <th class="num">"Input / M"</th><th class="num">"Output / M"</th>
                         <th class="num">"Cache read / write, per M"</th>
                         <th>"Plans"</th><th>"State"</th><th>"Actions"</th>
@@ -256,8 +256,17 @@ fn ModelTable(
                     {models.into_iter().map(|model| {
                         let form = ModelForm {
                             public_name: model.public_name.clone(),
-                            provider_id: model.provider_id.clone(),
-                            upstream_model: model.upstream_model.clone(),
+                            deployments: model
+                                .deployments
+                                .iter()
+                                .map(|d| DeploymentForm {
+                                    provider_id: d.provider_id.clone(),
+                                    upstream_model: d.upstream_model.clone(),
+                                    weight: d.weight.to_string(),
+                                    priority: d.priority.to_string(),
+                                })
+                                .collect(),
+                            fallbacks: model.fallbacks.join(", "),
                             input_price: model.input_price.credits_per_mtok.clone(),
                             output_price: model.output_price.credits_per_mtok.clone(),
                             cache_read_price: model.cache_read_price.credits_per_mtok.clone(),
@@ -272,7 +281,25 @@ fn ModelTable(
                         view! {
                             <tr data-model=model.public_name.clone()>
                                 <td><strong>{model.public_name.clone()}</strong></td>
-                                <td>{format!("{} → {}", provider_name(&model.provider_id), model.upstream_model)}</td>
+                                <td class="deployments">
+                                    <ul class="deployment-list">
+                                        {model.deployments.iter().map(|d| {
+                                            let spread = (model.deployments.len() > 1 || d.weight != 1 || d.priority != 0)
+                                                .then(|| format!(" · weight {} · priority {}", d.weight, d.priority));
+                                            view! {
+                                                <li data-upstream=d.upstream_model.clone()>
+                                                    {format!("{} → {}", provider_name(&d.provider_id), d.upstream_model)}
+                                                    {spread}
+                                                    " "
+                                                    {health_badge(d.health.clone())}
+                                                </li>
+                                            }
+                                        }).collect_view()}
+                                    </ul>
+                                    {(!model.fallbacks.is_empty()).then(|| view! {
+                                        <div class="muted fallbacks">{format!("then {}", model.fallbacks.join(", "))}</div>
+                                    })}
+                                </td>
                                 <td class="num price-input">{credits(&model.input_price.credits_per_mtok)}</td>
                                 <td class="num price-output">{credits(&model.output_price.credits_per_mtok)}</td>
                                 <td class="num">{format!("{} / {}", credits(&model.cache_read_price.credits_per_mtok), credits(&model.cache_write_price.credits_per_mtok))}</td>
@@ -321,17 +348,51 @@ fn ModelEditor(
         .or(providers.first())
         .map(|p| p.id.clone())
         .unwrap_or_default();
-    let fresh = move || ModelForm {
-        enabled: true,
-        provider_id: first_provider.clone(),
-        ..Default::default()
+    let new_deployment = {
+        let first_provider = first_provider.clone();
+        move || DeploymentForm {
+            provider_id: first_provider.clone(),
+            ..Default::default()
+        }
     };
-    let reset = fresh.clone();
+    let fresh = {
+        let new_deployment = new_deployment.clone();
+        move || ModelForm {
+            enabled: true,
+            deployments: vec![new_deployment()],
+            ..Default::default()
+        }
+    };
+    let reset = new_deployment.clone();
     Effect::new(move |_| {
-        if edit.with_untracked(|(_, form)| form.provider_id.is_empty()) {
-            edit.update(|(_, form)| form.provider_id = reset().provider_id);
+        if edit.with_untracked(|(_, form)| form.deployments.is_empty()) {
+            edit.update(|(_, form)| form.deployments.push(reset()));
         }
     });
+    // The rows are drawn again only when one is added or removed, so that
+    // typing in one keeps its focus.
+    let rows = Memo::new(move |_| edit.with(|(_, form)| form.deployments.len()));
+    let deployment_field = move |index: usize, get: fn(&DeploymentForm) -> String| {
+        move || edit.with(|(_, form)| form.deployments.get(index).map(get).unwrap_or_default())
+    };
+    let set_deployment = move |index: usize, apply: fn(&mut DeploymentForm, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            edit.update(|(_, form)| {
+                if let Some(row) = form.deployments.get_mut(index) {
+                    apply(row, value);
+                }
+            });
+        }
+    };
+    let row_id = |base: &str, index: usize| {
+        if index == 0 {
+            base.to_owned()
+        } else {
+            format!("{base}-{index}")
+        }
+    };
+    let provider_options = providers.clone();
     let after_save = fresh.clone();
     Effect::new(move |_| {
         if let Some(Ok(())) = save.value().get() {
@@ -360,13 +421,8 @@ fn ModelEditor(
                 <label><span>"Public name (what users call)"</span>
                     <input id="model-public-name" required maxlength="100" placeholder="gpt-4o" prop:value=field(|f| f.public_name.clone()) on:input=set(|f, v| f.public_name = v) />
                 </label>
-                <label><span>"Provider"</span>
-                    <select id="model-provider" prop:value=field(|f| f.provider_id.clone()) on:change=set(|f, v| f.provider_id = v)>
-                        {providers.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
-                    </select>
-                </label>
-                <label><span>"Upstream model"</span>
-                    <input id="model-upstream" required maxlength="200" placeholder="gpt-4o-2024-08-06" prop:value=field(|f| f.upstream_model.clone()) on:input=set(|f, v| f.upstream_model = v) />
+                <label><span>"Fallback models, in order (comma-separated)"</span>
+                    <input id="model-fallbacks" placeholder="gpt-4o-mini, claude-haiku" prop:value=field(|f| f.fallbacks.clone()) on:input=set(|f, v| f.fallbacks = v) />
                 </label>
                 {price("model-input-price", "Input, credits per million tokens", |f| f.input_price.clone(), |f, v| f.input_price = v)}
                 {price("model-output-price", "Output, credits per million tokens", |f| f.output_price.clone(), |f, v| f.output_price = v)}
@@ -376,6 +432,37 @@ fn ModelEditor(
                     <input id="model-max-output" inputmode="numeric" placeholder="131072" prop:value=field(|f| f.max_output_tokens.clone()) on:input=set(|f, v| f.max_output_tokens = v) />
                 </label>
             </div>
+            <fieldset class="deployments" id="model-deployments">
+                <legend>"Deployments — priority 0 is tried first; within a priority, traffic follows the weights"</legend>
+                {move || (0..rows.get()).map(|index| {
+                    let options = provider_options.clone();
+                    view! {
+                        <div class="deployment-row form-grid">
+                            <label><span>"Provider"</span>
+                                <select id=row_id("model-provider", index) prop:value=deployment_field(index, |d| d.provider_id.clone()) on:change=set_deployment(index, |d, v| d.provider_id = v)>
+                                    {options.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label><span>"Upstream model"</span>
+                                <input id=row_id("model-upstream", index) required maxlength="200" placeholder="gpt-4o-2024-08-06" prop:value=deployment_field(index, |d| d.upstream_model.clone()) on:input=set_deployment(index, |d, v| d.upstream_model = v) />
+                            </label>
+                            <label><span>"Weight"</span>
+                                <input id=row_id("model-weight", index) inputmode="numeric" pattern="[0-9]*" placeholder="1" prop:value=deployment_field(index, |d| d.weight.clone()) on:input=set_deployment(index, |d, v| d.weight = v) />
+                            </label>
+                            <label><span>"Priority"</span>
+                                <input id=row_id("model-priority", index) inputmode="numeric" pattern="[0-9]*" placeholder="0" prop:value=deployment_field(index, |d| d.priority.clone()) on:input=set_deployment(index, |d, v| d.priority = v) />
+                            </label>
+                            <Show when=move || { rows.get() > 1 }>
+                                <button type="button" class="btn" on:click=move |_| edit.update(|(_, form)| { form.deployments.remove(index); })>"Remove"</button>
+                            </Show>
+                        </div>
+                    }
+                }).collect_view()}
+                <button type="button" class="btn" id="model-add-deployment" on:click={
+                    let new_deployment = new_deployment.clone();
+                    move |_| edit.update(|(_, form)| form.deployments.push(new_deployment()))
+                }>"Add a deployment"</button>
+            </fieldset>
             <fieldset class="models">
                 <legend>"Plans — none checked means every plan"</legend>
                 {MODEL_PLANS.map(|plan| view! {
@@ -443,6 +530,49 @@ fn RowActions(
             </button>
         </td>
     }
+}
+
+/// A deployment's health, with its last error (and its keys') on hover.
+fn health_badge(health: Option<HealthInfo>) -> impl IntoView {
+    let health = health?;
+    let cooling_key = health.keys.iter().find(|k| k.status == "cooling_down");
+    let (class, text) = match (health.status.as_str(), cooling_key) {
+        ("cooling_down", _) => (
+            "badge badge-error health",
+            format!("cooling down until {}", clock(health.until.as_deref())),
+        ),
+        ("failing", _) => (
+            "badge badge-kind-charge health",
+            format!("failing ({})", health.failures.unwrap_or(0)),
+        ),
+        ("trial", _) => ("badge badge-kind-charge health", "trial next".to_owned()),
+        (_, Some(key)) => (
+            "badge badge-kind-charge health",
+            format!(
+                "key {} cooling down until {}",
+                key.key,
+                clock(key.until.as_deref())
+            ),
+        ),
+        _ => ("badge badge-ok health", "healthy".to_owned()),
+    };
+    let errors: Vec<String> = health
+        .last_error
+        .iter()
+        .cloned()
+        .chain(
+            health
+                .keys
+                .iter()
+                .filter_map(|k| k.last_error.as_ref().map(|e| format!("key {}: {e}", k.key))),
+        )
+        .collect();
+    Some(view! { <span class=class title=errors.join("\n")>{text}</span> })
+}
+
+/// The time of day of an ISO timestamp (`12:34:56`), in UTC as stored.
+fn clock(at: Option<&str>) -> String {
+    at.and_then(|at| at.get(11..19)).unwrap_or("?").to_owned()
 }
 
 fn state_badge(enabled: bool) -> impl IntoView {
