@@ -20,6 +20,9 @@
 #   scripts/bench-proxy.sh            # 10 s per run, 2,000 requests/s fixed
 #   ONLY="responses json,resp-chat json" SECTIONS=cases scripts/bench-proxy.sh
 #   DURATION=30s RATE=2000 CONNECTIONS=64 scripts/bench-proxy.sh
+#   BASELINE_BIN=/tmp/tollgate-old SECTIONS=baseline scripts/bench-proxy.sh
+#     (the openai cases through an earlier build and this one, alternating,
+#     in the same run: before and after a change)
 #   PERF_OUT=/tmp/tollgate.perf scripts/bench-proxy.sh   # also profile Tollgate
 #     (perf record, during each "Tollgate, saturation" run; read it with
 #     `perf report -i /tmp/tollgate.perf.<case>`)
@@ -73,7 +76,7 @@ start_gate() {
     TOLLGATE__RATE_LIMITS__PRO__REQUESTS_PER_MINUTE=1000000000 \
     TOLLGATE__RATE_LIMITS__PRO__TOKENS_PER_MINUTE=4000000000 \
     TOLLGATE_ADMIN_EMAIL=bench@example.com TOLLGATE_ADMIN_PASSWORD=bench-password-123 \
-    taskset -c "$GATE_CORE" "$BIN" serve >"$WORK/tollgate-$GATES.log" 2>&1 &
+    taskset -c "$GATE_CORE" "${GATE_BIN:-$BIN}" serve >"$WORK/tollgate-$GATES.log" 2>&1 &
   GATE_PID=$!
   PIDS+=("$GATE_PID")
   for _ in $(seq 1 100); do
@@ -157,6 +160,7 @@ CASES=("openai json" "openai sse" "anthropic json" "anthropic sse" "translated j
 # SECTIONS="cases" skips the durability and shared-state sections.
 if [ -n "${ONLY:-}" ]; then IFS=, read -r -a CASES <<<"$ONLY"; fi
 SECTIONS="${SECTIONS:-cases durability shared}"
+[[ " $SECTIONS " == *" cases "* ]] || CASES=()
 for case in "${CASES[@]}"; do
   case "$case" in
     "openai json") body="$OPENAI_JSON"; path=/v1/chat/completions; direct_path=/v1/chat/completions; mh="authorization: Bearer sk-bench" ;;
@@ -304,5 +308,44 @@ for case in "${SHARED_CASES[@]}"; do
   read -r a _ <<<"${RESULT["$case/redis/max"]}"
   read -r b _ <<<"${RESULT["$case/memory/max"]}"
   awk -v c="$case" -v a="$a" -v b="$b" 'BEGIN { printf "%-15s Redis at saturation: %.0f%% of in memory\n", c, 100 * a / b }'
+done
+fi
+
+if [[ " $SECTIONS " == *" baseline "* ]]; then
+# Before and after: the same cases through an earlier build (BASELINE_BIN)
+# and this one, alternating twice so that drift of the machine hits both.
+[ -x "${BASELINE_BIN:-}" ] || { echo "SECTIONS=baseline needs BASELINE_BIN, an earlier tollgate binary" >&2; exit 1; }
+BASELINE_CASES=("openai json" "openai sse")
+for case in "${BASELINE_CASES[@]}"; do
+  case "$case" in
+    "openai json") body="$OPENAI_JSON" ;;
+    "openai sse") body="$OPENAI_SSE" ;;
+  esac
+  for round in 1 2; do
+    for build in baseline current; do
+      echo "running: $case, $build build, round $round"
+      if [ "$build" = baseline ]; then GATE_BIN="$BASELINE_BIN" start_gate; else start_gate; fi
+      RESULT["$case/$build/$round/max"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
+      RESULT["$case/$build/$round/rate"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
+      stop_gate
+    done
+  done
+done
+echo
+echo "before and after: $BASELINE_BIN (baseline) against $BIN (current), alternating"
+printf '%-15s %-30s %10s %9s %9s %12s\n' "endpoint" "run" "req/s" "p50 ms" "p99 ms" "200s/total"
+for case in "${BASELINE_CASES[@]}"; do
+  for round in 1 2; do
+    for build in baseline current; do
+      for run in "max:saturation" "rate:$RATE/s"; do
+        read -r rps p50 p99 ok <<<"${RESULT["$case/$build/$round/${run%%:*}"]}"
+        printf '%-15s %-30s %10s %9s %9s %12s\n' "$case" "$build $round, ${run#*:}" "$rps" "$p50" "$p99" "$ok"
+      done
+    done
+  done
+  awk -v c="$case" \
+    -v b1="$(cut -d' ' -f1 <<<"${RESULT["$case/baseline/1/max"]}")" -v b2="$(cut -d' ' -f1 <<<"${RESULT["$case/baseline/2/max"]}")" \
+    -v c1="$(cut -d' ' -f1 <<<"${RESULT["$case/current/1/max"]}")" -v c2="$(cut -d' ' -f1 <<<"${RESULT["$case/current/2/max"]}")" \
+    'BEGIN { printf "%-15s current at saturation: %.0f%% of baseline (mean of two rounds each)\n", c, 100 * (c1 + c2) / (b1 + b2) }'
 done
 fi

@@ -27,7 +27,10 @@ use crate::{
     models::service::{all_deployments, fallbacks_of, plans_of},
     plan::PlanName,
     providers::service::{extra_headers, upstream_keys},
-    proxy::adapter::{self, Adapter},
+    proxy::{
+        adapter::{self, Adapter},
+        health::key_target,
+    },
     vault::Vault,
 };
 
@@ -46,11 +49,62 @@ pub struct Route {
 /// A provider and upstream model that may serve a route.
 #[derive(Debug)]
 pub struct Deployment {
+    /// Also its health target (`proxy::health`).
     pub id: String,
     pub provider: Arc<Upstream>,
     pub upstream_model: String,
     pub weight: u32,
     pub priority: i32,
+    /// The health target of each of the provider's keys for this
+    /// deployment, in the order of its credentials (one, for a provider
+    /// without keys), made once here rather than on every request.
+    pub key_targets: Vec<String>,
+}
+
+impl Deployment {
+    pub fn new(
+        id: String,
+        provider: Arc<Upstream>,
+        upstream_model: String,
+        weight: u32,
+        priority: i32,
+    ) -> Self {
+        let key_targets = if provider.credentials.is_empty() {
+            vec![key_target(&id, "")]
+        } else {
+            provider
+                .credentials
+                .iter()
+                .map(|credential| key_target(&id, &credential.tag))
+                .collect()
+        };
+        Self {
+            id,
+            provider,
+            upstream_model,
+            weight,
+            priority,
+            key_targets,
+        }
+    }
+
+    /// Each key to try (`None`: the provider takes none) with its health
+    /// target, starting with the next in round-robin order.
+    pub fn keys_in_turn(&self) -> impl Iterator<Item = (Option<&Credential>, &str)> {
+        let count = self.key_targets.len();
+        let start = self
+            .provider
+            .next_credential
+            .fetch_add(1, Ordering::Relaxed)
+            % count.max(1);
+        (0..count).map(move |offset| {
+            let index = (start + offset) % count;
+            (
+                self.provider.credentials.get(index),
+                self.key_targets[index].as_str(),
+            )
+        })
+    }
 }
 
 /// One upstream key, ready to send.
@@ -107,19 +161,11 @@ impl Upstream {
 
     /// The next credential, round robin over the provider's keys.
     pub fn credential(&self) -> Option<&Credential> {
-        self.credentials_in_turn().next()
-    }
-
-    /// Every credential once, starting at the next one in round-robin
-    /// order (a request that must try another key goes on from there).
-    pub fn credentials_in_turn(&self) -> impl Iterator<Item = &Credential> {
-        let count = self.credentials.len();
-        let start = if count == 0 {
-            0
-        } else {
-            self.next_credential.fetch_add(1, Ordering::Relaxed) % count
-        };
-        (0..count).map(move |offset| &self.credentials[(start + offset) % count])
+        if self.credentials.is_empty() {
+            return None;
+        }
+        let index = self.next_credential.fetch_add(1, Ordering::Relaxed) % self.credentials.len();
+        self.credentials.get(index)
     }
 }
 
@@ -219,13 +265,15 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|d| {
-                Some(Deployment {
-                    provider: upstreams.get(&d.provider_id)?.clone(),
-                    id: d.id,
-                    upstream_model: d.upstream_model,
-                    weight: u32::try_from(d.weight).unwrap_or(1).max(1),
-                    priority: d.priority,
-                })
+                let provider = upstreams.get(&d.provider_id)?.clone();
+                let weight = u32::try_from(d.weight).unwrap_or(1).max(1);
+                Some(Deployment::new(
+                    d.id,
+                    provider,
+                    d.upstream_model,
+                    weight,
+                    d.priority,
+                ))
             })
             .collect();
         if deployments.is_empty() {

@@ -292,12 +292,14 @@ mod tests {
             deployments: deployments
                 .iter()
                 .enumerate()
-                .map(|(index, (weight, priority))| Deployment {
-                    id: format!("d{index}"),
-                    provider: provider.clone(),
-                    upstream_model: "u".into(),
-                    weight: *weight,
-                    priority: *priority,
+                .map(|(index, (weight, priority))| {
+                    Deployment::new(
+                        format!("d{index}"),
+                        provider.clone(),
+                        "u".into(),
+                        *weight,
+                        *priority,
+                    )
                 })
                 .collect(),
             fallbacks: Vec::new(),

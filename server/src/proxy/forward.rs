@@ -27,7 +27,7 @@ use super::{
     catalog::{Credential, Route, Upstream},
     error::ErrorKind,
     failover::{Candidates, Retry},
-    health::{self, Failure, Gate},
+    health::{Failure, Gate},
     meter::{self, StreamMeter},
     relay::Relay,
     request::{ClientRequest, Endpoint, read_body},
@@ -494,16 +494,16 @@ impl Call {
                 break;
             }
             let route = candidates.route(slot).clone();
-            let deployment = candidates.deployment(slot);
-            let (deployment_id, provider) = (deployment.id.clone(), deployment.provider.clone());
+            let deployment = &route.deployments[slot.deployment];
+            let provider = &deployment.provider;
             pending.set_route(route.clone(), slot.deployment);
             if let Some(broken) = &provider.broken {
                 let err = ProxyError::new(ErrorKind::UpstreamUnreachable, broken.clone(), format);
                 last_error = Some(err);
                 continue;
             }
-            let target = health::deployment_target(&deployment_id);
-            if let Gate::Cooling(until) = state.health.gate(&target).await {
+            let target = deployment.id.as_str();
+            if let Gate::Cooling(until) = state.health.gate(target).await {
                 cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
                 continue;
             }
@@ -517,18 +517,11 @@ impl Call {
             self.upstream_format = provider.adapter().format(format);
             self.max_output_tokens = request.max_output_tokens;
             self.custom_tools = std::mem::take(&mut request.custom_tools);
-            let credentials: Vec<Option<&Credential>> = if provider.credentials.is_empty() {
-                vec![None]
-            } else {
-                provider.credentials_in_turn().map(Some).collect()
-            };
-            for credential in credentials {
+            for (credential, key_target) in deployment.keys_in_turn() {
                 if out_of_attempts(&pending) {
                     break 'slots;
                 }
-                let key_target =
-                    health::key_target(&deployment_id, credential.map_or("", |c| c.tag.as_str()));
-                if let Gate::Cooling(until) = state.health.gate(&key_target).await {
+                if let Gate::Cooling(until) = state.health.gate(key_target).await {
                     cooling_until = Some(cooling_until.map_or(until, |soonest| soonest.min(until)));
                     continue;
                 }
@@ -536,7 +529,7 @@ impl Call {
                 let sent = self
                     .attempt(
                         state,
-                        &provider,
+                        provider,
                         credential,
                         headers,
                         request.body.clone(),
@@ -545,12 +538,12 @@ impl Call {
                     .await;
                 let (err, retry) = match sent {
                     Ok(upstream) => {
-                        state.health.succeeded(&target).await;
-                        state.health.succeeded(&key_target).await;
+                        state.health.succeeded(target).await;
+                        state.health.succeeded(key_target).await;
                         pending.served = true;
                         let attempts = pending.attempts;
                         let mut response = self
-                            .answer(state, &provider, upstream, format, pending)
+                            .answer(state, provider, upstream, format, pending)
                             .await;
                         let headers = response.headers_mut();
                         if let Ok(name) = HeaderValue::from_str(&route.model.public_name) {
@@ -567,16 +560,13 @@ impl Call {
                     Retry::Never => return reject(pending, err),
                     Retry::NextKey { cool_for } => {
                         let failure = Failure::RateLimited(cool_for);
-                        state
-                            .health
-                            .failed(&key_target, failure, &err.message)
-                            .await;
+                        state.health.failed(key_target, failure, &err.message).await;
                         last_error = Some(err);
                     }
                     Retry::NextDeployment => {
                         state
                             .health
-                            .failed(&target, Failure::Failed, &err.message)
+                            .failed(target, Failure::Failed, &err.message)
                             .await;
                         last_error = Some(err);
                         continue 'slots;

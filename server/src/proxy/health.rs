@@ -414,9 +414,7 @@ impl Health {
             .collect();
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         DeploymentHealth {
-            deployment: reports
-                .remove(&deployment_target(id))
-                .unwrap_or_else(healthy),
+            deployment: reports.remove(id).unwrap_or_else(healthy),
             keys,
         }
     }
@@ -445,13 +443,8 @@ fn outage(err: &Unavailable) {
     }
 }
 
-/// The health target of a deployment.
-pub fn deployment_target(deployment_id: &str) -> String {
-    deployment_id.to_owned()
-}
-
 /// The health target of one key of a deployment (a 429 is about the key
-/// and the model it was asked for).
+/// and the model it was asked for); a deployment's own target is its id.
 pub fn key_target(deployment_id: &str, key_tag: &str) -> String {
     format!("{deployment_id}/{key_tag}")
 }
