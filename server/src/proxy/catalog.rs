@@ -44,6 +44,8 @@ pub struct Route {
     pub deployments: Vec<Deployment>,
     /// Public names of the models tried when every deployment failed.
     pub fallbacks: Vec<String>,
+    /// The public name as a header value, for the answers it serves.
+    pub name_header: Option<HeaderValue>,
 }
 
 /// A provider and upstream model that may serve a route.
@@ -284,6 +286,7 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
             Arc::new(Route {
                 plans: plans_of(&model),
                 fallbacks: fallbacks_of(&model),
+                name_header: HeaderValue::from_str(&model.public_name).ok(),
                 model,
                 deployments,
             }),

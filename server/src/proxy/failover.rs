@@ -33,8 +33,10 @@ pub struct Candidates {
     caps: Vec<i64>,
     /// Every slot in the order to try them.
     pub lineup: Vec<Slot>,
-    /// The request as the client sent it, to build other slots' bodies.
-    request: ClientRequest,
+    /// The request as the client sent it, to build other slots' bodies;
+    /// `None` when there is one slot, whose body took it (parsed JSON is
+    /// costly to copy, and the common model has one deployment).
+    request: Option<ClientRequest>,
     format: ApiFormat,
     attachment_tokens: i64,
     /// The body of the first slot, built while checking the request.
@@ -50,20 +52,24 @@ impl Candidates {
         format: ApiFormat,
         attachment_tokens: i64,
     ) -> Result<Self, ProxyError> {
-        let lineup = lineup(
-            routes.iter().map(|(route, _)| route.as_ref()),
-            &mut rand::rng(),
-        );
+        let models: Vec<&Route> = routes.iter().map(|(route, _)| route.as_ref()).collect();
+        let lineup = lineup(&models, &mut rand::rng());
         let (routes, caps) = routes.into_iter().unzip();
         let mut candidates = Self {
             routes,
             caps,
             lineup,
-            request,
+            request: None,
             format,
             attachment_tokens,
             first: None,
         };
+        if let [only] = candidates.lineup[..] {
+            let built = candidates.build_from(request, only)?;
+            candidates.first = Some((only, built));
+            return Ok(candidates);
+        }
+        candidates.request = Some(request);
         let mut first_error = None;
         let mut usable = Vec::with_capacity(candidates.lineup.len());
         for slot in std::mem::take(&mut candidates.lineup) {
@@ -160,8 +166,24 @@ impl Candidates {
     }
 
     fn build(&self, slot: Slot) -> Result<UpstreamRequest, ProxyError> {
+        match &self.request {
+            Some(request) => self.build_from(request.clone(), slot),
+            // One slot: its body was built up front and is never asked again.
+            None => Err(ProxyError::new(
+                super::error::ErrorKind::Internal,
+                "the request was already sent",
+                self.format,
+            )),
+        }
+    }
+
+    fn build_from(
+        &self,
+        request: ClientRequest,
+        slot: Slot,
+    ) -> Result<UpstreamRequest, ProxyError> {
         let deployment = self.deployment(slot);
-        self.request.clone().for_upstream(
+        request.for_upstream(
             &deployment.upstream_model,
             self.format,
             self.format_of(slot),
@@ -174,9 +196,17 @@ impl Candidates {
 /// Every deployment of `routes`, route by route: best priority (lowest
 /// number) first, and within a priority in a random order drawn by weight,
 /// so that first choices land in proportion to the weights.
-pub fn lineup<'a>(routes: impl Iterator<Item = &'a Route>, rng: &mut impl Rng) -> Vec<Slot> {
+pub fn lineup(routes: &[&Route], rng: &mut impl Rng) -> Vec<Slot> {
+    if let [route] = routes
+        && route.deployments.len() == 1
+    {
+        return vec![Slot {
+            route: 0,
+            deployment: 0,
+        }];
+    }
     let mut slots = Vec::new();
-    for (route_index, route) in routes.enumerate() {
+    for (route_index, route) in routes.iter().enumerate() {
         let mut priorities: Vec<i32> = route.deployments.iter().map(|d| d.priority).collect();
         priorities.sort_unstable();
         priorities.dedup();
@@ -303,6 +333,7 @@ mod tests {
                 })
                 .collect(),
             fallbacks: Vec::new(),
+            name_header: None,
         }
     }
 
@@ -313,7 +344,7 @@ mod tests {
         let mut firsts = 0_u32;
         let draws = 10_000;
         for _ in 0..draws {
-            let order = lineup(std::iter::once(&route), &mut rng);
+            let order = lineup(&[&route], &mut rng);
             assert_eq!(order.len(), 2, "every deployment is in the lineup once");
             if order[0].deployment == 0 {
                 firsts += 1;
@@ -332,7 +363,7 @@ mod tests {
         let fallback = route(&[(1, 0)]);
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..50 {
-            let order = lineup([&main, &fallback].into_iter(), &mut rng);
+            let order = lineup(&[&main, &fallback], &mut rng);
             let routes_and_priorities: Vec<(usize, i32)> = order
                 .iter()
                 .map(|slot| {

@@ -489,7 +489,8 @@ impl Call {
         };
         let mut last_error: Option<ProxyError> = None;
         let mut cooling_until: Option<Instant> = None;
-        'slots: for slot in candidates.lineup.clone() {
+        'slots: for index in 0..candidates.lineup.len() {
+            let slot = candidates.lineup[index];
             if out_of_attempts(&pending) {
                 break;
             }
@@ -546,8 +547,8 @@ impl Call {
                             .answer(state, provider, upstream, format, pending)
                             .await;
                         let headers = response.headers_mut();
-                        if let Ok(name) = HeaderValue::from_str(&route.model.public_name) {
-                            headers.insert(SERVED_MODEL, name);
+                        if let Some(name) = &route.name_header {
+                            headers.insert(SERVED_MODEL, name.clone());
                         }
                         headers.insert(ATTEMPTS, HeaderValue::from(attempts));
                         return response;
