@@ -61,6 +61,11 @@ database_tools() {
   apt_install postgresql redis-server
 }
 
+# The metrics test checks /metrics with promtool, from Debian's prometheus.
+metrics_tools() {
+  command -v promtool >/dev/null || apt_install prometheus
+}
+
 # The CLI tests signal the server with `kill` (procps) and tamper with the
 # SQLite file through python3's sqlite3 module (verify-ledger).
 cli_test_tools() {
@@ -95,9 +100,9 @@ sdk_tools() {
 
 case "${1:-}" in
   run) rust_tools; release_tools ;;      # scripts/run.sh: release build
-  test) rust_tools; database_tools; cli_test_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
+  test) rust_tools; database_tools; metrics_tools; cli_test_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
-  all) rust_tools; release_tools; database_tools; cli_test_tools; browser_tools; sdk_tools ;;
+  all) rust_tools; release_tools; database_tools; metrics_tools; cli_test_tools; browser_tools; sdk_tools ;;
   *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

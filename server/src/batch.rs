@@ -115,6 +115,11 @@ impl<R: Send + Sync + 'static> BatchWriter<R> {
         }
     }
 
+    /// Rows waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity() + self.spilled.load(Ordering::Acquire)
+    }
+
     /// Queues a row without waiting; when the queue is full the row is
     /// dropped and counted (telemetry must never slow requests down).
     pub fn offer(&self, row: R) {

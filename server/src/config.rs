@@ -54,6 +54,7 @@ pub struct Settings {
     pub caches: CacheSettings,
     pub retention: RetentionSettings,
     pub redis: RedisSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// Redis, for several instances on one PostgreSQL (`server::cluster`).
@@ -406,6 +407,15 @@ impl Default for ProxySettings {
     }
 }
 
+/// `GET /metrics` (Prometheus): served only with a token, which the
+/// scraper sends as `Authorization: Bearer <token>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// `None` (the default): `/metrics` answers 404.
+    pub token: Option<SecretString>,
+}
+
 /// How usage rows reach the database.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -498,6 +508,7 @@ impl Default for Settings {
             caches: CacheSettings::default(),
             retention: RetentionSettings::default(),
             redis: RedisSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -653,6 +664,12 @@ impl Settings {
             ("live.heartbeat_ms", self.live.heartbeat_ms),
         ] {
             anyhow::ensure!(ms > 0, "invalid configuration: {key} must be at least 1");
+        }
+        if let Some(token) = &self.metrics.token {
+            anyhow::ensure!(
+                token.expose_secret().len() >= 16,
+                "invalid configuration: metrics.token must be at least 16 characters"
+            );
         }
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(

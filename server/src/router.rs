@@ -115,6 +115,8 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .nest("/api/v1", llm)
         .nest("/api", api)
         .route("/api/", any(api_not_found))
+        .route("/metrics", get(telemetry::exporter::metrics))
+        .with_state(state.clone())
         .merge(ui)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -115,7 +115,8 @@ impl AppState {
             cluster.clone(),
             settings.redis.serve_free_when_down,
         ));
-        let key_cache = Arc::new(KeyCache::new(bus.clone()));
+        let counters = Arc::new(Counters::new());
+        let key_cache = Arc::new(KeyCache::new(bus.clone(), counters.key_lookups()));
         let catalog = Arc::new(Catalog::new(bus.clone()));
         let health = Health::new(&settings.proxy);
         let health = Arc::new(match &cluster {
@@ -151,7 +152,7 @@ impl AppState {
             upstream: Arc::new(Clients::default()),
             health,
             usage,
-            counters: Arc::new(Counters::default()),
+            counters,
             wallets,
             rate_limits,
             entitlements,

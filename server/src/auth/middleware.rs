@@ -27,6 +27,8 @@ pub const PUBLIC_PATHS: &[&str] = &[
     "/api/health",
     "/api/auth/login",
     "/api/auth/register",
+    // Authenticated by its own token (`metrics.token`), as Prometheus sends it.
+    "/metrics",
 ];
 
 /// Path prefixes anyone may request: static assets and the server functions

@@ -39,6 +39,7 @@ use crate::{
     },
     error::Result,
     idle::IdleMap,
+    telemetry::counters::KeyLookups,
     time,
 };
 
@@ -146,6 +147,8 @@ pub struct KeyCache {
     generation: Mutex<u64>,
     /// Tells the other instances what was forgotten here.
     bus: Bus,
+    /// Counts hits and misses for the metrics.
+    lookups: KeyLookups,
 }
 
 /// Loads of one key in a row that may meet a change before the last is
@@ -155,6 +158,7 @@ const LOADS: usize = 4;
 
 impl KeyCache {
     /// The caller for a presented secret, checked against the clock now.
+    /// The key behind `presented`, from the cache or the database.
     pub async fn resolve(
         &self,
         db: &DatabaseConnection,
@@ -166,7 +170,10 @@ impl KeyCache {
         let hash = secret::hash(presented);
         let now = Instant::now();
         let caller = match self.entries.get(&hash, now) {
-            Some(caller) => caller,
+            Some(caller) => {
+                self.lookups.hit();
+                caller
+            }
             None => match self.load_and_cache(db, &hash, now).await? {
                 Some(caller) => caller,
                 None => return Ok(Err(KeyRejection::Invalid)),
@@ -183,6 +190,7 @@ impl KeyCache {
         hash: &str,
         now: Instant,
     ) -> Result<Option<Arc<KeyCaller>>> {
+        self.lookups.miss();
         for _ in 1..LOADS {
             let seen = *self.lock_generation();
             let Some((key, owner)) = load(db, hash).await? else {
@@ -197,9 +205,10 @@ impl KeyCache {
             .map(|(key, owner)| self.cache(hash, key, owner, now)))
     }
 
-    pub fn new(bus: Bus) -> Self {
+    pub fn new(bus: Bus, lookups: KeyLookups) -> Self {
         Self {
             bus,
+            lookups,
             ..Self::default()
         }
     }

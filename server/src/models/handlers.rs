@@ -38,7 +38,8 @@ pub async fn create(
     AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewModel>,
 ) -> Result<(StatusCode, Json<Value>)> {
-    let model = ModelView::from(service::create_as(&state.db, &admin.user.id, new).await?);
+    let model = ModelView::from(service::create_as(&state.db, &admin.user.id, new).await?)
+        .with_health(&state.health);
     state.catalog.invalidate();
     Ok((
         StatusCode::CREATED,
@@ -52,7 +53,8 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<ModelChange>,
 ) -> Result<Json<Value>> {
-    let model = ModelView::from(service::update(&state.db, &admin.user.id, &id, change).await?);
+    let model = ModelView::from(service::update(&state.db, &admin.user.id, &id, change).await?)
+        .with_health(&state.health);
     state.catalog.invalidate();
     Ok(Json(json!({ "success": true, "model": model })))
 }
@@ -73,7 +75,7 @@ pub async fn delete(
             "success": true,
             "disabled": id,
             "message": "the model has usage on record, so it was disabled rather than deleted",
-            "model": ModelView::from(*model),
+            "model": ModelView::from(*model).with_health(&state.health),
         }),
     }))
 }

@@ -140,6 +140,8 @@ impl Route {
 #[derive(Debug)]
 pub struct Upstream {
     pub id: String,
+    /// The admin's name for it (metrics label it so).
+    pub name: String,
     pub kind: ProviderKind,
     pub base_url: String,
     /// Its keys as the provider's adapter presents them.
@@ -316,6 +318,7 @@ impl Upstream {
     pub fn for_tests(kind: ProviderKind) -> Self {
         Self {
             id: "provider_test".into(),
+            name: "test".into(),
             kind,
             base_url: String::new(),
             credentials: Vec::new(),
@@ -332,6 +335,7 @@ impl Upstream {
 fn broken_upstream(provider: &provider::Model) -> Upstream {
     Upstream {
         id: provider.id.clone(),
+        name: provider.name.clone(),
         kind: provider.kind,
         base_url: provider.base_url.clone(),
         credentials: Vec::new(),
@@ -375,6 +379,7 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
     let secs = |secs: i32| Duration::from_secs(u64::try_from(secs).unwrap_or(1).max(1));
     Ok(Upstream {
         id: provider.id.clone(),
+        name: provider.name.clone(),
         kind: provider.kind,
         base_url: provider.base_url.clone(),
         credentials,

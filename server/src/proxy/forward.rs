@@ -401,7 +401,7 @@ async fn admit(
         .hold(&state.db, caller, &pending.id, worst)
         .await
     {
-        Ok(Ok(Some(holds))) => pending.set_holds(holds),
+        Ok(Ok(Some(holds))) => pending.set_holds(holds, worst),
         Ok(Ok(None)) => {}
         Ok(Err(refused)) => return Err(short(refused)),
         Err(FundsError::Unavailable(err)) => return Err(shared_state_unavailable(&err, format)),
@@ -539,6 +539,7 @@ impl Call {
                     .await;
                 let (err, retry) = match sent {
                     Ok(upstream) => {
+                        state.counters.upstream_call(&provider.name, "ok");
                         state.health.succeeded(target).await;
                         state.health.succeeded(key_target).await;
                         pending.served = true;
@@ -557,18 +558,23 @@ impl Call {
                 };
                 pending.mark_first_byte();
                 pending.failed_attempt(&err);
+                state
+                    .counters
+                    .upstream_call(&provider.name, call_result(&err));
                 match retry {
                     Retry::Never => return reject(pending, err),
                     Retry::NextKey { cool_for } => {
                         let failure = Failure::RateLimited(cool_for);
-                        state.health.failed(key_target, failure, &err.message).await;
+                        if state.health.failed(key_target, failure, &err.message).await {
+                            state.counters.cooldown("key");
+                        }
                         last_error = Some(err);
                     }
                     Retry::NextDeployment => {
-                        state
-                            .health
-                            .failed(target, Failure::Failed, &err.message)
-                            .await;
+                        let failure = Failure::Failed;
+                        if state.health.failed(target, failure, &err.message).await {
+                            state.counters.cooldown("deployment");
+                        }
                         last_error = Some(err);
                         continue 'slots;
                     }
@@ -775,6 +781,19 @@ impl Call {
 /// Now, in Unix seconds, as answers date themselves.
 fn now() -> i64 {
     crate::time::now().timestamp()
+}
+
+/// A failed provider call, as the metrics count it.
+fn call_result(err: &ProxyError) -> &'static str {
+    match err.kind {
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::UpstreamTimeout => "timeout",
+        ErrorKind::UpstreamUnreachable => "unreachable",
+        ErrorKind::Upstream(status) if status.is_server_error() || status.as_u16() == 408 => {
+            "server_error"
+        }
+        _ => "client_error",
+    }
 }
 
 /// Every deployment that could serve the request is cooling down after

@@ -256,8 +256,9 @@ impl Health {
         }
     }
 
-    /// `target` failed with `error` (kept for the admin's view).
-    pub async fn failed(&self, target: &str, failure: Failure, error: &str) {
+    /// `target` failed with `error` (kept for the admin's view); whether
+    /// this failure started a cooldown.
+    pub async fn failed(&self, target: &str, failure: Failure, error: &str) -> bool {
         let now = Instant::now();
         let (rate_limited, cool_for) = match failure {
             Failure::RateLimited(retry_after) => {
@@ -291,21 +292,21 @@ impl Health {
                         target: target.to_owned(),
                         until_ms,
                     });
-                    return;
+                    return true;
                 }
                 Ok(None) => {
                     let mut records = self.lock();
                     if let Some(record) = records.get_mut(target) {
                         count_failure(record, now, self.rules.window);
                     }
-                    return;
+                    return false;
                 }
                 Err(err) => outage(&err),
             }
         }
         let mut records = self.lock();
         let Some(record) = records.get_mut(target) else {
-            return;
+            return false;
         };
         let cool = rate_limited
             // A failed trial cools it down again at once.
@@ -320,6 +321,19 @@ impl Health {
             );
             record.cool_until(now + cool_for);
         }
+        cool
+    }
+
+    /// How many targets are cooling down now.
+    pub fn cooling(&self) -> usize {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        let now = Instant::now();
+        self.lock()
+            .values()
+            .filter(|record| record.cooling_until.is_some_and(|until| until > now))
+            .count()
     }
 
     /// Another instance cooled `target` down until `until_ms` (Unix ms).

@@ -41,8 +41,8 @@ pub struct Pending {
     /// When the first byte of the upstream's body arrived.
     pub first_byte: Option<Duration>,
     /// The reservations on the owner's balance and the key's quota, once
-    /// admitted.
-    holds: Option<Holds>,
+    /// admitted, and their amount.
+    holds: Option<(Holds, i64)>,
     /// Counts the request's tokens against its tokens-per-minute windows.
     token_meter: Option<TokenMeter>,
     /// Which of the route's deployments was called last.
@@ -89,9 +89,10 @@ impl Pending {
         self.token_meter = Some(meter);
     }
 
-    /// Keeps the request's reservations until it settles.
-    pub fn set_holds(&mut self, holds: Holds) {
-        self.holds = Some(holds);
+    /// Keeps the request's reservations of `amount` until it settles.
+    pub fn set_holds(&mut self, holds: Holds, amount: i64) {
+        self.counters.hold_opened(amount);
+        self.holds = Some((holds, amount));
     }
 
     /// The public model name the client asked for, once read.
@@ -143,7 +144,11 @@ impl Pending {
             meter.record(tokens.total());
         }
         // Only an admitted request holds anything; the rest cost nothing.
-        let Settled { charged, overrun } = match self.holds {
+        let holds = self.holds.map(|(holds, amount)| {
+            self.counters.hold_closed(amount);
+            holds
+        });
+        let Settled { charged, overrun } = match holds {
             None => Settled {
                 charged: 0,
                 overrun: 0,
@@ -163,10 +168,11 @@ impl Pending {
             self.counters.overran(overrun);
             tracing::warn!(request = %self.id, user = %self.caller.owner.id, cost, overrun, "a request cost more than it held; charged in full");
         }
+        let elapsed = self.started.elapsed();
         let millis = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
         let route = self.route.as_deref();
         let deployment = route.and_then(|r| r.deployments.get(self.deployment));
-        self.usage.record(usage_record::Model {
+        let row = usage_record::Model {
             id: self.id,
             user_id: self.caller.owner.id.clone(),
             api_key_id: self.caller.key.id.clone(),
@@ -191,7 +197,7 @@ impl Pending {
             output_price: prices.output,
             cache_read_price: prices.cache_read,
             cache_write_price: prices.cache_write,
-            duration_ms: millis(self.started.elapsed()),
+            duration_ms: millis(elapsed),
             ttft_ms: self.first_byte.map(millis),
             error_kind: error_kind.map(str::to_owned),
             created_at: self.created_at,
@@ -201,6 +207,9 @@ impl Pending {
             served_model: route
                 .filter(|_| self.served)
                 .map(|r| r.model.public_name.clone()),
-        })
+        };
+        let provider = deployment.map_or("", |d| d.provider.name.as_str());
+        self.counters.settled(&row, provider, elapsed);
+        self.usage.record(row)
     }
 }

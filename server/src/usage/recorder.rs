@@ -64,6 +64,11 @@ impl Recorder {
         self.writer.flush().await
     }
 
+    /// Rows waiting for the database.
+    pub fn queued(&self) -> usize {
+        self.writer.queued()
+    }
+
     /// Rows dropped because the writer had stopped.
     pub fn dropped(&self) -> u64 {
         self.writer.dropped()

@@ -21,6 +21,7 @@ mod keys;
 mod leaderboard;
 mod llm_api;
 mod models;
+mod prometheus;
 mod providers;
 mod proxy_admin;
 mod proxy_billing;
