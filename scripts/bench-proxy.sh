@@ -313,7 +313,8 @@ fi
 
 if [[ " $SECTIONS " == *" baseline "* ]]; then
 # Before and after: the same cases through an earlier build (BASELINE_BIN)
-# and this one, alternating twice so that drift of the machine hits both.
+# and this one, twice each in the order A B B A, so that drift of the
+# machine and the position in a round hit both alike.
 [ -x "${BASELINE_BIN:-}" ] || { echo "SECTIONS=baseline needs BASELINE_BIN, an earlier tollgate binary" >&2; exit 1; }
 BASELINE_CASES=("openai json" "openai sse")
 for case in "${BASELINE_CASES[@]}"; do
@@ -322,7 +323,9 @@ for case in "${BASELINE_CASES[@]}"; do
     "openai sse") body="$OPENAI_SSE" ;;
   esac
   for round in 1 2; do
-    for build in baseline current; do
+    # ABBA: the build that runs second in a round runs first in the next.
+    order="baseline current"; [ "$round" = 2 ] && order="current baseline"
+    for build in $order; do
       echo "running: $case, $build build, round $round"
       if [ "$build" = baseline ]; then GATE_BIN="$BASELINE_BIN" start_gate; else start_gate; fi
       RESULT["$case/$build/$round/max"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use server::{
     AppState, Settings,
     accounts::service as accounts,
+    config::LogFormat,
     entity::user::{Plan, Role},
 };
 use tokio::net::TcpListener;
@@ -107,16 +108,8 @@ struct SeedArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Logs go to stderr, so stdout carries only what a command prints for
-    // people and scripts (a generated password, for instance).
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
     let settings = Settings::load(cli.config.as_deref())?;
+    start_logs(settings.log.format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
@@ -129,6 +122,26 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Prune) => prune(settings).await,
         Command::Admin(task) => admin(settings, task).await,
         Command::MockUpstream { addr } => mock_upstream(addr).await,
+    }
+}
+
+/// Logs go to stderr, so stdout carries only what a command prints for
+/// people and scripts (a generated password, for instance).
+fn start_logs(format: LogFormat) {
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        );
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
     }
 }
 

@@ -950,6 +950,68 @@ fn a_fresh_install_answers_with_the_seeded_mock_model_and_never_logs_a_key() {
 }
 
 #[test]
+fn json_logs_are_one_object_a_line_and_a_proxied_request_s_lines_name_it() {
+    // Arrange: a model whose provider cannot be reached, so that the
+    // request logs a warning.
+    let dir = workdir();
+    let (server, port) = serve_on_a_free_port(&dir, &[("TOLLGATE__LOG__FORMAT", "json")]);
+    let admin = admin_token(port);
+    let provider = json!({
+        "name": "gone", "kind": "openai",
+        "base_url": format!("http://127.0.0.1:{}/v1", free_port()),
+        "api_keys": ["sk-gone"],
+    });
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/admin/providers",
+        Some(&admin),
+        Some(&provider),
+    );
+    assert_eq!(status, 201, "{created}");
+    let model = json!({
+        "public_name": "gone-model", "provider_id": created["provider"]["id"],
+        "upstream_model": "gone", "input_price": 0, "output_price": 0,
+    });
+    let key = key_for_new_model(port, &admin, &model);
+
+    // Act
+    let body = r#"{"model":"gone-model","messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, answer) = raw_http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("Authorization", &format!("Bearer {key}"))],
+        body,
+    );
+    let output = server.stop();
+
+    // Assert
+    assert_eq!(status, 502, "{answer}");
+    let lines: Vec<Value> = output
+        .stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
+        })
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["level"].is_string() && line["timestamp"].is_string())
+    );
+    let unreachable = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "provider unreachable")
+        .unwrap_or_else(|| panic!("no line about the provider:{output}"));
+    let request_id = unreachable["span"]["request_id"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(request_id.starts_with("req_"), "{unreachable}");
+    output.assert_never_shows(&key);
+}
+
+#[test]
 fn an_upstream_key_crosses_http_to_the_mock_upstream_and_is_never_logged() {
     // Arrange: the mock upstream as its own process, an OpenAI-kind provider
     // on it, and the most talkative logs (hyper and reqwest included).

@@ -55,6 +55,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub redis: RedisSettings,
     pub metrics: MetricsSettings,
+    pub log: LogSettings,
 }
 
 /// Redis, for several instances on one PostgreSQL (`server::cluster`).
@@ -407,6 +408,24 @@ impl Default for ProxySettings {
     }
 }
 
+/// How logs are written (to stderr; `RUST_LOG` chooses what).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: one line per event, coloured on a terminal.
+    #[default]
+    Text,
+    /// For machines: one JSON object per line, with the fields of the
+    /// spans it happened in (a proxied request's `request_id`).
+    Json,
+}
+
 /// `GET /metrics` (Prometheus): served only with a token, which the
 /// scraper sends as `Authorization: Bearer <token>`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -509,6 +528,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             redis: RedisSettings::default(),
             metrics: MetricsSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
