@@ -246,11 +246,18 @@ impl Cluster {
             prefix: settings.prefix.clone(),
             instance: format!("{:016x}", rand::random::<u64>()),
             scripts: Scripts {
-                reserve: Script::new(include_str!("cluster/reserve.lua")),
+                // The window-taking function comes first in both scripts.
+                reserve: Script::new(concat!(
+                    include_str!("cluster/windows.lua"),
+                    include_str!("cluster/reserve.lua")
+                )),
                 load: Script::new(include_str!("cluster/load.lua")),
                 credit: Script::new(include_str!("cluster/credit.lua")),
                 settle: Script::new(include_str!("cluster/settle.lua")),
-                admit: Script::new(include_str!("cluster/admit.lua")),
+                admit: Script::new(concat!(
+                    include_str!("cluster/windows.lua"),
+                    include_str!("cluster/admit.lua")
+                )),
                 count: Script::new(include_str!("cluster/count.lua")),
                 give_back: Script::new(include_str!("cluster/give_back.lua")),
                 forget: Script::new(include_str!("cluster/forget.lua")),
@@ -289,6 +296,28 @@ impl Cluster {
 
     fn connection(&self) -> ConnectionManager {
         self.redis.clone()
+    }
+
+    /// Every key matching `pattern`, found with `SCAN`, so that Redis
+    /// serves everyone else meanwhile.
+    async fn keys_matching(&self, pattern: &str) -> Result<Vec<String>, Unavailable> {
+        let mut redis = self.connection();
+        let (mut found, mut cursor) = (Vec::new(), 0_u64);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1_000)
+                .query_async(&mut redis)
+                .await?;
+            found.extend(keys);
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
     }
 
     fn track(&self, task: JoinHandle<()>) {
@@ -431,28 +460,13 @@ impl Cluster {
             .await?;
         let mine = format!("h:{}:", self.instance);
         for pattern in [self.key("w", "*"), self.key("q", "*")] {
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, accounts): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1_000)
-                    .query_async(&mut redis)
+            for account in self.keys_matching(&pattern).await? {
+                self.scripts
+                    .forget
+                    .key(account)
+                    .arg(&mine)
+                    .invoke_async::<()>(&mut redis)
                     .await?;
-                for account in accounts {
-                    self.scripts
-                        .forget
-                        .key(account)
-                        .arg(&mine)
-                        .invoke_async::<()>(&mut redis)
-                        .await?;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
             }
         }
         self.register(true).await

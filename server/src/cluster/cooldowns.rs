@@ -69,33 +69,35 @@ impl Cluster {
         Ok(())
     }
 
+    /// Forgets a deployment's health and its keys': its cooldowns, failure
+    /// counts and trials.
+    pub async fn forget_targets(&self, deployment: &str) -> Result<(), Unavailable> {
+        let mut doomed = Vec::new();
+        for kind in ["hc", "hf", "ht"] {
+            let own = self.key(kind, deployment);
+            doomed.extend(self.keys_matching(&format!("{own}/*")).await?);
+            doomed.push(own);
+        }
+        let mut redis = self.connection();
+        redis::cmd("DEL")
+            .arg(&doomed)
+            .query_async::<()>(&mut redis)
+            .await?;
+        Ok(())
+    }
+
     /// Every target cooling down, with the end of its cooldown (Unix ms).
     pub async fn cooling_targets(&self) -> Result<Vec<(String, i64)>, Unavailable> {
-        let mut redis = self.connection();
         let prefix = self.key("hc", "");
+        let mut redis = self.connection();
         let mut cooling = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut redis)
-                .await?;
-            for key in keys {
-                let until: Option<i64> =
-                    redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
-                if let (Some(target), Some(until)) = (key.strip_prefix(&prefix), until) {
-                    cooling.push((target.to_owned(), until));
-                }
+        for key in self.keys_matching(&format!("{prefix}*")).await? {
+            let until: Option<i64> = redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
+            if let (Some(target), Some(until)) = (key.strip_prefix(&prefix), until) {
+                cooling.push((target.to_owned(), until));
             }
-            if next == 0 {
-                return Ok(cooling);
-            }
-            cursor = next;
         }
+        Ok(cooling)
     }
 }
 

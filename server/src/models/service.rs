@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Set, SqlErr,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -434,6 +434,20 @@ pub async fn deployments_of<C: ConnectionTrait>(
     Ok(model_deployment::Entity::find()
         .filter(model_deployment::Column::ModelId.eq(model_id))
         .order_by_asc(model_deployment::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// The ids of the deployments on a provider.
+pub async fn deployment_ids_on<C: ConnectionTrait>(
+    db: &C,
+    provider_id: &str,
+) -> Result<Vec<String>> {
+    Ok(model_deployment::Entity::find()
+        .select_only()
+        .column(model_deployment::Column::Id)
+        .filter(model_deployment::Column::ProviderId.eq(provider_id))
+        .into_tuple()
         .all(db)
         .await?)
 }

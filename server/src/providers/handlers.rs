@@ -51,6 +51,9 @@ pub async fn update(
         service::update(&state.db, &state.vault, &admin.user.id, &id, change).await?,
     );
     state.catalog.invalidate();
+    // Its deployments start healthy at the provider's new settings.
+    let deployments = crate::models::service::deployment_ids_on(&state.db, &id).await?;
+    state.health.forget(&deployments).await;
     Ok(Json(json!({ "success": true, "provider": provider })))
 }
 

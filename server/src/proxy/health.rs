@@ -351,11 +351,35 @@ impl Health {
         self.count.store(records.len(), Ordering::Release);
     }
 
-    /// Another instance's trial of `target` succeeded.
+    /// Another instance's trial of `target` succeeded, or the deployment
+    /// `target` was forgotten there ([`Self::forget`]): it is healthy, and
+    /// so are its keys.
     pub fn restored_elsewhere(&self, target: &str) {
         let mut records = self.lock();
-        records.remove(target);
+        records.retain(|seen, _| {
+            seen.strip_prefix(target)
+                .is_none_or(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        });
         self.count.store(records.len(), Ordering::Release);
+    }
+
+    /// Forgets what was seen of `deployments` and their keys, here and on
+    /// every instance: their provider was edited, and what failed before
+    /// says nothing of it now (an admin who fixed an address or a key
+    /// expects the next request to go there).
+    pub async fn forget(&self, deployments: &[String]) {
+        for id in deployments {
+            self.restored_elsewhere(id);
+        }
+        let Some((cluster, bus)) = &self.shared else {
+            return;
+        };
+        for id in deployments {
+            match cluster.forget_targets(id).await {
+                Ok(()) => bus.publish(Change::Restored(id.clone())),
+                Err(err) => outage(&err),
+            }
+        }
     }
 
     /// Mirrors the cooldowns in Redis again (on start, and when the change
@@ -538,5 +562,23 @@ mod tests {
         // A cooldown already over when it arrives changes nothing.
         health.cooled_elsewhere("e", until_ms - 10_000);
         assert_eq!(health.gate("e").await, Gate::Open);
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_deployment_forgets_its_keys_and_nothing_else() {
+        let health = health(1, Duration::from_secs(30));
+        for target in ["d1", "d1/k1", "d1/k2", "d10", "d10/k1", "d2/k1"] {
+            health.failed(target, Failure::Failed, "500").await;
+        }
+        health.forget(&["d1".to_owned()]).await;
+        for target in ["d1", "d1/k1", "d1/k2"] {
+            assert_eq!(health.gate(target).await, Gate::Open, "{target}");
+        }
+        for target in ["d10", "d10/k1", "d2/k1"] {
+            assert!(
+                matches!(health.gate(target).await, Gate::Cooling(_)),
+                "{target}"
+            );
+        }
     }
 }

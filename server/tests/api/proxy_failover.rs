@@ -487,6 +487,64 @@ async fn failures_cool_a_deployment_down_and_a_trial_restores_it_or_cools_it_aga
     assert_eq!(health["status"], "healthy", "{health}");
 }
 
+/// An admin who fixes a provider's address expects the next request to go
+/// there, not a cooldown earned at the old one.
+#[tokio::test]
+async fn editing_a_provider_forgets_its_deployments_cooldowns() {
+    let proxy = ProxyApp::start_with(|settings| {
+        settings.proxy.failures_to_cool_down = 2;
+        settings.proxy.cooldown_secs = 600;
+    })
+    .await;
+    let provider = provider_at(&proxy, "openai", &closed_port().await).await;
+    let moved = model(
+        &proxy,
+        "moved",
+        json!([{ "provider_id": provider, "upstream_model": "gpt-moved" }]),
+        &[],
+        1,
+    )
+    .await;
+    for _ in 0..2 {
+        let answer = ask(&proxy, Endpoint::ChatCompletions, false, "moved").await;
+        assert_eq!(answer.0, StatusCode::BAD_GATEWAY, "{}", answer.2);
+    }
+    let answer = ask(&proxy, Endpoint::ChatCompletions, false, "moved").await;
+    assert_eq!(
+        answer.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "cooling: {}",
+        answer.2
+    );
+    assert_eq!(
+        deployment_health(&proxy, &moved).await["status"],
+        "cooling_down"
+    );
+
+    let (upstream, scripted) = Scripted::start(Mode::Answer).await;
+    let path = format!("/api/admin/providers/{provider}");
+    let change = json!({ "base_url": format!("{upstream}/v1") });
+    let (status, _, body) = proxy
+        .app
+        .request(Method::PATCH, &path, Some(change), Some(&proxy.admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let health = deployment_health(&proxy, &moved).await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    for (endpoint, stream) in CASES {
+        let answer = ask(&proxy, endpoint, stream, "moved").await;
+        assert_eq!(
+            answer.0,
+            StatusCode::OK,
+            "{}: {}",
+            label(endpoint, stream),
+            answer.2
+        );
+    }
+    assert_eq!(scripted.calls(), CASES.len());
+}
+
 /// The first deployment's health as the admin API shows it.
 async fn deployment_health(proxy: &ProxyApp, model: &Value) -> Value {
     let path = format!("/api/admin/models/{}", string_at(model, "/id"));
