@@ -3,9 +3,10 @@
 //! `[rate_limits.<plan>]`, changed at run time by admins); a key may carry
 //! its own limits, and its owner's still apply on top.
 //!
-//! The windows live in memory on this instance, or in Redis when instances
-//! share them (`crate::cluster::windows`), and are checked before a
-//! request's body is read, with no database round trip. Every answer of the
+//! The windows live in memory on this instance, checked before a request's
+//! body is read, or in Redis when instances share them
+//! (`crate::cluster::windows`), taken with the request's hold in one round
+//! trip ([`SharedWindows`]); never with a database round trip. Every answer of the
 //! LLM API carries OpenAI's `x-ratelimit-*` headers for the tighter of the
 //! key's and the user's windows; a refusal is 429 with `Retry-After`.
 //!
@@ -30,7 +31,7 @@ use crate::{
     cluster::{
         Cluster, OutageLog, Unavailable,
         bus::{Bus, Change},
-        windows::SharedWindow,
+        windows::{Full, SharedWindow, Taken},
     },
     idle::IdleMap,
     plan::{Limits, PlanName},
@@ -286,7 +287,39 @@ impl RateLimits {
         cluster: &Arc<Cluster>,
         caller: &Caller<'_>,
     ) -> Result<(RateHeaders, Result<TokenMeter, Refused>), Unavailable> {
-        let mut windows = Vec::new();
+        let due = SharedWindows::of(cluster, caller);
+        Ok(match cluster.admit(&due.windows).await? {
+            Ok(taken) => {
+                let (headers, meter) = due.taken(taken);
+                (headers, Ok(meter))
+            }
+            Err(full) => {
+                let (headers, refused) = due.full(full)?;
+                (headers, Err(refused))
+            }
+        })
+    }
+
+    /// The windows `caller` counts against when every instance shares
+    /// them: taken in the same round trip as the request's hold
+    /// (`Wallets::hold`). `None` when they are this instance's.
+    pub fn shared_windows(&self, caller: &Caller<'_>) -> Option<SharedWindows> {
+        let cluster = self.cluster.as_ref()?;
+        Some(SharedWindows::of(cluster, caller))
+    }
+}
+
+/// A request's windows in Redis, not yet taken.
+pub struct SharedWindows {
+    cluster: Arc<Cluster>,
+    /// Whose window of which kind each is, in the order of `windows`.
+    kinds: Vec<(Kind, Whose)>,
+    windows: Vec<SharedWindow>,
+}
+
+impl SharedWindows {
+    fn of(cluster: &Arc<Cluster>, caller: &Caller<'_>) -> Self {
+        let (mut kinds, mut windows) = (Vec::new(), Vec::new());
         for kind in [Kind::Requests, Kind::Tokens] {
             for (whose, subject, limits) in [
                 (Whose::Key, format!("k:{}", caller.key), caller.key_limits),
@@ -301,56 +334,69 @@ impl RateLimits {
                     Kind::Tokens => limits.tokens_per_minute,
                 };
                 if limit > 0 {
-                    let window = cluster.window(kind.as_str(), &subject, limit);
-                    windows.push((kind, whose, window));
+                    kinds.push((kind, whose));
+                    windows.push(cluster.window(kind.as_str(), &subject, limit));
                 }
             }
         }
-        let shared: Vec<SharedWindow> = windows.iter().map(|(_, _, w)| w.clone()).collect();
+        Self {
+            cluster: cluster.clone(),
+            kinds,
+            windows,
+        }
+    }
+
+    /// What a script is sent.
+    pub fn windows(&self) -> &[SharedWindow] {
+        &self.windows
+    }
+
+    /// The headers and the meter of windows that each gave a cell.
+    pub fn taken(self, taken: Vec<Taken>) -> (RateHeaders, TokenMeter) {
         let mut headers = RateHeaders::default();
-        match cluster.admit(&shared).await? {
-            Ok(taken) => {
-                for ((kind, _, window), taken) in windows.iter().zip(taken) {
-                    headers.keep_tighter(
-                        *kind,
-                        Reading {
-                            limit: window.limit,
-                            remaining: taken.remaining,
-                            reset: taken.reset,
-                        },
-                    );
-                }
-                let tokens = windows
-                    .into_iter()
-                    .filter(|(kind, _, _)| matches!(kind, Kind::Tokens))
-                    .map(|(_, _, window)| window)
-                    .collect();
-                Ok((
-                    headers,
-                    Ok(TokenMeter(Meter::Shared(cluster.clone(), tokens))),
-                ))
-            }
-            Err(full) => {
-                let Some((kind, whose, window)) = windows.get(full.index) else {
-                    return Err(Unavailable(redis::RedisError::from((
-                        redis::ErrorKind::UnexpectedReturnType,
-                        "the admit script named no window",
-                    ))));
-                };
-                let reading = Reading {
+        for (((kind, _), window), taken) in self.kinds.iter().zip(&self.windows).zip(taken) {
+            headers.keep_tighter(
+                *kind,
+                Reading {
                     limit: window.limit,
-                    remaining: 0,
-                    reset: full.retry_after
-                        + Duration::from_micros(60_000_000 / u64::from(window.limit))
-                            * window.limit.saturating_sub(1),
-                };
-                headers.set(*kind, reading);
-                Ok((
-                    headers,
-                    Err(refusal(*kind, *whose, window.limit, full.retry_after)),
-                ))
-            }
+                    remaining: taken.remaining,
+                    reset: taken.reset,
+                },
+            );
         }
+        let tokens = self
+            .kinds
+            .iter()
+            .zip(self.windows)
+            .filter(|((kind, _), _)| matches!(kind, Kind::Tokens))
+            .map(|(_, window)| window)
+            .collect();
+        (headers, TokenMeter(Meter::Shared(self.cluster, tokens)))
+    }
+
+    /// The headers and the refusal of a full window.
+    pub fn full(self, full: Full) -> Result<(RateHeaders, Refused), Unavailable> {
+        let (Some((kind, whose)), Some(window)) =
+            (self.kinds.get(full.index), self.windows.get(full.index))
+        else {
+            return Err(Unavailable(redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "a rate-limit script named no window",
+            ))));
+        };
+        let reading = Reading {
+            limit: window.limit,
+            remaining: 0,
+            reset: full.retry_after
+                + Duration::from_micros(60_000_000 / u64::from(window.limit))
+                    * window.limit.saturating_sub(1),
+        };
+        let mut headers = RateHeaders::default();
+        headers.set(*kind, reading);
+        Ok((
+            headers,
+            refusal(*kind, *whose, window.limit, full.retry_after),
+        ))
     }
 }
 

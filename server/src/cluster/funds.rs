@@ -14,7 +14,10 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{Cluster, LiveHold, Op, Unavailable, Unwritten, lock};
+use super::{
+    Cluster, LiveHold, Op, Unavailable, Unwritten, lock,
+    windows::{Full, SharedWindow, Taken, add_windows, read_windows},
+};
 use crate::{
     credits::holds::{Insufficient, Settled, Short},
     db,
@@ -42,6 +45,15 @@ impl From<sea_orm::DbErr> for FundsError {
     fn from(err: sea_orm::DbErr) -> Self {
         Self::Database(err.into())
     }
+}
+
+/// What a reservation decided.
+pub enum Reserved<H> {
+    /// A rate-limit window was full: nothing taken, nothing held.
+    Full(Full),
+    /// Every window gave a cell (their readings, in order); then the
+    /// hold, or why there is none.
+    Taken(Vec<Taken>, Result<Result<H, Short>, FundsError>),
 }
 
 /// A reservation on a wallet (and a quota), settled exactly once: settled
@@ -85,8 +97,10 @@ impl Drop for Unsure<'_> {
 const ATTEMPTS: usize = 4;
 
 impl Cluster {
-    /// Reserves `amount` on the user's balance and, if the key has a
-    /// quota, on the quota, as `request`'s hold.
+    /// Takes the request's rate-limit `windows` (none: taken already),
+    /// then reserves `amount` on the user's balance and, if the key has a
+    /// quota, on the quota, as `request`'s hold: one round trip. An error:
+    /// Redis never answered, so whether the windows were taken is unknown.
     pub async fn reserve(
         self: &Arc<Self>,
         db: &DatabaseConnection,
@@ -94,10 +108,15 @@ impl Cluster {
         key: &api_key::Model,
         request: &str,
         amount: i64,
-    ) -> Result<Result<SharedHold, Short>, FundsError> {
+        windows: &[SharedWindow],
+    ) -> Result<Reserved<SharedHold>, FundsError> {
         let wallet = self.key("w", user);
         let quota = self.key("q", &key.id);
         let limit = key.quota_limit.unwrap_or(-1);
+        let (mut windows, mut taken, mut answered) = (windows, Vec::new(), false);
+        // Once Redis answered, the windows are taken and what fails is the
+        // funds' alone.
+        let funds = |taken, funds| Ok(Reserved::Taken(taken, funds));
         for _ in 0..ATTEMPTS {
             let mut unsure = Unsure {
                 cluster: self,
@@ -106,22 +125,36 @@ impl Cluster {
                 request,
                 armed: true,
             };
-            let mut redis = self.connection();
-            let reply: Vec<i64> = self
-                .scripts
-                .reserve
+            let mut invocation = self.scripts.reserve.prepare_invoke();
+            invocation
                 .key(&wallet)
                 .key(&quota)
                 .arg(&self.prefix)
                 .arg(&self.instance)
                 .arg(amount)
                 .arg(limit)
-                .arg(request)
-                .invoke_async(&mut redis)
-                .await?;
+                .arg(request);
+            add_windows(&mut invocation, windows);
+            let mut redis = self.connection();
+            let reply: Vec<i64> = match invocation.invoke_async(&mut redis).await {
+                Ok(reply) => reply,
+                Err(err) if answered => return funds(taken, Err(err.into())),
+                Err(err) => return Err(err.into()),
+            };
             // Redis answered: what it did is known.
             unsure.armed = false;
-            match reply.as_slice() {
+            answered = true;
+            let reply = match read_windows(&reply, windows.len()) {
+                Ok((Err(full), _)) => return Ok(Reserved::Full(full)),
+                Ok((Ok(readings), reply)) => {
+                    if !windows.is_empty() {
+                        (windows, taken) = (&[], readings);
+                    }
+                    reply
+                }
+                Err(err) => return funds(taken, Err(FundsError::Unavailable(err))),
+            };
+            let loaded = match reply {
                 [0] => {
                     let quota_amount = if limit >= 0 { amount } else { 0 };
                     lock(&self.live).insert(
@@ -133,33 +166,43 @@ impl Cluster {
                             quota_amount,
                         },
                     );
-                    return Ok(Ok(SharedHold {
-                        cluster: self.clone(),
-                        user: user.to_owned(),
-                        key: key.id.clone(),
-                        request: request.to_owned(),
-                        amount,
-                        quota_amount,
-                    }));
+                    return funds(
+                        taken,
+                        Ok(Ok(SharedHold {
+                            cluster: self.clone(),
+                            user: user.to_owned(),
+                            key: key.id.clone(),
+                            request: request.to_owned(),
+                            amount,
+                            quota_amount,
+                        })),
+                    );
                 }
                 [1, available, balance] => {
-                    return Ok(Err(Short::Balance(Insufficient {
-                        available: *available,
-                        balance: *balance,
-                    })));
+                    return funds(
+                        taken,
+                        Ok(Err(Short::Balance(Insufficient {
+                            available: *available,
+                            balance: *balance,
+                        }))),
+                    );
                 }
-                [2, remaining] => return Ok(Err(Short::Quota(*remaining))),
-                [3] => self.load_wallet(db, user).await?,
-                [4] => self.load_quota(db, &key.id).await?,
-                [5] => self.register(true).await.map_err(FundsError::Unavailable)?,
-                other => {
-                    return Err(FundsError::Database(Error::Internal(anyhow::anyhow!(
-                        "unexpected reply from the reserve script: {other:?}"
-                    ))));
-                }
+                [2, remaining] => return funds(taken, Ok(Err(Short::Quota(*remaining)))),
+                [3] => self.load_wallet(db, user).await,
+                [4] => self.load_quota(db, &key.id).await,
+                [5] => self.register(true).await.map_err(FundsError::Unavailable),
+                _ => Err(FundsError::Unavailable(Unavailable(
+                    redis::RedisError::from((
+                        redis::ErrorKind::UnexpectedReturnType,
+                        "unexpected reply from the reserve script",
+                    )),
+                ))),
+            };
+            if let Err(err) = loaded {
+                return funds(taken, Err(err));
             }
         }
-        Err(FundsError::Rebuilding)
+        funds(taken, Err(FundsError::Rebuilding))
     }
 
     /// Applies a ledger entry made outside requests (a grant, an

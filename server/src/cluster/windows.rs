@@ -44,41 +44,18 @@ impl Cluster {
         }
     }
 
-    /// Takes one cell from every window, or none; one round trip.
-    pub async fn admit(
-        &self,
-        windows: &[SharedWindow],
-    ) -> Result<Result<Vec<Taken>, Full>, Unavailable> {
+    /// Takes one cell from every window, or none; one round trip. A
+    /// request that holds takes them with its hold ([`Cluster::reserve`]).
+    pub async fn admit(&self, windows: &[SharedWindow]) -> Result<Decided, Unavailable> {
         if windows.is_empty() {
             return Ok(Ok(Vec::new()));
         }
         let mut invocation = self.scripts.admit.prepare_invoke();
-        for window in windows {
-            invocation
-                .key(&window.key)
-                .arg(window.interval_us)
-                .arg(window.limit);
-        }
+        add_windows(&mut invocation, windows);
         let mut redis = self.connection();
         let reply: Vec<i64> = invocation.invoke_async(&mut redis).await?;
-        let micros = |value: i64| Duration::from_micros(u64::try_from(value).unwrap_or(0));
-        match reply.split_first() {
-            Some((0, readings)) => Ok(Ok(readings
-                .chunks_exact(2)
-                .map(|reading| Taken {
-                    remaining: u32::try_from(reading[0].max(0)).unwrap_or(u32::MAX),
-                    reset: micros(reading[1]),
-                })
-                .collect())),
-            Some((1, [index, retry])) => Ok(Err(Full {
-                index: usize::try_from(*index - 1).unwrap_or(0),
-                retry_after: micros(*retry),
-            })),
-            _ => Err(Unavailable(redis::RedisError::from((
-                redis::ErrorKind::UnexpectedReturnType,
-                "unexpected reply from the admit script",
-            )))),
-        }
+        let (decided, _) = read_windows(&reply, windows.len())?;
+        Ok(decided)
     }
 
     /// Counts a request's tokens beyond the one it was let in with.
@@ -90,5 +67,49 @@ impl Cluster {
                 tokens,
             });
         }
+    }
+}
+
+/// Appends `windows` to a script's keys and arguments (`windows.lua`).
+pub(super) fn add_windows(invocation: &mut redis::ScriptInvocation<'_>, windows: &[SharedWindow]) {
+    for window in windows {
+        invocation
+            .key(&window.key)
+            .arg(window.interval_us)
+            .arg(window.limit);
+    }
+}
+
+/// What `windows.lua` decided: each window's reading, or the one that was
+/// full.
+pub type Decided = Result<Vec<Taken>, Full>;
+
+/// What `windows.lua` decided for `count` windows, and the rest of the
+/// script's reply.
+pub(super) fn read_windows(reply: &[i64], count: usize) -> Result<(Decided, &[i64]), Unavailable> {
+    let micros = |value: i64| Duration::from_micros(u64::try_from(value).unwrap_or(0));
+    match reply {
+        [0, rest @ ..] if rest.len() >= 2 * count => {
+            let (readings, rest) = rest.split_at(2 * count);
+            let taken = readings
+                .chunks_exact(2)
+                .map(|reading| Taken {
+                    remaining: u32::try_from(reading[0].max(0)).unwrap_or(u32::MAX),
+                    reset: micros(reading[1]),
+                })
+                .collect();
+            Ok((Ok(taken), rest))
+        }
+        [1, index, retry] => Ok((
+            Err(Full {
+                index: usize::try_from(*index - 1).unwrap_or(0),
+                retry_after: micros(*retry),
+            }),
+            &[],
+        )),
+        _ => Err(Unavailable(redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "unexpected reply from a rate-limit script",
+        )))),
     }
 }

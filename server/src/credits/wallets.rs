@@ -28,7 +28,8 @@ use super::holds::{Insufficient, Settled, Short};
 use crate::{
     cluster::{
         Cluster,
-        funds::{FundsError, SharedHold},
+        funds::{FundsError, Reserved, SharedHold},
+        windows::SharedWindow,
     },
     entity::credit_balance,
     error::{Error, Result},
@@ -103,32 +104,51 @@ impl Wallets {
 
     /// Reserves `amount` on the caller's key quota and its owner's
     /// balance for `request`, both or neither: in memory, or in Redis when
-    /// instances share them. `None`: Redis is away and there was nothing to
-    /// hold.
+    /// instances share them, where the request's rate-limit `windows` are
+    /// taken first in the same round trip (in memory there are none here:
+    /// they were taken before the body was read). A hold of `None`: Redis
+    /// is away and there was nothing to hold. An error: Redis never
+    /// answered, so whether the windows were taken is unknown.
     pub async fn hold(
         &self,
         db: &DatabaseConnection,
         caller: &KeyCaller,
         request: &str,
         amount: i64,
-    ) -> std::result::Result<std::result::Result<Option<Holds>, Short>, FundsError> {
+        windows: &[SharedWindow],
+    ) -> std::result::Result<Reserved<Option<Holds>>, FundsError> {
         let Some(cluster) = &self.cluster else {
+            debug_assert!(windows.is_empty(), "in memory, windows are not taken here");
             let quota_hold = match caller.reserve_quota(amount) {
                 Ok(quota_hold) => quota_hold,
-                Err(remaining) => return Ok(Err(Short::Quota(remaining))),
+                Err(remaining) => {
+                    return Ok(Reserved::Taken(
+                        Vec::new(),
+                        Ok(Err(Short::Quota(remaining))),
+                    ));
+                }
             };
             let hold = self
                 .reserve(db, &caller.owner.id, amount)
                 .await
-                .map_err(FundsError::Database)?;
-            return Ok(hold
-                .map(|hold| Some(Holds::Local(hold, quota_hold)))
-                .map_err(Short::Balance));
+                .map_err(FundsError::Database)
+                .map(|hold| {
+                    hold.map(|hold| Some(Holds::Local(hold, quota_hold)))
+                        .map_err(Short::Balance)
+                });
+            return Ok(Reserved::Taken(Vec::new(), hold));
         };
-        match cluster
-            .reserve(db, &caller.owner.id, &caller.key, request, amount)
-            .await
-        {
+        let reserved = cluster
+            .reserve(db, &caller.owner.id, &caller.key, request, amount, windows)
+            .await;
+        let (taken, funds) = match reserved {
+            Ok(Reserved::Full(full)) => return Ok(Reserved::Full(full)),
+            Ok(Reserved::Taken(taken, funds)) => (taken, funds),
+            // With no windows asked, nothing is unknown but the funds.
+            Err(err) if windows.is_empty() => (Vec::new(), Err(err)),
+            Err(err) => return Err(err),
+        };
+        let funds = match funds {
             Ok(held) => Ok(held.map(|hold| Some(Holds::Shared(hold)))),
             Err(FundsError::Unavailable(err)) if amount == 0 && self.free_when_down => {
                 tracing::warn!(error = %err, "a free request goes on without Redis");
@@ -137,7 +157,8 @@ impl Wallets {
             // Nothing to hold while balances are rebuilt: as when Redis is away.
             Err(FundsError::Rebuilding) if amount == 0 && self.free_when_down => Ok(Ok(None)),
             Err(err) => Err(err),
-        }
+        };
+        Ok(Reserved::Taken(taken, funds))
     }
 
     /// Applies a ledger entry made outside requests (a grant, an

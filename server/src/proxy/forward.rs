@@ -35,10 +35,13 @@ use super::{
     upstream::{BodyStream, SendError, UpstreamResponse},
 };
 use crate::{
-    cluster::{OutageLog, Unavailable, funds::FundsError},
+    cluster::{
+        OutageLog, Unavailable,
+        funds::{FundsError, Reserved},
+    },
     credits::holds::Short,
     keys::cache::KeyCaller,
-    limits::TokenMeter,
+    limits::{Caller, RateHeaders, Refused, SharedWindows, TokenMeter},
     money::format_credits,
     plan::PlanName,
     state::AppState,
@@ -91,24 +94,49 @@ async fn forward(
     body: Body,
 ) -> Response {
     let request_id = crate::ids::prefixed("req");
-    let (caller, id) = (&caller, &request_id);
-    let mut response = within_limits(state, caller, endpoint.format(), |plan, meter| async move {
-        let mut pending = Pending::new(
-            id.clone(),
-            state.usage.clone(),
-            state.counters.clone(),
-            caller.clone(),
-            endpoint,
-        );
-        pending.set_token_meter(meter);
-        // Every log line of the request names it, as its answer does.
-        let span = tracing::warn_span!("llm", request_id = %id);
-        serve(state, caller, plan, endpoint, headers, body, pending)
-            .instrument(span)
-            .await
-    })
-    .await;
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
+    let format = endpoint.format();
+    let mut response = match effective_plan(state, &caller, format).await {
+        Err(refused) => refused,
+        Ok(plan) => {
+            let limits = caller_limits(state, &caller, plan);
+            let mut pending = Pending::new(
+                request_id.clone(),
+                state.usage.clone(),
+                state.counters.clone(),
+                caller.clone(),
+                endpoint,
+            );
+            let windows = match state.rate_limits.shared_windows(&limits) {
+                // In Redis: taken with the hold, in one round trip.
+                Some(shared) => Windows::Due(shared),
+                None => match take_windows(state, &limits, format).await {
+                    Ok((rate_headers, meter)) => {
+                        pending.set_token_meter(meter);
+                        Windows::Taken(rate_headers)
+                    }
+                    Err(refused) => return with_request_id(refused, endpoint, &request_id),
+                },
+            };
+            // Every log line of the request names it, as its answer does.
+            let span = tracing::warn_span!("llm", request_id = %request_id);
+            let ask = Ask {
+                state,
+                caller: &caller,
+                plan,
+                format,
+            };
+            ask.serve(endpoint, headers, body, pending, windows)
+                .instrument(span)
+                .await
+        }
+    };
+    response = with_request_id(response, endpoint, &request_id);
+    response
+}
+
+/// Names the request on its answer.
+fn with_request_id(mut response: Response, endpoint: Endpoint, request_id: &str) -> Response {
+    if let Ok(id) = HeaderValue::from_str(request_id) {
         if endpoint == Endpoint::Messages {
             // Where Anthropic's SDKs look for it (`_request_id`).
             response.headers_mut().insert("request-id", id.clone());
@@ -118,11 +146,63 @@ async fn forward(
     response
 }
 
-/// What every LLM endpoint starts with: the caller's effective plan and a
-/// request from its rate-limit windows, before the body is read. A refusal
-/// (429; 503 when the plan cannot be read) is counted, never recorded, so a
-/// flood costs a counter, not a row. `answer` runs only when let in; the
-/// windows' headers go on every answer.
+/// The caller's effective plan (503 when it cannot be read).
+async fn effective_plan(
+    state: &AppState,
+    caller: &KeyCaller,
+    format: ApiFormat,
+) -> Result<PlanName, Response> {
+    match state.entitlements.resolve(&state.db, &caller.owner).await {
+        Ok(effective) => Ok(effective.plan),
+        Err(err) => Err(refuse(state, ProxyError::internal(err, format))),
+    }
+}
+
+/// The rate limits a caller on `plan` is held to.
+fn caller_limits<'a>(state: &AppState, caller: &'a KeyCaller, plan: PlanName) -> Caller<'a> {
+    state.rate_limits.caller(
+        &caller.key.id,
+        (caller.key.requests_per_minute, caller.key.tokens_per_minute),
+        &caller.owner.id,
+        plan,
+    )
+}
+
+/// Takes a request from its rate-limit windows on their own: 429 when one
+/// is full (with its headers); 503 when Redis holds them and cannot be
+/// reached (with priced requests refused there anyway).
+async fn take_windows(
+    state: &AppState,
+    limits: &Caller<'_>,
+    format: ApiFormat,
+) -> Result<(RateHeaders, TokenMeter), Response> {
+    match state.rate_limits.admit(limits).await {
+        Ok((rate_headers, Ok(meter))) => Ok((rate_headers, meter)),
+        Ok((rate_headers, Err(refused))) => Err(limited(state, rate_headers, &refused, format)),
+        Err(err) => Err(refuse(state, shared_state_unavailable(&err, format))),
+    }
+}
+
+/// The 429 of a full window.
+fn limited(
+    state: &AppState,
+    rate_headers: RateHeaders,
+    refused: &Refused,
+    format: ApiFormat,
+) -> Response {
+    let err = ProxyError::new(ErrorKind::RateLimited, refused.message.clone(), format);
+    let mut response = refuse(state, err);
+    response.headers_mut().extend(refused.retry_headers());
+    rate_headers.apply(response.headers_mut());
+    response
+}
+
+/// What every LLM endpoint but the generating ones starts with: the
+/// caller's effective plan and a request from its rate-limit windows,
+/// before the body is read. A refusal (429; 503 when the plan cannot be
+/// read) is counted, never recorded, so a flood costs a counter, not a
+/// row. `answer` runs only when let in; the windows' headers go on every
+/// answer.
 pub(super) async fn within_limits<F, Fut>(
     state: &AppState,
     caller: &KeyCaller,
@@ -133,120 +213,317 @@ where
     F: FnOnce(PlanName, TokenMeter) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let plan = match state.entitlements.resolve(&state.db, &caller.owner).await {
-        Ok(effective) => effective.plan,
-        Err(err) => return refuse(state, ProxyError::internal(err, format)),
+    let plan = match effective_plan(state, caller, format).await {
+        Ok(plan) => plan,
+        Err(refused) => return refused,
     };
-    let limits = state.rate_limits.caller(
-        &caller.key.id,
-        (caller.key.requests_per_minute, caller.key.tokens_per_minute),
-        &caller.owner.id,
-        plan,
-    );
-    // With Redis away, priced requests are refused when they try to hold.
-    let (rate_headers, admitted) = match state.rate_limits.admit(&limits).await {
-        Ok(decided) => decided,
-        Err(err) => return refuse(state, shared_state_unavailable(&err, format)),
+    let limits = caller_limits(state, caller, plan);
+    let (rate_headers, meter) = match take_windows(state, &limits, format).await {
+        Ok(taken) => taken,
+        Err(refused) => return refused,
     };
-    let mut response = match admitted {
-        Err(refused) => {
-            let retry_headers = refused.retry_headers();
-            let err = ProxyError::new(ErrorKind::RateLimited, refused.message, format);
-            let mut response = refuse(state, err);
-            response.headers_mut().extend(retry_headers);
-            response
-        }
-        Ok(meter) => answer(plan, meter).await,
-    };
+    let mut response = answer(plan, meter).await;
     rate_headers.apply(response.headers_mut());
     response
 }
 
-/// A request the rate limits let in: checked, held for and forwarded.
-/// Refusals before its model is known, and bad caps, are counted, not
-/// recorded; from the model on, every outcome leaves a usage row.
-async fn serve(
-    state: &AppState,
-    caller: &KeyCaller,
+/// A request's rate-limit windows. This instance's are taken before the
+/// body is read, so a flood of refused requests never costs a body read.
+/// Windows in Redis are due until the request's hold takes them in the
+/// same round trip; a request answered before it holds (a bad body, an
+/// unknown model) takes them alone first, and a full one answers instead,
+/// as if they had been taken first.
+enum Windows {
+    /// With the headers for the answer.
+    Taken(RateHeaders),
+    Due(SharedWindows),
+}
+
+/// Why a request is answered before it holds.
+enum Early {
+    /// Counted, never recorded.
+    Refused(ProxyError),
+    /// Recorded: the model exists and the refusal is the user's to see.
+    Rejected(ProxyError),
+    /// A full rate-limit window's 429.
+    Limited(Response),
+}
+
+/// A request the rate limits let in (or will, with its hold): checked,
+/// held for and forwarded.
+struct Ask<'a> {
+    state: &'a AppState,
+    caller: &'a KeyCaller,
     plan: PlanName,
-    endpoint: Endpoint,
-    headers: &HeaderMap,
-    body: Body,
-    mut pending: Pending,
-) -> Response {
-    let format = endpoint.format();
-    // Backpressure: when the usage writer is behind (the database is slow
-    // or down), new requests wait a bounded time for it, then get 503.
-    let wait = Duration::from_millis(state.settings.proxy.admission_wait_ms);
-    if tokio::time::timeout(wait, state.usage.wait_for_room())
-        .await
-        .is_err()
-    {
-        let err = ProxyError {
-            retry_after: Some(HeaderValue::from_static("1")),
-            ..ProxyError::new(
-                ErrorKind::Unavailable,
-                "Tollgate is behind on recording usage; try again shortly",
-                format,
-            )
+    format: ApiFormat,
+}
+
+/// A request ready to hold for: its candidates and their worst cost.
+struct Ready {
+    call: Call,
+    candidates: Candidates,
+}
+
+impl Ask<'_> {
+    /// Refusals before its model is known, and bad caps, are counted, not
+    /// recorded; from the model on, every outcome leaves a usage row.
+    async fn serve(
+        &self,
+        endpoint: Endpoint,
+        headers: &HeaderMap,
+        body: Body,
+        mut pending: Pending,
+        mut windows: Windows,
+    ) -> Response {
+        let prepared = self.prepare(endpoint, body, &mut pending).await;
+        let mut response = match prepared {
+            Err(early) => match self.take_due(&mut windows, &mut pending).await {
+                Err(limited) => limited,
+                Ok(()) => self.early(early, pending),
+            },
+            Ok(ready) => {
+                self.hold_and_call(ready, headers, pending, &mut windows)
+                    .await
+            }
         };
-        return refuse(state, err);
+        if let Windows::Taken(rate_headers) = &windows {
+            rate_headers.apply(response.headers_mut());
+        }
+        response
     }
-    let read = async {
-        let bytes = read_body(body, state.settings.proxy.max_body_bytes, format).await?;
-        ClientRequest::parse(&bytes, endpoint)
-    };
-    let request = match read.await {
-        Ok(request) => request,
-        Err(err) => return refuse(state, err),
-    };
-    pending.set_model(&request.model);
-    pending.streamed = request.stream;
-    let route = match route_for(state, caller, plan, &request.model, format).await {
-        Ok(route) => route,
-        // The model exists: this refusal is the user's to see.
-        Err(err) if err.kind == ErrorKind::PermissionDenied => return reject(pending, err),
-        Err(err) => return refuse(state, err),
-    };
-    pending.set_route(route.clone(), 0);
-    let cap = match output_ceiling(state, &route, &request, format) {
-        Ok(cap) => cap,
-        Err(err) => return refuse(state, err),
-    };
-    let call = Call {
-        stream: request.stream,
-        wants_usage: request.wants_usage,
-        input_estimate: request.input_estimate,
-        max_output_tokens: 0,
-        public_model: request.model.clone(),
-        upstream_format: format,
-        custom_tools: Vec::new(),
-    };
-    let routes = with_fallbacks(state, caller, plan, route, cap, format).await;
-    let attachment_tokens = i64::from(state.settings.credits.attachment_tokens);
-    let mut candidates = match Candidates::new(request, routes, format, attachment_tokens) {
-        Ok(candidates) => candidates,
-        Err(err) => return refuse(state, err),
-    };
-    let worst = candidates.worst_cost();
-    if let Err(err) = admit(state, caller, worst, &mut pending, format).await {
-        return reject(pending, err);
-    }
-    // On a task of its own: a client that hangs up drops this handler, but
-    // the provider is already working and will bill for it, so the call
-    // runs to its end and the request is charged.
-    let (state, headers) = (state.clone(), headers.clone());
-    let call = async move {
-        call.run(&state, candidates, format, &headers, pending)
+
+    /// Reads and checks the request, finds its model and its fallbacks.
+    async fn prepare(
+        &self,
+        endpoint: Endpoint,
+        body: Body,
+        pending: &mut Pending,
+    ) -> Result<Ready, Early> {
+        let (state, format) = (self.state, self.format);
+        // Backpressure: when the usage writer is behind (the database is
+        // slow or down), new requests wait a bounded time for it, then get
+        // 503.
+        let wait = Duration::from_millis(state.settings.proxy.admission_wait_ms);
+        if tokio::time::timeout(wait, state.usage.wait_for_room())
             .await
-    };
-    match tokio::spawn(call.instrument(tracing::Span::current())).await {
-        Ok(response) => response,
-        Err(err) => {
-            tracing::error!(error = %err, "the provider call's task failed");
-            ProxyError::new(ErrorKind::Internal, "internal server error", format).into_response()
+            .is_err()
+        {
+            return Err(Early::Refused(ProxyError {
+                retry_after: Some(HeaderValue::from_static("1")),
+                ..ProxyError::new(
+                    ErrorKind::Unavailable,
+                    "Tollgate is behind on recording usage; try again shortly",
+                    format,
+                )
+            }));
+        }
+        let bytes = read_body(body, state.settings.proxy.max_body_bytes, format)
+            .await
+            .map_err(Early::Refused)?;
+        let request = ClientRequest::parse(&bytes, endpoint).map_err(Early::Refused)?;
+        pending.set_model(&request.model);
+        pending.streamed = request.stream;
+        let route = match route_for(state, self.caller, self.plan, &request.model, format).await {
+            Ok(route) => route,
+            Err(err) if err.kind == ErrorKind::PermissionDenied => {
+                return Err(Early::Rejected(err));
+            }
+            Err(err) => return Err(Early::Refused(err)),
+        };
+        pending.set_route(route.clone(), 0);
+        let cap = output_ceiling(state, &route, &request, format).map_err(Early::Refused)?;
+        let call = Call {
+            stream: request.stream,
+            wants_usage: request.wants_usage,
+            input_estimate: request.input_estimate,
+            max_output_tokens: 0,
+            public_model: request.model.clone(),
+            upstream_format: format,
+            custom_tools: Vec::new(),
+        };
+        let routes = with_fallbacks(state, self.caller, self.plan, route, cap, format).await;
+        let attachment_tokens = i64::from(state.settings.credits.attachment_tokens);
+        let candidates =
+            Candidates::new(request, routes, format, attachment_tokens).map_err(Early::Refused)?;
+        Ok(Ready { call, candidates })
+    }
+
+    /// Takes the windows still due in Redis, alone: the 429 of a full one.
+    async fn take_due(&self, windows: &mut Windows, pending: &mut Pending) -> Result<(), Response> {
+        if let Windows::Due(..) = windows {
+            let limits = caller_limits(self.state, self.caller, self.plan);
+            *windows = Windows::Taken(RateHeaders::default());
+            let (rate_headers, meter) = take_windows(self.state, &limits, self.format).await?;
+            pending.set_token_meter(meter);
+            *windows = Windows::Taken(rate_headers);
+        }
+        Ok(())
+    }
+
+    fn early(&self, early: Early, pending: Pending) -> Response {
+        match early {
+            Early::Refused(err) => refuse(self.state, err),
+            Early::Rejected(err) => reject(pending, err),
+            Early::Limited(response) => response,
         }
     }
+
+    /// Holds the worst case, then calls the providers on a task of its own.
+    async fn hold_and_call(
+        &self,
+        ready: Ready,
+        headers: &HeaderMap,
+        mut pending: Pending,
+        windows: &mut Windows,
+    ) -> Response {
+        let Ready {
+            call,
+            mut candidates,
+        } = ready;
+        let worst = candidates.worst_cost();
+        if let Err(early) = self.admit(worst, &mut pending, windows).await {
+            return self.early(early, pending);
+        }
+        // On a task of its own: a client that hangs up drops this handler,
+        // but the provider is already working and will bill for it, so the
+        // call runs to its end and the request is charged.
+        let (state, headers, format) = (self.state.clone(), headers.clone(), self.format);
+        let call = async move {
+            call.run(&state, candidates, format, &headers, pending)
+                .await
+        };
+        match tokio::spawn(call.instrument(tracing::Span::current())).await {
+            Ok(response) => response,
+            Err(err) => {
+                tracing::error!(error = %err, "the provider call's task failed");
+                ProxyError::new(ErrorKind::Internal, "internal server error", format)
+                    .into_response()
+            }
+        }
+    }
+
+    /// Reserves the request's worst case on the key's quota and the
+    /// owner's balance (402 when either cannot cover it), so that requests
+    /// in flight together can never spend more than either; with Redis,
+    /// its rate-limit windows first, in the same round trip. The worst case
+    /// is the most any model that may serve it can charge
+    /// ([`Candidates::worst_cost`]).
+    async fn admit(
+        &self,
+        worst: i64,
+        pending: &mut Pending,
+        windows: &mut Windows,
+    ) -> Result<(), Early> {
+        let (state, format) = (self.state, self.format);
+        let due = match std::mem::replace(windows, Windows::Taken(RateHeaders::default())) {
+            Windows::Due(shared) => Some(shared),
+            taken @ Windows::Taken(_) => {
+                *windows = taken;
+                None
+            }
+        };
+        let unavailable = |err: Unavailable| Early::Refused(shared_state_unavailable(&err, format));
+        let asked = due.as_ref().map_or(&[][..], SharedWindows::windows);
+        let hold = state
+            .wallets
+            .hold(&state.db, self.caller, &pending.id, worst, asked)
+            .await;
+        let funds = match (hold, due) {
+            (Ok(Reserved::Taken(taken, funds)), due) => {
+                if let Some(due) = due {
+                    let (rate_headers, meter) = due.taken(taken);
+                    pending.set_token_meter(meter);
+                    *windows = Windows::Taken(rate_headers);
+                }
+                funds
+            }
+            (Ok(Reserved::Full(full)), Some(due)) => {
+                let (rate_headers, refused) = due.full(full).map_err(unavailable)?;
+                return Err(Early::Limited(limited(
+                    state,
+                    rate_headers,
+                    &refused,
+                    format,
+                )));
+            }
+            // Redis did not answer: whether the windows were taken is
+            // unknown. They are taken alone, as for a request answered
+            // before it holds (by this instance's windows when so
+            // configured), then the hold alone.
+            (Err(FundsError::Unavailable(_)), Some(_)) => {
+                let limits = caller_limits(state, self.caller, self.plan);
+                let (rate_headers, meter) = take_windows(state, &limits, format)
+                    .await
+                    .map_err(Early::Limited)?;
+                pending.set_token_meter(meter);
+                *windows = Windows::Taken(rate_headers);
+                match state
+                    .wallets
+                    .hold(&state.db, self.caller, &pending.id, worst, &[])
+                    .await
+                {
+                    Ok(Reserved::Taken(_, funds)) => funds,
+                    Ok(Reserved::Full(_)) => Err(no_windows_asked()),
+                    Err(err) => Err(err),
+                }
+            }
+            (Ok(Reserved::Full(_)), None) => Err(no_windows_asked()),
+            (Err(err), _) => Err(err),
+        };
+        let held = funds.map_err(|err| Early::Rejected(self.funds_error(err)))?;
+        match held {
+            Ok(Some(holds)) => pending.set_holds(holds, worst),
+            Ok(None) => {}
+            Err(short) => return Err(Early::Rejected(short_of_funds(short, worst, format))),
+        }
+        Ok(())
+    }
+
+    /// A reservation that could not be decided.
+    fn funds_error(&self, err: FundsError) -> ProxyError {
+        let format = self.format;
+        match err {
+            FundsError::Unavailable(err) => shared_state_unavailable(&err, format),
+            FundsError::Rebuilding => ProxyError {
+                retry_after: Some(HeaderValue::from_static("3")),
+                ..ProxyError::new(
+                    ErrorKind::Unavailable,
+                    "balances are being rebuilt after a restart of the shared state; try again in a few seconds",
+                    format,
+                )
+            },
+            FundsError::Database(err) => ProxyError::internal(err, format),
+        }
+    }
+}
+
+/// A full window where none was asked: a reply Tollgate cannot read.
+fn no_windows_asked() -> FundsError {
+    FundsError::Unavailable(Unavailable(redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "a full rate-limit window where none was asked",
+    ))))
+}
+
+/// The 402 of a balance or a key quota that cannot cover `worst`.
+fn short_of_funds(short: Short, worst: i64, format: ApiFormat) -> ProxyError {
+    let message = match short {
+        Short::Quota(remaining) => format!(
+            "this API key's quota cannot cover this request: {} credits left, it may cost up to {}",
+            format_credits(remaining),
+            format_credits(worst)
+        ),
+        Short::Balance(short) if short.balance < 0 => format!(
+            "your credit balance is below zero ({} credits) after a request that cost more than it held; add credits to continue",
+            format_credits(short.balance)
+        ),
+        Short::Balance(short) => format!(
+            "insufficient credits: {} available, this request may cost up to {}",
+            format_credits(short.available.max(0)),
+            format_credits(worst)
+        ),
+    };
+    ProxyError::new(ErrorKind::InsufficientQuota, message, format)
 }
 
 /// The model asked for and the fallbacks this caller may use (the key and
@@ -364,60 +641,6 @@ pub(super) fn send_error(err: SendError, provider: &Upstream, format: ApiFormat)
             )
         }
     }
-}
-
-/// Reserves the request's worst case on the key's quota and the owner's
-/// balance (402 when either cannot cover it), so that requests in flight
-/// together can never spend more than either. The worst case is the most
-/// any model that may serve it can charge ([`Candidates::worst_cost`]).
-async fn admit(
-    state: &AppState,
-    caller: &KeyCaller,
-    worst: i64,
-    pending: &mut Pending,
-    format: ApiFormat,
-) -> Result<(), ProxyError> {
-    let short = |short: Short| {
-        let message = match short {
-            Short::Quota(remaining) => format!(
-                "this API key's quota cannot cover this request: {} credits left, it may cost up to {}",
-                format_credits(remaining),
-                format_credits(worst)
-            ),
-            Short::Balance(short) if short.balance < 0 => format!(
-                "your credit balance is below zero ({} credits) after a request that cost more than it held; add credits to continue",
-                format_credits(short.balance)
-            ),
-            Short::Balance(short) => format!(
-                "insufficient credits: {} available, this request may cost up to {}",
-                format_credits(short.available.max(0)),
-                format_credits(worst)
-            ),
-        };
-        ProxyError::new(ErrorKind::InsufficientQuota, message, format)
-    };
-    match state
-        .wallets
-        .hold(&state.db, caller, &pending.id, worst)
-        .await
-    {
-        Ok(Ok(Some(holds))) => pending.set_holds(holds, worst),
-        Ok(Ok(None)) => {}
-        Ok(Err(refused)) => return Err(short(refused)),
-        Err(FundsError::Unavailable(err)) => return Err(shared_state_unavailable(&err, format)),
-        Err(FundsError::Rebuilding) => {
-            return Err(ProxyError {
-                retry_after: Some(HeaderValue::from_static("3")),
-                ..ProxyError::new(
-                    ErrorKind::Unavailable,
-                    "balances are being rebuilt after a restart of the shared state; try again in a few seconds",
-                    format,
-                )
-            });
-        }
-        Err(FundsError::Database(err)) => return Err(ProxyError::internal(err, format)),
-    }
-    Ok(())
 }
 
 /// Redis cannot be asked: money fails closed, the client may try again.

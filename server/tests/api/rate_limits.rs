@@ -137,6 +137,45 @@ async fn request_headers_count_down_exactly_then_429_with_retry_after() {
     );
 }
 
+/// Requests answered before they hold (an unknown model, a bad body)
+/// take from the window too: with Redis their windows are taken alone,
+/// not with a hold; a full window answers 429 instead of their error, as
+/// when the windows are taken before the body is read.
+#[tokio::test]
+async fn requests_refused_before_they_hold_count_and_a_full_window_answers_first() {
+    let app = app_with(Limits::new(3, 0)).await;
+    let unknown = llm_body(Endpoint::ChatCompletions, "no-such-model", false);
+    let (status, headers, _) = app
+        .call_with_key(Endpoint::ChatCompletions, Some(&app.key), unknown.clone())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 2);
+    let request = llm_request(
+        Endpoint::ChatCompletions.path(),
+        Endpoint::ChatCompletions,
+        Some(&app.key),
+        &[],
+        "{not json".to_owned(),
+    );
+    let (status, headers, _) = app.app.send(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 1);
+    let (status, headers, _) = call(&app, &app.key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(number(&headers, "x-ratelimit-remaining-requests"), 0);
+
+    // Full: the unknown model and the priced one both get the 429.
+    let (status, _, body) = app
+        .call_with_key(Endpoint::ChatCompletions, Some(&app.key), unknown)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (status, headers, body) = call(&app, &app.key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(header(&headers, "retry-after"), "20");
+    // Refused by the window: counted, not recorded.
+    assert!(app.has_no_usage_row(&headers).await);
+}
+
 #[tokio::test]
 async fn anthropic_clients_get_a_429_in_their_own_format() {
     let app = app_with(Limits::new(1, 0)).await;
