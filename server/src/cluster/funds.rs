@@ -215,6 +215,7 @@ impl Cluster {
             .credit
             .key(self.key("w", user))
             .key(self.key("c", user))
+            .key(format!("{}:e:{entry_id}", self.key("w", user)))
             .arg(entry_id)
             .arg(amount)
             .invoke_async(&mut redis)

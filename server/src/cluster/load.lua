@@ -43,7 +43,7 @@ if ARGV[4] ~= '' then
   local credits = redis.call('HGETALL', KEYS[3])
   for i = 1, #credits, 2 do
     if tonumber(credits[i]) > last then
-      redis.call('HSET', KEYS[1], 'e:' .. credits[i], 1)
+      redis.call('SET', KEYS[1] .. ':e:' .. credits[i], 1, 'EX', 86400)
       redis.call('HINCRBY', KEYS[1], field, credits[i + 1])
     end
   end

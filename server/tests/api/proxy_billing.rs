@@ -981,3 +981,48 @@ async fn an_answer_without_usage_is_charged_an_estimate_never_nothing() {
     }
     assert!(verify(proxy.app.db()).await.unwrap().is_empty());
 }
+
+/// With Redis, a grant to a loaded wallet is applied to it once and leaves
+/// no trace in it: every reservation reads the wallet whole, so a field per
+/// ledger entry would make each request slower than the last grant.
+#[tokio::test]
+async fn grants_to_a_shared_wallet_apply_once_and_leave_it_as_small_as_it_was() {
+    use secrecy::ExposeSecret;
+
+    let proxy = ProxyApp::start().await;
+    let settings = &proxy.app.state.settings.redis;
+    let Some(url) = &settings.url else {
+        eprintln!("no Redis (TOLLGATE_TEST_REDIS_URL): nothing to check");
+        return;
+    };
+    proxy.route("mock", "mock-test").await;
+    let (status, _, body) = proxy
+        .call(
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "mock-test", false),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let user_id = proxy.app.user_id_of(&proxy.user).await;
+    let before = proxy.balance().await;
+
+    for _ in 0..20 {
+        proxy.grant(&user_id, 1).await;
+    }
+
+    assert_eq!(proxy.balance().await, before + 20);
+    let available = proxy.app.state.wallets.available(&user_id).await.unwrap();
+    assert_eq!(available, Some(before + 20), "the wallet in Redis");
+    let client = redis::Client::open(url.expose_secret()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let wallet = format!("{}w:{user_id}", settings.prefix);
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(&wallet)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        fields.len() <= 2,
+        "the wallet grew with the grants: {fields:?}"
+    );
+}
