@@ -56,6 +56,21 @@ pub enum Reserved<H> {
     Taken(Vec<Taken>, Result<Result<H, Short>, FundsError>),
 }
 
+impl<H> Reserved<H> {
+    /// The hold of a reservation that asked no windows (none can be full).
+    pub fn funds(self) -> Result<Result<H, Short>, FundsError> {
+        match self {
+            Self::Taken(_, funds) => funds,
+            Self::Full(_) => Err(FundsError::Unavailable(Unavailable(
+                redis::RedisError::from((
+                    redis::ErrorKind::UnexpectedReturnType,
+                    "a full rate-limit window where none was asked",
+                )),
+            ))),
+        }
+    }
+}
+
 /// A reservation on a wallet (and a quota), settled exactly once: settled
 /// or dropped, the release is queued, never awaited in a destructor.
 pub struct SharedHold {

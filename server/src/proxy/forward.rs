@@ -429,45 +429,33 @@ impl Ask<'_> {
             .hold(&state.db, self.caller, &pending.id, worst, asked)
             .await;
         let funds = match (hold, due) {
-            (Ok(Reserved::Taken(taken, funds)), due) => {
-                if let Some(due) = due {
-                    let (rate_headers, meter) = due.taken(taken);
-                    pending.set_token_meter(meter);
-                    *windows = Windows::Taken(rate_headers);
-                }
+            (Ok(reserved), None) => reserved.funds(),
+            (Ok(Reserved::Taken(taken, funds)), Some(due)) => {
+                let (rate_headers, meter) = due.taken(taken);
+                pending.set_token_meter(meter);
+                *windows = Windows::Taken(rate_headers);
                 funds
             }
             (Ok(Reserved::Full(full)), Some(due)) => {
                 let (rate_headers, refused) = due.full(full).map_err(unavailable)?;
-                return Err(Early::Limited(limited(
-                    state,
-                    rate_headers,
-                    &refused,
-                    format,
-                )));
+                let limited = limited(state, rate_headers, &refused, format);
+                return Err(Early::Limited(limited));
             }
             // Redis did not answer: whether the windows were taken is
             // unknown. They are taken alone, as for a request answered
             // before it holds (by this instance's windows when so
             // configured), then the hold alone.
-            (Err(FundsError::Unavailable(_)), Some(_)) => {
-                let limits = caller_limits(state, self.caller, self.plan);
-                let (rate_headers, meter) = take_windows(state, &limits, format)
+            (Err(FundsError::Unavailable(_)), Some(due)) => {
+                *windows = Windows::Due(due);
+                self.take_due(windows, pending)
                     .await
                     .map_err(Early::Limited)?;
-                pending.set_token_meter(meter);
-                *windows = Windows::Taken(rate_headers);
-                match state
+                state
                     .wallets
                     .hold(&state.db, self.caller, &pending.id, worst, &[])
                     .await
-                {
-                    Ok(Reserved::Taken(_, funds)) => funds,
-                    Ok(Reserved::Full(_)) => Err(no_windows_asked()),
-                    Err(err) => Err(err),
-                }
+                    .and_then(Reserved::funds)
             }
-            (Ok(Reserved::Full(_)), None) => Err(no_windows_asked()),
             (Err(err), _) => Err(err),
         };
         let held = funds.map_err(|err| Early::Rejected(self.funds_error(err)))?;
@@ -495,14 +483,6 @@ impl Ask<'_> {
             FundsError::Database(err) => ProxyError::internal(err, format),
         }
     }
-}
-
-/// A full window where none was asked: a reply Tollgate cannot read.
-fn no_windows_asked() -> FundsError {
-    FundsError::Unavailable(Unavailable(redis::RedisError::from((
-        redis::ErrorKind::UnexpectedReturnType,
-        "a full rate-limit window where none was asked",
-    ))))
 }
 
 /// The 402 of a balance or a key quota that cannot cover `worst`.
