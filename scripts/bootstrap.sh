@@ -66,6 +66,12 @@ metrics_tools() {
   command -v promtool >/dev/null || apt_install prometheus
 }
 
+# The image check (scripts/image.sh): podman builds with chroot isolation
+# on a Debian base made with debootstrap; binutils strips the binary.
+image_tools() {
+  apt_install podman debootstrap binutils
+}
+
 # The CLI tests signal the server with `kill` (procps) and tamper with the
 # SQLite file through python3's sqlite3 module (verify-ledger).
 cli_test_tools() {
@@ -100,9 +106,9 @@ sdk_tools() {
 
 case "${1:-}" in
   run) rust_tools; release_tools ;;      # scripts/run.sh: release build
-  test) rust_tools; database_tools; metrics_tools; cli_test_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
+  test) rust_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
-  all) rust_tools; release_tools; database_tools; metrics_tools; cli_test_tools; browser_tools; sdk_tools ;;
+  all) rust_tools; release_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;
   *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

@@ -49,6 +49,9 @@ else
   step "trunk build skipped: trunk is not installed (scripts/bootstrap.sh trunk)"
 fi
 
+step "the container image: built with podman on a local Debian base, its own binary started from its filesystem"
+scripts/image.sh
+
 step "browser tests (Playwright + Debian Chromium)"
 (cd end2end && TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" npx playwright test)
 

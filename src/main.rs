@@ -36,6 +36,9 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Exit 0 when the configured server answers its health check (for a
+    /// container's HEALTHCHECK), 1 otherwise.
+    Health,
     /// Serve a stand-in LLM provider speaking OpenAI's and Anthropic's wire
     /// formats (for tests, benchmarks and trying Tollgate without a key).
     MockUpstream {
@@ -121,6 +124,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Seed(args)) => seed(settings, args).await,
         Command::Admin(AdminCommand::Prune) => prune(settings).await,
         Command::Admin(task) => admin(settings, task).await,
+        Command::Health => {
+            server::router::probe_health(settings.server.addr).await?;
+            println!("healthy");
+            Ok(())
+        }
         Command::MockUpstream { addr } => mock_upstream(addr).await,
     }
 }

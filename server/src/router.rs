@@ -134,6 +134,28 @@ async fn health() -> Json<Value> {
     Json(json!({ "ok": true }))
 }
 
+/// `tollgate health`: whether the server configured to listen on `addr`
+/// answers `/api/health` (a container image's health check, which has no
+/// curl). An unspecified address (`0.0.0.0`) is asked on loopback.
+pub async fn probe_health(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+    };
+    let url = format!(
+        "http://{}/api/health",
+        std::net::SocketAddr::new(ip, addr.port())
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let status = client.get(&url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
+}
+
 async fn api_not_found() -> Error {
     Error::not_found("no such endpoint")
 }
