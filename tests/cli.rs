@@ -1463,3 +1463,29 @@ fn raw_http(
 fn json_body(body: &str) -> &str {
     body.trim()
 }
+
+// ---------------------------------------------------------------------------
+// health (the container image's HEALTHCHECK)
+
+#[test]
+fn health_exits_zero_while_the_configured_server_answers_and_one_once_it_is_gone() {
+    // Arrange
+    let dir = workdir();
+    let (server, port) = serve_on_a_free_port(&dir, &[]);
+    let addr = format!("0.0.0.0:{port}");
+
+    // Act
+    let serving = run(tollgate(&dir)
+        .arg("health")
+        .env("TOLLGATE__SERVER__ADDR", &addr));
+    server.stop();
+    let stopped = run(tollgate(&dir)
+        .arg("health")
+        .env("TOLLGATE__SERVER__ADDR", &addr));
+
+    // Assert: asked on loopback, as a container's health check is.
+    serving.assert_success();
+    assert!(serving.stdout.contains("healthy"), "{serving}");
+    assert_eq!(stopped.status.and_then(|s| s.code()), Some(1), "{stopped}");
+    assert!(stopped.stderr.contains("/api/health"), "{stopped}");
+}
