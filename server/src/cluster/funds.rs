@@ -156,10 +156,15 @@ impl Cluster {
                 Err(err) if answered => return funds(taken, Err(err.into())),
                 Err(err) => return Err(err.into()),
             };
-            // Redis answered: what it did is known.
-            unsure.armed = false;
             answered = true;
-            let reply = match read_windows(&reply, windows.len()) {
+            // Redis answered in a shape this code knows: what it did is
+            // known. Otherwise the hold it may have made is released.
+            let parsed = read_windows(&reply, windows.len());
+            unsure.armed = !matches!(
+                parsed,
+                Ok((Err(_), _) | (Ok(_), [0] | [1, _, _] | [2, _] | [3] | [4] | [5]))
+            );
+            let reply = match parsed {
                 Ok((Err(full), _)) => return Ok(Reserved::Full(full)),
                 Ok((Ok(readings), reply)) => {
                     if !windows.is_empty() {

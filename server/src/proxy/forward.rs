@@ -245,8 +245,9 @@ enum Early {
     Refused(ProxyError),
     /// Recorded: the model exists and the refusal is the user's to see.
     Rejected(ProxyError),
-    /// A full rate-limit window's 429.
-    Limited(Response),
+    /// Answered already: a full rate-limit window's 429, or the 503 of
+    /// windows in a Redis that cannot be reached.
+    Answered(Response),
 }
 
 /// A request the rate limits let in (or will, with its hold): checked,
@@ -348,7 +349,9 @@ impl Ask<'_> {
         Ok(Ready { call, candidates })
     }
 
-    /// Takes the windows still due in Redis, alone: the 429 of a full one.
+    /// Takes the windows still due in Redis, alone: the 429 of a full
+    /// one, or the 503 of a Redis that cannot be reached (unless this
+    /// instance's windows decide meanwhile).
     async fn take_due(&self, windows: &mut Windows, pending: &mut Pending) -> Result<(), Response> {
         if let Windows::Due(..) = windows {
             let limits = caller_limits(self.state, self.caller, self.plan);
@@ -364,7 +367,7 @@ impl Ask<'_> {
         match early {
             Early::Refused(err) => refuse(self.state, err),
             Early::Rejected(err) => reject(pending, err),
-            Early::Limited(response) => response,
+            Early::Answered(response) => response,
         }
     }
 
@@ -439,22 +442,26 @@ impl Ask<'_> {
             (Ok(Reserved::Full(full)), Some(due)) => {
                 let (rate_headers, refused) = due.full(full).map_err(unavailable)?;
                 let limited = limited(state, rate_headers, &refused, format);
-                return Err(Early::Limited(limited));
+                return Err(Early::Answered(limited));
             }
-            // Redis did not answer: whether the windows were taken is
-            // unknown. They are taken alone, as for a request answered
-            // before it holds (by this instance's windows when so
-            // configured), then the hold alone.
-            (Err(FundsError::Unavailable(_)), Some(due)) => {
+            // Redis did not answer: whether the windows were taken (and a
+            // hold made, which is being released) is unknown. A priced
+            // request is refused, as money fails closed; a free one takes
+            // its windows alone, as for a request answered before it holds
+            // (this instance's when so configured), and holds nothing.
+            (Err(FundsError::Unavailable(err)), Some(due)) if worst == 0 => {
                 *windows = Windows::Due(due);
                 self.take_due(windows, pending)
                     .await
-                    .map_err(Early::Limited)?;
-                state
+                    .map_err(Early::Answered)?;
+                match state
                     .wallets
                     .hold(&state.db, self.caller, &pending.id, worst, &[])
                     .await
-                    .and_then(Reserved::funds)
+                {
+                    Ok(reserved) => reserved.funds(),
+                    Err(_) => Err(FundsError::Unavailable(err)),
+                }
             }
             (Err(err), _) => Err(err),
         };
