@@ -22,7 +22,8 @@
 #   DURATION=30s RATE=2000 CONNECTIONS=64 scripts/bench-proxy.sh
 #   BASELINE_BIN=/tmp/tollgate-old SECTIONS=baseline scripts/bench-proxy.sh
 #     (the openai cases through an earlier build and this one, alternating,
-#     in the same run: before and after a change)
+#     in the same run: before and after a change; with the shared section,
+#     the earlier build in Redis too, for its round trips)
 #   PERF_OUT=/tmp/tollgate.perf scripts/bench-proxy.sh   # also profile Tollgate
 #     (perf record, during each "Tollgate, saturation" run; read it with
 #     `perf report -i /tmp/tollgate.perf.<case>`)
@@ -274,14 +275,20 @@ for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && brea
 # Scripts Redis ran: each is one round trip (a batch of settled requests is one).
 evalsha() { redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[=,:]' '/^cmdstat_evalsha:/ {print $3}'; }
 SHARED_CASES=("openai json" "openai sse")
+# With BASELINE_BIN, the earlier build in Redis too: its round trips beside this one's.
+SHARED_MODES="memory redis"; [ -x "${BASELINE_BIN:-}" ] && SHARED_MODES="memory redis baseline-redis"
 for case in "${SHARED_CASES[@]}"; do
   case "$case" in
     "openai json") body="$OPENAI_JSON" ;;
     "openai sse") body="$OPENAI_SSE" ;;
   esac
-  for mode in memory redis; do
+  for mode in $SHARED_MODES; do
     echo "running: $case, state in $mode"
-    if [ "$mode" = redis ]; then GATE_REDIS="redis://127.0.0.1:$REDIS_PORT" start_gate; else start_gate; fi
+    case "$mode" in
+      redis) GATE_REDIS="redis://127.0.0.1:$REDIS_PORT" start_gate ;;
+      baseline-redis) GATE_BIN="$BASELINE_BIN" GATE_REDIS="redis://127.0.0.1:$REDIS_PORT" start_gate ;;
+      *) start_gate ;;
+    esac
     scripts_before=$(evalsha); scripts_before=${scripts_before:-0}
     RESULT["$case/$mode/max"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS")
     RESULT["$case/$mode/rate"]=$(run "http://127.0.0.1:$GATE_PORT/v1/chat/completions" "$body" "authorization: Bearer $KEY" -c "$CONNECTIONS" -q "$RATE" --latency-correction)
@@ -298,10 +305,10 @@ echo
 echo "shared state: balances, holds and rate limits in memory, then in Redis"
 printf '%-15s %-24s %10s %9s %9s %12s %14s\n' "endpoint" "run" "req/s" "p50 ms" "p99 ms" "200s/total" "scripts/req"
 for case in "${SHARED_CASES[@]}"; do
-  for mode in memory redis; do
+  for mode in $SHARED_MODES; do
     for run in "max:saturation" "rate:$RATE/s"; do
       read -r rps p50 p99 ok <<<"${RESULT["$case/$mode/${run%%:*}"]}"
-      trips="-"; [ "$mode" = redis ] && trips="${RESULT["$case/$mode/trips"]}"
+      trips="-"; [ "$mode" != memory ] && trips="${RESULT["$case/$mode/trips"]}"
       printf '%-15s %-24s %10s %9s %9s %12s %14s\n' "$case" "$mode, ${run#*:}" "$rps" "$p50" "$p99" "$ok" "$trips"
     done
   done
