@@ -87,18 +87,24 @@ owner=$(stat -c '%u:%g %a' "$work/rootfs/var/lib/tollgate")
 [ "$owner" = "10001:10001 700" ] || { echo "the data directory is $owner" >&2; exit 1; }
 mapfile -t image_env < <(inspect '{{range .Config.Env}}{{println .}}{{end}}' | sed '/^$/d')
 in_image() { # as the image runs it: its user, its environment, its files
-  env -i "${image_env[@]}" TOLLGATE__SERVER__ADDR="127.0.0.1:$port" \
+  # exec: in the background, $! is the server itself, not a shell.
+  exec env -i "${image_env[@]}" TOLLGATE__SERVER__ADDR="127.0.0.1:$port" \
     TOLLGATE_ADMIN_EMAIL=image@example.com TOLLGATE_ADMIN_PASSWORD=image-password-123 \
     chroot --userspec=10001:10001 "$work/rootfs" /usr/local/bin/tollgate "$@"
 }
+for busy in "$port" "$mock_port"; do
+  ! curl -s -o /dev/null "http://127.0.0.1:$busy/" \
+    || { echo "127.0.0.1:$busy is taken: something else would answer" >&2; exit 1; }
+done
 in_image mock-upstream --addr "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
 pids+=($!)
-(cd / && in_image serve) >"$work/serve.log" 2>&1 &
+in_image serve >"$work/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
   curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
   sleep 0.1
 done
+kill -0 "${pids[1]}" 2>/dev/null || { tail -20 "$work/serve.log" >&2; exit 1; }
 health_said=$(in_image health) || { tail -20 "$work/serve.log" >&2; exit 1; }
 api() { curl -sf "http://127.0.0.1:$port$1" -H 'content-type: application/json' "${@:2}"; }
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
