@@ -1122,6 +1122,121 @@ fn redis_away_for_30_seconds(mut cluster: Cluster) {
     assert_verified(&verified);
 }
 
+#[test]
+fn an_instance_stalled_through_an_empty_restart_of_redis_puts_its_holds_back_before_balances_load()
+{
+    let _serial = one_at_a_time();
+    on_cluster(2, stalled_through_an_empty_restart);
+}
+
+/// B holds most of a balance for a slow request and is stopped
+/// (`SIGSTOP`, as a long pause or a starved machine would) while Redis
+/// restarts empty, for longer than the others take to bring back what
+/// they had. Balances must not be loaded until B has brought back its hold
+/// (or counts as dead): A is refused with a 503 meanwhile, and once B runs
+/// again A may spend only what B does not hold.
+fn stalled_through_an_empty_restart(mut cluster: Cluster) {
+    const GRANTED: i64 = 100;
+    const HELD: i64 = 60;
+    const HELD_WITHIN: Duration = Duration::from_millis(700);
+    /// Beyond the 3 s an instance waits after noticing the restart.
+    const STALLED_FOR: Duration = Duration::from_millis(4_500);
+    const BACK_WITHIN: Duration = Duration::from_secs(15);
+    let started = Instant::now();
+
+    // Arrange
+    let caller = cluster.user("stalled", "pro", GRANTED);
+    // Each instance learns who else is alive with its heartbeat (every
+    // second): one started less than a second before is not waited for.
+    let instances = format!("{REDIS_PREFIX}instances");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster.redis.cli(&["zcard", &instances]).stdout.trim() != "2" {
+        assert!(Instant::now() < deadline, "the instances did not register");
+        thread::sleep(Duration::from_millis(100));
+    }
+    thread::sleep(Duration::from_millis(1_200));
+    let slow = {
+        let (mut clients, secret) = (cluster.clients(), caller.secret.clone());
+        thread::spawn(move || ask(&mut clients, 1, &secret, SLOW_MODEL, HELD, Format::OpenAi))
+    };
+    thread::sleep(HELD_WITHIN);
+    let b = cluster.instances[1].pid();
+    signal(b, "STOP");
+
+    // Act
+    cluster.redis.stop();
+    cluster.redis.start_server();
+    thread::sleep(STALLED_FOR);
+    let mut clients = cluster.clients();
+    let while_stalled = ask(&mut clients, 0, &caller.secret, MODEL, HELD, Format::OpenAi);
+    signal(b, "CONT");
+    let resumed_at = Instant::now();
+    let slow = slow.join().expect("the slow request's thread panicked");
+    let too_much = loop {
+        let sent = ask(&mut clients, 0, &caller.secret, MODEL, HELD, Format::OpenAi);
+        if sent.status != Some(503) || resumed_at.elapsed() >= BACK_WITHIN {
+            break sent;
+        }
+        thread::sleep(Duration::from_millis(250));
+    };
+    let answered_after = resumed_at.elapsed();
+    let within = ask(
+        &mut clients,
+        0,
+        &caller.secret,
+        MODEL,
+        GRANTED - HELD - 10,
+        Format::OpenAi,
+    );
+    let charged: Vec<&Sent> = [&while_stalled, &slow, &too_much, &within]
+        .into_iter()
+        .filter(|sent| sent.status == Some(200))
+        .collect();
+    cluster.wait_for_rows(&caller.user_id, &request_ids(&charged), ROWS_DEADLINE);
+    let books = cluster.books(&caller.user_id);
+    let verified = cluster.verify_ledger();
+
+    // Assert
+    eprintln!(
+        "stalled through an empty restart: while B was stopped A answered {}; B's slow \
+         request {}; {answered_after:?} after B resumed, {HELD} µc asked {}, {} µc asked {}; \
+         balance {} µc; {:.1} s in all",
+        describe(&while_stalled),
+        describe(&slow),
+        describe(&too_much),
+        GRANTED - HELD - 10,
+        describe(&within),
+        books.balance,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        while_stalled.status,
+        Some(503),
+        "balances were loaded while B had not brought back its hold: {}",
+        describe(&while_stalled)
+    );
+    assert!(
+        while_stalled.in_client_format(),
+        "{}",
+        describe(&while_stalled)
+    );
+    assert_eq!(slow.status, Some(200), "{}", describe(&slow));
+    assert_eq!(too_much.status, Some(402), "{}", describe(&too_much));
+    assert_eq!(within.status, Some(200), "{}", describe(&within));
+    books.assert_charged_once(&charged);
+    books.assert_adds_up(GRANTED);
+    assert!(books.balance >= 0, "overspent: balance {}", books.balance);
+    assert_verified(&verified);
+}
+
+/// Sends `kill -<name>` to a process (`STOP`, `CONT`).
+fn signal(pid: u32, name: &str) {
+    let sent = run(std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string()));
+    sent.assert_success();
+}
+
 // ---------------------------------------------------------------------------
 // clients
 
@@ -1444,6 +1559,14 @@ impl Instance {
             dir,
             port,
         }
+    }
+
+    fn pid(&self) -> u32 {
+        self.server
+            .as_ref()
+            .expect("the instance is not running")
+            .child
+            .id()
     }
 
     /// SIGKILL; what it printed.

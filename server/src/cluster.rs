@@ -46,8 +46,9 @@ use crate::config::RedisSettings;
 pub const ALIVE_FOR: Duration = Duration::from_secs(10);
 /// How often an instance renews its registration.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// After Redis came back empty, how long before balances are loaded again:
-/// every live instance has brought back its pending charges by then.
+/// After Redis came back empty, how long at least before balances are
+/// loaded again; beyond it, loads wait for every instance that was alive
+/// to bring back what it had (or to count as dead, after [`ALIVE_FOR`]).
 const REBUILD_GRACE: Duration = Duration::from_secs(3);
 /// An answer Redis owes for longer than this is an outage.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -201,6 +202,9 @@ pub struct Cluster {
     /// The Redis server last seen (its `run_id`): another one (a restart
     /// from a snapshot, a replica promoted) may hold older state.
     server: Mutex<Option<String>>,
+    /// The instances alive at the last heartbeat: if Redis loses them,
+    /// balances wait until they have registered again.
+    peers: Mutex<Vec<String>>,
 }
 
 struct Scripts {
@@ -214,6 +218,8 @@ struct Scripts {
     forget: Script,
     cooldown: Script,
     trial: Script,
+    beat: Script,
+    rejoin: Script,
 }
 
 impl Cluster {
@@ -263,6 +269,8 @@ impl Cluster {
                 forget: Script::new(include_str!("cluster/forget.lua")),
                 cooldown: Script::new(include_str!("cluster/cooldown.lua")),
                 trial: Script::new(include_str!("cluster/trial.lua")),
+                beat: Script::new(include_str!("cluster/beat.lua")),
+                rejoin: Script::new(include_str!("cluster/rejoin.lua")),
             },
             queue,
             queued: AtomicUsize::new(0),
@@ -271,6 +279,7 @@ impl Cluster {
             tasks: Mutex::new(Vec::new()),
             settler: Mutex::new(None),
             server: Mutex::new(None),
+            peers: Mutex::new(Vec::new()),
         });
         cluster
             .register(false)
@@ -292,6 +301,11 @@ impl Cluster {
     /// A key of ours: every name starts with `redis.prefix`.
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}{kind}:{id}", self.prefix)
+    }
+
+    /// The instances alive, by last heartbeat (see `beat.lua`).
+    fn instances_key(&self) -> String {
+        format!("{}instances", self.prefix)
     }
 
     fn connection(&self) -> ConnectionManager {
@@ -344,11 +358,8 @@ impl Cluster {
     /// Registers this instance (again, when Redis lost its registration:
     /// then its pending charges and the holds of its requests in flight are
     /// brought back first, and loads wait for the other instances to do
-    /// the same).
+    /// the same; see `rejoin.lua`).
     async fn register(&self, again: bool) -> Result<(), Unavailable> {
-        let mut redis = self.connection();
-        let alive = self.key("i", &self.instance);
-        let rebuilding = format!("{}rebuilding", self.prefix);
         let unwritten: Vec<(String, Unwritten)> = lock(&self.unwritten)
             .iter()
             .map(|(usage, charge)| (usage.clone(), charge.clone()))
@@ -357,38 +368,35 @@ impl Cluster {
             .iter()
             .map(|(request, hold)| (request.clone(), hold.clone()))
             .collect();
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for (usage, charge) in &unwritten {
-            pipe.hset(self.key("p", &charge.user), usage, charge.charged)
-                .ignore()
-                .hset(self.key("pk", &charge.key), usage, charge.charged)
-                .ignore();
-        }
-        for (request, hold) in &live {
-            let field = format!("h:{}:{request}", self.instance);
-            pipe.hset(self.key("w", &hold.user), &field, hold.amount)
-                .ignore();
-            if hold.quota_amount > 0 {
-                pipe.hset(self.key("q", &hold.key), &field, hold.quota_amount)
-                    .ignore();
-            }
-        }
-        pipe.cmd("SET")
-            .arg(&alive)
-            .arg(1)
-            .arg("PX")
+        let grace = if again { millis(REBUILD_GRACE) } else { 0 };
+        let mut invocation = self.scripts.rejoin.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(&self.instance)
             .arg(millis(ALIVE_FOR))
-            .ignore();
-        if again {
-            pipe.cmd("SET")
-                .arg(&rebuilding)
-                .arg(1)
-                .arg("PX")
-                .arg(millis(REBUILD_GRACE))
-                .ignore();
+            .arg(grace)
+            .arg(unwritten.len());
+        for (usage, charge) in &unwritten {
+            invocation
+                .arg(&charge.user)
+                .arg(&charge.key)
+                .arg(usage)
+                .arg(charge.charged);
         }
-        pipe.query_async::<()>(&mut redis).await?;
+        invocation.arg(live.len());
+        for (request, hold) in &live {
+            invocation
+                .arg(&hold.user)
+                .arg(&hold.key)
+                .arg(request)
+                .arg(hold.amount)
+                .arg(hold.quota_amount);
+        }
+        for peer in lock(&self.peers).iter() {
+            invocation.arg(peer);
+        }
+        let mut redis = self.connection();
+        invocation.invoke_async::<()>(&mut redis).await?;
         if again {
             tracing::warn!(
                 pending = unwritten.len(),
@@ -410,16 +418,19 @@ impl Cluster {
             return Ok(());
         }
         let mut redis = self.connection();
-        let renewed: Option<String> = redis::cmd("SET")
-            .arg(self.key("i", &self.instance))
-            .arg(1)
-            .arg("PX")
+        let alive: Vec<String> = self
+            .scripts
+            .beat
+            .key(self.key("i", &self.instance))
+            .key(self.instances_key())
+            .arg(&self.instance)
             .arg(millis(ALIVE_FOR))
-            .arg("XX")
-            .query_async(&mut redis)
+            .invoke_async(&mut redis)
             .await?;
-        if renewed.is_none() {
+        if alive.is_empty() {
             self.register(true).await?;
+        } else {
+            *lock(&self.peers) = alive;
         }
         Ok(())
     }
@@ -494,8 +505,9 @@ impl Cluster {
             settler.abort();
         }
         let mut redis = self.connection();
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(self.key("i", &self.instance))
+        let _: Result<(), _> = redis::pipe()
+            .del(self.key("i", &self.instance))
+            .zrem(self.instances_key(), &self.instance)
             .query_async(&mut redis)
             .await;
     }

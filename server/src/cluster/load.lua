@@ -10,10 +10,10 @@
 --       not in the snapshot, then each as its usage id and amount, then the
 --       usage ids the snapshot has
 -- Reply: 0 loaded; 1 Redis came back empty too recently: instances may
---        not have brought back their pending charges yet
+--        not have brought back their pending charges and holds yet
 local prefix, field = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', KEYS[1], field) == 1 then return 0 end
-if redis.call('EXISTS', prefix .. 'rebuilding') == 1 then return 1 end
+if redis.call('EXISTS', prefix .. 'rebuilding', prefix .. 'waiting') > 0 then return 1 end
 
 local sign = tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], field, ARGV[3])
