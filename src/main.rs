@@ -36,6 +36,9 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The catalog file (`catalog.file`): providers and models as code.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Exit 0 when the configured server answers its health check (for a
     /// container's HEALTHCHECK), 1 otherwise.
     Health,
@@ -44,6 +47,21 @@ enum Command {
     MockUpstream {
         #[arg(long, default_value = "127.0.0.1:9999")]
         addr: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Read the catalog file and check it (its fields, its references, the
+    /// environment variables of its keys), without the database.
+    Check,
+    /// Bring the database to what the catalog file declares, in one
+    /// transaction, and print each change; a second apply changes nothing.
+    /// A running instance without Redis sees the changes at its next start.
+    Apply {
+        /// Print what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -124,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Seed(args)) => seed(settings, args).await,
         Command::Admin(AdminCommand::Prune) => prune(settings).await,
         Command::Admin(task) => admin(settings, task).await,
+        Command::Config(task) => config(settings, task).await,
         Command::Health => {
             server::router::probe_health(settings.server.addr).await?;
             println!("healthy");
@@ -159,6 +178,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _instance_lock = server::db::claim_sole_instance(&settings).await?;
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
+    apply_catalog_file(&state).await?;
     let router = app::ssr::site_router(state.clone());
     let listener = listen(addr).await?;
     let housekeeping = server::housekeeping::Housekeeping::start(state.clone());
@@ -213,6 +233,80 @@ async fn announce_first_admin(state: &AppState) -> anyhow::Result<()> {
                 admin.email
             ),
         }
+    }
+    Ok(())
+}
+
+/// On every start: the catalog file, when one is configured, is applied
+/// before the first request (a file that does not check stops the start).
+async fn apply_catalog_file(state: &AppState) -> anyhow::Result<()> {
+    let Some(path) = &state.settings.catalog.file else {
+        return Ok(());
+    };
+    let checked = server::declared::check(path)?;
+    // Instances started together apply together: the one that loses the
+    // race (a name just taken) finds the other's work on its next try.
+    let mut tries = 0;
+    let applied = loop {
+        tries += 1;
+        match server::declared::apply(&state.db, &state.vault, &checked, false).await {
+            Err(server::Error::Conflict(_)) if tries < 3 => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            applied => {
+                break applied.map_err(|err| {
+                    anyhow::anyhow!("{}: {}", path.display(), operator_error(err))
+                })?;
+            }
+        }
+    };
+    for step in &applied.steps {
+        tracing::info!(change = %step, "catalog file {} applied", checked.source);
+    }
+    if !applied.steps.is_empty() {
+        state.catalog.invalidate();
+    }
+    if applied.changed_plans() {
+        let defaults = state.settings.rate_limits.by_plan();
+        server::limits::plans::reload(&state.db, &state.rate_limits, &defaults)
+            .await
+            .map_err(operator_error)?;
+    }
+    Ok(())
+}
+
+/// `config check` and `config apply`.
+async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
+    let path = settings.catalog.file.clone().context(
+        "no catalog file is configured: set catalog.file in tollgate.toml (or TOLLGATE__CATALOG__FILE)",
+    )?;
+    let checked = server::declared::check(&path)?;
+    let dry_run = match task {
+        ConfigCommand::Check => {
+            println!(
+                "{}: {} providers, {} models and {} plans' rate limits, every reference and variable found",
+                path.display(),
+                checked.providers(),
+                checked.models(),
+                checked.plans()
+            );
+            return Ok(());
+        }
+        ConfigCommand::Apply { dry_run } => dry_run,
+    };
+    let db = server::db::connect(&settings).await?;
+    server::db::migrate(&db).await?;
+    let vault = server::vault::Vault::load_or_create(&settings)?;
+    let applied = server::declared::apply(&db, &vault, &checked, dry_run)
+        .await
+        .map_err(operator_error)?;
+    for step in &applied.steps {
+        println!("{step}");
+    }
+    let verb = if dry_run { "would change" } else { "changed" };
+    match applied.steps.len() {
+        0 => println!("{}: no changes", path.display()),
+        n => println!("{}: {verb} {n} item(s)", path.display()),
     }
     Ok(())
 }

@@ -1465,6 +1465,477 @@ fn json_body(body: &str) -> &str {
 }
 
 // ---------------------------------------------------------------------------
+// the catalog as code
+
+/// A provider (its key from `CATALOG_UPSTREAM_KEY`), two models (the first
+/// falling back to the second) and the `pro` plan's rate limits.
+const CATALOG: &str = r#"
+[[providers]]
+name = "declared"
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = ["CATALOG_UPSTREAM_KEY"]
+
+[[models]]
+public_name = "declared-main"
+provider = "declared"
+upstream_model = "gpt-main"
+input_price = 1000000
+output_price = 2000000
+fallbacks = ["declared-spare"]
+
+[[models]]
+public_name = "declared-spare"
+deployments = [{ provider = "declared", upstream_model = "gpt-spare", weight = 3 }]
+input_price = 0
+output_price = 0
+plans = ["pro"]
+
+[rate_limits.pro]
+requests_per_minute = 321
+tokens_per_minute = 654321
+"#;
+const CATALOG_KEY: &str = "sk-catalog-upstream-key-0123456789";
+
+/// `tollgate` in `dir` with the catalog file `catalog.toml` and its key.
+fn with_catalog(dir: &TempDir) -> Command {
+    let mut command = tollgate(dir);
+    command
+        .env("TOLLGATE__CATALOG__FILE", "catalog.toml")
+        .env("CATALOG_UPSTREAM_KEY", CATALOG_KEY);
+    command
+}
+
+/// `serve` with the catalog file, ready.
+fn serve_with_catalog(dir: &TempDir) -> (Server, u16) {
+    let port = free_port();
+    let mut server = Server::start(
+        with_catalog(dir)
+            .envs(ADMIN_ENV)
+            .env("TOLLGATE__SERVER__ADDR", addr(port)),
+    );
+    server.wait_until_ready(port);
+    (server, port)
+}
+
+/// The admin API's models by public name.
+fn models_by_name(port: u16, admin: &str) -> std::collections::BTreeMap<String, Value> {
+    let (status, listed) = http(port, "GET", "/api/admin/models", Some(admin), None);
+    assert_eq!(status, 200, "{listed}");
+    listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|model| {
+            (
+                model["public_name"].as_str().unwrap().to_owned(),
+                model.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_catalog_file_applies_once_and_then_only_what_changed_and_its_items_refuse_admin_edits() {
+    // Arrange
+    let dir = workdir();
+    std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
+
+    // Act: check, a dry run (twice), an apply (twice).
+    let checked = run(with_catalog(&dir).args(["config", "check"]));
+    let dry = run(with_catalog(&dir).args(["config", "apply", "--dry-run"]));
+    let dry_again = run(with_catalog(&dir).args(["config", "apply", "--dry-run"]));
+    let applied = run(with_catalog(&dir).args(["config", "apply"]));
+    let again = run(with_catalog(&dir).args(["config", "apply"]));
+
+    // Assert
+    checked.assert_success();
+    assert!(
+        checked
+            .stdout
+            .contains("1 providers, 2 models and 1 plans' rate limits"),
+        "{checked}"
+    );
+    for output in [&dry, &dry_again, &applied] {
+        output.assert_success();
+        for line in [
+            "+ provider declared",
+            "+ model declared-main",
+            "+ model declared-spare",
+            "~ rate limits pro: 321 requests and 654321 tokens a minute",
+        ] {
+            assert!(output.stdout.contains(line), "no {line:?}: {output}");
+        }
+    }
+    assert!(dry.stdout.contains("would change 4 item(s)"), "{dry}");
+    assert!(applied.stdout.contains("changed 4 item(s)"), "{applied}");
+    again.assert_success();
+    assert!(again.stdout.contains("catalog.toml: no changes"), "{again}");
+
+    // Act: the server shows the items as managed and refuses edits.
+    let (server, port) = serve_with_catalog(&dir);
+    let admin = admin_token(port);
+    let models = models_by_name(port, &admin);
+    let main = &models["declared-main"];
+    let edit = json!({ "output_price": 1 });
+    let path = format!("/api/admin/models/{}", main["id"].as_str().unwrap());
+    let (edited, refusal) = http(port, "PATCH", &path, Some(&admin), Some(&edit));
+    let (deleted, _) = http(port, "DELETE", &path, Some(&admin), None);
+    let provider_path = format!(
+        "/api/admin/providers/{}",
+        main["provider_id"].as_str().unwrap()
+    );
+    let (provider_edited, _) = http(
+        port,
+        "PATCH",
+        &provider_path,
+        Some(&admin),
+        Some(&json!({ "base_url": "http://127.0.0.1:8/v1" })),
+    );
+    let (_, plans) = http(port, "GET", "/api/admin/rate-limits", Some(&admin), None);
+    let limits = json!({ "requests_per_minute": 1, "tokens_per_minute": 1 });
+    let (limits_set, _) = http(
+        port,
+        "PUT",
+        "/api/admin/rate-limits/pro",
+        Some(&admin),
+        Some(&limits),
+    );
+    let output = server.stop();
+
+    // Assert
+    assert_eq!(main["managed_by"], json!("catalog.toml"), "{main}");
+    assert_eq!(
+        main["output_price"]["micro_credits_per_mtok"],
+        json!(2_000_000),
+        "{main}"
+    );
+    assert_eq!(main["fallbacks"], json!(["declared-spare"]), "{main}");
+    let spare = &models["declared-spare"];
+    assert_eq!(spare["deployments"][0]["weight"], json!(3), "{spare}");
+    assert_eq!(spare["plans"], json!(["pro"]), "{spare}");
+    assert_eq!(edited, 409, "{refusal}");
+    let message = refusal["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("catalog.toml") && message.contains("tollgate config apply"),
+        "{refusal}"
+    );
+    assert_eq!((deleted, provider_edited, limits_set), (409, 409, 409));
+    let pro = plans["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|plan| plan["plan"] == "pro")
+        .unwrap();
+    assert_eq!(
+        (
+            &pro["requests_per_minute"],
+            &pro["source"],
+            &pro["managed_by"]
+        ),
+        (&json!(321), &json!("catalog"), &json!("catalog.toml")),
+        "{pro}"
+    );
+    assert!(
+        models["tollgate-mock"]["managed_by"].is_null(),
+        "an admin's model stays editable"
+    );
+    output.assert_never_shows(CATALOG_KEY);
+
+    // Act: the file changes (a price, a model removed); a restart applies it.
+    let edited_catalog = CATALOG
+        .replace("output_price = 2000000", "output_price = 3000000")
+        .replace("fallbacks = [\"declared-spare\"]", "")
+        .split("[[models]]\npublic_name = \"declared-spare\"")
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(dir.path().join("catalog.toml"), edited_catalog).unwrap();
+    let (server, port) = serve_with_catalog(&dir);
+    let models = models_by_name(port, &admin_token(port));
+    let output = server.stop();
+
+    // Assert
+    assert_eq!(
+        models["declared-main"]["output_price"]["micro_credits_per_mtok"],
+        json!(3_000_000)
+    );
+    assert_eq!(models["declared-main"]["fallbacks"], json!([]));
+    assert!(!models.contains_key("declared-spare"), "{models:?}");
+    assert!(output.stderr.contains("- model declared-spare"), "{output}");
+    assert!(
+        output
+            .stderr
+            .contains("- rate limits pro: the config file's again"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_catalog_key_variable_that_is_not_set_is_named_by_check_and_stops_the_start() {
+    // Arrange
+    let dir = workdir();
+    std::fs::write(dir.path().join("catalog.toml"), CATALOG).unwrap();
+    let without_key = || {
+        let mut command = tollgate(&dir);
+        command.env("TOLLGATE__CATALOG__FILE", "catalog.toml");
+        command
+    };
+
+    // Act
+    let checked = run(without_key().args(["config", "check"]));
+    let served = run(without_key()
+        .envs(ADMIN_ENV)
+        .env("TOLLGATE__SERVER__ADDR", addr(free_port()))
+        .arg("serve"));
+
+    // Assert
+    checked.assert_refused_naming("CATALOG_UPSTREAM_KEY");
+    served.assert_refused_naming("CATALOG_UPSTREAM_KEY");
+}
+
+// ---------------------------------------------------------------------------
+// OpenTelemetry traces
+
+#[test]
+fn each_proxied_request_is_one_span_with_the_genai_attributes_at_the_otlp_endpoint() {
+    // Arrange: a receiver of OTLP/HTTP in JSON, and a server exporting to it.
+    let receiver = OtlpReceiver::start();
+    let dir = workdir();
+    let endpoint = format!("http://127.0.0.1:{}", receiver.port);
+    let (server, port) = serve_on_a_free_port(
+        &dir,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("OTEL_SERVICE_NAME", "tollgate-under-test"),
+        ],
+    );
+    let key = new_api_key(port, &admin_token(port));
+    let mut client = support::Client::new(port);
+    let ask = |client: &mut support::Client, path: &str, header: (&str, &str), body: &str| {
+        let answer = client.post(path, &[header], body).expect("no answer");
+        let usage: Value = serde_json::from_str(&answer.body).unwrap_or_default();
+        (answer.status, answer.request_id(), usage)
+    };
+    let bearer = format!("Bearer {key}");
+
+    // Act: one OpenAI and one Anthropic request, and one for a model that
+    // does not exist (refused before any provider is called).
+    let chat = ask(
+        &mut client,
+        "/v1/chat/completions",
+        ("Authorization", &bearer),
+        r#"{"model":"tollgate-mock","messages":[{"role":"user","content":"one two three"}]}"#,
+    );
+    let messages = ask(
+        &mut client,
+        "/v1/messages",
+        ("x-api-key", &key),
+        r#"{"model":"tollgate-mock","max_tokens":50,"messages":[{"role":"user","content":"four five"}]}"#,
+    );
+    let unknown = ask(
+        &mut client,
+        "/v1/chat/completions",
+        ("Authorization", &bearer),
+        r#"{"model":"no-such-model","messages":[{"role":"user","content":"six"}]}"#,
+    );
+    let spans = receiver.spans_within(2, Duration::from_secs(15));
+    let output = server.terminate(Duration::from_secs(10));
+
+    // Assert
+    assert_eq!((chat.0, messages.0, unknown.0), (200, 200, 404));
+    let resource = &receiver.requests()[0]["resourceSpans"][0]["resource"];
+    assert_eq!(
+        attribute(resource, "service.name"),
+        json!("tollgate-under-test"),
+        "{resource}"
+    );
+    assert_eq!(spans.len(), 2, "one span per answered request: {spans:#?}");
+    for (sent, input, output_tokens, endpoint) in [
+        (
+            &chat,
+            &chat.2["usage"]["prompt_tokens"],
+            &chat.2["usage"]["completion_tokens"],
+            "chat_completions",
+        ),
+        (
+            &messages,
+            &messages.2["usage"]["input_tokens"],
+            &messages.2["usage"]["output_tokens"],
+            "messages",
+        ),
+    ] {
+        let request_id = sent.1.clone().expect("an answer without x-request-id");
+        let span = spans
+            .iter()
+            .find(|span| attribute(span, "tollgate.request_id") == json!(request_id))
+            .unwrap_or_else(|| panic!("no span for {request_id}: {spans:#?}"));
+        assert_eq!(span["name"], json!("chat tollgate-mock"), "{span}");
+        assert_eq!(attribute(span, "gen_ai.operation.name"), json!("chat"));
+        assert_eq!(
+            attribute(span, "gen_ai.request.model"),
+            json!("tollgate-mock")
+        );
+        assert_eq!(
+            attribute(span, "gen_ai.provider.name"),
+            json!("tollgate.mock")
+        );
+        assert_eq!(attribute(span, "tollgate.endpoint"), json!(endpoint));
+        assert_eq!(attribute(span, "http.response.status_code"), json!(200));
+        assert!(
+            input.as_i64().is_some_and(|tokens| tokens > 0),
+            "{}",
+            sent.2
+        );
+        assert_eq!(
+            &attribute(span, "gen_ai.usage.input_tokens"),
+            input,
+            "{span}"
+        );
+        assert_eq!(
+            &attribute(span, "gen_ai.usage.output_tokens"),
+            output_tokens,
+            "{span}"
+        );
+        let nanos = |field: &str| span[field].as_str().and_then(|n| n.parse::<u64>().ok());
+        assert!(
+            nanos("startTimeUnixNano") < nanos("endTimeUnixNano"),
+            "{span}"
+        );
+    }
+    output.assert_never_shows(&key);
+}
+
+#[test]
+fn an_otlp_protocol_tollgate_cannot_send_stops_the_start_naming_the_variable() {
+    // Arrange
+    let dir = workdir();
+
+    // Act
+    let refused = run(tollgate(&dir)
+        .arg("serve")
+        .env("TOLLGATE__SERVER__ADDR", addr(free_port()))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"));
+
+    // Assert
+    refused.assert_refused_naming("OTEL_EXPORTER_OTLP_PROTOCOL=grpc");
+}
+
+/// A span's (or a resource's) attribute, as JSON: OTLP/JSON writes 64-bit
+/// integers as strings.
+fn attribute(item: &Value, key: &str) -> Value {
+    let Some(value) = item["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|attribute| attribute["key"] == key)
+        .map(|attribute| &attribute["value"])
+    else {
+        return Value::Null;
+    };
+    match (
+        &value["intValue"],
+        &value["stringValue"],
+        &value["boolValue"],
+    ) {
+        (Value::String(int), _, _) => json!(int.parse::<i64>().unwrap()),
+        (Value::Number(int), _, _) => json!(int),
+        (_, Value::String(text), _) => json!(text),
+        (_, _, Value::Bool(flag)) => json!(flag),
+        _ => value.clone(),
+    }
+}
+
+/// An OTLP/HTTP endpoint on 127.0.0.1 that keeps every JSON export it
+/// receives and answers each with success.
+struct OtlpReceiver {
+    port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl OtlpReceiver {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = received.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = kept.clone();
+                thread::spawn(move || Self::serve(stream, &kept));
+            }
+        });
+        Self { port, received }
+    }
+
+    /// Reads requests on one connection (kept alive) until it closes.
+    fn serve(stream: TcpStream, kept: &std::sync::Mutex<Vec<Value>>) {
+        use std::io::BufRead;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        loop {
+            let mut length = 0;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            kept.lock()
+                .unwrap()
+                .push(serde_json::from_slice(&body).unwrap());
+            let answer =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            reader.get_mut().write_all(answer.as_bytes()).unwrap();
+        }
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        self.received.lock().unwrap().clone()
+    }
+
+    fn spans(&self) -> Vec<Value> {
+        let mut spans = Vec::new();
+        for request in self.requests() {
+            for resource in request["resourceSpans"].as_array().into_iter().flatten() {
+                for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                    spans.extend(scope["spans"].as_array().into_iter().flatten().cloned());
+                }
+            }
+        }
+        spans
+    }
+
+    /// The spans received once there are `count`, or after `deadline`
+    /// (and a moment more, for any beyond `count`).
+    fn spans_within(&self, count: usize, deadline: Duration) -> Vec<Value> {
+        let until = Instant::now() + deadline;
+        while self.spans().len() < count && Instant::now() < until {
+            thread::sleep(Duration::from_millis(50));
+        }
+        thread::sleep(Duration::from_millis(500));
+        self.spans()
+    }
+}
+
+// ---------------------------------------------------------------------------
 // health (the container image's HEALTHCHECK)
 
 #[test]

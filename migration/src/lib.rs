@@ -22,6 +22,7 @@ mod m20261204_000015_billing_ceiling;
 mod m20261205_000016_invitations;
 mod m20261205_000017_retention;
 mod m20261206_000018_deployments;
+mod m20261207_000019_managed;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000016_invitations::Migration),
             Box::new(m20261205_000017_retention::Migration),
             Box::new(m20261206_000018_deployments::Migration),
+            Box::new(m20261207_000019_managed::Migration),
         ]
     }
 }

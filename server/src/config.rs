@@ -56,6 +56,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub metrics: MetricsSettings,
     pub log: LogSettings,
+    pub catalog: CatalogSettings,
 }
 
 /// Redis, for several instances on one PostgreSQL (`server::cluster`).
@@ -435,6 +436,16 @@ pub struct MetricsSettings {
     pub token: Option<SecretString>,
 }
 
+/// The catalog as code (`server::declared`): providers and models declared
+/// in a file, applied on start and by `tollgate config apply`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogSettings {
+    /// A TOML file of `[[providers]]` and `[[models]]`; `None` (the
+    /// default): the catalog is only what admins make.
+    pub file: Option<PathBuf>,
+}
+
 /// How usage rows reach the database.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -529,6 +540,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             metrics: MetricsSettings::default(),
             log: LogSettings::default(),
+            catalog: CatalogSettings::default(),
         }
     }
 }

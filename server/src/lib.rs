@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod config;
 pub mod credits;
 pub mod db;
+pub mod declared;
 pub mod entitlements;
 pub mod entity;
 pub mod error;

@@ -147,8 +147,7 @@ pub async fn probe_health(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         "http://{}/api/health",
         std::net::SocketAddr::new(ip, addr.port())
     );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    let client = crate::proxy::upstream::client_builder()
         .timeout(std::time::Duration::from_secs(3))
         .build()?;
     let status = client.get(&url).send().await?.status();

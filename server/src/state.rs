@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -27,12 +26,27 @@ use crate::{
     proxy::{catalog::Catalog, health::Health, upstream::Clients},
     telemetry::counters::Counters,
     telemetry::metrics::{self, MetricsWriter},
+    telemetry::traces::Traces,
     usage::Recorder,
     vault::Vault,
 };
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// What every handler, server function and task shares. One pointer: each
+/// extractor and task that takes the state costs one atomic increment, not
+/// one per part.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct App {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
@@ -52,6 +66,8 @@ pub struct AppState {
     pub usage: Recorder,
     /// Refusals and overruns, counted in memory.
     pub counters: Arc<Counters>,
+    /// A span per proxied request, when OpenTelemetry export is set up.
+    pub traces: Option<Traces>,
     /// Balances and holds in memory.
     pub wallets: Arc<Wallets>,
     /// Requests and tokens per minute, per key and per user.
@@ -139,7 +155,7 @@ impl AppState {
                 },
             );
         }
-        Ok(Self {
+        Ok(Self(Arc::new(App {
             db: db.clone(),
             settings: Arc::new(settings),
             jwt: Arc::new(jwt),
@@ -153,13 +169,14 @@ impl AppState {
             health,
             usage,
             counters,
+            traces: Traces::from_env()?,
             wallets,
             rate_limits,
             entitlements,
             presence: Arc::new(Presence::new(cluster.clone())),
             live,
             cluster,
-        })
+        })))
     }
 
     /// Graceful shutdown, after the server stopped taking requests and the
@@ -167,6 +184,9 @@ impl AppState {
     pub async fn flush_writers(&self) {
         self.usage.shutdown().await;
         self.metrics.shutdown().await;
+        if let Some(traces) = &self.traces {
+            traces.shutdown().await;
+        }
         if let Some(cluster) = &self.cluster {
             cluster.shutdown(std::time::Duration::from_secs(5)).await;
         }

@@ -76,6 +76,9 @@ pub struct ProviderInfo {
     /// usable.
     #[serde(default)]
     pub problem: Option<String>,
+    /// The catalog file that declares it: edited there, not here.
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 /// A price as the API shows it.
@@ -110,6 +113,9 @@ pub struct ModelInfo {
     pub enabled: bool,
     /// Empty: every plan.
     pub plans: Vec<String>,
+    /// The catalog file that declares it: edited there, not here.
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 /// A provider and upstream model that may serve a model.

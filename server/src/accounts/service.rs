@@ -543,6 +543,18 @@ pub struct FirstAdmin {
     pub generated_password: Option<String>,
 }
 
+/// The first admin still there, by creation: who changes made by the
+/// server itself (the catalog file's apply) are recorded as.
+pub async fn oldest_admin<C: ConnectionTrait>(db: &C) -> Result<Option<String>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::DeletedAt.is_null())
+        .order_by_asc(user::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|admin| admin.id))
+}
+
 /// With no admin yet, creates one from the given email and password, or
 /// `admin@localhost` with a generated password.
 pub async fn ensure_first_admin(

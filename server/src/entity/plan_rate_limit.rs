@@ -14,6 +14,8 @@ pub struct Model {
     pub tokens_per_minute: i64,
     /// The admin who set them.
     pub updated_by: Option<String>,
+    /// The catalog file that declares them (`NULL`: an admin set them).
+    pub managed_by: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -21,6 +21,8 @@ pub struct Model {
     /// `provider:<id>:header:<name>`.
     pub extra_headers: String,
     pub enabled: bool,
+    /// The catalog file that declares it (`NULL`: an admin made it).
+    pub managed_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -30,6 +30,8 @@ pub struct Model {
     /// JSON array of public model names tried in order when every
     /// deployment failed.
     pub fallbacks: String,
+    /// The catalog file that declares it (`NULL`: an admin made it).
+    pub managed_by: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -177,6 +177,10 @@ pub struct ModelView {
     pub max_output_tokens: Option<i64>,
     pub enabled: bool,
     pub plans: Vec<PlanName>,
+    /// The catalog file that declares it, when one does: the admin API
+    /// refuses to change it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     #[serde(with = "serde_iso")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_iso")]
@@ -214,6 +218,7 @@ impl From<StoredModel> for ModelView {
             upstream_model: m.upstream_model,
             max_output_tokens: m.max_output_tokens,
             enabled: m.enabled,
+            managed_by: m.managed_by,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -278,6 +283,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<StoredM
         enabled: Set(new.enabled.unwrap_or(true)),
         plans: Set(encode_plans(new.plans)?),
         fallbacks: Set(encode_names(fallbacks)?),
+        managed_by: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -469,7 +475,7 @@ pub async fn all_deployments<C: ConnectionTrait>(
     Ok(grouped)
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<StoredModel>> {
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<StoredModel>> {
     let models = shadow_model::Entity::find()
         .order_by_asc(shadow_model::Column::PublicName)
         .all(db)
@@ -496,7 +502,8 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<StoredModel> {
 }
 
 /// Applies an admin's change, with its `model.update` audit entry (old and
-/// new prices included) in the same transaction.
+/// new prices included) in the same transaction; a model the catalog file
+/// manages is refused.
 pub async fn update(
     db: &DatabaseConnection,
     actor_id: &str,
@@ -505,7 +512,32 @@ pub async fn update(
 ) -> Result<StoredModel> {
     let txn = db::begin_write(db).await?;
     let current = get(&txn, id).await?;
+    ensure_unmanaged(&current.model)?;
     let before = audit::snapshot(&ModelView::from(current.clone()))?;
+    let stored = self::change(&txn, current, change).await?;
+    let after = audit::snapshot(&ModelView::from(stored.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ModelUpdate,
+        Target::model(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Applies `change` to `current` (no audit entry: [`update`], or the
+/// catalog file's apply).
+pub async fn change<C: ConnectionTrait>(
+    txn: &C,
+    current: StoredModel,
+    change: ModelChange,
+) -> Result<StoredModel> {
+    let id = current.model.id.clone();
+    let id = id.as_str();
     let public_name = match change.public_name {
         Some(name) => validate_public_name(&name)?,
         None => current.model.public_name.clone(),
@@ -535,7 +567,7 @@ pub async fn update(
         (false, None) => None,
     };
     let deployments = match deployments {
-        Some(deployments) => Some(validate_deployments(&txn, deployments).await?),
+        Some(deployments) => Some(validate_deployments(txn, deployments).await?),
         None => None,
     };
     let mut model = current.model.into_active_model();
@@ -545,7 +577,7 @@ pub async fn update(
         model.upstream_model = Set(first.upstream_model.clone());
     }
     if let Some(fallbacks) = change.fallbacks {
-        let fallbacks = validate_fallbacks(&txn, &public_name, fallbacks).await?;
+        let fallbacks = validate_fallbacks(txn, &public_name, fallbacks).await?;
         model.fallbacks = Set(encode_names(fallbacks)?);
     }
     for (field, value, column) in [
@@ -576,24 +608,12 @@ pub async fn update(
         model.plans = Set(encode_plans(plans)?);
     }
     model.updated_at = Set(time::now());
-    let model = model.update(&txn).await.map_err(name_taken)?;
+    let model = model.update(txn).await.map_err(name_taken)?;
     let deployments = match deployments {
-        Some(deployments) => replace_deployments(&txn, id, deployments).await?,
+        Some(deployments) => replace_deployments(txn, id, deployments).await?,
         None => current.deployments,
     };
-    let stored = StoredModel { model, deployments };
-    let after = audit::snapshot(&ModelView::from(stored.clone()))?;
-    audit::record(
-        &txn,
-        actor_id,
-        Action::ModelUpdate,
-        Target::model(id),
-        Some(before),
-        Some(after),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(stored)
+    Ok(StoredModel { model, deployments })
 }
 
 /// What deleting a model did.
@@ -610,41 +630,10 @@ pub enum Deletion {
 /// model, or nothing).
 pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<Deletion> {
     let txn = db::begin_write(db).await?;
-    let StoredModel { model, deployments } = get(&txn, id).await?;
-    let before = audit::snapshot(&ModelView::from(StoredModel {
-        model: model.clone(),
-        deployments: deployments.clone(),
-    }))?;
-    // The daily rollups too: usage rows may have been pruned
-    // (`retention.usage_days`), and the rollups name the model.
-    let used = usage_record::Entity::find()
-        .filter(usage_record::Column::ModelId.eq(model.id.as_str()))
-        .one(&txn)
-        .await?
-        .is_some()
-        || daily_usage::Entity::find()
-            .filter(daily_usage::Column::Model.eq(model.public_name.as_str()))
-            .one(&txn)
-            .await?
-            .is_some();
-    let deletion = if used {
-        let mut active = model.into_active_model();
-        active.enabled = Set(false);
-        active.updated_at = Set(time::now());
-        Deletion::Disabled(Box::new(StoredModel {
-            model: active.update(&txn).await?,
-            deployments,
-        }))
-    } else {
-        model_deployment::Entity::delete_many()
-            .filter(model_deployment::Column::ModelId.eq(model.id.as_str()))
-            .exec(&txn)
-            .await?;
-        shadow_model::Entity::delete_by_id(model.id)
-            .exec(&txn)
-            .await?;
-        Deletion::Deleted
-    };
+    let stored = get(&txn, id).await?;
+    ensure_unmanaged(&stored.model)?;
+    let before = audit::snapshot(&ModelView::from(stored.clone()))?;
+    let deletion = remove(&txn, stored).await?;
     let after = match &deletion {
         Deletion::Disabled(model) => Some(audit::snapshot(&ModelView::from((**model).clone()))?),
         Deletion::Deleted => None,
@@ -660,6 +649,68 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     .await?;
     txn.commit().await?;
     Ok(deletion)
+}
+
+/// Deletes a model that was never used, disables one that was (no audit
+/// entry: [`delete`], or the catalog file's apply).
+pub async fn remove<C: ConnectionTrait>(txn: &C, stored: StoredModel) -> Result<Deletion> {
+    let StoredModel { model, deployments } = stored;
+    // The daily rollups too: usage rows may have been pruned
+    // (`retention.usage_days`), and the rollups name the model.
+    let used = usage_record::Entity::find()
+        .filter(usage_record::Column::ModelId.eq(model.id.as_str()))
+        .one(txn)
+        .await?
+        .is_some()
+        || daily_usage::Entity::find()
+            .filter(daily_usage::Column::Model.eq(model.public_name.as_str()))
+            .one(txn)
+            .await?
+            .is_some();
+    let deletion = if used {
+        let mut active = model.into_active_model();
+        active.enabled = Set(false);
+        active.updated_at = Set(time::now());
+        Deletion::Disabled(Box::new(StoredModel {
+            model: active.update(txn).await?,
+            deployments,
+        }))
+    } else {
+        model_deployment::Entity::delete_many()
+            .filter(model_deployment::Column::ModelId.eq(model.id.as_str()))
+            .exec(txn)
+            .await?;
+        shadow_model::Entity::delete_by_id(model.id)
+            .exec(txn)
+            .await?;
+        Deletion::Deleted
+    };
+    Ok(deletion)
+}
+
+/// Marks a model as the catalog file `source`'s (`None`: an admin's).
+pub async fn set_managed<C: ConnectionTrait>(db: &C, id: &str, source: Option<&str>) -> Result<()> {
+    shadow_model::Entity::update_many()
+        .col_expr(
+            shadow_model::Column::ManagedBy,
+            sea_orm::sea_query::Expr::value(source.map(str::to_owned)),
+        )
+        .filter(shadow_model::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// 409 for an admin's edit of a model the catalog file manages.
+fn ensure_unmanaged(model: &shadow_model::Model) -> Result<()> {
+    match &model.managed_by {
+        Some(source) => Err(crate::declared::refuse_managed(
+            "model",
+            &model.public_name,
+            source,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A model's output ceiling: a whole number of tokens, at least 1.

@@ -24,8 +24,8 @@ use crate::{
     vault::Vault,
 };
 
-const DEFAULT_TIMEOUT_SECS: u32 = 600;
-const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
+pub const DEFAULT_TIMEOUT_SECS: u32 = 600;
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
 const MAX_EXTRA_HEADERS: usize = 32;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +77,10 @@ pub struct ProviderView {
     /// them again. Set by the list and get handlers, not in audit entries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The catalog file that declares it, when one does: the admin API
+    /// refuses to change it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     #[serde(with = "serde_iso")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_iso")]
@@ -99,6 +103,7 @@ impl From<provider::Model> for ProviderView {
             connect_timeout_secs: p.connect_timeout_secs,
             enabled: p.enabled,
             problem: None,
+            managed_by: p.managed_by,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -171,6 +176,7 @@ pub async fn create<C: ConnectionTrait>(
             120,
         )?),
         enabled: Set(new.enabled.unwrap_or(true)),
+        managed_by: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -179,7 +185,7 @@ pub async fn create<C: ConnectionTrait>(
     .map_err(name_taken)
 }
 
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<provider::Model>> {
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<provider::Model>> {
     Ok(provider::Entity::find()
         .order_by_asc(provider::Column::Name)
         .all(db)
@@ -194,7 +200,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<provider::Model
 }
 
 /// Applies an admin's change, with its `provider.update` audit entry in the
-/// same transaction.
+/// same transaction; a provider the catalog file manages is refused.
 pub async fn update(
     db: &DatabaseConnection,
     vault: &Vault,
@@ -204,8 +210,33 @@ pub async fn update(
 ) -> Result<provider::Model> {
     let txn = db::begin_write(db).await?;
     let current = get(&txn, id).await?;
+    ensure_unmanaged(&current)?;
     let before = audit::snapshot(&ProviderView::from(current.clone()))?;
-    let kind = current.kind;
+    let provider = self::change(&txn, vault, current, change).await?;
+    let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
+    audit::record(
+        &txn,
+        actor_id,
+        Action::ProviderUpdate,
+        Target::provider(id),
+        Some(before),
+        Some(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(provider)
+}
+
+/// Applies `change` to `current` (no audit entry: [`update`], or the
+/// catalog file's apply).
+pub async fn change<C: ConnectionTrait>(
+    db: &C,
+    vault: &Vault,
+    current: provider::Model,
+    change: ProviderChange,
+) -> Result<provider::Model> {
+    let (id, kind) = (current.id.clone(), current.kind);
+    let id = id.as_str();
     let mut model = current.into_active_model();
     if let Some(name) = change.name {
         model.name = Set(validate::required_text("name", &name, 100)?);
@@ -229,46 +260,18 @@ pub async fn update(
         model.enabled = Set(enabled);
     }
     model.updated_at = Set(time::now());
-    let provider = model.update(&txn).await.map_err(name_taken)?;
-    let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
-    audit::record(
-        &txn,
-        actor_id,
-        Action::ProviderUpdate,
-        Target::provider(id),
-        Some(before),
-        Some(after),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(provider)
+    model.update(db).await.map_err(name_taken)
 }
 
 /// Deletes a provider that no model uses; otherwise 409. The
-/// `provider.delete` audit entry commits with it.
+/// `provider.delete` audit entry commits with it; a provider the catalog
+/// file manages is refused.
 pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<()> {
     let txn = db::begin_write(db).await?;
     let provider = get(&txn, id).await?;
+    ensure_unmanaged(&provider)?;
     let before = audit::snapshot(&ProviderView::from(provider.clone()))?;
-    let models = model_deployment::Entity::find()
-        .filter(model_deployment::Column::ProviderId.eq(&provider.id))
-        .count(&txn)
-        .await?;
-    if models > 0 {
-        return Err(Error::Conflict(format!(
-            "provider serves {models} model deployment(s): delete or move them first"
-        )));
-    }
-    // A model added since the count above makes the foreign key refuse.
-    provider::Entity::delete_by_id(provider.id)
-        .exec(&txn)
-        .await
-        .map_err(|err| match err.sql_err() {
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Error::Conflict("provider is used by a model: delete or move it first".into())
-            }
-            _ => err.into(),
-        })?;
+    remove(&txn, provider).await?;
     audit::record(
         &txn,
         actor_id,
@@ -280,6 +283,56 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Deletes a provider that no model uses; otherwise 409 (no audit entry:
+/// [`delete`], or the catalog file's apply).
+pub async fn remove<C: ConnectionTrait>(db: &C, provider: provider::Model) -> Result<()> {
+    let models = model_deployment::Entity::find()
+        .filter(model_deployment::Column::ProviderId.eq(&provider.id))
+        .count(db)
+        .await?;
+    if models > 0 {
+        return Err(Error::Conflict(format!(
+            "provider serves {models} model deployment(s): delete or move them first"
+        )));
+    }
+    // A model added since the count above makes the foreign key refuse.
+    provider::Entity::delete_by_id(provider.id)
+        .exec(db)
+        .await
+        .map_err(|err| match err.sql_err() {
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Error::Conflict("provider is used by a model: delete or move it first".into())
+            }
+            _ => err.into(),
+        })?;
+    Ok(())
+}
+
+/// Marks a provider as the catalog file `source`'s (`None`: an admin's).
+pub async fn set_managed<C: ConnectionTrait>(db: &C, id: &str, source: Option<&str>) -> Result<()> {
+    provider::Entity::update_many()
+        .col_expr(
+            provider::Column::ManagedBy,
+            Expr::value(source.map(str::to_owned)),
+        )
+        .filter(provider::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// 409 for an admin's edit of a provider the catalog file manages.
+fn ensure_unmanaged(provider: &provider::Model) -> Result<()> {
+    match &provider.managed_by {
+        Some(source) => Err(crate::declared::refuse_managed(
+            "provider",
+            &provider.name,
+            source,
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Where a provider's upstream keys are sealed: the associated data that

@@ -151,6 +151,9 @@ pub struct Upstream {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     next_credential: AtomicUsize,
+    /// `base_url` and each path called, parsed once: parsing costs more
+    /// than the rest of building a request.
+    urls: RwLock<HashMap<String, reqwest::Url>>,
     /// Why the provider cannot be called (its stored keys or headers do
     /// not open or are not valid headers): its models answer 502 saying
     /// so, and every other provider keeps working.
@@ -161,6 +164,25 @@ impl Upstream {
     /// What calling this kind of provider takes.
     pub fn adapter(&self) -> &'static dyn Adapter {
         adapter::for_kind(self.kind)
+    }
+
+    /// The provider's URL for `path` (under its base URL).
+    pub fn url(&self, path: &str) -> std::result::Result<reqwest::Url, url::ParseError> {
+        let known = self
+            .urls
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(path)
+            .cloned();
+        if let Some(url) = known {
+            return Ok(url);
+        }
+        let url = reqwest::Url::parse(&format!("{}{path}", self.base_url))?;
+        self.urls
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_owned(), url.clone());
+        Ok(url)
     }
 
     /// The next credential, round robin over the provider's keys.
@@ -326,6 +348,7 @@ impl Upstream {
             timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             next_credential: AtomicUsize::new(0),
+            urls: RwLock::default(),
             broken: None,
         }
     }
@@ -343,6 +366,7 @@ fn broken_upstream(provider: &provider::Model) -> Upstream {
         timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(1),
         next_credential: AtomicUsize::new(0),
+        urls: RwLock::default(),
         broken: Some(misconfigured(provider)),
     }
 }
@@ -387,6 +411,7 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
         timeout: secs(provider.timeout_secs),
         connect_timeout: secs(provider.connect_timeout_secs),
         next_credential: AtomicUsize::new(0),
+        urls: RwLock::default(),
         broken: None,
     })
 }

@@ -315,6 +315,7 @@ mod tests {
                 enabled: true,
                 plans: "[]".into(),
                 fallbacks: "[]".into(),
+                managed_by: None,
                 created_at: crate::time::now(),
                 updated_at: crate::time::now(),
             },

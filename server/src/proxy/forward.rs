@@ -99,13 +99,8 @@ async fn forward(
         Err(refused) => refused,
         Ok(plan) => {
             let limits = caller_limits(state, &caller, plan);
-            let mut pending = Pending::new(
-                request_id.clone(),
-                state.usage.clone(),
-                state.counters.clone(),
-                caller.clone(),
-                endpoint,
-            );
+            let mut pending =
+                Pending::new(request_id.clone(), state.clone(), caller.clone(), endpoint);
             let windows = match state.rate_limits.shared_windows(&limits) {
                 // In Redis: taken with the hold, in one round trip.
                 Some(shared) => Windows::Due(shared),
@@ -391,10 +386,12 @@ impl Ask<'_> {
         // but the provider is already working and will bill for it, so the
         // call runs to its end and the request is charged.
         let (state, headers, format) = (self.state.clone(), headers.clone(), self.format);
-        let call = async move {
+        // Boxed: a whole provider call's future is large, and is moved into
+        // the span and then into the task.
+        let call = Box::pin(async move {
             call.run(&state, candidates, format, &headers, pending)
                 .await
-        };
+        });
         match tokio::spawn(call.instrument(tracing::Span::current())).await {
             Ok(response) => response,
             Err(err) => {

@@ -21,16 +21,17 @@ use crate::{
     entity::usage_record,
     keys::cache::KeyCaller,
     limits::TokenMeter,
-    telemetry::counters::Counters,
+    state::AppState,
+    telemetry::traces::Served,
     time,
-    usage::{Prices, Receipt, Recorder, Tokens},
+    usage::{Prices, Receipt, Tokens},
 };
 
 /// A request on its way, with what its usage row will need.
 pub struct Pending {
     pub id: String,
-    usage: Recorder,
-    counters: Arc<Counters>,
+    /// Where the usage row, the counters and the span go.
+    state: AppState,
     caller: Arc<KeyCaller>,
     endpoint: Endpoint,
     model: String,
@@ -56,17 +57,10 @@ pub struct Pending {
 }
 
 impl Pending {
-    pub fn new(
-        id: String,
-        usage: Recorder,
-        counters: Arc<Counters>,
-        caller: Arc<KeyCaller>,
-        endpoint: Endpoint,
-    ) -> Self {
+    pub fn new(id: String, state: AppState, caller: Arc<KeyCaller>, endpoint: Endpoint) -> Self {
         Self {
             id,
-            usage,
-            counters,
+            state,
             caller,
             endpoint,
             model: String::new(),
@@ -91,7 +85,7 @@ impl Pending {
 
     /// Keeps the request's reservations of `amount` until it settles.
     pub fn set_holds(&mut self, holds: Holds, amount: i64) {
-        self.counters.hold_opened(amount);
+        self.state.counters.hold_opened(amount);
         self.holds = Some((holds, amount));
     }
 
@@ -145,7 +139,7 @@ impl Pending {
         }
         // Only an admitted request holds anything; the rest cost nothing.
         let holds = self.holds.map(|(holds, amount)| {
-            self.counters.hold_closed(amount);
+            self.state.counters.hold_closed(amount);
             holds
         });
         let Settled { charged, overrun } = match holds {
@@ -165,7 +159,7 @@ impl Pending {
             Some(Holds::Shared(hold)) => hold.settle(cost, &self.id),
         };
         if overrun > 0 {
-            self.counters.overran(overrun);
+            self.state.counters.overran(overrun);
             tracing::warn!(request = %self.id, user = %self.caller.owner.id, cost, overrun, "a request cost more than it held; charged in full");
         }
         let elapsed = self.started.elapsed();
@@ -209,7 +203,11 @@ impl Pending {
                 .map(|r| r.model.public_name.clone()),
         };
         let provider = deployment.map_or("", |d| d.provider.name.as_str());
-        self.counters.settled(&row, provider, elapsed);
-        self.usage.record(row)
+        self.state.counters.settled(&row, provider, elapsed);
+        if let Some(traces) = &self.state.traces {
+            let provider = deployment.map(|d| (d.provider.name.as_str(), d.provider.kind));
+            traces.request(&row, &Served { provider, elapsed });
+        }
+        self.state.usage.record(row)
     }
 }

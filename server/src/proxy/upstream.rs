@@ -38,6 +38,14 @@ pub enum SendError {
     Timeout,
 }
 
+/// A builder of HTTP clients (providers, the OTLP exporter, the health
+/// probe), once the process-wide TLS provider is installed: reqwest is
+/// built without one, and installing it twice is harmless.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// The pooled clients. Providers share one client; a provider with its own
 /// connect timeout gets a client (and pool) for that timeout, since reqwest
 /// sets it per client.
@@ -56,9 +64,7 @@ impl Clients {
         {
             return Ok(client.clone());
         }
-        // The process-wide TLS provider; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let client = client_builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(POOL_IDLE)
             .tcp_nodelay(true)
@@ -116,7 +122,9 @@ impl Clients {
         body: Bytes,
     ) -> Result<UpstreamResponse, SendError> {
         let client = self.for_timeout(upstream.connect_timeout)?;
-        let url = format!("{}{path}", upstream.base_url);
+        let url = upstream.url(path).map_err(|err| {
+            SendError::Unreachable(format!("the provider's URL is not valid: {err}"))
+        })?;
         let mut request = client
             .post(url)
             .header(header::CONTENT_TYPE, "application/json")

@@ -137,6 +137,7 @@ fn ProviderTable(
                                 </td>
                                 <RowActions
                                     enabled=provider.enabled
+                                    managed_by=provider.managed_by.clone()
                                     question=format!("Delete the provider {name}? Only a provider without models can be deleted.")
                                     on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
                                     on_toggle=move || {
@@ -307,6 +308,7 @@ fn ModelTable(
                                 <td>{state_badge(model.enabled)}</td>
                                 <RowActions
                                     enabled=model.enabled
+                                    managed_by=model.managed_by.clone()
                                     question=format!("Delete {name}? With usage on record it is disabled instead.")
                                     on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
                                     on_toggle=move || {
@@ -506,12 +508,25 @@ fn ModelEditor(
 #[component]
 fn RowActions(
     enabled: bool,
+    /// The catalog file that declares the row: no actions here, only where
+    /// to change it.
+    managed_by: Option<String>,
     question: String,
     on_edit: impl Fn() + 'static,
     on_toggle: impl Fn() + 'static,
     on_delete: impl Fn() + 'static,
 ) -> impl IntoView {
-    view! {
+    if let Some(source) = managed_by {
+        let title = format!(
+            "Declared in the catalog file {source}: change it there and run `tollgate config apply` (or restart)."
+        );
+        return Either::Left(view! {
+            <td class="row-actions">
+                <span class="badge managed" title=title>{format!("in {source}")}</span>
+            </td>
+        });
+    }
+    Either::Right(view! {
         <td class="row-actions">
             <button type="button" class="btn" on:click=move |_| on_edit()>"Edit"</button>
             <button type="button" class="btn" on:click=move |_| on_toggle()>
@@ -529,7 +544,7 @@ fn RowActions(
                 "Delete"
             </button>
         </td>
-    }
+    })
 }
 
 /// A deployment's health, with its last error (and its keys') on hover.
