@@ -35,11 +35,23 @@ rust_tools() {
   have_version cargo-leptos "$CARGO_LEPTOS_VERSION" \
     || { log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION"; cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"; }
 
-  # wasm-bindgen-cli must equal the wasm-bindgen that Cargo.lock pins.
+  wasm_bindgen_tool
+}
+
+# wasm-bindgen-cli must equal the wasm-bindgen that Cargo.lock pins.
+wasm_bindgen_tool() {
   local wb
   wb=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
   have_version wasm-bindgen "$wb" \
     || { log "cargo install wasm-bindgen-cli $wb"; cargo install wasm-bindgen-cli --version "$wb"; }
+}
+
+# What scripts/build-site.sh needs: the WASM target and wasm-bindgen-cli,
+# minutes less than cargo-leptos and wasm-opt take to compile.
+quick_tools() {
+  rustup target list --installed | grep -q wasm32-unknown-unknown \
+    || { log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+  wasm_bindgen_tool
 }
 
 # Release builds also shrink the WASM bundle with wasm-opt; cargo-leptos would
@@ -105,10 +117,11 @@ sdk_tools() {
 }
 
 case "${1:-}" in
-  run) rust_tools; release_tools ;;      # scripts/run.sh: release build
+  quick) quick_tools ;;                  # scripts/run.sh: scripts/build-site.sh
+  run) rust_tools; release_tools ;;      # FULL=1 scripts/run.sh, the image: cargo leptos --release
   test) rust_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
   all) rust_tools; release_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;
-  *) echo "usage: $0 run|test|trunk|all" >&2; exit 2 ;;
+  *) echo "usage: $0 quick|run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"
