@@ -16,7 +16,8 @@ scratch=$(mktemp -d /tmp/tollgate-first-start.XXXXXX)
 server=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$scratch"
+  # KEEP=1: the clone and its build stay, for a browser test of the site.
+  if [ -n "${KEEP:-}" ]; then echo "kept $scratch"; else rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
 

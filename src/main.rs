@@ -308,6 +308,20 @@ async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
         0 => println!("{}: no changes", path.display()),
         n => println!("{}: {verb} {n} item(s)", path.display()),
     }
+    if dry_run || applied.steps.is_empty() {
+        return Ok(());
+    }
+    if settings.redis.url.is_some() {
+        use server::cluster::bus::Change;
+        let mut changes = vec![Change::Catalog];
+        if applied.changed_plans() {
+            changes.push(Change::Plans);
+        }
+        server::cluster::bus::announce(&settings.redis, &changes).await?;
+        println!("the instances sharing Redis use them now");
+    } else {
+        println!("a running instance uses them once restarted");
+    }
     Ok(())
 }
 

@@ -1473,7 +1473,7 @@ const CATALOG: &str = r#"
 [[providers]]
 name = "declared"
 kind = "openai"
-base_url = "http://127.0.0.1:9/v1"
+base_url = "http://127.0.0.1:9/v1/"
 api_key_env = ["CATALOG_UPSTREAM_KEY"]
 
 [[models]]
@@ -1497,12 +1497,14 @@ tokens_per_minute = 654321
 "#;
 const CATALOG_KEY: &str = "sk-catalog-upstream-key-0123456789";
 
-/// `tollgate` in `dir` with the catalog file `catalog.toml` and its key.
+/// `tollgate` in `dir` with the catalog file `catalog.toml` and its key
+/// (ending with a newline, as a secret file often does: the base URL's
+/// trailing `/` and the newline must not count as changes).
 fn with_catalog(dir: &TempDir) -> Command {
     let mut command = tollgate(dir);
     command
         .env("TOLLGATE__CATALOG__FILE", "catalog.toml")
-        .env("CATALOG_UPSTREAM_KEY", CATALOG_KEY);
+        .env("CATALOG_UPSTREAM_KEY", format!("{CATALOG_KEY}\n"));
     command
 }
 

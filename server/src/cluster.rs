@@ -397,10 +397,28 @@ impl Cluster {
         }
         let mut redis = self.connection();
         invocation.invoke_async::<()>(&mut redis).await?;
+        let brought_back = live.len();
+        // A request that settled meanwhile may have had its hold released
+        // before the script put it back: release it again, after.
+        let settled: Vec<(String, LiveHold)> = {
+            let still = lock(&self.live);
+            live.into_iter()
+                .filter(|(request, _)| !still.contains_key(request))
+                .collect()
+        };
+        let holds = settled.len();
+        for (request, hold) in settled {
+            self.send(Op::Released {
+                user: hold.user,
+                key: hold.key,
+                hold: request,
+            });
+        }
         if again {
             tracing::warn!(
                 pending = unwritten.len(),
-                holds = live.len(),
+                holds = brought_back,
+                settled_meanwhile = holds,
                 "Redis lost this instance's registration (restarted empty, or cut off): registered again"
             );
         }

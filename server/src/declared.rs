@@ -119,8 +119,8 @@ fn one() -> i32 {
 }
 
 /// A catalog file read, its references checked and its secrets read from
-/// the environment: ready to apply.
-#[derive(Debug, Clone)]
+/// the environment: ready to apply. Not `Debug`: it holds upstream keys.
+#[derive(Clone)]
 pub struct Checked {
     /// How the items it manages are marked: the file's name.
     pub source: String,
@@ -129,7 +129,7 @@ pub struct Checked {
     secrets: HashMap<String, Secrets>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 struct Secrets {
     keys: Vec<String>,
     headers: BTreeMap<String, String>,
@@ -176,17 +176,24 @@ fn check_catalog(
     catalog: &Catalog,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<HashMap<String, Secrets>, String> {
+    let padded = |name: &str| name.trim() != name || name.is_empty();
     let mut secrets = HashMap::new();
     for provider in &catalog.providers {
         let name = &provider.name;
+        if padded(name) {
+            return Err(format!("provider {name:?}: a name may not be empty or begin or end with a space"));
+        }
         let mut found = Secrets::default();
         for variable in &provider.api_key_env {
-            found.keys.push(env(variable).filter(|v| !v.is_empty()).ok_or_else(|| {
+            // Trimmed as the providers service stores keys (a secret file
+            // often ends with a newline).
+            let value = env(variable).map(|value| value.trim().to_owned());
+            found.keys.push(value.filter(|v| !v.is_empty()).ok_or_else(|| {
                 format!("provider {name:?}: the environment variable {variable} (an upstream key) is not set")
             })?);
         }
         for (header, variable) in &provider.extra_headers_env {
-            let value = env(variable).ok_or_else(|| {
+            let value = env(variable).map(|value| value.trim().to_owned()).ok_or_else(|| {
                 format!("provider {name:?}: the environment variable {variable} (header {header}) is not set")
             })?;
             found.headers.insert(header.clone(), value);
@@ -198,6 +205,12 @@ fn check_catalog(
     let mut models = BTreeSet::new();
     for model in &catalog.models {
         let name = &model.public_name;
+        if padded(name) {
+            return Err(format!("model {name:?}: a name may not be empty or begin or end with a space"));
+        }
+        if deployments_of(model).iter().any(|d| padded(&d.upstream_model)) {
+            return Err(format!("model {name:?}: an upstream_model may not be empty or begin or end with a space"));
+        }
         if !models.insert(name.as_str()) {
             return Err(format!("model {name:?} is declared twice"));
         }
@@ -259,9 +272,8 @@ pub enum Step {
     /// The provider, and the fields that change.
     UpdateProvider(String, Vec<&'static str>),
     DeleteProvider(String),
-    /// No longer declared, but models kept for their usage (disabled) still
-    /// name it: left to the admins.
-    ReleaseProvider(String),
+    /// Kept, and left to the admins: `what`, its name, and why.
+    Release(&'static str, String, &'static str),
     CreateModel(String),
     UpdateModel(String, Vec<&'static str>),
     DeleteModel(String),
@@ -278,10 +290,9 @@ impl fmt::Display for Step {
                 write!(f, "~ provider {name}: {}", fields.join(", "))
             }
             Self::DeleteProvider(name) => write!(f, "- provider {name}"),
-            Self::ReleaseProvider(name) => write!(
-                f,
-                "- provider {name}: kept, disabled models with usage still name it; no longer managed"
-            ),
+            Self::Release(what, name, why) => {
+                write!(f, "- {what} {name}: kept, {why}; no longer managed")
+            }
             Self::CreateModel(name) => write!(f, "+ model {name}"),
             Self::UpdateModel(name, fields) => write!(f, "~ model {name}: {}", fields.join(", ")),
             Self::DeleteModel(name) => write!(f, "- model {name}"),
@@ -468,7 +479,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
         }
         let mut change = ProviderChange::default();
         let mut fields = Vec::new();
-        if current.base_url != declared.base_url {
+        if current.base_url != providers::validate_base_url(declared.kind, &declared.base_url)? {
             change.base_url = Some(declared.base_url.clone());
             fields.push("base_url");
         }
@@ -639,6 +650,14 @@ impl<C: ConnectionTrait> Run<'_, C> {
                         .await?;
                     self.applied.steps.push(Step::SetPlanLimits(plan, declared));
                 }
+                None if row.as_ref().is_some_and(|row| row.managed_by.is_some()) && !ours => {
+                    if let Some(limits) = before {
+                        plans::store(self.conn, plan, limits, None, None).await?;
+                    }
+                    let name = plan.as_str().to_owned();
+                    let why = "its catalog file is not this one";
+                    self.applied.steps.push(Step::Release("rate limits", name, why));
+                }
                 None if ours => {
                     plans::unstore(self.conn, plan).await?;
                     let target = Target::plan(plan.as_str());
@@ -657,13 +676,22 @@ impl<C: ConnectionTrait> Run<'_, C> {
     async fn removed(&mut self) -> Result<()> {
         let source = Some(self.checked.source.as_str());
         let catalog = &self.checked.catalog;
+        // Marked by a file of another name (the file was renamed): this one
+        // does not know them, so they go back to the admins.
+        let elsewhere = |managed_by: Option<&str>| managed_by.is_some() && managed_by != source;
+        const RENAMED: &str = "its catalog file is not this one";
         for stored in models::list(self.conn).await? {
-            let gone = stored.model.managed_by.as_deref() == source
-                && !catalog
-                    .models
-                    .iter()
-                    .any(|m| m.public_name == stored.model.public_name);
-            if gone {
+            let declared = catalog
+                .models
+                .iter()
+                .any(|m| m.public_name == stored.model.public_name);
+            if !declared && elsewhere(stored.model.managed_by.as_deref()) {
+                models::set_managed(self.conn, &stored.model.id, None).await?;
+                let name = stored.model.public_name.clone();
+                self.applied.steps.push(Step::Release("model", name, RENAMED));
+                continue;
+            }
+            if !declared && stored.model.managed_by.as_deref() == source {
                 let name = stored.model.public_name.clone();
                 let id = stored.model.id.clone();
                 let before = ModelView::from(stored.clone());
@@ -681,14 +709,19 @@ impl<C: ConnectionTrait> Run<'_, C> {
             }
         }
         for provider in providers::list(self.conn).await? {
-            let gone = provider.managed_by.as_deref() == source
-                && !catalog.providers.iter().any(|p| p.name == provider.name);
-            if gone {
+            let declared = catalog.providers.iter().any(|p| p.name == provider.name);
+            let (id, name) = (provider.id.clone(), provider.name.clone());
+            if !declared && elsewhere(provider.managed_by.as_deref()) {
+                providers::set_managed(self.conn, &id, None).await?;
+                self.applied.steps.push(Step::Release("provider", name, RENAMED));
+                continue;
+            }
+            if !declared && provider.managed_by.as_deref() == source {
                 let before = ProviderView::from(provider.clone());
-                let (id, name) = (provider.id.clone(), provider.name.clone());
                 if !models::deployment_ids_on(self.conn, &id).await?.is_empty() {
                     providers::set_managed(self.conn, &id, None).await?;
-                    self.applied.steps.push(Step::ReleaseProvider(name));
+                    let why = "models kept for their usage still name it";
+                    self.applied.steps.push(Step::Release("provider", name, why));
                     continue;
                 }
                 providers::remove(self.conn, provider).await?;
@@ -785,7 +818,7 @@ fn model_change(
 /// where to change it.
 pub fn refuse_managed(what: &str, name: &str, source: &str) -> Error {
     Error::Conflict(format!(
-        "the {what} {name:?} is managed in the catalog file {source}: change it there and run `tollgate config apply` (or restart)"
+        "the {what} {name:?} is managed in the catalog file {source}: change it there, then run `tollgate config apply` or restart Tollgate"
     ))
 }
 

@@ -184,11 +184,12 @@ impl AppState {
     pub async fn flush_writers(&self) {
         self.usage.shutdown().await;
         self.metrics.shutdown().await;
-        if let Some(traces) = &self.traces {
-            traces.shutdown().await;
-        }
         if let Some(cluster) = &self.cluster {
             cluster.shutdown(std::time::Duration::from_secs(5)).await;
+        }
+        // Last: a collector that is away must not delay what money needs.
+        if let Some(traces) = &self.traces {
+            traces.shutdown().await;
         }
     }
 }

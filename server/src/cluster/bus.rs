@@ -105,9 +105,39 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 const SILENCE: Duration = Duration::from_secs(5);
 const TICK: &str = "tick";
 
+/// The channel of changes under `prefix`.
+fn channel_of(prefix: &str) -> String {
+    format!("{prefix}changes")
+}
+
+/// Tells the instances that share `settings`' Redis of changes made outside
+/// them (`tollgate config apply`), on a connection of its own.
+pub async fn announce(
+    settings: &crate::config::RedisSettings,
+    changes: &[Change],
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use secrecy::ExposeSecret;
+    let url = settings.url.as_ref().context("redis.url is not set")?;
+    let client =
+        redis::Client::open(url.expose_secret()).context("invalid redis.url / REDIS_URL")?;
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .context("cannot connect to Redis (check redis.url / REDIS_URL)")?;
+    for change in changes {
+        redis::cmd("PUBLISH")
+            .arg(channel_of(&settings.prefix))
+            .arg(change.encode())
+            .query_async::<i64>(&mut connection)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Cluster {
     fn channel(&self) -> String {
-        format!("{}changes", self.prefix)
+        channel_of(&self.prefix)
     }
 
     /// Tells every subscriber this instance is here (see [`SILENCE`]).

@@ -25,7 +25,9 @@ local holds = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, holds do
   local field = 'h:' .. me .. ':' .. ARGV[i + 2]
-  redis.call('HSET', prefix .. 'w:' .. ARGV[i], field, ARGV[i + 3])
+  if tonumber(ARGV[i + 3]) > 0 then
+    redis.call('HSET', prefix .. 'w:' .. ARGV[i], field, ARGV[i + 3])
+  end
   if tonumber(ARGV[i + 4]) > 0 then
     redis.call('HSET', prefix .. 'q:' .. ARGV[i + 1], field, ARGV[i + 4])
   end

@@ -17,6 +17,9 @@ local function reserve()
   local amount, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
   local hold = 'h:' .. me .. ':' .. ARGV[5]
   if redis.call('EXISTS', prefix .. 'i:' .. me) == 0 then return {5} end
+  -- Balances are being rebuilt (Redis restarted, or is an older copy):
+  -- a figure still here may predate charges, so none is trusted.
+  if redis.call('EXISTS', prefix .. 'rebuilding', prefix .. 'waiting') > 0 then return {3} end
 
   -- What live instances hold on an account, and whether a dead one (killed,
   -- cut off) held part of it. A dead instance's holds go; so does the

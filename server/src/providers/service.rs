@@ -597,7 +597,9 @@ pub async fn upgrade_sealed(db: &DatabaseConnection, vault: &Vault) -> Result<us
     Ok(done.values)
 }
 
-fn validate_base_url(kind: ProviderKind, url: &str) -> Result<String> {
+/// The base URL as stored: trimmed, without a trailing `/`; 400 unless
+/// http(s).
+pub fn validate_base_url(kind: ProviderKind, url: &str) -> Result<String> {
     let url = url.trim().trim_end_matches('/');
     if url.is_empty() && kind == ProviderKind::Mock {
         return Ok(String::new());

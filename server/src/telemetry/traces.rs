@@ -58,8 +58,10 @@ impl Traces {
         ]
         .into_iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()));
-        let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value == "true")
-            || std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|value| value == "none");
+        let disabled = std::env::var("OTEL_SDK_DISABLED")
+            .is_ok_and(|value| value.eq_ignore_ascii_case("true"))
+            || std::env::var("OTEL_TRACES_EXPORTER")
+                .is_ok_and(|value| value.eq_ignore_ascii_case("none"));
         let Some(endpoint) = endpoint.filter(|_| !disabled) else {
             return Ok(None);
         };
@@ -93,7 +95,12 @@ impl Traces {
             .with_resource(resource.build())
             .build();
         let tracer = provider.tracer(SERVICE_NAME);
-        tracing::info!(%endpoint, "exporting a trace span per proxied request (OTLP/HTTP)");
+        // Its host only: an endpoint may carry credentials.
+        let host = reqwest::Url::parse(&endpoint)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        tracing::info!(%host, "exporting a trace span per proxied request (OTLP/HTTP)");
         Ok(Some(Self { provider, tracer }))
     }
 
@@ -151,10 +158,13 @@ impl Traces {
         span.end_with_timestamp(ended);
     }
 
-    /// At exit: exports the spans not yet sent.
+    /// At exit: exports the spans not yet sent, waiting at most a second.
     pub async fn shutdown(&self) {
         let provider = self.provider.clone();
-        let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        let flushed = tokio::task::spawn_blocking(move || {
+            provider.shutdown_with_timeout(Duration::from_secs(1))
+        })
+        .await;
         if let Ok(Err(err)) = flushed {
             tracing::warn!(error = %err, "not every trace span was exported before exit");
         }
