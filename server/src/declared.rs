@@ -135,6 +135,16 @@ struct Secrets {
     headers: BTreeMap<String, String>,
 }
 
+/// Counts and names only: never the values.
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("keys", &self.keys.len())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl Checked {
     pub fn providers(&self) -> usize {
         self.catalog.providers.len()
@@ -181,7 +191,9 @@ fn check_catalog(
     for provider in &catalog.providers {
         let name = &provider.name;
         if padded(name) {
-            return Err(format!("provider {name:?}: a name may not be empty or begin or end with a space"));
+            return Err(format!(
+                "provider {name:?}: a name may not be empty or begin or end with a space"
+            ));
         }
         let mut found = Secrets::default();
         for variable in &provider.api_key_env {
@@ -206,10 +218,17 @@ fn check_catalog(
     for model in &catalog.models {
         let name = &model.public_name;
         if padded(name) {
-            return Err(format!("model {name:?}: a name may not be empty or begin or end with a space"));
+            return Err(format!(
+                "model {name:?}: a name may not be empty or begin or end with a space"
+            ));
         }
-        if deployments_of(model).iter().any(|d| padded(&d.upstream_model)) {
-            return Err(format!("model {name:?}: an upstream_model may not be empty or begin or end with a space"));
+        if deployments_of(model)
+            .iter()
+            .any(|d| padded(&d.upstream_model))
+        {
+            return Err(format!(
+                "model {name:?}: an upstream_model may not be empty or begin or end with a space"
+            ));
         }
         if !models.insert(name.as_str()) {
             return Err(format!("model {name:?} is declared twice"));
@@ -656,7 +675,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
                     }
                     let name = plan.as_str().to_owned();
                     let why = "its catalog file is not this one";
-                    self.applied.steps.push(Step::Release("rate limits", name, why));
+                    self.applied
+                        .steps
+                        .push(Step::Release("rate limits", name, why));
                 }
                 None if ours => {
                     plans::unstore(self.conn, plan).await?;
@@ -688,7 +709,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
             if !declared && elsewhere(stored.model.managed_by.as_deref()) {
                 models::set_managed(self.conn, &stored.model.id, None).await?;
                 let name = stored.model.public_name.clone();
-                self.applied.steps.push(Step::Release("model", name, RENAMED));
+                self.applied
+                    .steps
+                    .push(Step::Release("model", name, RENAMED));
                 continue;
             }
             if !declared && stored.model.managed_by.as_deref() == source {
@@ -713,7 +736,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
             let (id, name) = (provider.id.clone(), provider.name.clone());
             if !declared && elsewhere(provider.managed_by.as_deref()) {
                 providers::set_managed(self.conn, &id, None).await?;
-                self.applied.steps.push(Step::Release("provider", name, RENAMED));
+                self.applied
+                    .steps
+                    .push(Step::Release("provider", name, RENAMED));
                 continue;
             }
             if !declared && provider.managed_by.as_deref() == source {
@@ -721,7 +746,9 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 if !models::deployment_ids_on(self.conn, &id).await?.is_empty() {
                     providers::set_managed(self.conn, &id, None).await?;
                     let why = "models kept for their usage still name it";
-                    self.applied.steps.push(Step::Release("provider", name, why));
+                    self.applied
+                        .steps
+                        .push(Step::Release("provider", name, why));
                     continue;
                 }
                 providers::remove(self.conn, provider).await?;

@@ -1,11 +1,14 @@
 //! Pages whose code the browser loads only when they are first visited:
-//! with `cargo leptos build --split`, each becomes its own WASM chunk, so
-//! the first page of a visit downloads the app's shared part and that page
-//! alone (see docs/build.md for the sizes). The server renders them like
-//! any page.
+//! with `cargo leptos build --split` (the `split` feature), each becomes
+//! its own WASM chunk, so the first page of a visit downloads the app's
+//! shared part and that page alone (see docs/build.md for the sizes).
+//! Without the feature (scripts/build-site.sh, plain cargo) they are the
+//! same routes in one bundle. The server renders them like any page.
 
 use leptos::prelude::*;
-use leptos_router::{LazyRoute, lazy_route};
+use leptos_router::LazyRoute;
+#[cfg(feature = "split")]
+use leptos_router::lazy_route;
 
 use crate::pages::{
     admin::{
@@ -27,6 +30,7 @@ macro_rules! lazy_pages {
     ($($route:ident => $page:ident),* $(,)?) => {$(
         pub struct $route;
 
+        #[cfg(feature = "split")]
         #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
@@ -34,6 +38,17 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+
+        #[cfg(not(feature = "split"))]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            async fn view(_this: Self) -> AnyView {
                 view! { <$page /> }.into_any()
             }
         }
