@@ -244,6 +244,9 @@ async fn apply_catalog_file(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     };
     let checked = server::declared::check(path)?;
+    // Rows replayed from the spool first: a model with usage on record is
+    // disabled, not deleted, when the file drops it.
+    state.usage.flush().await;
     // Instances started together apply together: the one that loses the
     // race (a name just taken) finds the other's work on its next try.
     let mut tries = 0;
