@@ -1497,27 +1497,31 @@ tokens_per_minute = 654321
 "#;
 const CATALOG_KEY: &str = "sk-catalog-upstream-key-0123456789";
 
-/// `tollgate` in `dir` with the catalog file `catalog.toml` and its key
-/// (ending with a newline, as a secret file often does: the base URL's
-/// trailing `/` and the newline must not count as changes).
+/// The catalog file `catalog.toml` and its key (ending with a newline, as
+/// a secret file often does: the base URL's trailing `/` and the newline
+/// must not count as changes).
+fn catalog_env() -> [(&'static str, String); 2] {
+    [
+        ("TOLLGATE__CATALOG__FILE", "catalog.toml".to_owned()),
+        ("CATALOG_UPSTREAM_KEY", format!("{CATALOG_KEY}\n")),
+    ]
+}
+
+/// `tollgate` in `dir` with the catalog file and its key.
 fn with_catalog(dir: &TempDir) -> Command {
     let mut command = tollgate(dir);
-    command
-        .env("TOLLGATE__CATALOG__FILE", "catalog.toml")
-        .env("CATALOG_UPSTREAM_KEY", format!("{CATALOG_KEY}\n"));
+    command.envs(catalog_env());
     command
 }
 
 /// `serve` with the catalog file, ready.
 fn serve_with_catalog(dir: &TempDir) -> (Server, u16) {
-    let port = free_port();
-    let mut server = Server::start(
-        with_catalog(dir)
-            .envs(ADMIN_ENV)
-            .env("TOLLGATE__SERVER__ADDR", addr(port)),
-    );
-    server.wait_until_ready(port);
-    (server, port)
+    let env = catalog_env();
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    serve_on_a_free_port(dir, &env)
 }
 
 /// The admin API's models by public name.
