@@ -42,6 +42,9 @@ enum Command {
     /// Exit 0 when the configured server answers its health check (for a
     /// container's HEALTHCHECK), 1 otherwise.
     Health,
+    /// Print the OpenAPI 3.1 description of `/api` and `/v1` (as served at
+    /// `/api/openapi.json`), for client generators.
+    Openapi,
     /// Serve a stand-in LLM provider speaking OpenAI's and Anthropic's wire
     /// formats (for tests, benchmarks and trying Tollgate without a key).
     MockUpstream {
@@ -146,6 +149,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Health => {
             server::router::probe_health(settings.server.addr).await?;
             println!("healthy");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", server::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::MockUpstream { addr } => mock_upstream(addr).await,

@@ -18,6 +18,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
 };
+use utoipa::ToSchema;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
@@ -49,7 +50,7 @@ pub struct ActiveGrant {
 /// How the effective plan is shown: `{"plan": "PRO_LIFETIME", "source":
 /// "beta_comp", "grant_id": 4}`, or `{"plan": "TRIAL", "source": "billing",
 /// "grant_id": null}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EffectivePlanView {
     pub plan: &'static str,
     pub source: &'static str,

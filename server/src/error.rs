@@ -6,7 +6,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// What a service can fail with. The message of every variant but `Internal`
 /// is shown to the client as it is, so it must be written for people.
@@ -35,6 +36,15 @@ pub enum Error {
     /// Anything unexpected; its text is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// The contract's error body: `{"success": false, "error": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong, written for people.
+    pub error: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -83,7 +93,10 @@ impl IntoResponse for Error {
             tracing::error!(error = ?err, "internal error");
         }
         let status = self.status_code();
-        let body = Json(json!({ "success": false, "error": self.public_message() }));
+        let body = Json(ErrorBody {
+            success: false,
+            error: self.public_message(),
+        });
         let mut response = (status, body).into_response();
         if let Self::TooManyRequests {
             retry_after_secs, ..

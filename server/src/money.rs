@@ -3,6 +3,10 @@
 //! string for people.
 
 use serde::{Deserialize, Deserializer};
+use utoipa::openapi::{
+    RefOr, Schema,
+    schema::{ObjectBuilder, OneOfBuilder, Type},
+};
 
 /// Micro-credits in one credit.
 pub const MICROS_PER_CREDIT: i64 = 1_000_000;
@@ -42,6 +46,25 @@ pub fn parse_credits(text: &str) -> Option<i64> {
 /// parsed exactly into signed micro-credits (never through a float).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Credits(pub i64);
+
+/// In the OpenAPI description: a number or a decimal string.
+impl utoipa::PartialSchema for Credits {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*-?[0-9]*(\.[0-9]{0,6})?\s*$")),
+            )
+            .description(Some(
+                "Credits, exact to six decimals: a number, or a string for large amounts",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Credits {}
 
 impl<'de> Deserialize<'de> for Credits {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {

@@ -3,12 +3,13 @@
 //! all name, so none of them has to import another for them.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::entity::user::Plan;
 
 /// A plan a model can be offered to. `pro_lifetime` is the entitlement an
 /// admin grants; the others are the account plans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanName {
     Trial,
@@ -45,7 +46,7 @@ impl From<Plan> for PlanName {
 }
 
 /// Requests and tokens per minute; 0 means no limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     pub requests_per_minute: u32,

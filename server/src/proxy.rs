@@ -16,14 +16,15 @@ pub mod models;
 pub mod relay;
 pub mod request;
 pub mod settle;
+pub mod spec;
 pub mod upstream;
 
 pub use error::{ApiFormat, ProxyError};
 
-use axum::http::{HeaderMap, Uri};
+use axum::{extract::OriginalUri, http::HeaderMap};
 
 /// Unknown paths under `/v1`, answered in the client's format.
-pub async fn not_found(uri: Uri, headers: HeaderMap) -> ProxyError {
+pub async fn not_found(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> ProxyError {
     let format = ApiFormat::of_request(uri.path(), &headers);
     ProxyError::new(
         error::ErrorKind::ModelNotFound,

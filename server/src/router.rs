@@ -5,17 +5,17 @@ use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
     middleware,
-    routing::{any, delete, get, patch, post, put},
+    routing::{any, get},
 };
-use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
     auth, browser, credits::handlers as credits, entitlements::handlers as grants, error::Error,
     invitations::handlers as invitations, keys::handlers as keys, limits::handlers as limits,
-    live::handlers as live, models::handlers as models, providers::handlers as providers, proxy,
-    state::AppState, telemetry, usage::handlers as usage,
+    live::handlers as live, models::handlers as models, openapi, providers::handlers as providers,
+    proxy, state::AppState, telemetry, usage::handlers as usage,
 };
 
 /// The whole API, as tests drive it.
@@ -26,86 +26,16 @@ pub fn build_router(state: AppState) -> Router {
 /// The API plus the web UI's routes (pages, server functions, static files),
 /// all behind the same authentication middleware.
 pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
-    let api = Router::new()
-        .route("/health", get(health))
-        .route("/auth/register", post(accounts::register))
-        .route("/auth/login", post(accounts::login))
-        .route("/auth/logout", post(accounts::logout))
-        .route("/users/me", get(accounts::me))
-        .route("/users/me/credits", get(credits::mine))
-        .route("/users/me/usage", get(usage::report))
-        .route("/users/me/usage.csv", get(usage::csv))
-        .route("/models", get(models::available))
-        .route("/stats", get(analytics::stats))
-        .route("/leaderboard", get(analytics::leaderboard))
-        .route(
-            "/presence",
-            get(analytics::online).post(analytics::heartbeat),
-        )
-        .route("/keys", get(keys::list).post(keys::create))
-        .route("/keys/{id}", patch(keys::update).delete(keys::revoke))
-        .route(
-            "/admin/users",
-            get(accounts::list_users).post(accounts::create_user),
-        )
-        .route(
-            "/admin/users/{id}",
-            patch(accounts::update_user).delete(accounts::delete_user),
-        )
-        .route("/admin/users/{id}/credits", get(credits::of_user))
-        .route("/admin/users/active", get(analytics::active_users))
-        .route("/admin/llm-usage", get(analytics::llm_usage))
-        .route("/admin/stats", get(analytics::platform_stats))
-        .route("/admin/usage.csv", get(analytics::usage_csv))
-        .route("/admin/credits/grant", post(credits::grant))
-        .route("/admin/credits/refund", post(credits::refund))
-        .route(
-            "/admin/providers",
-            get(providers::list).post(providers::create),
-        )
-        .route(
-            "/admin/providers/{id}",
-            get(providers::get)
-                .patch(providers::update)
-                .delete(providers::delete),
-        )
-        .route("/admin/grants", get(grants::list).post(grants::create))
-        .route("/admin/grants/{id}", delete(grants::revoke))
-        .route(
-            "/admin/invitations",
-            get(invitations::list).post(invitations::create),
-        )
-        .route("/admin/invitations/{id}", delete(invitations::revoke))
-        .route("/admin/rate-limits", get(limits::list))
-        .route("/admin/rate-limits/{plan}", put(limits::set))
-        .route("/admin/stats/overview", get(live::overview))
-        .route("/admin/live", get(live::live))
-        .route("/admin/live/ws", get(live::live_ws))
-        .route("/admin/audit", get(audit::list))
-        .route("/admin/models", get(models::list).post(models::create))
-        .route(
-            "/admin/models/{id}",
-            get(models::get)
-                .patch(models::update)
-                .delete(models::delete),
-        )
+    let (api, _) = api_routes().split_for_parts();
+    let api = api
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .with_state(state.clone());
 
-    // The LLM API: authenticated by API key (see `proxy::auth`), under
-    // `/v1` and, for clients that need one base URL, `/api/v1`.
     // The body limit is the proxy's own (`proxy.max_body_bytes`), answered
     // in the client's format.
-    let llm = Router::new()
-        .route("/models", get(proxy::models::list))
-        .route("/chat/completions", post(proxy::forward::chat_completions))
-        .route("/messages", post(proxy::forward::messages))
-        .route("/responses", post(proxy::forward::responses))
-        .route(
-            "/messages/count_tokens",
-            post(proxy::count_tokens::count_tokens),
-        )
+    let (llm, _) = llm_routes().split_for_parts();
+    let llm = llm
         .fallback(proxy::not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());
@@ -130,8 +60,78 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "ok": true }))
+/// The dashboard API, served under `/api`. Every route is added through
+/// `routes!`, which takes its path and method from the handler's
+/// `#[utoipa::path]`: the OpenAPI description ([`openapi::document`]) is
+/// built from this same table.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(credits::mine))
+        .routes(routes!(usage::report))
+        .routes(routes!(usage::csv))
+        .routes(routes!(models::available))
+        .routes(routes!(analytics::stats))
+        .routes(routes!(analytics::leaderboard))
+        .routes(routes!(analytics::online, analytics::heartbeat))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::update, keys::revoke))
+        .routes(routes!(accounts::list_users, accounts::create_user))
+        .routes(routes!(accounts::update_user, accounts::delete_user))
+        .routes(routes!(credits::of_user))
+        .routes(routes!(analytics::active_users))
+        .routes(routes!(analytics::llm_usage))
+        .routes(routes!(analytics::platform_stats))
+        .routes(routes!(analytics::usage_csv))
+        .routes(routes!(credits::grant))
+        .routes(routes!(credits::refund))
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(
+            providers::get,
+            providers::update,
+            providers::delete
+        ))
+        .routes(routes!(grants::list, grants::create))
+        .routes(routes!(grants::revoke))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(limits::list))
+        .routes(routes!(limits::set))
+        .routes(routes!(live::overview))
+        .routes(routes!(live::live))
+        .routes(routes!(live::live_ws))
+        .routes(routes!(audit::list))
+        .routes(routes!(models::list, models::create))
+        .routes(routes!(models::get, models::update, models::delete))
+}
+
+/// The LLM API: authenticated by API key (see `proxy::auth`), under `/v1`
+/// and, for clients that need one base URL, `/api/v1`.
+pub fn llm_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(proxy::models::list))
+        .routes(routes!(proxy::forward::chat_completions))
+        .routes(routes!(proxy::forward::messages))
+        .routes(routes!(proxy::forward::responses))
+        .routes(routes!(proxy::count_tokens::count_tokens))
+}
+
+/// `{"ok": true}` while the server answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub ok: bool,
+}
+
+/// Whether the server answers: for load balancers and health checks.
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "meta", security(()),
+    responses((status = 200, body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { ok: true })
 }
 
 /// `tollgate health`: whether the server configured to listen on `addr`

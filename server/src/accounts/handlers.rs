@@ -9,7 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{
     UserView,
@@ -17,15 +17,17 @@ use super::{
 };
 use crate::{
     auth::{AdminUser, ClientAddress, CurrentUser, cookie, session},
+    entitlements::EffectivePlanView,
     entity::user::Plan,
     error::{Error, Result},
     extract::{AppJson, AppQuery},
     keys::KeyView,
+    reply::{Deleted, Done},
     state::AppState,
     time::serde_iso,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
     email: String,
     password: String,
@@ -39,7 +41,7 @@ pub struct RegisterBody {
 pub const REGISTERED: &str = "registration received: sign in with your email and password";
 
 /// Either `email` and `password`, or `api_key` (the hackathon flow).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     email: Option<String>,
     password: Option<String>,
@@ -47,15 +49,16 @@ pub struct LoginBody {
 }
 
 /// An admin creating a person by name only.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserBody {
     name: String,
     plan: Option<Plan>,
 }
 
-#[derive(Serialize)]
-struct SignedIn {
+/// A session: its token (also set as the session cookie) and the user.
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
     success: bool,
     token: String,
     #[serde(with = "serde_iso")]
@@ -63,14 +66,53 @@ struct SignedIn {
     user: UserView,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    pub success: bool,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub success: bool,
+    pub user: UserView,
+    pub effective_plan: EffectivePlanView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    pub success: bool,
+    pub users: Vec<UserView>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// A new user and their first API key, whose secret is shown only here.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub success: bool,
+    pub user: UserView,
+    pub key: KeyView,
+    pub secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OneUser {
+    pub success: bool,
+    pub user: UserView,
+}
+
 /// 202 and [`REGISTERED`], for a new account and for a taken email
 /// alike; refusals (closed, invitation, limit, invalid input) do not
 /// depend on the email having an account.
+#[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "auth", request_body = RegisterBody,
+    security(()), responses((status = 202, body = Registered)))]
 pub async fn register(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     AppJson(body): AppJson<RegisterBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>)> {
+) -> Result<(StatusCode, Json<Registered>)> {
     let form = service::SignUp {
         email: body.email,
         password: body.password,
@@ -80,10 +122,17 @@ pub async fn register(
     service::register(&state, &client, form).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "success": true, "message": REGISTERED })),
+        Json(Registered {
+            success: true,
+            message: REGISTERED.to_owned(),
+        }),
     ))
 }
 
+/// Signs in with a password or an API key; the answer sets the session
+/// cookie too.
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginBody,
+    security(()), responses((status = 200, body = SignedIn)))]
 pub async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -125,48 +174,58 @@ pub async fn login(
     Ok(signed_in_response(user.into(), issued))
 }
 
+/// Ends the caller's session and clears its cookie.
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth",
+    responses((status = 200, body = Done)))]
 pub async fn logout(State(state): State<AppState>, current: CurrentUser) -> Result<Response> {
     if let Some(session_id) = &current.session_id {
         session::revoke(&state.db, session_id).await?;
     }
-    let mut response = Json(json!({ "success": true })).into_response();
+    let mut response = Json(Done::new()).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, cookie::clear());
     Ok(response)
 }
 
-pub async fn me(current: CurrentUser) -> Json<serde_json::Value> {
-    Json(json!({
-        "success": true,
-        "user": UserView::from(current.user),
-        "effective_plan": current.plan.view(),
-    }))
+/// The caller and the plan they are on, with where it comes from.
+#[utoipa::path(get, path = "/users/me", operation_id = "me", tag = "users",
+    responses((status = 200, body = Me)))]
+pub async fn me(current: CurrentUser) -> Json<Me> {
+    Json(Me {
+        success: true,
+        user: UserView::from(current.user),
+        effective_plan: current.plan.view(),
+    })
 }
 
+/// One page of users, searched by name or email.
+#[utoipa::path(get, path = "/admin/users", operation_id = "list_users", tag = "admin", params(UserListQuery),
+    responses((status = 200, body = UserList)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: AdminUser,
     AppQuery(query): AppQuery<UserListQuery>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<UserList>> {
     let page = service::list(&state.db, &query).await?;
-    let users: Vec<UserView> = page.users.into_iter().map(UserView::from).collect();
-    Ok(Json(json!({
-        "success": true,
-        "users": users,
-        "total": page.total,
-        "page": page.page,
-        "per_page": page.per_page,
-    })))
+    Ok(Json(UserList {
+        success: true,
+        users: page.users.into_iter().map(UserView::from).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
 }
 
 /// 201 with the new user and their first API key, whose secret is shown
 /// only in this answer.
+#[utoipa::path(post, path = "/admin/users", operation_id = "create_user", tag = "admin", request_body = CreateUserBody,
+    responses((status = 201, body = CreatedUser)))]
 pub async fn create_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     AppJson(body): AppJson<CreateUserBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>)> {
+) -> Result<(StatusCode, Json<CreatedUser>)> {
     let (user, created) = service::create_with_key(
         &state.db,
         &admin.user.id,
@@ -177,34 +236,43 @@ pub async fn create_user(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "user": UserView::from(user),
-            "key": KeyView::from(created.key),
-            "secret": created.secret,
-        })),
+        Json(CreatedUser {
+            success: true,
+            user: UserView::from(user),
+            key: KeyView::from(created.key),
+            secret: created.secret,
+        }),
     ))
 }
 
+/// Changes a user's name, role, plan or status.
+#[utoipa::path(patch, path = "/admin/users/{id}", operation_id = "update_user", tag = "admin", request_body = UserUpdate,
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, body = OneUser)))]
 pub async fn update_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     AppJson(change): AppJson<UserUpdate>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<OneUser>> {
     let user = service::update(&state.db, &state.key_cache, &admin.user.id, &id, change).await?;
-    Ok(Json(
-        json!({ "success": true, "user": UserView::from(user) }),
-    ))
+    Ok(Json(OneUser {
+        success: true,
+        user: UserView::from(user),
+    }))
 }
 
+/// Deletes a user.
+#[utoipa::path(delete, path = "/admin/users/{id}", operation_id = "delete_user", tag = "admin",
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, body = Deleted)))]
 pub async fn delete_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<Deleted>> {
     service::delete(&state.db, &state.key_cache, &admin.user.id, &id).await?;
-    Ok(Json(json!({ "success": true, "deleted": id })))
+    Ok(Json(Deleted::new(id)))
 }
 
 fn signed_in_response(user: UserView, issued: session::IssuedSession) -> Response {

@@ -9,6 +9,8 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use super::UserView;
 use crate::{
@@ -355,7 +357,8 @@ pub async fn get<C: sea_orm::ConnectionTrait>(db: &C, id: &str) -> Result<user::
 }
 
 /// `page` from 1, `per_page` at most 100; `search` matches name or email.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct UserListQuery {
     pub page: Option<u64>,
@@ -402,7 +405,7 @@ pub async fn list(db: &DatabaseConnection, query: &UserListQuery) -> Result<User
 }
 
 /// The fields an admin may change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     pub name: Option<String>,

@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     entity::user::{self, Plan, Role, Status},
     time::serde_iso,
 };
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
     pub id: String,
     pub name: String,

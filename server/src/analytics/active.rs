@@ -7,6 +7,7 @@
 //! never seen are not listed; deleted accounts neither.
 
 use std::collections::{HashMap, HashSet};
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -28,7 +29,7 @@ pub const DEFAULT_LIMIT: u64 = 50;
 /// Larger limits are lowered to this.
 pub const MAX_LIMIT: u64 = 200;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ActiveUser {
     pub user_id: String,
     pub email: Option<String>,
@@ -45,7 +46,7 @@ pub struct ActiveUser {
     pub has_grant: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelCount {
     pub model: String,
     pub count: i64,

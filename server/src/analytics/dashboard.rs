@@ -4,6 +4,7 @@
 //! emails: everyone can read these.
 
 use std::collections::{HashMap, HashSet};
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -28,7 +29,7 @@ pub const MAX_LEADERBOARD: u64 = 100;
 /// Shown as `top_model_label` before anyone made a request.
 pub const NO_DATA: &str = "no data yet";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
     /// Every request ever made that resolved a model.
     pub total_requests: i64,
@@ -42,7 +43,7 @@ pub struct Stats {
     pub total_users: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TopModel {
     pub model: String,
     pub requests: i64,
@@ -147,7 +148,7 @@ pub async fn stats(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LeaderboardEntry {
     /// 1 for the first entry, then 2, 3, …: ties are ordered, never shared.
     pub rank: u64,

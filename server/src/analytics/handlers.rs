@@ -13,10 +13,15 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::{
-    active, dashboard, export, llm_usage, platform,
+    active::{self, ActiveUser},
+    dashboard::{self, LeaderboardEntry, Stats},
+    export,
+    llm_usage::{self, LlmUsage},
+    platform::{self, PlatformStats},
+    presence::OnlineUser,
     range::{LimitQuery, RangeQuery},
     visibility,
 };
@@ -47,56 +52,104 @@ where
     }
 }
 
-/// `{"success": true, …the figures' own fields}`.
-#[derive(Serialize)]
-struct Success<T> {
-    success: bool,
+/// `{"success": true, …the figures}`.
+#[derive(Serialize, ToSchema)]
+pub struct LlmUsageAnswer {
+    pub success: bool,
     #[serde(flatten)]
-    body: T,
+    pub usage: LlmUsage,
 }
 
-fn success<T: Serialize>(body: T) -> Json<Success<T>> {
-    Json(Success {
-        success: true,
-        body,
-    })
+#[derive(Serialize, ToSchema)]
+pub struct ActiveUsers {
+    pub success: bool,
+    pub users: Vec<ActiveUser>,
 }
 
-/// The admin contract's section 6.
+/// `{"success": true, …the figures}`.
+#[derive(Serialize, ToSchema)]
+pub struct PlatformStatsAnswer {
+    pub success: bool,
+    #[serde(flatten)]
+    pub stats: PlatformStats,
+}
+
+/// `{"success": true, …the figures}`.
+#[derive(Serialize, ToSchema)]
+pub struct StatsAnswer {
+    pub success: bool,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Leaderboard {
+    pub success: bool,
+    pub leaderboard: Vec<LeaderboardEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Online {
+    pub success: bool,
+    pub online: Vec<OnlineUser>,
+    pub count: usize,
+}
+
+/// The admin contract's section 6: requests by user and model over a range.
+#[utoipa::path(get, path = "/admin/llm-usage", operation_id = "llm_usage", tag = "admin", params(RangeQuery),
+    responses((status = 200, body = LlmUsageAnswer)))]
 #[tracing::instrument(skip_all)]
 pub async fn llm_usage(
     State(state): State<AppState>,
     _admin: AdminUser,
     AppQuery(query): AppQuery<RangeQuery>,
-) -> Result<Json<impl Serialize>> {
+) -> Result<Json<LlmUsageAnswer>> {
     let range = query.range(time::now().date_naive())?;
     let usage = llm_usage::llm_usage(&state.db, &range, query.model().as_deref()).await?;
-    Ok(success(usage))
+    Ok(Json(LlmUsageAnswer {
+        success: true,
+        usage,
+    }))
 }
 
-/// The admin contract's section 7.
+/// The admin contract's section 7: who used Tollgate lately, newest first.
+#[utoipa::path(get, path = "/admin/users/active", operation_id = "active_users", tag = "admin", params(LimitQuery),
+    responses((status = 200, body = ActiveUsers)))]
 #[tracing::instrument(skip_all)]
 pub async fn active_users(
     State(state): State<AppState>,
     _admin: AdminUser,
     AppQuery(query): AppQuery<LimitQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ActiveUsers>> {
     let limit = query.limit(active::DEFAULT_LIMIT, active::MAX_LIMIT)?;
     let users = active::active_users(&state.db, &state.presence, limit, time::now()).await?;
-    Ok(Json(json!({ "success": true, "users": users })))
+    Ok(Json(ActiveUsers {
+        success: true,
+        users,
+    }))
 }
 
+/// Platform-wide figures over a range: users, usage by day and model,
+/// credits, top users and the error rate.
+#[utoipa::path(get, path = "/admin/stats", operation_id = "platform_stats", tag = "admin", params(RangeQuery),
+    responses((status = 200, body = PlatformStatsAnswer)))]
 #[tracing::instrument(skip_all)]
 pub async fn platform_stats(
     State(state): State<AppState>,
     _admin: AdminUser,
     AppQuery(query): AppQuery<RangeQuery>,
-) -> Result<Json<impl Serialize>> {
+) -> Result<Json<PlatformStatsAnswer>> {
     let range = query.range(time::now().date_naive())?;
-    Ok(success(platform::platform_stats(&state.db, &range).await?))
+    let stats = platform::platform_stats(&state.db, &range).await?;
+    Ok(Json(PlatformStatsAnswer {
+        success: true,
+        stats,
+    }))
 }
 
 /// The rollup rows as a CSV download, streamed.
+#[utoipa::path(get, path = "/admin/usage.csv", operation_id = "usage_csv", tag = "admin", params(RangeQuery),
+    responses((status = 200, description = "One row per user, model and day", content_type = "text/csv", body = String)))]
 #[tracing::instrument(skip_all)]
 pub async fn usage_csv(
     State(state): State<AppState>,
@@ -120,41 +173,52 @@ pub async fn usage_csv(
         .into_response())
 }
 
+/// The hackathon dashboard's figures.
+#[utoipa::path(get, path = "/stats", operation_id = "stats", tag = "dashboard",
+    responses((status = 200, body = StatsAnswer)))]
 #[tracing::instrument(skip_all)]
-pub async fn stats(
-    State(state): State<AppState>,
-    _user: CurrentUser,
-) -> Result<Json<impl Serialize>> {
+pub async fn stats(State(state): State<AppState>, _user: CurrentUser) -> Result<Json<StatsAnswer>> {
     let stats = dashboard::stats(&state.db, &state.presence, time::now()).await?;
-    Ok(success(stats))
+    Ok(Json(StatsAnswer {
+        success: true,
+        stats,
+    }))
 }
 
+/// The most active users (404 unless `features.gamification` is on).
+#[utoipa::path(get, path = "/leaderboard", operation_id = "leaderboard", tag = "dashboard", params(LimitQuery),
+    responses((status = 200, body = Leaderboard)))]
 #[tracing::instrument(skip_all)]
 pub async fn leaderboard(
     State(state): State<AppState>,
     current: CurrentUser,
     _on: Gamification,
     AppQuery(query): AppQuery<LimitQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Leaderboard>> {
     let limit = query.limit(dashboard::DEFAULT_LEADERBOARD, dashboard::MAX_LEADERBOARD)?;
-    let entries = visibility::leaderboard_for(&state, &current, limit, time::now()).await?;
-    Ok(Json(json!({ "success": true, "leaderboard": entries })))
+    let leaderboard = visibility::leaderboard_for(&state, &current, limit, time::now()).await?;
+    Ok(Json(Leaderboard {
+        success: true,
+        leaderboard,
+    }))
 }
 
-#[derive(Serialize)]
-struct Beat {
-    success: bool,
+#[derive(Serialize, ToSchema)]
+pub struct Beat {
+    pub success: bool,
     #[serde(with = "serde_iso")]
-    last_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
 }
 
 /// The web UI's heartbeat: the caller is here now.
+#[utoipa::path(post, path = "/presence", operation_id = "heartbeat", tag = "dashboard",
+    responses((status = 200, body = Beat)))]
 #[tracing::instrument(skip_all)]
 pub async fn heartbeat(
     State(state): State<AppState>,
     current: CurrentUser,
     _on: Gamification,
-) -> Json<impl Serialize> {
+) -> Json<Beat> {
     let now = time::now();
     state.presence.beat(&current.user.id, now);
     Json(Beat {
@@ -163,14 +227,19 @@ pub async fn heartbeat(
     })
 }
 
+/// Who is online now (404 unless `features.gamification` is on).
+#[utoipa::path(get, path = "/presence", operation_id = "online", tag = "dashboard",
+    responses((status = 200, body = Online)))]
 #[tracing::instrument(skip_all)]
 pub async fn online(
     State(state): State<AppState>,
     current: CurrentUser,
     _on: Gamification,
-) -> Result<Json<Value>> {
+) -> Result<Json<Online>> {
     let online = visibility::online_for(&state, &current, time::now()).await?;
-    Ok(Json(
-        json!({ "success": true, "online": online, "count": online.len() }),
-    ))
+    Ok(Json(Online {
+        success: true,
+        count: online.len(),
+        online,
+    }))
 }

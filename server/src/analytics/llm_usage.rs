@@ -3,6 +3,7 @@
 //! requests per day.
 
 use std::collections::{BTreeMap, HashSet};
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -19,14 +20,15 @@ use crate::{
     time::serde_iso,
 };
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LlmUsage {
     pub totals: Totals,
     pub by_user: Vec<UserModelUsage>,
     pub sparkline: Sparkline,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmUsageTotals)]
 pub struct Totals {
     /// Requests in the range.
     pub requests: i64,
@@ -35,7 +37,7 @@ pub struct Totals {
 }
 
 /// One user's requests to one model in the range.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserModelUsage {
     pub user_id: String,
     /// `None` for people created by name, and deleted accounts.
@@ -47,7 +49,7 @@ pub struct UserModelUsage {
 }
 
 /// Requests per day, one entry for every day of the range, zeros included.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Sparkline {
     pub dates: Vec<String>,
     pub values: Vec<i64>,

@@ -6,6 +6,7 @@
 //! sign-ups from `users.created_at`.
 
 use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait,
@@ -30,7 +31,7 @@ use crate::{
 /// How many users `top_users` lists.
 pub const TOP_USERS: u64 = 10;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PlatformStats {
     pub from: String,
     pub to: String,
@@ -44,7 +45,7 @@ pub struct PlatformStats {
     pub error_rate: ErrorRate,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserFigures {
     /// Accounts today, deleted ones left out.
     pub total: u64,
@@ -52,14 +53,15 @@ pub struct UserFigures {
     pub new_per_day: Vec<DayCount>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DayCount {
     pub date: String,
     pub count: i64,
 }
 
 /// Requests, errors, tokens and cost, as summed from the rollup.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
+#[schema(as = PlatformTotals)]
 pub struct Totals {
     pub requests: i64,
     pub errors: i64,
@@ -70,7 +72,7 @@ pub struct Totals {
     pub cost_micro_credits: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DayUsage {
     pub date: String,
     #[serde(flatten)]
@@ -78,7 +80,8 @@ pub struct DayUsage {
     pub cost_credits: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PlatformModelUsage)]
 pub struct ModelUsage {
     pub model: String,
     #[serde(flatten)]
@@ -89,7 +92,7 @@ pub struct ModelUsage {
 /// Ledger movements in the range: `spent` is what requests were charged,
 /// `refunded` what admins gave back, `adjusted` the signed sum of
 /// corrections.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CreditFigures {
     pub granted_micro_credits: i64,
     pub granted_credits: String,
@@ -101,7 +104,7 @@ pub struct CreditFigures {
     pub adjusted_credits: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TopUser {
     pub user_id: String,
     pub name: String,
@@ -111,7 +114,7 @@ pub struct TopUser {
     pub cost_credits: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorRate {
     pub requests: i64,
     pub errors: i64,

@@ -10,6 +10,7 @@ use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
 };
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -124,7 +125,7 @@ impl Presence {
 }
 
 /// Someone online, as `GET /api/presence` lists them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OnlineUser {
     /// `None` when the caller may not see who this is (see
     /// [`super::visibility`]).

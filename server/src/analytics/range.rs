@@ -3,12 +3,14 @@
 
 use chrono::NaiveDate;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::{Error, Result};
 pub use crate::time::days::{DateRange, day_key};
 
 /// `?from=&to=&model=` as sent; empty values count as absent.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     pub from: Option<String>,
     pub to: Option<String>,
@@ -33,7 +35,8 @@ fn given(value: &Option<String>) -> Option<&str> {
 
 /// `?limit=` as sent: parsed here so that a number too large for an
 /// integer is capped like any other large number.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     pub limit: Option<String>,
 }

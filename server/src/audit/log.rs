@@ -8,6 +8,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use crate::{
     entity::{audit_entry, user},
@@ -20,7 +22,8 @@ pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 200;
 
 /// `GET /api/admin/audit`: paging and exact-match filters.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub page: Option<u64>,
@@ -33,7 +36,8 @@ pub struct AuditQuery {
 }
 
 /// One entry as the API shows it: `before` and `after` as JSON values.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct EntryView {
     pub id: i64,
     pub actor_id: String,

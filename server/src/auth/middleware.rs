@@ -25,6 +25,7 @@ pub const PUBLIC_PATHS: &[&str] = &[
     "/favicon.ico",
     "/favicon.svg",
     "/api/health",
+    "/api/openapi.json",
     "/api/auth/login",
     "/api/auth/register",
     // Authenticated by its own token (`metrics.token`), as Prometheus sends it.

@@ -9,6 +9,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use super::wallets::Wallets;
 use crate::{
@@ -30,7 +32,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 /// Request ids are `req_<16 hex>`; anything much longer is not one.
 const MAX_REQUEST_ID_LEN: usize = 64;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     pub user_id: String,
@@ -41,7 +43,8 @@ pub struct GrantRequest {
 }
 
 /// One ledger row as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CreditEntry)]
 pub struct EntryView {
     pub id: i64,
     pub kind: EntryKind,
@@ -182,7 +185,7 @@ fn replay(first: credit_entry::Model, user_id: &str, amount: i64) -> Result<Gran
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// The proxied request (its `x-request-id`, the usage row's id).
@@ -431,7 +434,8 @@ pub async fn balance<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<i64> {
     Ok(credit_balance::of(db, user_id).await?)
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     pub page: Option<u64>,

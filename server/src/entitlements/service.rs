@@ -7,6 +7,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use super::Entitlements;
 use crate::{
@@ -26,7 +28,7 @@ pub const MAX_NOTES_LEN: usize = 500;
 
 /// `POST /api/admin/grants`. Fields are optional here so that a missing one
 /// is refused naming it, like a blank one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGrant {
     pub user_id: Option<String>,
@@ -36,7 +38,8 @@ pub struct NewGrant {
 }
 
 /// `GET /api/admin/grants` filters.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GrantFilter {
     pub user_id: Option<String>,
@@ -45,7 +48,7 @@ pub struct GrantFilter {
 }
 
 /// A grant as the contract lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GrantView {
     pub id: i64,
     pub user_id: String,

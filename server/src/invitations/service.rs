@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{
     accounts::service::normalize_email,
@@ -35,7 +36,7 @@ pub const MAX_USES: i32 = 1_000;
 pub const MAX_NOTE_LEN: usize = 200;
 
 /// `POST /api/admin/invitations`; every field is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
     /// Only this email may register with the code.
@@ -49,7 +50,7 @@ pub struct NewInvitation {
 }
 
 /// An invitation as the admin sees it: never the code or its hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InvitationView {
     pub id: String,
     /// `inv-` and the code's first 8 characters.

@@ -7,6 +7,7 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{
     KeyView,
@@ -29,7 +30,7 @@ pub const MAX_KEY_NAME_LEN: usize = 100;
 pub const MAX_MODELS_PER_KEY: usize = 100;
 
 /// A key's settings, as its owner creates it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
@@ -51,7 +52,7 @@ pub struct NewKey {
 
 /// A change to a key. For quota and expiry, `null` removes the limit and a
 /// missing field leaves it as it is.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyChange {
     pub name: Option<String>,

@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{entity::api_key, money::format_credits, time, time::serde_iso};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,

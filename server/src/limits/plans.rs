@@ -3,6 +3,7 @@
 //! memory at once.
 
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -22,7 +23,7 @@ use crate::{
 };
 
 /// A plan's limits and where they come from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PlanLimitsView {
     pub plan: PlanName,
     /// 0: no limit.

@@ -17,10 +17,11 @@ use axum::{
     },
 };
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{
-    overview,
+    overview::{self, Counts, Performance, System},
     watch::{Feed, Item},
 };
 use crate::{
@@ -31,19 +32,35 @@ use crate::{
 };
 
 /// The admin contract's overview.
+#[derive(Serialize, ToSchema)]
+pub struct OverviewAnswer {
+    pub success: bool,
+    pub overview: Counts,
+    pub performance: Performance,
+    pub system: System,
+}
+
+/// The admin contract's overview: counts, performance and system status.
+#[utoipa::path(get, path = "/admin/stats/overview", operation_id = "overview", tag = "admin",
+    responses((status = 200, body = OverviewAnswer)))]
 #[tracing::instrument(skip_all)]
-pub async fn overview(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
+pub async fn overview(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<OverviewAnswer>> {
     let figures = overview::overview(&state.db).await?;
-    Ok(Json(json!({
-        "success": true,
-        "overview": figures.overview,
-        "performance": figures.performance,
-        "system": figures.system,
-    })))
+    Ok(Json(OverviewAnswer {
+        success: true,
+        overview: figures.overview,
+        performance: figures.performance,
+        system: figures.system,
+    }))
 }
 
 /// Server-sent events: `active_users`, `performance_tick`, `system_status`
 /// and a `: heartbeat` comment, until the client goes.
+#[utoipa::path(get, path = "/admin/live", operation_id = "live_events", tag = "admin",
+    responses((status = 200, description = "Events until the client goes (404 unless `features.realtime_mode` is `sse`)", content_type = "text/event-stream", body = String)))]
 #[tracing::instrument(skip_all)]
 pub async fn live(State(state): State<AppState>, AdminUser(admin): AdminUser) -> Result<Response> {
     require_mode(&state, RealtimeMode::Sse)?;
@@ -57,6 +74,8 @@ pub async fn live(State(state): State<AppState>, AdminUser(admin): AdminUser) ->
 
 /// The same events over a WebSocket, as JSON text messages
 /// `{"event": "active_users", "data": {…}}` and `{"event": "heartbeat"}`.
+#[utoipa::path(get, path = "/admin/live/ws", operation_id = "live_websocket", tag = "admin",
+    responses((status = 101, description = "A WebSocket of JSON events (404 unless `features.realtime_mode` is `ws`)")))]
 #[tracing::instrument(skip_all)]
 pub async fn live_ws(
     State(state): State<AppState>,

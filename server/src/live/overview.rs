@@ -4,6 +4,7 @@
 //! the overview never disagree about what a figure means.
 
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
@@ -31,8 +32,9 @@ const DB_GREEN_BELOW: Duration = Duration::from_millis(100);
 const DB_YELLOW_BELOW: Duration = Duration::from_secs(1);
 
 /// A status light: `"green"`, `"yellow"` or `"red"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = StatusLight)]
 pub enum Light {
     Green,
     Yellow,
@@ -47,8 +49,9 @@ pub struct Overview {
     pub system: System,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OverviewCounts)]
 pub struct Counts {
     /// Users not deleted.
     pub total_users: u64,
@@ -61,8 +64,9 @@ pub struct Counts {
 }
 
 /// HTTP requests of the last 24 hours (`request_metrics`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OverviewPerformance)]
 pub struct Performance {
     pub requests_total_24h: u64,
     /// Rounded to the millisecond; 0 without requests.
@@ -72,8 +76,9 @@ pub struct Performance {
     pub error_rate_pct: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OverviewSystem)]
 pub struct System {
     pub api: Light,
     pub db: Light,

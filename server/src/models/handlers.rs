@@ -5,83 +5,154 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::service::{self, Deletion, ModelChange, ModelView, NewModel};
+use super::service::{self, AvailableModel, Deletion, ModelChange, ModelView, NewModel};
 use crate::{
     auth::{AdminUser, CurrentUser},
     error::Result,
     extract::AppJson,
+    reply::Deleted,
     state::AppState,
 };
 
-pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<Value>> {
-    let models: Vec<ModelView> = service::list(&state.db)
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    pub success: bool,
+    pub models: Vec<ModelView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OneModel {
+    pub success: bool,
+    pub model: ModelView,
+}
+
+/// A model with usage on record is disabled rather than deleted, so that
+/// its usage keeps its name.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ModelDeletion {
+    Deleted(Deleted),
+    Disabled(ModelDisabled),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelDisabled {
+    pub success: bool,
+    /// The id of the model disabled.
+    pub disabled: String,
+    pub message: String,
+    pub model: ModelView,
+}
+
+/// The models a user's plan may call.
+#[derive(Serialize, ToSchema)]
+pub struct AvailableModels {
+    pub success: bool,
+    pub models: Vec<AvailableModel>,
+}
+
+fn one(model: ModelView) -> Json<OneModel> {
+    Json(OneModel {
+        success: true,
+        model,
+    })
+}
+
+/// Every model, with its deployments and their health.
+#[utoipa::path(get, path = "/admin/models", operation_id = "list_models", tag = "admin",
+    responses((status = 200, body = ModelList)))]
+pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Json<ModelList>> {
+    let models = service::list(&state.db)
         .await?
         .into_iter()
         .map(|model| ModelView::from(model).with_health(&state.health))
         .collect();
-    Ok(Json(json!({ "success": true, "models": models })))
+    Ok(Json(ModelList {
+        success: true,
+        models,
+    }))
 }
 
+#[utoipa::path(get, path = "/admin/models/{id}", operation_id = "get_model", tag = "admin",
+    params(("id" = String, Path, description = "The model's id")),
+    responses((status = 200, body = OneModel)))]
 pub async fn get(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<OneModel>> {
     let model = ModelView::from(service::get(&state.db, &id).await?).with_health(&state.health);
-    Ok(Json(json!({ "success": true, "model": model })))
+    Ok(one(model))
 }
 
+/// Adds a model: its public name, prices and deployments.
+#[utoipa::path(post, path = "/admin/models", operation_id = "create_model", tag = "admin", request_body = NewModel,
+    responses((status = 201, body = OneModel)))]
 pub async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewModel>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<OneModel>)> {
     let model = ModelView::from(service::create_as(&state.db, &admin.user.id, new).await?)
         .with_health(&state.health);
     state.catalog.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "success": true, "model": model })),
-    ))
+    Ok((StatusCode::CREATED, one(model)))
 }
 
+#[utoipa::path(patch, path = "/admin/models/{id}", operation_id = "update_model", tag = "admin", request_body = ModelChange,
+    params(("id" = String, Path, description = "The model's id")),
+    responses((status = 200, body = OneModel)))]
 pub async fn update(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     AppJson(change): AppJson<ModelChange>,
-) -> Result<Json<Value>> {
+) -> Result<Json<OneModel>> {
     let model = ModelView::from(service::update(&state.db, &admin.user.id, &id, change).await?)
         .with_health(&state.health);
     state.catalog.invalidate();
-    Ok(Json(json!({ "success": true, "model": model })))
+    Ok(one(model))
 }
 
+/// Deletes a model, or disables it when it has usage on record.
+#[utoipa::path(delete, path = "/admin/models/{id}", operation_id = "delete_model", tag = "admin",
+    params(("id" = String, Path, description = "The model's id")),
+    responses((status = 200, body = ModelDeletion)))]
 pub async fn delete(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ModelDeletion>> {
     // Requests that already finished must count as usage: their rows may
     // still be in the writer's queue.
     state.usage.flush().await;
     let outcome = service::delete(&state.db, &admin.user.id, &id).await?;
     state.catalog.invalidate();
     Ok(Json(match outcome {
-        Deletion::Deleted => json!({ "success": true, "deleted": id }),
-        Deletion::Disabled(model) => json!({
-            "success": true,
-            "disabled": id,
-            "message": "the model has usage on record, so it was disabled rather than deleted",
-            "model": ModelView::from(*model).with_health(&state.health),
+        Deletion::Deleted => ModelDeletion::Deleted(Deleted::new(id)),
+        Deletion::Disabled(model) => ModelDeletion::Disabled(ModelDisabled {
+            success: true,
+            disabled: id,
+            message: "the model has usage on record, so it was disabled rather than deleted"
+                .to_owned(),
+            model: ModelView::from(*model).with_health(&state.health),
         }),
     }))
 }
 
 /// The models the signed-in user's plan may call.
-pub async fn available(State(state): State<AppState>, current: CurrentUser) -> Result<Json<Value>> {
+#[utoipa::path(get, path = "/models", operation_id = "available_models", tag = "users",
+    responses((status = 200, body = AvailableModels)))]
+pub async fn available(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<Json<AvailableModels>> {
     let models = service::available_for(&state.db, current.plan.plan).await?;
-    Ok(Json(json!({ "success": true, "models": models })))
+    Ok(Json(AvailableModels {
+        success: true,
+        models,
+    }))
 }

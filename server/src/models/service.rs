@@ -9,6 +9,7 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{
     audit::{self, Action, Target},
@@ -38,7 +39,7 @@ const MAX_WEIGHT: i32 = 1_000;
 const MAX_PRIORITY: i32 = 100;
 
 /// A provider and upstream model that may serve a model, as an admin sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     pub provider_id: String,
@@ -57,7 +58,7 @@ fn one() -> i32 {
     1
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewModel {
     pub public_name: String,
@@ -88,7 +89,7 @@ pub struct NewModel {
     pub plans: Vec<PlanName>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     pub public_name: Option<String>,
@@ -111,7 +112,7 @@ pub struct ModelChange {
 }
 
 /// One price, exact in micro-credits and readable in credits.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Price {
     pub micro_credits_per_mtok: i64,
     pub credits_per_mtok: String,
@@ -127,7 +128,7 @@ impl From<i64> for Price {
 }
 
 /// A deployment as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeploymentView {
     pub id: String,
     pub provider_id: String,
@@ -161,7 +162,7 @@ pub struct StoredModel {
     pub deployments: Vec<model_deployment::Model>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ModelView {
     pub id: String,
     pub public_name: String,
@@ -724,7 +725,7 @@ fn validate_max_output(tokens: Option<i64>) -> Result<Option<i64>> {
 }
 
 /// A model a user may call, with its provider's kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AvailableModel {
     pub id: String,
     pub provider_kind: ProviderKind,

@@ -1,6 +1,7 @@
 //! The rules for providers.
 
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
@@ -28,7 +29,7 @@ pub const DEFAULT_TIMEOUT_SECS: u32 = 600;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
 const MAX_EXTRA_HEADERS: usize = 32;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProvider {
     pub name: String,
@@ -47,7 +48,7 @@ pub struct NewProvider {
 }
 
 /// A change; `api_keys` and `extra_headers` replace the old ones when sent.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderChange {
     pub name: Option<String>,
@@ -61,7 +62,7 @@ pub struct ProviderChange {
 
 /// A provider as the admin API shows it: the keys only as a count, the extra
 /// headers only by name (their values are sealed like the keys).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProviderView {
     pub id: String,
     pub name: String,

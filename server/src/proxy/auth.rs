@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRequestParts, OriginalUri},
     http::{HeaderMap, header, request::Parts},
 };
 
@@ -33,7 +33,12 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
 
 /// The key's caller, or the refusal in the client's format.
 async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
-    let format = ApiFormat::of_request(parts.uri.path(), &parts.headers);
+    // The path as the client sent it: a nested router sees it without `/v1`.
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(parts.uri.path(), |original| original.0.path());
+    let format = ApiFormat::of_request(path, &parts.headers);
     let Some(presented) = presented_key(&parts.headers) else {
         return Err(ProxyError::new(
             ErrorKind::InvalidApiKey,

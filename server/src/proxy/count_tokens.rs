@@ -27,6 +27,13 @@ const FORMAT: ApiFormat = ApiFormat::Anthropic;
 /// The longest answer read from the provider.
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// How many input tokens a messages request would take; nothing is charged.
+#[utoipa::path(post, path = "/messages/count_tokens", operation_id = "count_tokens", tag = "llm",
+    request_body = super::spec::CountTokensRequest,
+    responses(
+        (status = 200, body = super::spec::TokenCount),
+        (status = "4XX", body = super::spec::AnthropicError),
+        (status = "5XX", body = super::spec::AnthropicError)))]
 pub async fn count_tokens(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

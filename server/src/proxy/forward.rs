@@ -59,6 +59,14 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const SERVED_MODEL: &str = "x-tollgate-served-model";
 const ATTEMPTS: &str = "x-tollgate-attempts";
 
+/// OpenAI's chat completions, to any model the key may call.
+#[utoipa::path(post, path = "/chat/completions", operation_id = "chat_completions", tag = "llm",
+    request_body = super::spec::ChatCompletionRequest,
+    responses(
+        (status = 200, description = "A completion, or its events when `stream` is true",
+            content((super::spec::ChatCompletion = "application/json"), (String = "text/event-stream"))),
+        (status = "4XX", body = super::spec::OpenAiError),
+        (status = "5XX", body = super::spec::OpenAiError)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -68,6 +76,14 @@ pub async fn chat_completions(
     forward(&state, caller, Endpoint::ChatCompletions, &headers, body).await
 }
 
+/// Anthropic's messages, to any model the key may call.
+#[utoipa::path(post, path = "/messages", operation_id = "messages", tag = "llm",
+    request_body = super::spec::MessagesRequest,
+    responses(
+        (status = 200, description = "A message, or its events when `stream` is true",
+            content((super::spec::Message = "application/json"), (String = "text/event-stream"))),
+        (status = "4XX", body = super::spec::AnthropicError),
+        (status = "5XX", body = super::spec::AnthropicError)))]
 pub async fn messages(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -77,6 +93,14 @@ pub async fn messages(
     forward(&state, caller, Endpoint::Messages, &headers, body).await
 }
 
+/// OpenAI's Responses API (stateless), to any model the key may call.
+#[utoipa::path(post, path = "/responses", operation_id = "responses", tag = "llm",
+    request_body = super::spec::ResponsesRequest,
+    responses(
+        (status = 200, description = "A response, or its events when `stream` is true",
+            content((super::spec::Response = "application/json"), (String = "text/event-stream"))),
+        (status = "4XX", body = super::spec::OpenAiError),
+        (status = "5XX", body = super::spec::OpenAiError)))]
 pub async fn responses(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

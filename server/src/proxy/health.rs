@@ -18,6 +18,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
+use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -53,8 +54,9 @@ pub enum Failure {
 }
 
 /// A target's state, as the admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[schema(as = HealthStatus)]
 pub enum Status {
     Healthy,
     /// Failing, not (yet) cooled down: failures in the current window.
@@ -69,7 +71,8 @@ pub enum Status {
     Trial,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = HealthReport)]
 pub struct Report {
     #[serde(flatten)]
     pub status: Status,
@@ -78,14 +81,14 @@ pub struct Report {
 }
 
 /// A deployment's health and that of its keys that have a record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DeploymentHealth {
     #[serde(flatten)]
     pub deployment: Report,
     pub keys: Vec<KeyHealth>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyHealth {
     /// The key's tag: the first 8 hex digits of its SHA-256.
     pub key: String,

@@ -3,23 +3,29 @@
 
 use axum::{
     Json,
-    extract::State,
-    http::{HeaderMap, Uri},
+    extract::{OriginalUri, State},
+    http::HeaderMap,
 };
-use serde_json::{Value, json};
 
 use super::{
     auth::ApiKeyAuth,
     error::{ApiFormat, ProxyError},
+    spec::{AnthropicModel, AnthropicModelList, LlmModelList, OpenAiModel, OpenAiModelList},
 };
 use crate::{models::service, state::AppState, time};
 
+/// The models this key may call.
+#[utoipa::path(get, path = "/models", operation_id = "llm_models", tag = "llm",
+    responses(
+        (status = 200, body = LlmModelList),
+        (status = "4XX", body = super::spec::ProviderError),
+        (status = "5XX", body = super::spec::ProviderError)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Result<Json<Value>, ProxyError> {
+) -> Result<Json<LlmModelList>, ProxyError> {
     let format = ApiFormat::of_request(uri.path(), &headers);
     let allowed = &caller.allowed_models;
     let plan = state
@@ -34,25 +40,31 @@ pub async fn list(
         .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
         .collect();
     let body = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses => json!({
-            "object": "list",
-            "data": models.iter().map(|m| json!({
-                "id": m.id,
-                "object": "model",
-                "created": m.created_at.timestamp(),
-                "owned_by": "tollgate",
-            })).collect::<Vec<_>>(),
+        ApiFormat::OpenAi | ApiFormat::Responses => LlmModelList::OpenAi(OpenAiModelList {
+            object: "list".to_owned(),
+            data: models
+                .iter()
+                .map(|m| OpenAiModel {
+                    id: m.id.clone(),
+                    object: "model".to_owned(),
+                    created: m.created_at.timestamp(),
+                    owned_by: "tollgate".to_owned(),
+                })
+                .collect(),
         }),
-        ApiFormat::Anthropic => json!({
-            "data": models.iter().map(|m| json!({
-                "type": "model",
-                "id": m.id,
-                "display_name": m.id,
-                "created_at": time::iso(&m.created_at),
-            })).collect::<Vec<_>>(),
-            "has_more": false,
-            "first_id": models.first().map(|m| m.id.clone()),
-            "last_id": models.last().map(|m| m.id.clone()),
+        ApiFormat::Anthropic => LlmModelList::Anthropic(AnthropicModelList {
+            first_id: models.first().map(|m| m.id.clone()),
+            last_id: models.last().map(|m| m.id.clone()),
+            has_more: false,
+            data: models
+                .iter()
+                .map(|m| AnthropicModel {
+                    kind: "model".to_owned(),
+                    id: m.id.clone(),
+                    display_name: m.id.clone(),
+                    created_at: time::iso(&m.created_at),
+                })
+                .collect(),
         }),
     };
     Ok(Json(body))

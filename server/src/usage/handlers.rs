@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{
     export,
@@ -16,27 +17,34 @@ use super::{
 };
 use crate::{auth::CurrentUser, error::Result, extract::AppQuery, state::AppState, time};
 
-#[derive(Serialize)]
-struct ReportAnswer {
+/// `{"success": true, …the report}`.
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
     success: bool,
     #[serde(flatten)]
     report: Report,
 }
 
+/// The caller's usage: totals, a series by day, by model and by key, and
+/// one page of requests.
+#[utoipa::path(get, path = "/users/me/usage", operation_id = "my_usage", tag = "users", params(UsageQuery),
+    responses((status = 200, body = UsageReport)))]
 pub async fn report(
     State(state): State<AppState>,
     current: CurrentUser,
     AppQuery(query): AppQuery<UsageQuery>,
-) -> Result<Json<impl Serialize>> {
+) -> Result<Json<UsageReport>> {
     let today = time::now().date_naive();
     let report = report::report(&state.db, &current.user.id, &query, today).await?;
-    Ok(Json(ReportAnswer {
+    Ok(Json(UsageReport {
         success: true,
         report,
     }))
 }
 
 /// The same filters as the report, every row (paging is ignored).
+#[utoipa::path(get, path = "/users/me/usage.csv", operation_id = "my_usage_csv", tag = "users", params(UsageQuery),
+    responses((status = 200, description = "One row per request", content_type = "text/csv", body = String)))]
 pub async fn csv(
     State(state): State<AppState>,
     current: CurrentUser,

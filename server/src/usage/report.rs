@@ -5,6 +5,8 @@
 //! are filled in here.
 
 use std::collections::HashMap;
+use utoipa::IntoParams;
+use utoipa::ToSchema;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
@@ -26,7 +28,8 @@ pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 200;
 
 /// `GET /api/users/me/usage` (and `.csv`, which ignores the paging).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     /// `YYYY-MM-DD`, UTC; both ends included.
@@ -137,7 +140,8 @@ impl KeyNames {
 }
 
 /// Usage added up, money in micro-credits and as a decimal string.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = UsageTotals)]
 pub struct Totals {
     pub requests: i64,
     pub input_tokens: i64,
@@ -152,7 +156,8 @@ pub struct Totals {
 }
 
 /// One day of the series (every day of the range is there, zeros too).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = UsageDay)]
 pub struct Day {
     pub date: String,
     pub requests: i64,
@@ -162,14 +167,15 @@ pub struct Day {
     pub cost_credits: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = UsageByModel)]
 pub struct ModelUsage {
     pub model: String,
     #[serde(flatten)]
     pub usage: Totals,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct KeyUsage {
     pub key_id: String,
     pub key_name: Option<String>,
@@ -178,7 +184,7 @@ pub struct KeyUsage {
 }
 
 /// One request as the report and the CSV show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RequestRow {
     pub id: String,
     #[serde(with = "serde_iso")]
@@ -229,7 +235,7 @@ impl RequestRow {
 }
 
 /// The whole report; the handler adds `"success": true`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Report {
     pub from: String,
     pub to: String,

@@ -103,6 +103,39 @@ async fn an_anthropic_client_gets_the_anthropic_error_shape() {
     assert_eq!(body["error"]["type"], "authentication_error");
 }
 
+/// Found by schemathesis: the format was read from the path the nested
+/// router saw (`/messages`), so a bad key on Anthropic's endpoints was
+/// answered in OpenAI's shape unless `anthropic-version` was sent.
+#[tokio::test]
+async fn anthropics_endpoints_refuse_a_bad_key_in_anthropics_shape_under_both_prefixes() {
+    let (app, _, _, _) = app_with_models().await;
+
+    for path in [
+        "/v1/messages",
+        "/api/v1/messages",
+        "/v1/messages/count_tokens",
+        "/api/v1/messages/count_tokens",
+    ] {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("x-api-key", "tg-nope")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"model":"mock-small","max_tokens":5,"messages":[]}"#,
+            ))
+            .unwrap();
+        let (status, _, body) = app.send(request).await;
+
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        assert_eq!(body["type"], "error", "{path}: {body}");
+        assert_eq!(
+            body["error"]["type"], "authentication_error",
+            "{path}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_session_token_is_not_an_api_key() {
     let (app, _, token, _) = app_with_models().await;

@@ -159,9 +159,10 @@ pub async fn delete_model(id: String) -> Result<String, AppError> {
     use server::models::handlers;
     let (state, admin) = crate::ssr::admin()?;
     let answer = handlers::delete(state, admin, axum::extract::Path(id)).await?;
-    Ok(if answer.0.get("disabled").is_some() {
-        "The model has usage on record, so it was disabled rather than deleted.".into()
-    } else {
-        "Model deleted.".into()
+    Ok(match answer.0 {
+        handlers::ModelDeletion::Disabled(_) => {
+            "The model has usage on record, so it was disabled rather than deleted.".into()
+        }
+        handlers::ModelDeletion::Deleted(_) => "Model deleted.".into(),
     })
 }

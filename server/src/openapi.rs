@@ -1,0 +1,184 @@
+//! The OpenAPI 3.1 description of `/api` and `/v1`, served at
+//! `/api/openapi.json`. It is built from the route table itself
+//! ([`crate::router::api_routes`], [`crate::router::llm_routes`]): each
+//! handler's `#[utoipa::path]` and the types it takes and answers, so a
+//! route cannot be served without being described. What every route shares
+//! is added here: the security schemes, the error bodies, and the `/api/v1`
+//! aliases of the LLM API.
+
+use std::sync::OnceLock;
+
+use axum::{
+    http::header,
+    response::{IntoResponse, Response},
+};
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::{
+        self, RefOr, ResponseBuilder, SecurityRequirement,
+        path::Operation,
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{auth::cookie::SESSION_COOKIE, error::ErrorBody, router, state::AppState};
+
+/// Where the LLM API is served; it is served under `/api/v1` too.
+const LLM_PREFIX: &str = "/v1";
+const LLM_ALIAS: &str = "/api/v1";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tollgate",
+        description = "A self-hosted LLM gateway. `/api` is the dashboard API: sign in with \
+            `POST /api/auth/login`, then send the session as `Authorization: Bearer <token>` \
+            or its cookie; an API key works too. `/v1` (also served as `/api/v1`) is the LLM \
+            API in OpenAI's and Anthropic's formats, authenticated by a Tollgate API key.",
+    ),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "auth", description = "Registering, signing in and out"),
+        (name = "users", description = "The signed-in user's account, credits and usage"),
+        (name = "keys", description = "The signed-in user's API keys"),
+        (name = "dashboard", description = "Figures any signed-in user may read"),
+        (name = "admin", description = "Administration: users, credits, the catalog, figures"),
+        (name = "llm", description = "The LLM API, by API key"),
+        (name = "meta", description = "Health and this description"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Shared),
+)]
+struct Doc;
+
+/// The description, built once.
+pub fn document() -> &'static openapi::OpenApi {
+    static DOCUMENT: OnceLock<openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document = OpenApiRouter::<AppState>::with_openapi(Doc::openapi())
+            .nest("/api", router::api_routes())
+            .nest(LLM_PREFIX, router::llm_routes())
+            .into_openapi();
+        complete(&mut document);
+        document
+    })
+}
+
+/// This description.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "meta", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 description of `/api` and `/v1`",
+        content_type = "application/json")))]
+pub async fn serve() -> Response {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| {
+        document()
+            .to_json()
+            .expect("the OpenAPI description serializes")
+    });
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response()
+}
+
+/// The security schemes the operations name.
+struct Shared;
+
+impl Modify for Shared {
+    fn modify(&self, document: &mut openapi::OpenApi) {
+        let components = document.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A session token from `POST /api/auth/login`, or a Tollgate API key",
+            ))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+        components.add_security_scheme(
+            "x_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "A Tollgate API key, as Anthropic's clients send it",
+            ))),
+        );
+    }
+}
+
+/// What the route table's own descriptions leave to one place: the
+/// contract's error body on every dashboard operation, the API key as the
+/// LLM API's only credential, and the `/api/v1` aliases.
+fn complete(document: &mut openapi::OpenApi) {
+    let error = ResponseBuilder::new()
+        .description("The contract's error body")
+        .content(
+            "application/json",
+            openapi::ContentBuilder::new()
+                .schema(Some(RefOr::Ref(openapi::schema::Ref::from_schema_name(
+                    ErrorBody::name(),
+                ))))
+                .build(),
+        )
+        .build();
+    let api_key = vec![
+        SecurityRequirement::new("bearer", Vec::<String>::new()),
+        SecurityRequirement::new("x_api_key", Vec::<String>::new()),
+    ];
+    let mut aliases = Vec::new();
+    for (path, item) in document.paths.paths.iter_mut() {
+        let llm = path.starts_with(&format!("{LLM_PREFIX}/"));
+        for operation in operations(item) {
+            describe_statuses(operation);
+            if llm {
+                operation.security = Some(api_key.clone());
+            } else {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| RefOr::T(error.clone()));
+            }
+        }
+        if llm {
+            let mut alias = item.clone();
+            for operation in operations(&mut alias) {
+                // Operation ids are unique in a description.
+                operation.operation_id =
+                    operation.operation_id.take().map(|id| format!("{id}_api"));
+            }
+            aliases.push((format!("{LLM_ALIAS}{}", &path[LLM_PREFIX.len()..]), alias));
+        }
+    }
+    document.paths.paths.extend(aliases);
+}
+
+/// OpenAPI requires a description on every response: where a handler
+/// gives none, the status's own name.
+fn describe_statuses(operation: &mut Operation) {
+    for (status, response) in &mut operation.responses.responses {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = status
+                .parse::<u16>()
+                .ok()
+                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                .and_then(|code| code.canonical_reason())
+                .unwrap_or("The answer")
+                .to_owned();
+        }
+    }
+}
+
+fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}

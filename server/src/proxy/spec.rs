@@ -1,0 +1,177 @@
+//! The LLM API's shapes as the OpenAPI description shows them. The list of
+//! models is answered with these types. The forwarding endpoints read
+//! bodies field by field (see [`super::request`]) and pass the rest
+//! through, so for them these types only document: the fields Tollgate
+//! itself reads or guarantees, every other field of the format allowed.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// OpenAI's chat completion request. Other fields of OpenAI's format pass
+/// through (translated when the model's provider speaks another format).
+#[derive(Serialize, ToSchema)]
+pub struct ChatCompletionRequest {
+    /// A model's public name (`GET /v1/models`).
+    pub model: String,
+    pub messages: Vec<Value>,
+    pub stream: Option<bool>,
+    /// The output cap the request is held and charged against; at most the
+    /// model's own.
+    pub max_completion_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
+}
+
+/// Anthropic's messages request.
+#[derive(Serialize, ToSchema)]
+pub struct MessagesRequest {
+    pub model: String,
+    pub messages: Vec<Value>,
+    /// Required by Anthropic's format.
+    pub max_tokens: i64,
+    pub system: Option<Value>,
+    pub stream: Option<bool>,
+}
+
+/// OpenAI's Responses request (stateless: `store` and
+/// `previous_response_id` are refused).
+#[derive(Serialize, ToSchema)]
+pub struct ResponsesRequest {
+    pub model: String,
+    /// A string, or a list of input items.
+    pub input: Value,
+    pub instructions: Option<String>,
+    pub stream: Option<bool>,
+    pub max_output_tokens: Option<i64>,
+}
+
+/// Anthropic's token-counting request.
+#[derive(Serialize, ToSchema)]
+pub struct CountTokensRequest {
+    pub model: String,
+    pub messages: Vec<Value>,
+    pub system: Option<Value>,
+    pub tools: Option<Vec<Value>>,
+}
+
+/// OpenAI's chat completion (`stream: false`), with exact `usage`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: String,
+    pub model: String,
+    pub choices: Vec<Value>,
+    pub usage: Option<Value>,
+}
+
+/// Anthropic's message (`stream: false`).
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    /// `message`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub role: String,
+    pub content: Vec<Value>,
+    pub model: String,
+    pub usage: Value,
+}
+
+/// OpenAI's response object (`stream: false`).
+#[derive(Serialize, ToSchema)]
+pub struct Response {
+    pub id: String,
+    /// `response`.
+    pub object: String,
+    pub status: String,
+    pub output: Vec<Value>,
+    pub usage: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenCount {
+    pub input_tokens: i64,
+}
+
+/// The models this key may call: OpenAI's list, or Anthropic's when the
+/// request carries `anthropic-version`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LlmModelList {
+    OpenAi(OpenAiModelList),
+    Anthropic(AnthropicModelList),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiModelList {
+    /// `list`.
+    pub object: String,
+    pub data: Vec<OpenAiModel>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiModel {
+    pub id: String,
+    /// `model`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: i64,
+    pub owned_by: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnthropicModelList {
+    pub data: Vec<AnthropicModel>,
+    pub has_more: bool,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnthropicModel {
+    /// `model`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// OpenAI's error body (chat completions and responses).
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiError {
+    pub error: OpenAiErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub param: Option<String>,
+    pub code: Option<String>,
+}
+
+/// Anthropic's error body.
+#[derive(Serialize, ToSchema)]
+pub struct AnthropicError {
+    /// `error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub error: AnthropicErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnthropicErrorDetail {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+/// Either provider's error body, as the request's format decides.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProviderError {
+    OpenAi(OpenAiError),
+    Anthropic(AnthropicError),
+}
