@@ -100,8 +100,9 @@ browser_tools() {
   fi
 }
 
-# The official SDK tests (end2end/sdk/): the Python SDKs and pytest in a venv
-# of their own, pinned in end2end/sdk/requirements.txt. (The Node SDKs and
+# The official SDK tests (end2end/sdk/) and the OpenAPI checks
+# (end2end/openapi/): the Python SDKs, pytest, openapi-spec-validator and
+# schemathesis in a venv of their own, pinned in end2end/sdk/requirements.txt. (The Node SDKs and
 # Claude Code are npm packages of end2end/: browser_tools installs them.)
 sdk_tools() {
   command -v curl >/dev/null || apt_install curl  # end2end/sdk/run.sh waits on /health with it

@@ -7,4 +7,5 @@ pub mod auth;
 pub mod credits;
 pub mod dashboard;
 pub mod keys;
+pub mod reference;
 pub mod usage;

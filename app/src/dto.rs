@@ -2,6 +2,7 @@
 //! WASM build needs none of the server's crates.
 
 pub mod admin;
+pub mod reference;
 
 use serde::{Deserialize, Serialize};
 

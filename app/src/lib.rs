@@ -35,8 +35,8 @@ use crate::{
         lazy::{
             AdminAnalyticsRoute, AdminAuditRoute, AdminCatalogRoute, AdminGrantsRoute,
             AdminInvitationsRoute, AdminOverviewRoute, AdminUpstreamRoute, AdminUserRoute,
-            AdminUsersRoute, CreditsRoute, DashboardRoute, KeysRoute, LeaderboardRoute, SetupRoute,
-            UsageRoute,
+            AdminUsersRoute, ApiReferenceRoute, CreditsRoute, DashboardRoute, KeysRoute,
+            LeaderboardRoute, SetupRoute, UsageRoute,
         },
         login::LoginPage,
         not_found::NotFoundPage,
@@ -146,6 +146,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/leaderboard") view={Lazy::<LeaderboardRoute>::new()} />
                     <Route path=path!("/keys") view={Lazy::<KeysRoute>::new()} />
                     <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()} />
+                    <Route path=path!("/api-reference") view={Lazy::<ApiReferenceRoute>::new()} />
                     <Route path=path!("/admin") view={Lazy::<AdminOverviewRoute>::new()} />
                     <Route path=path!("/admin/users") view={Lazy::<AdminUsersRoute>::new()} />
                     <Route path=path!("/admin/users/:id") view={Lazy::<AdminUserRoute>::new()} />

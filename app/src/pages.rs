@@ -13,6 +13,7 @@ pub mod lazy;
 pub mod leaderboard;
 pub mod login;
 pub mod not_found;
+pub mod reference;
 pub mod register;
 pub mod setup;
 pub mod usage;

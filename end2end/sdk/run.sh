@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real clients against a real Tollgate: the official OpenAI and Anthropic
-# SDKs for Python (pytest, end2end/.venv) and Node (node --test), and Claude
-# Code. Starts `tollgate mock-upstream` and `tollgate serve` (a fresh SQLite
-# data directory, a first admin from the environment) on free 127.0.0.1
+# SDKs for Python (pytest, end2end/.venv) and Node (node --test), Claude
+# Code and Codex; then the OpenAPI description (end2end/openapi/). Starts
+# `tollgate mock-upstream` and `tollgate serve` (a fresh SQLite data directory, a first admin from the environment) on free 127.0.0.1
 # ports, runs both suites against them, and stops both on every exit.
 # The binary: $TOLLGATE_BIN, else $CARGO_TARGET_DIR/debug/tollgate.
 # Installs nothing: scripts/bootstrap.sh test does (sdk_tools, browser_tools).
@@ -70,3 +70,6 @@ for name in $(compgen -e | grep -E '^(OPENAI|ANTHROPIC)_' || true); do unset "$n
 PYTHONDONTWRITEBYTECODE=1 timeout 300 "$python" -m pytest -p no:cacheprovider -q sdk
 # (Claude Code's temporary homes go under $work, removed even if a run is cut.)
 TMPDIR="$work" timeout 300 node --test --test-concurrency=1 --test-timeout=60000 --test-reporter=spec sdk/*.test.mjs
+# Last: the OpenAPI description validated, and fuzzed by schemathesis for
+# TOLLGATE_FUZZ_SECONDS (90 s), which changes settings the tests above need.
+PYTHONDONTWRITEBYTECODE=1 timeout 400 "$python" -m pytest -p no:cacheprovider -q -s openapi

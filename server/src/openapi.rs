@@ -22,7 +22,12 @@ use utoipa::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{auth::cookie::SESSION_COOKIE, error::ErrorBody, router, state::AppState};
+use crate::{
+    auth::cookie::SESSION_COOKIE,
+    error::{Error, ErrorBody},
+    router,
+    state::AppState,
+};
 
 /// Where the LLM API is served; it is served under `/api/v1` too.
 const LLM_PREFIX: &str = "/v1";
@@ -69,14 +74,16 @@ pub fn document() -> &'static openapi::OpenApi {
 #[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "meta", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 description of `/api` and `/v1`",
         content_type = "application/json")))]
-pub async fn serve() -> Response {
+pub async fn serve() -> Result<Response, Error> {
     static JSON: OnceLock<String> = OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        document()
-            .to_json()
-            .expect("the OpenAPI description serializes")
-    });
-    ([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response()
+    let json = match JSON.get() {
+        Some(json) => json,
+        None => {
+            let json = document().to_json().map_err(anyhow::Error::from)?;
+            JSON.get_or_init(|| json)
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response())
 }
 
 /// The security schemes the operations name.

@@ -53,6 +53,7 @@ pub fn Header() -> impl IntoView {
                                     </Show>
                                     <A href="/keys">"API keys"</A>
                                     <A href="/setup">"Setup"</A>
+                                    <A href="/api-reference">"API"</A>
                                     <Show when={
                                         let admin = user.is_admin();
                                         move || admin

@@ -20,6 +20,7 @@ use crate::pages::{
     dashboard::DashboardPage,
     keys::KeysPage,
     leaderboard::LeaderboardPage,
+    reference::ApiReferencePage,
     setup::SetupPage,
     usage::UsagePage,
 };
@@ -62,6 +63,7 @@ lazy_pages! {
     LeaderboardRoute => LeaderboardPage,
     KeysRoute => KeysPage,
     SetupRoute => SetupPage,
+    ApiReferenceRoute => ApiReferencePage,
     AdminOverviewRoute => AdminOverviewPage,
     AdminUsersRoute => AdminUsersPage,
     AdminUserRoute => AdminUserPage,

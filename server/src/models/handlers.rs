@@ -35,7 +35,7 @@ pub struct OneModel {
 #[serde(untagged)]
 pub enum ModelDeletion {
     Deleted(Deleted),
-    Disabled(ModelDisabled),
+    Disabled(Box<ModelDisabled>),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -133,13 +133,13 @@ pub async fn delete(
     state.catalog.invalidate();
     Ok(Json(match outcome {
         Deletion::Deleted => ModelDeletion::Deleted(Deleted::new(id)),
-        Deletion::Disabled(model) => ModelDeletion::Disabled(ModelDisabled {
+        Deletion::Disabled(model) => ModelDeletion::Disabled(Box::new(ModelDisabled {
             success: true,
             disabled: id,
             message: "the model has usage on record, so it was disabled rather than deleted"
                 .to_owned(),
             model: ModelView::from(*model).with_health(&state.health),
-        }),
+        })),
     }))
 }
 

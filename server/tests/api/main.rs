@@ -21,6 +21,7 @@ mod keys;
 mod leaderboard;
 mod llm_api;
 mod models;
+mod openapi;
 mod prometheus;
 mod providers;
 mod proxy_admin;
