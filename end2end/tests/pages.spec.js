@@ -145,6 +145,32 @@ test('the setup page fills in the address, the key prefix and a model', async ()
   await screenshots('setup', () => page.locator('.guide').first());
 });
 
+test('the API reference shows every operation and schema of the OpenAPI description', async () => {
+  const base = test.info().project.use.baseURL;
+  const spec = await (await fetch(`${base}/api/openapi.json`)).json();
+  const methods = ['get', 'post', 'put', 'patch', 'delete'];
+  const operations = Object.values(spec.paths).flatMap((item) => methods.filter((m) => item[m]));
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API', exact: true }).click();
+  await expect(page).toHaveURL(/\/api-reference$/);
+  await hydrated();
+  await expect(page.locator('.api-operation')).toHaveCount(operations.length);
+  await expect(page.locator('.api-schema')).toHaveCount(Object.keys(spec.components.schemas).length);
+  await screenshots('api-reference', () => page.locator('.api-operation').first());
+  const chat = page.locator('.api-operation', { hasText: 'POST /v1/chat/completions' });
+  await expect(chat).toContainText('ChatCompletion');
+  await expect(page.locator('.api-operation', { hasText: 'GET /api/health' })).toContainText('public');
+  // A request body links to its schema, which lists its fields.
+  const createKey = page.locator('.api-operation', { hasText: 'POST /api/keys' });
+  await createKey.locator('summary').click();
+  await createKey.getByRole('link', { name: 'NewKey' }).click();
+  await expect(page).toHaveURL(/#schema-NewKey$/);
+  const newKey = page.locator('#schema-NewKey');
+  await expect(newKey.locator('summary')).toBeVisible();
+  await newKey.locator('summary').click();
+  await expect(newKey.getByRole('cell', { name: 'quota_micro_credits' })).toBeVisible();
+  await newKey.locator('summary').click();
+});
+
 test('the usage page shows the requests in its table and charts', async () => {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
   await expect(page).toHaveURL(/\/usage$/);

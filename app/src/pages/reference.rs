@@ -3,6 +3,7 @@
 
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
+use leptos_router::hooks::use_location;
 
 use crate::{
     api::reference::load_api_reference,
@@ -49,12 +50,18 @@ fn Reference(reference: ApiReference) -> impl IntoView {
             }
         })
         .collect_view();
+    let count = reference.schemas.len();
     let schemas = reference.schemas.into_iter().map(schema).collect_view();
+    // Folded as a whole, and opened by a link to one of them.
+    let hash = use_location().hash;
+    let linked = move || hash.get().starts_with("#schema-");
     view! {
         {groups}
         <section class="section" id="schemas">
-            <h2>"Schemas"</h2>
-            {schemas}
+            <details class="api-schemas" prop:open=linked>
+                <summary><h2>{format!("Schemas ({count})")}</h2></summary>
+                {schemas}
+            </details>
         </section>
     }
 }
@@ -104,19 +111,21 @@ fn operation(op: ApiOperation) -> impl IntoView {
     let badge = op
         .public
         .then(|| view! { <span class="badge">"public"</span> });
+    // Folded: the page lists every operation on one screen or two.
     view! {
-        <article class="card api-operation">
-            <h3 class="mono">
-                <span class="badge badge-kind-grant">{op.method}</span>" "{op.path}" "{badge}
-            </h3>
-            <p>{op.summary}</p>
+        <details class="card api-operation">
+            <summary>
+                <span class="mono">
+                    <span class="badge badge-kind-grant">{op.method}</span>" "{op.path}
+                </span>" "{badge}" "<span class="muted">{op.summary}</span>
+            </summary>
             {parameters}
             {request}
             <table class="table">
                 <thead><tr><th>"Status"</th><th>"Meaning"</th><th>"Body"</th></tr></thead>
                 <tbody>{responses}</tbody>
             </table>
-        </article>
+        </details>
     }
 }
 
@@ -137,13 +146,14 @@ fn schema(schema: ApiSchema) -> impl IntoView {
         .collect_view();
     let id = format!("schema-{}", schema.name);
     view! {
-        <article class="card api-schema" id=id>
-            <h3 class="mono">{schema.name}</h3>
-            <p class="muted">{schema.description}</p>
+        <details class="card api-schema" id=id>
+            <summary>
+                <span class="mono">{schema.name}</span>" "<span class="muted">{schema.description}</span>
+            </summary>
             <table class="table">
                 <thead><tr><th>"Field"</th><th>"Type"</th><th></th><th>"Meaning"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
-        </article>
+        </details>
     }
 }

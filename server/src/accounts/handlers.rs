@@ -103,9 +103,10 @@ pub struct OneUser {
     pub user: UserView,
 }
 
-/// 202 and [`REGISTERED`], for a new account and for a taken email
-/// alike; refusals (closed, invitation, limit, invalid input) do not
-/// depend on the email having an account.
+/// Registers a person. The answer (202, [`REGISTERED`]) is the same for a
+/// new account and for a taken email, and so are refusals (closed,
+/// invitation, limit, invalid input): it tells a stranger nothing. No
+/// session: sign in next.
 #[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "auth", request_body = RegisterBody,
     security(()), responses((status = 202, body = Registered)))]
 pub async fn register(

@@ -58,8 +58,8 @@ pub struct History {
     pub per_page: u64,
 }
 
-/// The new balance and the entry. A repeated idempotency key answers
-/// exactly what the first request did (`applied: false` says so).
+/// Grants credits, or adjusts them (a negative amount, with a reason). A
+/// repeated idempotency key answers the first result again, `applied: false`.
 #[utoipa::path(post, path = "/admin/credits/grant", operation_id = "grant_credits", tag = "admin", request_body = GrantRequest,
     responses((status = 200, body = Granted)))]
 pub async fn grant(
@@ -79,9 +79,8 @@ pub async fn grant(
     }))
 }
 
-/// The new balance, the entry and the amount refunded, as a grant answers
-/// plus `request_id` and `refunded_*`. A repeated refund of a request
-/// answers exactly what the first one did (`applied: false` says so).
+/// Refunds a proxied request's charge, all of it or `amount`. A repeat
+/// answers the first result again, `applied: false`.
 #[utoipa::path(post, path = "/admin/credits/refund", operation_id = "refund_request", tag = "admin", request_body = RefundRequest,
     responses((status = 200, body = Refunded)))]
 pub async fn refund(

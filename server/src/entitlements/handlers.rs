@@ -42,7 +42,8 @@ pub struct GrantList {
     pub grants: Vec<GrantView>,
 }
 
-/// 200 (as the contract says, not 201) with the new grant.
+/// Grants a user the contract's "Pro — Lifetime" plan (200, as the
+/// contract says, not 201).
 #[utoipa::path(post, path = "/admin/grants", operation_id = "create_grant", tag = "admin", request_body = NewGrant,
     responses((status = 200, body = GrantCreated)))]
 pub async fn create(

@@ -59,8 +59,8 @@ pub async fn list(State(state): State<AppState>, current: CurrentUser) -> Result
     }))
 }
 
-/// 201 with the key and its secret, which is never shown again; 409 when
-/// the user already holds `keys.max_per_user` keys that are not revoked.
+/// Creates a key; its secret is in this answer only. 409 when the caller
+/// already holds `keys.max_per_user` keys that are not revoked.
 #[utoipa::path(post, path = "/keys", operation_id = "create_key", tag = "keys", request_body = NewKey,
     responses((status = 201, body = CreatedKey)))]
 pub async fn create(

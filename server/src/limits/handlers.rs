@@ -42,8 +42,7 @@ pub async fn list(
     }))
 }
 
-/// Body: `{"requests_per_minute": 60, "tokens_per_minute": 100000}`, both
-/// required; 0 means no limit.
+/// Sets a plan's rate limits, both required; 0 means no limit.
 #[utoipa::path(put, path = "/admin/rate-limits/{plan}", operation_id = "set_rate_limits", tag = "admin", request_body = Limits,
     params(("plan" = PlanName, Path, description = "trial, free, pro or pro_lifetime")),
     responses((status = 200, body = OnePlanLimits)))]
