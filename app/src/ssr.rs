@@ -74,33 +74,6 @@ pub fn require_admin() -> Result<CurrentUser, AppError> {
     }
 }
 
-/// The shared state and the caller as an admin, as the REST handlers take
-/// them.
-pub fn admin() -> Result<(axum::extract::State<AppState>, server::auth::AdminUser), AppError> {
-    let admin = require_admin()?;
-    Ok((
-        axum::extract::State(state()?),
-        server::auth::AdminUser(admin),
-    ))
-}
-
-/// A REST handler's JSON body, built as a client would send it: the same
-/// checks (unknown fields, types) apply.
-pub fn body<T: serde::de::DeserializeOwned>(
-    json: serde_json::Value,
-) -> Result<server::extract::AppJson<T>, AppError> {
-    serde_json::from_value(json)
-        .map(server::extract::AppJson)
-        .map_err(|err| invalid(format!("invalid input: {err}")))
-}
-
-/// A REST handler's JSON answer, read as the UI's type.
-pub fn answer<T: serde::Serialize, D: serde::de::DeserializeOwned>(
-    axum::Json(body): axum::Json<T>,
-) -> Result<D, AppError> {
-    reshape(body)
-}
-
 /// A server view (`Serialize`, as the REST API sends it) as the UI's type.
 pub fn reshape<T: serde::Serialize, D: serde::de::DeserializeOwned>(
     view: T,
@@ -111,6 +84,13 @@ pub fn reshape<T: serde::Serialize, D: serde::de::DeserializeOwned>(
             tracing::error!(error = %err, "an API answer does not fit the UI's type");
             AppError::Internal
         })
+}
+
+/// One of the server's enums from its wire name (`"openai"`, `"pro"`), as a
+/// form sends it; 400 naming `field` otherwise.
+pub fn wire_name<T: serde::de::DeserializeOwned>(field: &str, name: &str) -> Result<T, AppError> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+        .map_err(|_| invalid(format!("{field}: unknown value {name:?}")))
 }
 
 /// Refused input: a 400 with the message people see.
@@ -301,5 +281,22 @@ pub fn request_info(
         cost_credits: row.cost_credits,
         charged_credits: row.charged_credits,
         duration_ms: row.duration_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use server::entity::{provider::ProviderKind, user::Plan};
+
+    use super::*;
+
+    #[test]
+    fn a_wire_name_reads_as_the_servers_enum_and_anything_else_is_refused() {
+        let kind: ProviderKind = wire_name("kind", "openai_responses").unwrap();
+        assert_eq!(kind, ProviderKind::OpenaiResponses);
+        let plan: Plan = wire_name("plan", "pro").unwrap();
+        assert_eq!(plan, Plan::Pro);
+        let refused = wire_name::<Plan>("plan", "platinum").unwrap_err();
+        assert!(refused.to_string().contains("plan"), "{refused}");
     }
 }

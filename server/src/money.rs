@@ -89,15 +89,22 @@ impl<'de> Deserialize<'de> for Credits {
             serde_json::Value::String(text) => text.trim().to_owned(),
             _ => return Err(serde::de::Error::custom("expected an amount of credits")),
         };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `"-3.25"` → `Credits(-3_250_000)`, exact.
+impl std::str::FromStr for Credits {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        let text = text.trim();
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
-            None => (false, text.as_str()),
+            None => (false, text),
         };
-        let micros = parse_credits(digits).ok_or_else(|| {
-            serde::de::Error::custom(
-                "expected an amount of credits with at most six decimals, like 12.5",
-            )
-        })?;
+        let micros = parse_credits(digits)
+            .ok_or("expected an amount of credits with at most six decimals, like 12.5")?;
         Ok(Self(if negative { -micros } else { micros }))
     }
 }

@@ -238,7 +238,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     extra_headers: Default::default(),
                     enabled: Some(true),
                 };
-                providers::create_as(db, &state.vault, admin, new).await?
+                providers::create_as(state, admin, new).await?
             }
         };
         provider_ids.push((vendor, provider.id));
@@ -271,7 +271,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     enabled: Some(true),
                     plans: Vec::new(),
                 };
-                models::create_as(db, admin, new).await?.model
+                models::create_as(state, admin, new).await?.model
             }
         };
         catalog.push(model);

@@ -1,6 +1,7 @@
-//! Admin-only server functions. Most call the REST API's own handlers, so a
-//! page and `curl` go through the same validation, side effects (audit,
-//! caches) and answers; see [`crate::ssr::body`] and [`crate::ssr::answer`].
+//! Admin-only server functions. They call the same service functions as
+//! the REST API's handlers, with typed inputs, so a page and `curl` go
+//! through the same validation and side effects (audit, caches); the
+//! answers reach the browser as the UI's types ([`crate::ssr::reshape`]).
 
 pub mod catalog;
 pub mod grants;

@@ -30,35 +30,38 @@ pub async fn my_models() -> Result<Vec<String>, AppError> {
 // empty list).
 #[server(prefix = "/rpc", endpoint = "create_key", input = Json)]
 pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
-    use server::keys::handlers;
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    let body = crate::ssr::body(draft_json(&draft)?)?;
-    let (_, answer) = handlers::create(axum::extract::State(state), current, body).await?;
-    crate::ssr::answer(answer)
+    let created = server::keys::service::create_own(&state, &current, new_key(draft)?).await?;
+    Ok(CreatedKeyInfo {
+        key: created.key.into(),
+        secret: created.secret,
+    })
 }
 
 /// Changes every field of a key to the form's; an empty optional field
 /// removes the quota, expiry or limit.
 #[server(prefix = "/rpc", endpoint = "update_key", input = Json)]
 pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError> {
-    use server::keys::handlers;
-    #[derive(serde::Deserialize)]
-    struct Updated {
-        key: KeyInfo,
-    }
+    use server::keys::service::{self, KeyChange};
     let state = crate::ssr::state()?;
     let current = crate::ssr::require_user()?;
-    let body = crate::ssr::body(draft_json(&draft)?)?;
-    let path = axum::extract::Path(id);
-    let answer = handlers::update(axum::extract::State(state), current, path, body).await?;
-    crate::ssr::answer::<_, Updated>(answer).map(|updated| updated.key)
+    let new = new_key(draft)?;
+    let change = KeyChange {
+        name: Some(new.name),
+        models: Some(new.models),
+        quota_micro_credits: Some(new.quota_micro_credits),
+        expires_at: Some(new.expires_at),
+        requests_per_minute: Some(new.requests_per_minute),
+        tokens_per_minute: Some(new.tokens_per_minute),
+    };
+    let key = service::update(&state.db, &state.key_cache, &current.user, &id, change).await?;
+    Ok(key.into())
 }
 
-/// The REST API's key body for a draft, with people's words for what is
-/// mistyped.
+/// A draft's key, with people's words for what is mistyped.
 #[cfg(feature = "ssr")]
-fn draft_json(draft: &KeyDraft) -> Result<serde_json::Value, AppError> {
+fn new_key(draft: KeyDraft) -> Result<server::keys::service::NewKey, AppError> {
     let invalid = crate::ssr::invalid;
     let quota = match draft.quota_credits.trim() {
         "" => None,
@@ -69,11 +72,9 @@ fn draft_json(draft: &KeyDraft) -> Result<serde_json::Value, AppError> {
     };
     let expires_at = match draft.expires_on.trim() {
         "" => None,
-        text => {
-            Some(server::time::iso(&end_of_day(text).ok_or_else(|| {
-                invalid("Expiry must be a date, like 2027-01-31")
-            })?))
-        }
+        text => Some(
+            end_of_day(text).ok_or_else(|| invalid("Expiry must be a date, like 2027-01-31"))?,
+        ),
     };
     let per_minute = |text: &str, what: &str| -> Result<Option<i64>, AppError> {
         match text.trim() {
@@ -88,14 +89,14 @@ fn draft_json(draft: &KeyDraft) -> Result<serde_json::Value, AppError> {
                 }),
         }
     };
-    Ok(serde_json::json!({
-        "name": draft.name,
-        "models": draft.models,
-        "quota_micro_credits": quota,
-        "expires_at": expires_at,
-        "requests_per_minute": per_minute(&draft.requests_per_minute, "Requests per minute")?,
-        "tokens_per_minute": per_minute(&draft.tokens_per_minute, "Tokens per minute")?,
-    }))
+    Ok(server::keys::service::NewKey {
+        requests_per_minute: per_minute(&draft.requests_per_minute, "Requests per minute")?,
+        tokens_per_minute: per_minute(&draft.tokens_per_minute, "Tokens per minute")?,
+        name: draft.name,
+        models: draft.models,
+        quota_micro_credits: quota,
+        expires_at,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_key")]

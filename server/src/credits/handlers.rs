@@ -88,9 +88,7 @@ pub async fn refund(
     AdminUser(admin): AdminUser,
     AppJson(request): AppJson<RefundRequest>,
 ) -> Result<Json<Refunded>> {
-    // A request that just finished may still be in the writer's queue.
-    state.usage.flush().await;
-    let refunded = service::refund(&state.db, &state.wallets, &admin.user.id, request).await?;
+    let refunded = service::refund(&state, &admin.user.id, request).await?;
     let balance = refunded.entry.balance_after;
     let amount = refunded.entry.amount;
     Ok(Json(Refunded {

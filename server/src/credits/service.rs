@@ -23,6 +23,7 @@ use crate::{
     },
     error::{Error, Result},
     money::{Credits, format_credits},
+    state::App,
     time::{self, serde_iso},
     validate,
 };
@@ -210,14 +211,11 @@ pub struct Refunded {
 /// Gives back to its user what a proxied request was charged (all of it,
 /// or `amount` of it), as `admin_id`. A request is refunded at most once:
 /// the entry's idempotency key is `refund:<request_id>`, so a repeat, even
-/// a concurrent one, returns the first entry unchanged. The caller flushes
-/// the usage writer first, so a request that just finished has its row.
-pub async fn refund(
-    db: &DatabaseConnection,
-    wallets: &Wallets,
-    admin_id: &str,
-    request: RefundRequest,
-) -> Result<Refunded> {
+/// a concurrent one, returns the first entry unchanged. The usage writer
+/// is flushed first, so a request that just finished has its row.
+pub async fn refund(app: &App, admin_id: &str, request: RefundRequest) -> Result<Refunded> {
+    app.usage.flush().await;
+    let (db, wallets) = (&app.db, &*app.wallets);
     let request_id =
         validate::required_text("request_id", &request.request_id, MAX_REQUEST_ID_LEN)?;
     let reason = validate::required_text(

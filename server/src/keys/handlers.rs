@@ -12,12 +12,7 @@ use super::{
     KeyView,
     service::{self, KeyChange, NewKey},
 };
-use crate::{
-    auth::CurrentUser,
-    error::{Error, Result},
-    extract::AppJson,
-    state::AppState,
-};
+use crate::{auth::CurrentUser, error::Result, extract::AppJson, state::AppState};
 
 #[derive(Serialize, ToSchema)]
 pub struct KeyList {
@@ -68,13 +63,7 @@ pub async fn create(
     current: CurrentUser,
     AppJson(new): AppJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
-    if current.api_key_id.is_some() {
-        return Err(Error::Forbidden(
-            "signed in with an API key: sign in with a password to create keys".into(),
-        ));
-    }
-    let max = state.settings.keys.max_per_user;
-    let created = service::create_own(&state.db, &current.user, new, max).await?;
+    let created = service::create_own(&state, &current, new).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {

@@ -16,14 +16,16 @@ use super::{
 };
 use crate::{
     audit::{self, Action, Target},
-    auth::session,
+    auth::{CurrentUser, session},
     db,
     entity::{
         api_key,
         user::{self, Role},
     },
     error::{Error, Result},
-    ids, time, validate,
+    ids,
+    state::App,
+    time, validate,
 };
 
 pub const MAX_KEY_NAME_LEN: usize = 100;
@@ -105,17 +107,19 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: &str, new: NewKey) -> R
     Ok(CreatedKey { key, secret })
 }
 
-/// Creates one of `owner`'s own keys, unless they already hold
-/// `max_per_user` keys that are not revoked (409; 0: no limit). An admin's
+/// Creates one of the caller's own keys, unless they already hold
+/// `keys.max_per_user` keys that are not revoked (409; 0: no limit), or
+/// signed in with an API key (403: a key does not make keys). An admin's
 /// keys are admin actions: the audit log records them, in the same
 /// transaction.
-pub async fn create_own(
-    db: &DatabaseConnection,
-    owner: &user::Model,
-    new: NewKey,
-    max_per_user: u32,
-) -> Result<CreatedKey> {
-    let txn = db::begin_write(db).await?;
+pub async fn create_own(app: &App, caller: &CurrentUser, new: NewKey) -> Result<CreatedKey> {
+    if caller.api_key_id.is_some() {
+        return Err(Error::Forbidden(
+            "signed in with an API key: sign in with a password to create keys".into(),
+        ));
+    }
+    let (owner, max_per_user) = (&caller.user, app.settings.keys.max_per_user);
+    let txn = db::begin_write(&app.db).await?;
     if max_per_user > 0 {
         // The owner's row is locked until the commit (PostgreSQL; SQLite's
         // write transaction is one at a time already), so concurrent

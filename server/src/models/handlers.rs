@@ -96,9 +96,8 @@ pub async fn create(
     AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewModel>,
 ) -> Result<(StatusCode, Json<OneModel>)> {
-    let model = ModelView::from(service::create_as(&state.db, &admin.user.id, new).await?)
+    let model = ModelView::from(service::create_as(&state, &admin.user.id, new).await?)
         .with_health(&state.health);
-    state.catalog.invalidate();
     Ok((StatusCode::CREATED, one(model)))
 }
 
@@ -111,9 +110,8 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<ModelChange>,
 ) -> Result<Json<OneModel>> {
-    let model = ModelView::from(service::update(&state.db, &admin.user.id, &id, change).await?)
+    let model = ModelView::from(service::update(&state, &admin.user.id, &id, change).await?)
         .with_health(&state.health);
-    state.catalog.invalidate();
     Ok(one(model))
 }
 
@@ -126,11 +124,7 @@ pub async fn delete(
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<ModelDeletion>> {
-    // Requests that already finished must count as usage: their rows may
-    // still be in the writer's queue.
-    state.usage.flush().await;
-    let outcome = service::delete(&state.db, &admin.user.id, &id).await?;
-    state.catalog.invalidate();
+    let outcome = service::delete(&state, &admin.user.id, &id).await?;
     Ok(Json(match outcome {
         Deletion::Deleted => ModelDeletion::Deleted(Deleted::new(id)),
         Deletion::Disabled(model) => ModelDeletion::Disabled(Box::new(ModelDisabled {

@@ -24,6 +24,7 @@ use crate::{
     money::format_credits,
     plan::PlanName,
     proxy::health::{DeploymentHealth, Health},
+    state::App,
     time::{self, serde_iso},
     validate,
 };
@@ -227,13 +228,9 @@ impl From<StoredModel> for ModelView {
 }
 
 /// Creates a model as `actor_id`, with its `model.create` audit entry in
-/// the same transaction.
-pub async fn create_as(
-    db: &DatabaseConnection,
-    actor_id: &str,
-    new: NewModel,
-) -> Result<StoredModel> {
-    let txn = db::begin_write(db).await?;
+/// the same transaction; the proxy's catalog reloads.
+pub async fn create_as(app: &App, actor_id: &str, new: NewModel) -> Result<StoredModel> {
+    let txn = db::begin_write(&app.db).await?;
     let stored = create(&txn, new).await?;
     let after = audit::snapshot(&ModelView::from(stored.clone()))?;
     audit::record(
@@ -246,6 +243,7 @@ pub async fn create_as(
     )
     .await?;
     txn.commit().await?;
+    app.catalog.invalidate();
     Ok(stored)
 }
 
@@ -504,14 +502,14 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<StoredModel> {
 
 /// Applies an admin's change, with its `model.update` audit entry (old and
 /// new prices included) in the same transaction; a model the catalog file
-/// manages is refused.
+/// manages is refused. The proxy's catalog reloads.
 pub async fn update(
-    db: &DatabaseConnection,
+    app: &App,
     actor_id: &str,
     id: &str,
     change: ModelChange,
 ) -> Result<StoredModel> {
-    let txn = db::begin_write(db).await?;
+    let txn = db::begin_write(&app.db).await?;
     let current = get(&txn, id).await?;
     ensure_unmanaged(&current.model)?;
     let before = audit::snapshot(&ModelView::from(current.clone()))?;
@@ -527,6 +525,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    app.catalog.invalidate();
     Ok(stored)
 }
 
@@ -628,9 +627,11 @@ pub enum Deletion {
 
 /// Deletes a model that was never used; disables one that was. Either way
 /// the `model.delete` audit entry commits with it (`after`: the disabled
-/// model, or nothing).
-pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<Deletion> {
-    let txn = db::begin_write(db).await?;
+/// model, or nothing). Requests that already finished count as usage: the
+/// writer's queue is flushed first. The proxy's catalog reloads.
+pub async fn delete(app: &App, actor_id: &str, id: &str) -> Result<Deletion> {
+    app.usage.flush().await;
+    let txn = db::begin_write(&app.db).await?;
     let stored = get(&txn, id).await?;
     ensure_unmanaged(&stored.model)?;
     let before = audit::snapshot(&ModelView::from(stored.clone()))?;
@@ -649,6 +650,7 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     )
     .await?;
     txn.commit().await?;
+    app.catalog.invalidate();
     Ok(deletion)
 }
 

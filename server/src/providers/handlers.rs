@@ -65,8 +65,7 @@ pub async fn create(
     AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewProvider>,
 ) -> Result<(StatusCode, Json<OneProvider>)> {
-    let provider =
-        ProviderView::from(service::create_as(&state.db, &state.vault, &admin.user.id, new).await?);
+    let provider = ProviderView::from(service::create_as(&state, &admin.user.id, new).await?);
     Ok((StatusCode::CREATED, one(provider)))
 }
 
@@ -80,14 +79,8 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<ProviderChange>,
 ) -> Result<Json<OneProvider>> {
-    let provider = ProviderView::from(
-        service::update(&state.db, &state.vault, &admin.user.id, &id, change).await?,
-    );
-    state.catalog.invalidate();
-    // Its deployments start healthy at the provider's new settings.
-    let deployments = crate::models::service::deployment_ids_on(&state.db, &id).await?;
-    state.health.forget(&deployments).await;
-    Ok(one(provider))
+    let provider = service::update(&state, &admin.user.id, &id, change).await?;
+    Ok(one(ProviderView::from(provider)))
 }
 
 /// Deletes a provider that no model uses.
@@ -99,7 +92,6 @@ pub async fn delete(
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>> {
-    service::delete(&state.db, &admin.user.id, &id).await?;
-    state.catalog.invalidate();
+    service::delete(&state, &admin.user.id, &id).await?;
     Ok(Json(Deleted::new(id)))
 }

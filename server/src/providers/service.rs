@@ -20,6 +20,7 @@ use crate::{
     },
     error::{Error, Result},
     ids,
+    state::App,
     time::{self, serde_iso},
     validate,
     vault::Vault,
@@ -123,15 +124,11 @@ impl ProviderView {
 }
 
 /// Creates a provider as `actor_id`, with its `provider.create` audit entry
-/// (the public view: keys as a count) in the same transaction.
-pub async fn create_as(
-    db: &DatabaseConnection,
-    vault: &Vault,
-    actor_id: &str,
-    new: NewProvider,
-) -> Result<provider::Model> {
-    let txn = db::begin_write(db).await?;
-    let provider = create(&txn, vault, new).await?;
+/// (the public view: keys as a count) in the same transaction. No model
+/// uses it yet, so the proxy's catalog is unchanged.
+pub async fn create_as(app: &App, actor_id: &str, new: NewProvider) -> Result<provider::Model> {
+    let txn = db::begin_write(&app.db).await?;
+    let provider = create(&txn, &app.vault, new).await?;
     let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
     audit::record(
         &txn,
@@ -201,19 +198,20 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<provider::Model
 }
 
 /// Applies an admin's change, with its `provider.update` audit entry in the
-/// same transaction; a provider the catalog file manages is refused.
+/// same transaction; a provider the catalog file manages is refused. The
+/// proxy's catalog reloads, and the provider's deployments start healthy
+/// at its new settings.
 pub async fn update(
-    db: &DatabaseConnection,
-    vault: &Vault,
+    app: &App,
     actor_id: &str,
     id: &str,
     change: ProviderChange,
 ) -> Result<provider::Model> {
-    let txn = db::begin_write(db).await?;
+    let txn = db::begin_write(&app.db).await?;
     let current = get(&txn, id).await?;
     ensure_unmanaged(&current)?;
     let before = audit::snapshot(&ProviderView::from(current.clone()))?;
-    let provider = self::change(&txn, vault, current, change).await?;
+    let provider = self::change(&txn, &app.vault, current, change).await?;
     let after = audit::snapshot(&ProviderView::from(provider.clone()))?;
     audit::record(
         &txn,
@@ -225,6 +223,9 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
+    app.catalog.invalidate();
+    let deployments = crate::models::service::deployment_ids_on(&app.db, id).await?;
+    app.health.forget(&deployments).await;
     Ok(provider)
 }
 
@@ -266,9 +267,9 @@ pub async fn change<C: ConnectionTrait>(
 
 /// Deletes a provider that no model uses; otherwise 409. The
 /// `provider.delete` audit entry commits with it; a provider the catalog
-/// file manages is refused.
-pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result<()> {
-    let txn = db::begin_write(db).await?;
+/// file manages is refused. The proxy's catalog reloads.
+pub async fn delete(app: &App, actor_id: &str, id: &str) -> Result<()> {
+    let txn = db::begin_write(&app.db).await?;
     let provider = get(&txn, id).await?;
     ensure_unmanaged(&provider)?;
     let before = audit::snapshot(&ProviderView::from(provider.clone()))?;
@@ -283,6 +284,7 @@ pub async fn delete(db: &DatabaseConnection, actor_id: &str, id: &str) -> Result
     )
     .await?;
     txn.commit().await?;
+    app.catalog.invalidate();
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Providers and shadow models, through the handlers of
+//! Providers and shadow models, through the same services as
 //! `/api/admin/providers` and `/api/admin/models` (which also refresh the
 //! proxy's catalog). Prices are entered in credits per million tokens.
 
@@ -11,74 +11,78 @@ use crate::{
 
 #[server(prefix = "/rpc", endpoint = "admin_providers")]
 pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
-    use server::providers::handlers;
-    #[derive(serde::Deserialize)]
-    struct Listed {
-        providers: Vec<ProviderInfo>,
-    }
-    let (state, admin) = crate::ssr::admin()?;
-    let listed: Listed = crate::ssr::answer(handlers::list(state, admin).await?)?;
-    Ok(listed.providers)
+    use server::providers::service::{self, ProviderView};
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let providers: Vec<ProviderView> = service::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|provider| ProviderView::checked(provider, &state.vault))
+        .collect();
+    crate::ssr::reshape(providers)
 }
 
 /// Creates a provider (`id` empty) or changes one. Upstream keys are
 /// write-only: an empty `api_key` on a change keeps the stored ones.
 #[server(prefix = "/rpc", endpoint = "admin_save_provider", input = Json)]
 pub async fn save_provider(id: String, form: ProviderForm) -> Result<(), AppError> {
-    use axum::extract::Path;
-    use server::providers::handlers;
-    let (state, admin) = crate::ssr::admin()?;
+    use server::providers::service::{self, NewProvider, ProviderChange};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
     let key = form.api_key.trim();
+    let keys = (!key.is_empty()).then(|| vec![key.to_owned()]);
     if id.is_empty() {
-        let keys: Vec<&str> = if key.is_empty() { vec![] } else { vec![key] };
-        let body = crate::ssr::body(serde_json::json!({
-            "name": form.name,
-            "kind": form.kind,
-            "base_url": form.base_url,
-            "api_keys": keys,
-            "enabled": form.enabled,
-        }))?;
-        let _ = handlers::create(state, admin, body).await?;
+        let new = NewProvider {
+            name: form.name,
+            kind: crate::ssr::wire_name("kind", &form.kind)?,
+            base_url: form.base_url,
+            api_keys: keys.unwrap_or_default(),
+            timeout_secs: None,
+            connect_timeout_secs: None,
+            extra_headers: Default::default(),
+            enabled: Some(form.enabled),
+        };
+        service::create_as(&state, &admin.user.id, new).await?;
     } else {
-        let mut change = serde_json::json!({
-            "name": form.name,
-            "base_url": form.base_url,
-            "enabled": form.enabled,
-        });
-        if !key.is_empty() {
-            change["api_keys"] = serde_json::json!([key]);
-        }
-        let _ = handlers::update(state, admin, Path(id), crate::ssr::body(change)?).await?;
+        let change = ProviderChange {
+            name: Some(form.name),
+            base_url: Some(form.base_url),
+            api_keys: keys,
+            enabled: Some(form.enabled),
+            ..Default::default()
+        };
+        service::update(&state, &admin.user.id, &id, change).await?;
     }
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_delete_provider")]
 pub async fn delete_provider(id: String) -> Result<(), AppError> {
-    use server::providers::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let _ = handlers::delete(state, admin, axum::extract::Path(id)).await?;
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    server::providers::service::delete(&state, &admin.user.id, &id).await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_models")]
 pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
-    use server::models::handlers;
-    #[derive(serde::Deserialize)]
-    struct Listed {
-        models: Vec<ModelInfo>,
-    }
-    let (state, admin) = crate::ssr::admin()?;
-    let listed: Listed = crate::ssr::answer(handlers::list(state, admin).await?)?;
-    Ok(listed.models)
+    use server::models::service::{self, ModelView};
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let models: Vec<ModelView> = service::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|model| ModelView::from(model).with_health(&state.health))
+        .collect();
+    crate::ssr::reshape(models)
 }
 
 /// Creates a model (`id` empty) or changes one.
 #[server(prefix = "/rpc", endpoint = "admin_save_model", input = Json)]
 pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
-    use axum::extract::Path;
-    use server::models::handlers;
-    let (state, admin) = crate::ssr::admin()?;
+    use server::models::service::{self, Deployment, ModelChange, NewModel};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
     let price = |field: &str, text: &str| -> Result<i64, AppError> {
         match text.trim() {
             "" => Ok(0),
@@ -118,36 +122,58 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
         .deployments
         .iter()
         .map(|d| {
-            Ok(serde_json::json!({
-                "provider_id": d.provider_id,
-                "upstream_model": d.upstream_model.trim(),
-                "weight": number("Weight", &d.weight, 1, 1..=1000)?,
-                "priority": number("Priority", &d.priority, 0, 0..=100)?,
-            }))
+            Ok(Deployment {
+                provider_id: d.provider_id.clone(),
+                upstream_model: d.upstream_model.trim().to_owned(),
+                weight: number("Weight", &d.weight, 1, 1..=1000)?,
+                priority: number("Priority", &d.priority, 0, 0..=100)?,
+            })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
-    let fallbacks: Vec<&str> = form
+    let fallbacks: Vec<String> = form
         .fallbacks
         .split(',')
         .map(str::trim)
         .filter(|name| !name.is_empty())
+        .map(str::to_owned)
         .collect();
-    let body = serde_json::json!({
-        "public_name": form.public_name.trim(),
-        "deployments": deployments,
-        "fallbacks": fallbacks,
-        "input_price": price("Input price", &form.input_price)?,
-        "output_price": price("Output price", &form.output_price)?,
-        "cache_read_price": price("Cache read price", &form.cache_read_price)?,
-        "cache_write_price": price("Cache write price", &form.cache_write_price)?,
-        "max_output_tokens": max_output_tokens,
-        "plans": form.plans,
-        "enabled": form.enabled,
-    });
+    let plans = form
+        .plans
+        .iter()
+        .map(|plan| crate::ssr::wire_name("plans", plan))
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let new = NewModel {
+        public_name: form.public_name.trim().to_owned(),
+        provider_id: None,
+        upstream_model: None,
+        deployments: Some(deployments),
+        fallbacks,
+        input_price: price("Input price", &form.input_price)?,
+        output_price: price("Output price", &form.output_price)?,
+        cache_read_price: price("Cache read price", &form.cache_read_price)?,
+        cache_write_price: price("Cache write price", &form.cache_write_price)?,
+        max_output_tokens,
+        enabled: Some(form.enabled),
+        plans,
+    };
     if id.is_empty() {
-        let _ = handlers::create(state, admin, crate::ssr::body(body)?).await?;
+        service::create_as(&state, &admin.user.id, new).await?;
     } else {
-        let _ = handlers::update(state, admin, Path(id), crate::ssr::body(body)?).await?;
+        let change = ModelChange {
+            public_name: Some(new.public_name),
+            provider_id: None,
+            upstream_model: None,
+            deployments: new.deployments,
+            fallbacks: Some(new.fallbacks),
+            input_price: Some(new.input_price),
+            output_price: Some(new.output_price),
+            cache_read_price: Some(new.cache_read_price),
+            cache_write_price: Some(new.cache_write_price),
+            max_output_tokens: Some(new.max_output_tokens),
+            enabled: new.enabled,
+            plans: Some(new.plans),
+        };
+        service::update(&state, &admin.user.id, &id, change).await?;
     }
     Ok(())
 }
@@ -156,13 +182,13 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
 /// says which.
 #[server(prefix = "/rpc", endpoint = "admin_delete_model")]
 pub async fn delete_model(id: String) -> Result<String, AppError> {
-    use server::models::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let answer = handlers::delete(state, admin, axum::extract::Path(id)).await?;
-    Ok(match answer.0 {
-        handlers::ModelDeletion::Disabled(_) => {
+    use server::models::service::{self, Deletion};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    Ok(match service::delete(&state, &admin.user.id, &id).await? {
+        Deletion::Disabled(_) => {
             "The model has usage on record, so it was disabled rather than deleted.".into()
         }
-        handlers::ModelDeletion::Deleted(_) => "Model deleted.".into(),
+        Deletion::Deleted => "Model deleted.".into(),
     })
 }

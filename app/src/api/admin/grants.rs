@@ -1,5 +1,5 @@
 //! Credit grants and entitlement grants ("Pro — Lifetime"), through the
-//! handlers of `POST /api/admin/credits/grant` and `/api/admin/grants`.
+//! same services as `POST /api/admin/credits/grant` and `/api/admin/grants`.
 
 use leptos::prelude::*;
 
@@ -21,17 +21,21 @@ pub async fn grant_credits(
     reason: String,
     request: String,
 ) -> Result<GrantedCredits, AppError> {
-    use server::credits::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
-    let key = Some(request).filter(|r| !r.is_empty());
-    let body = crate::ssr::body(serde_json::json!({
-        "user_id": user_id,
-        "amount": amount.trim(),
-        "reason": reason,
-        "idempotency_key": key,
-    }))?;
-    crate::ssr::answer(handlers::grant(state, admin, body).await?)
+    use server::credits::service::{self, GrantRequest};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    let grant = GrantRequest {
+        user_id,
+        amount: amount
+            .parse()
+            .map_err(|message| crate::ssr::invalid(format!("amount: {message}")))?,
+        reason: Some(reason.trim().to_owned()).filter(|r| !r.is_empty()),
+        idempotency_key: Some(request).filter(|r| !r.is_empty()),
+    };
+    let granted = service::grant(&state.db, &state.wallets, &admin.user.id, grant).await?;
+    Ok(GrantedCredits {
+        balance_credits: server::money::format_credits(granted.entry.balance_after),
+    })
 }
 
 /// Grants, newest first; `user_id` and `active` (`true`, `false`) filter
@@ -39,7 +43,8 @@ pub async fn grant_credits(
 #[server(prefix = "/rpc", endpoint = "admin_grants")]
 pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInfo>, AppError> {
     use server::entitlements::service::{self, GrantFilter};
-    let (state, _) = crate::ssr::admin()?;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
     let filter = GrantFilter {
         user_id: Some(user_id).filter(|u| !u.is_empty()),
         active: Some(active).filter(|a| !a.is_empty()),
@@ -51,23 +56,24 @@ pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInf
 /// `manual_override` or `partner_referral`.
 #[server(prefix = "/rpc", endpoint = "admin_create_grant")]
 pub async fn create_grant(user_id: String, source: String, notes: String) -> Result<(), AppError> {
-    use server::entitlements::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let notes = Some(notes.trim().to_owned()).filter(|n| !n.is_empty());
-    let body = crate::ssr::body(serde_json::json!({
-        "user_id": user_id,
-        "label": LIFETIME_LABEL,
-        "source": source,
-        "notes": notes,
-    }))?;
-    let _ = handlers::create(state, admin, body).await?;
+    use server::entitlements::service::{self, NewGrant};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    let grant = NewGrant {
+        user_id: Some(user_id),
+        label: Some(LIFETIME_LABEL.to_owned()),
+        source: Some(source),
+        notes: Some(notes.trim().to_owned()).filter(|n| !n.is_empty()),
+    };
+    service::grant(&state.db, &state.entitlements, &admin.user.id, grant).await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_revoke_grant")]
 pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
-    use server::entitlements::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let _ = handlers::revoke(state, admin, axum::extract::Path(id.to_string())).await?;
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    server::entitlements::service::revoke(&state.db, &state.entitlements, &admin.user.id, id)
+        .await?;
     Ok(())
 }

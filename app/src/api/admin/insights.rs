@@ -1,5 +1,5 @@
 //! What admins watch: the overview, who is active, llm-usage, platform
-//! figures and the audit log, through the REST API's handlers.
+//! figures and the audit log, through the same services as the REST API.
 
 use leptos::prelude::*;
 
@@ -13,15 +13,17 @@ use crate::{
 /// The overview's figures (`GET /api/admin/stats/overview`).
 #[server(prefix = "/rpc", endpoint = "admin_overview")]
 pub async fn overview() -> Result<OverviewInfo, AppError> {
-    let (state, admin) = crate::ssr::admin()?;
-    crate::ssr::answer(server::live::handlers::overview(state, admin).await?)
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    crate::ssr::reshape(server::live::overview::overview(&state.db).await?)
 }
 
 /// The live mode and the upstream panel's address.
 #[server(prefix = "/rpc", endpoint = "admin_settings")]
 pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
     use server::config::{RealtimeMode, UpstreamPanel};
-    let (axum::extract::State(state), _) = crate::ssr::admin()?;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
     let panel = state.settings.ui.upstream_panel();
     Ok(AdminSettingsInfo {
         realtime_mode: match state.settings.features.realtime_mode {
@@ -40,40 +42,43 @@ pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "admin_active_users")]
 pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
-    use server::analytics::{handlers, range::LimitQuery};
-    #[derive(serde::Deserialize)]
-    struct Listed {
-        users: Vec<ActiveUserInfo>,
-    }
-    let (state, admin) = crate::ssr::admin()?;
-    let query = server::extract::AppQuery(LimitQuery { limit: None });
-    let listed: Listed = crate::ssr::answer(handlers::active_users(state, admin, query).await?)?;
-    Ok(listed.users)
+    use server::analytics::active;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let now = server::time::now();
+    let users =
+        active::active_users(&state.db, &state.presence, active::DEFAULT_LIMIT, now).await?;
+    crate::ssr::reshape(users)
 }
 
 /// Requests per user and model over `from`..`to` (empty: the contract's
 /// default range), one model or all.
 #[server(prefix = "/rpc", endpoint = "admin_llm_usage")]
 pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsageInfo, AppError> {
-    use server::analytics::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let query = server::extract::AppQuery(range(from, to, model));
-    crate::ssr::answer(handlers::llm_usage(state, admin, query).await?)
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let query = range(from, to, model);
+    let range = query.range(server::time::now().date_naive())?;
+    let usage =
+        server::analytics::llm_usage::llm_usage(&state.db, &range, query.model().as_deref())
+            .await?;
+    crate::ssr::reshape(usage)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_platform_stats")]
 pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, AppError> {
-    use server::analytics::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let query = server::extract::AppQuery(range(from, to, String::new()));
-    crate::ssr::answer(handlers::platform_stats(state, admin, query).await?)
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
+    let range = range(from, to, String::new()).range(server::time::now().date_naive())?;
+    crate::ssr::reshape(server::analytics::platform::platform_stats(&state.db, &range).await?)
 }
 
 /// One page of the audit log, optionally one action (`user.update`, …).
 #[server(prefix = "/rpc", endpoint = "admin_audit")]
 pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppError> {
     use server::audit::log::{self, AuditQuery};
-    let (axum::extract::State(state), _) = crate::ssr::admin()?;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
     let query = AuditQuery {
         page: Some(page.max(1)),
         per_page: Some(25),

@@ -1,4 +1,4 @@
-//! Registration invitations, through the handlers of
+//! Registration invitations, through the same service as
 //! `/api/admin/invitations`.
 
 use leptos::prelude::*;
@@ -11,7 +11,8 @@ use crate::{
 /// Every invitation, newest first.
 #[server(prefix = "/rpc", endpoint = "admin_invitations")]
 pub async fn list_invitations() -> Result<Vec<InvitationInfo>, AppError> {
-    let (state, _) = crate::ssr::admin()?;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
     crate::ssr::reshape(server::invitations::service::list(&state.db).await?)
 }
 
@@ -25,8 +26,9 @@ pub async fn create_invitation(
     max_uses: String,
     note: String,
 ) -> Result<CreatedInvitation, AppError> {
-    use server::invitations::handlers;
-    let (state, admin) = crate::ssr::admin()?;
+    use server::invitations::service::{self, InvitationView, NewInvitation};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
     let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
         let text = text.trim();
         if text.is_empty() {
@@ -39,29 +41,36 @@ pub async fn create_invitation(
     let expires_at = number("days", &days)?
         .map(|days| {
             if (1..=365).contains(&days) {
-                Ok(server::time::iso(
-                    &(server::time::now() + chrono::Duration::days(days)),
-                ))
+                Ok(server::time::now() + chrono::Duration::days(days))
             } else {
                 Err(crate::ssr::invalid("days must be between 1 and 365"))
             }
         })
         .transpose()?;
     let text = |value: String| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-    let body = crate::ssr::body(serde_json::json!({
-        "email": text(email),
-        "expires_at": expires_at,
-        "max_uses": number("max_uses", &max_uses)?,
-        "note": text(note),
-    }))?;
-    let (_, answer) = handlers::create(state, admin, body).await?;
-    crate::ssr::answer(answer)
+    let max_uses = number("max_uses", &max_uses)?
+        .map(|uses| i32::try_from(uses).map_err(|_| crate::ssr::invalid("max_uses is too large")))
+        .transpose()?;
+    let new = NewInvitation {
+        email: text(email),
+        expires_at,
+        max_uses,
+        note: text(note),
+    };
+    let created = service::create(&state.db, &admin.user.id, new).await?;
+    Ok(CreatedInvitation {
+        invitation: crate::ssr::reshape(InvitationView::at(
+            created.invitation,
+            server::time::now(),
+        ))?,
+        code: created.code,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_revoke_invitation")]
 pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
-    use server::invitations::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let _ = handlers::revoke(state, admin, axum::extract::Path(id)).await?;
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    server::invitations::service::revoke(&state.db, &admin.user.id, &id).await?;
     Ok(())
 }

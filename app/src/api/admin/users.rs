@@ -34,11 +34,22 @@ pub async fn admin_users(page: u64, search: String) -> Result<UserPage, AppError
 /// is shown once (`POST /api/admin/users`).
 #[server(prefix = "/rpc", endpoint = "admin_create_user")]
 pub async fn create_user(name: String, plan: String) -> Result<CreatedUserInfo, AppError> {
-    use server::accounts::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let body = crate::ssr::body(serde_json::json!({ "name": name, "plan": plan }))?;
-    let (_, answer) = handlers::create_user(state, admin, body).await?;
-    crate::ssr::answer(answer)
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    let plan = crate::ssr::wire_name("plan", &plan)?;
+    let grant = state.settings.credits.starting_grant.0;
+    let (user, created) = server::accounts::service::create_with_key(
+        &state.db,
+        &admin.user.id,
+        &name,
+        Some(plan),
+        grant,
+    )
+    .await?;
+    Ok(CreatedUserInfo {
+        user: user.into(),
+        secret: created.secret,
+    })
 }
 
 /// Role, plan and status (`PATCH /api/admin/users/{id}`).
@@ -49,23 +60,24 @@ pub async fn update_user(
     plan: String,
     status: String,
 ) -> Result<UserInfo, AppError> {
-    use server::accounts::handlers;
-    #[derive(serde::Deserialize)]
-    struct Updated {
-        user: UserInfo,
-    }
-    let (state, admin) = crate::ssr::admin()?;
-    let body =
-        crate::ssr::body(serde_json::json!({ "role": role, "plan": plan, "status": status }))?;
-    let answer = handlers::update_user(state, admin, axum::extract::Path(id), body).await?;
-    crate::ssr::answer::<_, Updated>(answer).map(|updated| updated.user)
+    use server::accounts::service::{self, UserUpdate};
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    let change = UserUpdate {
+        name: None,
+        role: Some(crate::ssr::wire_name("role", &role)?),
+        plan: Some(crate::ssr::wire_name("plan", &plan)?),
+        status: Some(crate::ssr::wire_name("status", &status)?),
+    };
+    let user = service::update(&state.db, &state.key_cache, &admin.user.id, &id, change).await?;
+    Ok(user.into())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_delete_user")]
 pub async fn delete_user(id: String) -> Result<(), AppError> {
-    use server::accounts::handlers;
-    let (state, admin) = crate::ssr::admin()?;
-    let _ = handlers::delete_user(state, admin, axum::extract::Path(id)).await?;
+    let state = crate::ssr::state()?;
+    let admin = crate::ssr::require_admin()?;
+    server::accounts::service::delete(&state.db, &state.key_cache, &admin.user.id, &id).await?;
     Ok(())
 }
 
@@ -79,7 +91,8 @@ pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
         entitlements::service::{self as grants, GrantFilter},
         usage::report::{self, UsageQuery},
     };
-    let (state, _) = crate::ssr::admin()?;
+    let state = crate::ssr::state()?;
+    crate::ssr::require_admin()?;
     // Requests that just finished may still be in the writer's queue.
     state.usage.flush().await;
     let user = accounts::get(&state.db, &id).await?;
