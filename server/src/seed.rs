@@ -38,9 +38,7 @@ use crate::{
     entity::{
         api_key, audit_entry,
         credit_entry::{self, EntryKind},
-        entitlement,
-        provider::{self, ProviderKind},
-        request_metric, session, shadow_model, usage_record,
+        entitlement, provider, request_metric, session, shadow_model, usage_record,
         user::{self, Role},
     },
     error::{Error, Result},
@@ -228,16 +226,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
         let provider = match existing {
             Some(provider) => provider,
             None => {
-                let new = NewProvider {
-                    name: vendor.provider_name().to_owned(),
-                    kind: ProviderKind::Mock,
-                    base_url: String::new(),
-                    api_keys: Vec::new(),
-                    timeout_secs: None,
-                    connect_timeout_secs: None,
-                    extra_headers: Default::default(),
-                    enabled: Some(true),
-                };
+                let new = NewProvider::mock(vendor.provider_name());
                 providers::create_as(state, admin, new).await?
             }
         };
@@ -257,20 +246,7 @@ async fn catalog(state: &AppState, admin: &str) -> Result<Vec<shadow_model::Mode
                     .find(|(vendor, _)| *vendor == spec.vendor)
                     .map(|(_, id)| id.clone())
                     .unwrap_or_default();
-                let new = NewModel {
-                    public_name: spec.name.to_owned(),
-                    provider_id: Some(provider_id),
-                    upstream_model: Some(spec.name.to_owned()),
-                    deployments: None,
-                    fallbacks: Vec::new(),
-                    input_price: spec.prices.input,
-                    output_price: spec.prices.output,
-                    cache_read_price: spec.prices.cache_read,
-                    cache_write_price: spec.prices.cache_write,
-                    max_output_tokens: None,
-                    enabled: Some(true),
-                    plans: Vec::new(),
-                };
+                let new = NewModel::on_one_deployment(spec.name, provider_id, spec.prices);
                 models::create_as(state, admin, new).await?.model
             }
         };

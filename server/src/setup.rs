@@ -5,10 +5,10 @@
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    entity::provider::ProviderKind,
     error::Result,
     models::service::{self as models, NewModel},
     providers::service::{self as providers, NewProvider},
+    usage::Prices,
     vault::Vault,
 };
 
@@ -18,37 +18,11 @@ pub const MOCK_MODEL: &str = "tollgate-mock";
 /// Creates the mock provider and [`MOCK_MODEL`], free, so that it answers
 /// even before anyone has been granted credits.
 pub async fn seed_mock_provider(db: &DatabaseConnection, vault: &Vault) -> Result<()> {
-    let provider = providers::create(
-        db,
-        vault,
-        NewProvider {
-            name: "Tollgate mock".into(),
-            kind: ProviderKind::Mock,
-            base_url: String::new(),
-            api_keys: Vec::new(),
-            timeout_secs: None,
-            connect_timeout_secs: None,
-            extra_headers: Default::default(),
-            enabled: Some(true),
-        },
-    )
-    .await?;
+    let provider = providers::create(db, vault, NewProvider::mock("Tollgate mock")).await?;
+    let free = Prices::default();
     models::create(
         db,
-        NewModel {
-            public_name: MOCK_MODEL.into(),
-            provider_id: Some(provider.id),
-            upstream_model: Some(MOCK_MODEL.into()),
-            deployments: None,
-            fallbacks: Vec::new(),
-            input_price: 0,
-            output_price: 0,
-            cache_read_price: 0,
-            cache_write_price: 0,
-            max_output_tokens: None,
-            enabled: Some(true),
-            plans: Vec::new(),
-        },
+        NewModel::on_one_deployment(MOCK_MODEL, provider.id, free),
     )
     .await?;
     Ok(())

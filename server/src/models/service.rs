@@ -90,6 +90,31 @@ pub struct NewModel {
     pub plans: Vec<PlanName>,
 }
 
+impl NewModel {
+    /// `name`, enabled for every plan at `prices`, on one deployment: the
+    /// upstream model of the same name at `provider_id`.
+    pub fn on_one_deployment(
+        name: &str,
+        provider_id: String,
+        prices: crate::usage::Prices,
+    ) -> Self {
+        Self {
+            public_name: name.to_owned(),
+            provider_id: Some(provider_id),
+            upstream_model: Some(name.to_owned()),
+            deployments: None,
+            fallbacks: Vec::new(),
+            input_price: prices.input,
+            output_price: prices.output,
+            cache_read_price: prices.cache_read,
+            cache_write_price: prices.cache_write,
+            max_output_tokens: None,
+            enabled: Some(true),
+            plans: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {

@@ -48,6 +48,22 @@ pub struct NewProvider {
     pub enabled: Option<bool>,
 }
 
+impl NewProvider {
+    /// Tollgate's built-in mock provider, enabled: no address, no keys.
+    pub fn mock(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: ProviderKind::Mock,
+            base_url: String::new(),
+            api_keys: Vec::new(),
+            timeout_secs: None,
+            connect_timeout_secs: None,
+            extra_headers: BTreeMap::new(),
+            enabled: Some(true),
+        }
+    }
+}
+
 /// A change; `api_keys` and `extra_headers` replace the old ones when sent.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
