@@ -18,10 +18,10 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
 };
-use utoipa::ToSchema;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     cluster::bus::{Bus, Change},

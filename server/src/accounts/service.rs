@@ -9,8 +9,7 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::IntoParams;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::UserView;
 use crate::{

@@ -7,7 +7,6 @@
 //! never seen are not listed; deleted accounts neither.
 
 use std::collections::{HashMap, HashSet};
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -16,6 +15,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{llm_usage::total, presence::Presence, range::day_key};
 use crate::{

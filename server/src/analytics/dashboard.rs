@@ -4,7 +4,6 @@
 //! emails: everyone can read these.
 
 use std::collections::{HashMap, HashSet};
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -13,6 +12,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::presence::Presence;
 use crate::{

@@ -3,7 +3,6 @@
 //! requests per day.
 
 use std::collections::{BTreeMap, HashSet};
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -12,6 +11,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::range::{DateRange, day_key};
 use crate::{

@@ -6,7 +6,6 @@
 //! sign-ups from `users.created_at`.
 
 use std::collections::{BTreeMap, HashMap};
-use utoipa::ToSchema;
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait,
@@ -14,6 +13,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{
     llm_usage::{total, whole_range},

@@ -10,7 +10,6 @@ use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
 };
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -18,6 +17,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     cluster::Cluster,

@@ -9,8 +9,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::IntoParams;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::wallets::Wallets;
 use crate::{

@@ -3,13 +3,13 @@
 //! memory at once.
 
 use std::collections::HashMap;
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, sea_query::OnConflict,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::RateLimits;
 use crate::{

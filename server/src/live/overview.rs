@@ -4,7 +4,6 @@
 //! the overview never disagree about what a figure means.
 
 use std::time::{Duration, Instant};
-use utoipa::ToSchema;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
@@ -13,6 +12,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     entity::{daily_usage, request_metric, session, usage_record, user},

@@ -1,7 +1,6 @@
 //! The rules for providers.
 
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
@@ -10,6 +9,7 @@ use sea_orm::{
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::{
     audit::{self, Action, Target},

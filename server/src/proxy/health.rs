@@ -18,10 +18,10 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use utoipa::ToSchema;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     cluster::{

@@ -5,8 +5,6 @@
 //! are filled in here.
 
 use std::collections::HashMap;
-use utoipa::IntoParams;
-use utoipa::ToSchema;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
@@ -15,6 +13,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, Func, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     entity::{api_key, usage_record},
