@@ -23,7 +23,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    auth::cookie::SESSION_COOKIE,
+    auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
     error::{Error, ErrorBody},
     router,
     state::AppState,
@@ -39,8 +39,9 @@ const LLM_ALIAS: &str = "/api/v1";
         title = "Tollgate",
         description = "A self-hosted LLM gateway. `/api` is the dashboard API: sign in with \
             `POST /api/auth/login`, then send the session as `Authorization: Bearer <token>` \
-            or its cookie; an API key works too. `/v1` (also served as `/api/v1`) is the LLM \
-            API in OpenAI's and Anthropic's formats, authenticated by a Tollgate API key.",
+            or its cookie; the caller's own usage, credits and profile and the dashboard's \
+            figures also take an API key as `x-api-key`. `/v1` (also served as `/api/v1`) is \
+            the LLM API in OpenAI's and Anthropic's formats, authenticated by a Tollgate API key.",
     ),
     security(("bearer" = []), ("session" = [])),
     tags(
@@ -95,7 +96,8 @@ impl Modify for Shared {
         let bearer = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .description(Some(
-                "A session token from `POST /api/auth/login`, or a Tollgate API key",
+                "On `/api`, a session token from `POST /api/auth/login`; on `/v1`, a Tollgate \
+                 API key",
             ))
             .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
@@ -107,7 +109,7 @@ impl Modify for Shared {
             "x_api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "x-api-key",
-                "A Tollgate API key, as Anthropic's clients send it",
+                "A Tollgate API key: on `/v1`, and on the dashboard routes that take one",
             ))),
         );
     }
@@ -128,9 +130,12 @@ fn complete(document: &mut openapi::OpenApi) {
                 .build(),
         )
         .build();
-    let api_key = vec![
-        SecurityRequirement::new("bearer", Vec::<String>::new()),
-        SecurityRequirement::new("x_api_key", Vec::<String>::new()),
+    let requirement = |scheme: &str| SecurityRequirement::new(scheme, Vec::<String>::new());
+    let api_key = vec![requirement("bearer"), requirement("x_api_key")];
+    let session_or_api_key = vec![
+        requirement("bearer"),
+        requirement("session"),
+        requirement("x_api_key"),
     ];
     let mut aliases = Vec::new();
     for (path, item) in document.paths.paths.iter_mut() {
@@ -140,6 +145,9 @@ fn complete(document: &mut openapi::OpenApi) {
             if llm {
                 operation.security = Some(api_key.clone());
             } else {
+                if API_KEY_DASHBOARD_PATHS.contains(&path.as_str()) {
+                    operation.security = Some(session_or_api_key.clone());
+                }
                 operation
                     .responses
                     .responses
@@ -167,13 +175,16 @@ fn describe_statuses(operation: &mut Operation) {
         if let RefOr::T(response) = response
             && response.description.is_empty()
         {
-            response.description = status
-                .parse::<u16>()
-                .ok()
-                .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
-                .and_then(|code| code.canonical_reason())
-                .unwrap_or("The answer")
-                .to_owned();
+            let reason = match status.as_str() {
+                "4XX" => Some("Refused, in the format's error shape"),
+                "5XX" => Some("Failed, in the format's error shape"),
+                code => code
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                    .and_then(|code| code.canonical_reason()),
+            };
+            response.description = reason.unwrap_or("The answer").to_owned();
         }
     }
 }

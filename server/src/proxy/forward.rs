@@ -65,8 +65,8 @@ const ATTEMPTS: &str = "x-tollgate-attempts";
     responses(
         (status = 200, description = "A completion, or its events when `stream` is true",
             content((super::spec::ChatCompletion = "application/json"), (String = "text/event-stream"))),
-        (status = "4XX", body = super::spec::OpenAiError),
-        (status = "5XX", body = super::spec::OpenAiError)))]
+        (status = "4XX", body = super::spec::ProviderError),
+        (status = "5XX", body = super::spec::ProviderError)))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -99,8 +99,8 @@ pub async fn messages(
     responses(
         (status = 200, description = "A response, or its events when `stream` is true",
             content((super::spec::Response = "application/json"), (String = "text/event-stream"))),
-        (status = "4XX", body = super::spec::OpenAiError),
-        (status = "5XX", body = super::spec::OpenAiError)))]
+        (status = "4XX", body = super::spec::ProviderError),
+        (status = "5XX", body = super::spec::ProviderError)))]
 pub async fn responses(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,

@@ -33,8 +33,8 @@ pub struct MessagesRequest {
     pub stream: Option<bool>,
 }
 
-/// OpenAI's Responses request (stateless: `store` and
-/// `previous_response_id` are refused).
+/// OpenAI's Responses request, stateless: `previous_response_id`,
+/// `conversation` and `background` are refused, `store` is ignored.
 #[derive(Serialize, ToSchema)]
 pub struct ResponsesRequest {
     pub model: String,
@@ -148,7 +148,10 @@ pub struct OpenAiErrorDetail {
     pub message: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// Always present, `null` when no one field is at fault.
+    #[schema(required = true)]
     pub param: Option<String>,
+    #[schema(required = true)]
     pub code: Option<String>,
 }
 
@@ -168,7 +171,8 @@ pub struct AnthropicErrorDetail {
     pub message: String,
 }
 
-/// Either provider's error body, as the request's format decides.
+/// Either provider's error body: Anthropic's when the request carries
+/// `anthropic-version`, else the endpoint's own.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ProviderError {
