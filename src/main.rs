@@ -152,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", server::openapi::document().to_pretty_json()?);
+            println!("{}", server::router::openapi_document().to_pretty_json()?);
             Ok(())
         }
         Command::MockUpstream { addr } => mock_upstream(addr).await,

@@ -62,7 +62,7 @@ pub fn require_user() -> Result<CurrentUser, AppError> {
     })
 }
 
-pub fn require_admin() -> Result<CurrentUser, AppError> {
+fn require_admin() -> Result<CurrentUser, AppError> {
     let user = require_user()?;
     if user.is_admin() {
         Ok(user)
@@ -72,6 +72,20 @@ pub fn require_admin() -> Result<CurrentUser, AppError> {
             AppError::Forbidden("Only admins can do that.".into()),
         ))
     }
+}
+
+/// What a signed-in user's server function needs: the shared state and the
+/// caller (401 signed out).
+pub fn user() -> Result<(AppState, CurrentUser), AppError> {
+    let user = require_user()?;
+    Ok((state()?, user))
+}
+
+/// What an admin's server function needs: the shared state and the admin
+/// calling (401 signed out, 403 for anyone else).
+pub fn admin() -> Result<(AppState, CurrentUser), AppError> {
+    let admin = require_admin()?;
+    Ok((state()?, admin))
 }
 
 /// A server view (`Serialize`, as the REST API sends it) as the UI's type.

@@ -502,13 +502,12 @@ impl<C: ConnectionTrait> Run<'_, C> {
             change.base_url = Some(declared.base_url.clone());
             fields.push("base_url");
         }
-        if providers::upstream_keys(self.vault, current)? != secrets.keys {
+        if current.upstream_keys(self.vault)? != secrets.keys {
             change.api_keys = Some(secrets.keys.clone());
             fields.push("api_keys");
         }
-        let headers: BTreeMap<String, String> = providers::extra_headers(self.vault, current)?
-            .into_iter()
-            .collect();
+        let headers: BTreeMap<String, String> =
+            current.extra_headers(self.vault)?.into_iter().collect();
         let declared_headers: BTreeMap<String, String> = secrets
             .headers
             .iter()
@@ -630,7 +629,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
             else {
                 continue;
             };
-            if models::fallbacks_of(&current.model) == declared.fallbacks {
+            if current.model.fallbacks() == declared.fallbacks {
                 continue;
             }
             let change = ModelChange {
@@ -829,24 +828,13 @@ fn model_change(
         change.enabled = Some(declared.enabled);
         fields.push("enabled");
     }
-    let plans: BTreeSet<&str> = models::plans_of(m)
-        .into_iter()
-        .map(PlanName::as_str)
-        .collect();
+    let plans: BTreeSet<&str> = m.plans().into_iter().map(PlanName::as_str).collect();
     let wanted: BTreeSet<&str> = declared.plans.iter().map(|p| p.as_str()).collect();
     if plans != wanted {
         change.plans = Some(declared.plans.clone());
         fields.push("plans");
     }
     (change, fields)
-}
-
-/// An admin's edit of an item the catalog file manages: refused, saying
-/// where to change it.
-pub fn refuse_managed(what: &str, name: &str, source: &str) -> Error {
-    Error::Conflict(format!(
-        "the {what} {name:?} is managed in the catalog file {source}: change it there, then run `tollgate config apply` or restart Tollgate"
-    ))
 }
 
 #[cfg(test)]

@@ -58,6 +58,14 @@ impl Error {
         Self::NotFound(message.into())
     }
 
+    /// An admin's edit of an item a catalog file manages (`declared`):
+    /// refused, saying where to change it.
+    pub fn managed_by_file(what: &str, name: &str, source: &str) -> Self {
+        Self::Conflict(format!(
+            "the {what} {name:?} is managed in the catalog file {source}: change it there, then run `tollgate config apply` or restart Tollgate"
+        ))
+    }
+
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -1,17 +1,12 @@
 //! The OpenAPI 3.1 description of `/api` and `/v1`, served at
-//! `/api/openapi.json`. It is built from the route table itself
-//! ([`crate::router::api_routes`], [`crate::router::llm_routes`]): each
+//! `/api/openapi.json` ([`crate::router::openapi_document`]). It is built
+//! from the route table itself ([`crate::router::api_routes`],
+//! [`crate::router::llm_routes`]): each
 //! handler's `#[utoipa::path]` and the types it takes and answers, so a
 //! route cannot be served without being described. What every route shares
 //! is added here: the security schemes, the error bodies, and the `/api/v1`
 //! aliases of the LLM API.
 
-use std::sync::OnceLock;
-
-use axum::{
-    http::header,
-    response::{IntoResponse, Response},
-};
 use utoipa::{
     Modify, OpenApi, ToSchema,
     openapi::{
@@ -24,8 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
-    error::{Error, ErrorBody},
-    router,
+    error::ErrorBody,
     state::AppState,
 };
 
@@ -58,33 +52,15 @@ const LLM_ALIAS: &str = "/api/v1";
 )]
 struct Doc;
 
-/// The description, built once.
-pub fn document() -> &'static openapi::OpenApi {
-    static DOCUMENT: OnceLock<openapi::OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        let mut document = OpenApiRouter::<AppState>::with_openapi(Doc::openapi())
-            .nest("/api", router::api_routes())
-            .nest(LLM_PREFIX, router::llm_routes())
-            .into_openapi();
-        complete(&mut document);
-        document
-    })
-}
-
-/// This description.
-#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "meta", security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 description of `/api` and `/v1`",
-        content_type = "application/json")))]
-pub async fn serve() -> Result<Response, Error> {
-    static JSON: OnceLock<String> = OnceLock::new();
-    let json = match JSON.get() {
-        Some(json) => json,
-        None => {
-            let json = document().to_json().map_err(anyhow::Error::from)?;
-            JSON.get_or_init(|| json)
-        }
-    };
-    Ok(([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response())
+/// The description of the two route tables (`api` served under `/api`, `llm`
+/// under `/v1`), with what every route shares added.
+pub fn describe(api: OpenApiRouter<AppState>, llm: OpenApiRouter<AppState>) -> openapi::OpenApi {
+    let mut document = OpenApiRouter::<AppState>::with_openapi(Doc::openapi())
+        .nest("/api", api)
+        .nest(LLM_PREFIX, llm)
+        .into_openapi();
+    complete(&mut document);
+    document
 }
 
 /// The security schemes the operations name.

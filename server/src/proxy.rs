@@ -21,11 +21,10 @@ pub mod upstream;
 
 pub use error::{ApiFormat, ProxyError};
 
-use axum::{extract::OriginalUri, http::HeaderMap};
+use axum::extract::OriginalUri;
 
 /// Unknown paths under `/v1`, answered in the client's format.
-pub async fn not_found(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> ProxyError {
-    let format = ApiFormat::of_request(uri.path(), &headers);
+pub async fn not_found(OriginalUri(uri): OriginalUri, format: ApiFormat) -> ProxyError {
     ProxyError::new(
         error::ErrorKind::ModelNotFound,
         format!("no such endpoint: {}", uri.path()),

@@ -1,10 +1,14 @@
 //! The route table. Paths and handlers only: authentication is applied to
 //! everything by [`crate::auth::middleware`], whose public list is explicit.
 
+use std::sync::OnceLock;
+
 use axum::{
     Json, Router,
     extract::DefaultBodyLimit,
+    http::header,
     middleware,
+    response::{IntoResponse, Response},
     routing::{any, get},
 };
 use tower_http::trace::TraceLayer;
@@ -17,6 +21,12 @@ use crate::{
     live::handlers as live, models::handlers as models, openapi, providers::handlers as providers,
     proxy, state::AppState, telemetry, usage::handlers as usage,
 };
+
+/// The OpenAPI description of both tables, built once.
+pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| openapi::describe(api_routes(), llm_routes()))
+}
 
 /// The whole API, as tests drive it.
 pub fn build_router(state: AppState) -> Router {
@@ -62,12 +72,12 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
 
 /// The dashboard API, served under `/api`. Every route is added through
 /// `routes!`, which takes its path and method from the handler's
-/// `#[utoipa::path]`: the OpenAPI description ([`openapi::document`]) is
+/// `#[utoipa::path]`: the OpenAPI description ([`openapi_document`]) is
 /// built from this same table.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
-        .routes(routes!(openapi::serve))
+        .routes(routes!(openapi_json))
         .routes(routes!(accounts::register))
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
@@ -132,6 +142,22 @@ pub struct Health {
     responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health { ok: true })
+}
+
+/// The OpenAPI description.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "meta", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 description of `/api` and `/v1`",
+        content_type = "application/json")))]
+async fn openapi_json() -> Result<Response, Error> {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = match JSON.get() {
+        Some(json) => json,
+        None => {
+            let json = openapi_document().to_json().map_err(anyhow::Error::from)?;
+            JSON.get_or_init(|| json)
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response())
 }
 
 /// `tollgate health`: whether the server configured to listen on `addr`

@@ -30,8 +30,7 @@ pub async fn feature_flags() -> Result<UiFeatures, AppError> {
 #[server(prefix = "/rpc", endpoint = "leaderboard")]
 pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
     use server::analytics::{dashboard::MAX_LEADERBOARD, visibility};
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     require_gamification(&state)?;
     let now = server::time::now();
     let entries =
@@ -53,8 +52,7 @@ pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
 /// Users seen in the last five minutes, latest first.
 #[server(prefix = "/rpc", endpoint = "online_users")]
 pub async fn online_users() -> Result<Vec<OnlineInfo>, AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     require_gamification(&state)?;
     let now = server::time::now();
     let online = server::analytics::visibility::online_for(&state, &current, now).await?;

@@ -86,8 +86,7 @@ pub async fn register(
 
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     if let Some(session_id) = &current.session_id {
         server::auth::session::revoke(&state.db, session_id).await?;
     }

@@ -16,8 +16,7 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
         entity::credit_entry::EntryKind,
         money::format_credits,
     };
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let kind = match kind.as_str() {
         "" => None,
         "grant" => Some(EntryKind::Grant),

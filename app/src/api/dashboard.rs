@@ -6,8 +6,7 @@ use crate::{dto::DashboardData, error::AppError};
 
 #[server(prefix = "/rpc", endpoint = "dashboard")]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let active_sessions =
         server::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
     let balance = server::credits::service::balance(&state.db, &current.user.id).await?;

@@ -9,8 +9,7 @@ use crate::{
 
 #[server(prefix = "/rpc", endpoint = "list_keys")]
 pub async fn list_keys() -> Result<Vec<KeyInfo>, AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let keys = server::keys::service::list(&state.db, &current.user.id).await?;
     Ok(keys.into_iter().map(Into::into).collect())
 }
@@ -19,8 +18,7 @@ pub async fn list_keys() -> Result<Vec<KeyInfo>, AppError> {
 #[server(prefix = "/rpc", endpoint = "my_models")]
 pub async fn my_models() -> Result<Vec<String>, AppError> {
     use server::models::service;
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let models = service::available_for(&state.db, current.plan.plan).await?;
     Ok(models.into_iter().map(|model| model.id).collect())
 }
@@ -30,8 +28,7 @@ pub async fn my_models() -> Result<Vec<String>, AppError> {
 // empty list).
 #[server(prefix = "/rpc", endpoint = "create_key", input = Json)]
 pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let created = server::keys::service::create_own(&state, &current, new_key(draft)?).await?;
     Ok(CreatedKeyInfo {
         key: created.key.into(),
@@ -44,8 +41,7 @@ pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
 #[server(prefix = "/rpc", endpoint = "update_key", input = Json)]
 pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError> {
     use server::keys::service::{self, KeyChange};
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let new = new_key(draft)?;
     let change = KeyChange {
         name: Some(new.name),
@@ -101,8 +97,7 @@ fn new_key(draft: KeyDraft) -> Result<server::keys::service::NewKey, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
 pub async fn revoke_key(id: String) -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     server::keys::service::revoke(&state.db, &state.key_cache, &current.user, &id).await?;
     Ok(())
 }
@@ -119,8 +114,7 @@ fn end_of_day(date: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 #[server(prefix = "/rpc", endpoint = "setup_info")]
 pub async fn setup_info() -> Result<crate::dto::SetupInfo, AppError> {
     use server::{keys::KeyView, models::service};
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let keys = server::keys::service::list(&state.db, &current.user.id).await?;
     let key_prefix = keys
         .into_iter()

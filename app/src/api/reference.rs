@@ -8,7 +8,7 @@ use crate::{dto::reference::ApiReference, error::AppError};
 #[server(prefix = "/rpc", endpoint = "api_reference")]
 pub async fn load_api_reference() -> Result<ApiReference, AppError> {
     crate::ssr::require_user()?;
-    let document = serde_json::to_value(server::openapi::document()).map_err(|err| {
+    let document = serde_json::to_value(server::router::openapi_document()).map_err(|err| {
         tracing::error!(error = %err, "the OpenAPI description does not serialize");
         AppError::Internal
     })?;

@@ -22,8 +22,7 @@ pub async fn usage_report(
     page: u64,
 ) -> Result<UsageData, AppError> {
     use server::usage::report::{self, UsageQuery};
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let now = server::time::now();
     let query = UsageQuery {
         from: Some(from),
@@ -72,8 +71,7 @@ pub async fn usage_report(
 /// (revoked ones too: their usage stays) and the models their plan may call.
 #[server(prefix = "/rpc", endpoint = "usage_filter_choices")]
 pub async fn usage_filter_choices() -> Result<UsageChoices, AppError> {
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let keys = server::keys::service::list(&state.db, &current.user.id)
         .await?
         .into_iter()
@@ -108,8 +106,7 @@ pub async fn usage_filter_choices() -> Result<UsageChoices, AppError> {
 #[server(prefix = "/rpc", endpoint = "dashboard_usage")]
 pub async fn dashboard_usage() -> Result<UsageSummary, AppError> {
     use server::usage::report::{self, UsageQuery};
-    let state = crate::ssr::state()?;
-    let current = crate::ssr::require_user()?;
+    let (state, current) = crate::ssr::user()?;
     let now = server::time::now();
     let query = UsageQuery {
         per_page: Some(5),

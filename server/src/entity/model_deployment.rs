@@ -1,7 +1,9 @@
 //! `model_deployments`: a provider and upstream model that may serve a
 //! shadow model, with its share of the traffic.
 
-use sea_orm::entity::prelude::*;
+use std::collections::HashMap;
+
+use sea_orm::{QueryOrder, entity::prelude::*};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "model_deployments")]
@@ -45,3 +47,19 @@ impl Related<super::provider::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Every deployment, grouped by model id, each group in the admin's order.
+pub async fn all_by_model<C: ConnectionTrait>(
+    db: &C,
+) -> Result<HashMap<String, Vec<Model>>, DbErr> {
+    let rows = Entity::find()
+        .order_by_asc(Column::ModelId)
+        .order_by_asc(Column::Position)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<String, Vec<Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.model_id.clone()).or_default().push(row);
+    }
+    Ok(grouped)
+}

@@ -1,8 +1,15 @@
 //! `providers`: where requests are forwarded, with the upstream keys sealed.
 
+use std::collections::BTreeMap;
+
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::{
+    error::{Error, Result},
+    vault::Vault,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "providers")]
@@ -41,6 +48,50 @@ impl Related<super::shadow_model::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The upstream keys in clear, for the proxy.
+    pub fn upstream_keys(&self, vault: &Vault) -> Result<Vec<String>> {
+        let place = api_key_place(&self.id);
+        self.sealed_keys()?
+            .iter()
+            .map(|value| vault.open(value, &place).map_err(Error::Internal))
+            .collect()
+    }
+
+    /// The extra headers in clear, for the proxy.
+    pub fn extra_headers(&self, vault: &Vault) -> Result<Vec<(String, String)>> {
+        self.sealed_headers()?
+            .into_iter()
+            .map(|(name, value)| {
+                let clear = vault
+                    .open(&value, &header_place(&self.id, &name))
+                    .map_err(Error::Internal)?;
+                Ok((name, clear))
+            })
+            .collect()
+    }
+
+    pub fn sealed_keys(&self) -> Result<Vec<String>> {
+        serde_json::from_str(&self.api_keys).map_err(|err| Error::Internal(err.into()))
+    }
+
+    pub fn sealed_headers(&self) -> Result<BTreeMap<String, String>> {
+        serde_json::from_str(&self.extra_headers).map_err(|err| Error::Internal(err.into()))
+    }
+}
+
+/// Where a provider's upstream keys are sealed: the associated data that
+/// binds them to its row and field (see [`crate::vault`]).
+pub fn api_key_place(provider_id: &str) -> String {
+    format!("provider:{provider_id}:api_key")
+}
+
+/// Where the value of a provider's extra header `name` (lower case) is
+/// sealed. Header names hold no `:`, so places never collide.
+pub fn header_place(provider_id: &str, name: &str) -> String {
+    format!("provider:{provider_id}:header:{name}")
+}
 
 /// Which wire format the upstream speaks.
 #[derive(

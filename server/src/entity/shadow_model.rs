@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::plan::PlanName;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "models")]
 pub struct Model {
@@ -53,3 +55,15 @@ impl Related<super::provider::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The plans that may use it (`[]`: all).
+    pub fn plans(&self) -> Vec<PlanName> {
+        serde_json::from_str(&self.plans).unwrap_or_default()
+    }
+
+    /// The public names tried in order when every deployment failed.
+    pub fn fallbacks(&self) -> Vec<String> {
+        serde_json::from_str(&self.fallbacks).unwrap_or_default()
+    }
+}

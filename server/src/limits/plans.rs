@@ -16,7 +16,7 @@ use crate::{
     audit::{self, Action, Target},
     db,
     entity::plan_rate_limit,
-    error::Result,
+    error::{Error, Result},
     plan::{Limits, PlanName},
     time,
     time::serde_iso,
@@ -91,7 +91,7 @@ pub async fn set(
     let txn = db::begin_write(db).await?;
     let previous = stored_row(&txn, plan).await?;
     if let Some(source) = previous.as_ref().and_then(|row| row.managed_by.as_ref()) {
-        return Err(crate::declared::refuse_managed(
+        return Err(Error::managed_by_file(
             "rate limits of the plan",
             plan.as_str(),
             source,

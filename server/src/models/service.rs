@@ -233,8 +233,8 @@ impl From<StoredModel> for ModelView {
     ) -> Self {
         Self {
             deployments: deployments.into_iter().map(DeploymentView::from).collect(),
-            fallbacks: fallbacks_of(&m),
-            plans: plans_of(&m),
+            fallbacks: m.fallbacks(),
+            plans: m.plans(),
             input_price: m.input_price.into(),
             output_price: m.output_price.into(),
             cache_read_price: m.cache_read_price.into(),
@@ -482,29 +482,12 @@ pub async fn deployment_ids_on<C: ConnectionTrait>(
         .await?)
 }
 
-/// Every deployment, grouped by model, each group in the admin's order.
-pub async fn all_deployments<C: ConnectionTrait>(
-    db: &C,
-) -> Result<std::collections::HashMap<String, Vec<model_deployment::Model>>> {
-    let rows = model_deployment::Entity::find()
-        .order_by_asc(model_deployment::Column::ModelId)
-        .order_by_asc(model_deployment::Column::Position)
-        .all(db)
-        .await?;
-    let mut grouped: std::collections::HashMap<String, Vec<model_deployment::Model>> =
-        std::collections::HashMap::new();
-    for row in rows {
-        grouped.entry(row.model_id.clone()).or_default().push(row);
-    }
-    Ok(grouped)
-}
-
 pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<StoredModel>> {
     let models = shadow_model::Entity::find()
         .order_by_asc(shadow_model::Column::PublicName)
         .all(db)
         .await?;
-    let mut deployments = all_deployments(db).await?;
+    let mut deployments = model_deployment::all_by_model(db).await?;
     Ok(models
         .into_iter()
         .map(|model| StoredModel {
@@ -732,11 +715,7 @@ pub async fn set_managed<C: ConnectionTrait>(db: &C, id: &str, source: Option<&s
 /// 409 for an admin's edit of a model the catalog file manages.
 fn ensure_unmanaged(model: &shadow_model::Model) -> Result<()> {
     match &model.managed_by {
-        Some(source) => Err(crate::declared::refuse_managed(
-            "model",
-            &model.public_name,
-            source,
-        )),
+        Some(source) => Err(Error::managed_by_file("model", &model.public_name, source)),
         None => Ok(()),
     }
 }
@@ -776,7 +755,7 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
         .into_iter()
         .filter_map(|(model, provider)| Some((model, provider.filter(|p| p.enabled)?)))
         .filter(|(model, _)| {
-            let plans = plans_of(model);
+            let plans = model.plans();
             plans.is_empty() || plans.contains(&plan)
         })
         .map(|(model, provider)| AvailableModel {
@@ -789,14 +768,6 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
             created_at: model.created_at,
         })
         .collect())
-}
-
-pub fn plans_of(model: &shadow_model::Model) -> Vec<PlanName> {
-    serde_json::from_str(&model.plans).unwrap_or_default()
-}
-
-pub fn fallbacks_of(model: &shadow_model::Model) -> Vec<String> {
-    serde_json::from_str(&model.fallbacks).unwrap_or_default()
 }
 
 fn encode_names(names: Vec<String>) -> Result<String> {

@@ -345,46 +345,13 @@ pub async fn set_managed<C: ConnectionTrait>(db: &C, id: &str, source: Option<&s
 /// 409 for an admin's edit of a provider the catalog file manages.
 fn ensure_unmanaged(provider: &provider::Model) -> Result<()> {
     match &provider.managed_by {
-        Some(source) => Err(crate::declared::refuse_managed(
-            "provider",
-            &provider.name,
-            source,
-        )),
+        Some(source) => Err(Error::managed_by_file("provider", &provider.name, source)),
         None => Ok(()),
     }
 }
 
-/// Where a provider's upstream keys are sealed: the associated data that
-/// binds them to its row and field (see [`crate::vault`]).
-pub fn api_key_place(provider_id: &str) -> String {
-    format!("provider:{provider_id}:api_key")
-}
-
-/// Where the value of a provider's extra header `name` (lower case) is
-/// sealed. Header names hold no `:`, so places never collide.
-pub fn header_place(provider_id: &str, name: &str) -> String {
-    format!("provider:{provider_id}:header:{name}")
-}
-
-/// The upstream keys in clear, for the proxy.
-pub fn upstream_keys(vault: &Vault, provider: &provider::Model) -> Result<Vec<String>> {
-    let place = api_key_place(&provider.id);
-    sealed_keys(provider)?
-        .iter()
-        .map(|value| vault.open(value, &place).map_err(Error::Internal))
-        .collect()
-}
-
-fn sealed_keys(provider: &provider::Model) -> Result<Vec<String>> {
-    serde_json::from_str(&provider.api_keys).map_err(|err| Error::Internal(err.into()))
-}
-
-fn sealed_headers(provider: &provider::Model) -> Result<BTreeMap<String, String>> {
-    serde_json::from_str(&provider.extra_headers).map_err(|err| Error::Internal(err.into()))
-}
-
 fn seal_keys(vault: &Vault, provider_id: &str, keys: Vec<String>) -> Result<String> {
-    let place = api_key_place(provider_id);
+    let place = provider::api_key_place(provider_id);
     let mut sealed = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key.trim();
@@ -452,7 +419,7 @@ fn encode_headers(
                 "extra_headers: `{name}` is not a valid header name and value"
             )));
         }
-        let value = vault.seal(&value, &header_place(provider_id, &lower))?;
+        let value = vault.seal(&value, &provider::header_place(provider_id, &lower))?;
         if sealed.insert(lower, value).is_some() {
             return Err(Error::bad_request(format!(
                 "extra_headers: `{name}` is given twice"
@@ -460,19 +427,6 @@ fn encode_headers(
         }
     }
     serde_json::to_string(&sealed).map_err(|err| Error::Internal(err.into()))
-}
-
-/// The extra headers in clear, for the proxy.
-pub fn extra_headers(vault: &Vault, provider: &provider::Model) -> Result<Vec<(String, String)>> {
-    sealed_headers(provider)?
-        .into_iter()
-        .map(|(name, value)| {
-            let clear = vault
-                .open(&value, &header_place(&provider.id, &name))
-                .map_err(Error::Internal)?;
-            Ok((name, clear))
-        })
-        .collect()
 }
 
 /// Which sealed values [`reseal`] seals again.
@@ -558,8 +512,8 @@ fn reseal_row(
     which: Reseal,
 ) -> std::result::Result<Option<ResealedRow>, String> {
     let unreadable = |_| "its stored keys or headers are not readable".to_owned();
-    let keys = sealed_keys(provider).map_err(unreadable)?;
-    let headers = sealed_headers(provider).map_err(unreadable)?;
+    let keys = provider.sealed_keys().map_err(unreadable)?;
+    let headers = provider.sealed_headers().map_err(unreadable)?;
     let needs = |value: &String| which == Reseal::All || Vault::is_legacy(value);
     let values =
         keys.iter().filter(|v| needs(v)).count() + headers.values().filter(|v| needs(v)).count();
@@ -576,7 +530,7 @@ fn reseal_row(
             .ok_or_else(|| format!("the value at `{place}` does not open with the key"))?;
         to.seal(&clear, place).map_err(|err| err.to_string())
     };
-    let key_place = api_key_place(&provider.id);
+    let key_place = provider::api_key_place(&provider.id);
     let keys = keys
         .into_iter()
         .map(|value| again(value, &key_place))
@@ -584,7 +538,7 @@ fn reseal_row(
     let headers = headers
         .into_iter()
         .map(|(name, value)| {
-            let value = again(value, &header_place(&provider.id, &name))?;
+            let value = again(value, &provider::header_place(&provider.id, &name))?;
             Ok((name, value))
         })
         .collect::<std::result::Result<BTreeMap<_, _>, String>>()?;

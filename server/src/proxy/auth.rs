@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{FromRequestParts, OriginalUri},
+    extract::FromRequestParts,
     http::{HeaderMap, header, request::Parts},
 };
 
@@ -33,12 +33,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
 
 /// The key's caller, or the refusal in the client's format.
 async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
-    // The path as the client sent it: a nested router sees it without `/v1`.
-    let path = parts
-        .extensions
-        .get::<OriginalUri>()
-        .map_or(parts.uri.path(), |original| original.0.path());
-    let format = ApiFormat::of_request(path, &parts.headers);
+    let format = ApiFormat::of_parts(parts);
     let Some(presented) = presented_key(&parts.headers) else {
         return Err(ProxyError::new(
             ErrorKind::InvalidApiKey,

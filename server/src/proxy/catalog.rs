@@ -20,13 +20,12 @@ use sha2::{Digest, Sha256};
 use crate::{
     cluster::bus::{Bus, Change},
     entity::{
+        model_deployment,
         provider::{self, ProviderKind},
         shadow_model,
     },
     error::{Error, Result},
-    models::service::{all_deployments, fallbacks_of, plans_of},
     plan::PlanName,
-    providers::service::{extra_headers, upstream_keys},
     proxy::{
         adapter::{self, Adapter},
         health::key_target,
@@ -281,7 +280,7 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
             (provider.id, Arc::new(upstream))
         })
         .collect();
-    let mut deployments = all_deployments(db).await?;
+    let mut deployments = model_deployment::all_by_model(db).await?;
     let mut table = Table::new();
     for model in models {
         // Deployments of disabled providers are left out; a model with
@@ -308,8 +307,8 @@ async fn load(db: &DatabaseConnection, vault: &Vault) -> Result<Table> {
         table.insert(
             model.public_name.clone(),
             Arc::new(Route {
-                plans: plans_of(&model),
-                fallbacks: fallbacks_of(&model),
+                plans: model.plans(),
+                fallbacks: model.fallbacks(),
                 name_header: HeaderValue::from_str(&model.public_name).ok(),
                 model,
                 deployments,
@@ -373,7 +372,8 @@ fn broken_upstream(provider: &provider::Model) -> Upstream {
 
 fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
     let adapter = adapter::for_kind(provider.kind);
-    let credentials = upstream_keys(vault, provider)?
+    let credentials = provider
+        .upstream_keys(vault)?
         .into_iter()
         .map(|key| {
             let (name, value) = adapter.credential(&key);
@@ -387,7 +387,8 @@ fn upstream_of(vault: &Vault, provider: &provider::Model) -> Result<Upstream> {
             Ok(Credential { name, value, tag })
         })
         .collect::<Result<Vec<_>>>()?;
-    let extra_headers = extra_headers(vault, provider)?
+    let extra_headers = provider
+        .extra_headers(vault)?
         .into_iter()
         .map(|(name, value)| {
             let name = HeaderName::try_from(name).map_err(|_| {

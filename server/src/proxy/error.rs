@@ -3,9 +3,12 @@
 //! responses alike) or Anthropic's `{"type": "error", "error": {"type",
 //! "message"}}`.
 
+use std::convert::Infallible;
+
 use axum::{
     Json,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{FromRequestParts, OriginalUri},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 
@@ -32,6 +35,24 @@ impl ApiFormat {
         } else {
             Self::OpenAi
         }
+    }
+
+    /// The format of the request whose head is `parts`, by the path the
+    /// client sent (a nested router sees it without `/v1`).
+    pub fn of_parts(parts: &Parts) -> Self {
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(parts.uri.path(), |original| original.0.path());
+        Self::of_request(path, &parts.headers)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiFormat {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Self::of_parts(parts))
     }
 }
 

@@ -1,11 +1,7 @@
 //! `GET /v1/models`: the models this key may call, in OpenAI's list shape,
 //! or Anthropic's when the request carries `anthropic-version`.
 
-use axum::{
-    Json,
-    extract::{OriginalUri, State},
-    http::HeaderMap,
-};
+use axum::{Json, extract::State};
 
 use super::{
     auth::ApiKeyAuth,
@@ -23,10 +19,8 @@ use crate::{models::service, state::AppState, time};
 pub async fn list(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    format: ApiFormat,
 ) -> Result<Json<LlmModelList>, ProxyError> {
-    let format = ApiFormat::of_request(uri.path(), &headers);
     let allowed = &caller.allowed_models;
     let plan = state
         .entitlements

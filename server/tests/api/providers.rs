@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use server::{entity::provider, providers::service::upstream_keys};
+use server::entity::provider;
 
 use crate::helpers::{
     PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
@@ -311,7 +311,7 @@ async fn upstream_keys_are_stored_sealed_and_open_to_the_originals_in_order() {
     assert!(row.api_keys.starts_with("[\"v2:"), "{}", row.api_keys);
     assert!(sealed.iter().all(|value| value.starts_with("v2:")));
     assert_eq!(
-        upstream_keys(&app.state.vault, &row).unwrap(),
+        row.upstream_keys(&app.state.vault).unwrap(),
         [KEY_ONE, KEY_TWO]
     );
 }
@@ -601,7 +601,7 @@ async fn patching_api_keys_replaces_the_keys() {
     assert_eq!(body["provider"]["api_key_count"], json!(3));
     let row = stored(&app, &id).await;
     assert_eq!(
-        upstream_keys(&app.state.vault, &row).unwrap(),
+        row.upstream_keys(&app.state.vault).unwrap(),
         [KEY_THREE, KEY_ONE, KEY_TWO]
     );
     assert!(!row.api_keys.contains(KEY_THREE), "{}", row.api_keys);
@@ -627,7 +627,7 @@ async fn patching_a_provider_without_api_keys_keeps_them() {
     assert_eq!(body["provider"]["api_key_count"], json!(2));
     let row = stored(&app, &id).await;
     assert_eq!(
-        upstream_keys(&app.state.vault, &row).unwrap(),
+        row.upstream_keys(&app.state.vault).unwrap(),
         [KEY_ONE, KEY_TWO]
     );
 }

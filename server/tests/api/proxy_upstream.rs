@@ -454,7 +454,7 @@ async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
     proxy.route("mock", "mock-fine").await;
     let broken = proxy.provider("openai").await;
     proxy.model(&broken, "gpt-broken", "gpt-broken").await;
-    let place = server::providers::service::api_key_place(&broken);
+    let place = server::entity::provider::api_key_place(&broken);
     let sealed = proxy.app.state.vault.seal("sk-bad\nkey", &place).unwrap();
     set_sealed_keys(&proxy, &broken, serde_json::to_string(&[sealed]).unwrap()).await;
 

@@ -12,8 +12,7 @@ use crate::{
 #[server(prefix = "/rpc", endpoint = "admin_providers")]
 pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
     use server::providers::service::{self, ProviderView};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let providers: Vec<ProviderView> = service::list(&state.db)
         .await?
         .into_iter()
@@ -27,8 +26,7 @@ pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_save_provider", input = Json)]
 pub async fn save_provider(id: String, form: ProviderForm) -> Result<(), AppError> {
     use server::providers::service::{self, NewProvider, ProviderChange};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let key = form.api_key.trim();
     let keys = (!key.is_empty()).then(|| vec![key.to_owned()]);
     if id.is_empty() {
@@ -58,8 +56,7 @@ pub async fn save_provider(id: String, form: ProviderForm) -> Result<(), AppErro
 
 #[server(prefix = "/rpc", endpoint = "admin_delete_provider")]
 pub async fn delete_provider(id: String) -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     server::providers::service::delete(&state, &admin.user.id, &id).await?;
     Ok(())
 }
@@ -67,8 +64,7 @@ pub async fn delete_provider(id: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_models")]
 pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
     use server::models::service::{self, ModelView};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let models: Vec<ModelView> = service::list(&state.db)
         .await?
         .into_iter()
@@ -81,8 +77,7 @@ pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_save_model", input = Json)]
 pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
     use server::models::service::{self, Deployment, ModelChange, NewModel};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let price = |field: &str, text: &str| -> Result<i64, AppError> {
         match text.trim() {
             "" => Ok(0),
@@ -183,8 +178,7 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_delete_model")]
 pub async fn delete_model(id: String) -> Result<String, AppError> {
     use server::models::service::{self, Deletion};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     Ok(match service::delete(&state, &admin.user.id, &id).await? {
         Deletion::Disabled(_) => {
             "The model has usage on record, so it was disabled rather than deleted.".into()

@@ -22,8 +22,7 @@ pub async fn grant_credits(
     request: String,
 ) -> Result<GrantedCredits, AppError> {
     use server::credits::service::{self, GrantRequest};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let grant = GrantRequest {
         user_id,
         amount: amount
@@ -43,8 +42,7 @@ pub async fn grant_credits(
 #[server(prefix = "/rpc", endpoint = "admin_grants")]
 pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInfo>, AppError> {
     use server::entitlements::service::{self, GrantFilter};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let filter = GrantFilter {
         user_id: Some(user_id).filter(|u| !u.is_empty()),
         active: Some(active).filter(|a| !a.is_empty()),
@@ -57,8 +55,7 @@ pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInf
 #[server(prefix = "/rpc", endpoint = "admin_create_grant")]
 pub async fn create_grant(user_id: String, source: String, notes: String) -> Result<(), AppError> {
     use server::entitlements::service::{self, NewGrant};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let grant = NewGrant {
         user_id: Some(user_id),
         label: Some(LIFETIME_LABEL.to_owned()),
@@ -71,8 +68,7 @@ pub async fn create_grant(user_id: String, source: String, notes: String) -> Res
 
 #[server(prefix = "/rpc", endpoint = "admin_revoke_grant")]
 pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     server::entitlements::service::revoke(&state.db, &state.entitlements, &admin.user.id, id)
         .await?;
     Ok(())

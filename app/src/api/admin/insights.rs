@@ -13,8 +13,7 @@ use crate::{
 /// The overview's figures (`GET /api/admin/stats/overview`).
 #[server(prefix = "/rpc", endpoint = "admin_overview")]
 pub async fn overview() -> Result<OverviewInfo, AppError> {
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     crate::ssr::reshape(server::live::overview::overview(&state.db).await?)
 }
 
@@ -22,8 +21,7 @@ pub async fn overview() -> Result<OverviewInfo, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_settings")]
 pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
     use server::config::{RealtimeMode, UpstreamPanel};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let panel = state.settings.ui.upstream_panel();
     Ok(AdminSettingsInfo {
         realtime_mode: match state.settings.features.realtime_mode {
@@ -43,8 +41,7 @@ pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin_active_users")]
 pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
     use server::analytics::active;
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let now = server::time::now();
     let users =
         active::active_users(&state.db, &state.presence, active::DEFAULT_LIMIT, now).await?;
@@ -55,8 +52,7 @@ pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
 /// default range), one model or all.
 #[server(prefix = "/rpc", endpoint = "admin_llm_usage")]
 pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsageInfo, AppError> {
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let query = range(from, to, model);
     let range = query.range(server::time::now().date_naive())?;
     let usage =
@@ -67,8 +63,7 @@ pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsa
 
 #[server(prefix = "/rpc", endpoint = "admin_platform_stats")]
 pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, AppError> {
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let range = range(from, to, String::new()).range(server::time::now().date_naive())?;
     crate::ssr::reshape(server::analytics::platform::platform_stats(&state.db, &range).await?)
 }
@@ -77,8 +72,7 @@ pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, Ap
 #[server(prefix = "/rpc", endpoint = "admin_audit")]
 pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppError> {
     use server::audit::log::{self, AuditQuery};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let query = AuditQuery {
         page: Some(page.max(1)),
         per_page: Some(25),

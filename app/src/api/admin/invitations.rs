@@ -11,8 +11,7 @@ use crate::{
 /// Every invitation, newest first.
 #[server(prefix = "/rpc", endpoint = "admin_invitations")]
 pub async fn list_invitations() -> Result<Vec<InvitationInfo>, AppError> {
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     crate::ssr::reshape(server::invitations::service::list(&state.db).await?)
 }
 
@@ -27,8 +26,7 @@ pub async fn create_invitation(
     note: String,
 ) -> Result<CreatedInvitation, AppError> {
     use server::invitations::service::{self, InvitationView, NewInvitation};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
         let text = text.trim();
         if text.is_empty() {
@@ -69,8 +67,7 @@ pub async fn create_invitation(
 
 #[server(prefix = "/rpc", endpoint = "admin_revoke_invitation")]
 pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     server::invitations::service::revoke(&state.db, &admin.user.id, &id).await?;
     Ok(())
 }

@@ -14,8 +14,7 @@ use crate::{
 #[server(prefix = "/rpc", endpoint = "admin_users")]
 pub async fn admin_users(page: u64, search: String) -> Result<UserPage, AppError> {
     use server::accounts::service::{self, UserListQuery};
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     let query = UserListQuery {
         page: Some(page),
         per_page: Some(20),
@@ -34,8 +33,7 @@ pub async fn admin_users(page: u64, search: String) -> Result<UserPage, AppError
 /// is shown once (`POST /api/admin/users`).
 #[server(prefix = "/rpc", endpoint = "admin_create_user")]
 pub async fn create_user(name: String, plan: String) -> Result<CreatedUserInfo, AppError> {
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let plan = crate::ssr::wire_name("plan", &plan)?;
     let grant = state.settings.credits.starting_grant.0;
     let (user, created) = server::accounts::service::create_with_key(
@@ -61,8 +59,7 @@ pub async fn update_user(
     status: String,
 ) -> Result<UserInfo, AppError> {
     use server::accounts::service::{self, UserUpdate};
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     let change = UserUpdate {
         name: None,
         role: Some(crate::ssr::wire_name("role", &role)?),
@@ -75,8 +72,7 @@ pub async fn update_user(
 
 #[server(prefix = "/rpc", endpoint = "admin_delete_user")]
 pub async fn delete_user(id: String) -> Result<(), AppError> {
-    let state = crate::ssr::state()?;
-    let admin = crate::ssr::require_admin()?;
+    let (state, admin) = crate::ssr::admin()?;
     server::accounts::service::delete(&state.db, &state.key_cache, &admin.user.id, &id).await?;
     Ok(())
 }
@@ -91,8 +87,7 @@ pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
         entitlements::service::{self as grants, GrantFilter},
         usage::report::{self, UsageQuery},
     };
-    let state = crate::ssr::state()?;
-    crate::ssr::require_admin()?;
+    let (state, _) = crate::ssr::admin()?;
     // Requests that just finished may still be in the writer's queue.
     state.usage.flush().await;
     let user = accounts::get(&state.db, &id).await?;
