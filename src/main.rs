@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use server::{
     AppState, Settings,
-    accounts::service as accounts,
     config::LogFormat,
-    entity::user::{Plan, Role},
+    console::accounts::service as accounts,
+    platform::entity::user::{Plan, Role},
 };
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -137,8 +137,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let db = server::db::connect(&settings).await?;
-            server::db::migrate(&db).await?;
+            let db = server::platform::db::connect(&settings).await?;
+            server::platform::db::migrate(&db).await?;
             println!("database is up to date");
             Ok(())
         }
@@ -182,7 +182,7 @@ fn start_logs(format: LogFormat) {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = settings.server.addr;
     // Before anything else touches the database: see the function.
-    let _instance_lock = server::db::claim_sole_instance(&settings).await?;
+    let _instance_lock = server::platform::db::claim_sole_instance(&settings).await?;
     let state = AppState::build(settings).await?;
     announce_first_admin(&state).await?;
     apply_catalog_file(&state).await?;
@@ -217,7 +217,13 @@ async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
     let listener = listen(addr).await?;
     tracing::info!("mock upstream listening on http://{addr}");
     let limits = server::listener::Limits::from(&server::config::ServerSettings::default());
-    server::listener::serve(listener, server::mock::router(), limits, shutdown_signal()).await;
+    server::listener::serve(
+        listener,
+        server::gateway::mock::router(),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     Ok(())
 }
 
@@ -250,7 +256,7 @@ async fn apply_catalog_file(state: &AppState) -> anyhow::Result<()> {
     let Some(path) = &state.settings.catalog.file else {
         return Ok(());
     };
-    let checked = server::declared::check(path)?;
+    let checked = server::console::declared::check(path)?;
     // Rows replayed from the spool first: a model with usage on record is
     // disabled, not deleted, when the file drops it.
     state.usage.flush().await;
@@ -259,7 +265,7 @@ async fn apply_catalog_file(state: &AppState) -> anyhow::Result<()> {
     let mut tries = 0;
     let applied = loop {
         tries += 1;
-        match server::declared::apply(&state.db, &state.vault, &checked, false).await {
+        match server::console::declared::apply(&state.db, &state.vault, &checked, false).await {
             Err(server::Error::Conflict(_)) if tries < 3 => {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
@@ -278,7 +284,7 @@ async fn apply_catalog_file(state: &AppState) -> anyhow::Result<()> {
     }
     if applied.changed_plans() {
         let defaults = state.settings.rate_limits.by_plan();
-        server::limits::plans::reload(&state.db, &state.rate_limits, &defaults)
+        server::gateway::limits::plans::reload(&state.db, &state.rate_limits, &defaults)
             .await
             .map_err(operator_error)?;
     }
@@ -290,7 +296,7 @@ async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
     let path = settings.catalog.file.clone().context(
         "no catalog file is configured: set catalog.file in tollgate.toml (or TOLLGATE__CATALOG__FILE)",
     )?;
-    let checked = server::declared::check(&path)?;
+    let checked = server::console::declared::check(&path)?;
     let dry_run = match task {
         ConfigCommand::Check => {
             println!(
@@ -304,10 +310,10 @@ async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
         }
         ConfigCommand::Apply { dry_run } => dry_run,
     };
-    let db = server::db::connect(&settings).await?;
-    server::db::migrate(&db).await?;
-    let vault = server::vault::Vault::load_or_create(&settings)?;
-    let applied = server::declared::apply(&db, &vault, &checked, dry_run)
+    let db = server::platform::db::connect(&settings).await?;
+    server::platform::db::migrate(&db).await?;
+    let vault = server::platform::vault::Vault::load_or_create(&settings)?;
+    let applied = server::console::declared::apply(&db, &vault, &checked, dry_run)
         .await
         .map_err(operator_error)?;
     for step in &applied.steps {
@@ -322,12 +328,12 @@ async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     if settings.redis.url.is_some() {
-        use server::cluster::bus::Change;
+        use server::platform::cluster::bus::Change;
         let mut changes = vec![Change::Catalog];
         if applied.changed_plans() {
             changes.push(Change::Plans);
         }
-        server::cluster::bus::announce(&settings.redis, &changes).await?;
+        server::platform::cluster::bus::announce(&settings.redis, &changes).await?;
         println!("the instances sharing Redis use them now");
     } else {
         println!("a running instance uses them once restarted");
@@ -376,8 +382,8 @@ fn operator_error(err: server::Error) -> anyhow::Error {
 }
 
 async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
-    let db = server::db::connect(&settings).await?;
-    server::db::migrate(&db).await?;
+    let db = server::platform::db::connect(&settings).await?;
+    server::platform::db::migrate(&db).await?;
     match task {
         AdminCommand::CreateUser {
             email,
@@ -385,7 +391,9 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
             password,
             admin,
         } => {
-            let generated = password.is_none().then(server::auth::password::generate);
+            let generated = password
+                .is_none()
+                .then(server::platform::auth::password::generate);
             let new = accounts::NewUser {
                 name,
                 email: Some(email),
@@ -410,13 +418,19 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::RotateEncryptionKey { new_key_file } => {
             let say = |line: &str| println!("{line}");
-            server::vault::rotation::rotate(&db, &settings, new_key_file.as_deref(), &say).await?;
+            server::platform::vault::rotation::rotate(
+                &db,
+                &settings,
+                new_key_file.as_deref(),
+                &say,
+            )
+            .await?;
         }
         // Handled by `seed`, which needs the whole app state.
         AdminCommand::Seed(args) => return seed(settings, args).await,
         AdminCommand::Prune => return prune(settings).await,
         AdminCommand::VerifyLedger => {
-            let discrepancies = server::credits::service::verify(&db)
+            let discrepancies = server::console::credits::service::verify(&db)
                 .await
                 .map_err(|err| anyhow::anyhow!(err.public_message()))?;
             if discrepancies.is_empty() {
@@ -445,13 +459,13 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
 
 /// `admin prune`: one pass of retention, one line per table.
 async fn prune(settings: Settings) -> anyhow::Result<()> {
-    let db = server::db::connect(&settings).await?;
-    server::db::migrate(&db).await?;
+    let db = server::platform::db::connect(&settings).await?;
+    server::platform::db::migrate(&db).await?;
     let retention = &settings.retention;
     let pruned = server::retention::prune(
         &db,
         retention,
-        server::time::now(),
+        server::platform::time::now(),
         &server::retention::Never,
     )
     .await

@@ -6,7 +6,7 @@ use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
-use server::{AppState, Settings, auth::CurrentUser};
+use server::{AppState, Settings, platform::auth::CurrentUser};
 
 use crate::{App, error::AppError, shell};
 
@@ -131,7 +131,7 @@ pub fn unreadable_arguments(err: &leptos::server_fn::error::ServerFnErrorErr) ->
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
-        .map(|parts| server::auth::ClientAddress::of(&parts).0)
+        .map(|parts| server::platform::auth::ClientAddress::of(&parts).0)
         .unwrap_or_else(|| "local".into())
 }
 
@@ -171,7 +171,7 @@ pub fn set_content_security_policy() {
     if let (Ok(state), Some(nonce)) = (state(), leptos::nonce::use_nonce()) {
         set_header(
             http::header::CONTENT_SECURITY_POLICY,
-            server::browser::content_security_policy(&state.settings, Some(&nonce)),
+            server::platform::browser::content_security_policy(&state.settings, Some(&nonce)),
         );
     }
 }
@@ -216,13 +216,13 @@ impl From<server::Error> for AppError {
     }
 }
 
-impl From<server::entity::user::Model> for crate::dto::UserInfo {
-    fn from(user: server::entity::user::Model) -> Self {
+impl From<server::platform::entity::user::Model> for crate::dto::UserInfo {
+    fn from(user: server::platform::entity::user::Model) -> Self {
         Self {
             role: user.role.to_string(),
             plan: user.plan.to_string(),
             status: user.status.to_string(),
-            created_at: server::time::iso(&user.created_at),
+            created_at: server::platform::time::iso(&user.created_at),
             id: user.id,
             name: user.name,
             email: user.email,
@@ -230,14 +230,16 @@ impl From<server::entity::user::Model> for crate::dto::UserInfo {
     }
 }
 
-impl From<server::entity::api_key::Model> for crate::dto::KeyInfo {
-    fn from(key: server::entity::api_key::Model) -> Self {
-        let view = server::keys::KeyView::from(key);
-        let iso = |at: Option<chrono::DateTime<chrono::Utc>>| at.as_ref().map(server::time::iso);
+impl From<server::platform::entity::api_key::Model> for crate::dto::KeyInfo {
+    fn from(key: server::platform::entity::api_key::Model) -> Self {
+        let view = server::console::keys::KeyView::from(key);
+        let iso = |at: Option<chrono::DateTime<chrono::Utc>>| {
+            at.as_ref().map(server::platform::time::iso)
+        };
         Self {
             status: view.status.as_str().to_owned(),
             expires_at: iso(view.expires_at),
-            created_at: server::time::iso(&view.created_at),
+            created_at: server::platform::time::iso(&view.created_at),
             last_used_at: iso(view.last_used_at),
             id: view.id,
             name: view.name,
@@ -257,13 +259,13 @@ pub fn moment(
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::dto::Moment {
     crate::dto::Moment {
-        at: server::time::iso(at),
-        ago: server::analytics::dashboard::relative(*at, now),
+        at: server::platform::time::iso(at),
+        ago: server::console::analytics::dashboard::relative(*at, now),
     }
 }
 
-impl From<server::usage::report::Totals> for crate::dto::UsageTotalsInfo {
-    fn from(totals: server::usage::report::Totals) -> Self {
+impl From<server::console::usage::report::Totals> for crate::dto::UsageTotalsInfo {
+    fn from(totals: server::console::usage::report::Totals) -> Self {
         Self {
             requests: totals.requests,
             input_tokens: totals.input_tokens,
@@ -279,7 +281,7 @@ impl From<server::usage::report::Totals> for crate::dto::UsageTotalsInfo {
 
 /// A request row of the usage report, as the UI shows it.
 pub fn request_info(
-    row: server::usage::report::RequestRow,
+    row: server::console::usage::report::RequestRow,
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::dto::RequestInfo {
     crate::dto::RequestInfo {
@@ -300,7 +302,7 @@ pub fn request_info(
 
 #[cfg(test)]
 mod tests {
-    use server::entity::{provider::ProviderKind, user::Plan};
+    use server::platform::entity::{provider::ProviderKind, user::Plan};
 
     use super::*;
 

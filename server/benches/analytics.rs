@@ -33,9 +33,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
-    accounts::service::{self as accounts, NewUser},
     config::RateLimitSettings,
-    entity::{
+    console::accounts::service::{self as accounts, NewUser},
+    platform::entity::{
         llm_usage, usage_record,
         user::{self, Plan, Role},
     },
@@ -153,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
     let user = login(&router, &busiest, &password).await?;
     println!("busiest user: {busiest} ({busiest_requests} requests in all)\n");
 
-    let today = server::time::now().date_naive();
+    let today = server::platform::time::now().date_naive();
     let from_90 = today
         .checked_sub_days(Days::new(89))
         .context("90 days ago")?;

@@ -15,10 +15,10 @@ use std::{hint::black_box, time::Instant};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::Value;
-use server::{
+use server::gateway::{
+    metering::reader::{self, StreamMeter},
     proxy::{
         ApiFormat,
-        meter::{self, StreamMeter},
         request::{ClientRequest, Endpoint},
     },
     translate::{
@@ -33,7 +33,7 @@ const MESSAGES: &str =
 
 /// The mock upstream's answer to `body` in `format`.
 async fn mock_answer(format: ApiFormat, body: &str) -> anyhow::Result<Bytes> {
-    let response = server::mock::answer(format, body.as_bytes()).await;
+    let response = server::gateway::mock::answer(format, body.as_bytes()).await;
     Ok(response.into_body().collect().await?.to_bytes())
 }
 
@@ -166,14 +166,14 @@ async fn main() -> anyhow::Result<()> {
     if run("json") {
         println!("\n-- JSON answer");
         let as_is = time("OpenAI answer metered (as is)", iterations, None, || {
-            black_box(meter::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+            black_box(reader::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
         });
         let translated = time(
             "OpenAI answer metered + as Anthropic (translated)",
             iterations,
             None,
             || {
-                black_box(meter::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+                black_box(reader::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
                 black_box(translate_answer(
                     &openai_json,
                     ApiFormat::Anthropic,
@@ -187,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
             translated - as_is
         );
         let as_is = time("Anthropic answer metered (as is)", iterations, None, || {
-            black_box(meter::from_json(
+            black_box(reader::from_json(
                 ApiFormat::Anthropic,
                 black_box(&anthropic_json),
             ));
@@ -197,7 +197,7 @@ async fn main() -> anyhow::Result<()> {
             iterations,
             None,
             || {
-                black_box(meter::from_json(
+                black_box(reader::from_json(
                     ApiFormat::Anthropic,
                     black_box(&anthropic_json),
                 ));
@@ -314,7 +314,7 @@ async fn bench_responses(
 
     println!("\n-- Responses client: JSON answer");
     let as_is = time("Responses answer metered (as is)", iterations, None, || {
-        black_box(meter::from_json(
+        black_box(reader::from_json(
             ApiFormat::Responses,
             black_box(&responses_json),
         ));
@@ -324,7 +324,7 @@ async fn bench_responses(
         iterations,
         None,
         || {
-            black_box(meter::from_json(ApiFormat::OpenAi, black_box(chat_json)));
+            black_box(reader::from_json(ApiFormat::OpenAi, black_box(chat_json)));
             let answer: Option<Value> = serde_json::from_slice(chat_json).ok();
             let response =
                 answer.and_then(|answer| responses::answer_from_chat(&answer, "bench", 1, &[]));

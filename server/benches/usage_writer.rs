@@ -8,15 +8,20 @@ use std::time::Instant;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use server::{
     Settings,
-    accounts::service::{NewUser, create_user},
-    credits, db,
-    entity::{
-        credit_entry::EntryKind,
-        usage_record,
-        user::{Plan, Role},
+    console::{
+        accounts::service::{NewUser, create_user},
+        credits,
+        keys::service::{NewKey, create},
     },
-    keys::service::{NewKey, create},
-    usage,
+    gateway::metering::writer,
+    platform::{
+        db,
+        entity::{
+            credit_entry::EntryKind,
+            usage_record,
+            user::{Plan, Role},
+        },
+    },
 };
 
 #[tokio::main]
@@ -76,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let models = ["gpt-4o", "gpt-4o-mini", "sonnet-4.5", "haiku-4.5"];
 
-    let writer = usage::writer::start(db.clone(), None);
+    let writer = writer::start(db.clone(), None);
     let started = Instant::now();
     for n in 0..rows {
         let (user_id, key_id) = &keys[n % keys.len()];
@@ -107,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             duration_ms: 800,
             ttft_ms: Some(120),
             error_kind: None,
-            created_at: server::time::now(),
+            created_at: server::platform::time::now(),
             attempts: 1,
             attempt_errors: None,
             served_model: Some(model.to_owned()),

@@ -16,7 +16,7 @@ use figment::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::{
+use crate::platform::{
     money::Credits,
     plan::{Limits, PlanName},
 };
@@ -177,7 +177,7 @@ impl UiSettings {
     pub fn upstream_panel(&self) -> Option<UpstreamPanel> {
         let url = self.upstream_panel_url.as_deref()?;
         if url.starts_with('/') {
-            return crate::auth::next::local_target(url)
+            return crate::platform::auth::next::local_target(url)
                 .map(|path| UpstreamPanel::ThisSite { path });
         }
         let parsed = url::Url::parse(url).ok()?;
@@ -251,7 +251,7 @@ impl Default for FeatureSettings {
 /// Whose names the leaderboard and presence show to a non-admin. Admins
 /// see every name; everyone sees their own. Someone hidden keeps their
 /// place (rank, figures, when) as "Anonymous" with no user id
-/// ([`crate::analytics::visibility`]).
+/// ([`crate::console::analytics::visibility`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaderboardVisibility {

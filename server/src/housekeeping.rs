@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{retention, state::AppState, time};
+use crate::{platform::time, retention, state::AppState};
 
 /// How long a shutdown waits for a sweep or a prune batch under way.
 const STOP_WAIT: Duration = Duration::from_secs(5);

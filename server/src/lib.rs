@@ -1,54 +1,33 @@
-//! Tollgate's server library: configuration, shared state, the axum router, and
-//! one module per domain concept. The `tollgate` binary and the Leptos server
-//! functions in `app` both call the services defined here.
+//! Tollgate's server library. The tree shows the design:
+//!
+//! - [`gateway`]: the request path of the LLM API, from the key to the
+//!   charge (endpoints, wire formats, provider adapters, limits, holds,
+//!   metering);
+//! - [`console`]: what people and admins do through the dashboard API and
+//!   the web UI (accounts, keys, credits, the catalog, figures, audit);
+//! - [`platform`]: the foundations both stand on (the database and its
+//!   entities, errors, money, time, secrets, the cluster, telemetry, web
+//!   sign-in);
+//! - at the top, what assembles them: configuration, the shared state, the
+//!   router and its OpenAPI description, the HTTP listener, first-start
+//!   setup and the periodic housekeeping.
+//!
+//! `docs/architecture.md` has the map and the direction of dependencies.
 
-pub mod accounts;
-pub mod analytics;
-#[cfg(test)]
-mod arbitrary;
-pub mod audit;
-pub mod auth;
-pub mod batch;
-pub mod browser;
-pub mod cluster;
 pub mod config;
-pub mod credits;
-pub mod db;
-pub mod declared;
-pub mod entitlements;
-pub mod entity;
-pub mod error;
-pub mod extract;
+pub mod console;
+pub mod gateway;
 pub mod housekeeping;
-pub mod idle;
-pub mod ids;
-pub mod invitations;
-pub mod keys;
-pub mod limits;
 pub mod listener;
-pub mod live;
-pub mod mock;
-pub mod models;
-pub mod money;
 pub mod openapi;
-pub mod plan;
-pub mod providers;
-pub mod proxy;
-pub mod reply;
+pub mod platform;
 pub mod retention;
 pub mod router;
-pub mod secret_file;
 pub mod seed;
 pub mod setup;
 pub mod state;
-pub mod telemetry;
-pub mod time;
-pub mod translate;
-pub mod usage;
-pub mod validate;
-pub mod vault;
 
 pub use config::Settings;
-pub use error::{Error, Result};
+pub use platform::error::{Error, Result};
 pub use router::{build_router, build_router_with_ui};
 pub use state::AppState;

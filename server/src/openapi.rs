@@ -18,8 +18,10 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
-    error::ErrorBody,
+    platform::{
+        auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
+        error::ErrorBody,
+    },
     state::AppState,
 };
 

@@ -27,8 +27,10 @@ use sea_orm::{
 
 use crate::{
     config::RetentionSettings,
-    entity::{request_metric, session, usage_record},
-    error::Result,
+    platform::{
+        entity::{request_metric, session, usage_record},
+        error::Result,
+    },
 };
 
 /// Rows deleted by one statement.

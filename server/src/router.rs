@@ -1,5 +1,5 @@
 //! The route table. Paths and handlers only: authentication is applied to
-//! everything by [`crate::auth::middleware`], whose public list is explicit.
+//! everything by [`crate::platform::auth::middleware`], whose public list is explicit.
 
 use std::sync::OnceLock;
 
@@ -15,11 +15,17 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
-    auth, browser, credits::handlers as credits, entitlements::handlers as grants, error::Error,
-    invitations::handlers as invitations, keys::handlers as keys, limits::handlers as limits,
-    live::handlers as live, models::handlers as models, openapi, providers::handlers as providers,
-    proxy, state::AppState, telemetry, usage::handlers as usage,
+    console::{
+        accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
+        credits::handlers as credits, entitlements::handlers as grants,
+        invitations::handlers as invitations, keys::handlers as keys, limits::handlers as limits,
+        live::handlers as live, models::handlers as models, providers::handlers as providers,
+        usage::handlers as usage,
+    },
+    gateway::proxy,
+    openapi,
+    platform::{auth, browser, error::Error, telemetry},
+    state::AppState,
 };
 
 /// The OpenAPI description of both tables, built once.
@@ -173,7 +179,7 @@ pub async fn probe_health(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         "http://{}/api/health",
         std::net::SocketAddr::new(ip, addr.port())
     );
-    let client = crate::proxy::upstream::client_builder()
+    let client = crate::gateway::proxy::upstream::client_builder()
         .timeout(std::time::Duration::from_secs(3))
         .build()?;
     let status = client.get(&url).send().await?.status();

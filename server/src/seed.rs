@@ -31,24 +31,29 @@ use sea_orm::{
 
 use self::plan::{Event, History, MODELS, PlannedUser, Shape, Vendor};
 use crate::{
-    accounts::service::{self as accounts, NewUser},
-    audit::{self, Action, Target},
-    batch, credits, db,
-    entitlements::service::{self as entitlements, NewGrant},
-    entity::{
-        api_key, audit_entry,
-        credit_entry::{self, EntryKind},
-        entitlement, provider, request_metric, session, shadow_model, usage_record,
-        user::{self, Role},
+    console::{
+        accounts::service::{self as accounts, NewUser},
+        audit::{self, Action, Target},
+        credits,
+        entitlements::service::{self as entitlements, NewGrant},
+        keys::service::{self as keys, NewKey},
+        models::service::{self as models, NewModel},
+        providers::service::{self as providers, NewProvider},
     },
-    error::{Error, Result},
-    ids,
-    keys::service::{self as keys, NewKey},
-    models::service::{self as models, NewModel},
-    providers::service::{self as providers, NewProvider},
+    platform::{
+        batch, db,
+        entity::{
+            api_key, audit_entry,
+            credit_entry::{self, EntryKind},
+            entitlement, provider, request_metric, session, shadow_model, usage_record,
+            user::{self, Role},
+        },
+        error::{Error, Result},
+        ids,
+        pricing::Prices,
+        time,
+    },
     state::AppState,
-    time,
-    usage::Prices,
 };
 
 /// Accounts created (and committed) per transaction.
@@ -278,7 +283,7 @@ async fn create_people(
     progress(&format!(
         "users: {} with a key each, {} credits granted ({} top-ups by an admin), in {:.1} s",
         seeded.users,
-        crate::money::format_credits(seeded.granted),
+        crate::platform::money::format_credits(seeded.granted),
         seeded.top_ups,
         started.elapsed().as_secs_f64()
     ));

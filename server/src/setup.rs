@@ -5,11 +5,11 @@
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    error::Result,
-    models::service::{self as models, NewModel},
-    providers::service::{self as providers, NewProvider},
-    usage::Prices,
-    vault::Vault,
+    console::{
+        models::service::{self as models, NewModel},
+        providers::service::{self as providers, NewProvider},
+    },
+    platform::{error::Result, pricing::Prices, vault::Vault},
 };
 
 /// The public name of the seeded mock model.

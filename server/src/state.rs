@@ -6,29 +6,32 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    analytics::presence::Presence,
-    auth::{
-        jwt::JwtKeys,
-        throttle::{LoginThrottle, RegistrationThrottle},
-    },
-    cluster::{
-        Cluster,
-        bus::{Bus, Change, Subscriber},
-    },
     config::Settings,
-    credits::wallets::Wallets,
-    db,
-    entitlements::Entitlements,
-    keys::cache::KeyCache,
-    limits::{RateLimits, plans},
-    live::Hub,
-    providers,
-    proxy::{catalog::Catalog, health::Health, upstream::Clients},
-    telemetry::counters::Counters,
-    telemetry::metrics::{self, MetricsWriter},
-    telemetry::traces::Traces,
-    usage::Recorder,
-    vault::Vault,
+    console::{analytics::presence::Presence, entitlements::Entitlements, live::Hub, providers},
+    gateway::{
+        api_keys::cache::KeyCache,
+        limits::{RateLimits, plans},
+        metering::Recorder,
+        proxy::{catalog::Catalog, health::Health, upstream::Clients},
+        wallets::Wallets,
+    },
+    platform::{
+        auth::{
+            jwt::JwtKeys,
+            throttle::{LoginThrottle, RegistrationThrottle},
+        },
+        cluster::{
+            Cluster,
+            bus::{Bus, Change, Subscriber},
+        },
+        db,
+        telemetry::{
+            counters::Counters,
+            metrics::{self, MetricsWriter},
+            traces::Traces,
+        },
+        vault::Vault,
+    },
 };
 
 /// What every handler, server function and task shares. One pointer: each

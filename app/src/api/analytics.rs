@@ -29,10 +29,10 @@ pub async fn feature_flags() -> Result<UiFeatures, AppError> {
 /// The first `limit` places, all time (at most 100).
 #[server(prefix = "/rpc", endpoint = "leaderboard")]
 pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
-    use server::analytics::{dashboard::MAX_LEADERBOARD, visibility};
+    use server::console::analytics::{dashboard::MAX_LEADERBOARD, visibility};
     let (state, current) = crate::ssr::user()?;
     require_gamification(&state)?;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     let entries =
         visibility::leaderboard_for(&state, &current, limit.clamp(1, MAX_LEADERBOARD), now).await?;
     Ok(entries
@@ -54,8 +54,8 @@ pub async fn leaderboard(limit: u64) -> Result<Vec<LeaderInfo>, AppError> {
 pub async fn online_users() -> Result<Vec<OnlineInfo>, AppError> {
     let (state, current) = crate::ssr::user()?;
     require_gamification(&state)?;
-    let now = server::time::now();
-    let online = server::analytics::visibility::online_for(&state, &current, now).await?;
+    let now = server::platform::time::now();
+    let online = server::console::analytics::visibility::online_for(&state, &current, now).await?;
     Ok(online
         .into_iter()
         .map(|user| OnlineInfo {

@@ -14,7 +14,7 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
 
 #[server(prefix = "/rpc/public", endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use server::accounts::service;
+    use server::console::accounts::service;
     let state = crate::ssr::state()?;
     let user = service::authenticate_password(
         &state.db,
@@ -34,9 +34,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(prefix = "/rpc/public", endpoint = "login_with_key")]
 pub async fn login_with_key(api_key: String, next: Option<String>) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
-    let (key, user) =
-        server::accounts::service::authenticate_key_sign_in(&state.db, &state.key_cache, &api_key)
-            .await?;
+    let (key, user) = server::console::accounts::service::authenticate_key_sign_in(
+        &state.db,
+        &state.key_cache,
+        &api_key,
+    )
+    .await?;
     start_session(&state, &user, Some(&key)).await?;
     leptos_axum::redirect(&safe_next(next));
     Ok(())
@@ -53,7 +56,7 @@ pub async fn register(
     password: String,
     #[server(default)] invitation: Option<String>,
 ) -> Result<(), AppError> {
-    use server::accounts::service::{self, SignUp};
+    use server::console::accounts::service::{self, SignUp};
     let state = crate::ssr::state()?;
     let client = crate::ssr::client_ip();
     let form = SignUp {
@@ -88,9 +91,12 @@ pub async fn register(
 pub async fn logout() -> Result<(), AppError> {
     let (state, current) = crate::ssr::user()?;
     if let Some(session_id) = &current.session_id {
-        server::auth::session::revoke(&state.db, session_id).await?;
+        server::platform::auth::session::revoke(&state.db, session_id).await?;
     }
-    crate::ssr::set_header(http::header::SET_COOKIE, server::auth::cookie::clear());
+    crate::ssr::set_header(
+        http::header::SET_COOKIE,
+        server::platform::auth::cookie::clear(),
+    );
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -98,15 +104,16 @@ pub async fn logout() -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 async fn start_session(
     state: &server::AppState,
-    user: &server::entity::user::Model,
-    via_key: Option<&server::entity::api_key::Model>,
+    user: &server::platform::entity::user::Model,
+    via_key: Option<&server::platform::entity::api_key::Model>,
 ) -> Result<(), AppError> {
     let issued =
-        server::accounts::service::sign_in(state, user, crate::ssr::user_agent(), via_key).await?;
-    let max_age = (issued.expires_at - server::time::now()).num_seconds();
+        server::console::accounts::service::sign_in(state, user, crate::ssr::user_agent(), via_key)
+            .await?;
+    let max_age = (issued.expires_at - server::platform::time::now()).num_seconds();
     crate::ssr::set_header(
         http::header::SET_COOKIE,
-        server::auth::cookie::set(&issued.token, max_age),
+        server::platform::auth::cookie::set(&issued.token, max_age),
     );
     Ok(())
 }
@@ -115,7 +122,7 @@ async fn start_session(
 #[cfg(feature = "ssr")]
 fn safe_next(next: Option<String>) -> String {
     next.as_deref()
-        .and_then(server::auth::next::local_target)
+        .and_then(server::platform::auth::next::local_target)
         .unwrap_or_else(|| "/dashboard".to_owned())
 }
 

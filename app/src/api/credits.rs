@@ -12,9 +12,8 @@ pub const PER_PAGE: u64 = 20;
 #[server(prefix = "/rpc", endpoint = "credit_history")]
 pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData, AppError> {
     use server::{
-        credits::service::{self, HistoryQuery},
-        entity::credit_entry::EntryKind,
-        money::format_credits,
+        console::credits::service::{self, HistoryQuery},
+        platform::{entity::credit_entry::EntryKind, money::format_credits},
     };
     let (state, current) = crate::ssr::user()?;
     let kind = match kind.as_str() {
@@ -35,7 +34,7 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
         kind,
     };
     let history = service::history(&state.db, &current.user.id, &query).await?;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     Ok(CreditHistoryData {
         balance_credits: format_credits(history.balance),
         entries: history
@@ -58,8 +57,8 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
 }
 
 #[cfg(feature = "ssr")]
-fn kind_name(kind: server::entity::credit_entry::EntryKind) -> &'static str {
-    use server::entity::credit_entry::EntryKind;
+fn kind_name(kind: server::platform::entity::credit_entry::EntryKind) -> &'static str {
+    use server::platform::entity::credit_entry::EntryKind;
     match kind {
         EntryKind::Grant => "grant",
         EntryKind::Charge => "charge",

@@ -8,11 +8,11 @@ use crate::{dto::DashboardData, error::AppError};
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     let (state, current) = crate::ssr::user()?;
     let active_sessions =
-        server::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
-    let balance = server::credits::service::balance(&state.db, &current.user.id).await?;
+        server::platform::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
+    let balance = server::console::credits::service::balance(&state.db, &current.user.id).await?;
     Ok(DashboardData {
         user: current.user.into(),
         active_sessions,
-        balance_credits: server::money::format_credits(balance),
+        balance_credits: server::platform::money::format_credits(balance),
     })
 }

@@ -10,14 +10,14 @@ use crate::{
 #[server(prefix = "/rpc", endpoint = "list_keys")]
 pub async fn list_keys() -> Result<Vec<KeyInfo>, AppError> {
     let (state, current) = crate::ssr::user()?;
-    let keys = server::keys::service::list(&state.db, &current.user.id).await?;
+    let keys = server::console::keys::service::list(&state.db, &current.user.id).await?;
     Ok(keys.into_iter().map(Into::into).collect())
 }
 
 /// Models the user's plan may call, for the key form's choices.
 #[server(prefix = "/rpc", endpoint = "my_models")]
 pub async fn my_models() -> Result<Vec<String>, AppError> {
-    use server::models::service;
+    use server::console::models::service;
     let (state, current) = crate::ssr::user()?;
     let models = service::available_for(&state.db, current.plan.plan).await?;
     Ok(models.into_iter().map(|model| model.id).collect())
@@ -29,7 +29,8 @@ pub async fn my_models() -> Result<Vec<String>, AppError> {
 #[server(prefix = "/rpc", endpoint = "create_key", input = Json)]
 pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
     let (state, current) = crate::ssr::user()?;
-    let created = server::keys::service::create_own(&state, &current, new_key(draft)?).await?;
+    let created =
+        server::console::keys::service::create_own(&state, &current, new_key(draft)?).await?;
     Ok(CreatedKeyInfo {
         key: created.key.into(),
         secret: created.secret,
@@ -40,7 +41,7 @@ pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
 /// removes the quota, expiry or limit.
 #[server(prefix = "/rpc", endpoint = "update_key", input = Json)]
 pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError> {
-    use server::keys::service::{self, KeyChange};
+    use server::console::keys::service::{self, KeyChange};
     let (state, current) = crate::ssr::user()?;
     let new = new_key(draft)?;
     let change = KeyChange {
@@ -57,12 +58,12 @@ pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError
 
 /// A draft's key, with people's words for what is mistyped.
 #[cfg(feature = "ssr")]
-fn new_key(draft: KeyDraft) -> Result<server::keys::service::NewKey, AppError> {
+fn new_key(draft: KeyDraft) -> Result<server::console::keys::service::NewKey, AppError> {
     let invalid = crate::ssr::invalid;
     let quota = match draft.quota_credits.trim() {
         "" => None,
         text => Some(
-            server::money::parse_credits(text)
+            server::platform::money::parse_credits(text)
                 .ok_or_else(|| invalid("Quota must be an amount of credits, like 12.5"))?,
         ),
     };
@@ -85,7 +86,7 @@ fn new_key(draft: KeyDraft) -> Result<server::keys::service::NewKey, AppError> {
                 }),
         }
     };
-    Ok(server::keys::service::NewKey {
+    Ok(server::console::keys::service::NewKey {
         requests_per_minute: per_minute(&draft.requests_per_minute, "Requests per minute")?,
         tokens_per_minute: per_minute(&draft.tokens_per_minute, "Tokens per minute")?,
         name: draft.name,
@@ -98,7 +99,7 @@ fn new_key(draft: KeyDraft) -> Result<server::keys::service::NewKey, AppError> {
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
 pub async fn revoke_key(id: String) -> Result<(), AppError> {
     let (state, current) = crate::ssr::user()?;
-    server::keys::service::revoke(&state.db, &state.key_cache, &current.user, &id).await?;
+    server::console::keys::service::revoke(&state.db, &state.key_cache, &current.user, &id).await?;
     Ok(())
 }
 
@@ -113,9 +114,9 @@ fn end_of_day(date: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 /// they may call.
 #[server(prefix = "/rpc", endpoint = "setup_info")]
 pub async fn setup_info() -> Result<crate::dto::SetupInfo, AppError> {
-    use server::{keys::KeyView, models::service};
+    use server::console::{keys::KeyView, models::service};
     let (state, current) = crate::ssr::user()?;
-    let keys = server::keys::service::list(&state.db, &current.user.id).await?;
+    let keys = server::console::keys::service::list(&state.db, &current.user.id).await?;
     let key_prefix = keys
         .into_iter()
         .map(KeyView::from)

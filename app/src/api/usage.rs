@@ -21,9 +21,9 @@ pub async fn usage_report(
     model: String,
     page: u64,
 ) -> Result<UsageData, AppError> {
-    use server::usage::report::{self, UsageQuery};
+    use server::console::usage::report::{self, UsageQuery};
     let (state, current) = crate::ssr::user()?;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     let query = UsageQuery {
         from: Some(from),
         to: Some(to),
@@ -72,7 +72,7 @@ pub async fn usage_report(
 #[server(prefix = "/rpc", endpoint = "usage_filter_choices")]
 pub async fn usage_filter_choices() -> Result<UsageChoices, AppError> {
     let (state, current) = crate::ssr::user()?;
-    let keys = server::keys::service::list(&state.db, &current.user.id)
+    let keys = server::console::keys::service::list(&state.db, &current.user.id)
         .await?
         .into_iter()
         .map(|key| crate::dto::KeyChoice {
@@ -80,17 +80,17 @@ pub async fn usage_filter_choices() -> Result<UsageChoices, AppError> {
             name: key.name,
         })
         .collect();
-    let models = server::models::service::available_for(&state.db, current.plan.plan)
+    let models = server::console::models::service::available_for(&state.db, current.plan.plan)
         .await?
         .into_iter()
         .map(|model| model.id)
         .collect();
     // The range a report without dates covers, as the report decides it.
-    let today = server::time::now().date_naive();
-    let (default_range, _) = server::usage::report::resolve(
+    let today = server::platform::time::now().date_naive();
+    let (default_range, _) = server::console::usage::report::resolve(
         &state.db,
         &current.user.id,
-        &server::usage::report::UsageQuery::default(),
+        &server::console::usage::report::UsageQuery::default(),
         today,
     )
     .await?;
@@ -105,9 +105,9 @@ pub async fn usage_filter_choices() -> Result<UsageChoices, AppError> {
 /// The dashboard's figures: the last 30 days and the latest five requests.
 #[server(prefix = "/rpc", endpoint = "dashboard_usage")]
 pub async fn dashboard_usage() -> Result<UsageSummary, AppError> {
-    use server::usage::report::{self, UsageQuery};
+    use server::console::usage::report::{self, UsageQuery};
     let (state, current) = crate::ssr::user()?;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     let query = UsageQuery {
         per_page: Some(5),
         ..UsageQuery::default()

@@ -16,9 +16,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 use crate::{
-    entity::{entitlement::GrantSource, user::Plan},
-    proxy::request::Endpoint,
-    usage::{Prices, Tokens},
+    gateway::proxy::request::Endpoint,
+    platform::{
+        entity::{entitlement::GrantSource, user::Plan},
+        pricing::{Prices, Tokens},
+    },
 };
 
 /// Zipf exponent of the users' activity: the busiest user makes a few

@@ -12,12 +12,12 @@ use http_body_util::BodyExt;
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 use server::{
-    accounts::service::{self as accounts, NewUser},
-    entity::{
+    console::accounts::service::{self as accounts, NewUser},
+    gateway::proxy::request::Endpoint,
+    platform::entity::{
         daily_user_usage,
         user::{Plan, Role},
     },
-    proxy::request::Endpoint,
 };
 use tower::ServiceExt;
 
@@ -222,7 +222,7 @@ async fn llm_usage_splits_requests_by_user_and_model_in_the_contract_shape() {
             .filter(|row| row.user_id == user && row.model == model)
             .map(|row| row.created_at)
             .max()
-            .map(|at| server::time::iso(&at))
+            .map(|at| server::platform::time::iso(&at))
     };
     for entry in body["by_user"].as_array().unwrap() {
         let (user, model) = (string_at(entry, "/user_id"), string_at(entry, "/model"));
@@ -533,14 +533,14 @@ async fn active_users_are_the_users_seen_latest_with_today_usage_and_grants() {
         .map(|row| row.created_at)
         .max()
         .unwrap();
-    assert_eq!(seen[0], server::time::iso(&max_last));
+    assert_eq!(seen[0], server::platform::time::iso(&max_last));
 }
 
 #[tokio::test]
 async fn active_users_default_to_50_cap_at_200_and_refuse_a_bad_limit() {
     // Arrange: 205 users seen by heartbeats a second apart.
     let app = ProxyApp::start().await;
-    let start = server::time::now() - Duration::minutes(10);
+    let start = server::platform::time::now() - Duration::minutes(10);
     let mut ids = Vec::new();
     for i in 0..205 {
         let user = accounts::create_user(
@@ -796,7 +796,7 @@ async fn the_usage_csv_has_a_header_one_row_per_day_user_and_model_and_defuses_f
             .map(|r| r.created_at)
             .max()
             .unwrap();
-        server::time::iso(&at)
+        server::platform::time::iso(&at)
     };
 
     // Act
@@ -861,7 +861,7 @@ async fn the_usage_csv_pages_through_long_exports_without_gaps_or_repeats() {
     // Arrange: 1,100 rollup rows (more than two pages), written directly.
     let app = ProxyApp::start().await;
     let lena = app.app.user_id_of(&app.user).await;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     let rows: Vec<daily_user_usage::ActiveModel> = (0..10)
         .flat_map(|day| (0..110).map(move |model| (day, model)))
         .map(|(day, model)| {
@@ -1043,7 +1043,7 @@ async fn the_migration_rolls_up_the_usage_recorded_before_it() {
                 r.cache_write_tokens,
                 r.cost,
                 r.errors,
-                server::time::iso(&r.last_used_at),
+                server::platform::time::iso(&r.last_used_at),
             )
         })
         .collect();
@@ -1094,16 +1094,16 @@ async fn the_daily_rollup_counts_errors_and_what_the_ledger_charged() {
 
     // Act
     let records = app.usage_rows().await;
-    let days = server::entity::daily_usage::Entity::find()
+    let days = server::platform::entity::daily_usage::Entity::find()
         .all(app.app.db())
         .await
         .unwrap();
-    let charges: i64 = server::entity::credit_entry::Entity::find()
+    let charges: i64 = server::platform::entity::credit_entry::Entity::find()
         .all(app.app.db())
         .await
         .unwrap()
         .iter()
-        .filter(|entry| entry.kind == server::entity::credit_entry::EntryKind::Charge)
+        .filter(|entry| entry.kind == server::platform::entity::credit_entry::EntryKind::Charge)
         .map(|entry| -entry.amount)
         .sum();
 
@@ -1250,8 +1250,8 @@ async fn the_analytics_migration_fills_errors_and_charges_of_the_daily_rollup() 
     Migrator::up(&db, None).await.unwrap();
 
     // Assert
-    let rows: Vec<_> = server::entity::daily_usage::Entity::find()
-        .order_by_asc(server::entity::daily_usage::Column::Date)
+    let rows: Vec<_> = server::platform::entity::daily_usage::Entity::find()
+        .order_by_asc(server::platform::entity::daily_usage::Column::Date)
         .all(&db)
         .await
         .unwrap()

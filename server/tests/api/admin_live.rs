@@ -17,10 +17,12 @@ use serde_json::{Value, json};
 use server::{
     Settings,
     config::{LiveSettings, RealtimeMode},
-    entity::{daily_usage, request_metric, session, usage_record},
-    live::HubStats,
-    proxy::request::Endpoint,
-    time,
+    console::live::HubStats,
+    gateway::proxy::request::Endpoint,
+    platform::{
+        entity::{daily_usage, request_metric, session, usage_record},
+        time,
+    },
 };
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tower::ServiceExt;

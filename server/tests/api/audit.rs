@@ -7,8 +7,8 @@ use axum::http::{Method, StatusCode};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 use server::{
-    entity::{audit_entry, provider, user},
-    proxy::request::Endpoint,
+    gateway::proxy::request::Endpoint,
+    platform::entity::{audit_entry, provider, user},
 };
 
 use crate::helpers::{

@@ -9,9 +9,9 @@ use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
-    credits::service::{self, verify},
-    entity::{audit_entry, usage_record},
-    proxy::request::Endpoint,
+    console::credits::service::{self, verify},
+    gateway::proxy::request::Endpoint,
+    platform::entity::{audit_entry, usage_record},
 };
 use tower::ServiceExt;
 

@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::{credits::service::verify, proxy::request::Endpoint};
+use server::{console::credits::service::verify, gateway::proxy::request::Endpoint};
 
 use crate::helpers::{
     Answer, COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_anthropic_error,

@@ -9,8 +9,8 @@ use axum::{
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use server::{
-    credits::service::{Discrepancy, verify},
-    money::Credits,
+    console::credits::service::{Discrepancy, verify},
+    platform::money::Credits,
 };
 
 use crate::helpers::{

@@ -8,9 +8,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
     config::RateLimitSettings,
-    entity::audit_entry,
-    plan::{Limits, PlanName},
-    proxy::request::Endpoint,
+    gateway::proxy::request::Endpoint,
+    platform::{
+        entity::audit_entry,
+        plan::{Limits, PlanName},
+    },
 };
 
 use crate::helpers::{

@@ -14,13 +14,13 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
-    accounts::service::{self, NewUser},
     config::{AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings},
-    entity::{
+    console::accounts::service::{self, NewUser},
+    gateway::proxy::request::Endpoint,
+    platform::entity::{
         usage_record,
         user::{Plan, Role},
     },
-    proxy::request::Endpoint,
 };
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -553,9 +553,9 @@ pub async fn serve(router: Router) -> String {
     format!("http://{address}")
 }
 
-/// The mock provider (`server::mock::router()`) over HTTP.
+/// The mock provider (`server::gateway::mock::router()`) over HTTP.
 pub async fn spawn_mock_upstream() -> String {
-    serve(server::mock::router()).await
+    serve(server::gateway::mock::router()).await
 }
 
 /// Credits every [`ProxyApp`] user starts with.

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::{Value, json};
-use server::{entity::api_key, keys::secret};
+use server::{gateway::api_keys::secret, platform::entity::api_key};
 
 use crate::helpers::{
     ADMIN_EMAIL, Answer, PASSWORD, TestApp, assert_error, assert_iso_millis, assert_session_cookie,
@@ -950,7 +950,7 @@ async fn a_key_past_its_expiry_is_listed_as_expired() {
     assert_eq!(listed["status"], json!("expired"));
     assert_eq!(
         listed["expires_at"],
-        json!(server::time::iso(&expired_at)),
+        json!(server::platform::time::iso(&expired_at)),
         "{listed}"
     );
 }

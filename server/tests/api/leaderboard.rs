@@ -9,7 +9,7 @@ use axum::{
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
-use server::entity::session;
+use server::platform::entity::session;
 
 use crate::{
     admin_analytics::{ask, get, named_person, person, timestamp, user_ids},
@@ -179,7 +179,7 @@ async fn presence_lists_callers_seen_by_session_or_api_key_in_the_last_five_minu
     let lena = app.app.user_id_of(&app.user).await;
     let (kim, kim_key) = named_person(&app, "Kim").await;
     // Lena's session was last seen two minutes ago.
-    let two_minutes_ago = server::time::now() - Duration::minutes(2);
+    let two_minutes_ago = server::platform::time::now() - Duration::minutes(2);
     session::Entity::update_many()
         .col_expr(session::Column::LastSeenAt, Expr::value(two_minutes_ago))
         .filter(session::Column::UserId.eq(lena.as_str()))
@@ -249,7 +249,7 @@ async fn presence_lists_callers_seen_by_session_or_api_key_in_the_last_five_minu
         touched > two_minutes_ago + Duration::minutes(1),
         "{touched}"
     );
-    assert!(touched <= server::time::now());
+    assert!(touched <= server::platform::time::now());
     assert_eq!(untouched, touched);
 }
 
@@ -268,7 +268,7 @@ async fn presence_forgets_callers_after_five_minutes() {
     // Arrange: a heartbeat six minutes ago, in the in-memory map.
     let app = ProxyApp::start().await;
     let (kim, _) = named_person(&app, "Kim").await;
-    let long_ago = server::time::now() - Duration::minutes(6);
+    let long_ago = server::platform::time::now() - Duration::minutes(6);
     app.app.state.presence.beat(&kim, long_ago);
 
     // Act

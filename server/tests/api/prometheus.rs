@@ -8,7 +8,7 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use serde_json::json;
-use server::proxy::request::Endpoint;
+use server::gateway::proxy::request::Endpoint;
 use tower::ServiceExt;
 
 use crate::helpers::{ProxyApp, llm_body, spawn_app};
@@ -172,7 +172,7 @@ async fn after_a_mixed_load_promtool_passes_and_the_counts_are_exact() {
         ),
         5.0
     );
-    let column = |get: fn(&server::entity::usage_record::Model) -> i64| {
+    let column = |get: fn(&server::platform::entity::usage_record::Model) -> i64| {
         rows.iter().map(get).sum::<i64>() as f64
     };
     assert_eq!(

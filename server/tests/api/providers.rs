@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use server::entity::provider;
+use server::platform::entity::provider;
 
 use crate::helpers::{
     PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use server::proxy::request::Endpoint;
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{Answer, COST, ProxyApp, llm_body, request_id};
 
@@ -55,7 +55,7 @@ async fn a_model_whose_usage_rows_were_pruned_is_still_disabled_not_deleted() {
     assert_eq!(ask(&proxy, "mock-test").await.0, StatusCode::OK);
     proxy.usage_rows().await;
     // As `retention.usage_days` would leave it: the rollups, no rows.
-    server::entity::usage_record::Entity::delete_many()
+    server::platform::entity::usage_record::Entity::delete_many()
         .exec(proxy.app.db())
         .await
         .unwrap();

@@ -12,12 +12,12 @@ use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
-    credits::service::{self, verify},
-    entity::{
+    console::credits::service::{self, verify},
+    gateway::proxy::request::Endpoint,
+    platform::entity::{
         credit_entry::{self, EntryKind},
         usage_record,
     },
-    proxy::request::Endpoint,
 };
 use tower::ServiceExt;
 use tracing::{

@@ -9,8 +9,8 @@ use axum::http::{Method, StatusCode, header};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
 use server::{
-    entity::{api_key, usage_record},
-    proxy::request::Endpoint,
+    gateway::proxy::request::Endpoint,
+    platform::entity::{api_key, usage_record},
 };
 
 use crate::helpers::{
@@ -511,7 +511,7 @@ async fn a_provider_that_does_not_answer_within_its_timeout_is_504() {
     );
 
     assert!(
-        started.elapsed() < server::mock::SLOW_DELAY,
+        started.elapsed() < server::gateway::mock::SLOW_DELAY,
         "the proxy waited for the slow answer: {:?}",
         started.elapsed()
     );

@@ -17,7 +17,10 @@ use axum::{
     routing::post,
 };
 use serde_json::{Value, json};
-use server::{mock, proxy::ApiFormat, proxy::request::Endpoint};
+use server::gateway::{
+    mock,
+    proxy::{ApiFormat, request::Endpoint},
+};
 
 use crate::{
     helpers::{

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use server::{
-    entity::{daily_usage, llm_usage, usage_record},
-    proxy::request::Endpoint,
+    gateway::proxy::request::Endpoint,
+    platform::entity::{daily_usage, llm_usage, usage_record},
 };
 
 use crate::helpers::{
@@ -397,5 +397,5 @@ async fn the_keys_spend_and_last_use_show_in_the_key_list_once_written() {
     let last_used = listed["last_used_at"].as_str().unwrap();
     assert_iso_millis(last_used);
     let latest = rows.iter().map(|r| r.created_at).max().unwrap();
-    assert_eq!(last_used, server::time::iso(&latest));
+    assert_eq!(last_used, server::platform::time::iso(&latest));
 }

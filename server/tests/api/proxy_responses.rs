@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::{credits::service::verify, proxy::request::Endpoint};
+use server::{console::credits::service::verify, gateway::proxy::request::Endpoint};
 
 use crate::helpers::{
     COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_openai_error, llm_body,
@@ -23,7 +23,7 @@ const SPEAKERS: [&str; 2] = ["openai_responses", "mock"];
 
 /// A usage row's counts: input (without cached), output, cache read,
 /// reasoning.
-fn row_counts(row: &server::entity::usage_record::Model) -> (i64, i64, i64, i64) {
+fn row_counts(row: &server::platform::entity::usage_record::Model) -> (i64, i64, i64, i64) {
     (
         row.input_tokens,
         row.output_tokens,

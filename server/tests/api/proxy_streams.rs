@@ -5,7 +5,7 @@
 use axum::{body::Body, http::StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
-use server::proxy::request::Endpoint;
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     INPUT_PRICE, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, UPSTREAM_KEY, llm_body, request_id,

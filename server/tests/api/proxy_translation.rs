@@ -5,7 +5,7 @@
 
 use axum::http::{StatusCode, header};
 use serde_json::json;
-use server::proxy::request::Endpoint;
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     COST, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, llm_body, request_id, sse_data, sse_events,

@@ -12,7 +12,7 @@ use axum::{
     routing::post,
 };
 use serde_json::json;
-use server::proxy::{ApiFormat, request::Endpoint};
+use server::gateway::proxy::{ApiFormat, request::Endpoint};
 
 use crate::{
     helpers::{ProxyApp, UPSTREAM_KEY, llm_body, llm_request, serve},
@@ -46,7 +46,7 @@ pub(crate) async fn capturing_upstream() -> (String, Captured) {
         let captured = captured.clone();
         post(move |headers: HeaderMap, body: Bytes| async move {
             captured.0.lock().unwrap().push(headers);
-            server::mock::answer(format, &body).await
+            server::gateway::mock::answer(format, &body).await
         })
     };
     let router = Router::new()
@@ -271,7 +271,7 @@ async fn key_quoting_upstream() -> String {
                 .unwrap_or_default()
                 .to_owned();
             let message = format!("Incorrect API key provided: {presented}");
-            server::mock::error(format, StatusCode::UNAUTHORIZED, &message)
+            server::gateway::mock::error(format, StatusCode::UNAUTHORIZED, &message)
         })
     };
     let router: Router = Router::new()
@@ -454,7 +454,7 @@ async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
     proxy.route("mock", "mock-fine").await;
     let broken = proxy.provider("openai").await;
     proxy.model(&broken, "gpt-broken", "gpt-broken").await;
-    let place = server::entity::provider::api_key_place(&broken);
+    let place = server::platform::entity::provider::api_key_place(&broken);
     let sealed = proxy.app.state.vault.seal("sk-bad\nkey", &place).unwrap();
     set_sealed_keys(&proxy, &broken, serde_json::to_string(&[sealed]).unwrap()).await;
 

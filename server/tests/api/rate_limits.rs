@@ -7,11 +7,15 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 use server::{
-    cluster::bus::Bus,
     config::RateLimitSettings,
-    limits::{RateLimits, plans},
-    plan::{Limits, PlanName},
-    proxy::request::Endpoint,
+    gateway::{
+        limits::{RateLimits, plans},
+        proxy::request::Endpoint,
+    },
+    platform::{
+        cluster::bus::Bus,
+        plan::{Limits, PlanName},
+    },
 };
 
 use crate::helpers::{

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use server::{
     Settings,
     config::Registration,
-    entity::{invitation, user},
-    keys::secret,
+    gateway::api_keys::secret,
+    platform::entity::{invitation, user},
 };
 
 use crate::helpers::{
@@ -164,7 +164,7 @@ async fn an_expired_a_revoked_or_a_used_up_invitation_is_refused() {
     invitation::Entity::update_many()
         .col_expr(
             invitation::Column::ExpiresAt,
-            Expr::value(server::time::now() - chrono::Duration::seconds(1)),
+            Expr::value(server::platform::time::now() - chrono::Duration::seconds(1)),
         )
         .filter(invitation::Column::Id.eq(string_at(&expired, "/invitation/id")))
         .exec(app.db())
@@ -406,7 +406,7 @@ async fn a_taken_email_takes_about_as_long_as_a_new_one() {
     // Assert: no answer comes before the floor, whatever the outcome (a
     // taken email skips the writes, so without it it answers sooner); and
     // the medians agree, so a taken email does not skip the hash either.
-    let floor = server::accounts::service::REGISTRATION_ANSWER_FLOOR;
+    let floor = server::console::accounts::service::REGISTRATION_ANSWER_FLOOR;
     for took in new.iter().chain(&taken) {
         assert!(*took >= floor, "answered after {took:?}, before {floor:?}");
     }

@@ -11,11 +11,13 @@ use sea_orm::{
 use serde_json::json;
 use server::{
     config::RetentionSettings,
-    credits::service::verify,
-    entity::{daily_user_usage, request_metric, session, usage_record},
-    proxy::request::Endpoint,
+    console::credits::service::verify,
+    gateway::proxy::request::Endpoint,
+    platform::{
+        entity::{daily_user_usage, request_metric, session, usage_record},
+        time,
+    },
     retention::{self, BATCH, Never, Pruned},
-    time,
 };
 
 use crate::helpers::{ProxyApp, llm_body, request_id};

@@ -6,8 +6,8 @@
 use axum::http::{Method, StatusCode, header};
 use serde_json::json;
 use server::{
-    proxy::request::Endpoint,
-    vault::{Vault, rotation},
+    gateway::proxy::request::Endpoint,
+    platform::vault::{Vault, rotation},
 };
 
 use crate::{
@@ -16,9 +16,9 @@ use crate::{
 };
 
 /// A provider's row as stored, sealed columns included.
-async fn provider_row(proxy: &ProxyApp, id: &str) -> server::entity::provider::Model {
+async fn provider_row(proxy: &ProxyApp, id: &str) -> server::platform::entity::provider::Model {
     use sea_orm::EntityTrait;
-    server::entity::provider::Entity::find_by_id(id.to_owned())
+    server::platform::entity::provider::Entity::find_by_id(id.to_owned())
         .one(proxy.app.db())
         .await
         .unwrap()
@@ -197,7 +197,7 @@ fn chat_request(proxy: &ProxyApp, model: &str) -> axum::http::Request<axum::body
 #[tokio::test]
 async fn an_interrupted_rotation_stops_the_start_until_a_second_run_finishes_it() {
     use secrecy::ExposeSecret;
-    use server::providers::service::{Reseal, reseal};
+    use server::console::providers::service::{Reseal, reseal};
     // Arrange: a rotation that stopped after its commit: the values are
     // sealed with the next key, which waits beside the old one.
     let proxy = ProxyApp::start().await;
@@ -207,7 +207,9 @@ async fn an_interrupted_rotation_stops_the_start_until_a_second_run_finishes_it(
     let settings = || settings_for(dir, proxy.app.database_url.as_deref());
     let (next, next_key) = Vault::generate().unwrap();
     std::fs::write(dir.join("encryption_key.next"), next_key.expose_secret()).unwrap();
-    let txn = server::db::begin_write(proxy.app.db()).await.unwrap();
+    let txn = server::platform::db::begin_write(proxy.app.db())
+        .await
+        .unwrap();
     let done = reseal(&txn, &[&proxy.app.state.vault], &next, Reseal::All)
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-use server::entity::session;
+use server::platform::entity::session;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
 

@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
-use server::entity::request_metric;
+use server::platform::entity::request_metric;
 
 use crate::helpers::{PASSWORD, spawn_app};
 

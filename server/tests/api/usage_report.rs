@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use http_body_util::BodyExt;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
-use server::{entity::usage_record, proxy::request::Endpoint};
+use server::{gateway::proxy::request::Endpoint, platform::entity::usage_record};
 use tower::ServiceExt;
 
 use crate::helpers::{
@@ -146,7 +146,7 @@ async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
     assert_eq!(totals["cost_micro_credits"], cost);
     assert_eq!(
         totals["cost_credits"],
-        server::money::format_credits(cost).as_str()
+        server::platform::money::format_credits(cost).as_str()
     );
     assert_eq!(body["from"], days_ago(3).to_string().as_str());
     assert_eq!(body["to"], today().to_string().as_str());

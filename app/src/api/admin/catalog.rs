@@ -11,7 +11,7 @@ use crate::{
 
 #[server(prefix = "/rpc", endpoint = "admin_providers")]
 pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
-    use server::providers::service::{self, ProviderView};
+    use server::console::providers::service::{self, ProviderView};
     let (state, _) = crate::ssr::admin()?;
     let providers: Vec<ProviderView> = service::list(&state.db)
         .await?
@@ -25,7 +25,7 @@ pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
 /// write-only: an empty `api_key` on a change keeps the stored ones.
 #[server(prefix = "/rpc", endpoint = "admin_save_provider", input = Json)]
 pub async fn save_provider(id: String, form: ProviderForm) -> Result<(), AppError> {
-    use server::providers::service::{self, NewProvider, ProviderChange};
+    use server::console::providers::service::{self, NewProvider, ProviderChange};
     let (state, admin) = crate::ssr::admin()?;
     let key = form.api_key.trim();
     let keys = (!key.is_empty()).then(|| vec![key.to_owned()]);
@@ -57,13 +57,13 @@ pub async fn save_provider(id: String, form: ProviderForm) -> Result<(), AppErro
 #[server(prefix = "/rpc", endpoint = "admin_delete_provider")]
 pub async fn delete_provider(id: String) -> Result<(), AppError> {
     let (state, admin) = crate::ssr::admin()?;
-    server::providers::service::delete(&state, &admin.user.id, &id).await?;
+    server::console::providers::service::delete(&state, &admin.user.id, &id).await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_models")]
 pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
-    use server::models::service::{self, ModelView};
+    use server::console::models::service::{self, ModelView};
     let (state, _) = crate::ssr::admin()?;
     let models: Vec<ModelView> = service::list(&state.db)
         .await?
@@ -76,12 +76,12 @@ pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
 /// Creates a model (`id` empty) or changes one.
 #[server(prefix = "/rpc", endpoint = "admin_save_model", input = Json)]
 pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
-    use server::models::service::{self, Deployment, ModelChange, NewModel};
+    use server::console::models::service::{self, Deployment, ModelChange, NewModel};
     let (state, admin) = crate::ssr::admin()?;
     let price = |field: &str, text: &str| -> Result<i64, AppError> {
         match text.trim() {
             "" => Ok(0),
-            text => server::money::parse_credits(text).ok_or_else(|| {
+            text => server::platform::money::parse_credits(text).ok_or_else(|| {
                 crate::ssr::invalid(format!(
                     "{field} must be credits per million tokens, like 2.5"
                 ))
@@ -177,7 +177,7 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
 /// says which.
 #[server(prefix = "/rpc", endpoint = "admin_delete_model")]
 pub async fn delete_model(id: String) -> Result<String, AppError> {
-    use server::models::service::{self, Deletion};
+    use server::console::models::service::{self, Deletion};
     let (state, admin) = crate::ssr::admin()?;
     Ok(match service::delete(&state, &admin.user.id, &id).await? {
         Deletion::Disabled(_) => {

@@ -21,7 +21,7 @@ pub async fn grant_credits(
     reason: String,
     request: String,
 ) -> Result<GrantedCredits, AppError> {
-    use server::credits::service::{self, GrantRequest};
+    use server::console::credits::service::{self, GrantRequest};
     let (state, admin) = crate::ssr::admin()?;
     let grant = GrantRequest {
         user_id,
@@ -33,7 +33,7 @@ pub async fn grant_credits(
     };
     let granted = service::grant(&state.db, &state.wallets, &admin.user.id, grant).await?;
     Ok(GrantedCredits {
-        balance_credits: server::money::format_credits(granted.entry.balance_after),
+        balance_credits: server::platform::money::format_credits(granted.entry.balance_after),
     })
 }
 
@@ -41,7 +41,7 @@ pub async fn grant_credits(
 /// when not empty.
 #[server(prefix = "/rpc", endpoint = "admin_grants")]
 pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInfo>, AppError> {
-    use server::entitlements::service::{self, GrantFilter};
+    use server::console::entitlements::service::{self, GrantFilter};
     let (state, _) = crate::ssr::admin()?;
     let filter = GrantFilter {
         user_id: Some(user_id).filter(|u| !u.is_empty()),
@@ -54,7 +54,7 @@ pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInf
 /// `manual_override` or `partner_referral`.
 #[server(prefix = "/rpc", endpoint = "admin_create_grant")]
 pub async fn create_grant(user_id: String, source: String, notes: String) -> Result<(), AppError> {
-    use server::entitlements::service::{self, NewGrant};
+    use server::console::entitlements::service::{self, NewGrant};
     let (state, admin) = crate::ssr::admin()?;
     let grant = NewGrant {
         user_id: Some(user_id),
@@ -69,7 +69,12 @@ pub async fn create_grant(user_id: String, source: String, notes: String) -> Res
 #[server(prefix = "/rpc", endpoint = "admin_revoke_grant")]
 pub async fn revoke_grant(id: i64) -> Result<(), AppError> {
     let (state, admin) = crate::ssr::admin()?;
-    server::entitlements::service::revoke(&state.db, &state.entitlements, &admin.user.id, id)
-        .await?;
+    server::console::entitlements::service::revoke(
+        &state.db,
+        &state.entitlements,
+        &admin.user.id,
+        id,
+    )
+    .await?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::{
 #[server(prefix = "/rpc", endpoint = "admin_overview")]
 pub async fn overview() -> Result<OverviewInfo, AppError> {
     let (state, _) = crate::ssr::admin()?;
-    crate::ssr::reshape(server::live::overview::overview(&state.db).await?)
+    crate::ssr::reshape(server::console::live::overview::overview(&state.db).await?)
 }
 
 /// The live mode and the upstream panel's address.
@@ -40,9 +40,9 @@ pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "admin_active_users")]
 pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
-    use server::analytics::active;
+    use server::console::analytics::active;
     let (state, _) = crate::ssr::admin()?;
-    let now = server::time::now();
+    let now = server::platform::time::now();
     let users =
         active::active_users(&state.db, &state.presence, active::DEFAULT_LIMIT, now).await?;
     crate::ssr::reshape(users)
@@ -54,24 +54,29 @@ pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
 pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsageInfo, AppError> {
     let (state, _) = crate::ssr::admin()?;
     let query = range(from, to, model);
-    let range = query.range(server::time::now().date_naive())?;
-    let usage =
-        server::analytics::llm_usage::llm_usage(&state.db, &range, query.model().as_deref())
-            .await?;
+    let range = query.range(server::platform::time::now().date_naive())?;
+    let usage = server::console::analytics::llm_usage::llm_usage(
+        &state.db,
+        &range,
+        query.model().as_deref(),
+    )
+    .await?;
     crate::ssr::reshape(usage)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_platform_stats")]
 pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, AppError> {
     let (state, _) = crate::ssr::admin()?;
-    let range = range(from, to, String::new()).range(server::time::now().date_naive())?;
-    crate::ssr::reshape(server::analytics::platform::platform_stats(&state.db, &range).await?)
+    let range = range(from, to, String::new()).range(server::platform::time::now().date_naive())?;
+    crate::ssr::reshape(
+        server::console::analytics::platform::platform_stats(&state.db, &range).await?,
+    )
 }
 
 /// One page of the audit log, optionally one action (`user.update`, …).
 #[server(prefix = "/rpc", endpoint = "admin_audit")]
 pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppError> {
-    use server::audit::log::{self, AuditQuery};
+    use server::console::audit::log::{self, AuditQuery};
     let (state, _) = crate::ssr::admin()?;
     let query = AuditQuery {
         page: Some(page.max(1)),
@@ -85,8 +90,11 @@ pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppEr
             .entries
             .into_iter()
             .map(|entry| crate::dto::admin::AuditEntryInfo {
-                change: server::audit::log::summary(entry.before.as_ref(), entry.after.as_ref()),
-                created_at: server::time::iso(&entry.created_at),
+                change: server::console::audit::log::summary(
+                    entry.before.as_ref(),
+                    entry.after.as_ref(),
+                ),
+                created_at: server::platform::time::iso(&entry.created_at),
                 id: entry.id,
                 actor_email: entry.actor_email,
                 action: entry.action,
@@ -101,9 +109,9 @@ pub async fn audit_log(page: u64, action: String) -> Result<AuditPageInfo, AppEr
 }
 
 #[cfg(feature = "ssr")]
-fn range(from: String, to: String, model: String) -> server::analytics::range::RangeQuery {
+fn range(from: String, to: String, model: String) -> server::console::analytics::range::RangeQuery {
     let given = |text: String| Some(text).filter(|t| !t.trim().is_empty());
-    server::analytics::range::RangeQuery {
+    server::console::analytics::range::RangeQuery {
         from: given(from),
         to: given(to),
         model: given(model),

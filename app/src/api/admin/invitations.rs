@@ -12,7 +12,7 @@ use crate::{
 #[server(prefix = "/rpc", endpoint = "admin_invitations")]
 pub async fn list_invitations() -> Result<Vec<InvitationInfo>, AppError> {
     let (state, _) = crate::ssr::admin()?;
-    crate::ssr::reshape(server::invitations::service::list(&state.db).await?)
+    crate::ssr::reshape(server::console::invitations::service::list(&state.db).await?)
 }
 
 /// Creates an invitation: `email` (empty: anyone), `days` until it
@@ -25,7 +25,7 @@ pub async fn create_invitation(
     max_uses: String,
     note: String,
 ) -> Result<CreatedInvitation, AppError> {
-    use server::invitations::service::{self, InvitationView, NewInvitation};
+    use server::console::invitations::service::{self, InvitationView, NewInvitation};
     let (state, admin) = crate::ssr::admin()?;
     let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
         let text = text.trim();
@@ -39,7 +39,7 @@ pub async fn create_invitation(
     let expires_at = number("days", &days)?
         .map(|days| {
             if (1..=365).contains(&days) {
-                Ok(server::time::now() + chrono::Duration::days(days))
+                Ok(server::platform::time::now() + chrono::Duration::days(days))
             } else {
                 Err(crate::ssr::invalid("days must be between 1 and 365"))
             }
@@ -59,7 +59,7 @@ pub async fn create_invitation(
     Ok(CreatedInvitation {
         invitation: crate::ssr::reshape(InvitationView::at(
             created.invitation,
-            server::time::now(),
+            server::platform::time::now(),
         ))?,
         code: created.code,
     })
@@ -68,6 +68,6 @@ pub async fn create_invitation(
 #[server(prefix = "/rpc", endpoint = "admin_revoke_invitation")]
 pub async fn revoke_invitation(id: String) -> Result<(), AppError> {
     let (state, admin) = crate::ssr::admin()?;
-    server::invitations::service::revoke(&state.db, &admin.user.id, &id).await?;
+    server::console::invitations::service::revoke(&state.db, &admin.user.id, &id).await?;
     Ok(())
 }

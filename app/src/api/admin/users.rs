@@ -13,7 +13,7 @@ use crate::{
 
 #[server(prefix = "/rpc", endpoint = "admin_users")]
 pub async fn admin_users(page: u64, search: String) -> Result<UserPage, AppError> {
-    use server::accounts::service::{self, UserListQuery};
+    use server::console::accounts::service::{self, UserListQuery};
     let (state, _) = crate::ssr::admin()?;
     let query = UserListQuery {
         page: Some(page),
@@ -36,7 +36,7 @@ pub async fn create_user(name: String, plan: String) -> Result<CreatedUserInfo, 
     let (state, admin) = crate::ssr::admin()?;
     let plan = crate::ssr::wire_name("plan", &plan)?;
     let grant = state.settings.credits.starting_grant.0;
-    let (user, created) = server::accounts::service::create_with_key(
+    let (user, created) = server::console::accounts::service::create_with_key(
         &state.db,
         &admin.user.id,
         &name,
@@ -58,7 +58,7 @@ pub async fn update_user(
     plan: String,
     status: String,
 ) -> Result<UserInfo, AppError> {
-    use server::accounts::service::{self, UserUpdate};
+    use server::console::accounts::service::{self, UserUpdate};
     let (state, admin) = crate::ssr::admin()?;
     let change = UserUpdate {
         name: None,
@@ -73,7 +73,8 @@ pub async fn update_user(
 #[server(prefix = "/rpc", endpoint = "admin_delete_user")]
 pub async fn delete_user(id: String) -> Result<(), AppError> {
     let (state, admin) = crate::ssr::admin()?;
-    server::accounts::service::delete(&state.db, &state.key_cache, &admin.user.id, &id).await?;
+    server::console::accounts::service::delete(&state.db, &state.key_cache, &admin.user.id, &id)
+        .await?;
     Ok(())
 }
 
@@ -81,7 +82,7 @@ pub async fn delete_user(id: String) -> Result<(), AppError> {
 /// ledger entries and the last 30 days' usage.
 #[server(prefix = "/rpc", endpoint = "admin_user_detail")]
 pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
-    use server::{
+    use server::console::{
         accounts::service as accounts,
         credits::service::{self as credits, EntryView, HistoryQuery},
         entitlements::service::{self as grants, GrantFilter},
@@ -106,15 +107,15 @@ pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
         per_page: Some(1),
         ..Default::default()
     };
-    let today = server::time::now().date_naive();
+    let today = server::platform::time::now().date_naive();
     let history = credits::history(&state.db, &id, &history).await?;
-    let keys = server::keys::service::list(&state.db, &id).await?;
+    let keys = server::console::keys::service::list(&state.db, &id).await?;
     let granted = grants::list(&state.db, filter).await?;
     let usage = report::report(&state.db, &id, &usage, today).await?;
     let entries: Vec<EntryView> = history.entries.into_iter().map(EntryView::from).collect();
     Ok(UserDetailInfo {
         effective_plan: plan.label().to_lowercase(),
-        balance_credits: server::money::format_credits(history.balance),
+        balance_credits: server::platform::money::format_credits(history.balance),
         keys: keys.into_iter().map(Into::into).collect(),
         grants: crate::ssr::reshape(granted)?,
         entries: crate::ssr::reshape(entries)?,

@@ -1,0 +1,19 @@
+//! The gateway: everything an LLM request goes through, from its API key to
+//! its charge. [`proxy`] serves the endpoints; [`translate`] converts between
+//! the wire formats; [`adapter`] is how each kind of provider is called (and
+//! [`mock`] the built-in one); [`api_keys`] recognises the caller,
+//! [`limits`] and [`wallets`] admit the request, and [`metering`] reads
+//! what it used and records it.
+//!
+//! It depends on [`crate::platform`] only, never on the console: the console
+//! tells it about changes through the shared state (caches to drop, the
+//! catalog to reload).
+
+pub mod adapter;
+pub mod api_keys;
+pub mod limits;
+pub mod metering;
+pub mod mock;
+pub mod proxy;
+pub mod translate;
+pub mod wallets;

@@ -1,0 +1,31 @@
+//! OpenAI, or an API that speaks both of its formats: Responses clients are
+//! passed through to `{base_url}/responses`, the others go to
+//! `{base_url}/chat/completions` (Anthropic's translated, as for any
+//! OpenAI-compatible provider). The key is a bearer token.
+
+use axum::http::{HeaderName, header};
+
+use super::Adapter;
+use crate::gateway::proxy::ApiFormat;
+
+pub struct OpenAiResponses;
+
+impl Adapter for OpenAiResponses {
+    fn format(&self, client: ApiFormat) -> ApiFormat {
+        match client {
+            ApiFormat::Responses => ApiFormat::Responses,
+            ApiFormat::OpenAi | ApiFormat::Anthropic => ApiFormat::OpenAi,
+        }
+    }
+
+    fn path(&self, format: ApiFormat) -> &'static str {
+        match format {
+            ApiFormat::Responses => "/responses",
+            ApiFormat::OpenAi | ApiFormat::Anthropic => "/chat/completions",
+        }
+    }
+
+    fn credential(&self, key: &str) -> (HeaderName, String) {
+        (header::AUTHORIZATION, format!("Bearer {key}"))
+    }
+}

@@ -1,0 +1,31 @@
+//! The LLM-facing API under `/v1` (and `/api/v1`): authenticated by API key,
+//! answering in the client's own wire format. `forward` is the hot path:
+//! check, call the provider, relay, settle.
+
+pub mod auth;
+pub mod catalog;
+pub mod count_tokens;
+pub mod error;
+pub mod failover;
+pub mod format;
+pub mod forward;
+pub mod health;
+pub mod models;
+pub mod relay;
+pub mod request;
+pub mod settle;
+pub mod spec;
+pub mod upstream;
+
+pub use error::{ApiFormat, ProxyError};
+
+use axum::extract::OriginalUri;
+
+/// Unknown paths under `/v1`, answered in the client's format.
+pub async fn not_found(OriginalUri(uri): OriginalUri, format: ApiFormat) -> ProxyError {
+    ProxyError::new(
+        error::ErrorKind::ModelNotFound,
+        format!("no such endpoint: {}", uri.path()),
+        format,
+    )
+}

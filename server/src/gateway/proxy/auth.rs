@@ -1,0 +1,67 @@
+//! The caller of an LLM request: the API key from `x-api-key` or
+//! `Authorization: Bearer`, resolved through the in-memory key cache.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, header, request::Parts},
+};
+
+use super::error::{ApiFormat, ErrorKind, ProxyError};
+use crate::{
+    gateway::api_keys::cache::{KeyCaller, KeyRejection},
+    state::AppState,
+};
+
+/// An authenticated API key and its owner.
+pub struct ApiKeyAuth(pub Arc<KeyCaller>);
+
+impl FromRequestParts<AppState> for ApiKeyAuth {
+    type Rejection = ProxyError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Counted, never recorded: a flood of bad keys costs no rows.
+        resolve(parts, state)
+            .await
+            .inspect_err(|err| state.counters.refused(err.kind))
+    }
+}
+
+/// The key's caller, or the refusal in the client's format.
+async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
+    let format = ApiFormat::of_parts(parts);
+    let Some(presented) = presented_key(&parts.headers) else {
+        return Err(ProxyError::new(
+            ErrorKind::InvalidApiKey,
+            "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
+            format,
+        ));
+    };
+    match state.key_cache.resolve(&state.db, presented).await {
+        Ok(Ok(caller)) => Ok(ApiKeyAuth(caller)),
+        Ok(Err(KeyRejection::Invalid)) => Err(ProxyError::new(
+            ErrorKind::InvalidApiKey,
+            "invalid, revoked or expired API key",
+            format,
+        )),
+        Ok(Err(KeyRejection::OwnerSuspended)) => Err(ProxyError::new(
+            ErrorKind::PermissionDenied,
+            "this account is suspended",
+            format,
+        )),
+        Err(err) => Err(ProxyError::internal(err, format)),
+    }
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
