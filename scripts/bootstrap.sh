@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 CARGO_LEPTOS_VERSION=0.3.10   # 0.3.11 needs rustc 1.96
 WASM_OPT_VERSION=0.116.1      # binaryen 116; Debian's 108 breaks hydration
 TRUNK_VERSION=0.21.14         # 0.22 needs rustc 1.96.1
+CARGO_MODULES_VERSION=0.27.0  # 0.28 needs rustc 1.98
 
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
 
@@ -84,6 +85,12 @@ image_tools() {
   apt_install podman debootstrap binutils
 }
 
+# The import-cycle check (scripts/module-cycles.sh).
+module_tools() {
+  have_version cargo-modules "$CARGO_MODULES_VERSION" \
+    || { log "cargo install cargo-modules $CARGO_MODULES_VERSION"; cargo install --locked cargo-modules --version "$CARGO_MODULES_VERSION"; }
+}
+
 # The CLI tests signal the server with `kill` (procps) and tamper with the
 # SQLite file through python3's sqlite3 module (verify-ledger).
 cli_test_tools() {
@@ -120,9 +127,9 @@ sdk_tools() {
 case "${1:-}" in
   quick) quick_tools ;;                  # scripts/run.sh: scripts/build-site.sh
   run) rust_tools; release_tools ;;      # FULL=1 scripts/run.sh, the image: cargo leptos --release
-  test) rust_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
+  test) rust_tools; module_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
-  all) rust_tools; release_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;
+  all) rust_tools; release_tools; module_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;
   *) echo "usage: $0 quick|run|test|trunk|all" >&2; exit 2 ;;
 esac
 log "ready"

@@ -19,6 +19,9 @@ cargo fmt --all -- --check
 step "cargo clippy (server side, all targets)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "no import cycle among the server's modules (cargo modules)"
+scripts/module-cycles.sh
+
 step "the WASM bundle compiles no server-only crate"
 server_only=$(cargo tree -p frontend --target wasm32-unknown-unknown --features hydrate -e normal --prefix none --locked \
   | awk '{print $1}' | sort -u | grep -xE 'sea-orm|sqlx|tokio|reqwest|axum|hyper|argon2|server' || true)

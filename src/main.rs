@@ -7,9 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use server::{
     AppState, Settings,
-    config::LogFormat,
     console::accounts::service as accounts,
-    platform::entity::user::{Plan, Role},
+    platform::{
+        config::LogFormat,
+        entity::user::{Plan, Role},
+    },
 };
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -216,7 +218,8 @@ async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 async fn mock_upstream(addr: SocketAddr) -> anyhow::Result<()> {
     let listener = listen(addr).await?;
     tracing::info!("mock upstream listening on http://{addr}");
-    let limits = server::listener::Limits::from(&server::config::ServerSettings::default());
+    let limits =
+        server::listener::Limits::from(&server::platform::config::ServerSettings::default());
     server::listener::serve(
         listener,
         server::gateway::mock::router(),
@@ -347,18 +350,18 @@ async fn config(settings: Settings, task: ConfigCommand) -> anyhow::Result<()> {
 async fn seed(settings: Settings, args: SeedArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let state = AppState::build(settings).await?;
-    server::seed::check(&state.db, args.force)
+    demo::check(&state.db, args.force)
         .await
         .map_err(operator_error)?;
     announce_first_admin(&state).await?;
-    let options = server::seed::SeedOptions {
+    let options = demo::SeedOptions {
         users: args.users,
         requests: args.requests,
         days: args.days,
         seed: args.seed,
         force: args.force,
     };
-    let seeded = server::seed::run(&state, &options, &|line| println!("  {line}")).await;
+    let seeded = demo::run(&state, &options, &|line| println!("  {line}")).await;
     state.flush_writers().await;
     let seeded = seeded.map_err(operator_error)?;
     println!(
@@ -393,7 +396,7 @@ async fn admin(settings: Settings, task: AdminCommand) -> anyhow::Result<()> {
         } => {
             let generated = password
                 .is_none()
-                .then(server::platform::auth::password::generate);
+                .then(server::console::auth::password::generate);
             let new = accounts::NewUser {
                 name,
                 email: Some(email),

@@ -4,6 +4,9 @@
 pub mod admin;
 pub mod reference;
 
+pub use contract::{
+    EntryKind, GrantSource, KeyStatus, Plan, PlanName, ProviderKind, Role, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as the UI shows them.
@@ -12,19 +15,16 @@ pub struct UserInfo {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
-    /// `user` or `admin`.
-    pub role: String,
-    /// `trial`, `free` or `pro`.
-    pub plan: String,
-    /// `active` or `suspended`.
-    pub status: String,
+    pub role: Role,
+    pub plan: Plan,
+    pub status: UserStatus,
     /// ISO 8601.
     pub created_at: String,
 }
 
 impl UserInfo {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == Role::Admin
     }
 }
 
@@ -64,8 +64,7 @@ pub struct KeyInfo {
     pub expires_at: Option<String>,
     pub created_at: String,
     pub last_used_at: Option<String>,
-    /// `active`, `expired`, `revoked` or `over_quota`.
-    pub status: String,
+    pub status: KeyStatus,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -106,8 +105,7 @@ pub struct Moment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditEntryInfo {
     pub id: i64,
-    /// `grant`, `charge`, `refund` or `adjustment`.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Signed decimal credits, six decimals.
     pub amount_credits: String,
     pub balance_after_credits: String,

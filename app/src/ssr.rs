@@ -6,7 +6,7 @@ use axum::Router;
 use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, ResponseOptions, generate_route_list};
-use server::{AppState, Settings, platform::auth::CurrentUser};
+use server::{AppState, Settings, console::auth::CurrentUser};
 
 use crate::{App, error::AppError, shell};
 
@@ -131,7 +131,7 @@ pub fn unreadable_arguments(err: &leptos::server_fn::error::ServerFnErrorErr) ->
 /// The client's address, for login throttling.
 pub fn client_ip() -> String {
     use_context::<http::request::Parts>()
-        .map(|parts| server::platform::auth::ClientAddress::of(&parts).0)
+        .map(|parts| server::console::auth::ClientAddress::of(&parts).0)
         .unwrap_or_else(|| "local".into())
 }
 
@@ -171,7 +171,7 @@ pub fn set_content_security_policy() {
     if let (Ok(state), Some(nonce)) = (state(), leptos::nonce::use_nonce()) {
         set_header(
             http::header::CONTENT_SECURITY_POLICY,
-            server::platform::browser::content_security_policy(&state.settings, Some(&nonce)),
+            server::console::browser::content_security_policy(&state.settings, Some(&nonce)),
         );
     }
 }
@@ -219,9 +219,9 @@ impl From<server::Error> for AppError {
 impl From<server::platform::entity::user::Model> for crate::dto::UserInfo {
     fn from(user: server::platform::entity::user::Model) -> Self {
         Self {
-            role: user.role.to_string(),
-            plan: user.plan.to_string(),
-            status: user.status.to_string(),
+            role: user.role,
+            plan: user.plan,
+            status: user.status,
             created_at: server::platform::time::iso(&user.created_at),
             id: user.id,
             name: user.name,
@@ -237,7 +237,7 @@ impl From<server::platform::entity::api_key::Model> for crate::dto::KeyInfo {
             at.as_ref().map(server::platform::time::iso)
         };
         Self {
-            status: view.status.as_str().to_owned(),
+            status: view.status,
             expires_at: iso(view.expires_at),
             created_at: server::platform::time::iso(&view.created_at),
             last_used_at: iso(view.last_used_at),

@@ -1,5 +1,5 @@
 //! What the analytics need to answer in well under 200 ms on a large
-//! history (measured with `cargo bench -p server --bench analytics`: 10,000
+//! history (measured with `cargo bench -p demo --bench analytics`: 10,000
 //! users, 1,000,000 requests, 90 days; see `docs/benchmarks.md`).
 //!
 //! - `daily_usage` gets `errors` (requests answered with a status of 400 or

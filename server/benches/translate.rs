@@ -16,14 +16,12 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use server::gateway::{
+    format::ApiFormat,
     metering::reader::{self, StreamMeter},
-    proxy::{
-        ApiFormat,
-        request::{ClientRequest, Endpoint},
-    },
+    proxy::request::{ClientRequest, Endpoint},
     translate::{
         response, responses,
-        stream::{AnthropicToOpenAi, ChatToResponses, OpenAiToAnthropic, StreamTranslator},
+        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
     },
 };
 
@@ -166,14 +164,20 @@ async fn main() -> anyhow::Result<()> {
     if run("json") {
         println!("\n-- JSON answer");
         let as_is = time("OpenAI answer metered (as is)", iterations, None, || {
-            black_box(reader::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+            black_box(reader::from_json(
+                ApiFormat::OpenAi,
+                black_box(&openai_json),
+            ));
         });
         let translated = time(
             "OpenAI answer metered + as Anthropic (translated)",
             iterations,
             None,
             || {
-                black_box(reader::from_json(ApiFormat::OpenAi, black_box(&openai_json)));
+                black_box(reader::from_json(
+                    ApiFormat::OpenAi,
+                    black_box(&openai_json),
+                ));
                 black_box(translate_answer(
                     &openai_json,
                     ApiFormat::Anthropic,
@@ -350,7 +354,9 @@ async fn bench_responses(
         iterations,
         ApiFormat::OpenAi,
         chat_sse,
-        Some(&|| StreamTranslator::ToResponses(ChatToResponses::new("bench", 1, Vec::new()))),
+        Some(&|| {
+            StreamTranslator::ToResponses(responses::ChatToResponses::new("bench", 1, Vec::new()))
+        }),
     );
     println!(
         "{:<52} {:>9.0} ns",

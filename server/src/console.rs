@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod analytics;
 pub mod audit;
+pub mod auth;
+pub mod browser;
 pub mod credits;
 pub mod declared;
 pub mod entitlements;

@@ -1,6 +1,7 @@
 //! The gateway: everything an LLM request goes through, from its API key to
-//! its charge. [`proxy`] serves the endpoints; [`translate`] converts between
-//! the wire formats; [`adapter`] is how each kind of provider is called (and
+//! its charge. [`proxy`] serves the endpoints; [`format`] knows each wire
+//! format clients speak and [`translate`] converts between them; [`adapter`]
+//! is how each kind of provider is called (and
 //! [`mock`] the built-in one); [`api_keys`] recognises the caller,
 //! [`limits`] and [`wallets`] admit the request, and [`metering`] reads
 //! what it used and records it.
@@ -11,6 +12,7 @@
 
 pub mod adapter;
 pub mod api_keys;
+pub mod format;
 pub mod limits;
 pub mod metering;
 pub mod mock;

@@ -33,7 +33,7 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::config::ServerSettings;
+use crate::platform::config::ServerSettings;
 
 /// The limits, read from `server.*`.
 #[derive(Debug, Clone, Copy)]

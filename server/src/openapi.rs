@@ -18,10 +18,8 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    platform::{
-        auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
-        error::ErrorBody,
-    },
+    console::auth::{cookie::SESSION_COOKIE, middleware::API_KEY_DASHBOARD_PATHS},
+    platform::error::ErrorBody,
     state::AppState,
 };
 

@@ -25,12 +25,10 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
-use crate::{
+use crate::platform::{
     config::RetentionSettings,
-    platform::{
-        entity::{request_metric, session, usage_record},
-        error::Result,
-    },
+    entity::{request_metric, session, usage_record},
+    error::Result,
 };
 
 /// Rows deleted by one statement.

@@ -1,5 +1,5 @@
 //! The route table. Paths and handlers only: authentication is applied to
-//! everything by [`crate::platform::auth::middleware`], whose public list is explicit.
+//! everything by [`crate::console::auth::middleware`], whose public list is explicit.
 
 use std::sync::OnceLock;
 
@@ -17,14 +17,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     console::{
         accounts::handlers as accounts, analytics::handlers as analytics, audit::handlers as audit,
-        credits::handlers as credits, entitlements::handlers as grants,
+        auth, browser, credits::handlers as credits, entitlements::handlers as grants,
         invitations::handlers as invitations, keys::handlers as keys, limits::handlers as limits,
         live::handlers as live, models::handlers as models, providers::handlers as providers,
         usage::handlers as usage,
     },
     gateway::proxy,
     openapi,
-    platform::{auth, browser, error::Error, telemetry},
+    platform::{error::Error, telemetry},
     state::AppState,
 };
 
@@ -179,7 +179,7 @@ pub async fn probe_health(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         "http://{}/api/health",
         std::net::SocketAddr::new(ip, addr.port())
     );
-    let client = crate::gateway::proxy::upstream::client_builder()
+    let client = crate::platform::http_client::builder()
         .timeout(std::time::Duration::from_secs(3))
         .build()?;
     let status = client.get(&url).send().await?.status();

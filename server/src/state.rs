@@ -6,8 +6,15 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    config::Settings,
-    console::{analytics::presence::Presence, entitlements::Entitlements, live::Hub, providers},
+    console::{
+        analytics::presence::Presence,
+        auth::{
+            jwt::JwtKeys,
+            throttle::{LoginThrottle, RegistrationThrottle},
+        },
+        entitlements::Entitlements,
+        live::Hub,
+    },
     gateway::{
         api_keys::cache::KeyCache,
         limits::{RateLimits, plans},
@@ -16,14 +23,11 @@ use crate::{
         wallets::Wallets,
     },
     platform::{
-        auth::{
-            jwt::JwtKeys,
-            throttle::{LoginThrottle, RegistrationThrottle},
-        },
         cluster::{
             Cluster,
             bus::{Bus, Change, Subscriber},
         },
+        config::Settings,
         db,
         telemetry::{
             counters::Counters,
@@ -94,7 +98,7 @@ impl AppState {
         let jwt = JwtKeys::load_or_create(&settings)?;
         let vault = Vault::load_or_create(&settings)?;
         // Values of earlier releases are bound to their row and field now.
-        providers::service::upgrade_sealed(&db, &vault)
+        crate::platform::vault::reseal::upgrade_sealed(&db, &vault)
             .await
             .context("cannot upgrade the sealed provider keys")?;
         let cluster = match &settings.redis.url {

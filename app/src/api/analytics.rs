@@ -15,7 +15,7 @@ use crate::{
 pub async fn feature_flags() -> Result<UiFeatures, AppError> {
     let state = crate::ssr::state()?;
     use crate::dto::RegistrationMode;
-    use server::config::Registration;
+    use server::platform::config::Registration;
     Ok(UiFeatures {
         gamification: state.settings.features.gamification,
         registration: match state.settings.auth.registration {

@@ -91,11 +91,11 @@ pub async fn register(
 pub async fn logout() -> Result<(), AppError> {
     let (state, current) = crate::ssr::user()?;
     if let Some(session_id) = &current.session_id {
-        server::platform::auth::session::revoke(&state.db, session_id).await?;
+        server::console::auth::session::revoke(&state.db, session_id).await?;
     }
     crate::ssr::set_header(
         http::header::SET_COOKIE,
-        server::platform::auth::cookie::clear(),
+        server::console::auth::cookie::clear(),
     );
     leptos_axum::redirect("/");
     Ok(())
@@ -113,7 +113,7 @@ async fn start_session(
     let max_age = (issued.expires_at - server::platform::time::now()).num_seconds();
     crate::ssr::set_header(
         http::header::SET_COOKIE,
-        server::platform::auth::cookie::set(&issued.token, max_age),
+        server::console::auth::cookie::set(&issued.token, max_age),
     );
     Ok(())
 }
@@ -122,7 +122,7 @@ async fn start_session(
 #[cfg(feature = "ssr")]
 fn safe_next(next: Option<String>) -> String {
     next.as_deref()
-        .and_then(server::platform::auth::next::local_target)
+        .and_then(server::platform::next_url::local_target)
         .unwrap_or_else(|| "/dashboard".to_owned())
 }
 

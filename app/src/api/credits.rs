@@ -18,15 +18,9 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
     let (state, current) = crate::ssr::user()?;
     let kind = match kind.as_str() {
         "" => None,
-        "grant" => Some(EntryKind::Grant),
-        "charge" => Some(EntryKind::Charge),
-        "refund" => Some(EntryKind::Refund),
-        "adjustment" => Some(EntryKind::Adjustment),
-        _ => {
-            return Err(crate::ssr::invalid(
-                "kind must be grant, charge, refund or adjustment",
-            ));
-        }
+        name => Some(name.parse::<EntryKind>().map_err(|_| {
+            crate::ssr::invalid("kind must be grant, charge, refund or adjustment")
+        })?),
     };
     let query = HistoryQuery {
         page: Some(page.max(1)),
@@ -42,7 +36,7 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
             .into_iter()
             .map(|entry| crate::dto::CreditEntryInfo {
                 id: entry.id,
-                kind: kind_name(entry.kind).to_owned(),
+                kind: entry.kind,
                 amount_credits: format_credits(entry.amount),
                 balance_after_credits: format_credits(entry.balance_after),
                 reference: entry.reference,
@@ -54,15 +48,4 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
         page: history.page,
         per_page: history.per_page,
     })
-}
-
-#[cfg(feature = "ssr")]
-fn kind_name(kind: server::platform::entity::credit_entry::EntryKind) -> &'static str {
-    use server::platform::entity::credit_entry::EntryKind;
-    match kind {
-        EntryKind::Grant => "grant",
-        EntryKind::Charge => "charge",
-        EntryKind::Refund => "refund",
-        EntryKind::Adjustment => "adjustment",
-    }
 }

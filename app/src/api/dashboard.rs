@@ -8,7 +8,7 @@ use crate::{dto::DashboardData, error::AppError};
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     let (state, current) = crate::ssr::user()?;
     let active_sessions =
-        server::platform::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
+        server::console::auth::session::count_active_for_user(&state.db, &current.user.id).await?;
     let balance = server::console::credits::service::balance(&state.db, &current.user.id).await?;
     Ok(DashboardData {
         user: current.user.into(),

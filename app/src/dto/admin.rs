@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{KeyInfo, UserInfo};
+use super::{EntryKind, GrantSource, KeyInfo, PlanName, ProviderKind, UserInfo};
 
 /// A user created by name, with their first key's secret (shown once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,7 +18,7 @@ pub struct CreatedUserInfo {
 pub struct UserDetailInfo {
     pub user: UserInfo,
     /// The plan in effect (`pro_lifetime` with an active grant).
-    pub effective_plan: String,
+    pub effective_plan: PlanName,
     pub balance_credits: String,
     pub keys: Vec<KeyInfo>,
     pub grants: Vec<GrantInfo>,
@@ -34,7 +34,7 @@ pub struct UserDetailInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub id: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     pub amount_credits: String,
     pub balance_after_credits: String,
     pub reason: Option<String>,
@@ -48,7 +48,7 @@ pub struct GrantInfo {
     pub user_id: String,
     pub email: Option<String>,
     pub label: String,
-    pub source: String,
+    pub source: GrantSource,
     pub notes: Option<String>,
     pub active: bool,
     pub granted_by_email: Option<String>,
@@ -67,8 +67,7 @@ pub struct GrantedCredits {
 pub struct ProviderInfo {
     pub id: String,
     pub name: String,
-    /// `openai`, `openai_responses`, `anthropic` or `mock`.
-    pub kind: String,
+    pub kind: ProviderKind,
     pub base_url: String,
     pub api_key_count: u64,
     pub enabled: bool,
@@ -112,7 +111,7 @@ pub struct ModelInfo {
     pub max_output_tokens: Option<i64>,
     pub enabled: bool,
     /// Empty: every plan.
-    pub plans: Vec<String>,
+    pub plans: Vec<PlanName>,
     /// The catalog file that declares it: edited there, not here.
     #[serde(default)]
     pub managed_by: Option<String>,
@@ -352,7 +351,7 @@ pub struct AuditEntryInfo {
 pub struct ActiveUserInfo {
     pub user_id: String,
     pub email: Option<String>,
-    pub plan: String,
+    pub plan: PlanName,
     pub last_seen_at: String,
     pub titles_generated_today: i64,
     pub has_grant: bool,

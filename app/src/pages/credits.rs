@@ -19,7 +19,7 @@ use crate::{
         skeleton::{Skeleton, SkeletonStats},
         time::RelativeTime,
     },
-    dto::{CreditEntryInfo, CreditHistoryData},
+    dto::{CreditEntryInfo, CreditHistoryData, EntryKind},
     format::{credits, signed_credits, thousands},
     query::query_string,
 };
@@ -173,16 +173,18 @@ fn History(data: CreditHistoryData, kind: String, refreshing: ReadSignal<bool>) 
 
 fn entry_row(entry: CreditEntryInfo) -> impl IntoView {
     let negative = entry.amount_credits.starts_with('-');
-    let (details, request, muted) = match (entry.kind.as_str(), entry.reference, entry.reason) {
+    let (details, request, muted) = match (entry.kind, entry.reference, entry.reason) {
         (_, _, Some(reason)) => (reason, None, false),
-        ("charge" | "refund", Some(request), None) => ("Request ".to_owned(), Some(request), false),
-        ("grant", _, None) => ("Granted by an admin".to_owned(), None, true),
+        (EntryKind::Charge | EntryKind::Refund, Some(request), None) => {
+            ("Request ".to_owned(), Some(request), false)
+        }
+        (EntryKind::Grant, _, None) => ("Granted by an admin".to_owned(), None, true),
         _ => ("—".to_owned(), None, true),
     };
     view! {
-        <tr data-kind=entry.kind.clone()>
+        <tr data-kind=entry.kind.as_str()>
             <td><RelativeTime moment=entry.created /></td>
-            <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.clone()}</span></td>
+            <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.as_str()}</span></td>
             <td class="num mono" class:amount-negative=negative class:amount-positive=!negative>
                 {signed_credits(&entry.amount_credits)}
             </td>

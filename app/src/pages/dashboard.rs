@@ -55,7 +55,7 @@ pub fn DashboardPage() -> impl IntoView {
                             <div class="stats">
                                 <div class="stat">
                                     <span class="stat-label">"Plan"</span>
-                                    <span class="stat-value plan">{data.user.plan.to_uppercase()}</span>
+                                    <span class="stat-value plan">{data.user.plan.as_str().to_uppercase()}</span>
                                 </div>
                                 <div class="stat">
                                     <span class="stat-label">"Credits"</span>
@@ -65,7 +65,7 @@ pub fn DashboardPage() -> impl IntoView {
                                 </div>
                                 <div class="stat">
                                     <span class="stat-label">"Role"</span>
-                                    <span class="stat-value">{data.user.role.clone()}</span>
+                                    <span class="stat-value">{data.user.role.as_str()}</span>
                                 </div>
                                 <div class="stat">
                                     <span class="stat-label">"Signed-in sessions"</span>

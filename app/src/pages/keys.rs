@@ -12,7 +12,7 @@ use crate::{
         reveal::SecretReveal,
         toast::toast_results,
     },
-    dto::{KeyDraft, KeyInfo},
+    dto::{KeyDraft, KeyInfo, KeyStatus},
     format::thousands,
 };
 
@@ -296,7 +296,7 @@ fn KeyTable(
                     .map(|key| {
                         let id = key.id.clone();
                         let name = key.name.clone();
-                        let revocable = key.status != "revoked";
+                        let revocable = key.status != KeyStatus::Revoked;
                         let edit = {
                             let key = key.clone();
                             move |_| {
@@ -322,7 +322,7 @@ fn KeyTable(
                                 <td class="limits">{limits(&key)}</td>
                                 <td title=key.expires_at.clone().unwrap_or_default()>{day(key.expires_at.as_deref(), "never")}</td>
                                 <td title=key.last_used_at.clone().unwrap_or_default()>{day(key.last_used_at.as_deref(), "never")}</td>
-                                <td><span class=format!("badge badge-{}", key.status)>{key.status.replace('_', " ")}</span></td>
+                                <td><span class=format!("badge badge-{}", key.status)>{key.status.as_str().replace('_', " ")}</span></td>
                                 <td class="row-actions">
                                     <Show when=move || revocable>
                                         <button type="button" class="btn" on:click=edit.clone()>"Edit"</button>

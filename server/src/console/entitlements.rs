@@ -80,16 +80,6 @@ impl EffectivePlan {
     }
 }
 
-impl GrantSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BetaComp => "beta_comp",
-            Self::ManualOverride => "manual_override",
-            Self::PartnerReferral => "partner_referral",
-        }
-    }
-}
-
 /// Active grants by user id (`None`: the user has none), in memory.
 #[derive(Default)]
 pub struct Entitlements {

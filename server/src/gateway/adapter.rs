@@ -12,8 +12,7 @@ mod openai_responses;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::gateway::proxy::ApiFormat;
-use crate::platform::entity::provider::ProviderKind;
+use crate::{gateway::format::ApiFormat, platform::entity::provider::ProviderKind};
 
 pub trait Adapter: Send + Sync + 'static {
     /// The format a request is sent in when its client speaks `client`:

@@ -36,7 +36,7 @@ use futures_util::{StreamExt, stream};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::gateway::proxy::ApiFormat;
+use crate::gateway::format::ApiFormat;
 
 pub const SLOW_DELAY: Duration = Duration::from_secs(3);
 pub const DRIP_INTERVAL: Duration = Duration::from_millis(50);

@@ -5,9 +5,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod count_tokens;
-pub mod error;
 pub mod failover;
-pub mod format;
 pub mod forward;
 pub mod health;
 pub mod models;
@@ -17,14 +15,14 @@ pub mod settle;
 pub mod spec;
 pub mod upstream;
 
-pub use error::{ApiFormat, ProxyError};
-
 use axum::extract::OriginalUri;
+
+use crate::gateway::format::{ApiFormat, ProxyError, error::ErrorKind};
 
 /// Unknown paths under `/v1`, answered in the client's format.
 pub async fn not_found(OriginalUri(uri): OriginalUri, format: ApiFormat) -> ProxyError {
     ProxyError::new(
-        error::ErrorKind::ModelNotFound,
+        ErrorKind::ModelNotFound,
         format!("no such endpoint: {}", uri.path()),
         format,
     )

@@ -7,6 +7,7 @@
 //! `docs/translation.md`) or refused with a 400 naming the field; a request
 //! is never silently turned into a different one.
 
+mod chunk;
 pub mod request;
 pub mod response;
 pub mod responses;
@@ -85,7 +86,7 @@ mod tests {
 
         use super::super::*;
         use crate::{
-            gateway::{metering::reader, proxy::ApiFormat},
+            gateway::{format::ApiFormat, metering::reader},
             platform::arbitrary,
         };
 

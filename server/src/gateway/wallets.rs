@@ -17,8 +17,6 @@
 //! (`crate::platform::cluster::funds`), where ledger entries are applied by id, and
 //! `loading` only orders this instance's own changes.
 
-pub mod holds;
-
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, RwLock},
@@ -26,7 +24,6 @@ use std::{
 
 use sea_orm::DatabaseConnection;
 
-use crate::gateway::wallets::holds::{Insufficient, Settled, Short};
 use crate::{
     gateway::api_keys::cache::{KeyCaller, QuotaHold},
     platform::{
@@ -37,6 +34,7 @@ use crate::{
         },
         entity::credit_balance,
         error::{Error, Result},
+        holds::{Insufficient, Settled, Short},
     },
 };
 

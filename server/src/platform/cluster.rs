@@ -40,7 +40,7 @@ use redis::{
 };
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::config::RedisSettings;
+use crate::platform::config::RedisSettings;
 
 /// How long an instance counts as alive after its last heartbeat.
 pub const ALIVE_FOR: Duration = Duration::from_secs(10);

@@ -11,7 +11,7 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
-use crate::config::Settings;
+use crate::platform::config::Settings;
 
 /// Connects to the configured database (creating the SQLite file if needed).
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {

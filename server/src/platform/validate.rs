@@ -1,6 +1,7 @@
 //! Checks shared by every service: text fields are trimmed, required and
 //! bounded in characters (not bytes), and errors name the field.
 
+use email_address::EmailAddress;
 use serde::{Deserialize, Deserializer};
 
 use crate::platform::error::{Error, Result};
@@ -63,6 +64,15 @@ pub fn paging(
         )));
     }
     Ok((page, per_page))
+}
+
+/// Trimmed and lower-cased, or 400 when it is not an email address.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 254 || !EmailAddress::is_valid(&email) {
+        return Err(Error::bad_request("email must be a valid email address"));
+    }
+    Ok(email)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! releases before that are `v1:` and name no place; they are opened only to
 //! be resealed as `v2:` (at every start, and by a rotation), never for use.
 
+pub mod reseal;
 pub mod rotation;
 
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use chacha20poly1305::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{config::Settings, platform::secret_file};
+use crate::platform::{config::Settings, secret_file};
 
 /// Values bound to their place by associated data.
 const CURRENT: &str = "v2:";

@@ -16,10 +16,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use serde_json::{Value, json};
 use server::{
     Settings,
-    config::{LiveSettings, RealtimeMode},
     console::live::HubStats,
     gateway::proxy::request::Endpoint,
     platform::{
+        config::{LiveSettings, RealtimeMode},
         entity::{daily_usage, request_metric, session, usage_record},
         time,
     },

@@ -1,4 +1,4 @@
-//! What every answer tells browsers (`server::platform::browser`): no sniffing, no
+//! What every answer tells browsers (`server::console::browser`): no sniffing, no
 //! referrer to other sites, and behind HTTPS, HSTS and `Secure` cookies.
 
 use axum::{

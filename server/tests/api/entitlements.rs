@@ -7,9 +7,9 @@ use axum::http::{Method, Request, StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use server::{
-    config::RateLimitSettings,
     gateway::proxy::request::Endpoint,
     platform::{
+        config::RateLimitSettings,
         entity::audit_entry,
         plan::{Limits, PlanName},
     },

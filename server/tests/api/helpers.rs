@@ -14,12 +14,14 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
-    config::{AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings},
     console::accounts::service::{self, NewUser},
     gateway::proxy::request::Endpoint,
-    platform::entity::{
-        usage_record,
-        user::{Plan, Role},
+    platform::{
+        config::{AuthSettings, DatabaseSettings, RateLimitSettings, RedisSettings},
+        entity::{
+            usage_record,
+            user::{Plan, Role},
+        },
     },
 };
 use tempfile::TempDir;

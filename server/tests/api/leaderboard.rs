@@ -401,7 +401,8 @@ async fn by_default_everyone_sees_every_name() {
 async fn visible_to_admins_only_a_user_sees_their_own_name_and_anonymous_places() {
     // Arrange
     let app = ProxyApp::start_with(|settings| {
-        settings.features.leaderboard_visibility = server::config::LeaderboardVisibility::Admins;
+        settings.features.leaderboard_visibility =
+            server::platform::config::LeaderboardVisibility::Admins;
     })
     .await;
     let [lena, max, kim] = three_players(&app).await;
@@ -453,7 +454,8 @@ async fn visible_to_admins_only_a_user_sees_their_own_name_and_anonymous_places(
 async fn visible_within_the_same_plan_a_user_sees_names_on_their_own_plan_only() {
     // Arrange
     let app = ProxyApp::start_with(|settings| {
-        settings.features.leaderboard_visibility = server::config::LeaderboardVisibility::SamePlan;
+        settings.features.leaderboard_visibility =
+            server::platform::config::LeaderboardVisibility::SamePlan;
     })
     .await;
     let [lena, max, _kim] = three_players(&app).await;

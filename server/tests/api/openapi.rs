@@ -6,7 +6,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use server::config::RealtimeMode;
+use server::platform::config::RealtimeMode;
 
 use http_body_util::BodyExt;
 use tower::ServiceExt;

@@ -17,10 +17,7 @@ use axum::{
     routing::post,
 };
 use serde_json::{Value, json};
-use server::gateway::{
-    mock,
-    proxy::{ApiFormat, request::Endpoint},
-};
+use server::gateway::{format::ApiFormat, mock, proxy::request::Endpoint};
 
 use crate::{
     helpers::{

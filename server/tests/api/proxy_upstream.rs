@@ -12,7 +12,7 @@ use axum::{
     routing::post,
 };
 use serde_json::json;
-use server::gateway::proxy::{ApiFormat, request::Endpoint};
+use server::gateway::{format::ApiFormat, proxy::request::Endpoint};
 
 use crate::{
     helpers::{ProxyApp, UPSTREAM_KEY, llm_body, llm_request, serve},

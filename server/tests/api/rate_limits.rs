@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 use server::{
-    config::RateLimitSettings,
     gateway::{
         limits::{RateLimits, plans},
         proxy::request::Endpoint,
     },
     platform::{
         cluster::bus::Bus,
+        config::RateLimitSettings,
         plan::{Limits, PlanName},
     },
 };

@@ -10,9 +10,11 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::
 use serde_json::{Value, json};
 use server::{
     Settings,
-    config::Registration,
     gateway::api_keys::secret,
-    platform::entity::{invitation, user},
+    platform::{
+        config::Registration,
+        entity::{invitation, user},
+    },
 };
 
 use crate::helpers::{

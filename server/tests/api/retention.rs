@@ -10,10 +10,10 @@ use sea_orm::{
 };
 use serde_json::json;
 use server::{
-    config::RetentionSettings,
     console::credits::service::verify,
     gateway::proxy::request::Endpoint,
     platform::{
+        config::RetentionSettings,
         entity::{daily_user_usage, request_metric, session, usage_record},
         time,
     },

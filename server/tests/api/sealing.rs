@@ -197,7 +197,7 @@ fn chat_request(proxy: &ProxyApp, model: &str) -> axum::http::Request<axum::body
 #[tokio::test]
 async fn an_interrupted_rotation_stops_the_start_until_a_second_run_finishes_it() {
     use secrecy::ExposeSecret;
-    use server::console::providers::service::{Reseal, reseal};
+    use server::platform::vault::reseal::{Reseal, reseal};
     // Arrange: a rotation that stopped after its commit: the values are
     // sealed with the next key, which waits beside the old one.
     let proxy = ProxyApp::start().await;

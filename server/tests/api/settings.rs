@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 use server::{
     Settings,
-    config::{AuthSettings, DatabaseSettings},
+    platform::config::{AuthSettings, DatabaseSettings},
 };
 
 #[test]

@@ -20,7 +20,7 @@ pub async fn overview() -> Result<OverviewInfo, AppError> {
 /// The live mode and the upstream panel's address.
 #[server(prefix = "/rpc", endpoint = "admin_settings")]
 pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
-    use server::config::{RealtimeMode, UpstreamPanel};
+    use server::platform::config::{RealtimeMode, UpstreamPanel};
     let (state, _) = crate::ssr::admin()?;
     let panel = state.settings.ui.upstream_panel();
     Ok(AdminSettingsInfo {

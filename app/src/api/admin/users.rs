@@ -114,7 +114,7 @@ pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
     let usage = report::report(&state.db, &id, &usage, today).await?;
     let entries: Vec<EntryView> = history.entries.into_iter().map(EntryView::from).collect();
     Ok(UserDetailInfo {
-        effective_plan: plan.label().to_lowercase(),
+        effective_plan: plan.plan,
         balance_credits: server::platform::money::format_credits(history.balance),
         keys: keys.into_iter().map(Into::into).collect(),
         grants: crate::ssr::reshape(granted)?,

@@ -15,13 +15,13 @@ use crate::{
         skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::admin::{DeploymentForm, HealthInfo, ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+    dto::{
+        PlanName, ProviderKind,
+        admin::{DeploymentForm, HealthInfo, ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+    },
     format::credits,
     pages::admin::AdminNav,
 };
-
-const KINDS: [&str; 4] = ["openai", "openai_responses", "anthropic", "mock"];
-const MODEL_PLANS: [&str; 4] = ["trial", "free", "pro", "pro_lifetime"];
 
 #[component]
 pub fn AdminCatalogPage() -> impl IntoView {
@@ -115,7 +115,7 @@ fn ProviderTable(
                     {providers.into_iter().map(|provider| {
                         let form = ProviderForm {
                             name: provider.name.clone(),
-                            kind: provider.kind.clone(),
+                            kind: provider.kind.to_string(),
                             base_url: provider.base_url.clone(),
                             api_key: String::new(),
                             enabled: provider.enabled,
@@ -126,7 +126,7 @@ fn ProviderTable(
                         view! {
                             <tr data-provider=provider.name.clone()>
                                 <td>{provider.name.clone()}</td>
-                                <td>{provider.kind.clone()}</td>
+                                <td>{provider.kind.as_str()}</td>
                                 <td class="mono">{provider.base_url.clone()}</td>
                                 <td>{if provider.api_key_count == 0 { "none".to_owned() } else { format!("{} stored", provider.api_key_count) }}</td>
                                 <td>
@@ -197,7 +197,7 @@ fn ProviderEditor(
                 </label>
                 <label><span>"Kind"</span>
                     <select id="provider-kind" disabled=editing prop:value=field(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
-                        {KINDS.map(|kind| view! { <option value=kind>{kind}</option> })}
+                        {ProviderKind::ALL.map(|kind| kind.as_str()).map(|kind| view! { <option value=kind>{kind}</option> })}
                     </select>
                 </label>
                 <label><span>"Base URL"</span>
@@ -273,7 +273,7 @@ fn ModelTable(
                             cache_read_price: model.cache_read_price.credits_per_mtok.clone(),
                             cache_write_price: model.cache_write_price.credits_per_mtok.clone(),
                             max_output_tokens: model.max_output_tokens.map(|n| n.to_string()).unwrap_or_default(),
-                            plans: model.plans.clone(),
+                            plans: model.plans.iter().map(ToString::to_string).collect(),
                             enabled: model.enabled,
                         };
                         let (edit_form, toggle_form) = (form.clone(), form);
@@ -304,7 +304,7 @@ fn ModelTable(
                                 <td class="num price-input">{credits(&model.input_price.credits_per_mtok)}</td>
                                 <td class="num price-output">{credits(&model.output_price.credits_per_mtok)}</td>
                                 <td class="num">{format!("{} / {}", credits(&model.cache_read_price.credits_per_mtok), credits(&model.cache_write_price.credits_per_mtok))}</td>
-                                <td>{if model.plans.is_empty() { "all".to_owned() } else { model.plans.join(", ") }}</td>
+                                <td>{if model.plans.is_empty() { "all".to_owned() } else { model.plans.iter().map(|plan| plan.as_str()).collect::<Vec<_>>().join(", ") }}</td>
                                 <td>{state_badge(model.enabled)}</td>
                                 <RowActions
                                     enabled=model.enabled
@@ -467,7 +467,7 @@ fn ModelEditor(
             </fieldset>
             <fieldset class="models">
                 <legend>"Plans — none checked means every plan"</legend>
-                {MODEL_PLANS.map(|plan| view! {
+                {PlanName::ALL.map(|plan| plan.as_str()).map(|plan| view! {
                     <label class="check">
                         <input
                             type="checkbox"

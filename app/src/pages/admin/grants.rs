@@ -85,7 +85,7 @@ pub fn GrantTable(grants: Vec<GrantInfo>, revoke: ServerAction<RevokeGrant>) -> 
                                 <tr data-grant=id>
                                     <td><A href=format!("/admin/users/{}", grant.user_id)>{who}</A></td>
                                     <td>{grant.label.clone()}</td>
-                                    <td>{grant.source.replace('_', " ")}</td>
+                                    <td>{grant.source.as_str().replace('_', " ")}</td>
                                     <td class="cell-note">{grant.notes.clone().unwrap_or_default()}</td>
                                     <td title=grant.created_at.clone()>
                                         {grant.created_at.get(..10).unwrap_or_default().to_owned()}

@@ -204,7 +204,7 @@ fn ActiveUsers(
                                     {users.into_iter().map(|user| view! {
                                         <tr>
                                             <td>{user.email.unwrap_or(user.user_id)}</td>
-                                            <td>{if user.has_grant { "pro lifetime".to_owned() } else { user.plan }}</td>
+                                            <td>{if user.has_grant { "pro lifetime" } else { user.plan.as_str() }}</td>
                                             <td class="num">{thousands(user.titles_generated_today)}</td>
                                             <td title=exact_time(&user.last_seen_at)>{user.last_seen_at.get(11..19).unwrap_or_default().to_owned()}</td>
                                         </tr>

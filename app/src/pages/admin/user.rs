@@ -103,7 +103,7 @@ fn UserSummary(detail: UserDetailInfo, modal_open: RwSignal<bool>) -> impl IntoV
             </div>
             <div class="stat">
                 <span class="stat-label">"Plan in effect"</span>
-                <span class="stat-value plan" id="user-plan">{detail.effective_plan.replace('_', " ").to_uppercase()}</span>
+                <span class="stat-value plan" id="user-plan">{detail.effective_plan.as_str().replace('_', " ").to_uppercase()}</span>
                 <span class="stat-note">{format!("account plan: {}", user.plan)}</span>
             </div>
             <div class="stat">
@@ -228,7 +228,7 @@ fn UserKeys(detail: UserDetailInfo) -> impl IntoView {
                                         <td>{key.name}</td>
                                         <td><code>{format!("{}…", key.prefix)}</code></td>
                                         <td>{format!("{} / {}", credits(&key.quota_used_credits), key.quota_limit_credits.as_deref().map(credits).unwrap_or_else(|| "no limit".into()))}</td>
-                                        <td><span class=format!("badge badge-{}", key.status)>{key.status.replace('_', " ")}</span></td>
+                                        <td><span class=format!("badge badge-{}", key.status)>{key.status.as_str().replace('_', " ")}</span></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -252,7 +252,7 @@ fn UserLedger(detail: UserDetailInfo) -> impl IntoView {
                         {detail.entries.into_iter().map(|entry| view! {
                             <tr>
                                 <td title=entry.created_at.clone()>{entry.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
-                                <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.clone()}</span></td>
+                                <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.as_str()}</span></td>
                                 <td class="num">{signed_credits(&entry.amount_credits)}</td>
                                 <td class="num">{credits(&entry.balance_after_credits)}</td>
                                 <td>{entry.reason.unwrap_or_default()}</td>

@@ -14,12 +14,10 @@ use crate::{
         skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::UserInfo,
+    dto::{Plan, Role, UserInfo, UserStatus},
     format::thousands,
     pages::admin::AdminNav,
 };
-
-pub const PLANS: [&str; 3] = ["trial", "free", "pro"];
 
 #[component]
 pub fn AdminUsersPage() -> impl IntoView {
@@ -60,7 +58,7 @@ pub fn AdminUsersPage() -> impl IntoView {
                 <label>
                     <span>"Plan"</span>
                     <select name="plan" id="new-user-plan">
-                        {PLANS.map(|plan| view! { <option value=plan>{plan}</option> })}
+                        {Plan::ALL.map(|plan| plan.as_str()).map(|plan| view! { <option value=plan>{plan}</option> })}
                     </select>
                 </label>
                 <button type="submit" class="btn btn-primary" disabled=create.pending()>
@@ -146,9 +144,9 @@ fn UserRow(
     update: ServerAction<UpdateUser>,
     delete: ServerAction<DeleteUser>,
 ) -> impl IntoView {
-    let role = RwSignal::new(user.role.clone());
-    let plan = RwSignal::new(user.plan.clone());
-    let status = RwSignal::new(user.status.clone());
+    let role = RwSignal::new(user.role.to_string());
+    let plan = RwSignal::new(user.plan.to_string());
+    let status = RwSignal::new(user.status.to_string());
     let id = user.id.clone();
     let name = user.name.clone();
     let save = {
@@ -183,17 +181,17 @@ fn UserRow(
             <td>{user.email.clone().unwrap_or_else(|| "—".into())}</td>
             <td>
                 <select aria-label=label("Role") class="role" on:change=move |ev| role.set(event_target_value(&ev))>
-                    {["user", "admin"].map(|r| view! { <option value=r selected=user.role == r>{r}</option> })}
+                    {Role::ALL.map(|r| view! { <option value=r.as_str() selected=user.role == r>{r.as_str()}</option> })}
                 </select>
             </td>
             <td>
                 <select aria-label=label("Plan") class="plan" on:change=move |ev| plan.set(event_target_value(&ev))>
-                    {PLANS.map(|p| view! { <option value=p selected=user.plan == p>{p}</option> })}
+                    {Plan::ALL.map(|p| view! { <option value=p.as_str() selected=user.plan == p>{p.as_str()}</option> })}
                 </select>
             </td>
             <td>
                 <select aria-label=label("Status") class="status" on:change=move |ev| status.set(event_target_value(&ev))>
-                    {["active", "suspended"].map(|s| view! { <option value=s selected=user.status == s>{s}</option> })}
+                    {UserStatus::ALL.map(|s| view! { <option value=s.as_str() selected=user.status == s>{s.as_str()}</option> })}
                 </select>
             </td>
             <td class="row-actions">

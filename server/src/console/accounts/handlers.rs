@@ -16,9 +16,12 @@ use super::{
     service::{self, UserListQuery, UserUpdate},
 };
 use crate::{
-    console::{entitlements::EffectivePlanView, keys::KeyView},
-    platform::{
+    console::{
         auth::{AdminUser, ClientAddress, CurrentUser, cookie, session},
+        entitlements::EffectivePlanView,
+        keys::KeyView,
+    },
+    platform::{
         entity::user::Plan,
         error::{Error, Result},
         extract::{AppJson, AppQuery},

@@ -1,7 +1,6 @@
 //! The rules for accounts. Every function takes what it needs explicitly and
 //! creates ids and timestamps itself.
 
-use email_address::EmailAddress;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
@@ -13,9 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::UserView;
 use crate::{
-    config::Registration,
     console::{
         audit::{self, Action, Target},
+        auth::{
+            password::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
+            session::{self, IssuedSession},
+            throttle::LoginThrottle,
+        },
         credits, invitations,
         keys::{
             self, KeyView,
@@ -24,16 +27,12 @@ use crate::{
     },
     gateway::api_keys::cache::KeyCache,
     platform::{
-        auth::{
-            password::{self, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN},
-            session::{self, IssuedSession},
-            throttle::LoginThrottle,
-        },
+        config::Registration,
         db,
         entity::{
             api_key,
             credit_entry::EntryKind,
-            user::{self, Plan, Role, Status},
+            user::{self, Plan, Role, UserStatus},
         },
         error::{Error, Result},
         ids, time, validate,
@@ -93,7 +92,7 @@ pub async fn register(state: &AppState, client: &str, form: SignUp) -> Result<Re
     }
     state.registration_throttle.attempt(client).await?;
     let name = validate::required_text("name", &form.name, MAX_NAME_LEN)?;
-    let email = normalize_email(&form.email)?;
+    let email = validate::normalize_email(&form.email)?;
     validate_password(&form.password)?;
     let invitation = match mode {
         Registration::Invite => Some(
@@ -193,7 +192,11 @@ async fn grant_starting_credits<C: ConnectionTrait>(
 /// Creates any account (sign-up, the admin CLI, the first admin).
 pub async fn create_user<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Model> {
     let name = validate::required_text("name", &new.name, MAX_NAME_LEN)?;
-    let email = new.email.as_deref().map(normalize_email).transpose()?;
+    let email = new
+        .email
+        .as_deref()
+        .map(validate::normalize_email)
+        .transpose()?;
     if let Some(password) = &new.password {
         validate_password(password)?;
     }
@@ -226,7 +229,7 @@ async fn insert_user<C: ConnectionTrait>(
         password_hash: Set(password_hash),
         role: Set(role),
         plan: Set(plan),
-        status: Set(Status::Active),
+        status: Set(UserStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
@@ -308,7 +311,7 @@ pub async fn authenticate_password(
     }
     throttle.succeeded(attempt).await;
     let user = user.ok_or_else(|| Error::Unauthorized("invalid email or password".into()))?;
-    if user.status != Status::Active {
+    if user.status != UserStatus::Active {
         return Err(Error::Forbidden("this account is suspended".into()));
     }
     Ok(user)
@@ -414,7 +417,7 @@ pub struct UserUpdate {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub plan: Option<Plan>,
-    pub status: Option<Status>,
+    pub status: Option<UserStatus>,
 }
 
 /// Applies an admin's change. An admin cannot demote or suspend themself;
@@ -438,7 +441,7 @@ pub async fn update(
     if id == actor_id && change.role == Some(Role::User) {
         return Err(Error::bad_request("you cannot remove your own admin role"));
     }
-    if id == actor_id && change.status == Some(Status::Suspended) {
+    if id == actor_id && change.status == Some(UserStatus::Suspended) {
         return Err(Error::bad_request("you cannot suspend your own account"));
     }
     let name = change
@@ -461,7 +464,7 @@ pub async fn update(
     }
     if let Some(status) = change.status {
         model.status = Set(status);
-        if status == Status::Suspended {
+        if status == UserStatus::Suspended {
             session::revoke_all_for_user(&txn, id).await?;
         }
     }
@@ -501,7 +504,7 @@ pub async fn delete(
     let mut model = user.into_active_model();
     model.email = Set(None);
     model.password_hash = Set(None);
-    model.status = Set(Status::Suspended);
+    model.status = Set(UserStatus::Suspended);
     model.deleted_at = Set(Some(now));
     model.updated_at = Set(now);
     let deleted = model.update(&txn).await?;
@@ -525,7 +528,7 @@ pub async fn delete(
 /// Sets a new generated password and ends the user's sessions. Returns the
 /// password, to be shown once.
 pub async fn reset_password(db: &DatabaseConnection, email: &str) -> Result<String> {
-    let email = normalize_email(email)?;
+    let email = validate::normalize_email(email)?;
     let user = find_by_email(db, &email)
         .await?
         .ok_or_else(|| Error::not_found(format!("no user with email {email}")))?;
@@ -604,15 +607,6 @@ async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Option
         .filter(user::Column::DeletedAt.is_null())
         .one(db)
         .await?)
-}
-
-/// Trimmed and lower-cased, or 400 when it is not an email address.
-pub fn normalize_email(email: &str) -> Result<String> {
-    let email = email.trim().to_lowercase();
-    if email.len() > 254 || !EmailAddress::is_valid(&email) {
-        return Err(Error::bad_request("email must be a valid email address"));
-    }
-    Ok(email)
 }
 
 fn validate_password(password: &str) -> Result<()> {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::platform::{
-    entity::user::{self, Plan, Role, Status},
+    entity::user::{self, Plan, Role, UserStatus},
     time::serde_iso,
 };
 
@@ -16,7 +16,7 @@ pub struct UserView {
     pub email: Option<String>,
     pub role: Role,
     pub plan: Plan,
-    pub status: Status,
+    pub status: UserStatus,
     #[serde(with = "serde_iso")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "serde_iso")]

@@ -19,7 +19,10 @@ use utoipa::ToSchema;
 
 use super::{llm_usage::total, presence::Presence, range::day_key};
 use crate::platform::{
-    entity::{daily_user_usage as rollup, entitlement, llm_usage, session, user},
+    entity::{
+        daily_user_usage as rollup, entitlement, llm_usage, session,
+        user::{self, Plan, UserStatus},
+    },
     error::Result,
     time::serde_iso,
 };
@@ -33,9 +36,9 @@ pub const MAX_LIMIT: u64 = 200;
 pub struct ActiveUser {
     pub user_id: String,
     pub email: Option<String>,
-    /// The user's own plan, lower case (`trial`, `free`, `pro`).
-    pub plan: String,
-    pub status: String,
+    /// The user's own plan.
+    pub plan: Plan,
+    pub status: UserStatus,
     #[serde(with = "serde_iso")]
     pub last_seen_at: DateTime<Utc>,
     /// Requests today (UTC).
@@ -183,8 +186,8 @@ pub async fn active_users(
                 models_used,
                 has_grant: with_grant.contains(&user_id),
                 email: user.email,
-                plan: user.plan.to_string(),
-                status: user.status.to_string(),
+                plan: user.plan,
+                status: user.status,
                 user_id,
                 last_seen_at,
             })

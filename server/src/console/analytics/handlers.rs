@@ -26,8 +26,8 @@ use super::{
     visibility,
 };
 use crate::{
+    console::auth::{AdminUser, CurrentUser},
     platform::{
-        auth::{AdminUser, CurrentUser},
         error::{Error, Result},
         extract::AppQuery,
         time::{self, serde_iso},

@@ -14,8 +14,8 @@ use super::{
     presence::{self, OnlineUser},
 };
 use crate::{
-    config::LeaderboardVisibility,
-    platform::{auth::CurrentUser, entity::user, error::Result},
+    console::auth::CurrentUser,
+    platform::{config::LeaderboardVisibility, entity::user, error::Result},
     state::AppState,
 };
 

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use super::log::{self, AuditQuery, EntryView};
 use crate::{
-    platform::{auth::AdminUser, error::Result, extract::AppQuery},
+    console::auth::AdminUser,
+    platform::{error::Result, extract::AppQuery},
     state::AppState,
 };
 

@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 
 use super::service::{self, EntryView, GrantRequest, HistoryQuery, RefundRequest};
 use crate::{
-    console::accounts::service as accounts,
-    platform::{
+    console::{
+        accounts::service as accounts,
         auth::{AdminUser, CurrentUser},
+    },
+    platform::{
         error::Result,
         extract::{AppJson, AppQuery},
         money::format_credits,

@@ -11,9 +11,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::gateway::wallets::Wallets;
 use crate::{
     console::audit::{self, Action, Target},
+    gateway::wallets::Wallets,
     platform::{
         db,
         entity::{

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use super::service::{self, GrantFilter, GrantView, NewGrant};
 use crate::{
+    console::auth::AdminUser,
     platform::{
-        auth::AdminUser,
         error::{Error, Result},
         extract::{AppJson, AppQuery},
         time::serde_iso,

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::service::{self, InvitationView, NewInvitation};
 use crate::{
-    platform::{auth::AdminUser, error::Result, extract::AppJson, time},
+    console::auth::AdminUser,
+    platform::{error::Result, extract::AppJson, time},
     state::AppState,
 };
 

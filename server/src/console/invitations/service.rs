@@ -11,10 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    console::{
-        accounts::service::normalize_email,
-        audit::{self, Action, Target},
-    },
+    console::audit::{self, Action, Target},
     gateway::api_keys::secret,
     platform::{
         db,
@@ -22,7 +19,7 @@ use crate::{
         error::{Error, Result},
         ids,
         time::{self, serde_iso},
-        validate,
+        validate::{self, normalize_email},
     },
 };
 

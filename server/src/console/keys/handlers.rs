@@ -13,7 +13,8 @@ use super::{
     service::{self, KeyChange, NewKey},
 };
 use crate::{
-    platform::{auth::CurrentUser, error::Result, extract::AppJson},
+    console::auth::CurrentUser,
+    platform::{error::Result, extract::AppJson},
     state::AppState,
 };
 

@@ -10,9 +10,16 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
-    console::audit::{self, Action, Target},
-    platform::{
+    console::{
+        audit::{self, Action, Target},
         auth::{CurrentUser, session},
+        keys::KeyView,
+    },
+    gateway::api_keys::{
+        cache::{KeyCache, KeyRejection},
+        secret,
+    },
+    platform::{
         db,
         entity::{
             api_key,
@@ -22,13 +29,6 @@ use crate::{
         ids, time, validate,
     },
     state::App,
-};
-use crate::{
-    console::keys::KeyView,
-    gateway::api_keys::{
-        cache::{KeyCache, KeyRejection},
-        secret,
-    },
 };
 
 pub const MAX_KEY_NAME_LEN: usize = 100;

@@ -7,10 +7,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::gateway::limits::plans::{self, PlanLimitsView};
 use crate::{
+    console::auth::AdminUser,
+    gateway::limits::plans::{self, PlanLimitsView},
     platform::{
-        auth::AdminUser,
         error::{Error, Result},
         extract::AppJson,
         plan::{Limits, PlanName},
@@ -54,7 +54,9 @@ pub async fn set(
     Path(plan): Path<String>,
     AppJson(limits): AppJson<Limits>,
 ) -> Result<Json<OnePlanLimits>> {
-    let plan = PlanName::parse(&plan)
+    let plan = plan
+        .parse::<PlanName>()
+        .ok()
         .ok_or_else(|| Error::not_found("unknown plan: use trial, free, pro or pro_lifetime"))?;
     let view = plans::set(&state.db, &state.rate_limits, plan, limits, &admin.user.id).await?;
     Ok(Json(OnePlanLimits {

@@ -25,9 +25,9 @@ use super::{
     watch::{Feed, Item},
 };
 use crate::{
-    config::RealtimeMode,
+    console::auth::{AdminUser, Credential},
     platform::{
-        auth::{AdminUser, Credential},
+        config::RealtimeMode,
         error::{Error, Result},
     },
     state::AppState,

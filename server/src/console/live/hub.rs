@@ -22,7 +22,7 @@ use super::{
     event::{self, EventKind, LiveEvent},
     overview,
 };
-use crate::{config::LiveSettings, platform::time};
+use crate::platform::{config::LiveSettings, time};
 
 /// Events a slow watcher may fall behind by before it skips to the newest.
 const CHANNEL_CAPACITY: usize = 32;

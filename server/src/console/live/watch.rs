@@ -15,14 +15,16 @@ use super::{
     event::LiveEvent,
     hub::{Hub, Watcher},
 };
-use crate::platform::{
-    auth::CurrentUser,
-    entity::{
-        session,
-        user::{self, Role, Status},
+use crate::{
+    console::auth::CurrentUser,
+    platform::{
+        entity::{
+            session,
+            user::{self, Role, UserStatus},
+        },
+        error::{Error, Result},
+        time,
     },
-    error::{Error, Result},
-    time,
 };
 
 /// A watcher's session counts as seen (and its admin as active now) at
@@ -109,7 +111,7 @@ async fn session_is_admin(db: &DatabaseConnection, session_id: &str) -> Result<b
     };
     let open = session.revoked_at.is_none() && session.expires_at > now;
     let admin =
-        user.role == Role::Admin && user.status == Status::Active && user.deleted_at.is_none();
+        user.role == Role::Admin && user.status == UserStatus::Active && user.deleted_at.is_none();
     if !(open && admin) {
         return Ok(false);
     }

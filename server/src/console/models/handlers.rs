@@ -10,12 +10,8 @@ use utoipa::ToSchema;
 
 use super::service::{self, AvailableModel, Deletion, ModelChange, ModelView, NewModel};
 use crate::{
-    platform::{
-        auth::{AdminUser, CurrentUser},
-        error::Result,
-        extract::AppJson,
-        reply::Deleted,
-    },
+    console::auth::{AdminUser, CurrentUser},
+    platform::{error::Result, extract::AppJson, reply::Deleted},
     state::AppState,
 };
 

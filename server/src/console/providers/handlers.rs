@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::service::{self, NewProvider, ProviderChange, ProviderView};
 use crate::{
-    platform::{auth::AdminUser, error::Result, extract::AppJson, reply::Deleted},
+    console::auth::AdminUser,
+    platform::{error::Result, extract::AppJson, reply::Deleted},
     state::AppState,
 };
 

@@ -16,7 +16,8 @@ use super::{
     report::{self, Report, UsageQuery},
 };
 use crate::{
-    platform::{auth::CurrentUser, error::Result, extract::AppQuery, time},
+    console::auth::CurrentUser,
+    platform::{error::Result, extract::AppQuery, time},
     state::AppState,
 };
 

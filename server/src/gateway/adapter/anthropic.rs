@@ -6,7 +6,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Adapter;
-use crate::gateway::proxy::ApiFormat;
+use crate::gateway::format::ApiFormat;
 
 /// What Anthropic's API is called with when the client names no version.
 const DEFAULT_VERSION: &str = "2023-06-01";

@@ -4,7 +4,7 @@
 use axum::http::{HeaderName, header};
 
 use super::Adapter;
-use crate::gateway::proxy::ApiFormat;
+use crate::gateway::format::ApiFormat;
 
 pub struct Mock;
 

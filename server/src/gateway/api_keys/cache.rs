@@ -35,7 +35,7 @@ use crate::platform::{
     cluster::bus::{Bus, Change},
     entity::{
         api_key,
-        user::{self, Status},
+        user::{self, UserStatus},
     },
     error::Result,
     idle::IdleMap,
@@ -356,7 +356,7 @@ fn check(caller: Arc<KeyCaller>) -> std::result::Result<Arc<KeyCaller>, KeyRejec
     match caller.key.status(time::now()) {
         KeyStatus::Revoked | KeyStatus::Expired => Err(KeyRejection::Invalid),
         _ if caller.owner.deleted_at.is_some() => Err(KeyRejection::Invalid),
-        _ if caller.owner.status != Status::Active => Err(KeyRejection::OwnerSuspended),
+        _ if caller.owner.status != UserStatus::Active => Err(KeyRejection::OwnerSuspended),
         _ => Ok(caller),
     }
 }
@@ -406,7 +406,7 @@ mod tests {
             password_hash: None,
             role: Role::User,
             plan: Plan::Trial,
-            status: Status::Active,
+            status: UserStatus::Active,
             created_at: now,
             updated_at: now,
             deleted_at: None,

@@ -43,7 +43,7 @@ pub struct PlanLimitsView {
 /// Applies the stored limits over the config file's, at start.
 pub async fn load(db: &DatabaseConnection, limits: &RateLimits) -> Result<()> {
     for row in plan_rate_limit::Entity::find().all(db).await? {
-        if let Some(plan) = PlanName::parse(&row.plan) {
+        if let Ok(plan) = row.plan.parse::<PlanName>() {
             limits.set_plan(plan, stored(&row));
         }
     }

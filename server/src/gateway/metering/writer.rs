@@ -6,16 +6,12 @@
 //! and a retry (or a replay of the spool) first skips rows already stored,
 //! so a commit that happened unseen is not counted twice.
 
-use std::{
-    borrow::Cow,
-    collections::{BTreeMap, HashSet},
-    sync::Arc,
-};
+use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set,
+    QueryFilter, Set,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 use serde_json::json;
@@ -99,32 +95,13 @@ pub async fn write_new(
     Ok(())
 }
 
-/// Of `ids`, those `usage_records` has.
-pub async fn stored_among(
-    txn: &DatabaseTransaction,
-    ids: &[&str],
-) -> Result<HashSet<String>, DbErr> {
-    let mut stored = HashSet::new();
-    for chunk in batch::chunks(ids) {
-        let found: Vec<String> = usage_record::Entity::find()
-            .select_only()
-            .column(usage_record::Column::Id)
-            .filter(usage_record::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        stored.extend(found);
-    }
-    Ok(stored)
-}
-
 /// The rows whose ids are not in `usage_records` yet.
 async fn not_stored(
     txn: &DatabaseTransaction,
     rows: &[usage_record::Model],
 ) -> Result<Vec<usage_record::Model>, DbErr> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let stored = stored_among(txn, &ids).await?;
+    let stored = usage_record::stored_among(txn, &ids).await?;
     Ok(rows
         .iter()
         .filter(|row| !stored.contains(&row.id))

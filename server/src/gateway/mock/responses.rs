@@ -18,7 +18,7 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use super::{Reply, error, read_request, sse, text_of};
-use crate::gateway::proxy::ApiFormat;
+use crate::gateway::format::ApiFormat;
 
 /// The answer to a Responses request body.
 pub async fn answer(body: &[u8]) -> Response {

@@ -8,9 +8,11 @@ use axum::{
     http::{HeaderMap, header, request::Parts},
 };
 
-use super::error::{ApiFormat, ErrorKind, ProxyError};
 use crate::{
-    gateway::api_keys::cache::{KeyCaller, KeyRejection},
+    gateway::{
+        api_keys::cache::{KeyCaller, KeyRejection},
+        format::error::{ApiFormat, ErrorKind, ProxyError},
+    },
     state::AppState,
 };
 
@@ -27,7 +29,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
         // Counted, never recorded: a flood of bad keys costs no rows.
         resolve(parts, state)
             .await
-            .inspect_err(|err| state.counters.refused(err.kind))
+            .inspect_err(|err| state.counters.refused(err.kind.label()))
     }
 }
 

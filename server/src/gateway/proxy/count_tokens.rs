@@ -14,14 +14,19 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{
-    ApiFormat, ProxyError,
-    auth::ApiKeyAuth,
-    error::ErrorKind,
-    forward::{collect, route_for, send_error, upstream_error, within_limits},
-    request::read_body,
+use crate::{
+    gateway::{
+        api_keys::cache::KeyCaller,
+        format::{ApiFormat, ProxyError, error::ErrorKind},
+        proxy::{
+            auth::ApiKeyAuth,
+            forward::{collect, route_for, send_error, upstream_error, within_limits},
+            request::read_body,
+        },
+    },
+    platform::plan::PlanName,
+    state::AppState,
 };
-use crate::{gateway::api_keys::cache::KeyCaller, platform::plan::PlanName, state::AppState};
 
 const FORMAT: ApiFormat = ApiFormat::Anthropic;
 /// The longest answer read from the provider.

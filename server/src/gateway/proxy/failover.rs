@@ -9,13 +9,17 @@ use std::{sync::Arc, time::Duration};
 use axum::http::{HeaderMap, StatusCode, header};
 use rand::Rng;
 
-use super::{
-    ApiFormat, ProxyError,
-    catalog::{Deployment, Route},
-    request::{ClientRequest, UpstreamRequest},
-    upstream::SendError,
+use crate::{
+    gateway::{
+        format::{ApiFormat, ProxyError},
+        proxy::{
+            catalog::{Deployment, Route},
+            request::{ClientRequest, UpstreamRequest},
+            upstream::SendError,
+        },
+    },
+    platform::pricing::{Prices, Tokens},
 };
-use crate::platform::pricing::{Prices, Tokens};
 
 /// One deployment of one of the request's models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +174,7 @@ impl Candidates {
             Some(request) => self.build_from(request.clone(), slot),
             // One slot: its body was built up front and is never asked again.
             None => Err(ProxyError::new(
-                super::error::ErrorKind::Internal,
+                crate::gateway::format::error::ErrorKind::Internal,
                 "the request was already sent",
                 self.format,
             )),

@@ -21,36 +21,33 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::gateway::{
-    metering::reader::{self, StreamMeter},
-    proxy::{
-        ApiFormat, ProxyError,
-        auth::ApiKeyAuth,
-        catalog::{Credential, Route, Upstream},
-        error::ErrorKind,
-        failover::{Candidates, Retry},
-        health::{Failure, Gate},
-        relay::Relay,
-        request::{ClientRequest, Endpoint, read_body},
-        settle::Pending,
-        upstream::{BodyStream, SendError, UpstreamResponse},
-    },
-};
 use crate::{
     gateway::{
         api_keys::cache::KeyCaller,
+        format::{ApiFormat, ProxyError, error::ErrorKind},
         limits::{Caller, RateHeaders, Refused, SharedWindows, TokenMeter},
+        metering::reader::{self, StreamMeter},
+        proxy::{
+            auth::ApiKeyAuth,
+            catalog::{Credential, Route, Upstream},
+            failover::{Candidates, Retry},
+            health::{Failure, Gate},
+            relay::Relay,
+            request::{ClientRequest, Endpoint, read_body},
+            settle::Pending,
+            upstream::{BodyStream, SendError, UpstreamResponse},
+        },
         translate::{
             self,
-            stream::{AnthropicToOpenAi, ChatToResponses, OpenAiToAnthropic, StreamTranslator},
+            stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
         },
-        wallets::holds::Short,
     },
     platform::{
         cluster::{
             OutageLog, Unavailable,
             funds::{FundsError, Reserved},
         },
+        holds::Short,
         money::format_credits,
         plan::PlanName,
         pricing::Tokens,
@@ -950,12 +947,20 @@ impl Call {
                 AnthropicToOpenAi::new(&self.public_model, now(), self.wants_usage),
             )),
             (ApiFormat::OpenAi, ApiFormat::Responses) => Some(StreamTranslator::ToResponses(
-                ChatToResponses::new(&self.public_model, now(), self.custom_tools.clone()),
+                translate::responses::ChatToResponses::new(
+                    &self.public_model,
+                    now(),
+                    self.custom_tools.clone(),
+                ),
             )),
             (ApiFormat::Anthropic, ApiFormat::Responses) => {
                 Some(StreamTranslator::AnthropicToResponses(Box::new((
                     AnthropicToOpenAi::new(&self.public_model, now(), true),
-                    ChatToResponses::new(&self.public_model, now(), self.custom_tools.clone()),
+                    translate::responses::ChatToResponses::new(
+                        &self.public_model,
+                        now(),
+                        self.custom_tools.clone(),
+                    ),
                 ))))
             }
             _ => None,
@@ -1063,7 +1068,7 @@ fn reject(pending: Pending, err: ProxyError) -> Response {
 /// Answers a request turned away before it was admitted: counted in
 /// memory, never a usage row, so that a flood cannot fill the writer.
 pub(super) fn refuse(state: &AppState, err: ProxyError) -> Response {
-    state.counters.refused(err.kind);
+    state.counters.refused(err.kind.label());
     err.into_response()
 }
 

@@ -23,12 +23,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{
-    config::ProxySettings,
-    platform::cluster::{
+use crate::platform::{
+    cluster::{
         Cluster, OutageLog, Unavailable,
         bus::{Bus, Change},
     },
+    config::ProxySettings,
 };
 
 /// What a target may do now.

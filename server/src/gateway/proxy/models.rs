@@ -3,12 +3,20 @@
 
 use axum::{Json, extract::State};
 
-use super::{
-    auth::ApiKeyAuth,
-    error::{ApiFormat, ProxyError},
-    spec::{AnthropicModel, AnthropicModelList, LlmModelList, OpenAiModel, OpenAiModelList},
+use crate::{
+    console::models::service,
+    gateway::{
+        format::error::{ApiFormat, ProxyError},
+        proxy::{
+            auth::ApiKeyAuth,
+            spec::{
+                AnthropicModel, AnthropicModelList, LlmModelList, OpenAiModel, OpenAiModelList,
+            },
+        },
+    },
+    platform::time,
+    state::AppState,
 };
-use crate::{console::models::service, platform::time, state::AppState};
 
 /// The models this key may call.
 #[utoipa::path(get, path = "/models", operation_id = "llm_models", tag = "llm",

@@ -18,10 +18,11 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt, stream};
 use memchr::memmem;
 
-use crate::gateway::translate::stream::StreamTranslator;
 use crate::gateway::{
-    metering::reader::{StreamMeter, Verdict},
+    format::usage::Verdict,
+    metering::reader::StreamMeter,
     proxy::{settle::Pending, upstream::BodyStream},
+    translate::stream::StreamTranslator,
 };
 
 /// What a relay says happened, as usage records name it.
@@ -296,7 +297,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        gateway::{proxy::ApiFormat, translate::wire::event_data},
+        gateway::{format::ApiFormat, translate::wire::event_data},
         platform::arbitrary,
     };
 

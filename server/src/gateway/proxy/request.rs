@@ -7,8 +7,10 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value, json};
 
-use super::{ApiFormat, ProxyError, error::ErrorKind};
-use crate::gateway::translate;
+use crate::gateway::{
+    format::{ApiFormat, ProxyError, error::ErrorKind},
+    translate,
+};
 
 /// The LLM endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

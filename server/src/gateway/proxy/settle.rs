@@ -11,20 +11,21 @@ use std::{
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 
-use super::{
-    ProxyError,
-    catalog::{Deployment, Route},
-    request::Endpoint,
-};
 use crate::{
     gateway::{
         api_keys::cache::KeyCaller,
+        format::ProxyError,
         limits::TokenMeter,
         metering::Receipt,
-        wallets::{Holds, holds::Settled},
+        proxy::{
+            catalog::{Deployment, Route},
+            request::Endpoint,
+        },
+        wallets::Holds,
     },
     platform::{
         entity::usage_record,
+        holds::Settled,
         pricing::{Prices, Tokens},
         telemetry::traces::Served,
         time,

@@ -12,11 +12,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 
-use super::{
-    ApiFormat,
-    catalog::{Credential, Upstream},
+use crate::{
+    gateway::{
+        format::ApiFormat,
+        mock,
+        proxy::catalog::{Credential, Upstream},
+    },
+    platform::http_client,
 };
-use crate::gateway::mock;
 
 /// How long an idle pooled connection is kept for the next request.
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -38,14 +41,6 @@ pub enum SendError {
     Timeout,
 }
 
-/// A builder of HTTP clients (providers, the OTLP exporter, the health
-/// probe), once the process-wide TLS provider is installed: reqwest is
-/// built without one, and installing it twice is harmless.
-pub fn client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-}
-
 /// The pooled clients. Providers share one client; a provider with its own
 /// connect timeout gets a client (and pool) for that timeout, since reqwest
 /// sets it per client.
@@ -64,7 +59,7 @@ impl Clients {
         {
             return Ok(client.clone());
         }
-        let client = client_builder()
+        let client = http_client::builder()
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(POOL_IDLE)
             .tcp_nodelay(true)

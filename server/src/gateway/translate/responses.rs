@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Result, Unexpressible,
-    stream::{OpenAiChunk, OpenAiCounts, OpenAiToolCall},
+    chunk::{OpenAiChunk, OpenAiCounts, OpenAiToolCall},
     wire::{self, Json},
 };
 

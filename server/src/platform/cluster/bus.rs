@@ -113,7 +113,7 @@ fn channel_of(prefix: &str) -> String {
 /// Tells the instances that share `settings`' Redis of changes made outside
 /// them (`tollgate config apply`), on a connection of its own.
 pub async fn announce(
-    settings: &crate::config::RedisSettings,
+    settings: &crate::platform::config::RedisSettings,
     changes: &[Change],
 ) -> anyhow::Result<()> {
     use anyhow::Context;

@@ -18,16 +18,11 @@ use super::{
     Cluster, LiveHold, Op, Unavailable, Unwritten, lock,
     windows::{Full, SharedWindow, Taken, add_windows, read_windows},
 };
-use crate::{
-    gateway::{
-        metering::writer,
-        wallets::holds::{Insufficient, Settled, Short},
-    },
-    platform::{
-        db,
-        entity::{api_key, credit_balance, credit_entry, usage_record},
-        error::Error,
-    },
+use crate::platform::{
+    db,
+    entity::{api_key, credit_balance, credit_entry, usage_record},
+    error::Error,
+    holds::{Insufficient, Settled, Short},
 };
 
 /// Why nothing could be decided.
@@ -414,7 +409,7 @@ async fn written_among(
     charges: &[(String, i64)],
 ) -> Result<Vec<String>, sea_orm::DbErr> {
     let ids: Vec<&str> = charges.iter().map(|(id, _)| id.as_str()).collect();
-    Ok(writer::stored_among(txn, &ids)
+    Ok(usage_record::stored_among(txn, &ids)
         .await?
         .into_iter()
         .collect())

@@ -1,8 +1,8 @@
 //! `api_keys`: the keys LLM tools call Tollgate with. Only a SHA-256 of the
 //! secret is stored; revoked keys stay for history.
 
+pub use contract::KeyStatus;
 use sea_orm::entity::prelude::*;
-use utoipa::ToSchema;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
@@ -49,27 +49,6 @@ impl Related<super::user::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// What a key can do right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    Active,
-    Expired,
-    Revoked,
-    OverQuota,
-}
-
-impl KeyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Expired => "expired",
-            Self::Revoked => "revoked",
-            Self::OverQuota => "over_quota",
-        }
-    }
-}
 
 impl Model {
     pub fn status(&self, now: DateTimeUtc) -> KeyStatus {

@@ -1,8 +1,7 @@
 //! `credit_ledger`: every change of a balance, append-only.
 
+pub use contract::EntryKind;
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "credit_ledger")]
@@ -25,29 +24,3 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-    ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "lowercase")]
-pub enum EntryKind {
-    #[sea_orm(string_value = "grant")]
-    Grant,
-    #[sea_orm(string_value = "charge")]
-    Charge,
-    #[sea_orm(string_value = "refund")]
-    Refund,
-    #[sea_orm(string_value = "adjustment")]
-    Adjustment,
-}

@@ -1,9 +1,8 @@
 //! `entitlements`: "Pro — Lifetime" grants (the admin contract's table).
 //! Revoked grants stay, with when and by whom.
 
+pub use contract::GrantSource;
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "entitlements")]
@@ -38,28 +37,3 @@ impl Related<super::user::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
-
-/// Why a grant was given, as the contract enumerates it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-    ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
-#[serde(rename_all = "snake_case")]
-pub enum GrantSource {
-    #[sea_orm(string_value = "beta_comp")]
-    BetaComp,
-    #[sea_orm(string_value = "manual_override")]
-    ManualOverride,
-    #[sea_orm(string_value = "partner_referral")]
-    PartnerReferral,
-}

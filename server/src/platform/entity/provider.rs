@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
+pub use contract::ProviderKind;
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::platform::{
     error::{Error, Result},
@@ -91,37 +90,4 @@ pub fn api_key_place(provider_id: &str) -> String {
 /// sealed. Header names hold no `:`, so places never collide.
 pub fn header_place(provider_id: &str, name: &str) -> String {
     format!("provider:{provider_id}:header:{name}")
-}
-
-/// Which wire format the upstream speaks.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-    ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// Any OpenAI-compatible API (`/chat/completions`).
-    #[sea_orm(string_value = "openai")]
-    Openai,
-    /// Anthropic's Messages API (`/v1/messages`).
-    #[sea_orm(string_value = "anthropic")]
-    Anthropic,
-    /// OpenAI itself, or an API that also speaks its Responses API
-    /// (`/responses`, besides `/chat/completions`).
-    #[sea_orm(string_value = "openai_responses")]
-    #[serde(rename = "openai_responses")]
-    OpenaiResponses,
-    /// Tollgate's built-in provider, answering in both formats.
-    #[sea_orm(string_value = "mock")]
-    Mock,
 }

@@ -1,7 +1,11 @@
 //! `usage_records`: one row per proxied request, with its tokens and cost.
 
-use sea_orm::entity::prelude::*;
+use std::collections::HashSet;
+
+use sea_orm::{QuerySelect, entity::prelude::*};
 use serde::{Deserialize, Serialize};
+
+use crate::platform::batch;
 
 /// Serialisable so that the usage spool can keep rows on disk.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
@@ -68,4 +72,23 @@ impl ActiveModelBehavior for ActiveModel {}
 /// Rows spooled before attempts were counted made one call.
 fn one() -> i32 {
     1
+}
+
+/// Of `ids`, those `usage_records` has.
+pub async fn stored_among(
+    db: &impl ConnectionTrait,
+    ids: &[&str],
+) -> Result<HashSet<String>, DbErr> {
+    let mut stored = HashSet::new();
+    for chunk in batch::chunks(ids) {
+        let found: Vec<String> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        stored.extend(found);
+    }
+    Ok(stored)
 }

@@ -23,7 +23,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use crate::{gateway::proxy::error::ErrorKind, platform::entity::usage_record};
+use crate::platform::entity::usage_record;
 
 /// The refusal kinds counted: other kinds count as `other`.
 const REFUSALS: [&str; 7] = [
@@ -254,9 +254,9 @@ impl Counters {
         }
     }
 
-    /// A request turned away before it was admitted (no usage row).
-    pub fn refused(&self, kind: ErrorKind) {
-        let label = kind.label();
+    /// A request turned away before it was admitted (no usage row), by the
+    /// label of its error kind (`rate_limited`).
+    pub fn refused(&self, label: &str) {
         let reason = REFUSALS
             .iter()
             .find(|known| **known == label)
@@ -418,13 +418,14 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::format::error::ErrorKind;
 
     #[test]
     fn refusals_are_counted_by_kind() {
         let counters = Counters::default();
-        counters.refused(ErrorKind::RateLimited);
-        counters.refused(ErrorKind::RateLimited);
-        counters.refused(ErrorKind::Internal);
+        counters.refused(ErrorKind::RateLimited.label());
+        counters.refused(ErrorKind::RateLimited.label());
+        counters.refused(ErrorKind::Internal.label());
         let counts: Vec<_> = counters.refusals().filter(|(_, n)| *n > 0).collect();
         assert_eq!(counts, [("rate_limited", 2), ("other", 1)]);
         assert_eq!(counters.refusals_total(), 3);

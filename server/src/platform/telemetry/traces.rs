@@ -190,7 +190,7 @@ struct OnRuntime {
 
 impl OnRuntime {
     fn new() -> anyhow::Result<Self> {
-        let http = crate::gateway::proxy::upstream::client_builder()
+        let http = crate::platform::http_client::builder()
             .timeout(EXPORT_TIMEOUT)
             .build()
             .context("cannot build the OTLP exporter's HTTP client")?;

@@ -21,12 +21,11 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{KeySource, Vault};
-use crate::{
-    config::Settings,
-    console::providers::service::{self as providers, Reseal},
-    platform::{db, secret_file},
+use super::{
+    KeySource, Vault,
+    reseal::{Reseal, reseal},
 };
+use crate::platform::{config::Settings, db, secret_file};
 
 /// Where the next key waits while a rotation of the key file runs.
 pub fn pending_path(key_file: &Path) -> PathBuf {
@@ -143,7 +142,7 @@ async fn rotate_file(
 /// nothing and says which providers stand in the way.
 async fn reseal_all(db: &DatabaseConnection, from: &[&Vault], to: &Vault) -> anyhow::Result<usize> {
     let txn = db::begin_write(db).await?;
-    let done = providers::reseal(&txn, from, to, Reseal::All)
+    let done = reseal(&txn, from, to, Reseal::All)
         .await
         .map_err(|err| anyhow::anyhow!("cannot reseal the providers' values: {err}"))?;
     if !done.left.is_empty() {

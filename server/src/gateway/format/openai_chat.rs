@@ -6,10 +6,10 @@ use serde_json::{Map, Value, json};
 use super::WireFormat;
 use crate::{
     gateway::{
-        metering::reader::{
-            Count, Metering, Object, Output, Verdict, usage_of_answer, usage_of_value,
+        format::{
+            ApiFormat, ProxyError,
+            usage::{Count, Metering, Object, Output, Verdict, usage_of_answer, usage_of_value},
         },
-        proxy::{ApiFormat, ProxyError},
         translate::wire,
     },
     platform::pricing::Tokens,

@@ -9,12 +9,14 @@ use sea_orm::{
 };
 
 use crate::{
-    console::entitlements::Entitlements,
-    platform::{
+    console::{
         auth::{Credential, CurrentUser, jwt::JwtKeys},
+        entitlements::Entitlements,
+    },
+    platform::{
         entity::{
             api_key, session,
-            user::{self, Status},
+            user::{self, UserStatus},
         },
         error::{Error, Result},
         ids, time,
@@ -91,7 +93,7 @@ pub async fn authenticate(
     if session.revoked_at.is_some() || session.expires_at <= now || session.user_id != claims.sub {
         return Err(invalid());
     }
-    if user.deleted_at.is_some() || user.status != Status::Active {
+    if user.deleted_at.is_some() || user.status != UserStatus::Active {
         return Err(Error::Unauthorized("this account is suspended".into()));
     }
     if let Some(key_id) = &session.api_key_id {

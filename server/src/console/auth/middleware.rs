@@ -11,11 +11,11 @@ use axum::{
 };
 
 use crate::{
-    console::keys,
-    platform::{
+    console::{
         auth::{ClientAddress, Credential, CurrentUser, cookie, session},
-        error::Error,
+        keys,
     },
+    platform::error::Error,
     state::AppState,
 };
 

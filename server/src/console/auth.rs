@@ -5,7 +5,6 @@
 pub mod cookie;
 pub mod jwt;
 pub mod middleware;
-pub mod next;
 pub mod password;
 pub mod session;
 pub mod throttle;

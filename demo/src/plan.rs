@@ -15,7 +15,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
-use crate::{
+use server::{
     gateway::proxy::request::Endpoint,
     platform::{
         entity::{entitlement::GrantSource, user::Plan},

@@ -9,18 +9,19 @@
 //!
 //! Adding a format: a module here implementing [`WireFormat`], its line in
 //! [`ApiFormat::wire`], its translator in `crate::gateway::translate`, its pairs in
-//! the routing table of `super::forward`, and its route.
+//! the routing table of `crate::gateway::proxy::forward`, and its route.
 
 mod anthropic;
+pub mod error;
 mod openai_chat;
 mod responses;
+pub mod usage;
 
 use serde_json::{Map, Value};
 
-use crate::gateway::{
-    metering::reader::{Metering, Verdict},
-    proxy::{ApiFormat, ProxyError},
-};
+pub use error::{ApiFormat, ProxyError};
+use usage::{Metering, Verdict};
+
 use crate::platform::pricing::Tokens;
 
 pub trait WireFormat: Sync {

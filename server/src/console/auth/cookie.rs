@@ -1,5 +1,5 @@
 //! The web UI's session cookie: HttpOnly, SameSite=Lax, path `/`; made
-//! `Secure` behind HTTPS by [`crate::platform::browser`], which sees every answer.
+//! `Secure` behind HTTPS by [`crate::console::browser`], which sees every answer.
 
 use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
 use cookie::{Cookie, SameSite, time::Duration};

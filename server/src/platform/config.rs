@@ -177,7 +177,7 @@ impl UiSettings {
     pub fn upstream_panel(&self) -> Option<UpstreamPanel> {
         let url = self.upstream_panel_url.as_deref()?;
         if url.starts_with('/') {
-            return crate::platform::auth::next::local_target(url)
+            return crate::platform::next_url::local_target(url)
                 .map(|path| UpstreamPanel::ThisSite { path });
         }
         let parsed = url::Url::parse(url).ok()?;

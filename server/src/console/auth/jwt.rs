@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Settings;
+use crate::platform::config::Settings;
 
 /// The claims of a Tollgate session token.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,11 +1,11 @@
 //! How long each analytics endpoint takes on a realistic history: seeds a
-//! fresh SQLite file with `server::seed` (by default 10,000 users and
+//! fresh SQLite file with `demo` (by default 10,000 users and
 //! 1,000,000 requests over 90 days), builds the real router, signs in an
 //! admin and the busiest user, and sends every endpoint a few times, warm.
 //! Prints min / median / max per endpoint; asserts nothing.
 //!
-//!   cargo bench -p server --bench analytics
-//!   cargo bench -p server --bench analytics -- --requests 100000 --users 2000
+//!   cargo bench -p demo --bench analytics
+//!   cargo bench -p demo --bench analytics -- --requests 100000 --users 2000
 //!
 //! Options (or `ANALYTICS_<NAME>` in the environment): `--users`,
 //! `--requests`, `--days`, `--seed`, `--runs` (timed runs per endpoint,
@@ -33,13 +33,14 @@ use sea_orm::{
 use serde_json::{Value, json};
 use server::{
     AppState, Settings,
-    config::RateLimitSettings,
     console::accounts::service::{self as accounts, NewUser},
-    platform::entity::{
-        llm_usage, usage_record,
-        user::{self, Plan, Role},
+    platform::{
+        config::RateLimitSettings,
+        entity::{
+            llm_usage, usage_record,
+            user::{self, Plan, Role},
+        },
     },
-    seed::{self, SeedOptions},
 };
 use tower::ServiceExt;
 
@@ -49,7 +50,7 @@ const ADMIN_PASSWORD: &str = "bench admin password";
 const TARGET_MS: f64 = 200.0;
 
 struct Args {
-    options: SeedOptions,
+    options: demo::SeedOptions,
     runs: usize,
     data_dir: Option<PathBuf>,
     /// Time only the endpoints whose path contains this.
@@ -57,7 +58,7 @@ struct Args {
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut options = SeedOptions::default();
+    let mut options = demo::SeedOptions::default();
     let mut runs = 7;
     let mut data_dir = None;
     let mut only = None;
@@ -135,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
             dir.display()
         );
         let started = Instant::now();
-        seed::run(&state, &args.options, &|line| println!("  {line}")).await?;
+        demo::run(&state, &args.options, &|line| println!("  {line}")).await?;
         println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
     } else {
         println!("reusing the seeded database in {}", dir.display());

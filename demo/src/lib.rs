@@ -29,8 +29,8 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, sea_query::Expr,
 };
 
-use self::plan::{Event, History, MODELS, PlannedUser, Shape, Vendor};
-use crate::{
+use crate::plan::{Event, History, MODELS, PlannedUser, Shape, Vendor};
+use server::{
     console::{
         accounts::service::{self as accounts, NewUser},
         audit::{self, Action, Target},
@@ -283,7 +283,7 @@ async fn create_people(
     progress(&format!(
         "users: {} with a key each, {} credits granted ({} top-ups by an admin), in {:.1} s",
         seeded.users,
-        crate::platform::money::format_credits(seeded.granted),
+        server::platform::money::format_credits(seeded.granted),
         seeded.top_ups,
         started.elapsed().as_secs_f64()
     ));

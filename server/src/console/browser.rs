@@ -14,7 +14,7 @@ use axum::{
 use cookie::Cookie;
 
 use crate::{
-    config::{Settings, UpstreamPanel},
+    platform::config::{Settings, UpstreamPanel},
     state::AppState,
 };
 

@@ -10,9 +10,9 @@ use super::{
     openai_chat::{CompletionDetails, OpenAiUsage, PromptDetails, apply_openai, openai_error},
 };
 use crate::{
-    gateway::{
-        metering::reader::{Count, Metering, Object, Verdict, usage_of_answer, usage_of_value},
-        proxy::{ApiFormat, ProxyError},
+    gateway::format::{
+        ApiFormat, ProxyError,
+        usage::{Count, Metering, Object, Verdict, usage_of_answer, usage_of_value},
     },
     platform::pricing::Tokens,
 };

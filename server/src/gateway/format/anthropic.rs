@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::{WireFormat, openai_chat::require_messages};
 use crate::{
-    gateway::{
-        metering::reader::{Count, Metering, Object, Verdict, usage_of_answer, usage_of_value},
-        proxy::{ApiFormat, ProxyError},
+    gateway::format::{
+        ApiFormat, ProxyError,
+        usage::{Count, Metering, Object, Verdict, usage_of_answer, usage_of_value},
     },
     platform::pricing::Tokens,
 };
