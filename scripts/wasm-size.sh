@@ -10,6 +10,9 @@
 #
 #   scripts/wasm-size.sh            # builds the front end, then measures
 #   NO_BUILD=1 scripts/wasm-size.sh # measures target/site/pkg as it is
+#   CHECK=1 scripts/wasm-size.sh    # and fails when a page's first visit
+#                                   # (gzip) is over 5 % above
+#                                   # scripts/wasm-size.baseline.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -21,10 +24,12 @@ if [[ -z "${NO_BUILD:-}" ]]; then
   rm -f "$log"
 fi
 
-python3 - target/site/pkg <<'PY'
+python3 - target/site/pkg "${CHECK:+scripts/wasm-size.baseline.json}" <<'PY'
 import glob, gzip, json, os, re, sys
 
-pkg = sys.argv[1]
+pkg, baseline = sys.argv[1], sys.argv[2]
+limit = json.load(open(baseline))["first_visit_gzip"] if baseline else {}
+over = []
 def raw(name): return os.path.getsize(os.path.join(pkg, name))
 def gz(name):
     with open(os.path.join(pkg, name), "rb") as f:
@@ -50,7 +55,14 @@ for path in sorted(glob.glob(os.path.join(pkg, "split___*_route_view_*.wasm"))):
     heaviest["gzip"] = max(heaviest["gzip"], (visit_gz, page))
     heaviest["brotli"] = max(heaviest["brotli"], (visit_br, page))
     print(f"| page `{page}` (+{len(files) - 2} small chunks) | {raw(name):,} | {gz(name):,} | {br(name):,} | {visit_gz:,} | {visit_br:,} |")
+    if page in limit and visit_gz > limit[page] * 1.05:
+        over.append(f"{page}: {visit_gz:,} bytes, {visit_gz / limit[page] - 1:+.1%} over {limit[page]:,}")
 print()
 for kind, (size, page) in heaviest.items():
     print(f"Heaviest first visit, {kind}: `{page}`, {size:,} bytes of WASM.")
+if limit:
+    print(f"\nChecked against {baseline}: {'no page over 5 %' if not over else 'over 5 %:'}")
+    for line in over:
+        print(f"- {line}")
+    sys.exit(1 if over else 0)
 PY

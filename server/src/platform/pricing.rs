@@ -1,6 +1,9 @@
-//! Token counts and what they cost, exactly, in integer micro-credits.
+//! Token counts and what they cost, exactly, in integer micro-credits, and
+//! their sums over many requests.
 
-use crate::platform::entity::shadow_model;
+use sea_orm::FromQueryResult;
+
+use crate::platform::entity::{shadow_model, usage_record};
 
 /// Tokens of one request, normalised across providers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,6 +57,50 @@ impl Tokens {
             + i128::from(self.cache_write) * i128::from(prices.cache_write);
         let rounded_up = (exact.max(0) + TOKENS_PER_PRICE_UNIT - 1) / TOKENS_PER_PRICE_UNIT;
         i64::try_from(rounded_up).unwrap_or(i64::MAX)
+    }
+}
+
+/// Requests summed: what the usage writer adds to the rollups, and what the
+/// reports read back (aggregates select these names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromQueryResult)]
+pub struct UsageSums {
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Micro-credits the requests cost.
+    pub cost: i64,
+    /// Micro-credits the balance was charged: the cost, unless it ran out.
+    pub charged: i64,
+}
+
+impl UsageSums {
+    /// One request.
+    pub fn of(row: &usage_record::Model) -> Self {
+        Self {
+            requests: 1,
+            errors: i64::from(row.status_code >= 400),
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
+            cost: row.cost,
+            charged: row.charged,
+        }
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost += other.cost;
+        self.charged += other.charged;
     }
 }
 

@@ -26,6 +26,7 @@ use crate::platform::{
     },
     error::Result,
     money::format_credits,
+    pricing::UsageSums,
 };
 
 /// How many users `top_users` lists.
@@ -127,25 +128,21 @@ pub struct ErrorRate {
 struct Group {
     date: String,
     model: String,
-    requests: i64,
-    errors: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cache_read_tokens: i64,
-    cache_write_tokens: i64,
-    cost: i64,
-    charged: i64,
+    #[sea_orm(nested)]
+    sums: UsageSums,
 }
 
-impl Totals {
-    fn add(&mut self, group: &Group) {
-        self.requests += group.requests;
-        self.errors += group.errors;
-        self.input_tokens += group.input_tokens;
-        self.output_tokens += group.output_tokens;
-        self.cache_read_tokens += group.cache_read_tokens;
-        self.cache_write_tokens += group.cache_write_tokens;
-        self.cost_micro_credits += group.cost;
+impl From<UsageSums> for Totals {
+    fn from(sums: UsageSums) -> Self {
+        Self {
+            requests: sums.requests,
+            errors: sums.errors,
+            input_tokens: sums.input_tokens,
+            output_tokens: sums.output_tokens,
+            cache_read_tokens: sums.cache_read_tokens,
+            cache_write_tokens: sums.cache_write_tokens,
+            cost_micro_credits: sums.cost,
+        }
     }
 }
 
@@ -204,16 +201,16 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
         .collect();
 
     let groups = daily_groups(db, range).await?;
-    let mut per_day: BTreeMap<&str, Totals> = BTreeMap::new();
-    let mut per_model: HashMap<&str, Totals> = HashMap::new();
+    let mut per_day: BTreeMap<&str, UsageSums> = BTreeMap::new();
+    let mut per_model: HashMap<&str, UsageSums> = HashMap::new();
     for group in &groups {
-        per_day.entry(&group.date).or_default().add(group);
-        per_model.entry(&group.model).or_default().add(group);
+        per_day.entry(&group.date).or_default().add(&group.sums);
+        per_model.entry(&group.model).or_default().add(&group.sums);
     }
     let usage_per_day = days
         .iter()
         .map(|date| {
-            let totals = per_day.get(date.as_str()).copied().unwrap_or_default();
+            let totals = Totals::from(per_day.get(date.as_str()).copied().unwrap_or_default());
             DayUsage {
                 date: date.clone(),
                 cost_credits: format_credits(totals.cost_micro_credits),
@@ -223,10 +220,13 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
         .collect();
     let mut models: Vec<ModelUsage> = per_model
         .into_iter()
-        .map(|(model, totals)| ModelUsage {
-            model: model.to_owned(),
-            cost_credits: format_credits(totals.cost_micro_credits),
-            totals,
+        .map(|(model, sums)| {
+            let totals = Totals::from(sums);
+            ModelUsage {
+                model: model.to_owned(),
+                cost_credits: format_credits(totals.cost_micro_credits),
+                totals,
+            }
         })
         .collect();
     models.sort_by(|a, b| {
@@ -271,7 +271,7 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
             .sum::<i64>()
     };
     let granted = sum_of(EntryKind::Grant);
-    let spent: i64 = groups.iter().map(|group| group.charged).sum();
+    let spent: i64 = groups.iter().map(|group| group.sums.charged).sum();
     let (refunded, adjusted) = (sum_of(EntryKind::Refund), sum_of(EntryKind::Adjustment));
 
     Ok(PlatformStats {

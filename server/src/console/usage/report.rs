@@ -19,6 +19,7 @@ use crate::platform::{
     entity::{api_key, usage_record},
     error::{Error, Result},
     money::format_credits,
+    pricing::UsageSums,
     time::{days::DateRange, serde_iso},
     validate,
 };
@@ -289,10 +290,10 @@ pub async fn report<C: ConnectionTrait>(
         .into_model::<Cell>()
         .all(db)
         .await?;
-    let mut totals = Sums::default();
-    let mut days: HashMap<&str, Sums> = HashMap::new();
-    let mut models: HashMap<&str, Sums> = HashMap::new();
-    let mut key_sums: HashMap<&str, Sums> = HashMap::new();
+    let mut totals = UsageSums::default();
+    let mut days: HashMap<&str, UsageSums> = HashMap::new();
+    let mut models: HashMap<&str, UsageSums> = HashMap::new();
+    let mut key_sums: HashMap<&str, UsageSums> = HashMap::new();
     for cell in &cells {
         totals.add(&cell.sums);
         days.entry(&cell.day).or_default().add(&cell.sums);
@@ -361,20 +362,8 @@ pub async fn report<C: ConnectionTrait>(
     })
 }
 
-/// The sums every aggregate selects, by the names below.
-#[derive(Debug, Clone, Default, FromQueryResult)]
-struct Sums {
-    requests: i64,
-    input_tokens: i64,
-    output_tokens: i64,
-    cache_read_tokens: i64,
-    cache_write_tokens: i64,
-    cost: i64,
-    charged: i64,
-}
-
-impl From<Sums> for Totals {
-    fn from(sums: Sums) -> Self {
+impl From<UsageSums> for Totals {
+    fn from(sums: UsageSums) -> Self {
         Self {
             requests: sums.requests,
             input_tokens: sums.input_tokens,
@@ -389,31 +378,19 @@ impl From<Sums> for Totals {
     }
 }
 
-impl Sums {
-    fn add(&mut self, other: &Self) {
-        self.requests += other.requests;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-        self.cost += other.cost;
-        self.charged += other.charged;
-    }
-}
-
-/// [`Sums`] of one day, model and key.
+/// [`UsageSums`] of one day, model and key.
 #[derive(Debug, Clone, FromQueryResult)]
 struct Cell {
     day: String,
     model: String,
     api_key_id: String,
     #[sea_orm(nested)]
-    sums: Sums,
+    sums: UsageSums,
 }
 
 /// Largest cost first, then by name.
-fn most_cost_first(groups: HashMap<&str, Sums>) -> Vec<(&str, Sums)> {
-    let mut groups: Vec<(&str, Sums)> = groups.into_iter().collect();
+fn most_cost_first(groups: HashMap<&str, UsageSums>) -> Vec<(&str, UsageSums)> {
+    let mut groups: Vec<(&str, UsageSums)> = groups.into_iter().collect();
     groups.sort_by(|a, b| b.1.cost.cmp(&a.1.cost).then_with(|| a.0.cmp(b.0)));
     groups
 }
@@ -423,6 +400,16 @@ fn with_sums(select: Select<usage_record::Entity>) -> Select<usage_record::Entit
     select
         .select_only()
         .expr_as(Func::count(Expr::col(C::Id)), "requests")
+        .expr_as(
+            Func::cast_as(
+                Func::coalesce([
+                    Func::sum(Expr::case(C::StatusCode.gte(400), 1i64).finally(0i64)).into(),
+                    Expr::val(0i64),
+                ]),
+                Alias::new("BIGINT"),
+            ),
+            "errors",
+        )
         .expr_as(sum(C::InputTokens), "input_tokens")
         .expr_as(sum(C::OutputTokens), "output_tokens")
         .expr_as(sum(C::CacheReadTokens), "cache_read_tokens")

@@ -30,6 +30,7 @@ use crate::{
             credit_entry::{self, EntryKind},
             daily_usage, daily_user_usage, llm_usage, usage_record,
         },
+        pricing::UsageSums,
     },
 };
 
@@ -128,7 +129,7 @@ async fn store(txn: &DatabaseTransaction, rows: &[usage_record::Model]) -> Resul
             .map(|((user_id, model), sum)| llm_usage::ActiveModel {
                 user_id: Set(user_id),
                 model: Set(model),
-                count: Set(sum.requests),
+                count: Set(sum.sums.requests),
                 last_used_at: Set(Some(sum.last_at)),
                 ..Default::default()
             })
@@ -159,14 +160,14 @@ async fn store(txn: &DatabaseTransaction, rows: &[usage_record::Model]) -> Resul
             .map(|((date, model), sum)| daily_usage::ActiveModel {
                 date: Set(date),
                 model: Set(model),
-                total_requests: Set(sum.requests),
-                input_tokens: Set(sum.input),
-                output_tokens: Set(sum.output),
-                cache_read_tokens: Set(sum.cache_read),
-                cache_write_tokens: Set(sum.cache_write),
-                cost: Set(sum.cost),
-                errors: Set(sum.errors),
-                charged: Set(sum.charged),
+                total_requests: Set(sum.sums.requests),
+                input_tokens: Set(sum.sums.input_tokens),
+                output_tokens: Set(sum.sums.output_tokens),
+                cache_read_tokens: Set(sum.sums.cache_read_tokens),
+                cache_write_tokens: Set(sum.sums.cache_write_tokens),
+                cost: Set(sum.sums.cost),
+                errors: Set(sum.sums.errors),
+                charged: Set(sum.sums.charged),
                 ..Default::default()
             })
             .collect();
@@ -212,13 +213,13 @@ async fn store(txn: &DatabaseTransaction, rows: &[usage_record::Model]) -> Resul
                     date: Set(date),
                     user_id: Set(user_id),
                     model: Set(model),
-                    requests: Set(sum.requests),
-                    input_tokens: Set(sum.input),
-                    output_tokens: Set(sum.output),
-                    cache_read_tokens: Set(sum.cache_read),
-                    cache_write_tokens: Set(sum.cache_write),
-                    cost: Set(sum.cost),
-                    errors: Set(sum.errors),
+                    requests: Set(sum.sums.requests),
+                    input_tokens: Set(sum.sums.input_tokens),
+                    output_tokens: Set(sum.sums.output_tokens),
+                    cache_read_tokens: Set(sum.sums.cache_read_tokens),
+                    cache_write_tokens: Set(sum.sums.cache_write_tokens),
+                    cost: Set(sum.sums.cost),
+                    errors: Set(sum.sums.errors),
                     last_used_at: Set(sum.last_at),
                     ..Default::default()
                 },
@@ -247,7 +248,7 @@ async fn store(txn: &DatabaseTransaction, rows: &[usage_record::Model]) -> Resul
             api_key::Entity::update_many()
                 .col_expr(
                     api_key::Column::QuotaUsed,
-                    Expr::col(api_key::Column::QuotaUsed).add(sum.charged),
+                    Expr::col(api_key::Column::QuotaUsed).add(sum.sums.charged),
                 )
                 .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(sum.last_at)))
                 .filter(api_key::Column::Id.eq(key_id))
@@ -349,17 +350,10 @@ fn latest<E: EntityTrait, C: ColumnTrait>(table: E, column: C) -> Expr {
         .into()
 }
 
-#[derive(Default)]
+/// A rollup row's sums, and its latest request.
+#[derive(Debug, Default)]
 struct Sum {
-    requests: i64,
-    input: i64,
-    output: i64,
-    cache_read: i64,
-    cache_write: i64,
-    cost: i64,
-    charged: i64,
-    /// Requests answered with a status of 400 or more.
-    errors: i64,
+    sums: UsageSums,
     last_at: DateTime<Utc>,
 }
 
@@ -373,14 +367,7 @@ fn rollup<'a, K: Ord>(
     let mut sums: BTreeMap<K, Sum> = BTreeMap::new();
     for row in rows {
         let sum = sums.entry(key(row)).or_default();
-        sum.requests += 1;
-        sum.input += row.input_tokens;
-        sum.output += row.output_tokens;
-        sum.cache_read += row.cache_read_tokens;
-        sum.cache_write += row.cache_write_tokens;
-        sum.cost += row.cost;
-        sum.charged += row.charged;
-        sum.errors += i64::from(row.status_code >= 400);
+        sum.sums.add(&UsageSums::of(row));
         sum.last_at = Ord::max(sum.last_at, row.created_at);
     }
     sums
