@@ -61,4 +61,8 @@ step "browser tests (Playwright + Debian Chromium)"
 step "official SDKs (Python, Node) and Claude Code against a real server"
 TOLLGATE_BIN="$CARGO_TARGET_DIR/debug/tollgate" end2end/sdk/run.sh
 
+# Last: it rebuilds target/site in release, which the steps above serve.
+step "the release WASM: no page's first visit (gzip) over 5 % above the baseline"
+CHECK=1 scripts/wasm-size.sh
+
 step "all checks passed in $((SECONDS - started)) s"

@@ -100,10 +100,10 @@ pub fn reshape<T: serde::Serialize, D: serde::de::DeserializeOwned>(
         })
 }
 
-/// One of the server's enums from its wire name (`"openai"`, `"pro"`), as a
-/// form sends it; 400 naming `field` otherwise.
-pub fn wire_name<T: serde::de::DeserializeOwned>(field: &str, name: &str) -> Result<T, AppError> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+/// One of the contract's values from its wire name (`"openai"`, `"pro"`),
+/// as a form sends it; 400 naming `field` otherwise.
+pub fn wire_name<T: std::str::FromStr>(field: &str, name: &str) -> Result<T, AppError> {
+    name.parse()
         .map_err(|_| invalid(format!("{field}: unknown value {name:?}")))
 }
 
@@ -302,7 +302,7 @@ pub fn request_info(
 
 #[cfg(test)]
 mod tests {
-    use server::platform::entity::{provider::ProviderKind, user::Plan};
+    use contract::{Plan, ProviderKind};
 
     use super::*;
 
