@@ -127,7 +127,7 @@ sdk_tools() {
 case "${1:-}" in
   quick) quick_tools ;;                  # scripts/run.sh: scripts/build-site.sh
   run) rust_tools; release_tools ;;      # FULL=1 scripts/run.sh, the image: cargo leptos --release
-  test) rust_tools; module_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
+  test) rust_tools; release_tools; module_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;  # scripts/test.sh
   trunk) rust_tools; trunk_tools ;;     # the Trunk UI loop
   all) rust_tools; release_tools; module_tools; database_tools; metrics_tools; cli_test_tools; image_tools; browser_tools; sdk_tools ;;
   *) echo "usage: $0 quick|run|test|trunk|all" >&2; exit 2 ;;

@@ -29,7 +29,7 @@ import glob, gzip, json, os, re, sys
 
 pkg, baseline = sys.argv[1], sys.argv[2]
 limit = json.load(open(baseline))["first_visit_gzip"] if baseline else {}
-over = []
+over, seen = [], set()
 def raw(name): return os.path.getsize(os.path.join(pkg, name))
 def gz(name):
     with open(os.path.join(pkg, name), "rb") as f:
@@ -55,13 +55,17 @@ for path in sorted(glob.glob(os.path.join(pkg, "split___*_route_view_*.wasm"))):
     heaviest["gzip"] = max(heaviest["gzip"], (visit_gz, page))
     heaviest["brotli"] = max(heaviest["brotli"], (visit_br, page))
     print(f"| page `{page}` (+{len(files) - 2} small chunks) | {raw(name):,} | {gz(name):,} | {br(name):,} | {visit_gz:,} | {visit_br:,} |")
-    if page in limit and visit_gz > limit[page] * 1.05:
+    if limit and page not in limit:
+        over.append(f"{page}: a page the baseline does not have (add it there)")
+    elif limit and visit_gz > limit[page] * 1.05:
         over.append(f"{page}: {visit_gz:,} bytes, {visit_gz / limit[page] - 1:+.1%} over {limit[page]:,}")
+    seen.add(page)
 print()
 for kind, (size, page) in heaviest.items():
     print(f"Heaviest first visit, {kind}: `{page}`, {size:,} bytes of WASM.")
 if limit:
-    print(f"\nChecked against {baseline}: {'no page over 5 %' if not over else 'over 5 %:'}")
+    over += [f"{page}: in the baseline, not built" for page in sorted(set(limit) - seen)]
+    print(f"\nChecked against {baseline}: {'no page over 5 %' if not over else 'failed:'}")
     for line in over:
         print(f"- {line}")
     sys.exit(1 if over else 0)

@@ -139,11 +139,11 @@ wire_enum! {
     ProviderKind stored in "String(StringLen::N(16))" {
         /// Any OpenAI-compatible API (`/chat/completions`).
         Openai = "openai",
+        /// Anthropic's Messages API (`/v1/messages`).
+        Anthropic = "anthropic",
         /// OpenAI itself, or an API that also speaks its Responses API
         /// (`/responses`, besides `/chat/completions`).
         OpenaiResponses = "openai_responses",
-        /// Anthropic's Messages API (`/v1/messages`).
-        Anthropic = "anthropic",
         /// Tollgate's built-in provider, answering in both formats.
         Mock = "mock",
     }

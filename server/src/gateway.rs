@@ -6,9 +6,12 @@
 //! [`limits`] and [`wallets`] admit the request, and [`metering`] reads
 //! what it used and records it.
 //!
-//! It depends on [`crate::platform`] only, never on the console: the console
-//! tells it about changes through the shared state (caches to drop, the
-//! catalog to reload).
+//! It stands on [`crate::platform`]. It uses the console in three places:
+//! the usage writer records charges in the ledger (`console::credits`) and
+//! overruns in the audit log (`console::audit`), as setting a plan's limits
+//! does; and `/v1/models` lists what a plan may call (`console::models`).
+//! The console tells it about changes through the shared state (caches to
+//! drop, the catalog to reload).
 
 pub mod adapter;
 pub mod api_keys;

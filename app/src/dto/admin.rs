@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EntryKind, GrantSource, KeyInfo, PlanName, ProviderKind, UserInfo};
+use super::{EntryKind, GrantSource, KeyInfo, Plan, PlanName, ProviderKind, UserInfo};
 
 /// A user created by name, with their first key's secret (shown once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,7 +351,7 @@ pub struct AuditEntryInfo {
 pub struct ActiveUserInfo {
     pub user_id: String,
     pub email: Option<String>,
-    pub plan: PlanName,
+    pub plan: Plan,
     pub last_seen_at: String,
     pub titles_generated_today: i64,
     pub has_grant: bool,

@@ -59,7 +59,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
 }
 
-/// Redis, for several instances on one PostgreSQL (`server::cluster`).
+/// Redis, for several instances on one PostgreSQL (`server::platform::cluster`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
@@ -436,7 +436,7 @@ pub struct MetricsSettings {
     pub token: Option<SecretString>,
 }
 
-/// The catalog as code (`server::declared`): providers and models declared
+/// The catalog as code (`server::console::declared`): providers and models declared
 /// in a file, applied on start and by `tollgate config apply`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -14,7 +14,7 @@
 pub mod reseal;
 pub mod rotation;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chacha20poly1305::{
@@ -61,7 +61,7 @@ impl Vault {
         match KeySource::of(settings) {
             KeySource::Settings(key) => Self::from_hex_key(key.expose_secret()),
             KeySource::File(path) => {
-                let pending = rotation::pending_path(&path);
+                let pending = pending_path(&path);
                 anyhow::ensure!(
                     !pending.exists(),
                     "a rotation of the encryption key was interrupted ({} exists): \
@@ -152,6 +152,12 @@ impl KeySource {
             None => Self::File(settings.data_dir.join("encryption_key")),
         }
     }
+}
+
+/// Where the next key waits while a rotation of the key file runs
+/// ([`rotation`]).
+pub fn pending_path(key_file: &Path) -> PathBuf {
+    key_file.with_extension("next")
 }
 
 #[cfg(test)]

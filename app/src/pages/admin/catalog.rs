@@ -23,6 +23,14 @@ use crate::{
     pages::admin::AdminNav,
 };
 
+/// The provider kinds as the form offers them, the most used first.
+const PROVIDER_KINDS: [ProviderKind; 4] = [
+    ProviderKind::Openai,
+    ProviderKind::OpenaiResponses,
+    ProviderKind::Anthropic,
+    ProviderKind::Mock,
+];
+
 #[component]
 pub fn AdminCatalogPage() -> impl IntoView {
     let save_provider = ServerAction::<SaveProvider>::new();
@@ -197,7 +205,7 @@ fn ProviderEditor(
                 </label>
                 <label><span>"Kind"</span>
                     <select id="provider-kind" disabled=editing prop:value=field(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
-                        {ProviderKind::ALL.map(|kind| kind.as_str()).map(|kind| view! { <option value=kind>{kind}</option> })}
+                        {PROVIDER_KINDS.map(|kind| kind.as_str()).map(|kind| view! { <option value=kind>{kind}</option> })}
                     </select>
                 </label>
                 <label><span>"Base URL"</span>

@@ -56,8 +56,7 @@ pub async fn set(
 ) -> Result<Json<OnePlanLimits>> {
     let plan = plan
         .parse::<PlanName>()
-        .ok()
-        .ok_or_else(|| Error::not_found("unknown plan: use trial, free, pro or pro_lifetime"))?;
+        .map_err(|_| Error::not_found("unknown plan: use trial, free, pro or pro_lifetime"))?;
     let view = plans::set(&state.db, &state.rate_limits, plan, limits, &admin.user.id).await?;
     Ok(Json(OnePlanLimits {
         success: true,

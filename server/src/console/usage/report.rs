@@ -401,12 +401,10 @@ fn with_sums(select: Select<usage_record::Entity>) -> Select<usage_record::Entit
         .select_only()
         .expr_as(Func::count(Expr::col(C::Id)), "requests")
         .expr_as(
-            Func::cast_as(
-                Func::coalesce([
-                    Func::sum(Expr::case(C::StatusCode.gte(400), 1i64).finally(0i64)).into(),
-                    Expr::val(0i64),
-                ]),
-                Alias::new("BIGINT"),
+            sum_of(
+                Expr::case(C::StatusCode.gte(400), 1i64)
+                    .finally(0i64)
+                    .into(),
             ),
             "errors",
         )
@@ -421,8 +419,12 @@ fn with_sums(select: Select<usage_record::Entity>) -> Select<usage_record::Entit
 /// `CAST(COALESCE(SUM(col), 0) AS BIGINT)`: PostgreSQL sums `bigint` as
 /// `numeric`, and an empty set sums to `NULL`.
 fn sum(column: usage_record::Column) -> SimpleExpr {
+    sum_of(Expr::col(column))
+}
+
+fn sum_of(value: SimpleExpr) -> SimpleExpr {
     Func::cast_as(
-        Func::coalesce([Func::sum(Expr::col(column)).into(), Expr::val(0i64)]),
+        Func::coalesce([Func::sum(value).into(), Expr::val(0i64)]),
         Alias::new("BIGINT"),
     )
     .into()

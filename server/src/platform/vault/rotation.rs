@@ -15,7 +15,7 @@
 //! a generated key is said (printed) before the commit, and the operator
 //! puts it in place.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
@@ -26,11 +26,6 @@ use super::{
     reseal::{Reseal, reseal},
 };
 use crate::platform::{config::Settings, db, secret_file};
-
-/// Where the next key waits while a rotation of the key file runs.
-pub fn pending_path(key_file: &Path) -> PathBuf {
-    key_file.with_extension("next")
-}
 
 /// Rotates the encryption key: to the hex key in `new_key_file`, or to a
 /// generated one. Says what it does through `say`; returns how many values
@@ -89,7 +84,7 @@ async fn rotate_file(
         )
     })?;
     let old = Vault::from_hex_key(&old_hex)?;
-    let pending = pending_path(path);
+    let pending = super::pending_path(path);
     let (next, resumed) = match secret_file::read(&pending)? {
         Some(waiting) => {
             if given
