@@ -18,7 +18,11 @@ macro_rules! wire_enum {
             $( $(#[$variant_meta:meta])* $variant:ident = $wire:literal, )+
         }
     ) => {
+        // Every wire name is its variant's name in snake case: said once for
+        // the whole enum, which utoipa reads (it does not read a name a
+        // macro passes to each variant).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
         #[cfg_attr(feature = "server", derive(EnumIter, DeriveActiveEnum, utoipa::ToSchema))]
         #[cfg_attr(
             feature = "server",
@@ -28,7 +32,6 @@ macro_rules! wire_enum {
         pub enum $name {
             $(
                 $(#[$variant_meta])*
-                #[serde(rename = $wire)]
                 #[cfg_attr(feature = "server", sea_orm(string_value = $wire))]
                 $variant,
             )+
@@ -171,6 +174,33 @@ wire_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each value's JSON is its wire name, and both read back to it.
+    fn round_trips<T>(values: &[T])
+    where
+        T: Copy + PartialEq + fmt::Debug + fmt::Display + FromStr + serde::Serialize,
+        T: serde::de::DeserializeOwned,
+        <T as FromStr>::Err: fmt::Debug,
+    {
+        for value in values {
+            let json = serde_json::to_string(value).unwrap();
+            assert_eq!(json, format!("\"{value}\""));
+            assert_eq!(serde_json::from_str::<T>(&json).unwrap(), *value);
+            assert_eq!(value.to_string().parse::<T>().unwrap(), *value);
+        }
+    }
+
+    #[test]
+    fn every_wire_name_is_the_json_of_its_value() {
+        round_trips(&Role::ALL);
+        round_trips(&Plan::ALL);
+        round_trips(&UserStatus::ALL);
+        round_trips(&PlanName::ALL);
+        round_trips(&KeyStatus::ALL);
+        round_trips(&ProviderKind::ALL);
+        round_trips(&EntryKind::ALL);
+        round_trips(&GrantSource::ALL);
+    }
 
     #[test]
     fn every_value_reads_back_from_its_wire_name_as_json_and_as_text() {

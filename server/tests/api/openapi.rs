@@ -115,3 +115,35 @@ async fn no_method_is_served_on_a_described_path_but_those_it_describes() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_described_enums_list_the_values_the_api_sends() {
+    let app = app().await;
+    let (_, _, spec) = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .await;
+    let values = |schema: &str| spec["components"]["schemas"][schema]["enum"].clone();
+    assert_eq!(values("UserRole"), json!(["user", "admin"]));
+    assert_eq!(values("UserPlan"), json!(["trial", "free", "pro"]));
+    assert_eq!(values("UserStatus"), json!(["active", "suspended"]));
+    assert_eq!(
+        values("PlanName"),
+        json!(["trial", "free", "pro", "pro_lifetime"])
+    );
+    assert_eq!(
+        values("KeyStatus"),
+        json!(["active", "expired", "revoked", "over_quota"])
+    );
+    assert_eq!(
+        values("ProviderKind"),
+        json!(["openai", "anthropic", "openai_responses", "mock"])
+    );
+    assert_eq!(
+        values("EntryKind"),
+        json!(["grant", "charge", "refund", "adjustment"])
+    );
+    assert_eq!(
+        values("GrantSource"),
+        json!(["beta_comp", "manual_override", "partner_referral"])
+    );
+}
