@@ -24,7 +24,7 @@ use crate::{
     },
     gateway::proxy,
     openapi,
-    platform::{error::Error, telemetry},
+    platform::{error::Error, http_client, telemetry},
     state::AppState,
 };
 
@@ -179,7 +179,7 @@ pub async fn probe_health(addr: std::net::SocketAddr) -> anyhow::Result<()> {
         "http://{}/api/health",
         std::net::SocketAddr::new(ip, addr.port())
     );
-    let client = crate::platform::http_client::builder()
+    let client = http_client::builder()
         .timeout(std::time::Duration::from_secs(3))
         .build()?;
     let status = client.get(&url).send().await?.status();

@@ -34,7 +34,7 @@ use crate::{
             metrics::{self, MetricsWriter},
             traces::Traces,
         },
-        vault::Vault,
+        vault::{Vault, reseal},
     },
 };
 
@@ -98,7 +98,7 @@ impl AppState {
         let jwt = JwtKeys::load_or_create(&settings)?;
         let vault = Vault::load_or_create(&settings)?;
         // Values of earlier releases are bound to their row and field now.
-        crate::platform::vault::reseal::upgrade_sealed(&db, &vault)
+        reseal::upgrade_sealed(&db, &vault)
             .await
             .context("cannot upgrade the sealed provider keys")?;
         let cluster = match &settings.redis.url {

@@ -34,6 +34,7 @@ use crate::platform::{
     },
     idle::IdleMap,
     plan::{Limits, PlanName},
+    time,
 };
 use window::Window;
 pub use window::{Reading, Wait};
@@ -178,8 +179,7 @@ impl RateLimits {
         match self.admit_shared(cluster, caller).await {
             Err(err) if self.local_when_down => {
                 static OUTAGE: OutageLog = OutageLog::new();
-                if let Some(held_back) = OUTAGE.due(crate::platform::time::now().timestamp_millis())
-                {
+                if let Some(held_back) = OUTAGE.due(time::now().timestamp_millis()) {
                     tracing::warn!(error = %err, held_back, "rate limits on this instance only");
                 }
                 Ok(self.admit_here(caller))

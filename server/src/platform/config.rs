@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::platform::{
     money::Credits,
+    next_url,
     plan::{Limits, PlanName},
 };
 
@@ -177,8 +178,7 @@ impl UiSettings {
     pub fn upstream_panel(&self) -> Option<UpstreamPanel> {
         let url = self.upstream_panel_url.as_deref()?;
         if url.starts_with('/') {
-            return crate::platform::next_url::local_target(url)
-                .map(|path| UpstreamPanel::ThisSite { path });
+            return next_url::local_target(url).map(|path| UpstreamPanel::ThisSite { path });
         }
         let parsed = url::Url::parse(url).ok()?;
         (matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some()).then(|| {

@@ -6,12 +6,14 @@ use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
 use anyhow::Context;
 
+use crate::platform::ids;
+
 /// The secret in `path`, created on first use.
 pub fn read_or_create(path: &Path) -> anyhow::Result<String> {
     if let Some(secret) = read(path)? {
         return Ok(secret);
     }
-    let secret = crate::platform::ids::random_hex(32);
+    let secret = ids::random_hex(32);
     write_new(path, &secret)?;
     Ok(secret)
 }

@@ -23,7 +23,7 @@ use chacha20poly1305::{
 };
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::platform::{config::Settings, secret_file};
+use crate::platform::{config::Settings, ids, secret_file};
 
 /// Values bound to their place by associated data.
 const CURRENT: &str = "v2:";
@@ -50,7 +50,7 @@ impl Vault {
 
     /// A vault with a new random key, and that key as hex.
     pub fn generate() -> anyhow::Result<(Self, SecretString)> {
-        let key = crate::platform::ids::random_hex(32);
+        let key = ids::random_hex(32);
         Ok((Self::from_hex_key(&key)?, key.into()))
     }
 

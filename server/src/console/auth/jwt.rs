@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::platform::config::Settings;
+use crate::platform::{config::Settings, secret_file};
 
 /// The claims of a Tollgate session token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,7 +43,7 @@ impl JwtKeys {
         }
         settings.ensure_data_dir()?;
         let path = settings.data_dir.join("jwt_secret");
-        let secret = crate::platform::secret_file::read_or_create(&path)?;
+        let secret = secret_file::read_or_create(&path)?;
         Ok(Self::from_secret(secret.as_bytes()))
     }
 

@@ -12,7 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    console::audit::{self, Action, Target},
+    console::{
+        audit::{self, Action, Target},
+        models::service::deployment_ids_on,
+    },
+    gateway::proxy::catalog,
     platform::{
         db,
         entity::{
@@ -133,7 +137,7 @@ impl From<provider::Model> for ProviderView {
 impl ProviderView {
     /// The view with the provider's problem, if it has one.
     pub fn checked(provider: provider::Model, vault: &Vault) -> Self {
-        let problem = crate::gateway::proxy::catalog::problem(vault, &provider);
+        let problem = catalog::problem(vault, &provider);
         Self {
             problem,
             ..Self::from(provider)
@@ -242,7 +246,7 @@ pub async fn update(
     .await?;
     txn.commit().await?;
     app.catalog.invalidate();
-    let deployments = crate::console::models::service::deployment_ids_on(&app.db, id).await?;
+    let deployments = deployment_ids_on(&app.db, id).await?;
     app.health.forget(&deployments).await;
     Ok(provider)
 }

@@ -29,7 +29,7 @@ use tokio::{
 };
 
 use super::writer::{self, UsageWriter};
-use crate::platform::{cluster::Cluster, entity::usage_record};
+use crate::platform::{cluster::Cluster, entity::usage_record, ids};
 
 /// A segment is closed (and deleted once stored) past this size.
 const SEGMENT_BYTES: u64 = 4 * 1024 * 1024;
@@ -89,7 +89,7 @@ impl Spool {
         if replayed > 0 {
             tracing::info!(rows = replayed, "replayed usage rows from the spool");
         }
-        let instance = crate::platform::ids::prefixed("spool");
+        let instance = ids::prefixed("spool");
         let segment = Segment::create(dir, &instance, 1)?;
         let (sender, receiver) = mpsc::unbounded_channel();
         let handle = Handle::current();

@@ -11,7 +11,7 @@ use rand::Rng;
 
 use crate::{
     gateway::{
-        format::{ApiFormat, ProxyError},
+        format::{ApiFormat, ProxyError, error::ErrorKind},
         proxy::{
             catalog::{Deployment, Route},
             request::{ClientRequest, UpstreamRequest},
@@ -174,7 +174,7 @@ impl Candidates {
             Some(request) => self.build_from(request.clone(), slot),
             // One slot: its body was built up front and is never asked again.
             None => Err(ProxyError::new(
-                crate::gateway::format::error::ErrorKind::Internal,
+                ErrorKind::Internal,
                 "the request was already sent",
                 self.format,
             )),

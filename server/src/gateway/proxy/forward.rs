@@ -48,9 +48,11 @@ use crate::{
             funds::{FundsError, Reserved},
         },
         holds::Short,
+        ids,
         money::format_credits,
         plan::PlanName,
         pricing::Tokens,
+        time,
     },
     state::AppState,
 };
@@ -120,7 +122,7 @@ async fn forward(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = crate::platform::ids::prefixed("req");
+    let request_id = ids::prefixed("req");
     let format = endpoint.format();
     let mut response = match effective_plan(state, &caller, format).await {
         Err(refused) => refused,
@@ -657,7 +659,7 @@ pub(super) fn send_error(err: SendError, provider: &Upstream, format: ApiFormat)
 /// Redis cannot be asked: money fails closed, the client may try again.
 fn shared_state_unavailable(err: &Unavailable, format: ApiFormat) -> ProxyError {
     static OUTAGE: OutageLog = OutageLog::new();
-    if let Some(held_back) = OUTAGE.due(crate::platform::time::now().timestamp_millis()) {
+    if let Some(held_back) = OUTAGE.due(time::now().timestamp_millis()) {
         tracing::error!(error = %err, held_back, "refusing priced requests: the shared state is unavailable");
     }
     ProxyError {
@@ -1022,7 +1024,7 @@ impl Call {
 
 /// Now, in Unix seconds, as answers date themselves.
 fn now() -> i64 {
-    crate::platform::time::now().timestamp()
+    time::now().timestamp()
 }
 
 /// A failed provider call, as the metrics count it.

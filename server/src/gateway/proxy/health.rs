@@ -29,6 +29,7 @@ use crate::platform::{
         bus::{Bus, Change},
     },
     config::ProxySettings,
+    time,
 };
 
 /// What a target may do now.
@@ -341,7 +342,7 @@ impl Health {
 
     /// Another instance cooled `target` down until `until_ms` (Unix ms).
     pub fn cooled_elsewhere(&self, target: &str, until_ms: i64) {
-        let left = until_ms - crate::platform::time::now().timestamp_millis();
+        let left = until_ms - time::now().timestamp_millis();
         let Ok(left) = u64::try_from(left) else {
             return;
         };
@@ -409,7 +410,7 @@ impl Health {
     /// Every target with a record, for the admin's view.
     pub fn reports(&self) -> HashMap<String, Report> {
         let now = Instant::now();
-        let wall = crate::platform::time::now();
+        let wall = time::now();
         self.lock()
             .iter()
             .map(|(target, record)| {
@@ -479,7 +480,7 @@ fn count_failure(record: &mut Record, now: Instant, window: Duration) -> u32 {
 
 fn outage(err: &Unavailable) {
     static OUTAGE: OutageLog = OutageLog::new();
-    if let Some(held_back) = OUTAGE.due(crate::platform::time::now().timestamp_millis()) {
+    if let Some(held_back) = OUTAGE.due(time::now().timestamp_millis()) {
         tracing::warn!(error = %err.0, held_back, "Redis is unavailable: deployment health is decided by this instance alone");
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use super::{Cluster, Unavailable};
 
+use crate::platform::time;
+
 impl Cluster {
     /// Counts a failure of `target` (`rate_limited`: a 429, which cools it
     /// down at once for `cool_for`); the end of the cooldown it started,
@@ -27,7 +29,7 @@ impl Cluster {
             .key(self.key("hc", target))
             .key(self.key("hf", target))
             .key(self.key("ht", target))
-            .arg(crate::platform::time::now().timestamp_millis())
+            .arg(time::now().timestamp_millis())
             .arg(if rate_limited { "rate" } else { "fail" })
             .arg(millis(cool_for))
             .arg(failures)

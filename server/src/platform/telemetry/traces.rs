@@ -27,7 +27,10 @@ use opentelemetry_sdk::{
     trace::{SdkTracer, SdkTracerProvider},
 };
 
-use crate::platform::entity::{provider::ProviderKind, usage_record};
+use crate::platform::{
+    entity::{provider::ProviderKind, usage_record},
+    http_client,
+};
 
 /// What the service is called when `OTEL_SERVICE_NAME` does not say.
 const SERVICE_NAME: &str = "tollgate";
@@ -190,7 +193,7 @@ struct OnRuntime {
 
 impl OnRuntime {
     fn new() -> anyhow::Result<Self> {
-        let http = crate::platform::http_client::builder()
+        let http = http_client::builder()
             .timeout(EXPORT_TIMEOUT)
             .build()
             .context("cannot build the OTLP exporter's HTTP client")?;
