@@ -88,18 +88,6 @@ pub fn admin() -> Result<(AppState, CurrentUser), AppError> {
     Ok((state()?, admin))
 }
 
-/// A server view (`Serialize`, as the REST API sends it) as the UI's type.
-pub fn reshape<T: serde::Serialize, D: serde::de::DeserializeOwned>(
-    view: T,
-) -> Result<D, AppError> {
-    serde_json::to_value(view)
-        .and_then(serde_json::from_value)
-        .map_err(|err| {
-            tracing::error!(error = %err, "an API answer does not fit the UI's type");
-            AppError::Internal
-        })
-}
-
 /// One of the contract's values from its wire name (`"openai"`, `"pro"`),
 /// as a form sends it; 400 naming `field` otherwise.
 pub fn wire_name<T: std::str::FromStr>(field: &str, name: &str) -> Result<T, AppError> {

@@ -1,10 +1,22 @@
-//! The values the server and the web UI share: the contract's roles, plans,
-//! statuses, kinds and sources, each with its one wire name. The server
-//! stores them (SeaORM) and describes them (OpenAPI) with the `server`
-//! feature; the web UI compiles this crate to WASM with serde alone, so a
-//! value renamed here is renamed on both sides, checked by the compiler.
+//! What the server and the web UI share: the contract's values (roles,
+//! plans, statuses, kinds and sources, each with its one wire name) and the
+//! views the admin pages show, which the REST API sends as they are. The
+//! server stores the values (SeaORM) and describes both (OpenAPI) with the
+//! `server` feature; the web UI compiles this crate to WASM with serde
+//! alone, so a field or value renamed here is renamed on both sides, checked
+//! by the compiler.
+
+pub mod catalog;
+pub mod credits;
+pub mod entitlements;
+pub mod insights;
+pub mod invitations;
+pub mod live;
+mod time;
 
 use std::{fmt, str::FromStr};
+
+pub use time::Timestamp;
 
 #[cfg(feature = "server")]
 use sea_orm::entity::prelude::*;

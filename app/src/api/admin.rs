@@ -1,7 +1,8 @@
 //! Admin-only server functions. They call the same service functions as
 //! the REST API's handlers, with typed inputs, so a page and `curl` go
 //! through the same validation and side effects (audit, caches); the
-//! answers reach the browser as the UI's types ([`crate::ssr::reshape`]).
+//! answers are the views the REST API sends (`contract`), or types made
+//! for one page (`crate::dto::admin`).
 
 pub mod catalog;
 pub mod grants;

@@ -3,6 +3,7 @@
 //! `/api/admin/live/ws`, as `REALTIME_MODE` says. Each event reaches the
 //! page read into its type; the connection closes when the page goes.
 
+use contract::live::{ActiveUsers, PerformanceTick, SystemStatus};
 use serde::Deserialize;
 
 /// One event of the live telemetry. Over the WebSocket it comes as
@@ -10,34 +11,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum LiveEvent {
-    ActiveUsers(ActiveNow),
-    PerformanceTick(Tick),
-    SystemStatus(Status),
+    ActiveUsers(ActiveUsers),
+    PerformanceTick(PerformanceTick),
+    SystemStatus(SystemStatus),
     Heartbeat,
-}
-
-/// `active_users`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ActiveNow {
-    pub count: u64,
-    pub timestamp: String,
-}
-
-/// `performance_tick`: the last 24 hours' average response and errors.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Tick {
-    pub avg_response_ms: i64,
-    pub error_rate_pct: f64,
-    pub timestamp: String,
-}
-
-/// `system_status`: `green`, `yellow` or `red` each.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Status {
-    pub api: String,
-    pub db: String,
-    pub timestamp: String,
 }
 
 impl LiveEvent {
@@ -174,13 +151,17 @@ mod tests {
     fn websocket_messages_and_server_sent_events_read_alike() {
         let message = r#"{"event":"performance_tick","data":{"avgResponseMs":183,"errorRatePct":0.7,"timestamp":"2026-11-25T10:00:00Z"}}"#;
         let read: LiveEvent = serde_json::from_str(message).unwrap();
-        let tick = Tick {
-            avg_response_ms: 183,
-            error_rate_pct: 0.7,
-            timestamp: "2026-11-25T10:00:00Z".into(),
-        };
-        assert_eq!(read, LiveEvent::PerformanceTick(tick.clone()));
         let data = r#"{"avgResponseMs":183,"errorRatePct":0.7,"timestamp":"2026-11-25T10:00:00Z"}"#;
+        let tick: PerformanceTick = serde_json::from_str(data).unwrap();
+        assert_eq!(
+            (
+                tick.avg_response_ms,
+                tick.error_rate_pct,
+                tick.timestamp.as_str()
+            ),
+            (183, 0.7, "2026-11-25T10:00:00Z")
+        );
+        assert_eq!(read, LiveEvent::PerformanceTick(tick.clone()));
         assert_eq!(
             LiveEvent::from_sse("performance_tick", data),
             Some(LiveEvent::PerformanceTick(tick))

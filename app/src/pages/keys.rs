@@ -82,6 +82,21 @@ pub fn KeysPage() -> impl IntoView {
         }
     };
     let pending = move || create.pending().get() || update.pending().get();
+    // A limit the key may have: a number typed in, empty for none.
+    let optional = move |id: &'static str,
+                         label: &'static str,
+                         inputmode: &'static str,
+                         pattern: &'static str,
+                         placeholder: &'static str,
+                         get: fn(&KeyDraft) -> String,
+                         apply: fn(&mut KeyDraft, String)| {
+        view! {
+            <label>
+                <span>{label}</span>
+                <input id=id inputmode=inputmode pattern=pattern placeholder=placeholder prop:value=text(get) on:input=set(apply) />
+            </label>
+        }
+    };
 
     view! {
         <Title text="API keys — Tollgate" />
@@ -145,17 +160,7 @@ pub fn KeysPage() -> impl IntoView {
                     </Suspense>
                 </fieldset>
                 <div class="form-grid">
-                    <label>
-                        <span>"Spending quota in credits (optional)"</span>
-                        <input
-                            id="key-quota"
-                            inputmode="decimal"
-                            pattern="[0-9]*([.][0-9]{1,6})?"
-                            placeholder="e.g. 25"
-                            prop:value=text(|d| d.quota_credits.clone())
-                            on:input=set(|d, v| d.quota_credits = v)
-                        />
-                    </label>
+                    {optional("key-quota", "Spending quota in credits (optional)", "decimal", "[0-9]*([.][0-9]{1,6})?", "e.g. 25", |d| d.quota_credits.clone(), |d, v| d.quota_credits = v)}
                     <label>
                         <span>"Expires on (optional)"</span>
                         <input
@@ -165,28 +170,8 @@ pub fn KeysPage() -> impl IntoView {
                             on:input=set(|d, v| d.expires_on = v)
                         />
                     </label>
-                    <label>
-                        <span>"Requests per minute (optional)"</span>
-                        <input
-                            id="key-rpm"
-                            inputmode="numeric"
-                            pattern="[0-9]*"
-                            placeholder="your plan's limit"
-                            prop:value=text(|d| d.requests_per_minute.clone())
-                            on:input=set(|d, v| d.requests_per_minute = v)
-                        />
-                    </label>
-                    <label>
-                        <span>"Tokens per minute (optional)"</span>
-                        <input
-                            id="key-tpm"
-                            inputmode="numeric"
-                            pattern="[0-9]*"
-                            placeholder="your plan's limit"
-                            prop:value=text(|d| d.tokens_per_minute.clone())
-                            on:input=set(|d, v| d.tokens_per_minute = v)
-                        />
-                    </label>
+                    {optional("key-rpm", "Requests per minute (optional)", "numeric", "[0-9]*", "your plan's limit", |d| d.requests_per_minute.clone(), |d, v| d.requests_per_minute = v)}
+                    {optional("key-tpm", "Tokens per minute (optional)", "numeric", "[0-9]*", "your plan's limit", |d| d.tokens_per_minute.clone(), |d, v| d.tokens_per_minute = v)}
                 </div>
                 <p class="hint">"Your plan's limits always apply too; a key's own limits can only be tighter in effect."</p>
                 {move || form_error().map(|error| view! { <ErrorMessage error /> })}

@@ -4,16 +4,18 @@
 
 pub mod days;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
+use contract::Timestamp;
 
 /// The current time, truncated to milliseconds.
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
 
-/// `2025-10-28T12:34:56.789Z`, the format every API response uses.
+/// `2025-10-28T12:34:56.789Z`, the format every API response uses (the
+/// contract's [`Timestamp`] writes it).
 pub fn iso(at: &DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    Timestamp::from(*at).into()
 }
 
 /// Serde helpers for timestamp fields in API responses.

@@ -4,21 +4,22 @@
 
 use leptos::{prelude::*, server_fn::codec::Json};
 
+use contract::catalog::{ModelView, ProviderView};
+
 use crate::{
-    dto::admin::{ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+    dto::admin::{ModelForm, ProviderForm},
     error::AppError,
 };
 
 #[server(prefix = "/rpc", endpoint = "admin_providers")]
-pub async fn list_providers() -> Result<Vec<ProviderInfo>, AppError> {
-    use server::console::providers::service::{self, ProviderView};
+pub async fn list_providers() -> Result<Vec<ProviderView>, AppError> {
+    use server::console::providers::service;
     let (state, _) = crate::ssr::admin()?;
-    let providers: Vec<ProviderView> = service::list(&state.db)
+    Ok(service::list(&state.db)
         .await?
         .into_iter()
-        .map(|provider| ProviderView::checked(provider, &state.vault))
-        .collect();
-    crate::ssr::reshape(providers)
+        .map(|provider| service::view(provider, &state.vault))
+        .collect())
 }
 
 /// Creates a provider (`id` empty) or changes one. Upstream keys are
@@ -62,15 +63,14 @@ pub async fn delete_provider(id: String) -> Result<(), AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_models")]
-pub async fn list_models() -> Result<Vec<ModelInfo>, AppError> {
-    use server::console::models::service::{self, ModelView};
+pub async fn list_models() -> Result<Vec<ModelView>, AppError> {
+    use server::console::models::service;
     let (state, _) = crate::ssr::admin()?;
-    let models: Vec<ModelView> = service::list(&state.db)
+    Ok(service::list(&state.db)
         .await?
         .into_iter()
-        .map(|model| ModelView::from(model).with_health(&state.health))
-        .collect();
-    crate::ssr::reshape(models)
+        .map(|model| service::view(model, &state.health))
+        .collect())
 }
 
 /// Creates a model (`id` empty) or changes one.

@@ -3,10 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::{
-    dto::admin::{GrantInfo, GrantedCredits},
-    error::AppError,
-};
+use contract::entitlements::GrantView;
+
+use crate::{dto::admin::GrantedCredits, error::AppError};
 
 /// The label every entitlement grant carries: the plan it gives.
 pub const LIFETIME_LABEL: &str = "Pro — Lifetime";
@@ -40,14 +39,14 @@ pub async fn grant_credits(
 /// Grants, newest first; `user_id` and `active` (`true`, `false`) filter
 /// when not empty.
 #[server(prefix = "/rpc", endpoint = "admin_grants")]
-pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantInfo>, AppError> {
+pub async fn list_grants(user_id: String, active: String) -> Result<Vec<GrantView>, AppError> {
     use server::console::entitlements::service::{self, GrantFilter};
     let (state, _) = crate::ssr::admin()?;
     let filter = GrantFilter {
         user_id: Some(user_id).filter(|u| !u.is_empty()),
         active: Some(active).filter(|a| !a.is_empty()),
     };
-    crate::ssr::reshape(service::list(&state.db, filter).await?)
+    Ok(service::list(&state.db, filter).await?)
 }
 
 /// Gives the user "Pro — Lifetime"; `source` is `beta_comp`,

@@ -3,18 +3,20 @@
 
 use leptos::prelude::*;
 
+// By module: the server functions' own argument types take the names
+// `Overview`, `LlmUsage` and `PlatformStats`.
+use contract::insights;
+
 use crate::{
-    dto::admin::{
-        ActiveUserInfo, AdminSettingsInfo, AuditPageInfo, LlmUsageInfo, OverviewInfo, PlatformInfo,
-    },
+    dto::admin::{AdminSettingsInfo, AuditPageInfo},
     error::AppError,
 };
 
 /// The overview's figures (`GET /api/admin/stats/overview`).
 #[server(prefix = "/rpc", endpoint = "admin_overview")]
-pub async fn overview() -> Result<OverviewInfo, AppError> {
+pub async fn overview() -> Result<insights::Overview, AppError> {
     let (state, _) = crate::ssr::admin()?;
-    crate::ssr::reshape(server::console::live::overview::overview(&state.db).await?)
+    Ok(server::console::live::overview::overview(&state.db).await?)
 }
 
 /// The live mode and the upstream panel's address.
@@ -39,38 +41,37 @@ pub async fn admin_settings() -> Result<AdminSettingsInfo, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_active_users")]
-pub async fn active_users() -> Result<Vec<ActiveUserInfo>, AppError> {
+pub async fn active_users() -> Result<Vec<insights::ActiveUser>, AppError> {
     use server::console::analytics::active;
     let (state, _) = crate::ssr::admin()?;
     let now = server::platform::time::now();
-    let users =
-        active::active_users(&state.db, &state.presence, active::DEFAULT_LIMIT, now).await?;
-    crate::ssr::reshape(users)
+    Ok(active::active_users(&state.db, &state.presence, active::DEFAULT_LIMIT, now).await?)
 }
 
 /// Requests per user and model over `from`..`to` (empty: the contract's
 /// default range), one model or all.
 #[server(prefix = "/rpc", endpoint = "admin_llm_usage")]
-pub async fn llm_usage(from: String, to: String, model: String) -> Result<LlmUsageInfo, AppError> {
+pub async fn llm_usage(
+    from: String,
+    to: String,
+    model: String,
+) -> Result<insights::LlmUsage, AppError> {
     let (state, _) = crate::ssr::admin()?;
     let query = range(from, to, model);
     let range = query.range(server::platform::time::now().date_naive())?;
-    let usage = server::console::analytics::llm_usage::llm_usage(
+    Ok(server::console::analytics::llm_usage::llm_usage(
         &state.db,
         &range,
         query.model().as_deref(),
     )
-    .await?;
-    crate::ssr::reshape(usage)
+    .await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin_platform_stats")]
-pub async fn platform_stats(from: String, to: String) -> Result<PlatformInfo, AppError> {
+pub async fn platform_stats(from: String, to: String) -> Result<insights::PlatformStats, AppError> {
     let (state, _) = crate::ssr::admin()?;
     let range = range(from, to, String::new()).range(server::platform::time::now().date_naive())?;
-    crate::ssr::reshape(
-        server::console::analytics::platform::platform_stats(&state.db, &range).await?,
-    )
+    Ok(server::console::analytics::platform::platform_stats(&state.db, &range).await?)
 }
 
 /// One page of the audit log, optionally one action (`user.update`, …).

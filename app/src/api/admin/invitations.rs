@@ -3,16 +3,15 @@
 
 use leptos::prelude::*;
 
-use crate::{
-    dto::admin::{CreatedInvitation, InvitationInfo},
-    error::AppError,
-};
+use contract::invitations::InvitationView;
+
+use crate::{dto::admin::CreatedInvitation, error::AppError};
 
 /// Every invitation, newest first.
 #[server(prefix = "/rpc", endpoint = "admin_invitations")]
-pub async fn list_invitations() -> Result<Vec<InvitationInfo>, AppError> {
+pub async fn list_invitations() -> Result<Vec<InvitationView>, AppError> {
     let (state, _) = crate::ssr::admin()?;
-    crate::ssr::reshape(server::console::invitations::service::list(&state.db).await?)
+    Ok(server::console::invitations::service::list(&state.db).await?)
 }
 
 /// Creates an invitation: `email` (empty: anyone), `days` until it
@@ -25,7 +24,7 @@ pub async fn create_invitation(
     max_uses: String,
     note: String,
 ) -> Result<CreatedInvitation, AppError> {
-    use server::console::invitations::service::{self, InvitationView, NewInvitation};
+    use server::console::invitations::service::{self, NewInvitation};
     let (state, admin) = crate::ssr::admin()?;
     let number = |field: &str, text: &str| -> Result<Option<i64>, AppError> {
         let text = text.trim();
@@ -57,10 +56,7 @@ pub async fn create_invitation(
     };
     let created = service::create(&state.db, &admin.user.id, new).await?;
     Ok(CreatedInvitation {
-        invitation: crate::ssr::reshape(InvitationView::at(
-            created.invitation,
-            server::platform::time::now(),
-        ))?,
+        invitation: service::view(created.invitation, server::platform::time::now()),
         code: created.code,
     })
 }

@@ -112,13 +112,12 @@ pub async fn user_detail(id: String) -> Result<UserDetailInfo, AppError> {
     let keys = server::console::keys::service::list(&state.db, &id).await?;
     let granted = grants::list(&state.db, filter).await?;
     let usage = report::report(&state.db, &id, &usage, today).await?;
-    let entries: Vec<EntryView> = history.entries.into_iter().map(EntryView::from).collect();
     Ok(UserDetailInfo {
         effective_plan: plan.plan,
         balance_credits: server::platform::money::format_credits(history.balance),
         keys: keys.into_iter().map(Into::into).collect(),
-        grants: crate::ssr::reshape(granted)?,
-        entries: crate::ssr::reshape(entries)?,
+        grants: granted,
+        entries: history.entries.into_iter().map(EntryView::from).collect(),
         requests_30d: usage.totals.requests,
         tokens_30d: usage.totals.input_tokens + usage.totals.output_tokens,
         spent_30d_credits: usage.totals.charged_credits,

@@ -3,6 +3,7 @@
 //! per model, credits, top users, errors) over a date range and model kept
 //! in the URL; the per-user rollup as CSV.
 
+use contract::insights::{LlmUsage, PlatformStats};
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
@@ -14,7 +15,6 @@ use crate::{
         error_view::page_error,
         skeleton::{Skeleton, SkeletonStats},
     },
-    dto::admin::{LlmUsageInfo, PlatformInfo},
     format::{count, credits, exact_time, short_date, thousands},
     pages::admin::AdminNav,
     query::query_string,
@@ -78,7 +78,7 @@ pub fn AdminAnalyticsPage() -> impl IntoView {
 }
 
 #[component]
-fn Figures(usage: LlmUsageInfo, platform: PlatformInfo) -> impl IntoView {
+fn Figures(usage: LlmUsage, platform: PlatformStats) -> impl IntoView {
     view! {
         <p class="muted" id="analytics-range">{format!("{} to {}", platform.from, platform.to)}</p>
         <div class="stats">
@@ -107,7 +107,7 @@ fn Figures(usage: LlmUsageInfo, platform: PlatformInfo) -> impl IntoView {
 }
 
 #[component]
-fn ByUser(usage: LlmUsageInfo) -> impl IntoView {
+fn ByUser(usage: LlmUsage) -> impl IntoView {
     view! {
         <section class="section">
             <h2>"Requests by user and model"</h2>
@@ -137,7 +137,7 @@ fn ByUser(usage: LlmUsageInfo) -> impl IntoView {
 }
 
 #[component]
-fn TopUsers(platform: PlatformInfo) -> impl IntoView {
+fn TopUsers(platform: PlatformStats) -> impl IntoView {
     view! {
         <section class="section">
             <h2>"Top users by spend"</h2>
@@ -159,7 +159,7 @@ fn TopUsers(platform: PlatformInfo) -> impl IntoView {
     }
 }
 
-fn sparkline(usage: &LlmUsageInfo) -> Vec<Point> {
+fn sparkline(usage: &LlmUsage) -> Vec<Point> {
     let line = &usage.sparkline;
     line.dates
         .iter()
@@ -172,12 +172,12 @@ fn sparkline(usage: &LlmUsageInfo) -> Vec<Point> {
         .collect()
 }
 
-fn tokens(platform: &PlatformInfo) -> Vec<Point> {
+fn tokens(platform: &PlatformStats) -> Vec<Point> {
     platform
         .usage_per_day
         .iter()
         .map(|day| {
-            let tokens = day.input_tokens + day.output_tokens;
+            let tokens = day.totals.input_tokens + day.totals.output_tokens;
             Point {
                 label: short_date(&day.date),
                 detail: format!("{}: {}", day.date, count(tokens, "token", "tokens")),
@@ -187,7 +187,7 @@ fn tokens(platform: &PlatformInfo) -> Vec<Point> {
         .collect()
 }
 
-fn errors(platform: &PlatformInfo) -> Vec<Point> {
+fn errors(platform: &PlatformStats) -> Vec<Point> {
     platform
         .usage_per_day
         .iter()
@@ -196,26 +196,26 @@ fn errors(platform: &PlatformInfo) -> Vec<Point> {
             detail: format!(
                 "{}: {} of {}",
                 day.date,
-                count(day.errors, "error", "errors"),
-                thousands(day.requests)
+                count(day.totals.errors, "error", "errors"),
+                thousands(day.totals.requests)
             ),
-            value: day.errors as f64,
+            value: day.totals.errors as f64,
         })
         .collect()
 }
 
-fn models(platform: &PlatformInfo) -> Vec<Category> {
+fn models(platform: &PlatformStats) -> Vec<Category> {
     platform
         .models
         .iter()
         .map(|model| Category {
             label: model.model.clone(),
-            value: model.requests as f64,
-            shown: thousands(model.requests),
+            value: model.totals.requests as f64,
+            shown: thousands(model.totals.requests),
             detail: format!(
                 "{}: {}, {} credits",
                 model.model,
-                count(model.requests, "request", "requests"),
+                count(model.totals.requests, "request", "requests"),
                 credits(&model.cost_credits)
             ),
         })

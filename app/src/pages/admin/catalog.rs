@@ -2,6 +2,10 @@
 //! Create, edit, disable; model prices are shown and entered in credits per
 //! million tokens; provider keys are write-only (never shown again).
 
+use contract::{
+    Timestamp,
+    catalog::{DeploymentHealth, HealthStatus, ModelView, ProviderView},
+};
 use leptos::{either::Either, ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 
@@ -17,8 +21,9 @@ use crate::{
     },
     dto::{
         PlanName, ProviderKind,
-        admin::{DeploymentForm, HealthInfo, ModelForm, ModelInfo, ProviderForm, ProviderInfo},
+        admin::{DeploymentForm, ModelForm, ProviderForm},
     },
+    error::AppError,
     format::credits,
     pages::admin::AdminNav,
 };
@@ -60,14 +65,7 @@ pub fn AdminCatalogPage() -> impl IntoView {
         |_| list_models(),
     );
     // The row being edited (its id), or a new one (empty).
-    let provider_edit = RwSignal::new((
-        String::new(),
-        ProviderForm {
-            kind: "openai".into(),
-            enabled: true,
-            ..Default::default()
-        },
-    ));
+    let provider_edit = RwSignal::new((String::new(), blank_provider()));
     let model_edit = RwSignal::new((
         String::new(),
         ModelForm {
@@ -105,7 +103,7 @@ pub fn AdminCatalogPage() -> impl IntoView {
 
 #[component]
 fn ProviderTable(
-    providers: Vec<ProviderInfo>,
+    providers: Vec<ProviderView>,
     edit: RwSignal<(String, ProviderForm)>,
     save: ServerAction<SaveProvider>,
     delete: ServerAction<DeleteProvider>,
@@ -128,8 +126,6 @@ fn ProviderTable(
                             api_key: String::new(),
                             enabled: provider.enabled,
                         };
-                        let id = provider.id.clone();
-                        let (edit_form, toggle_form, edit_id, toggle_id, delete_id) = (form.clone(), form, id.clone(), id.clone(), id);
                         let name = provider.name.clone();
                         view! {
                             <tr data-provider=provider.name.clone()>
@@ -144,18 +140,14 @@ fn ProviderTable(
                                     })}
                                 </td>
                                 <RowActions
-                                    enabled=provider.enabled
+                                    id=provider.id.clone()
+                                    toggled=ProviderForm { enabled: !form.enabled, ..form.clone() }
+                                    form
                                     managed_by=provider.managed_by.clone()
                                     question=format!("Delete the provider {name}? Only a provider without models can be deleted.")
-                                    on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
-                                    on_toggle=move || {
-                                        let mut form = toggle_form.clone();
-                                        form.enabled = !form.enabled;
-                                        save.dispatch(SaveProvider { id: toggle_id.clone(), form });
-                                    }
-                                    on_delete=move || {
-                                        delete.dispatch(DeleteProvider { id: delete_id.clone() });
-                                    }
+                                    edit
+                                    save=Callback::new(move |(id, form)| { save.dispatch(SaveProvider { id, form }); })
+                                    delete=Callback::new(move |id| { delete.dispatch(DeleteProvider { id }); })
                                 />
                             </tr>
                         }
@@ -171,26 +163,9 @@ fn ProviderEditor(
     edit: RwSignal<(String, ProviderForm)>,
     save: ServerAction<SaveProvider>,
 ) -> impl IntoView {
-    let editing = move || !edit.with(|(id, _)| id.is_empty());
-    let field = move |get: fn(&ProviderForm) -> String| move || edit.with(|(_, form)| get(form));
-    let set = move |apply: fn(&mut ProviderForm, String)| {
-        move |ev: leptos::ev::Event| {
-            let value = event_target_value(&ev);
-            edit.update(|(_, form)| apply(form, value));
-        }
-    };
-    Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            edit.set((
-                String::new(),
-                ProviderForm {
-                    kind: "openai".into(),
-                    enabled: true,
-                    ..Default::default()
-                },
-            ));
-        }
-    });
+    let draft = Draft(edit);
+    let editing = draft.editing();
+    draft.reset_when_saved(save.value(), blank_provider);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let (id, form) = edit.get();
@@ -201,39 +176,30 @@ fn ProviderEditor(
             <h3>{move || if editing() { "Edit provider" } else { "Add a provider" }}</h3>
             <div class="form-grid">
                 <label><span>"Name"</span>
-                    <input id="provider-name" required maxlength="100" prop:value=field(|f| f.name.clone()) on:input=set(|f, v| f.name = v) />
+                    <input id="provider-name" required maxlength="100" prop:value=draft.field(|f| f.name.clone()) on:input=draft.set(|f, v| f.name = v) />
                 </label>
                 <label><span>"Kind"</span>
-                    <select id="provider-kind" disabled=editing prop:value=field(|f| f.kind.clone()) on:change=set(|f, v| f.kind = v)>
+                    <select id="provider-kind" disabled=editing prop:value=draft.field(|f| f.kind.clone()) on:change=draft.set(|f, v| f.kind = v)>
                         {PROVIDER_KINDS.map(|kind| kind.as_str()).map(|kind| view! { <option value=kind>{kind}</option> })}
                     </select>
                 </label>
                 <label><span>"Base URL"</span>
-                    <input id="provider-base-url" required placeholder="https://api.openai.com/v1" prop:value=field(|f| f.base_url.clone()) on:input=set(|f, v| f.base_url = v) />
+                    <input id="provider-base-url" required placeholder="https://api.openai.com/v1" prop:value=draft.field(|f| f.base_url.clone()) on:input=draft.set(|f, v| f.base_url = v) />
                 </label>
                 <label><span>{move || if editing() { "New API key (empty keeps the stored ones)" } else { "API key" }}</span>
-                    <input id="provider-key" type="password" autocomplete="off" prop:value=field(|f| f.api_key.clone()) on:input=set(|f, v| f.api_key = v) />
+                    <input id="provider-key" type="password" autocomplete="off" prop:value=draft.field(|f| f.api_key.clone()) on:input=draft.set(|f, v| f.api_key = v) />
                 </label>
             </div>
             <p class="hint">"Keys are encrypted at rest and never shown again."</p>
-            {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-            <div class="actions">
-                <button type="submit" class="btn btn-primary" disabled=save.pending()>{move || if editing() { "Save provider" } else { "Add provider" }}</button>
-                <Show when=editing>
-                    <button type="button" class="btn" on:click=move |_| {
-                        save.value().set(None);
-                        edit.set((String::new(), ProviderForm { kind: "openai".into(), enabled: true, ..Default::default() }));
-                    }>"Cancel"</button>
-                </Show>
-            </div>
+            <EditorActions noun="provider" draft saved=save.value() pending=save.pending() blank=Callback::new(|()| blank_provider()) />
         </form>
     }
 }
 
 #[component]
 fn ModelTable(
-    models: Vec<ModelInfo>,
-    providers: Vec<ProviderInfo>,
+    models: Vec<ModelView>,
+    providers: Vec<ProviderView>,
     edit: RwSignal<(String, ModelForm)>,
     save: ServerAction<SaveModel>,
     delete: ServerAction<DeleteModel>,
@@ -284,8 +250,6 @@ fn ModelTable(
                             plans: model.plans.iter().map(ToString::to_string).collect(),
                             enabled: model.enabled,
                         };
-                        let (edit_form, toggle_form) = (form.clone(), form);
-                        let (edit_id, toggle_id, delete_id) = (model.id.clone(), model.id.clone(), model.id.clone());
                         let name = model.public_name.clone();
                         view! {
                             <tr data-model=model.public_name.clone()>
@@ -315,18 +279,14 @@ fn ModelTable(
                                 <td>{if model.plans.is_empty() { "all".to_owned() } else { model.plans.iter().map(|plan| plan.as_str()).collect::<Vec<_>>().join(", ") }}</td>
                                 <td>{state_badge(model.enabled)}</td>
                                 <RowActions
-                                    enabled=model.enabled
+                                    id=model.id.clone()
+                                    toggled=ModelForm { enabled: !form.enabled, ..form.clone() }
+                                    form
                                     managed_by=model.managed_by.clone()
                                     question=format!("Delete {name}? With usage on record it is disabled instead.")
-                                    on_edit=move || edit.set((edit_id.clone(), edit_form.clone()))
-                                    on_toggle=move || {
-                                        let mut form = toggle_form.clone();
-                                        form.enabled = !form.enabled;
-                                        save.dispatch(SaveModel { id: toggle_id.clone(), form });
-                                    }
-                                    on_delete=move || {
-                                        delete.dispatch(DeleteModel { id: delete_id.clone() });
-                                    }
+                                    edit
+                                    save=Callback::new(move |(id, form)| { save.dispatch(SaveModel { id, form }); })
+                                    delete=Callback::new(move |id| { delete.dispatch(DeleteModel { id }); })
                                 />
                             </tr>
                         }
@@ -340,17 +300,11 @@ fn ModelTable(
 #[component]
 fn ModelEditor(
     edit: RwSignal<(String, ModelForm)>,
-    providers: Vec<ProviderInfo>,
+    providers: Vec<ProviderView>,
     save: ServerAction<SaveModel>,
 ) -> impl IntoView {
-    let editing = move || !edit.with(|(id, _)| id.is_empty());
-    let field = move |get: fn(&ModelForm) -> String| move || edit.with(|(_, form)| get(form));
-    let set = move |apply: fn(&mut ModelForm, String)| {
-        move |ev: leptos::ev::Event| {
-            let value = event_target_value(&ev);
-            edit.update(|(_, form)| apply(form, value));
-        }
-    };
+    let draft = Draft(edit);
+    let editing = draft.editing();
     // New models go to the first enabled provider unless the admin picks another.
     let first_provider = providers
         .iter()
@@ -403,12 +357,7 @@ fn ModelEditor(
         }
     };
     let provider_options = providers.clone();
-    let after_save = fresh.clone();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            edit.set((String::new(), after_save()));
-        }
-    });
+    draft.reset_when_saved(save.value(), fresh.clone());
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let (id, form) = edit.get();
@@ -420,7 +369,7 @@ fn ModelEditor(
                       apply: fn(&mut ModelForm, String)| {
         view! {
             <label><span>{label}</span>
-                <input id=id inputmode="decimal" pattern="[0-9]*([.][0-9]{1,6})?" placeholder="0" prop:value=field(get) on:input=set(apply) />
+                <input id=id inputmode="decimal" pattern="[0-9]*([.][0-9]{1,6})?" placeholder="0" prop:value=draft.field(get) on:input=draft.set(apply) />
             </label>
         }
     };
@@ -429,17 +378,17 @@ fn ModelEditor(
             <h3>{move || if editing() { "Edit model" } else { "Add a model" }}</h3>
             <div class="form-grid">
                 <label><span>"Public name (what users call)"</span>
-                    <input id="model-public-name" required maxlength="100" placeholder="gpt-4o" prop:value=field(|f| f.public_name.clone()) on:input=set(|f, v| f.public_name = v) />
+                    <input id="model-public-name" required maxlength="100" placeholder="gpt-4o" prop:value=draft.field(|f| f.public_name.clone()) on:input=draft.set(|f, v| f.public_name = v) />
                 </label>
                 <label><span>"Fallback models, in order (comma-separated)"</span>
-                    <input id="model-fallbacks" placeholder="gpt-4o-mini, claude-haiku" prop:value=field(|f| f.fallbacks.clone()) on:input=set(|f, v| f.fallbacks = v) />
+                    <input id="model-fallbacks" placeholder="gpt-4o-mini, claude-haiku" prop:value=draft.field(|f| f.fallbacks.clone()) on:input=draft.set(|f, v| f.fallbacks = v) />
                 </label>
                 {price("model-input-price", "Input, credits per million tokens", |f| f.input_price.clone(), |f, v| f.input_price = v)}
                 {price("model-output-price", "Output, credits per million tokens", |f| f.output_price.clone(), |f, v| f.output_price = v)}
                 {price("model-cache-read-price", "Cache read, credits per million", |f| f.cache_read_price.clone(), |f, v| f.cache_read_price = v)}
                 {price("model-cache-write-price", "Cache write, credits per million", |f| f.cache_write_price.clone(), |f, v| f.cache_write_price = v)}
                 <label><span>"Max output tokens (empty: the default)"</span>
-                    <input id="model-max-output" inputmode="numeric" placeholder="131072" prop:value=field(|f| f.max_output_tokens.clone()) on:input=set(|f, v| f.max_output_tokens = v) />
+                    <input id="model-max-output" inputmode="numeric" placeholder="131072" prop:value=draft.field(|f| f.max_output_tokens.clone()) on:input=draft.set(|f, v| f.max_output_tokens = v) />
                 </label>
             </div>
             <fieldset class="deployments" id="model-deployments">
@@ -495,35 +444,30 @@ fn ModelEditor(
                     </label>
                 })}
             </fieldset>
-            {move || save.value().get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
-            <div class="actions">
-                <button type="submit" class="btn btn-primary" disabled=save.pending()>{move || if editing() { "Save model" } else { "Add model" }}</button>
-                <Show when=editing>
-                    <button type="button" class="btn" on:click={
-                        let fresh = fresh.clone();
-                        move |_| {
-                            save.value().set(None);
-                            edit.set((String::new(), fresh()));
-                        }
-                    }>"Cancel"</button>
-                </Show>
-            </div>
+            <EditorActions noun="model" draft saved=save.value() pending=save.pending() blank=Callback::new(move |()| fresh()) />
         </form>
     }
 }
 
-/// Edit, Disable (or Enable) and Delete, the last after confirming.
+/// Edit, Disable (or Enable) and Delete, the last after confirming: `form`
+/// is the row as its editor shows it, `toggled` the same with the other
+/// state.
 #[component]
-fn RowActions(
-    enabled: bool,
+fn RowActions<F>(
+    id: String,
+    form: F,
+    toggled: F,
     /// The catalog file that declares the row: no actions here, only where
     /// to change it.
     managed_by: Option<String>,
     question: String,
-    on_edit: impl Fn() + 'static,
-    on_toggle: impl Fn() + 'static,
-    on_delete: impl Fn() + 'static,
-) -> impl IntoView {
+    edit: RwSignal<(String, F)>,
+    save: Callback<(String, F)>,
+    delete: Callback<String>,
+) -> impl IntoView
+where
+    F: Toggle + Clone + Send + Sync + 'static,
+{
     if let Some(source) = managed_by {
         let title = format!(
             "Declared in the catalog file {source}: change it there and run `tollgate config apply` (or restart)."
@@ -534,10 +478,12 @@ fn RowActions(
             </td>
         });
     }
+    let enabled = form.enabled();
+    let (edit_id, toggle_id) = (id.clone(), id.clone());
     Either::Right(view! {
         <td class="row-actions">
-            <button type="button" class="btn" on:click=move |_| on_edit()>"Edit"</button>
-            <button type="button" class="btn" on:click=move |_| on_toggle()>
+            <button type="button" class="btn" on:click=move |_| edit.set((edit_id.clone(), form.clone()))>"Edit"</button>
+            <button type="button" class="btn" on:click=move |_| save.run((toggle_id.clone(), toggled.clone()))>
                 {if enabled { "Disable" } else { "Enable" }}
             </button>
             <button
@@ -545,7 +491,7 @@ fn RowActions(
                 class="btn btn-danger"
                 on:click=move |_| {
                     if confirm(&question) {
-                        on_delete();
+                        delete.run(id.clone());
                     }
                 }
             >
@@ -555,47 +501,148 @@ fn RowActions(
     })
 }
 
+/// A form whose row can be enabled and disabled.
+trait Toggle {
+    fn enabled(&self) -> bool;
+}
+
+impl Toggle for ProviderForm {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+impl Toggle for ModelForm {
+    fn enabled(&self) -> bool {
+        self.enabled
+    }
+}
+
+/// A catalog row being edited (its id) or a new one (an empty id), with its
+/// form: what the provider and model editors share.
+struct Draft<F: Send + Sync + 'static>(RwSignal<(String, F)>);
+
+impl<F: Send + Sync + 'static> Clone for Draft<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F: Send + Sync + 'static> Copy for Draft<F> {}
+
+impl<F: Clone + Send + Sync + 'static> Draft<F> {
+    /// Whether an existing row is being edited.
+    fn editing(self) -> impl Fn() -> bool + Copy + Send + Sync + 'static {
+        move || !self.0.with(|(id, _)| id.is_empty())
+    }
+
+    /// What an input shows: one field of the form.
+    fn field(self, get: fn(&F) -> String) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+        move || self.0.with(|(_, form)| get(form))
+    }
+
+    /// What an input does when typed in: sets its field.
+    fn set(self, apply: fn(&mut F, String)) -> impl Fn(leptos::ev::Event) + Copy + 'static {
+        move |ev| {
+            let value = event_target_value(&ev);
+            self.0.update(|(_, form)| apply(form, value));
+        }
+    }
+
+    /// Back to a new row, blank, once a save went through.
+    fn reset_when_saved(
+        self,
+        saved: MappedSignal<Option<Result<(), AppError>>>,
+        blank: impl Fn() -> F + 'static,
+    ) {
+        Effect::new(move |_| {
+            if let Some(Ok(())) = saved.get() {
+                self.0.set((String::new(), blank()));
+            }
+        });
+    }
+}
+
+/// The editor's error, its submit button and, when editing a row, Cancel.
+#[component]
+fn EditorActions<F>(
+    /// What the form saves: "provider", "model".
+    noun: &'static str,
+    draft: Draft<F>,
+    saved: MappedSignal<Option<Result<(), AppError>>>,
+    #[prop(into)] pending: Signal<bool>,
+    blank: Callback<(), F>,
+) -> impl IntoView
+where
+    F: Clone + Send + Sync + 'static,
+{
+    let editing = draft.editing();
+    view! {
+        {move || saved.get().and_then(Result::err).map(|error| view! { <ErrorMessage error /> })}
+        <div class="actions">
+            <button type="submit" class="btn btn-primary" disabled=pending>
+                {move || if editing() { format!("Save {noun}") } else { format!("Add {noun}") }}
+            </button>
+            <Show when=editing>
+                <button type="button" class="btn" on:click=move |_| {
+                    saved.set(None);
+                    draft.0.set((String::new(), blank.run(())));
+                }>"Cancel"</button>
+            </Show>
+        </div>
+    }
+}
+
+/// A new provider's form: OpenAI-compatible, enabled.
+fn blank_provider() -> ProviderForm {
+    ProviderForm {
+        kind: ProviderKind::Openai.to_string(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
 /// A deployment's health, with its last error (and its keys') on hover.
-fn health_badge(health: Option<HealthInfo>) -> impl IntoView {
+fn health_badge(health: Option<DeploymentHealth>) -> impl IntoView {
     let health = health?;
-    let cooling_key = health.keys.iter().find(|k| k.status == "cooling_down");
-    let (class, text) = match (health.status.as_str(), cooling_key) {
-        ("cooling_down", _) => (
+    let cooling_key = health.keys.iter().find_map(|k| match &k.report.status {
+        HealthStatus::CoolingDown { until } => Some((&k.key, until)),
+        _ => None,
+    });
+    let (class, text) = match (&health.deployment.status, cooling_key) {
+        (HealthStatus::CoolingDown { until }, _) => (
             "badge badge-error health",
-            format!("cooling down until {}", clock(health.until.as_deref())),
+            format!("cooling down until {}", clock(until)),
         ),
-        ("failing", _) => (
+        (HealthStatus::Failing { failures }, _) => (
             "badge badge-kind-charge health",
-            format!("failing ({})", health.failures.unwrap_or(0)),
+            format!("failing ({failures})"),
         ),
-        ("trial", _) => ("badge badge-kind-charge health", "trial next".to_owned()),
-        (_, Some(key)) => (
+        (HealthStatus::Trial, _) => ("badge badge-kind-charge health", "trial next".to_owned()),
+        (HealthStatus::Healthy, Some((key, until))) => (
             "badge badge-kind-charge health",
-            format!(
-                "key {} cooling down until {}",
-                key.key,
-                clock(key.until.as_deref())
-            ),
+            format!("key {key} cooling down until {}", clock(until)),
         ),
-        _ => ("badge badge-ok health", "healthy".to_owned()),
+        (HealthStatus::Healthy, None) => ("badge badge-ok health", "healthy".to_owned()),
     };
     let errors: Vec<String> = health
+        .deployment
         .last_error
         .iter()
         .cloned()
-        .chain(
-            health
-                .keys
-                .iter()
-                .filter_map(|k| k.last_error.as_ref().map(|e| format!("key {}: {e}", k.key))),
-        )
+        .chain(health.keys.iter().filter_map(|k| {
+            k.report
+                .last_error
+                .as_ref()
+                .map(|e| format!("key {}: {e}", k.key))
+        }))
         .collect();
     Some(view! { <span class=class title=errors.join("\n")>{text}</span> })
 }
 
-/// The time of day of an ISO timestamp (`12:34:56`), in UTC as stored.
-fn clock(at: Option<&str>) -> String {
-    at.and_then(|at| at.get(11..19)).unwrap_or("?").to_owned()
+/// The time of day of a timestamp (`12:34:56`), in UTC as stored.
+fn clock(at: &Timestamp) -> String {
+    at.get(11..19).unwrap_or("?").to_owned()
 }
 
 fn state_badge(enabled: bool) -> impl IntoView {

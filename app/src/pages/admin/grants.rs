@@ -1,6 +1,7 @@
 //! `/admin/grants`: every entitlement grant, filtered by state and user
 //! (kept in the URL), with revoke.
 
+use contract::entitlements::GrantView;
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
@@ -11,7 +12,6 @@ use crate::{
         browser::confirm, empty::EmptyState, error_view::page_error, skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::admin::GrantInfo,
     pages::admin::AdminNav,
     query::query_string,
 };
@@ -59,7 +59,7 @@ pub fn AdminGrantsPage() -> impl IntoView {
 
 /// Grants, with revoke on the active ones.
 #[component]
-pub fn GrantTable(grants: Vec<GrantInfo>, revoke: ServerAction<RevokeGrant>) -> impl IntoView {
+pub fn GrantTable(grants: Vec<GrantView>, revoke: ServerAction<RevokeGrant>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table grants-table">
@@ -87,7 +87,7 @@ pub fn GrantTable(grants: Vec<GrantInfo>, revoke: ServerAction<RevokeGrant>) -> 
                                     <td>{grant.label.clone()}</td>
                                     <td>{grant.source.as_str().replace('_', " ")}</td>
                                     <td class="cell-note">{grant.notes.clone().unwrap_or_default()}</td>
-                                    <td title=grant.created_at.clone()>
+                                    <td title=grant.created_at.to_string()>
                                         {grant.created_at.get(..10).unwrap_or_default().to_owned()}
                                         {grant.granted_by_email.clone().map(|by| format!(" by {by}"))}
                                     </td>
@@ -95,7 +95,7 @@ pub fn GrantTable(grants: Vec<GrantInfo>, revoke: ServerAction<RevokeGrant>) -> 
                                         {if grant.active {
                                             view! { <span class="badge badge-active">"active"</span> }.into_any()
                                         } else {
-                                            view! { <span class="badge badge-revoked" title=grant.revoked_at.clone().unwrap_or_default()>"revoked"</span> }.into_any()
+                                            view! { <span class="badge badge-revoked" title=grant.revoked_at.clone().map(String::from).unwrap_or_default()>"revoked"</span> }.into_any()
                                         }}
                                     </td>
                                     <td>

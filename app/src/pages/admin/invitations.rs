@@ -2,6 +2,7 @@
 //! once, with the link to send), list them, revoke the ones still open.
 //! They matter while `auth.registration = "invite"`.
 
+use contract::invitations::{InvitationState, InvitationView};
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
@@ -15,7 +16,6 @@ use crate::{
         skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::admin::InvitationInfo,
     pages::admin::AdminNav,
 };
 
@@ -89,7 +89,7 @@ pub fn AdminInvitationsPage() -> impl IntoView {
 
 #[component]
 fn InvitationTable(
-    invitations: Vec<InvitationInfo>,
+    invitations: Vec<InvitationView>,
     revoke: ServerAction<RevokeInvitation>,
 ) -> impl IntoView {
     view! {
@@ -109,7 +109,7 @@ fn InvitationTable(
                     {invitations
                         .into_iter()
                         .map(|invitation| {
-                            let open = invitation.state == "active";
+                            let open = invitation.state == InvitationState::Active;
                             let id = invitation.id.clone();
                             let question = format!("Revoke invitation {}?", invitation.prefix);
                             let who = match (&invitation.email, &invitation.note) {
@@ -123,11 +123,11 @@ fn InvitationTable(
                                     <td><code>{format!("{}…", invitation.prefix)}</code></td>
                                     <td>{who}</td>
                                     <td>{format!("{} / {}", invitation.uses, invitation.max_uses)}</td>
-                                    <td title=invitation.expires_at.clone()>
+                                    <td title=invitation.expires_at.to_string()>
                                         {invitation.expires_at.get(..10).unwrap_or_default().to_owned()}
                                     </td>
                                     <td>
-                                        <span class=format!("badge badge-{}", invitation.state)>{invitation.state.clone()}</span>
+                                        <span class=format!("badge badge-{}", invitation.state.as_str())>{invitation.state.as_str()}</span>
                                     </td>
                                     <td>
                                         <Show when=move || open>

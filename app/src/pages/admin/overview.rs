@@ -6,6 +6,10 @@
 
 use std::time::Duration;
 
+use contract::{
+    Timestamp,
+    insights::{ActiveUser, Light, LlmUsage, Overview, Performance},
+};
 use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 
@@ -18,7 +22,6 @@ use crate::{
         live::{LiveEvent, subscribe},
         skeleton::{Skeleton, SkeletonStats},
     },
-    dto::admin::{Lights, Performance},
     format::{count, exact_time, short_date, thousands},
     pages::admin::AdminNav,
 };
@@ -35,8 +38,15 @@ struct Live {
     performance: Option<Performance>,
     lights: Option<Lights>,
     /// `(time, average response ms)`, oldest first.
-    latency: Vec<(String, i64)>,
-    updated_at: Option<String>,
+    latency: Vec<(Timestamp, i64)>,
+    updated_at: Option<Timestamp>,
+}
+
+/// The API's and the database's lights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Lights {
+    api: Light,
+    db: Light,
 }
 
 #[component]
@@ -104,7 +114,7 @@ pub fn AdminOverviewPage() -> impl IntoView {
 /// The contract's figures, live values first, and the system lights.
 #[component]
 fn Figures(
-    figures: Resource<Result<crate::dto::admin::OverviewInfo, crate::error::AppError>>,
+    figures: Resource<Result<Overview, crate::error::AppError>>,
     live: RwSignal<Live>,
 ) -> AnyView {
     view! {
@@ -134,10 +144,10 @@ fn Figures(
                     </div>
                     <div class="lights" id="system-status" aria-label="System status">
                         {move || {
-                            let lights = live.with(|l| l.lights.clone()).unwrap_or_else(|| figures.system.clone());
+                            let lights = live.with(|l| l.lights).unwrap_or(Lights { api: figures.system.api, db: figures.system.db });
                             view! {
-                                <Light name="API" color=lights.api />
-                                <Light name="Database" color=lights.db />
+                                <SystemLight name="API" light=lights.api />
+                                <SystemLight name="Database" light=lights.db />
                             }
                         }}
                     </div>
@@ -153,7 +163,7 @@ fn Figures(
 /// Requests per day and the live response time.
 #[component]
 fn Charts(
-    requests: Resource<Result<crate::dto::admin::LlmUsageInfo, crate::error::AppError>>,
+    requests: Resource<Result<LlmUsage, crate::error::AppError>>,
     live: RwSignal<Live>,
 ) -> AnyView {
     view! {
@@ -184,9 +194,7 @@ fn Charts(
 }
 
 #[component]
-fn ActiveUsers(
-    active: Resource<Result<Vec<crate::dto::admin::ActiveUserInfo>, crate::error::AppError>>,
-) -> AnyView {
+fn ActiveUsers(active: Resource<Result<Vec<ActiveUser>, crate::error::AppError>>) -> AnyView {
     view! {
     <section class="section">
         <h2>"Active users"</h2>
@@ -287,14 +295,14 @@ fn Stat(
 }
 
 #[component]
-fn Light(name: &'static str, color: String) -> impl IntoView {
-    let said = match color.as_str() {
-        "green" => "working",
-        "yellow" => "degraded",
-        _ => "down",
+fn SystemLight(name: &'static str, light: Light) -> impl IntoView {
+    let said = match light {
+        Light::Green => "working",
+        Light::Yellow => "degraded",
+        Light::Red => "down",
     };
     view! {
-        <span class=format!("light light-{color}") data-light=name>
+        <span class=format!("light light-{}", light.as_str()) data-light=name>
             <span class="light-dot" aria-hidden="true"></span>
             {format!("{name}: {said}")}
         </span>

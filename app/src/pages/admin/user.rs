@@ -251,7 +251,7 @@ fn UserLedger(detail: UserDetailInfo) -> impl IntoView {
                     <tbody>
                         {detail.entries.into_iter().map(|entry| view! {
                             <tr>
-                                <td title=entry.created_at.clone()>{entry.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+                                <td title=entry.created_at.to_string()>{entry.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
                                 <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.as_str()}</span></td>
                                 <td class="num">{signed_credits(&entry.amount_credits)}</td>
                                 <td class="num">{credits(&entry.balance_after_credits)}</td>

@@ -9,51 +9,26 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+pub use contract::insights::{ActiveUser, ModelCount};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, JoinType, Order, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait},
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{llm_usage::total, presence::Presence, range::day_key};
 use crate::platform::{
     entity::{
         daily_user_usage as rollup, entitlement, llm_usage, session,
-        user::{self, Plan, UserStatus},
+        user::{self},
     },
     error::Result,
-    time::serde_iso,
 };
 
 /// `limit` when none is given.
 pub const DEFAULT_LIMIT: u64 = 50;
 /// Larger limits are lowered to this.
 pub const MAX_LIMIT: u64 = 200;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActiveUser {
-    pub user_id: String,
-    pub email: Option<String>,
-    /// The user's own plan.
-    pub plan: Plan,
-    pub status: UserStatus,
-    #[serde(with = "serde_iso")]
-    pub last_seen_at: DateTime<Utc>,
-    /// Requests today (UTC).
-    pub titles_generated_today: i64,
-    /// Today's requests per model, most first.
-    pub models_used: Vec<ModelCount>,
-    /// Whether an entitlement grant is active.
-    pub has_grant: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelCount {
-    pub model: String,
-    pub count: i64,
-}
 
 /// The `limit` users seen most recently (latest first, then by user id).
 pub async fn active_users(
@@ -189,7 +164,7 @@ pub async fn active_users(
                 plan: user.plan,
                 status: user.status,
                 user_id,
-                last_seen_at,
+                last_seen_at: last_seen_at.into(),
             })
         })
         .collect())

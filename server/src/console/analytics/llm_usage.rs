@@ -5,55 +5,19 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
+pub use contract::insights::{LlmUsage, LlmUsageTotals, Sparkline, UserModelUsage};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect, QueryTrait,
     sea_query::{Alias, Expr, ExprTrait, Func, Query, SimpleExpr},
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
 use super::range::{DateRange, day_key};
 use crate::platform::{
     entity::{daily_usage, daily_user_usage as rollup, user},
     error::{Error, Result},
-    time::serde_iso,
 };
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LlmUsage {
-    pub totals: Totals,
-    pub by_user: Vec<UserModelUsage>,
-    pub sparkline: Sparkline,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = LlmUsageTotals)]
-pub struct Totals {
-    /// Requests in the range.
-    pub requests: i64,
-    /// Distinct users who made them.
-    pub users: usize,
-}
-
-/// One user's requests to one model in the range.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserModelUsage {
-    pub user_id: String,
-    /// `None` for people created by name, and deleted accounts.
-    pub email: Option<String>,
-    pub model: String,
-    pub count: i64,
-    #[serde(with = "serde_iso")]
-    pub last_used_at: DateTime<Utc>,
-}
-
-/// Requests per day, one entry for every day of the range, zeros included.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Sparkline {
-    pub dates: Vec<String>,
-    pub values: Vec<i64>,
-}
 
 /// `SUM(daily_user_usage.<column>)` as a 64-bit integer (PostgreSQL sums
 /// `bigint`s into `numeric`).
@@ -158,7 +122,7 @@ async fn per_user_model(
                 model,
                 email,
                 count,
-                last_used_at,
+                last_used_at: last_used_at.into(),
             },
         )
         .collect())
@@ -190,7 +154,7 @@ pub async fn llm_usage(
             .then_with(|| a.user_id.cmp(&b.user_id))
             .then_with(|| a.model.cmp(&b.model))
     });
-    let totals = Totals {
+    let totals = LlmUsageTotals {
         requests: by_user.iter().map(|row| row.count).sum(),
         users: by_user
             .iter()

@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use contract::insights::{
+    CreditFigures, DayCount, DayUsage, ErrorRate, ModelUsage, PlatformStats, PlatformTotals,
+    TopUser, UserFigures,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::{
     llm_usage::{total, whole_range},
@@ -32,97 +34,6 @@ use crate::platform::{
 /// How many users `top_users` lists.
 pub const TOP_USERS: u64 = 10;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlatformStats {
-    pub from: String,
-    pub to: String,
-    pub users: UserFigures,
-    /// One entry per day of the range, zeros included.
-    pub usage_per_day: Vec<DayUsage>,
-    /// Per model, most requests first.
-    pub models: Vec<ModelUsage>,
-    pub credits: CreditFigures,
-    pub top_users: Vec<TopUser>,
-    pub error_rate: ErrorRate,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserFigures {
-    /// Accounts today, deleted ones left out.
-    pub total: u64,
-    /// Sign-ups per day of the range (accounts deleted since included).
-    pub new_per_day: Vec<DayCount>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DayCount {
-    pub date: String,
-    pub count: i64,
-}
-
-/// Requests, errors, tokens and cost, as summed from the rollup.
-#[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
-#[schema(as = PlatformTotals)]
-pub struct Totals {
-    pub requests: i64,
-    pub errors: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cost_micro_credits: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DayUsage {
-    pub date: String,
-    #[serde(flatten)]
-    pub totals: Totals,
-    pub cost_credits: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = PlatformModelUsage)]
-pub struct ModelUsage {
-    pub model: String,
-    #[serde(flatten)]
-    pub totals: Totals,
-    pub cost_credits: String,
-}
-
-/// Ledger movements in the range: `spent` is what requests were charged,
-/// `refunded` what admins gave back, `adjusted` the signed sum of
-/// corrections.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreditFigures {
-    pub granted_micro_credits: i64,
-    pub granted_credits: String,
-    pub spent_micro_credits: i64,
-    pub spent_credits: String,
-    pub refunded_micro_credits: i64,
-    pub refunded_credits: String,
-    pub adjusted_micro_credits: i64,
-    pub adjusted_credits: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TopUser {
-    pub user_id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub requests: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorRate {
-    pub requests: i64,
-    pub errors: i64,
-    /// `errors / requests × 100`, two decimals; 0 without requests.
-    pub error_rate_pct: f64,
-}
-
 /// `daily_usage`'s sums for one day and model, as the query returns them.
 #[derive(FromQueryResult)]
 struct Group {
@@ -132,7 +43,7 @@ struct Group {
     sums: UsageSums,
 }
 
-impl From<UsageSums> for Totals {
+impl From<UsageSums> for PlatformTotals {
     fn from(sums: UsageSums) -> Self {
         Self {
             requests: sums.requests,
@@ -210,7 +121,8 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
     let usage_per_day = days
         .iter()
         .map(|date| {
-            let totals = Totals::from(per_day.get(date.as_str()).copied().unwrap_or_default());
+            let totals =
+                PlatformTotals::from(per_day.get(date.as_str()).copied().unwrap_or_default());
             DayUsage {
                 date: date.clone(),
                 cost_credits: format_credits(totals.cost_micro_credits),
@@ -221,7 +133,7 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
     let mut models: Vec<ModelUsage> = per_model
         .into_iter()
         .map(|(model, sums)| {
-            let totals = Totals::from(sums);
+            let totals = PlatformTotals::from(sums);
             ModelUsage {
                 model: model.to_owned(),
                 cost_credits: format_credits(totals.cost_micro_credits),

@@ -2,13 +2,13 @@
 //! refunds of proxied requests (at most one per request), the history, and
 //! the proof that every balance equals its ledger.
 
-use chrono::{DateTime, Utc};
+pub use contract::credits::EntryView;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -23,7 +23,7 @@ use crate::{
         },
         error::{Error, Result},
         money::{Credits, format_credits},
-        time::{self, serde_iso},
+        time::{self},
         validate,
     },
     state::App,
@@ -44,22 +44,6 @@ pub struct GrantRequest {
     pub idempotency_key: Option<String>,
 }
 
-/// One ledger row as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = CreditEntry)]
-pub struct EntryView {
-    pub id: i64,
-    pub kind: EntryKind,
-    pub amount_micro_credits: i64,
-    pub amount_credits: String,
-    pub balance_after_micro_credits: i64,
-    pub balance_after_credits: String,
-    pub reference: Option<String>,
-    pub reason: Option<String>,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-}
-
 impl From<credit_entry::Model> for EntryView {
     fn from(entry: credit_entry::Model) -> Self {
         Self {
@@ -71,7 +55,7 @@ impl From<credit_entry::Model> for EntryView {
             balance_after_credits: format_credits(entry.balance_after),
             reference: entry.reference,
             reason: entry.reason,
-            created_at: entry.created_at,
+            created_at: entry.created_at.into(),
         }
     }
 }

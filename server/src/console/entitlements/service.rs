@@ -1,11 +1,11 @@
 //! Giving, revoking and listing entitlement grants.
 
-use chrono::{DateTime, Utc};
+pub use contract::entitlements::GrantView;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, Set, SqlErr, sea_query::Expr,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,7 +19,7 @@ use crate::{
             user,
         },
         error::{Error, Result},
-        time::{self, serde_iso},
+        time::{self},
         validate,
     },
 };
@@ -46,26 +46,6 @@ pub struct GrantFilter {
     pub user_id: Option<String>,
     /// `true` or `false`.
     pub active: Option<String>,
-}
-
-/// A grant as the contract lists it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct GrantView {
-    pub id: i64,
-    pub user_id: String,
-    pub email: Option<String>,
-    pub label: String,
-    pub source: GrantSource,
-    pub notes: Option<String>,
-    pub active: bool,
-    pub granted_by: String,
-    pub granted_by_email: Option<String>,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    /// Who revoked it is in the audit log (`grant.revoke`), not here: the
-    /// list keeps to the contract's fields.
-    #[serde(with = "serde_iso::option")]
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Gives `user_id` the "Pro — Lifetime" plan. 409 when the user already has
@@ -216,8 +196,8 @@ pub async fn list(db: &DatabaseConnection, filter: GrantFilter) -> Result<Vec<Gr
                 notes: grant.notes,
                 granted_by: grant.granted_by,
                 granted_by_email,
-                created_at: grant.created_at,
-                revoked_at: grant.revoked_at,
+                created_at: grant.created_at.into(),
+                revoked_at: grant.revoked_at.map(Into::into),
             }
         })
         .collect())

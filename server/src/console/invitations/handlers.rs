@@ -44,7 +44,7 @@ pub async fn create(
     AppJson(new): AppJson<NewInvitation>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>)> {
     let created = service::create(&state.db, &admin.user.id, new).await?;
-    let invitation = InvitationView::at(created.invitation, time::now());
+    let invitation = service::view(created.invitation, time::now());
     Ok((
         StatusCode::CREATED,
         Json(CreatedInvitation {

@@ -2,12 +2,13 @@
 //! revocation are admin writes, audited in their transaction.
 
 use chrono::{DateTime, Duration, Utc};
+pub use contract::invitations::{InvitationState, InvitationView};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, Set,
     sea_query::{Expr, ExprTrait},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
@@ -18,7 +19,7 @@ use crate::{
         entity::invitation,
         error::{Error, Result},
         ids,
-        time::{self, serde_iso},
+        time::{self},
         validate::{self, normalize_email},
     },
 };
@@ -50,54 +51,30 @@ pub struct NewInvitation {
     pub note: Option<String>,
 }
 
-/// An invitation as the admin sees it: never the code or its hash.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InvitationView {
-    pub id: String,
-    /// `inv-` and the code's first 8 characters.
-    pub prefix: String,
-    pub email: Option<String>,
-    pub note: Option<String>,
-    pub max_uses: i32,
-    pub uses: i32,
-    /// `active`, `used` (every use spent), `expired` or `revoked`.
-    pub state: &'static str,
-    #[serde(with = "serde_iso")]
-    pub expires_at: DateTime<Utc>,
-    pub created_by: String,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "serde_iso::option")]
-    pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(with = "serde_iso::option")]
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl InvitationView {
-    pub fn at(invitation: invitation::Model, now: DateTime<Utc>) -> Self {
-        let state = if invitation.revoked_at.is_some() {
-            "revoked"
-        } else if invitation.uses >= invitation.max_uses {
-            "used"
-        } else if invitation.expires_at <= now {
-            "expired"
-        } else {
-            "active"
-        };
-        Self {
-            id: invitation.id,
-            prefix: invitation.prefix,
-            email: invitation.email,
-            note: invitation.note,
-            max_uses: invitation.max_uses,
-            uses: invitation.uses,
-            state,
-            expires_at: invitation.expires_at,
-            created_by: invitation.created_by,
-            created_at: invitation.created_at,
-            last_used_at: invitation.last_used_at,
-            revoked_at: invitation.revoked_at,
-        }
+/// `invitation` as the admin sees it at `now`.
+pub fn view(invitation: invitation::Model, now: DateTime<Utc>) -> InvitationView {
+    let state = if invitation.revoked_at.is_some() {
+        InvitationState::Revoked
+    } else if invitation.uses >= invitation.max_uses {
+        InvitationState::Used
+    } else if invitation.expires_at <= now {
+        InvitationState::Expired
+    } else {
+        InvitationState::Active
+    };
+    InvitationView {
+        id: invitation.id,
+        prefix: invitation.prefix,
+        email: invitation.email,
+        note: invitation.note,
+        max_uses: invitation.max_uses,
+        uses: invitation.uses,
+        state,
+        expires_at: invitation.expires_at.into(),
+        created_by: invitation.created_by,
+        created_at: invitation.created_at.into(),
+        last_used_at: invitation.last_used_at.map(Into::into),
+        revoked_at: invitation.revoked_at.map(Into::into),
     }
 }
 
@@ -156,10 +133,7 @@ pub async fn create(
         Action::InvitationCreate,
         Target::invitation(&invitation.id),
         None,
-        Some(audit::snapshot(&InvitationView::at(
-            invitation.clone(),
-            now,
-        ))?),
+        Some(audit::snapshot(&view(invitation.clone(), now))?),
     )
     .await?;
     txn.commit().await?;
@@ -175,7 +149,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<InvitationView>> {
         .all(db)
         .await?
         .into_iter()
-        .map(|invitation| InvitationView::at(invitation, now))
+        .map(|invitation| view(invitation, now))
         .collect())
 }
 
@@ -202,8 +176,8 @@ pub async fn revoke(db: &DatabaseConnection, admin_id: &str, id: &str) -> Result
     if done.rows_affected == 0 {
         return Err(already());
     }
-    let before = InvitationView::at(invitation.clone(), now);
-    let after = InvitationView::at(
+    let before = view(invitation.clone(), now);
+    let after = view(
         invitation::Model {
             revoked_at: Some(now),
             ..invitation

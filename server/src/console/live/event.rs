@@ -3,11 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+pub use contract::live::{ActiveUsers, PerformanceTick, SystemStatus};
 use serde::Serialize;
-
-use super::overview::Light;
-use crate::platform::time::serde_iso;
 
 /// Which figure an event carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,32 +48,4 @@ impl LiveEvent {
     pub fn data(&self) -> &str {
         &self.data
     }
-}
-
-/// `active_users`: `{"count": 27, "timestamp": "…"}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActiveUsers {
-    pub count: u64,
-    #[serde(with = "serde_iso")]
-    pub timestamp: DateTime<Utc>,
-}
-
-/// `performance_tick`: `{"avgResponseMs": 183, "errorRatePct": 0.7,
-/// "timestamp": "…"}`, over the same 24 hours as the overview.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PerformanceTick {
-    pub avg_response_ms: i64,
-    pub error_rate_pct: f64,
-    #[serde(with = "serde_iso")]
-    pub timestamp: DateTime<Utc>,
-}
-
-/// `system_status`: `{"api": "green", "db": "green", "timestamp": "…"}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SystemStatus {
-    pub api: Light,
-    pub db: Light,
-    #[serde(with = "serde_iso")]
-    pub timestamp: DateTime<Utc>,
 }

@@ -268,7 +268,7 @@ impl Hub {
                     kind,
                     &event::ActiveUsers {
                         count,
-                        timestamp: now,
+                        timestamp: now.into(),
                     },
                 )?
             }
@@ -280,7 +280,7 @@ impl Hub {
                     &event::PerformanceTick {
                         avg_response_ms: figures.avg_response_ms,
                         error_rate_pct: figures.error_rate_pct,
-                        timestamp: now,
+                        timestamp: now.into(),
                     },
                 )?
             }
@@ -292,7 +292,7 @@ impl Hub {
                     &event::SystemStatus {
                         api: lights.api,
                         db: lights.db,
-                        timestamp: now,
+                        timestamp: now.into(),
                     },
                 )?
             }

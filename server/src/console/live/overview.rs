@@ -6,18 +6,17 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
+pub use contract::insights::{Counts, Light, Overview, Performance, System};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Func},
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::platform::{
     entity::{daily_usage, request_metric, session, usage_record, user},
     error::Result,
-    time::{self, serde_iso},
+    time::{self},
 };
 
 /// A session seen this recently counts its user as active now.
@@ -30,61 +29,6 @@ const API_WINDOW: TimeDelta = TimeDelta::minutes(5);
 const DB_GREEN_BELOW: Duration = Duration::from_millis(100);
 /// …and one slower than this (or failing) red; it is not waited for longer.
 const DB_YELLOW_BELOW: Duration = Duration::from_secs(1);
-
-/// A status light: `"green"`, `"yellow"` or `"red"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[schema(as = StatusLight)]
-pub enum Light {
-    Green,
-    Yellow,
-    Red,
-}
-
-/// The whole overview, as the contract nests it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Overview {
-    pub overview: Counts,
-    pub performance: Performance,
-    pub system: System,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = OverviewCounts)]
-pub struct Counts {
-    /// Users not deleted.
-    pub total_users: u64,
-    /// Distinct users with an open session seen in the last five minutes.
-    pub active_now: u64,
-    /// Proxied requests that reached a model, ever (the `daily_usage` rollup).
-    pub total_title_generations: u64,
-    /// The same, in the last 24 hours (`usage_records`).
-    pub title_generations_24h: u64,
-}
-
-/// HTTP requests of the last 24 hours (`request_metrics`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = OverviewPerformance)]
-pub struct Performance {
-    pub requests_total_24h: u64,
-    /// Rounded to the millisecond; 0 without requests.
-    pub avg_response_ms: i64,
-    /// Answers with status 400 or more, in percent to one decimal; 0
-    /// without requests.
-    pub error_rate_pct: f64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = OverviewSystem)]
-pub struct System {
-    pub api: Light,
-    pub db: Light,
-    #[serde(with = "serde_iso")]
-    pub refreshed_at: DateTime<Utc>,
-}
 
 /// The two lights, without a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +60,7 @@ pub async fn overview(db: &DatabaseConnection) -> Result<Overview> {
         system: System {
             api: lights.api,
             db: lights.db,
-            refreshed_at: now,
+            refreshed_at: now.into(),
         },
     })
 }

@@ -66,7 +66,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Js
     let models = service::list(&state.db)
         .await?
         .into_iter()
-        .map(|model| ModelView::from(model).with_health(&state.health))
+        .map(|model| service::view(model, &state.health))
         .collect();
     Ok(Json(ModelList {
         success: true,
@@ -82,7 +82,7 @@ pub async fn get(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<OneModel>> {
-    let model = ModelView::from(service::get(&state.db, &id).await?).with_health(&state.health);
+    let model = service::view(service::get(&state.db, &id).await?, &state.health);
     Ok(one(model))
 }
 
@@ -94,8 +94,10 @@ pub async fn create(
     AdminUser(admin): AdminUser,
     AppJson(new): AppJson<NewModel>,
 ) -> Result<(StatusCode, Json<OneModel>)> {
-    let model = ModelView::from(service::create_as(&state, &admin.user.id, new).await?)
-        .with_health(&state.health);
+    let model = service::view(
+        service::create_as(&state, &admin.user.id, new).await?,
+        &state.health,
+    );
     Ok((StatusCode::CREATED, one(model)))
 }
 
@@ -108,8 +110,10 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(change): AppJson<ModelChange>,
 ) -> Result<Json<OneModel>> {
-    let model = ModelView::from(service::update(&state, &admin.user.id, &id, change).await?)
-        .with_health(&state.health);
+    let model = service::view(
+        service::update(&state, &admin.user.id, &id, change).await?,
+        &state.health,
+    );
     Ok(one(model))
 }
 
@@ -130,7 +134,7 @@ pub async fn delete(
             disabled: id,
             message: "the model has usage on record, so it was disabled rather than deleted"
                 .to_owned(),
-            model: ModelView::from(*model).with_health(&state.health),
+            model: service::view(*model, &state.health),
         })),
     }))
 }

@@ -4,6 +4,7 @@
 //! (`provider_id`, `upstream_model`), the shorthand for the common case.
 
 use chrono::{DateTime, Utc};
+pub use contract::catalog::{DeploymentView, ModelView, Price};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
@@ -13,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::{
     console::audit::{self, Action, Target},
-    gateway::proxy::health::{DeploymentHealth, Health},
+    gateway::proxy::health::Health,
     platform::{
         db,
         entity::{
@@ -139,36 +140,6 @@ pub struct ModelChange {
     pub plans: Option<Vec<PlanName>>,
 }
 
-/// One price, exact in micro-credits and readable in credits.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Price {
-    pub micro_credits_per_mtok: i64,
-    pub credits_per_mtok: String,
-}
-
-impl From<i64> for Price {
-    fn from(micros: i64) -> Self {
-        Self {
-            micro_credits_per_mtok: micros,
-            credits_per_mtok: format_credits(micros),
-        }
-    }
-}
-
-/// A deployment as the admin API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeploymentView {
-    pub id: String,
-    pub provider_id: String,
-    pub upstream_model: String,
-    pub weight: i32,
-    pub priority: i32,
-    /// Its health and its keys' (shown by the admin API, not kept in audit
-    /// entries).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health: Option<DeploymentHealth>,
-}
-
 impl From<model_deployment::Model> for DeploymentView {
     fn from(d: model_deployment::Model) -> Self {
         Self {
@@ -190,39 +161,21 @@ pub struct StoredModel {
     pub deployments: Vec<model_deployment::Model>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ModelView {
-    pub id: String,
-    pub public_name: String,
-    /// The first deployment's.
-    pub provider_id: String,
-    pub upstream_model: String,
-    pub deployments: Vec<DeploymentView>,
-    pub fallbacks: Vec<String>,
-    pub input_price: Price,
-    pub output_price: Price,
-    pub cache_read_price: Price,
-    pub cache_write_price: Price,
-    pub max_output_tokens: Option<i64>,
-    pub enabled: bool,
-    pub plans: Vec<PlanName>,
-    /// The catalog file that declares it, when one does: the admin API
-    /// refuses to change it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub managed_by: Option<String>,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "serde_iso")]
-    pub updated_at: DateTime<Utc>,
+/// `model` as the admin API shows it, with each deployment's health as
+/// `health` sees it.
+pub fn view(model: StoredModel, health: &Health) -> ModelView {
+    let mut view = ModelView::from(model);
+    for deployment in &mut view.deployments {
+        deployment.health = Some(health.of_deployment(&deployment.id));
+    }
+    view
 }
 
-impl ModelView {
-    /// With each deployment's health as `health` sees it.
-    pub fn with_health(mut self, health: &Health) -> Self {
-        for deployment in &mut self.deployments {
-            deployment.health = Some(health.of_deployment(&deployment.id));
-        }
-        self
+/// A price per million tokens, exact and in credits.
+fn price(micros: i64) -> Price {
+    Price {
+        micro_credits_per_mtok: micros,
+        credits_per_mtok: format_credits(micros),
     }
 }
 
@@ -237,10 +190,10 @@ impl From<StoredModel> for ModelView {
             deployments: deployments.into_iter().map(DeploymentView::from).collect(),
             fallbacks: m.fallbacks(),
             plans: m.plans(),
-            input_price: m.input_price.into(),
-            output_price: m.output_price.into(),
-            cache_read_price: m.cache_read_price.into(),
-            cache_write_price: m.cache_write_price.into(),
+            input_price: price(m.input_price),
+            output_price: price(m.output_price),
+            cache_read_price: price(m.cache_read_price),
+            cache_write_price: price(m.cache_write_price),
             id: m.id,
             public_name: m.public_name,
             provider_id: m.provider_id,
@@ -248,8 +201,8 @@ impl From<StoredModel> for ModelView {
             max_output_tokens: m.max_output_tokens,
             enabled: m.enabled,
             managed_by: m.managed_by,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            created_at: m.created_at.into(),
+            updated_at: m.updated_at.into(),
         }
     }
 }
@@ -763,10 +716,10 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
         .map(|(model, provider)| AvailableModel {
             id: model.public_name,
             provider_kind: provider.kind,
-            input_price: model.input_price.into(),
-            output_price: model.output_price.into(),
-            cache_read_price: model.cache_read_price.into(),
-            cache_write_price: model.cache_write_price.into(),
+            input_price: price(model.input_price),
+            output_price: price(model.output_price),
+            cache_read_price: price(model.cache_read_price),
+            cache_write_price: price(model.cache_write_price),
             created_at: model.created_at,
         })
         .collect())

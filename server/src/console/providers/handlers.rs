@@ -41,7 +41,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminUser) -> Result<Js
     let providers = service::list(&state.db)
         .await?
         .into_iter()
-        .map(|provider| ProviderView::checked(provider, &state.vault))
+        .map(|provider| service::view(provider, &state.vault))
         .collect();
     Ok(Json(ProviderList {
         success: true,
@@ -57,7 +57,7 @@ pub async fn get(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<OneProvider>> {
-    let provider = ProviderView::checked(service::get(&state.db, &id).await?, &state.vault);
+    let provider = service::view(service::get(&state.db, &id).await?, &state.vault);
     Ok(one(provider))
 }
 

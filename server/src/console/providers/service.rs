@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+pub use contract::catalog::ProviderView;
 use http::{HeaderName, HeaderValue};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, Set, SqlErr, sea_query::Expr,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
@@ -25,7 +25,7 @@ use crate::{
         },
         error::{Error, Result},
         ids,
-        time::{self, serde_iso},
+        time::{self},
         validate,
         vault::Vault,
     },
@@ -83,34 +83,6 @@ pub struct ProviderChange {
     pub enabled: Option<bool>,
 }
 
-/// A provider as the admin API shows it: the keys only as a count, the extra
-/// headers only by name (their values are sealed like the keys).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ProviderView {
-    pub id: String,
-    pub name: String,
-    pub kind: ProviderKind,
-    pub base_url: String,
-    pub api_key_count: usize,
-    pub extra_header_names: Vec<String>,
-    pub timeout_secs: i32,
-    pub connect_timeout_secs: i32,
-    pub enabled: bool,
-    /// Why the provider cannot be called (its sealed keys or headers do not
-    /// open), when it cannot: its models answer 502 until an admin sets
-    /// them again. Set by the list and get handlers, not in audit entries.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// The catalog file that declares it, when one does: the admin API
-    /// refuses to change it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub managed_by: Option<String>,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "serde_iso")]
-    pub updated_at: DateTime<Utc>,
-}
-
 impl From<provider::Model> for ProviderView {
     fn from(p: provider::Model) -> Self {
         let keys: Vec<String> = serde_json::from_str(&p.api_keys).unwrap_or_default();
@@ -128,20 +100,18 @@ impl From<provider::Model> for ProviderView {
             enabled: p.enabled,
             problem: None,
             managed_by: p.managed_by,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+            created_at: p.created_at.into(),
+            updated_at: p.updated_at.into(),
         }
     }
 }
 
-impl ProviderView {
-    /// The view with the provider's problem, if it has one.
-    pub fn checked(provider: provider::Model, vault: &Vault) -> Self {
-        let problem = catalog::problem(vault, &provider);
-        Self {
-            problem,
-            ..Self::from(provider)
-        }
+/// `provider` as the admin API shows it, with its problem if it has one.
+pub fn view(provider: provider::Model, vault: &Vault) -> ProviderView {
+    let problem = catalog::problem(vault, &provider);
+    ProviderView {
+        problem,
+        ..ProviderView::from(provider)
     }
 }
 

@@ -19,9 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use contract::catalog::{DeploymentHealth, HealthReport, HealthStatus, KeyHealth};
 
 use crate::platform::{
     cluster::{
@@ -52,49 +50,6 @@ pub enum Failure {
     RateLimited(Option<Duration>),
     /// Unreachable, timed out or 5xx: counts towards a cooldown.
     Failed,
-}
-
-/// A target's state, as the admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(tag = "status", rename_all = "snake_case")]
-#[schema(as = HealthStatus)]
-pub enum Status {
-    Healthy,
-    /// Failing, not (yet) cooled down: failures in the current window.
-    Failing {
-        failures: u32,
-    },
-    CoolingDown {
-        #[serde(with = "crate::platform::time::serde_iso")]
-        until: DateTime<Utc>,
-    },
-    /// Its cooldown ended: the next request tries it.
-    Trial,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = HealthReport)]
-pub struct Report {
-    #[serde(flatten)]
-    pub status: Status,
-    /// What its last failure was (kept once it recovered).
-    pub last_error: Option<String>,
-}
-
-/// A deployment's health and that of its keys that have a record.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DeploymentHealth {
-    #[serde(flatten)]
-    pub deployment: Report,
-    pub keys: Vec<KeyHealth>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct KeyHealth {
-    /// The key's tag: the first 8 hex digits of its SHA-256.
-    pub key: String,
-    #[serde(flatten)]
-    pub report: Report,
 }
 
 #[derive(Debug)]
@@ -408,27 +363,28 @@ impl Health {
     }
 
     /// Every target with a record, for the admin's view.
-    pub fn reports(&self) -> HashMap<String, Report> {
+    pub fn reports(&self) -> HashMap<String, HealthReport> {
         let now = Instant::now();
         let wall = time::now();
         self.lock()
             .iter()
             .map(|(target, record)| {
                 let status = match record.cooling_until {
-                    Some(until) if until > now => Status::CoolingDown {
-                        until: wall + chrono::Duration::from_std(until - now).unwrap_or_default(),
+                    Some(until) if until > now => HealthStatus::CoolingDown {
+                        until: (wall + chrono::Duration::from_std(until - now).unwrap_or_default())
+                            .into(),
                     },
-                    Some(_) => Status::Trial,
+                    Some(_) => HealthStatus::Trial,
                     None if record.failures > 0
                         && now.duration_since(record.window_started) <= self.rules.window =>
                     {
-                        Status::Failing {
+                        HealthStatus::Failing {
                             failures: record.failures,
                         }
                     }
-                    None => Status::Healthy,
+                    None => HealthStatus::Healthy,
                 };
-                let report = Report {
+                let report = HealthReport {
                     status,
                     last_error: Some(record.last_error.clone()).filter(|e| !e.is_empty()),
                 };
@@ -440,8 +396,8 @@ impl Health {
     /// The health of deployment `id` and its keys, as this instance sees it.
     pub fn of_deployment(&self, id: &str) -> DeploymentHealth {
         let mut reports = self.reports();
-        let healthy = || Report {
-            status: Status::Healthy,
+        let healthy = || HealthReport {
+            status: HealthStatus::Healthy,
             last_error: None,
         };
         let mut keys: Vec<KeyHealth> = reports
@@ -551,7 +507,7 @@ mod tests {
         assert!(left > Duration::from_millis(6_900) && left <= seven);
         assert!(matches!(
             health.reports()["d/k"].status,
-            Status::CoolingDown { .. }
+            HealthStatus::CoolingDown { .. }
         ));
     }
 
