@@ -23,6 +23,11 @@ MODELS = {
     # OpenAI's own kind: Responses passed through, chat completions as above.
     "gpt-5-codex": {"provider": "openai_responses", "input_price": 1_000_000, "output_price": 10_000_000},
 }
+# Embedding models: charged for their input tokens only.
+EMBEDDING_MODELS = {
+    "text-embedding-3-small": {"provider": "openai", "input_price": 1_000_000, "output_price": 0},
+}
+PRICED = {**MODELS, **EMBEDDING_MODELS}
 GRANT_MICRO_CREDITS = 1_000_000
 WAIT_SECONDS = 10
 
@@ -37,7 +42,7 @@ def env(name):
 def cost(model, input_tokens, output_tokens):
     """What Tollgate charges, in micro-credits (the prices are whole
     micro-credits per token, so there is nothing to round)."""
-    prices = MODELS[model]
+    prices = PRICED[model]
     return (input_tokens * prices["input_price"] + output_tokens * prices["output_price"]) // 1_000_000
 
 
@@ -162,7 +167,7 @@ def ensure_catalog(admin, mock_url):
                 {"name": name, "kind": kind, "base_url": base_url, "api_keys": [f"sk-mock-{kind}"]},
             )["provider"]
     models = {m["public_name"] for m in admin.call("GET", "/api/admin/models")["models"]}
-    for public_name, spec in MODELS.items():
+    for public_name, spec in PRICED.items():
         if public_name not in models:
             admin.call(
                 "POST",

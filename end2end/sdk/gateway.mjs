@@ -13,6 +13,11 @@ export const MODELS = {
   // OpenAI's own kind: Responses passed through, chat completions as above.
   'gpt-5-codex': { provider: 'openai_responses', inputPrice: 1_000_000, outputPrice: 10_000_000 },
 };
+// Embedding models: charged for their input tokens only.
+export const EMBEDDING_MODELS = {
+  'text-embedding-3-small': { provider: 'openai', inputPrice: 1_000_000, outputPrice: 0 },
+};
+const PRICED = { ...MODELS, ...EMBEDDING_MODELS };
 export const GRANT = 1_000_000;
 
 /** Whether a model's provider is called in OpenAI's chat format by chat
@@ -33,7 +38,7 @@ const mockUrl = env('TOLLGATE_MOCK_URL');
 
 /** What Tollgate charges, in micro-credits (whole micro-credits per token). */
 export function cost(model, inputTokens, outputTokens) {
-  const { inputPrice, outputPrice } = MODELS[model];
+  const { inputPrice, outputPrice } = PRICED[model];
   return (inputTokens * inputPrice + outputTokens * outputPrice) / 1_000_000;
 }
 
@@ -153,7 +158,7 @@ async function setUp() {
     }
   }
   const models = new Set((await api.call('GET', '/api/admin/models')).models.map((m) => m.public_name));
-  for (const [publicName, spec] of Object.entries(MODELS)) {
+  for (const [publicName, spec] of Object.entries(PRICED)) {
     if (models.has(publicName)) continue;
     await api.call('POST', '/api/admin/models', {
       public_name: publicName,

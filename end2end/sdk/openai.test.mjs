@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
+import { EMBEDDING_MODELS, MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -110,8 +110,39 @@ describe('the OpenAI Node SDK', () => {
       return list;
     };
 
-    assert.deepEqual((await ids()).sort(), ['tollgate-mock', ...Object.keys(MODELS)].sort());
+    assert.deepEqual((await ids()).sort(), ['tollgate-mock', ...Object.keys(MODELS), ...Object.keys(EMBEDDING_MODELS)].sort());
     assert.deepEqual(await ids({ models: ['claude-sonnet-4-6'] }), ['claude-sonnet-4-6']);
+  });
+
+  test('embeddings are unit vectors charged for their input only', async () => {
+    const account = await newAccount();
+    const api = client(await account.key());
+    const model = 'text-embedding-3-small';
+    const texts = ['Embed these five words please', 'and these three'];
+    // The SDK asks for base64 and decodes it, as it does against OpenAI.
+    const { data: result, response } = await api.embeddings.create({ model, input: texts, dimensions: 32 }).withResponse();
+
+    const vectors = result.data.map((item) => item.embedding);
+    assert.deepEqual(result.data.map((item) => item.index), [0, 1]);
+    assert.deepEqual(vectors.map((vector) => vector.length), [32, 32]);
+    assert.ok(Math.abs(vectors[0].reduce((sum, x) => sum + x * x, 0) - 1) < 1e-4);
+    const again = await api.embeddings.create({ model, input: texts[0], dimensions: 32 });
+    assert.deepEqual(again.data[0].embedding, vectors[0]);
+    const tokens = texts.reduce((sum, text) => sum + text.split(' ').length, 0);
+    assert.deepEqual([result.usage.prompt_tokens, result.usage.total_tokens], [tokens, tokens]);
+    const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
+    const requestId = response.headers.get('x-request-id');
+    assertRow(rows[0], { requestId, model, endpoint: 'embeddings', streamed: false, inputTokens: tokens, outputTokens: 0 });
+    account.assertCharged(rows, credits);
+
+    for (const [input, param, which] of [['', 'input', model], ['a model of an Anthropic provider', 'model', 'claude-sonnet-4-6']]) {
+      const error = await api.embeddings.create({ model: which, input }).then(
+        () => assert.fail('the request succeeded'),
+        (err) => err,
+      );
+      assert.equal(error.constructor, OpenAI.BadRequestError);
+      assert.equal(error.param, param);
+    }
   });
 
   // What the request runs into: the SDK's exception, the status, OpenAI's error code.
@@ -124,7 +155,7 @@ describe('the OpenAI Node SDK', () => {
     '429 rate limit': [OpenAI.RateLimitError, 429, 'rate_limit_exceeded'],
   };
 
-  for (const [endpoint, [name, [exception, status, code]]] of ['chat_completions', 'responses'].flatMap((endpoint) =>
+  for (const [endpoint, [name, [exception, status, code]]] of ['chat_completions', 'responses', 'embeddings'].flatMap((endpoint) =>
     Object.entries(ERRORS).map((error) => [endpoint, error]),
   )) {
     test(`${name} on ${endpoint} surfaces as the SDK's typed exception and costs nothing`, async () => {
@@ -134,10 +165,11 @@ describe('the OpenAI Node SDK', () => {
       });
       let model = 'gpt-4.1';
       let key = await account.key();
-      const ask = (content) =>
-        endpoint === 'responses'
-          ? client(key).responses.create({ model, input: content })
-          : client(key).chat.completions.create({ model, messages: [{ role: 'user', content }] });
+      const ask = (content) => {
+        if (endpoint === 'responses') return client(key).responses.create({ model, input: content });
+        if (endpoint === 'embeddings') return client(key).embeddings.create({ model, input: content });
+        return client(key).chat.completions.create({ model, messages: [{ role: 'user', content }] });
+      };
       if (name === '401 bad key') key = `tg-${'x'.repeat(48)}`;
       if (name === '402 key quota') key = await account.key({ quota_micro_credits: 1 });
       if (name === '403 model not allowed') key = await account.key({ models: ['claude-sonnet-4-6'] });

@@ -7,7 +7,7 @@ import json
 
 import openai
 import pytest
-from conftest import MODELS, assert_row, mock_reply
+from conftest import EMBEDDING_MODELS, MODELS, assert_row, mock_reply
 
 WEATHER_TOOL = {
     "type": "function",
@@ -128,8 +128,43 @@ def test_the_model_list_names_the_models_of_both_formats_the_key_may_call(gatewa
     every = [m.id for m in client(gateway, account.key()).models.list()]
     only = [m.id for m in client(gateway, account.key(models=["claude-sonnet-4-6"])).models.list()]
 
-    assert sorted(every) == sorted(["tollgate-mock", *MODELS])
+    assert sorted(every) == sorted(["tollgate-mock", *MODELS, *EMBEDDING_MODELS])
     assert only == ["claude-sonnet-4-6"]
+
+
+def test_embeddings_are_unit_vectors_charged_for_their_input_only(gateway, account):
+    model = "text-embedding-3-small"
+    api = client(gateway, account.key())
+    texts = ["Embed these five words please", "and these three"]
+    # The SDK asks for base64 and decodes it, as it does against OpenAI.
+    raw = api.embeddings.with_raw_response.create(model=model, input=texts, dimensions=32)
+    result = raw.parse()
+
+    vectors = [item.embedding for item in result.data]
+    assert [item.index for item in result.data] == [0, 1]
+    assert [len(vector) for vector in vectors] == [32, 32]
+    assert abs(sum(x * x for x in vectors[0]) - 1) < 1e-4
+    assert api.embeddings.create(model=model, input=texts[0], dimensions=32).data[0].embedding == vectors[0]
+    tokens = sum(len(text.split()) for text in texts)
+    assert (result.usage.prompt_tokens, result.usage.total_tokens) == (tokens, tokens)
+    rows, credits = account.wait_for(requests=2, charges=2)
+    assert_row(
+        rows[0],
+        request_id=raw.headers["x-request-id"],
+        model=model,
+        endpoint="embeddings",
+        streamed=False,
+        input_tokens=tokens,
+        output_tokens=0,
+    )
+    account.assert_charged(rows, credits)
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.embeddings.create(model=model, input="")
+    assert caught.value.param == "input"
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.embeddings.create(model="claude-sonnet-4-6", input="a model of an Anthropic provider")
+    assert caught.value.param == "model"
 
 
 ERRORS = {
@@ -144,13 +179,15 @@ ERRORS = {
 
 
 def ask(api, endpoint, model, text):
-    """One request to `endpoint`: chat completions or responses."""
+    """One request to `endpoint`: chat completions, responses or embeddings."""
     if endpoint == "responses":
         return api.responses.create(model=model, input=text)
+    if endpoint == "embeddings":
+        return api.embeddings.create(model=model, input=text)
     return api.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
 
 
-@pytest.mark.parametrize("endpoint", ["chat_completions", "responses"])
+@pytest.mark.parametrize("endpoint", ["chat_completions", "responses", "embeddings"])
 @pytest.mark.parametrize("case", ERRORS)
 def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gateway, case, endpoint):
     exception, status, code = ERRORS[case]

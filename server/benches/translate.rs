@@ -43,7 +43,7 @@ fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Vec<u
         ApiFormat::Anthropic => response::openai_to_anthropic(&upstream, model)?,
         ApiFormat::OpenAi => response::anthropic_to_openai(&upstream, model, 1_700_000_000)?,
         // Not translated yet: passed through.
-        ApiFormat::Responses => return None,
+        ApiFormat::Responses | ApiFormat::Embeddings => return None,
     };
     serde_json::to_vec(&translated).ok()
 }

@@ -134,6 +134,7 @@ pub fn llm_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(proxy::forward::chat_completions))
         .routes(routes!(proxy::forward::messages))
         .routes(routes!(proxy::forward::responses))
+        .routes(routes!(proxy::forward::embeddings))
         .routes(routes!(proxy::count_tokens::count_tokens))
 }
 

@@ -12,6 +12,7 @@
 //! the routing table of `crate::gateway::proxy::forward`, and its route.
 
 mod anthropic;
+mod embeddings;
 pub mod error;
 mod openai_chat;
 mod responses;
@@ -67,6 +68,7 @@ impl ApiFormat {
             Self::OpenAi => &openai_chat::OpenAiChat,
             Self::Anthropic => &anthropic::Anthropic,
             Self::Responses => &responses::Responses,
+            Self::Embeddings => &embeddings::Embeddings,
         }
     }
 }

@@ -19,8 +19,10 @@
 //! `{"query": <the last user text>}`; once the conversation ends with the
 //! tool's result, the mock answers "The tool said: <result>". Anthropic's
 //! `/v1/messages/count_tokens` counts words like the answers do. OpenAI's
-//! Responses API is spoken too ([`responses`]).
+//! Responses API is spoken too ([`responses`]), and its embeddings
+//! ([`embeddings`]: deterministic vectors).
 
+mod embeddings;
 mod responses;
 
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub fn router() -> Router {
         .route("/chat/completions", post(openai))
         .route("/v1/responses", post(openai_responses))
         .route("/responses", post(openai_responses))
+        .route("/v1/embeddings", post(openai_embeddings))
+        .route("/embeddings", post(openai_embeddings))
         .route("/v1/messages", post(anthropic))
         .route("/v1/messages/count_tokens", post(count_tokens))
 }
@@ -100,6 +104,10 @@ async fn openai_responses(headers: HeaderMap, body: Bytes) -> Response {
     answer_http(ApiFormat::Responses, &headers, &body).await
 }
 
+async fn openai_embeddings(headers: HeaderMap, body: Bytes) -> Response {
+    answer_http(ApiFormat::Embeddings, &headers, &body).await
+}
+
 async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
     answer_http(ApiFormat::Anthropic, &headers, &body).await
 }
@@ -116,7 +124,7 @@ async fn answer_http(format: ApiFormat, headers: &HeaderMap, body: &[u8]) -> Res
 /// 401 in the provider's shape when no provider key came with the request.
 fn refuse_without_key(format: ApiFormat, headers: &HeaderMap) -> Option<Response> {
     let presented = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses => headers
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
@@ -146,8 +154,10 @@ fn read_request(body: &[u8]) -> Result<(Map<String, Value>, String), String> {
 
 /// The answer to one request body, in `format`.
 pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
-    if format == ApiFormat::Responses {
-        return responses::answer(body).await;
+    match format {
+        ApiFormat::Responses => return responses::answer(body).await,
+        ApiFormat::Embeddings => return embeddings::answer(body).await,
+        ApiFormat::OpenAi | ApiFormat::Anthropic => {}
     }
     let (request, model) = match read_request(body) {
         Ok(read) => read,
@@ -165,10 +175,10 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
     match (format, streamed) {
         (ApiFormat::Anthropic, false) => Json(reply.anthropic_json()).into_response(),
         (ApiFormat::Anthropic, true) => sse(model, reply.anthropic_events()),
-        (ApiFormat::OpenAi | ApiFormat::Responses, false) => {
+        (ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings, false) => {
             Json(reply.openai_json()).into_response()
         }
-        (ApiFormat::OpenAi | ApiFormat::Responses, true) => {
+        (ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings, true) => {
             let include_usage = request
                 .get("stream_options")
                 .and_then(|o| o.get("include_usage"))
@@ -209,7 +219,7 @@ async fn refuse_as_asked(format: ApiFormat, model: &str) -> Option<Response> {
 /// An error in the provider's own shape.
 pub fn error(format: ApiFormat, status: StatusCode, message: &str) -> Response {
     let body = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses => {
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => {
             let kind = if status.is_server_error() {
                 "server_error"
             } else if status == StatusCode::TOO_MANY_REQUESTS {

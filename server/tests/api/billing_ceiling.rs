@@ -284,7 +284,7 @@ async fn caps_above_the_models_maximum_and_several_choices_are_400_naming_the_fi
         let (status, _, answer) = proxy.call(endpoint, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {answer}");
         let message = match endpoint {
-            Endpoint::ChatCompletions | Endpoint::Responses => {
+            Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
                 assert_eq!(answer["error"]["param"], field, "{answer}");
                 string_at(&answer, "/error/message")
             }

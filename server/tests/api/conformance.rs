@@ -51,6 +51,7 @@ fn text_of(endpoint: Endpoint, answer: &Value) -> String {
             .as_array()
             .and_then(|items| items.iter().find(|item| item["type"] == "message"))
             .and_then(|item| item.pointer("/content/0/text")),
+        Endpoint::Embeddings => None,
     };
     text.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
@@ -68,6 +69,7 @@ fn reported(endpoint: Endpoint, answer: &Value) -> (i64, i64) {
             count("/usage/prompt_tokens"),
             count("/usage/completion_tokens"),
         ),
+        Endpoint::Embeddings => (count("/usage/prompt_tokens"), 0),
         Endpoint::Messages | Endpoint::Responses => {
             (count("/usage/input_tokens"), count("/usage/output_tokens"))
         }
@@ -85,6 +87,7 @@ fn with_tool(endpoint: Endpoint, model: &str) -> Value {
         Endpoint::Responses => {
             json!([{ "type": "function", "name": "lookup", "parameters": parameters }])
         }
+        Endpoint::Embeddings => panic!("embeddings take no tools"),
     };
     body
 }
@@ -120,6 +123,7 @@ fn tool_call_of(endpoint: Endpoint, answer: &Value) -> Option<(String, String, V
                 serde_json::from_str(arguments).ok()?,
             )
         }
+        Endpoint::Embeddings => return None,
     };
     Some((
         id.as_str()?.to_owned(),
@@ -154,6 +158,7 @@ fn with_tool_result(
                 { "type": "function_call", "call_id": id, "name": name, "arguments": arguments.to_string() },
                 { "type": "function_call_output", "call_id": id, "output": result }]);
         }
+        Endpoint::Embeddings => panic!("embeddings take no tools"),
     }
     body
 }
@@ -162,7 +167,7 @@ fn with_tool_result(
 fn assert_shaped_error(endpoint: Endpoint, answer: &Answer, status: StatusCode) -> String {
     match endpoint {
         Endpoint::Messages => assert_anthropic_error(answer, status, "api_error"),
-        Endpoint::ChatCompletions | Endpoint::Responses => {
+        Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
             assert_openai_error(answer, status, "server_error", None, None)
         }
     }

@@ -826,7 +826,7 @@ pub fn llm_request(
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json");
     match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Responses => {
+        Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
             if let Some(key) = key {
                 builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
             }
@@ -849,6 +849,9 @@ pub fn llm_request(
 pub fn llm_body(endpoint: Endpoint, model: &str, stream: bool) -> Value {
     if endpoint == Endpoint::Responses {
         return json!({ "model": model, "input": PROMPT, "stream": stream });
+    }
+    if endpoint == Endpoint::Embeddings {
+        return json!({ "model": model, "input": PROMPT });
     }
     let mut body = json!({
         "model": model,
@@ -896,6 +899,7 @@ pub fn streamed_text(endpoint: Endpoint, text: &str) -> String {
                 Endpoint::Responses => data
                     .get("delta")
                     .filter(|_| data["type"] == "response.output_text.delta"),
+                Endpoint::Embeddings => None,
             };
             piece.and_then(Value::as_str).map(str::to_owned)
         })

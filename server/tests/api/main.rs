@@ -13,6 +13,7 @@ mod billing_ceiling;
 mod browser_headers;
 mod conformance;
 mod credits;
+mod embeddings;
 mod entitlements;
 mod errors;
 mod health;

@@ -32,7 +32,7 @@ struct Expected<'a> {
 /// Asserts the error in the shape of `endpoint`'s clients; returns the message.
 fn assert_proxy_error(endpoint: Endpoint, answer: &Answer, expected: &Expected) -> String {
     match endpoint {
-        Endpoint::ChatCompletions | Endpoint::Responses => {
+        Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
             let (kind, code, param) = expected.openai;
             assert_openai_error(answer, expected.status, kind, code, param)
         }

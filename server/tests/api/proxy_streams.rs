@@ -25,6 +25,9 @@ async fn direct(upstream: &str, endpoint: Endpoint, body: &str) -> String {
         Endpoint::Responses => client
             .post(format!("{upstream}/v1/responses"))
             .bearer_auth(UPSTREAM_KEY),
+        Endpoint::Embeddings => client
+            .post(format!("{upstream}/v1/embeddings"))
+            .bearer_auth(UPSTREAM_KEY),
         Endpoint::Messages => client
             .post(format!("{upstream}/v1/messages"))
             .header("x-api-key", UPSTREAM_KEY)

@@ -18,6 +18,7 @@ impl Adapter for Mock {
             ApiFormat::OpenAi => "/chat/completions",
             ApiFormat::Anthropic => "/v1/messages",
             ApiFormat::Responses => "/responses",
+            ApiFormat::Embeddings => "/embeddings",
         }
     }
 

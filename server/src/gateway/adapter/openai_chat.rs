@@ -1,5 +1,5 @@
 //! OpenAI-compatible providers: chat completions at `{base_url}/chat/completions`,
-//! the key as a bearer token.
+//! embeddings at `{base_url}/embeddings`, the key as a bearer token.
 
 use axum::http::{HeaderName, header};
 
@@ -9,12 +9,18 @@ use crate::gateway::format::ApiFormat;
 pub struct OpenAiChat;
 
 impl Adapter for OpenAiChat {
-    fn format(&self, _client: ApiFormat) -> ApiFormat {
-        ApiFormat::OpenAi
+    fn format(&self, client: ApiFormat) -> ApiFormat {
+        match client {
+            ApiFormat::Embeddings => ApiFormat::Embeddings,
+            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => ApiFormat::OpenAi,
+        }
     }
 
-    fn path(&self, _format: ApiFormat) -> &'static str {
-        "/chat/completions"
+    fn path(&self, format: ApiFormat) -> &'static str {
+        match format {
+            ApiFormat::Embeddings => "/embeddings",
+            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => "/chat/completions",
+        }
     }
 
     fn credential(&self, key: &str) -> (HeaderName, String) {

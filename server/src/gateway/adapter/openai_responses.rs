@@ -1,7 +1,8 @@
 //! OpenAI, or an API that speaks both of its formats: Responses clients are
-//! passed through to `{base_url}/responses`, the others go to
-//! `{base_url}/chat/completions` (Anthropic's translated, as for any
-//! OpenAI-compatible provider). The key is a bearer token.
+//! passed through to `{base_url}/responses`, embeddings to
+//! `{base_url}/embeddings`, the others go to `{base_url}/chat/completions`
+//! (Anthropic's translated, as for any OpenAI-compatible provider). The key
+//! is a bearer token.
 
 use axum::http::{HeaderName, header};
 
@@ -14,6 +15,7 @@ impl Adapter for OpenAiResponses {
     fn format(&self, client: ApiFormat) -> ApiFormat {
         match client {
             ApiFormat::Responses => ApiFormat::Responses,
+            ApiFormat::Embeddings => ApiFormat::Embeddings,
             ApiFormat::OpenAi | ApiFormat::Anthropic => ApiFormat::OpenAi,
         }
     }
@@ -21,6 +23,7 @@ impl Adapter for OpenAiResponses {
     fn path(&self, format: ApiFormat) -> &'static str {
         match format {
             ApiFormat::Responses => "/responses",
+            ApiFormat::Embeddings => "/embeddings",
             ApiFormat::OpenAi | ApiFormat::Anthropic => "/chat/completions",
         }
     }

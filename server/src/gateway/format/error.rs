@@ -22,6 +22,9 @@ pub enum ApiFormat {
     Anthropic,
     /// OpenAI's responses (`/v1/responses`), which Codex speaks.
     Responses,
+    /// OpenAI's embeddings (`/v1/embeddings`): no conversation, no output,
+    /// never streamed; its errors are OpenAI's.
+    Embeddings,
 }
 
 impl ApiFormat {
@@ -32,6 +35,8 @@ impl ApiFormat {
             Self::Anthropic
         } else if path.ends_with("/v1/responses") {
             Self::Responses
+        } else if path.ends_with("/v1/embeddings") {
+            Self::Embeddings
         } else {
             Self::OpenAi
         }

@@ -1,9 +1,9 @@
-//! `POST /v1/chat/completions` and `POST /v1/messages`: check the request,
-//! hold its worst case, forward it to the model's provider, relay the
-//! answer and settle its usage. Requests refused before their model is
-//! known are counted in memory; every request that got a model leaves a
-//! usage row, whatever happened to it, and an answer completes only once
-//! its row is durable.
+//! `POST /v1/chat/completions`, `/v1/messages`, `/v1/responses` and
+//! `/v1/embeddings`: check the request, hold its worst case, forward it to
+//! the model's provider, relay the answer and settle its usage. Requests
+//! refused before their model is known are counted in memory; every
+//! request that got a model leaves a usage row, whatever happened to it,
+//! and an answer completes only once its row is durable.
 
 use std::{
     sync::Arc,
@@ -113,6 +113,23 @@ pub async fn responses(
     body: Body,
 ) -> Response {
     forward(&state, caller, Endpoint::Responses, &headers, body).await
+}
+
+/// OpenAI's embeddings, from any model of an OpenAI-compatible provider
+/// the key may call.
+#[utoipa::path(post, path = "/embeddings", operation_id = "embeddings", tag = "llm",
+    request_body = super::spec::EmbeddingsRequest,
+    responses(
+        (status = 200, description = "One vector per input", body = super::spec::EmbeddingList),
+        (status = "4XX", body = super::spec::ProviderError),
+        (status = "5XX", body = super::spec::ProviderError)))]
+pub async fn embeddings(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    forward(&state, caller, Endpoint::Embeddings, &headers, body).await
 }
 
 async fn forward(
@@ -567,13 +584,17 @@ async fn with_fallbacks(
 
 /// The output cap a request is held for and the provider is sent: the
 /// client's own, which may not exceed the model's maximum, or the
-/// configured default (never above that maximum).
+/// configured default (never above that maximum); none for a format that
+/// has no output (embeddings).
 fn output_ceiling(
     state: &AppState,
     route: &Route,
     request: &ClientRequest,
     format: ApiFormat,
 ) -> Result<i64, ProxyError> {
+    if format.wire().cap_fields().is_empty() {
+        return Ok(0);
+    }
     let credits = &state.settings.credits;
     let maximum = route
         .model

@@ -42,18 +42,20 @@ pub async fn list(
         .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
         .collect();
     let body = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses => LlmModelList::OpenAi(OpenAiModelList {
-            object: "list".to_owned(),
-            data: models
-                .iter()
-                .map(|m| OpenAiModel {
-                    id: m.id.clone(),
-                    object: "model".to_owned(),
-                    created: m.created_at.timestamp(),
-                    owned_by: "tollgate".to_owned(),
-                })
-                .collect(),
-        }),
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => {
+            LlmModelList::OpenAi(OpenAiModelList {
+                object: "list".to_owned(),
+                data: models
+                    .iter()
+                    .map(|m| OpenAiModel {
+                        id: m.id.clone(),
+                        object: "model".to_owned(),
+                        created: m.created_at.timestamp(),
+                        owned_by: "tollgate".to_owned(),
+                    })
+                    .collect(),
+            })
+        }
         ApiFormat::Anthropic => LlmModelList::Anthropic(AnthropicModelList {
             first_id: models.first().map(|m| m.id.clone()),
             last_id: models.last().map(|m| m.id.clone()),

@@ -21,6 +21,8 @@ pub enum Endpoint {
     Messages,
     /// `POST /v1/responses`, OpenAI's responses.
     Responses,
+    /// `POST /v1/embeddings`, OpenAI's embeddings.
+    Embeddings,
 }
 
 impl Endpoint {
@@ -29,6 +31,7 @@ impl Endpoint {
             Self::ChatCompletions => ApiFormat::OpenAi,
             Self::Messages => ApiFormat::Anthropic,
             Self::Responses => ApiFormat::Responses,
+            Self::Embeddings => ApiFormat::Embeddings,
         }
     }
 
@@ -38,6 +41,7 @@ impl Endpoint {
             Self::ChatCompletions => "chat_completions",
             Self::Messages => "messages",
             Self::Responses => "responses",
+            Self::Embeddings => "embeddings",
         }
     }
 
@@ -46,6 +50,7 @@ impl Endpoint {
             Self::ChatCompletions => "/v1/chat/completions",
             Self::Messages => "/v1/messages",
             Self::Responses => "/v1/responses",
+            Self::Embeddings => "/v1/embeddings",
         }
     }
 }
@@ -203,6 +208,25 @@ impl ClientRequest {
                     client,
                 ));
             }
+            // Embeddings are not a conversation: only a provider that
+            // embeds takes them, and it takes nothing else.
+            (ApiFormat::Embeddings, upstream) if upstream != ApiFormat::Embeddings => {
+                return Err(ProxyError::invalid_field(
+                    "model",
+                    format!(
+                        "model: `{}` is served by a provider that has no embeddings",
+                        self.model
+                    ),
+                    client,
+                ));
+            }
+            (_, ApiFormat::Embeddings) if client != ApiFormat::Embeddings => {
+                return Err(ProxyError::new(
+                    ErrorKind::Internal,
+                    "a chat request cannot be sent as embeddings",
+                    client,
+                ));
+            }
             _ => {}
         }
         let format = upstream;
@@ -296,6 +320,10 @@ fn output_cap(
 /// `max_completion_tokens`, OpenAI's current name, when it sent none.
 fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
     let fields = format.wire().cap_fields();
+    // A format without output (embeddings) has no cap to set.
+    let Some(first) = fields.first() else {
+        return;
+    };
     let mut set = false;
     for field in fields {
         if let Some(value) = body.get_mut(*field).filter(|value| !value.is_null()) {
@@ -304,7 +332,7 @@ fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
         }
     }
     if !set {
-        body.insert(fields[0].to_owned(), json!(cap));
+        body.insert((*first).to_owned(), json!(cap));
     }
 }
 
@@ -529,6 +557,7 @@ mod tests {
         fn upstreams(endpoint: Endpoint) -> &'static [ApiFormat] {
             match endpoint {
                 Endpoint::Responses => &[ApiFormat::Responses],
+                Endpoint::Embeddings => &[ApiFormat::Embeddings],
                 Endpoint::ChatCompletions | Endpoint::Messages => {
                     &[ApiFormat::OpenAi, ApiFormat::Anthropic]
                 }
@@ -557,7 +586,7 @@ mod tests {
                     arbitrary::json().prop_map(|value| value.to_string().into_bytes()),
                 ],
             ) {
-                for endpoint in ENDPOINTS {
+                for endpoint in ENDPOINTS.into_iter().chain([Endpoint::Embeddings]) {
                     if let Err(err) = ClientRequest::parse(&bytes, endpoint) {
                         prop_assert!(err.kind.status().is_client_error(), "{err:?}");
                     }

@@ -45,6 +45,30 @@ pub struct ResponsesRequest {
     pub max_output_tokens: Option<i64>,
 }
 
+/// OpenAI's embeddings request: held and charged for its input tokens at
+/// the model's input price.
+#[derive(Serialize, ToSchema)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    /// A string, an array of strings, a token array, or an array of token
+    /// arrays (at most 2,048 inputs).
+    pub input: Value,
+    /// The vectors' length, for models that can shorten them.
+    pub dimensions: Option<i64>,
+    /// `float` (the default) or `base64`.
+    pub encoding_format: Option<String>,
+}
+
+/// OpenAI's list of embeddings, one per input, with exact `usage`.
+#[derive(Serialize, ToSchema)]
+pub struct EmbeddingList {
+    /// `list`.
+    pub object: String,
+    pub data: Vec<Value>,
+    pub model: String,
+    pub usage: Option<Value>,
+}
+
 /// Anthropic's token-counting request.
 #[derive(Serialize, ToSchema)]
 pub struct CountTokensRequest {

@@ -1,0 +1,182 @@
+//! `POST /v1/embeddings`: forwarded to OpenAI-compatible providers (and the
+//! built-in mock), held and charged for its input tokens at the model's
+//! input price, recorded as embeddings; refused in OpenAI's shape.
+
+use axum::http::StatusCode;
+use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::{Value, json};
+use server::gateway::proxy::request::Endpoint;
+
+use crate::helpers::*;
+
+/// The vectors of an answer, decoded from floats or base64.
+fn vectors(answer: &Value) -> Vec<Vec<f32>> {
+    answer["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no data: {answer}"))
+        .iter()
+        .map(|item| match &item["embedding"] {
+            Value::String(encoded) => STANDARD
+                .decode(encoded)
+                .unwrap()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            floats => serde_json::from_value(floats.clone()).unwrap(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn embeddings_are_forwarded_and_charged_for_their_input_tokens_only() {
+    let proxy = ProxyApp::start().await;
+    for kind in ["openai", "openai_responses", "mock"] {
+        let name = format!("embed-{kind}");
+        proxy.route(kind, &name).await;
+        let before = proxy.balance().await;
+        let body = json!({ "model": name, "input": [PROMPT, "six seven"], "dimensions": 16 });
+        let (status, headers, answer) = proxy.call(Endpoint::Embeddings, body).await;
+
+        assert_eq!(status, StatusCode::OK, "{kind}: {answer}");
+        assert_eq!(answer["object"], "list", "{kind}");
+        let vectors = vectors(&answer);
+        assert_eq!(vectors.len(), 2, "{kind}");
+        assert!(vectors.iter().all(|v| v.len() == 16), "{kind}");
+        assert_eq!(answer["data"][1]["index"], 1, "{kind}");
+        // The mock counts words: five and two.
+        let tokens = PROMPT_TOKENS + 2;
+        assert_eq!(answer["usage"]["prompt_tokens"], tokens, "{kind}");
+
+        let row = proxy.usage_row_of(&headers).await;
+        let cost = tokens * INPUT_PRICE / 1_000_000;
+        assert_eq!(row.endpoint, "embeddings", "{kind}");
+        assert_eq!(row.status_code, 200, "{kind}");
+        assert_eq!((row.input_tokens, row.output_tokens), (tokens, 0), "{kind}");
+        assert_eq!((row.cost, row.charged), (cost, cost), "{kind}");
+        assert_eq!(proxy.balance().await, before - cost, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn base64_vectors_pass_through_as_the_sdks_ask_for_them() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "embed").await;
+    let ask = |encoding: Option<&str>| {
+        let mut body = json!({ "model": "embed", "input": [[1, 2, 3], [4, 5]] });
+        if let Some(encoding) = encoding {
+            body["encoding_format"] = json!(encoding);
+        }
+        proxy.call(Endpoint::Embeddings, body)
+    };
+    let (status, _, floats) = ask(None).await;
+    assert_eq!(status, StatusCode::OK, "{floats}");
+    let (status, headers, encoded) = ask(Some("base64")).await;
+    assert_eq!(status, StatusCode::OK, "{encoded}");
+    assert!(encoded["data"][0]["embedding"].is_string(), "{encoded}");
+    assert_eq!(vectors(&encoded), vectors(&floats));
+    // Token arrays count their tokens.
+    assert_eq!(proxy.usage_row_of(&headers).await.input_tokens, 5);
+}
+
+#[tokio::test]
+async fn bad_embeddings_requests_are_refused_naming_the_field() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "embed").await;
+    for (body, field) in [
+        (json!({ "model": "embed" }), "input"),
+        (json!({ "model": "embed", "input": "" }), "input"),
+        (json!({ "model": "embed", "input": [1, "two"] }), "input"),
+        (
+            json!({ "model": "embed", "input": "a", "encoding_format": "int8" }),
+            "encoding_format",
+        ),
+        (
+            json!({ "model": "embed", "input": "a", "dimensions": -1 }),
+            "dimensions",
+        ),
+        (
+            json!({ "model": "embed", "input": "a", "stream": true }),
+            "stream",
+        ),
+        (json!({ "input": "a" }), "model"),
+    ] {
+        let answer = proxy.call(Endpoint::Embeddings, body.clone()).await;
+        let message = assert_openai_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            Some(field),
+        );
+        assert!(message.starts_with(field), "{body}: {message}");
+        // Refused before a model was asked: counted, not recorded.
+        assert!(proxy.has_no_usage_row(&answer.1).await, "{body}");
+    }
+    let unknown = proxy
+        .call(
+            Endpoint::Embeddings,
+            json!({ "model": "nope", "input": "a" }),
+        )
+        .await;
+    assert_eq!(unknown.0, StatusCode::NOT_FOUND, "{}", unknown.2);
+}
+
+#[tokio::test]
+async fn a_model_whose_provider_cannot_embed_is_refused_before_anything_is_held() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("anthropic", "claude-embed").await;
+    let before = proxy.balance().await;
+    let answer = proxy
+        .call(
+            Endpoint::Embeddings,
+            json!({ "model": "claude-embed", "input": PROMPT }),
+        )
+        .await;
+    let message = assert_openai_error(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        None,
+        Some("model"),
+    );
+    assert!(message.contains("no embeddings"), "{message}");
+    // Refused before anything was held, like a request that cannot be
+    // translated: counted, not recorded.
+    assert!(proxy.has_no_usage_row(&answer.1).await);
+    assert_eq!(proxy.balance().await, before);
+}
+
+#[tokio::test]
+async fn embeddings_are_held_for_their_input_before_the_provider_is_asked() {
+    let proxy = ProxyApp::start().await;
+    // A price at which the 50,000-byte input's ceiling is more than the
+    // balance, though the words it really has cost little.
+    let provider = proxy.provider("openai").await;
+    proxy
+        .model_with(json!({
+            "public_name": "dear-embed",
+            "provider_id": provider,
+            "upstream_model": "dear-embed",
+            "input_price": (STARTING_CREDITS + 1) * 1_000_000 * 1_000_000 / 50_000,
+            "output_price": 0,
+            "cache_read_price": 0,
+            "cache_write_price": 0,
+        }))
+        .await;
+    let before = proxy.balance().await;
+    let input = "word ".repeat(10_000);
+    let answer = proxy
+        .call(
+            Endpoint::Embeddings,
+            json!({ "model": "dear-embed", "input": input }),
+        )
+        .await;
+    assert_openai_error(
+        &answer,
+        StatusCode::PAYMENT_REQUIRED,
+        "insufficient_quota",
+        Some("insufficient_quota"),
+        None,
+    );
+    assert_eq!(proxy.balance().await, before);
+}
