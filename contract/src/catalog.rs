@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{PlanName, ProviderKind, Timestamp};
+use crate::{ModelKind, PlanName, ProviderKind, Timestamp};
 
 /// A provider: its keys only as a count, its extra headers only by name
 /// (their values are sealed like the keys).
@@ -40,6 +40,8 @@ pub struct ProviderView {
 pub struct ModelView {
     pub id: String,
     pub public_name: String,
+    /// Chat, or embeddings: each endpoint takes models of its kind only.
+    pub kind: ModelKind,
     /// The first deployment's.
     pub provider_id: String,
     pub upstream_model: String,

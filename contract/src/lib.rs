@@ -165,6 +165,17 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What a model serves: conversations (chat completions, messages,
+    /// responses) or embeddings.
+    #[derive(Default)]
+    ModelKind stored in "String(StringLen::N(16))" {
+        #[default]
+        Chat = "chat",
+        Embedding = "embedding",
+    }
+}
+
+wire_enum! {
     /// Why a ledger entry moved a balance.
     EntryKind stored in "String(StringLen::N(16))" {
         Grant = "grant",
@@ -210,6 +221,7 @@ mod tests {
         round_trips(&PlanName::ALL);
         round_trips(&KeyStatus::ALL);
         round_trips(&ProviderKind::ALL);
+        round_trips(&ModelKind::ALL);
         round_trips(&EntryKind::ALL);
         round_trips(&GrantSource::ALL);
     }

@@ -25,7 +25,7 @@ MODELS = {
 }
 # Embedding models: charged for their input tokens only.
 EMBEDDING_MODELS = {
-    "text-embedding-3-small": {"provider": "openai", "input_price": 1_000_000, "output_price": 0},
+    "text-embedding-3-small": {"provider": "openai", "input_price": 1_000_000, "output_price": 0, "kind": "embedding"},
 }
 PRICED = {**MODELS, **EMBEDDING_MODELS}
 GRANT_MICRO_CREDITS = 1_000_000
@@ -174,6 +174,7 @@ def ensure_catalog(admin, mock_url):
                 "/api/admin/models",
                 {
                     "public_name": public_name,
+                    "kind": spec.get("kind", "chat"),
                     "provider_id": providers[f"Mock {spec['provider']}"]["id"],
                     "upstream_model": public_name,
                     "input_price": spec["input_price"],

@@ -15,7 +15,7 @@ export const MODELS = {
 };
 // Embedding models: charged for their input tokens only.
 export const EMBEDDING_MODELS = {
-  'text-embedding-3-small': { provider: 'openai', inputPrice: 1_000_000, outputPrice: 0 },
+  'text-embedding-3-small': { provider: 'openai', inputPrice: 1_000_000, outputPrice: 0, kind: 'embedding' },
 };
 const PRICED = { ...MODELS, ...EMBEDDING_MODELS };
 export const GRANT = 1_000_000;
@@ -162,6 +162,7 @@ async function setUp() {
     if (models.has(publicName)) continue;
     await api.call('POST', '/api/admin/models', {
       public_name: publicName,
+      kind: spec.kind ?? 'chat',
       provider_id: providers[`Mock ${spec.provider}`].id,
       upstream_model: publicName,
       input_price: spec.inputPrice,

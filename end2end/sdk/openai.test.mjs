@@ -135,7 +135,7 @@ describe('the OpenAI Node SDK', () => {
     assertRow(rows[0], { requestId, model, endpoint: 'embeddings', streamed: false, inputTokens: tokens, outputTokens: 0 });
     account.assertCharged(rows, credits);
 
-    for (const [input, param, which] of [['', 'input', model], ['a model of an Anthropic provider', 'model', 'claude-sonnet-4-6']]) {
+    for (const [input, param, which] of [['', 'input', model], ['a chat model', 'model', 'claude-sonnet-4-6']]) {
       const error = await api.embeddings.create({ model: which, input }).then(
         () => assert.fail('the request succeeded'),
         (err) => err,
@@ -163,7 +163,7 @@ describe('the OpenAI Node SDK', () => {
         credits: name === '402 no credits' ? 0 : 1_000_000,
         plan: name === '429 rate limit' ? 'trial' : 'pro',
       });
-      let model = 'gpt-4.1';
+      let model = endpoint === 'embeddings' ? 'text-embedding-3-small' : 'gpt-4.1';
       let key = await account.key();
       const ask = (content) => {
         if (endpoint === 'responses') return client(key).responses.create({ model, input: content });

@@ -163,7 +163,7 @@ def test_embeddings_are_unit_vectors_charged_for_their_input_only(gateway, accou
         api.embeddings.create(model=model, input="")
     assert caught.value.param == "input"
     with pytest.raises(openai.BadRequestError) as caught:
-        api.embeddings.create(model="claude-sonnet-4-6", input="a model of an Anthropic provider")
+        api.embeddings.create(model="claude-sonnet-4-6", input="a chat model")
     assert caught.value.param == "model"
 
 
@@ -195,7 +195,7 @@ def test_each_refusal_surfaces_as_the_sdks_typed_exception_and_costs_nothing(gat
         credits=0 if case == "402 no credits" else 1_000_000,
         plan="trial" if case == "429 rate limit" else "pro",
     )
-    model = "gpt-4.1"
+    model = "text-embedding-3-small" if endpoint == "embeddings" else "gpt-4.1"
     key = account.key()
     if case == "401 bad key":
         key = "tg-" + "x" * 48

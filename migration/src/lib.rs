@@ -23,6 +23,7 @@ mod m20261205_000016_invitations;
 mod m20261205_000017_retention;
 mod m20261206_000018_deployments;
 mod m20261207_000019_managed;
+mod m20261208_000020_model_kind;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_retention::Migration),
             Box::new(m20261206_000018_deployments::Migration),
             Box::new(m20261207_000019_managed::Migration),
+            Box::new(m20261208_000020_model_kind::Migration),
         ]
     }
 }

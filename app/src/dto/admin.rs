@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use contract::{credits::EntryView, entitlements::GrantView, invitations::InvitationView};
+use contract::{
+    ModelKind, credits::EntryView, entitlements::GrantView, invitations::InvitationView,
+};
 
 use super::{KeyInfo, PlanName, UserInfo};
 
@@ -52,6 +54,8 @@ pub struct DeploymentForm {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelForm {
     pub public_name: String,
+    /// Chat (the default) or embeddings.
+    pub kind: ModelKind,
     /// At least one.
     pub deployments: Vec<DeploymentForm>,
     /// Public names, separated by commas.

@@ -38,7 +38,10 @@ use crate::{
     gateway::limits::plans,
     platform::{
         db,
-        entity::provider::{self, ProviderKind},
+        entity::{
+            provider::{self, ProviderKind},
+            shadow_model::ModelKind,
+        },
         error::{Error, Result},
         plan::{Limits, PlanName},
         vault::Vault,
@@ -82,6 +85,9 @@ pub struct DeclaredProvider {
 #[serde(deny_unknown_fields)]
 pub struct DeclaredModel {
     pub public_name: String,
+    /// `chat` (the default) or `embedding`.
+    #[serde(default)]
+    pub kind: ModelKind,
     /// The one-deployment shorthand (a provider of this file, by name).
     pub provider: Option<String>,
     pub upstream_model: Option<String>,
@@ -579,6 +585,7 @@ impl<C: ConnectionTrait> Run<'_, C> {
                 None => {
                     let new = NewModel {
                         public_name: declared.public_name.clone(),
+                        kind: Some(declared.kind),
                         provider_id: None,
                         upstream_model: None,
                         deployments: Some(deployments),
@@ -829,6 +836,10 @@ fn model_change(
     if m.max_output_tokens != declared.max_output_tokens {
         change.max_output_tokens = Some(declared.max_output_tokens);
         fields.push("max_output_tokens");
+    }
+    if m.kind != declared.kind {
+        change.kind = Some(declared.kind);
+        fields.push("kind");
     }
     if m.enabled != declared.enabled {
         change.enabled = Some(declared.enabled);

@@ -2,12 +2,27 @@
 //! built-in mock), held and charged for its input tokens at the model's
 //! input price, recorded as embeddings; refused in OpenAI's shape.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::*;
+
+/// A provider of `kind` with an embedding model `name` at the test prices.
+async fn embedding_model(proxy: &ProxyApp, kind: &str, name: &str) {
+    let provider = proxy.provider(kind).await;
+    proxy
+        .model_with(json!({
+            "public_name": name,
+            "kind": "embedding",
+            "provider_id": provider,
+            "upstream_model": name,
+            "input_price": INPUT_PRICE,
+            "output_price": OUTPUT_PRICE,
+        }))
+        .await;
+}
 
 /// The vectors of an answer, decoded from floats or base64.
 fn vectors(answer: &Value) -> Vec<Vec<f32>> {
@@ -32,7 +47,7 @@ async fn embeddings_are_forwarded_and_charged_for_their_input_tokens_only() {
     let proxy = ProxyApp::start().await;
     for kind in ["openai", "openai_responses", "mock"] {
         let name = format!("embed-{kind}");
-        proxy.route(kind, &name).await;
+        embedding_model(&proxy, kind, &name).await;
         let before = proxy.balance().await;
         let body = json!({ "model": name, "input": [PROMPT, "six seven"], "dimensions": 16 });
         let (status, headers, answer) = proxy.call(Endpoint::Embeddings, body).await;
@@ -60,7 +75,7 @@ async fn embeddings_are_forwarded_and_charged_for_their_input_tokens_only() {
 #[tokio::test]
 async fn base64_vectors_pass_through_as_the_sdks_ask_for_them() {
     let proxy = ProxyApp::start().await;
-    proxy.route("openai", "embed").await;
+    embedding_model(&proxy, "openai", "embed").await;
     let ask = |encoding: Option<&str>| {
         let mut body = json!({ "model": "embed", "input": [[1, 2, 3], [4, 5]] });
         if let Some(encoding) = encoding {
@@ -81,7 +96,7 @@ async fn base64_vectors_pass_through_as_the_sdks_ask_for_them() {
 #[tokio::test]
 async fn bad_embeddings_requests_are_refused_naming_the_field() {
     let proxy = ProxyApp::start().await;
-    proxy.route("openai", "embed").await;
+    embedding_model(&proxy, "openai", "embed").await;
     for (body, field) in [
         (json!({ "model": "embed" }), "input"),
         (json!({ "model": "embed", "input": "" }), "input"),
@@ -124,7 +139,7 @@ async fn bad_embeddings_requests_are_refused_naming_the_field() {
 #[tokio::test]
 async fn a_model_whose_provider_cannot_embed_is_refused_before_anything_is_held() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "claude-embed").await;
+    embedding_model(&proxy, "anthropic", "claude-embed").await;
     let before = proxy.balance().await;
     let answer = proxy
         .call(
@@ -155,6 +170,7 @@ async fn embeddings_are_held_for_their_input_before_the_provider_is_asked() {
     proxy
         .model_with(json!({
             "public_name": "dear-embed",
+            "kind": "embedding",
             "provider_id": provider,
             "upstream_model": "dear-embed",
             "input_price": (STARTING_CREDITS + 1) * 1_000_000 * 1_000_000 / 50_000,
@@ -179,4 +195,69 @@ async fn embeddings_are_held_for_their_input_before_the_provider_is_asked() {
         None,
     );
     assert_eq!(proxy.balance().await, before);
+}
+
+#[tokio::test]
+async fn each_endpoint_takes_models_of_its_own_kind() {
+    let proxy = ProxyApp::start().await;
+    let chatty = proxy.route("openai", "chatty").await;
+    embedding_model(&proxy, "openai", "embed").await;
+    let cases = [
+        (
+            Endpoint::Embeddings,
+            json!({ "model": "chatty", "input": "a" }),
+            "chat model",
+        ),
+        (
+            Endpoint::ChatCompletions,
+            llm_body(Endpoint::ChatCompletions, "embed", false),
+            "/v1/embeddings",
+        ),
+        (
+            Endpoint::Responses,
+            llm_body(Endpoint::Responses, "embed", false),
+            "/v1/embeddings",
+        ),
+    ];
+    for (endpoint, body, says) in cases {
+        let answer = proxy.call(endpoint, body).await;
+        let message = assert_openai_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            Some("model"),
+        );
+        assert!(message.contains(says), "{endpoint:?}: {message}");
+        assert!(proxy.has_no_usage_row(&answer.1).await, "{endpoint:?}");
+    }
+    let answer = proxy
+        .call(
+            Endpoint::Messages,
+            llm_body(Endpoint::Messages, "embed", false),
+        )
+        .await;
+    assert_anthropic_error(&answer, StatusCode::BAD_REQUEST, "invalid_request_error");
+    // Changed to the other kind, a model serves the other endpoint.
+    let (status, _, changed) = proxy
+        .app
+        .request(
+            Method::PATCH,
+            &format!("/api/admin/models/{chatty}"),
+            Some(json!({ "kind": "embedding" })),
+            Some(&proxy.admin),
+        )
+        .await;
+    assert_eq!(
+        (status, &changed["model"]["kind"]),
+        (StatusCode::OK, &json!("embedding")),
+        "{changed}"
+    );
+    let (status, _, answer) = proxy
+        .call(
+            Endpoint::Embeddings,
+            json!({ "model": "chatty", "input": "a" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }

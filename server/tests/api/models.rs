@@ -193,6 +193,7 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     assert_eq!(model["enabled"], json!(true));
     assert_eq!(model["plans"], json!([]));
     assert_eq!(model["max_output_tokens"], json!(null));
+    assert_eq!(model["kind"], json!("chat"));
     // The shorthand is the model's one deployment.
     assert_prefixed_id(&string_at(model, "/deployments/0/id"), "deploy");
     assert_eq!(model["deployments"][0]["provider_id"], json!(provider_id));
@@ -207,7 +208,7 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     let created_at = string_at(model, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(model, "/updated_at"), created_at);
-    assert_eq!(model.as_object().unwrap().len(), 15, "{body}");
+    assert_eq!(model.as_object().unwrap().len(), 16, "{body}");
 }
 
 #[tokio::test]

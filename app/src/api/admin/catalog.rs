@@ -139,6 +139,7 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
         .collect::<Result<Vec<_>, AppError>>()?;
     let new = NewModel {
         public_name: form.public_name.trim().to_owned(),
+        kind: Some(form.kind),
         provider_id: None,
         upstream_model: None,
         deployments: Some(deployments),
@@ -156,6 +157,7 @@ pub async fn save_model(id: String, form: ModelForm) -> Result<(), AppError> {
     } else {
         let change = ModelChange {
             public_name: Some(new.public_name),
+            kind: new.kind,
             provider_id: None,
             upstream_model: None,
             deployments: new.deployments,

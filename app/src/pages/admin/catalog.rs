@@ -3,7 +3,7 @@
 //! million tokens; provider keys are write-only (never shown again).
 
 use contract::{
-    Timestamp,
+    ModelKind, Timestamp,
     catalog::{DeploymentHealth, HealthStatus, ModelView, ProviderView},
 };
 use leptos::{either::Either, ev::SubmitEvent, prelude::*};
@@ -231,6 +231,7 @@ fn ModelTable(
                     {models.into_iter().map(|model| {
                         let form = ModelForm {
                             public_name: model.public_name.clone(),
+                            kind: model.kind,
                             deployments: model
                                 .deployments
                                 .iter()
@@ -253,7 +254,10 @@ fn ModelTable(
                         let name = model.public_name.clone();
                         view! {
                             <tr data-model=model.public_name.clone()>
-                                <td><strong>{model.public_name.clone()}</strong></td>
+                                <td>
+                                    <strong>{model.public_name.clone()}</strong>
+                                    {(model.kind == ModelKind::Embedding).then(|| view! { " " <span class="badge badge-kind-grant">"embeddings"</span> })}
+                                </td>
                                 <td class="deployments">
                                     <ul class="deployment-list">
                                         {model.deployments.iter().map(|d| {
@@ -379,6 +383,12 @@ fn ModelEditor(
             <div class="form-grid">
                 <label><span>"Public name (what users call)"</span>
                     <input id="model-public-name" required maxlength="100" placeholder="gpt-4o" prop:value=draft.field(|f| f.public_name.clone()) on:input=draft.set(|f, v| f.public_name = v) />
+                </label>
+                <label><span>"Serves"</span>
+                    <select id="model-kind" prop:value=draft.field(|f| f.kind.to_string()) on:change=draft.set(|f, v| f.kind = v.parse().unwrap_or_default())>
+                        <option value="chat">"chat (completions, messages, responses)"</option>
+                        <option value="embedding">"embeddings"</option>
+                    </select>
                 </label>
                 <label><span>"Fallback models, in order (comma-separated)"</span>
                     <input id="model-fallbacks" placeholder="gpt-4o-mini, claude-haiku" prop:value=draft.field(|f| f.fallbacks.clone()) on:input=draft.set(|f, v| f.fallbacks = v) />

@@ -20,7 +20,8 @@ use crate::{
         entity::{
             daily_usage, model_deployment,
             provider::{self, ProviderKind},
-            shadow_model, usage_record,
+            shadow_model::{self, ModelKind},
+            usage_record,
         },
         error::{Error, Result},
         ids,
@@ -66,6 +67,9 @@ fn one() -> i32 {
 #[serde(deny_unknown_fields)]
 pub struct NewModel {
     pub public_name: String,
+    /// `chat` (the default) or `embedding`.
+    #[serde(default)]
+    pub kind: Option<ModelKind>,
     /// The one-deployment shorthand; or `deployments`.
     #[serde(default)]
     pub provider_id: Option<String>,
@@ -103,6 +107,7 @@ impl NewModel {
     ) -> Self {
         Self {
             public_name: name.to_owned(),
+            kind: None,
             provider_id: Some(provider_id),
             upstream_model: Some(name.to_owned()),
             deployments: None,
@@ -122,6 +127,7 @@ impl NewModel {
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     pub public_name: Option<String>,
+    pub kind: Option<ModelKind>,
     /// Change the only deployment of a model that has one.
     pub provider_id: Option<String>,
     pub upstream_model: Option<String>,
@@ -196,6 +202,7 @@ impl From<StoredModel> for ModelView {
             cache_write_price: price(m.cache_write_price),
             id: m.id,
             public_name: m.public_name,
+            kind: m.kind,
             provider_id: m.provider_id,
             upstream_model: m.upstream_model,
             max_output_tokens: m.max_output_tokens,
@@ -252,6 +259,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<StoredM
     let model = shadow_model::ActiveModel {
         id: Set(ids::prefixed("model")),
         public_name: Set(public_name),
+        kind: Set(new.kind.unwrap_or(ModelKind::Chat)),
         provider_id: Set(first.provider_id),
         upstream_model: Set(first.upstream_model),
         input_price: Set(validate_price("input_price", new.input_price)?),
@@ -566,6 +574,9 @@ pub async fn change<C: ConnectionTrait>(
     }
     if let Some(enabled) = change.enabled {
         model.enabled = Set(enabled);
+    }
+    if let Some(kind) = change.kind {
+        model.kind = Set(kind);
     }
     if let Some(plans) = change.plans {
         model.plans = Set(encode_plans(plans)?);

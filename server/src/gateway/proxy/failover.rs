@@ -309,6 +309,7 @@ mod tests {
             model: crate::platform::entity::shadow_model::Model {
                 id: "model_1".into(),
                 public_name: "m".into(),
+                kind: Default::default(),
                 provider_id: "p".into(),
                 upstream_model: "u".into(),
                 input_price: 0,

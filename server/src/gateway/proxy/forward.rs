@@ -47,6 +47,7 @@ use crate::{
             OutageLog, Unavailable,
             funds::{FundsError, Reserved},
         },
+        entity::shadow_model::ModelKind,
         holds::Short,
         ids,
         money::format_credits,
@@ -614,8 +615,9 @@ fn output_ceiling(
     }
 }
 
-/// The model's route, if it exists (404) and the key and the plan may use
-/// it (403).
+/// The model's route, if it exists (404), the key and the plan may use it
+/// (403) and it is of the kind the endpoint serves (400: an embedding
+/// model on a chat endpoint, or the other way round).
 pub(super) async fn route_for(
     state: &AppState,
     caller: &KeyCaller,
@@ -650,6 +652,19 @@ pub(super) async fn route_for(
             format!("your plan does not include the model `{name}`"),
             format,
         ));
+    }
+    let serves = match format {
+        ApiFormat::Embeddings => ModelKind::Embedding,
+        ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => ModelKind::Chat,
+    };
+    if route.model.kind != serves {
+        let message = match route.model.kind {
+            ModelKind::Embedding => {
+                format!("model: `{name}` is an embedding model: call it at /v1/embeddings")
+            }
+            ModelKind::Chat => format!("model: `{name}` is a chat model, not an embedding model"),
+        };
+        return Err(ProxyError::invalid_field("model", message, format));
     }
     Ok(route)
 }

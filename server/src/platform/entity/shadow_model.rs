@@ -1,6 +1,7 @@
 //! `models`: the public ("shadow") model names clients send, each mapped to a
 //! provider, an upstream model name and prices.
 
+pub use contract::ModelKind;
 use sea_orm::entity::prelude::*;
 
 use crate::platform::plan::PlanName;
@@ -13,6 +14,8 @@ pub struct Model {
     pub id: String,
     /// What clients send, e.g. `sonnet-4.5`.
     pub public_name: String,
+    /// Chat or embeddings: each endpoint takes models of its kind only.
+    pub kind: ModelKind,
     /// The first deployment's provider and upstream model, kept in step
     /// with `model_deployments` by the models service (the shorthand for a
     /// model with one deployment).
