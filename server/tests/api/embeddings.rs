@@ -261,3 +261,29 @@ async fn each_endpoint_takes_models_of_its_own_kind() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+#[tokio::test]
+async fn a_keys_tokens_per_minute_count_embedded_tokens() {
+    let proxy = ProxyApp::start().await;
+    embedding_model(&proxy, "openai", "embed").await;
+    let (key, _) = proxy
+        .app
+        .create_key(
+            &proxy.user,
+            json!({ "name": "tpm", "tokens_per_minute": 20 }),
+        )
+        .await;
+    let embed = |words: usize| {
+        let body = json!({ "model": "embed", "input": vec!["word"; words].join(" ") });
+        proxy.call_with_key(Endpoint::Embeddings, Some(&key), body)
+    };
+
+    let (status, headers, answer) = embed(25).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(proxy.usage_row_of(&headers).await.input_tokens, 25);
+    // The 25 tokens used are over the minute's 20: the next waits.
+    let (status, _, answer) = embed(1).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    let message = string_at(&answer, "/error/message");
+    assert!(message.contains("20 tokens per minute"), "{message}");
+}
