@@ -23,7 +23,7 @@ use tower::ServiceExt;
 
 use crate::helpers::{
     COST, PASSWORD, PROMPT_TOKENS, ProxyApp, REPLY_TOKENS, STARTING_CREDITS, TestApp, assert_error,
-    assert_iso_millis, json_request, llm_body, string_at,
+    assert_iso_millis, json_request, llm_body, string_at, strings_in,
 };
 
 /// Someone besides the [`ProxyApp`]'s own user, with a funded API key.
@@ -45,12 +45,7 @@ pub async fn person(app: &ProxyApp, email: &str, name: &str) -> Person {
 pub async fn named_person(app: &ProxyApp, name: &str) -> (String, String) {
     let (status, _, body) = app
         .app
-        .request(
-            Method::POST,
-            "/api/admin/users",
-            Some(json!({ "name": name })),
-            Some(&app.admin),
-        )
+        .post("/api/admin/users", json!({ "name": name }), &app.admin)
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = string_at(&body, "/user/id");
@@ -62,12 +57,7 @@ pub async fn fund(app: &ProxyApp, user_id: &str) {
     let grant = json!({ "user_id": user_id, "amount": STARTING_CREDITS, "reason": "test funds" });
     let (status, _, body) = app
         .app
-        .request(
-            Method::POST,
-            "/api/admin/credits/grant",
-            Some(grant),
-            Some(&app.admin),
-        )
+        .post("/api/admin/credits/grant", grant, &app.admin)
         .await;
     assert_eq!(status, StatusCode::OK, "granting credits failed: {body}");
 }
@@ -85,7 +75,7 @@ pub async fn ask(app: &ProxyApp, key: &str, model: &str, times: usize, expected:
 
 /// GET `path` as `token`; asserts 200 and returns the body.
 pub async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let (status, _, body) = app.request(Method::GET, path, None, Some(token)).await;
+    let (status, _, body) = app.get(path, token).await;
     assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
     body
 }
@@ -315,15 +305,7 @@ async fn date_ranges_that_are_malformed_reversed_or_too_long_are_400s() {
             too_long.as_str(),
         ] {
             // Act
-            let answer = app
-                .app
-                .request(
-                    Method::GET,
-                    &format!("{path}?{query}"),
-                    None,
-                    Some(&app.admin),
-                )
-                .await;
+            let answer = app.app.get(&format!("{path}?{query}"), &app.admin).await;
 
             // Assert
             let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -347,10 +329,7 @@ async fn the_admin_analytics_need_a_signed_in_admin() {
     for path in [LLM_USAGE, ACTIVE, STATS, CSV] {
         let anonymous = app.app.request(Method::GET, path, None, None).await;
         assert_error(&anonymous, StatusCode::UNAUTHORIZED);
-        let user = app
-            .app
-            .request(Method::GET, path, None, Some(&app.user))
-            .await;
+        let user = app.app.get(path, &app.user).await;
         assert_error(&user, StatusCode::FORBIDDEN);
         // Not one of the paths an API key may read.
         let request = axum::http::Request::builder()
@@ -449,15 +428,7 @@ async fn active_users_are_the_users_seen_latest_with_today_usage_and_grants() {
     named_person(&app, "Nobody Yet").await;
     let before = get(&app.app, ACTIVE, &app.admin).await;
     let grant = json!({ "user_id": lena, "label": "Pro — Lifetime", "source": "beta_comp" });
-    let (status, _, body) = app
-        .app
-        .request(
-            Method::POST,
-            "/api/admin/grants",
-            Some(grant),
-            Some(&app.admin),
-        )
-        .await;
+    let (status, _, body) = app.app.post("/api/admin/grants", grant, &app.admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Act
@@ -519,12 +490,7 @@ async fn active_users_are_the_users_seen_latest_with_today_usage_and_grants() {
       ]
     }
     "#);
-    let seen: Vec<&str> = after["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["last_seen_at"].as_str().unwrap())
-        .collect();
+    let seen = strings_in(&after["users"], "/last_seen_at");
     assert!(seen.windows(2).all(|w| w[0] >= w[1]), "{seen:?}");
     let rows = app.usage_rows().await;
     let max_last = rows
@@ -585,12 +551,7 @@ async fn active_users_default_to_50_cap_at_200_and_refuse_a_bad_limit() {
     for bad in ["0", "-1", "abc", "1.5", ""] {
         let answer = app
             .app
-            .request(
-                Method::GET,
-                &format!("{ACTIVE}?limit={bad}"),
-                None,
-                Some(&app.admin),
-            )
+            .get(&format!("{ACTIVE}?limit={bad}"), &app.admin)
             .await;
         if bad.is_empty() {
             assert_eq!(answer.0, StatusCode::OK, "an empty limit is the default");

@@ -31,9 +31,7 @@ async fn listing_users_returns_a_page_with_totals() {
     let (app, admin, (_, alice_id), (_, bob_id)) = app_with_users().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, "/api/admin/users", None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get("/api/admin/users", &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -68,14 +66,7 @@ async fn listing_users_pages_through_them() {
     let (app, admin, _, _) = app_with_users().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::GET,
-            "/api/admin/users?page=2&per_page=2",
-            None,
-            Some(&admin),
-        )
-        .await;
+    let (status, _, body) = app.get("/api/admin/users?page=2&per_page=2", &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -91,9 +82,7 @@ async fn listing_users_as_a_non_admin_is_forbidden() {
     let (app, _, (alice, _), _) = app_with_users().await;
 
     // Act
-    let answer = app
-        .request(Method::GET, "/api/admin/users", None, Some(&alice))
-        .await;
+    let answer = app.get("/api/admin/users", &alice).await;
 
     // Assert
     assert_error(&answer, StatusCode::FORBIDDEN);
@@ -121,7 +110,7 @@ async fn searching_users_by_part_of_the_name_finds_them() {
     for search in ["lidd", "LIDDELL", "Alice%20L"] {
         // Act
         let path = format!("/api/admin/users?search={search}");
-        let (status, _, body) = app.request(Method::GET, &path, None, Some(&admin)).await;
+        let (status, _, body) = app.get(&path, &admin).await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -137,12 +126,7 @@ async fn searching_users_by_part_of_the_email_finds_them() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::GET,
-            "/api/admin/users?search=builders.exam",
-            None,
-            Some(&admin),
-        )
+        .get("/api/admin/users?search=builders.exam", &admin)
         .await;
 
     // Assert
@@ -160,14 +144,7 @@ async fn searching_users_for_nothing_known_finds_no_one() {
     let (app, admin, _, _) = app_with_users().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::GET,
-            "/api/admin/users?search=zebra",
-            None,
-            Some(&admin),
-        )
-        .await;
+    let (status, _, body) = app.get("/api/admin/users?search=zebra", &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -183,7 +160,7 @@ async fn listing_users_rejects_per_page_of_zero_or_above_one_hundred() {
     for per_page in ["0", "101"] {
         // Act
         let path = format!("/api/admin/users?per_page={per_page}");
-        let answer = app.request(Method::GET, &path, None, Some(&admin)).await;
+        let answer = app.get(&path, &admin).await;
 
         // Assert
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -200,14 +177,7 @@ async fn listing_users_accepts_per_page_of_one_hundred() {
     let (app, admin, _, _) = app_with_users().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::GET,
-            "/api/admin/users?per_page=100",
-            None,
-            Some(&admin),
-        )
-        .await;
+    let (status, _, body) = app.get("/api/admin/users?per_page=100", &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -220,9 +190,7 @@ async fn listing_users_rejects_a_non_numeric_page_naming_it() {
     let (app, admin, _, _) = app_with_users().await;
 
     // Act
-    let answer = app
-        .request(Method::GET, "/api/admin/users?page=abc", None, Some(&admin))
-        .await;
+    let answer = app.get("/api/admin/users?page=abc", &admin).await;
 
     // Assert
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -235,9 +203,7 @@ async fn listing_users_rejects_page_zero() {
     let (app, admin, _, _) = app_with_users().await;
 
     // Act
-    let answer = app
-        .request(Method::GET, "/api/admin/users?page=0", None, Some(&admin))
-        .await;
+    let answer = app.get("/api/admin/users?page=0", &admin).await;
 
     // Assert
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -254,14 +220,7 @@ async fn updating_a_user_changes_name_role_plan_and_status() {
         json!({ "name": "Alice Pleasance", "role": "admin", "plan": "pro", "status": "suspended" });
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(change),
-            Some(&admin),
-        )
-        .await;
+    let (status, _, body) = app.patch(&users_path(&alice_id), change, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -286,12 +245,7 @@ async fn updating_one_field_leaves_the_others_alone() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({ "plan": "free" })),
-            Some(&admin),
-        )
+        .patch(&users_path(&alice_id), json!({ "plan": "free" }), &admin)
         .await;
 
     // Assert
@@ -310,12 +264,7 @@ async fn updating_a_user_with_an_unknown_field_is_rejected() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({ "nickname": "Al" })),
-            Some(&admin),
-        )
+        .patch(&users_path(&alice_id), json!({ "nickname": "Al" }), &admin)
         .await;
 
     // Assert
@@ -330,12 +279,7 @@ async fn updating_a_user_with_an_unknown_role_is_rejected_naming_role() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({ "role": "boss" })),
-            Some(&admin),
-        )
+        .patch(&users_path(&alice_id), json!({ "role": "boss" }), &admin)
         .await;
 
     // Assert
@@ -350,12 +294,7 @@ async fn updating_a_user_with_a_blank_name_is_rejected() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({ "name": " " })),
-            Some(&admin),
-        )
+        .patch(&users_path(&alice_id), json!({ "name": " " }), &admin)
         .await;
 
     // Assert
@@ -370,11 +309,10 @@ async fn updating_an_unknown_user_is_not_found() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
+        .patch(
             &users_path("user_1_0000000000000000"),
-            Some(json!({ "plan": "pro" })),
-            Some(&admin),
+            json!({ "plan": "pro" }),
+            &admin,
         )
         .await;
 
@@ -388,14 +326,7 @@ async fn updating_a_user_with_an_empty_body_is_rejected() {
     let (app, admin, (_, alice_id), _) = app_with_users().await;
 
     // Act
-    let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({})),
-            Some(&admin),
-        )
-        .await;
+    let answer = app.patch(&users_path(&alice_id), json!({}), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -408,12 +339,7 @@ async fn updating_a_user_as_a_non_admin_is_forbidden() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&bob_id),
-            Some(json!({ "plan": "pro" })),
-            Some(&alice),
-        )
+        .patch(&users_path(&bob_id), json!({ "plan": "pro" }), &alice)
         .await;
 
     // Assert
@@ -428,12 +354,7 @@ async fn an_admin_cannot_demote_themself() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &users_path(&admin_id),
-            Some(json!({ "role": "user" })),
-            Some(&admin),
-        )
+        .patch(&users_path(&admin_id), json!({ "role": "user" }), &admin)
         .await;
 
     // Assert
@@ -449,11 +370,10 @@ async fn an_admin_cannot_suspend_themself() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
+        .patch(
             &users_path(&admin_id),
-            Some(json!({ "status": "suspended" })),
-            Some(&admin),
+            json!({ "status": "suspended" }),
+            &admin,
         )
         .await;
 
@@ -469,11 +389,10 @@ async fn suspending_a_user_revokes_their_token_and_blocks_their_login() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &users_path(&alice_id),
-            Some(json!({ "status": "suspended" })),
-            Some(&admin),
+            json!({ "status": "suspended" }),
+            &admin,
         )
         .await;
 
@@ -496,22 +415,12 @@ async fn reactivating_a_suspended_user_lets_them_log_in_again() {
     // Arrange
     let (app, admin, (_, alice_id), _) = app_with_users().await;
     let path = users_path(&alice_id);
-    app.request(
-        Method::PATCH,
-        &path,
-        Some(json!({ "status": "suspended" })),
-        Some(&admin),
-    )
-    .await;
+    app.patch(&path, json!({ "status": "suspended" }), &admin)
+        .await;
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &path,
-            Some(json!({ "status": "active" })),
-            Some(&admin),
-        )
+        .patch(&path, json!({ "status": "active" }), &admin)
         .await;
 
     // Assert
@@ -528,9 +437,7 @@ async fn deleting_a_user_revokes_their_token_and_their_login() {
     let (app, admin, (alice, alice_id), _) = app_with_users().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &users_path(&alice_id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.delete(&users_path(&alice_id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -548,13 +455,10 @@ async fn a_deleted_user_vanishes_from_the_list() {
     let (app, admin, (_, alice_id), _) = app_with_users().await;
 
     // Act
-    app.request(Method::DELETE, &users_path(&alice_id), None, Some(&admin))
-        .await;
+    app.delete(&users_path(&alice_id), &admin).await;
 
     // Assert
-    let (status, _, body) = app
-        .request(Method::GET, "/api/admin/users", None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get("/api/admin/users", &admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["total"], json!(2));
     assert!(
@@ -567,21 +471,13 @@ async fn a_deleted_user_vanishes_from_the_list() {
 async fn a_deleted_user_can_no_longer_be_updated_or_deleted() {
     // Arrange
     let (app, admin, (_, alice_id), _) = app_with_users().await;
-    app.request(Method::DELETE, &users_path(&alice_id), None, Some(&admin))
-        .await;
+    app.delete(&users_path(&alice_id), &admin).await;
 
     // Act
     let update = app
-        .request(
-            Method::PATCH,
-            &users_path(&alice_id),
-            Some(json!({ "plan": "pro" })),
-            Some(&admin),
-        )
+        .patch(&users_path(&alice_id), json!({ "plan": "pro" }), &admin)
         .await;
-    let delete = app
-        .request(Method::DELETE, &users_path(&alice_id), None, Some(&admin))
-        .await;
+    let delete = app.delete(&users_path(&alice_id), &admin).await;
 
     // Assert
     assert_error(&update, StatusCode::NOT_FOUND);
@@ -592,8 +488,7 @@ async fn a_deleted_user_can_no_longer_be_updated_or_deleted() {
 async fn a_deleted_users_email_can_register_again() {
     // Arrange
     let (app, admin, (_, alice_id), _) = app_with_users().await;
-    app.request(Method::DELETE, &users_path(&alice_id), None, Some(&admin))
-        .await;
+    app.delete(&users_path(&alice_id), &admin).await;
 
     // Act
     let (_, new_id) = app
@@ -611,9 +506,7 @@ async fn an_admin_cannot_delete_themself() {
     let admin_id = app.user_id_of(&admin).await;
 
     // Act
-    let answer = app
-        .request(Method::DELETE, &users_path(&admin_id), None, Some(&admin))
-        .await;
+    let answer = app.delete(&users_path(&admin_id), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -627,12 +520,7 @@ async fn deleting_an_unknown_user_is_not_found() {
 
     // Act
     let answer = app
-        .request(
-            Method::DELETE,
-            &users_path("user_1_0000000000000000"),
-            None,
-            Some(&admin),
-        )
+        .delete(&users_path("user_1_0000000000000000"), &admin)
         .await;
 
     // Assert
@@ -645,9 +533,7 @@ async fn deleting_a_user_as_a_non_admin_is_forbidden() {
     let (app, _, (alice, _), (bob, bob_id)) = app_with_users().await;
 
     // Act
-    let answer = app
-        .request(Method::DELETE, &users_path(&bob_id), None, Some(&alice))
-        .await;
+    let answer = app.delete(&users_path(&bob_id), &alice).await;
 
     // Assert
     assert_error(&answer, StatusCode::FORBIDDEN);
@@ -668,7 +554,7 @@ async fn listing_users_with_a_huge_page_answers_without_crashing() {
     ] {
         // Act
         let path = format!("/api/admin/users?page={page}&per_page=100");
-        let answer = app.request(Method::GET, &path, None, Some(&admin)).await;
+        let answer = app.get(&path, &admin).await;
 
         // Assert: either refused, or an empty page.
         if answer.0 == StatusCode::OK {
@@ -691,7 +577,7 @@ async fn searching_users_treats_percent_and_underscore_literally() {
     for search in ["_", "%25"] {
         // Act
         let path = format!("/api/admin/users?search={search}");
-        let (status, _, body) = app.request(Method::GET, &path, None, Some(&admin)).await;
+        let (status, _, body) = app.get(&path, &admin).await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{body}");

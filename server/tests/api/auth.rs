@@ -160,9 +160,7 @@ async fn register_rejects_a_body_missing_a_field_naming_that_field() {
 async fn a_taken_email_gets_the_very_answer_a_new_one_gets_and_changes_nothing() {
     // Arrange
     let app = spawn_app().await;
-    let (_, grace_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (_, grace_id) = app.register_grace().await;
 
     // Act: a new email, the taken one, and the taken one in another case.
     let new = app
@@ -198,9 +196,7 @@ async fn a_taken_email_gets_the_very_answer_a_new_one_gets_and_changes_nothing()
 async fn login_returns_a_token_and_a_session_cookie() {
     // Arrange
     let app = spawn_app().await;
-    let (_, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (_, user_id) = app.register_grace().await;
 
     // Act
     let (status, headers, body) = app.login("grace@example.com", PASSWORD).await;
@@ -219,8 +215,7 @@ async fn login_returns_a_token_and_a_session_cookie() {
 async fn login_ignores_the_case_of_the_email() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
 
     // Act
     let (status, _, body) = app.login("GRACE@example.com", PASSWORD).await;
@@ -233,8 +228,7 @@ async fn login_ignores_the_case_of_the_email() {
 async fn login_with_a_wrong_password_and_with_an_unknown_email_fail_alike() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
 
     // Act
     let wrong_password = app.login("grace@example.com", "not the password").await;
@@ -250,8 +244,7 @@ async fn login_with_a_wrong_password_and_with_an_unknown_email_fail_alike() {
 async fn login_is_throttled_after_five_failures_even_with_the_right_password() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     for attempt in 1..=5 {
         let answer = app.login("grace@example.com", "not the password").await;
         assert_eq!(
@@ -282,8 +275,7 @@ async fn login_is_throttled_after_five_failures_even_with_the_right_password() {
 async fn login_throttling_of_one_email_leaves_other_emails_alone() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     app.register("ada@example.com", PASSWORD, "Ada Lovelace")
         .await;
     for _ in 0..5 {
@@ -307,9 +299,7 @@ async fn login_throttling_of_one_email_leaves_other_emails_alone() {
 async fn logout_revokes_the_session_token() {
     // Arrange
     let app = spawn_app().await;
-    let (token, _) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, _) = app.register_grace().await;
 
     // Act
     let (status, headers, body) = app
@@ -333,9 +323,7 @@ async fn logout_revokes_the_session_token() {
 async fn logout_leaves_the_users_other_sessions_open() {
     // Arrange
     let app = spawn_app().await;
-    let (first, _) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (first, _) = app.register_grace().await;
     let second = string_at(&app.login("grace@example.com", PASSWORD).await.2, "/token");
 
     // Act
@@ -366,9 +354,7 @@ async fn logout_without_a_token_is_unauthorized() {
 async fn a_session_survives_a_restart_on_the_same_data_dir() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
     assert!(
         app.data_dir.path().join("jwt_secret").is_file(),
         "no generated secret file"
@@ -413,8 +399,7 @@ async fn a_dot_segment_after_a_static_prefix_does_not_skip_sign_in() {
 async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusals() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let body = json!({ "email": "grace@example.com", "password": "not the password" });
 
     // Act: all at once, as a scripted guesser sends them.
@@ -446,8 +431,7 @@ async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusal
 async fn a_foreign_page_cannot_sign_a_visitor_in_or_register_them() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let login = json!({ "email": "grace@example.com", "password": PASSWORD });
     let register = json!({ "email": "new@example.com", "password": PASSWORD, "name": "New" });
     let with = |path: &str, body: &serde_json::Value, headers: &[(&str, &str)]| {

@@ -171,9 +171,7 @@ fn assert_shaped_error(endpoint: Endpoint, answer: &Answer, status: StatusCode) 
 #[tokio::test]
 async fn every_pair_answers_text_and_charges_the_usage_it_reports() {
     for_every_pair("gpt-mock", |proxy, endpoint, kind| async move {
-        let (status, headers, answer) = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-mock", false))
-            .await;
+        let (status, headers, answer) = proxy.ask(endpoint, "gpt-mock").await;
 
         assert_eq!(status, StatusCode::OK, "{endpoint:?} on {kind}: {answer}");
         assert_eq!(
@@ -272,9 +270,7 @@ async fn every_pair_makes_a_tool_calls_round_trip() {
 #[tokio::test]
 async fn every_pair_passes_a_provider_error_on_in_the_clients_shape_and_charges_nothing() {
     for_every_pair("gpt-error-500", |proxy, endpoint, kind| async move {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-error-500", false))
-            .await;
+        let answer = proxy.ask(endpoint, "gpt-error-500").await;
 
         let message = assert_shaped_error(endpoint, &answer, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(

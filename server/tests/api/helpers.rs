@@ -187,6 +187,35 @@ impl TestApp {
         send_to(&self.router, json_request(method, path, body, bearer)).await
     }
 
+    /// GET `path` with a bearer token: the one-line form of [`Self::request`]
+    /// most tests need, so their arrange steps read as what they do.
+    pub async fn get(&self, path: &str, bearer: &str) -> Answer {
+        self.request(Method::GET, path, None, Some(bearer)).await
+    }
+
+    /// POST a JSON body to `path` with a bearer token.
+    pub async fn post(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::POST, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// PATCH `path` with a JSON body and a bearer token.
+    pub async fn patch(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::PATCH, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// PUT a JSON body to `path` with a bearer token.
+    pub async fn put(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::PUT, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// DELETE `path` with a bearer token.
+    pub async fn delete(&self, path: &str, bearer: &str) -> Answer {
+        self.request(Method::DELETE, path, None, Some(bearer)).await
+    }
+
     /// A request with a raw body, sent as JSON.
     pub async fn request_raw(&self, method: Method, path: &str, body: &str) -> Answer {
         let request = Request::builder()
@@ -240,6 +269,13 @@ impl TestApp {
         let (status, _, body) = self.login(email, password).await;
         assert_eq!(status, StatusCode::OK, "signing {email} in failed: {body}");
         (string_at(&body, "/token"), string_at(&body, "/user/id"))
+    }
+
+    /// Registers and signs in Grace Hopper (grace@example.com, [`PASSWORD`]),
+    /// the one user most account tests need; returns her token and id.
+    pub async fn register_grace(&self) -> (String, String) {
+        self.register("grace@example.com", PASSWORD, "Grace Hopper")
+            .await
     }
 
     /// POST /api/auth/login.
@@ -366,6 +402,30 @@ pub fn string_at(body: &Value, pointer: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
         .to_owned()
+}
+
+/// The string at `pointer` in each element of a JSON array: a listing's
+/// names or states, in its order, to compare in one line.
+pub fn strings_in(array: &Value, pointer: &str) -> Vec<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| string_at(item, pointer))
+        .collect()
+}
+
+/// The field names of a JSON object, sorted, to compare against the
+/// fields a contract promises.
+pub fn field_names(object: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = object
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// Asserts the contract's error body, exactly `{"success": false, "error":
@@ -695,6 +755,18 @@ impl ProxyApp {
     /// does, and reads a JSON answer.
     pub async fn call(&self, endpoint: Endpoint, body: Value) -> Answer {
         self.call_with_key(endpoint, Some(&self.key), body).await
+    }
+
+    /// Asks `model` about [`PROMPT`] on `endpoint` without streaming, with
+    /// the test key: the request most proxy tests send.
+    pub async fn ask(&self, endpoint: Endpoint, model: &str) -> Answer {
+        self.call(endpoint, llm_body(endpoint, model, false)).await
+    }
+
+    /// Like [`Self::ask`] with another key, or none.
+    pub async fn ask_with_key(&self, endpoint: Endpoint, key: Option<&str>, model: &str) -> Answer {
+        self.call_with_key(endpoint, key, llm_body(endpoint, model, false))
+            .await
     }
 
     /// Like [`Self::call`] with another key, or none.

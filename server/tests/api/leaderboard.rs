@@ -2,6 +2,7 @@
 //! `/api/presence`, for any signed-in user or API key, and the
 //! `GAMIFICATION` flag that hides the leaderboard and presence.
 
+use crate::helpers::strings_in;
 use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
@@ -141,12 +142,7 @@ async fn the_leaderboard_ranks_by_requests_then_whoever_got_there_first() {
       ]
     }
     "#);
-    let times: Vec<String> = body["leaderboard"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| string_at(entry, "/last_active_at"))
-        .collect();
+    let times = strings_in(&body["leaderboard"], "/last_active_at");
     assert!(
         times[0] < times[1],
         "the tie goes to the earlier: {times:?}"
@@ -158,12 +154,7 @@ async fn the_leaderboard_ranks_by_requests_then_whoever_got_there_first() {
     for bad in ["0", "-3", "ten"] {
         let answer = app
             .app
-            .request(
-                Method::GET,
-                &format!("/api/leaderboard?limit={bad}"),
-                None,
-                Some(&app.user),
-            )
+            .get(&format!("/api/leaderboard?limit={bad}"), &app.user)
             .await;
         assert_error(&answer, StatusCode::BAD_REQUEST);
     }
@@ -275,12 +266,7 @@ async fn presence_forgets_callers_after_five_minutes() {
     let body = get(&app.app, "/api/presence", &app.admin).await;
 
     // Assert: only the two who signed in just now.
-    let online: Vec<String> = body["online"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| string_at(entry, "/user_id"))
-        .collect();
+    let online = strings_in(&body["online"], "/user_id");
     assert_eq!(online.len(), 2, "{body}");
     assert!(!online.contains(&kim), "{body}");
 }
@@ -291,23 +277,14 @@ async fn with_gamification_off_the_leaderboard_and_presence_do_not_exist() {
     let app = ProxyApp::start_with(|settings| settings.features.gamification = false).await;
 
     // Act
-    let leaderboard = app
-        .app
-        .request(Method::GET, "/api/leaderboard", None, Some(&app.user))
-        .await;
-    let online = app
-        .app
-        .request(Method::GET, "/api/presence", None, Some(&app.user))
-        .await;
+    let leaderboard = app.app.get("/api/leaderboard", &app.user).await;
+    let online = app.app.get("/api/presence", &app.user).await;
     let beat = app
         .app
         .request(Method::POST, "/api/presence", None, Some(&app.user))
         .await;
     let beat_by_key = with_key(&app, Method::POST, "/api/presence", &app.key).await;
-    let stats = app
-        .app
-        .request(Method::GET, "/api/stats", None, Some(&app.user))
-        .await;
+    let stats = app.app.get("/api/stats", &app.user).await;
 
     // Assert
     for answer in [&leaderboard, &online, &beat, &beat_by_key] {
@@ -352,11 +329,10 @@ async fn three_players(app: &ProxyApp) -> [String; 3] {
     let kim = person(app, "kim@example.com", "Kim").await;
     let (status, _, body) = app
         .app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/users/{}", kim.id),
-            Some(json!({ "plan": "pro" })),
-            Some(&app.admin),
+            json!({ "plan": "pro" }),
+            &app.admin,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

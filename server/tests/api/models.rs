@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
+    strings_in,
 };
 
 const MODELS: &str = "/api/admin/models";
@@ -60,9 +61,7 @@ async fn app_with_model() -> (TestApp, String, String, String) {
 
 /// POSTs a model and asserts a 400 whose message names `field`.
 async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: &str) {
-    let answer = app
-        .request(Method::POST, MODELS, Some(body.clone()), Some(admin))
-        .await;
+    let answer = app.post(MODELS, body.clone(), admin).await;
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
     assert!(
         message.contains(field),
@@ -72,7 +71,7 @@ async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: 
 
 /// The public names `/api/models` lists for a token.
 async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
-    let (status, _, body) = app.request(Method::GET, AVAILABLE, None, Some(token)).await;
+    let (status, _, body) = app.get(AVAILABLE, token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     body["models"]
@@ -85,9 +84,7 @@ async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
 
 /// PATCHes a model as the admin and asserts success.
 async fn patch_model(app: &TestApp, admin: &str, id: &str, change: Value) -> Value {
-    let (status, _, body) = app
-        .request(Method::PATCH, &model_path(id), Some(change), Some(admin))
-        .await;
+    let (status, _, body) = app.patch(&model_path(id), change, admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["model"].clone()
 }
@@ -132,11 +129,9 @@ async fn every_model_route_without_a_token_is_unauthorized() {
         // Assert
         assert_error(&answer, StatusCode::UNAUTHORIZED);
     }
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&model_id), None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(&model_path(&model_id), &admin).await;
     assert_eq!(body["model"]["input_price"], price(3_000_000, "3.000000"));
-    let (_, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (_, _, body) = app.get(MODELS, &admin).await;
     assert_eq!(body["models"].as_array().unwrap().len(), 1, "{body}");
 }
 
@@ -153,11 +148,9 @@ async fn every_admin_model_route_as_a_non_admin_is_forbidden() {
         // Assert
         assert_error(&answer, StatusCode::FORBIDDEN);
     }
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&model_id), None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(&model_path(&model_id), &admin).await;
     assert_eq!(body["model"]["input_price"], price(3_000_000, "3.000000"));
-    let (_, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (_, _, body) = app.get(MODELS, &admin).await;
     assert_eq!(body["models"].as_array().unwrap().len(), 1, "{body}");
 }
 
@@ -170,12 +163,7 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::POST,
-            MODELS,
-            Some(model_body("sonnet-4.5", &provider_id)),
-            Some(&admin),
-        )
+        .post(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
         .await;
 
     // Assert
@@ -227,9 +215,7 @@ async fn creating_a_model_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, MODELS, Some(body), Some(&admin))
-        .await;
+    let (status, _, body) = app.post(MODELS, body, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -250,9 +236,7 @@ async fn prices_up_to_a_million_credits_per_million_tokens_are_accepted() {
     body["output_price"] = json!(0);
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, MODELS, Some(body), Some(&admin))
-        .await;
+    let (status, _, body) = app.post(MODELS, body, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -420,7 +404,7 @@ async fn rejected_models_are_not_stored() {
     assert_create_rejected(&app, &admin, body, "input_price").await;
 
     // Act
-    let (status, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (status, _, body) = app.get(MODELS, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -434,12 +418,7 @@ async fn creating_a_model_with_a_taken_public_name_is_a_conflict() {
 
     // Act
     let answer = app
-        .request(
-            Method::POST,
-            MODELS,
-            Some(model_body("sonnet-4.5", &provider_id)),
-            Some(&admin),
-        )
+        .post(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
         .await;
 
     // Assert
@@ -458,17 +437,12 @@ async fn listing_models_sorts_them_by_public_name() {
     }
 
     // Act
-    let (status, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (status, _, body) = app.get(MODELS, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
-    let names: Vec<String> = body["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|model| string_at(model, "/public_name"))
-        .collect();
+    let names = strings_in(&body["models"], "/public_name");
     assert_eq!(names, ["haiku", "opus", "sonnet"]);
 }
 
@@ -482,9 +456,7 @@ async fn getting_a_model_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get(&model_path(&id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -546,9 +518,7 @@ async fn patching_prices_and_plans_changes_them_and_keeps_the_rest() {
     assert_eq!(model["upstream_model"], created["upstream_model"]);
     assert_eq!(model["enabled"], json!(true));
     assert_eq!(model["created_at"], created["created_at"]);
-    let (_, _, fetched) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&model_path(&id), &admin).await;
     assert_eq!(fetched["model"], model);
 }
 
@@ -591,9 +561,7 @@ async fn patching_the_name_upstream_and_provider_of_a_model_changes_them() {
 async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() {
     // Arrange
     let (app, admin, _, id) = app_with_model().await;
-    let (_, _, before) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, before) = app.get(&model_path(&id), &admin).await;
 
     for (change, field) in [
         (json!({ "public_name": "has space" }), "public_name"),
@@ -611,14 +579,7 @@ async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() 
         (json!({ "colour": "blue" }), "colour"),
     ] {
         // Act
-        let answer = app
-            .request(
-                Method::PATCH,
-                &model_path(&id),
-                Some(change.clone()),
-                Some(&admin),
-            )
-            .await;
+        let answer = app.patch(&model_path(&id), change.clone(), &admin).await;
 
         // Assert
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -627,9 +588,7 @@ async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() 
             "the message does not name `{field}` for {change}: {message}"
         );
     }
-    let (_, _, after) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, after) = app.get(&model_path(&id), &admin).await;
     assert_eq!(after, before);
 }
 
@@ -642,19 +601,12 @@ async fn renaming_a_model_onto_another_ones_public_name_is_a_conflict() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &model_path(&id),
-            Some(json!({ "public_name": "haiku" })),
-            Some(&admin),
-        )
+        .patch(&model_path(&id), json!({ "public_name": "haiku" }), &admin)
         .await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(&model_path(&id), &admin).await;
     assert_eq!(body["model"]["public_name"], json!("sonnet-4.5"));
 }
 
@@ -666,18 +618,14 @@ async fn deleting_a_model_removes_it() {
     let (app, admin, _, id) = app_with_model().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &model_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.delete(&model_path(&id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
-    let answer = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.get(&model_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
-    let (_, _, listed) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (_, _, listed) = app.get(MODELS, &admin).await;
     assert_eq!(listed["models"], json!([]));
 }
 
@@ -694,7 +642,7 @@ async fn available_models_show_public_names_provider_kinds_and_prices() {
     let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
 
     // Act
-    let (status, _, body) = app.request(Method::GET, AVAILABLE, None, Some(&user)).await;
+    let (status, _, body) = app.get(AVAILABLE, &user).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -783,11 +731,10 @@ async fn disabling_a_provider_removes_its_models_from_the_available_models() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/providers/{provider_id}"),
-            Some(json!({ "enabled": false })),
-            Some(&admin),
+            json!({ "enabled": false }),
+            &admin,
         )
         .await;
 
@@ -816,11 +763,10 @@ async fn available_models_follow_the_users_plan() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/users/{user_id}"),
-            Some(json!({ "plan": "pro" })),
-            Some(&admin),
+            json!({ "plan": "pro" }),
+            &admin,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use server::platform::entity::provider;
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
+    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, field_names, spawn_app,
+    string_at, strings_in,
 };
 
 const KEY_ONE: &str = "sk-upstream-first-0123456789abcdef";
@@ -57,9 +58,7 @@ async fn stored(app: &TestApp, id: &str) -> provider::Model {
 
 /// POSTs a provider and asserts a 400 whose message names `field`.
 async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: &str) {
-    let answer = app
-        .request(Method::POST, PROVIDERS, Some(body.clone()), Some(admin))
-        .await;
+    let answer = app.post(PROVIDERS, body.clone(), admin).await;
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
     assert!(
         message.contains(field),
@@ -108,9 +107,7 @@ async fn every_provider_route_without_a_token_is_unauthorized() {
         // Assert
         assert_error(&answer, StatusCode::UNAUTHORIZED);
     }
-    let (_, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(PROVIDERS, &admin).await;
     assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["providers"][0]["name"], json!("openai"));
 }
@@ -128,9 +125,7 @@ async fn every_provider_route_as_a_non_admin_is_forbidden() {
         // Assert
         assert_error(&answer, StatusCode::FORBIDDEN);
     }
-    let (_, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(PROVIDERS, &admin).await;
     assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["providers"][0]["name"], json!("openai"));
 }
@@ -149,9 +144,7 @@ async fn creating_a_provider_returns_it_with_the_defaults() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -169,13 +162,7 @@ async fn creating_a_provider_returns_it_with_the_defaults() {
     let created_at = string_at(provider, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(provider, "/updated_at"), created_at);
-    let mut keys: Vec<&str> = provider
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = field_names(provider);
     assert_eq!(
         keys,
         [
@@ -211,9 +198,7 @@ async fn creating_a_provider_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -237,9 +222,7 @@ async fn creating_a_mock_provider_without_a_base_url_or_keys_is_allowed() {
     let body = json!({ "name": "mock", "kind": "mock", "base_url": "" });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -259,22 +242,15 @@ async fn no_provider_response_contains_an_upstream_key_or_a_header_value() {
     let secrets = [KEY_ONE, KEY_TWO, KEY_THREE, HEADER_VALUE];
 
     // Act
-    let (created_status, _, created) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let (created_status, _, created) = app.post(PROVIDERS, body, &admin).await;
     let id = string_at(&created, "/provider/id");
-    let (_, _, fetched) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
-    let (_, _, listed) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&provider_path(&id), &admin).await;
+    let (_, _, listed) = app.get(PROVIDERS, &admin).await;
     let (patched_status, _, patched) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &provider_path(&id),
-            Some(json!({ "api_keys": [KEY_THREE], "extra_headers": { "x-org": HEADER_VALUE } })),
-            Some(&admin),
+            json!({ "api_keys": [KEY_THREE], "extra_headers": { "x-org": HEADER_VALUE } }),
+            &admin,
         )
         .await;
 
@@ -435,9 +411,7 @@ async fn rejected_providers_are_not_stored() {
     assert_create_rejected(&app, &admin, body, "timeout_secs").await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get(PROVIDERS, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -450,14 +424,7 @@ async fn creating_a_provider_with_a_taken_name_is_a_conflict() {
     let (app, admin, _) = app_with_provider().await;
 
     // Act
-    let answer = app
-        .request(
-            Method::POST,
-            PROVIDERS,
-            Some(openai_body("openai")),
-            Some(&admin),
-        )
-        .await;
+    let answer = app.post(PROVIDERS, openai_body("openai"), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
@@ -474,19 +441,12 @@ async fn listing_providers_sorts_them_by_name() {
     }
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get(PROVIDERS, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
-    let names: Vec<String> = body["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|provider| string_at(provider, "/name"))
-        .collect();
+    let names = strings_in(&body["providers"], "/name");
     assert_eq!(names, ["alpha", "mid", "zeta"]);
 }
 
@@ -498,9 +458,7 @@ async fn getting_a_provider_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get(&provider_path(&id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -545,14 +503,7 @@ async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &provider_path(&id),
-            Some(change),
-            Some(&admin),
-        )
-        .await;
+    let (status, _, body) = app.patch(&provider_path(&id), change, &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -575,9 +526,7 @@ async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
         string_at(provider, "/updated_at") >= string_at(&created, "/updated_at"),
         "{body}"
     );
-    let (_, _, fetched) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&provider_path(&id), &admin).await;
     assert_eq!(&fetched["provider"], provider);
 }
 
@@ -588,11 +537,10 @@ async fn patching_api_keys_replaces_the_keys() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &provider_path(&id),
-            Some(json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] })),
-            Some(&admin),
+            json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] }),
+            &admin,
         )
         .await;
 
@@ -614,11 +562,10 @@ async fn patching_a_provider_without_api_keys_keeps_them() {
 
     // Act
     let (status, _, body) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &provider_path(&id),
-            Some(json!({ "name": "renamed", "timeout_secs": 30 })),
-            Some(&admin),
+            json!({ "name": "renamed", "timeout_secs": 30 }),
+            &admin,
         )
         .await;
 
@@ -654,14 +601,7 @@ async fn patching_a_provider_with_invalid_values_is_rejected_and_changes_nothing
         (json!({ "colour": "blue" }), "colour"),
     ] {
         // Act
-        let answer = app
-            .request(
-                Method::PATCH,
-                &provider_path(&id),
-                Some(change.clone()),
-                Some(&admin),
-            )
-            .await;
+        let answer = app.patch(&provider_path(&id), change.clone(), &admin).await;
 
         // Assert
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -681,12 +621,7 @@ async fn renaming_a_provider_onto_another_ones_name_is_a_conflict() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &provider_path(&id),
-            Some(json!({ "name": "backup" })),
-            Some(&admin),
-        )
+        .patch(&provider_path(&id), json!({ "name": "backup" }), &admin)
         .await;
 
     // Assert
@@ -702,20 +637,14 @@ async fn deleting_a_provider_removes_it() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.delete(&provider_path(&id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
-    let answer = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.get(&provider_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
-    let (_, _, listed) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, listed) = app.get(PROVIDERS, &admin).await;
     assert_eq!(listed["providers"], json!([]));
 }
 
@@ -736,15 +665,11 @@ async fn deleting_a_provider_used_by_a_model_is_a_conflict_and_keeps_it() {
     .await;
 
     // Act
-    let answer = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.delete(&provider_path(&id), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (status, _, body) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.get(&provider_path(&id), &admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -765,15 +690,11 @@ async fn a_provider_can_be_deleted_once_its_models_are_gone() {
         )
         .await;
     let model_path = format!("/api/admin/models/{}", string_at(&model, "/id"));
-    let (status, _, body) = app
-        .request(Method::DELETE, &model_path, None, Some(&admin))
-        .await;
+    let (status, _, body) = app.delete(&model_path, &admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (status, _, body) = app.delete(&provider_path(&id), &admin).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -5,12 +5,12 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use server::gateway::proxy::request::Endpoint;
 
-use crate::helpers::{Answer, COST, ProxyApp, llm_body, request_id};
+use crate::helpers::{Answer, COST, ProxyApp, request_id};
 
 const ENDPOINT: Endpoint = Endpoint::ChatCompletions;
 
 async fn ask(proxy: &ProxyApp, model: &str) -> Answer {
-    proxy.call(ENDPOINT, llm_body(ENDPOINT, model, false)).await
+    proxy.ask(ENDPOINT, model).await
 }
 
 /// Asserts the proxy's 404 for a model it no longer routes.
@@ -85,10 +85,7 @@ async fn deleting_an_unused_model_deletes_it_and_the_proxy_then_answers_404() {
 
     assert_eq!(body["deleted"], unused.as_str(), "{body}");
     assert_model_not_found(&ask(&proxy, "mock-unused").await);
-    let (status, _, _) = proxy
-        .app
-        .request(Method::GET, &path, None, Some(&proxy.admin))
-        .await;
+    let (status, _, _) = proxy.app.get(&path, &proxy.admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

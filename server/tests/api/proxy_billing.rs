@@ -27,7 +27,7 @@ use tracing::{
 
 use crate::helpers::{
     Answer, COST, PASSWORD, ProxyApp, STARTING_CREDITS, assert_error, json_request, llm_body,
-    llm_request, request_id, send_to, string_at,
+    llm_request, request_id, send_to, string_at, strings_in,
 };
 
 /// Output price of the exact-cost model: 1 µc a token; input is free, so a
@@ -72,12 +72,7 @@ async fn funded_user(proxy: &ProxyApp, micros: i64, key_fields: Value) -> (Strin
 async fn credits(proxy: &ProxyApp, token: &str) -> Value {
     let (status, _, body) = proxy
         .app
-        .request(
-            Method::GET,
-            "/api/users/me/credits?per_page=100",
-            None,
-            Some(token),
-        )
+        .get("/api/users/me/credits?per_page=100", token)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -120,9 +115,7 @@ async fn every_request_is_charged_to_the_ledger_once_at_its_cost() {
     proxy.route("mock", "mock-test").await;
     let mut ids = Vec::new();
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(answer.0, StatusCode::OK);
         ids.push(request_id(&answer.1));
     }
@@ -219,10 +212,7 @@ async fn a_thousand_concurrent_requests_never_spend_more_than_a_key_quota() {
     proxy.app.state.usage.flush().await;
 
     assert_eq!(ok as i64, AFFORDABLE);
-    let (_, _, keys) = proxy
-        .app
-        .request(Method::GET, "/api/keys", None, Some(&token))
-        .await;
+    let (_, _, keys) = proxy.app.get("/api/keys", &token).await;
     let listed = &keys["keys"][0];
     assert_eq!(listed["quota_used_micro_credits"], json!(quota), "{listed}");
     assert_eq!(listed["status"], "over_quota");
@@ -253,12 +243,7 @@ async fn an_upstream_error_is_charged_nothing() {
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "claude-error-500").await;
 
-    let answer = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-error-500", false),
-        )
-        .await;
+    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
 
     assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
     let row = proxy.usage_row_of(&answer.1).await;
@@ -360,9 +345,7 @@ async fn one_charged_request() -> (ProxyApp, String) {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;
     let endpoint = Endpoint::ChatCompletions;
-    let answer = proxy
-        .call(endpoint, llm_body(endpoint, "mock-test", false))
-        .await;
+    let answer = proxy.ask(endpoint, "mock-test").await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
     (proxy, request_id(&answer.1))
 }
@@ -405,12 +388,7 @@ async fn a_refund_gives_back_exactly_what_the_request_was_charged() {
     );
     assert_eq!(balance_of(&proxy).await, STARTING_MICROS);
     let history = credits(&proxy, &proxy.user).await;
-    let kinds: Vec<&str> = history["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = strings_in(&history["entries"], "/kind");
     assert_eq!(kinds, ["refund", "charge", "grant"], "{history}");
     assert_eq!(history["entries"][0], *entry, "{history}");
     assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
@@ -644,12 +622,7 @@ async fn a_request_that_was_charged_nothing_cannot_be_refunded() {
     // Arrange
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "claude-error-500").await;
-    let answer = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-error-500", false),
-        )
-        .await;
+    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
     assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
 
     // Act
@@ -783,9 +756,7 @@ async fn a_request_is_charged_exactly_once_when_the_usage_writer_retries() {
     // Act: one request; the writer's first attempt fails on the fault, and
     // while it waits to try again the fault is cleared.
     let endpoint = Endpoint::ChatCompletions;
-    let answer = proxy
-        .call(endpoint, llm_body(endpoint, "mock-test", false))
-        .await;
+    let answer = proxy.ask(endpoint, "mock-test").await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
     let id = request_id(&answer.1);
     let started = std::time::Instant::now();
@@ -847,12 +818,7 @@ async fn a_spool_left_by_a_dead_process_is_replayed_once_on_start() {
     // charged row that never reached the database, and a torn last line.
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;
-    let (status, headers, _) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-test", false),
-        )
-        .await;
+    let (status, headers, _) = proxy.ask(Endpoint::ChatCompletions, "mock-test").await;
     assert_eq!(status, StatusCode::OK);
     let stored = proxy.usage_row_of(&headers).await;
     let mut unseen = stored.clone();
@@ -964,7 +930,7 @@ async fn an_answer_without_usage_is_charged_an_estimate_never_nothing() {
     let mut answers = Vec::new();
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
         for model in ["silent-openai", "silent-anthropic"] {
-            answers.push(proxy.call(endpoint, llm_body(endpoint, model, false)).await);
+            answers.push(proxy.ask(endpoint, model).await);
         }
     }
     let rows = proxy.usage_rows().await;
@@ -996,12 +962,7 @@ async fn grants_to_a_shared_wallet_apply_once_and_leave_it_as_small_as_it_was() 
         return;
     };
     proxy.route("mock", "mock-test").await;
-    let (status, _, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-test", false),
-        )
-        .await;
+    let (status, _, body) = proxy.ask(Endpoint::ChatCompletions, "mock-test").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let user_id = proxy.app.user_id_of(&proxy.user).await;
     let before = proxy.balance().await;

@@ -66,12 +66,7 @@ async fn a_chat_completion_through_an_openai_provider_answers_and_is_recorded() 
     let provider = proxy.provider("openai").await;
     let model = proxy.model(&provider, "gpt-test", "mock-gpt").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::ChatCompletions, "gpt-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
@@ -100,12 +95,7 @@ async fn a_message_through_an_anthropic_provider_answers_and_is_recorded() {
     let provider = proxy.provider("anthropic").await;
     let model = proxy.model(&provider, "claude-test", "mock-claude").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-test", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::Messages, "claude-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["type"], "message");
@@ -208,9 +198,7 @@ async fn the_built_in_mock_provider_answers_both_endpoints_json_and_streamed() {
     let model = proxy.route("mock", "mock-test").await;
 
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let (status, headers, body) = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let (status, headers, body) = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(status, StatusCode::OK, "{endpoint:?}: {body}");
         let text = match endpoint {
             Endpoint::ChatCompletions => &body["choices"][0]["message"]["content"],
@@ -266,12 +254,7 @@ async fn anthropic_cache_tokens_are_recorded_apart_and_priced_with_one_rounding_
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "mock-cache").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-cache", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::Messages, "mock-cache").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     let row = proxy.usage_row_of(&headers).await;
@@ -286,10 +269,7 @@ async fn openai_cached_tokens_are_taken_out_of_the_input_and_reasoning_is_kept()
     proxy.route("openai", "mock-cache-reasoning").await;
 
     let (status, headers, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-cache-reasoning", false),
-        )
+        .ask(Endpoint::ChatCompletions, "mock-cache-reasoning")
         .await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -311,7 +291,7 @@ async fn usage_rolls_up_per_user_and_model_and_per_day_for_resolved_models_only(
 
     for model in ["mock-a", "mock-a", "mock-b", "no-such-model"] {
         let endpoint = Endpoint::Messages;
-        proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+        proxy.ask(endpoint, model).await;
     }
     let rows = proxy.usage_rows().await;
 
@@ -384,9 +364,7 @@ async fn the_keys_spend_and_last_use_show_in_the_key_list_once_written() {
     assert_eq!(before["last_used_at"], json!(null));
 
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let (status, _, body) = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let (status, _, body) = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let rows = proxy.usage_rows().await;

@@ -53,9 +53,7 @@ async fn a_response_is_passed_through_to_a_provider_that_speaks_it_and_charged_i
         let model_id = proxy.route(kind, "gpt-mock").await;
 
         // Act
-        let (status, headers, body) = proxy
-            .call(ENDPOINT, llm_body(ENDPOINT, "gpt-mock", false))
-            .await;
+        let (status, headers, body) = proxy.ask(ENDPOINT, "gpt-mock").await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{kind}: {body}");
@@ -255,9 +253,7 @@ async fn refusals_come_in_openais_shape() {
 
     // Act
     let without_key = proxy.call_with_key(ENDPOINT, None, body.clone()).await;
-    let unknown_model = proxy
-        .call(ENDPOINT, llm_body(ENDPOINT, "no-such-model", false))
-        .await;
+    let unknown_model = proxy.ask(ENDPOINT, "no-such-model").await;
 
     // Assert
     assert_openai_error(
@@ -484,9 +480,7 @@ async fn chat_clients_of_an_openai_responses_provider_still_get_chat_completions
         proxy.route("openai_responses", "gpt-mock").await;
 
         // Act
-        let (status, headers, body) = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-mock", false))
-            .await;
+        let (status, headers, body) = proxy.ask(endpoint, "gpt-mock").await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{endpoint:?}: {body}");

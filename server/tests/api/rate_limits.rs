@@ -75,11 +75,10 @@ async fn count_tokens(app: &ProxyApp) -> Answer {
 async fn limit_key(app: &ProxyApp, requests_per_minute: u32) {
     let (status, _, body) = app
         .app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/keys/{}", app.key_id),
-            Some(json!({ "requests_per_minute": requests_per_minute })),
-            Some(&app.user),
+            json!({ "requests_per_minute": requests_per_minute }),
+            &app.user,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -230,12 +229,7 @@ async fn count_tokens_is_refused_past_the_keys_limit_in_anthropics_shape() {
 async fn count_tokens_and_messages_take_from_the_same_window() {
     let app = app_with(Limits::NONE).await;
     limit_key(&app, 2).await;
-    let messages = || {
-        app.call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, MODEL, false),
-        )
-    };
+    let messages = || app.ask(Endpoint::Messages, MODEL);
 
     let (status, headers, body) = count_tokens(&app).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -359,11 +353,10 @@ async fn a_keys_own_limit_binds_and_the_users_limit_spans_every_key() {
     let app = app_with(Limits::new(5, 0)).await;
     let (status, _, body) = app
         .app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/keys/{}", app.key_id),
-            Some(json!({ "requests_per_minute": 2 })),
-            Some(&app.user),
+            json!({ "requests_per_minute": 2 }),
+            &app.user,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -405,10 +398,7 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
         json!({ "requests_per_minute": 0 }),
         json!({ "tokens_per_minute": -3 }),
     ] {
-        let answer = app
-            .app
-            .request(Method::PATCH, &path, Some(bad), Some(&app.user))
-            .await;
+        let answer = app.app.patch(&path, bad, &app.user).await;
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
         assert!(
             message.contains("_per_minute must be between 1"),
@@ -417,22 +407,20 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
     }
     let answer = app
         .app
-        .request(
-            Method::POST,
+        .post(
             "/api/keys",
-            Some(json!({ "name": "slow", "requests_per_minute": "a lot" })),
-            Some(&app.user),
+            json!({ "name": "slow", "requests_per_minute": "a lot" }),
+            &app.user,
         )
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST);
 
     let (status, _, body) = app
         .app
-        .request(
-            Method::POST,
+        .post(
             "/api/keys",
-            Some(json!({ "name": "slow", "requests_per_minute": 1, "tokens_per_minute": 500 })),
-            Some(&app.user),
+            json!({ "name": "slow", "requests_per_minute": 1, "tokens_per_minute": 500 }),
+            &app.user,
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -441,11 +429,10 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
     let id = string_at(&body, "/key/id");
     let (status, _, body) = app
         .app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/keys/{id}"),
-            Some(json!({ "requests_per_minute": null })),
-            Some(&app.user),
+            json!({ "requests_per_minute": null }),
+            &app.user,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -456,15 +443,7 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
 #[tokio::test]
 async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
     let app = app_with(Limits::new(50, 0)).await;
-    let (status, _, body) = app
-        .app
-        .request(
-            Method::GET,
-            "/api/admin/rate-limits",
-            None,
-            Some(&app.admin),
-        )
-        .await;
+    let (status, _, body) = app.app.get("/api/admin/rate-limits", &app.admin).await;
     assert_eq!(status, StatusCode::OK);
     let plans = body["plans"].as_array().unwrap();
     let names: Vec<&str> = plans.iter().map(|p| p["plan"].as_str().unwrap()).collect();
@@ -477,11 +456,10 @@ async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
 
     let (status, _, body) = app
         .app
-        .request(
-            Method::PUT,
+        .put(
             "/api/admin/rate-limits/trial",
-            Some(json!({ "requests_per_minute": 1, "tokens_per_minute": 0 })),
-            Some(&app.admin),
+            json!({ "requests_per_minute": 1, "tokens_per_minute": 0 }),
+            &app.admin,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -547,10 +525,7 @@ async fn the_rate_limit_admin_api_checks_its_input_and_its_caller() {
     assert_error(&answer, StatusCode::FORBIDDEN);
     let answer = put("/api/admin/rate-limits/free", good, None).await;
     assert_error(&answer, StatusCode::UNAUTHORIZED);
-    let answer = app
-        .app
-        .request(Method::GET, "/api/admin/rate-limits", None, Some(&app.user))
-        .await;
+    let answer = app.app.get("/api/admin/rate-limits", &app.user).await;
     assert_error(&answer, StatusCode::FORBIDDEN);
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use server::platform::entity::session;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 /// The only session of a user, as stored.
 async fn session_of(app: &TestApp, user_id: &str) -> session::Model {
@@ -39,9 +39,7 @@ async fn assert_me_ok(app: &TestApp, token: &str) {
 async fn last_seen_at_is_refreshed_when_older_than_a_minute_and_not_on_every_request() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
     let jti = session_of(&app, &user_id).await.jti;
     let two_minutes_ago = Utc::now().trunc_subsecs(3) - Duration::minutes(2);
     set_last_seen(&app, &jti, two_minutes_ago).await;
@@ -69,9 +67,7 @@ async fn last_seen_at_is_refreshed_when_older_than_a_minute_and_not_on_every_req
 async fn a_session_seen_less_than_a_minute_ago_is_not_rewritten() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
     let jti = session_of(&app, &user_id).await.jti;
     let half_a_minute_ago = Utc::now().trunc_subsecs(3) - Duration::seconds(30);
     set_last_seen(&app, &jti, half_a_minute_ago).await;

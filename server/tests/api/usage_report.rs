@@ -12,7 +12,7 @@ use server::{gateway::proxy::request::Endpoint, platform::entity::usage_record};
 use tower::ServiceExt;
 
 use crate::helpers::{
-    Answer, PASSWORD, ProxyApp, assert_error, json_request, llm_body, request_id,
+    Answer, PASSWORD, ProxyApp, assert_error, json_request, request_id, strings_in,
 };
 
 const USAGE: &str = "/api/users/me/usage";
@@ -29,11 +29,7 @@ fn days_ago(days: u64) -> NaiveDate {
 /// One request with `key` to `model`; returns its request id.
 async fn call(proxy: &ProxyApp, key: &str, model: &str) -> String {
     let (status, headers, body) = proxy
-        .call_with_key(
-            Endpoint::ChatCompletions,
-            Some(key),
-            llm_body(Endpoint::ChatCompletions, model, false),
-        )
+        .ask_with_key(Endpoint::ChatCompletions, Some(key), model)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     request_id(&headers)
@@ -55,10 +51,7 @@ async fn move_to(proxy: &ProxyApp, id: &str, date: NaiveDate) {
 /// The caller's report for `query` (`from=…&to=…`), flushed first.
 async fn report(proxy: &ProxyApp, token: &str, query: &str) -> Answer {
     proxy.app.state.usage.flush().await;
-    proxy
-        .app
-        .request(Method::GET, &format!("{USAGE}?{query}"), None, Some(token))
-        .await
+    proxy.app.get(&format!("{USAGE}?{query}"), token).await
 }
 
 async fn report_ok(proxy: &ProxyApp, token: &str, query: &str) -> Value {
@@ -86,12 +79,7 @@ async fn second_user(proxy: &ProxyApp) -> (String, String, String) {
     let grant = json!({ "user_id": user_id, "amount": 100, "reason": "test funds" });
     let (status, _, body) = proxy
         .app
-        .request(
-            Method::POST,
-            "/api/admin/credits/grant",
-            Some(grant),
-            Some(&proxy.admin),
-        )
+        .post("/api/admin/credits/grant", grant, &proxy.admin)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (key, key_id) = proxy
@@ -272,12 +260,7 @@ async fn the_report_filters_by_key_and_model_and_pages_newest_first() {
     assert_eq!(body["total"], 3);
     assert_eq!(body["by_key"].as_array().unwrap().len(), 1);
     assert_eq!(body["by_key"][0]["key_id"], ci_key_id.as_str());
-    let listed: Vec<&str> = body["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["key_id"].as_str().unwrap())
-        .collect();
+    let listed = strings_in(&body["requests"], "/key_id");
     assert_eq!(listed, [ci_key_id.as_str(); 3]);
 
     // The model filter, and both together.

@@ -10,9 +10,7 @@ use crate::helpers::{
 async fn me_returns_the_signed_in_user_with_a_bearer_token() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
 
     // Act
     let (status, _, body) = app.me(&token).await;
@@ -38,9 +36,7 @@ async fn me_returns_the_signed_in_user_with_a_bearer_token() {
 async fn me_accepts_the_session_cookie_alone() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
 
     // Act
     let (status, _, body) = app
@@ -85,8 +81,7 @@ async fn me_with_a_token_signed_by_another_secret_is_unauthorized() {
     // Arrange: a second app shares the first one's database but signs with
     // another secret, so its token names a real session of a real user.
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let other_dir = tempfile::tempdir().unwrap();
     let mut settings = settings_for(other_dir.path(), None);
     settings.database.url = Some(app.state.settings.database_url().into());
