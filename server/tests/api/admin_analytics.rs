@@ -75,9 +75,7 @@ pub async fn ask(app: &ProxyApp, key: &str, model: &str, times: usize, expected:
 
 /// GET `path` as `token`; asserts 200 and returns the body.
 pub async fn get(app: &TestApp, path: &str, token: &str) -> Value {
-    let (status, _, body) = app.get(path, token).await;
-    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-    body
+    app.get_ok(path, token).await
 }
 
 /// Redacts a timestamp after checking it is ISO 8601 UTC with milliseconds.

@@ -65,9 +65,7 @@ fn timestamp() -> insta::internals::Redaction {
 }
 
 async fn overview(app: &TestApp, token: &str) -> Value {
-    let (status, _, body) = app.get("/api/admin/stats/overview", token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.get_ok("/api/admin/stats/overview", token).await
 }
 
 /// Every metric written so far is removed, so a test's own rows are all
@@ -188,10 +186,8 @@ async fn users_and_active_now_count_open_recent_sessions_of_undeleted_users() {
         .request(Method::POST, "/api/auth/logout", None, Some(&carol_token))
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = app
-        .delete(&format!("/api/admin/users/{dave}"), &admin)
+    app.delete_ok(&format!("/api/admin/users/{dave}"), &admin)
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let after = overview(&app, &admin).await;
 
     // Assert

@@ -49,8 +49,7 @@ async fn stored_text(app: &TestApp) -> String {
 
 /// GET /api/admin/audit?`query` as `admin`; asserts 200.
 async fn log(app: &TestApp, admin: &str, query: &str) -> Value {
-    let (status, _, body) = app.get(&format!("{AUDIT}?{query}"), admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.get_ok(&format!("{AUDIT}?{query}"), admin).await;
     assert_eq!(body["success"], true);
     body
 }

@@ -291,8 +291,7 @@ async fn every_pair_passes_a_provider_error_on_in_the_clients_shape_and_charges_
 async fn every_pair_charges_a_cut_stream_and_a_client_that_leaves_once() {
     for model in ["mock-drip-stream-cut", "mock-drip"] {
         for_every_pair(model, |proxy, endpoint, kind| async move {
-            let body = llm_body(endpoint, model, true).to_string();
-            let response = proxy.open(endpoint.path(), endpoint, &[], body).await;
+            let response = proxy.open_stream(endpoint, model).await;
             let id = request_id(response.headers());
             let mut stream = response.into_body();
             let expected = if model.ends_with("cut") {

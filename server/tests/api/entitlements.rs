@@ -39,8 +39,10 @@ async fn revoke(app: &ProxyApp, id: &str) -> Answer {
 }
 
 async fn list(app: &ProxyApp, query: &str) -> Vec<Value> {
-    let (status, _, body) = app.app.get(&format!("{GRANTS}{query}"), &app.admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app
+        .app
+        .get_ok(&format!("{GRANTS}{query}"), &app.admin)
+        .await;
     body["grants"].as_array().unwrap().clone()
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
@@ -216,15 +216,28 @@ impl TestApp {
         self.request(Method::DELETE, path, None, Some(bearer)).await
     }
 
-    /// A request with a raw body, sent as JSON.
-    pub async fn request_raw(&self, method: Method, path: &str, body: &str) -> Answer {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned()))
-            .unwrap();
-        self.send(request).await
+    /// GET `path`, asserting 200 OK; returns the body. The form for a
+    /// request that arranges a test or reads what it did.
+    pub async fn get_ok(&self, path: &str, bearer: &str) -> Value {
+        body_of_ok("GET", path, self.get(path, bearer).await)
+    }
+
+    /// PATCH `path` with `body`, asserting 200 OK; returns the answer's body.
+    pub async fn patch_ok(&self, path: &str, body: Value, bearer: &str) -> Value {
+        body_of_ok("PATCH", path, self.patch(path, body, bearer).await)
+    }
+
+    /// POST `body` to `path`, asserting 201 Created; returns the answer's
+    /// body.
+    pub async fn post_created(&self, path: &str, body: Value, bearer: &str) -> Value {
+        let (status, _, answer) = self.post(path, body, bearer).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {answer}");
+        answer
+    }
+
+    /// DELETE `path`, asserting 200 OK; returns the answer's body.
+    pub async fn delete_ok(&self, path: &str, bearer: &str) -> Value {
+        body_of_ok("DELETE", path, self.delete(path, bearer).await)
     }
 
     /// A request authenticated by the session cookie only, as a browser sends
@@ -325,6 +338,32 @@ impl TestApp {
     }
 }
 
+/// The body of an answer that must be 200 OK; a failure names the request.
+fn body_of_ok(method: &str, path: &str, (status, _, body): Answer) -> Value {
+    assert_eq!(status, StatusCode::OK, "{method} {path}: {body}");
+    body
+}
+
+/// Asserts a refusal in a table-driven test: the status (naming the `case`
+/// that failed), the error shape, and that the message names `field` when
+/// one is given; returns the message.
+pub fn assert_refused(
+    case: &str,
+    answer: &Answer,
+    expected: StatusCode,
+    field: Option<&str>,
+) -> String {
+    assert_eq!(answer.0, expected, "{case}: {}", answer.2);
+    let message = assert_error(answer, expected);
+    if let Some(field) = field {
+        assert!(
+            message.contains(field),
+            "{case}: the message does not name {field}: {message}"
+        );
+    }
+    message
+}
+
 /// Sends a request to any router (a fresh clone per request).
 pub async fn send_to(router: &Router, request: Request<Body>) -> Answer {
     let response = router
@@ -352,16 +391,23 @@ pub async fn send_all(router: &Router, requests: Vec<Request<Body>>) -> Vec<Answ
     answers
 }
 
-/// A response read to the end as an [`Answer`].
-pub async fn answer_of(response: axum::response::Response) -> Answer {
+/// A response's status, headers and whole body: what [`answer_of`] reads as
+/// JSON and [`ProxyApp::stream`] as text.
+async fn read_to_end(response: axum::response::Response) -> (StatusCode, HeaderMap, Bytes) {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
-        .expect("cannot read the body")
+        .expect("the body broke off")
         .to_bytes();
+    (status, headers, bytes)
+}
+
+/// A response read to the end as an [`Answer`].
+pub async fn answer_of(response: axum::response::Response) -> Answer {
+    let (status, headers, bytes) = read_to_end(response).await;
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -386,14 +432,33 @@ pub fn json_request(
     if let Some(token) = bearer {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let body = match body {
-        Some(value) => {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
-            Body::from(value.to_string())
-        }
-        None => Body::empty(),
-    };
-    builder.body(body).unwrap()
+    match body {
+        Some(value) => with_raw_json(builder.body(Body::empty()).unwrap(), &value.to_string()),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// `request` with `raw` as its JSON body, sent as typed, so that it may be
+/// broken JSON.
+pub fn with_raw_json(mut request: Request<Body>, raw: &str) -> Request<Body> {
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    *request.body_mut() = Body::from(raw.to_owned());
+    request
+}
+
+/// Asserts that `actual` has each field of `expected` with that value
+/// (other fields may be there too): one line for the fields a test cares
+/// about, and a failure names the field.
+pub fn assert_fields(actual: &Value, expected: Value) {
+    let expected = expected
+        .as_object()
+        .unwrap_or_else(|| panic!("the expected fields are not an object: {expected}"));
+    for (field, value) in expected {
+        assert_eq!(&actual[field], value, "`{field}` in {actual}");
+    }
 }
 
 /// The string at a JSON pointer, or a failure naming it.
@@ -522,33 +587,14 @@ impl TestApp {
     /// POST /api/admin/providers as `admin`; asserts 201 and returns the
     /// provider object.
     pub async fn create_provider(&self, admin: &str, body: Value) -> Value {
-        let (status, _, answer) = self
-            .request(
-                Method::POST,
-                "/api/admin/providers",
-                Some(body),
-                Some(admin),
-            )
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a provider failed: {answer}"
-        );
+        let answer = self.post_created("/api/admin/providers", body, admin).await;
         answer["provider"].clone()
     }
 
     /// POST /api/admin/models as `admin`; asserts 201 and returns the model
     /// object.
     pub async fn create_model(&self, admin: &str, body: Value) -> Value {
-        let (status, _, answer) = self
-            .request(Method::POST, "/api/admin/models", Some(body), Some(admin))
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a model failed: {answer}"
-        );
+        let answer = self.post_created("/api/admin/models", body, admin).await;
         answer["model"].clone()
     }
 }
@@ -573,14 +619,7 @@ impl TestApp {
     /// POST /api/keys as `token`; asserts 201 and returns the secret and
     /// the key's id.
     pub async fn create_key(&self, token: &str, body: Value) -> (String, String) {
-        let (status, _, answer) = self
-            .request(Method::POST, "/api/keys", Some(body), Some(token))
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a key failed: {answer}"
-        );
+        let answer = self.post_created("/api/keys", body, token).await;
         (string_at(&answer, "/secret"), string_at(&answer, "/key/id"))
     }
 }
@@ -763,6 +802,24 @@ impl ProxyApp {
         self.call(endpoint, llm_body(endpoint, model, false)).await
     }
 
+    /// Like [`Self::ask`], streamed, with the body read to the end.
+    pub async fn ask_streamed(&self, endpoint: Endpoint, model: &str) -> Streamed {
+        self.stream(endpoint, llm_body(endpoint, model, true)).await
+    }
+
+    /// Asks `model` for a stream on `endpoint` and returns the response with
+    /// its body unread, for tests that read it piece by piece.
+    pub async fn open_stream(&self, endpoint: Endpoint, model: &str) -> axum::response::Response {
+        let body = llm_body(endpoint, model, true).to_string();
+        self.open(endpoint.path(), endpoint, &[], body).await
+    }
+
+    /// Another key of the test user, from a full body; returns its secret
+    /// and id.
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        self.app.create_key(&self.user, body).await
+    }
+
     /// Like [`Self::ask`] with another key, or none.
     pub async fn ask_with_key(&self, endpoint: Endpoint, key: Option<&str>, model: &str) -> Answer {
         self.call_with_key(endpoint, key, llm_body(endpoint, model, false))
@@ -803,14 +860,7 @@ impl ProxyApp {
         let response = self
             .open(endpoint.path(), endpoint, &[], body.to_string())
             .await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("the stream broke off")
-            .to_bytes();
+        let (status, headers, bytes) = read_to_end(response).await;
         let text = String::from_utf8(bytes.to_vec()).expect("the stream is not UTF-8");
         Streamed {
             status,

@@ -15,22 +15,21 @@ async fn app_with_models() -> (TestApp, String, String, String) {
     let app = spawn_app().await;
     let admin = app.create_admin().await;
     let provider = json!({ "name": "Mock", "kind": "mock" });
-    let (status, _, body) = app.post("/api/admin/providers", provider, &admin).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = app
+        .post_created("/api/admin/providers", provider, &admin)
+        .await;
     let provider_id = body["provider"]["id"].as_str().unwrap().to_owned();
     for (name, plans) in [("mock-small", json!([])), ("mock-large", json!(["pro"]))] {
         let model = json!({
             "public_name": name, "provider_id": provider_id, "upstream_model": name,
             "input_price": 1_000_000, "output_price": 2_000_000, "plans": plans,
         });
-        let (status, _, body) = app.post("/api/admin/models", model, &admin).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        app.post_created("/api/admin/models", model, &admin).await;
     }
     let (token, _) = app.register("lena@example.com", PASSWORD, "Lena").await;
-    let (status, _, body) = app
-        .post("/api/keys", json!({ "name": "cli" }), &token)
+    let body = app
+        .post_created("/api/keys", json!({ "name": "cli" }), &token)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let key = body["secret"].as_str().unwrap().to_owned();
     (app, admin, token, key)
 }
@@ -225,14 +224,13 @@ async fn suspending_the_owner_of_a_cached_key_takes_effect_at_once() {
 async fn a_cached_key_stops_working_when_it_expires() {
     let (app, _, token, _) = app_with_models().await;
     let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
-    let (status, _, body) = app
-        .post(
+    let body = app
+        .post_created(
             "/api/keys",
             json!({ "name": "brief", "expires_at": soon }),
             &token,
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let brief = body["secret"].as_str().unwrap().to_owned();
     let (status, _, _) = get_models(&app, "/v1/models", &[("x-api-key", &brief)]).await;
     assert_eq!(status, StatusCode::OK);

@@ -5,8 +5,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
-    strings_in,
+    PASSWORD, TestApp, assert_error, assert_fields, assert_iso_millis, assert_prefixed_id,
+    spawn_app, string_at, strings_in,
 };
 
 const MODELS: &str = "/api/admin/models";
@@ -71,8 +71,7 @@ async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: 
 
 /// The public names `/api/models` lists for a token.
 async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
-    let (status, _, body) = app.get(AVAILABLE, token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.get_ok(AVAILABLE, token).await;
     assert_eq!(body["success"], json!(true));
     body["models"]
         .as_array()
@@ -84,8 +83,7 @@ async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
 
 /// PATCHes a model as the admin and asserts success.
 async fn patch_model(app: &TestApp, admin: &str, id: &str, change: Value) -> Value {
-    let (status, _, body) = app.patch(&model_path(id), change, admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.patch_ok(&model_path(id), change, admin).await;
     body["model"].clone()
 }
 
@@ -162,12 +160,11 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     let (app, admin, provider_id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .post(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
+    let body = app
+        .post_created(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["success"], json!(true));
     let model = &body["model"];
     assert_prefixed_id(&string_at(model, "/id"), "model");
@@ -178,9 +175,10 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     assert_eq!(model["output_price"], price(15_000_000, "15.000000"));
     assert_eq!(model["cache_read_price"], price(0, "0.000000"));
     assert_eq!(model["cache_write_price"], price(0, "0.000000"));
-    assert_eq!(model["enabled"], json!(true));
-    assert_eq!(model["plans"], json!([]));
-    assert_eq!(model["max_output_tokens"], json!(null));
+    assert_fields(
+        model,
+        json!({ "enabled": true, "plans": [], "max_output_tokens": null }),
+    );
     // The shorthand is the model's one deployment.
     assert_prefixed_id(&string_at(model, "/deployments/0/id"), "deploy");
     assert_eq!(model["deployments"][0]["provider_id"], json!(provider_id));
@@ -215,10 +213,9 @@ async fn creating_a_model_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app.post(MODELS, body, &admin).await;
+    let body = app.post_created(MODELS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let model = &body["model"];
     assert_eq!(model["public_name"], json!("anthropic/opus@2025:latest_v1"));
     assert_eq!(model["cache_read_price"], price(1_500_000, "1.500000"));
@@ -236,10 +233,9 @@ async fn prices_up_to_a_million_credits_per_million_tokens_are_accepted() {
     body["output_price"] = json!(0);
 
     // Act
-    let (status, _, body) = app.post(MODELS, body, &admin).await;
+    let body = app.post_created(MODELS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body["model"]["input_price"],
         price(MAX_PRICE, "1000000.000000")
@@ -404,10 +400,9 @@ async fn rejected_models_are_not_stored() {
     assert_create_rejected(&app, &admin, body, "input_price").await;
 
     // Act
-    let (status, _, body) = app.get(MODELS, &admin).await;
+    let body = app.get_ok(MODELS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["models"], json!([]));
 }
 
@@ -437,10 +432,9 @@ async fn listing_models_sorts_them_by_public_name() {
     }
 
     // Act
-    let (status, _, body) = app.get(MODELS, &admin).await;
+    let body = app.get_ok(MODELS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let names = strings_in(&body["models"], "/public_name");
     assert_eq!(names, ["haiku", "opus", "sonnet"]);
@@ -456,10 +450,9 @@ async fn getting_a_model_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app.get(&model_path(&id), &admin).await;
+    let body = app.get_ok(&model_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["model"], created);
 }
@@ -550,11 +543,13 @@ async fn patching_the_name_upstream_and_provider_of_a_model_changes_them() {
     .await;
 
     // Assert
-    assert_eq!(model["public_name"], json!("mock-model"));
-    assert_eq!(model["upstream_model"], json!("echo"));
-    assert_eq!(model["provider_id"], json!(other_id));
-    assert_eq!(model["enabled"], json!(false));
-    assert_eq!(model["plans"], json!([]));
+    assert_fields(
+        &model,
+        json!({
+            "public_name": "mock-model", "upstream_model": "echo", "provider_id": other_id,
+            "enabled": false, "plans": []
+        }),
+    );
 }
 
 #[tokio::test]
@@ -618,10 +613,9 @@ async fn deleting_a_model_removes_it() {
     let (app, admin, _, id) = app_with_model().await;
 
     // Act
-    let (status, _, body) = app.delete(&model_path(&id), &admin).await;
+    let body = app.delete_ok(&model_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
     let answer = app.get(&model_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
@@ -642,10 +636,9 @@ async fn available_models_show_public_names_provider_kinds_and_prices() {
     let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
 
     // Act
-    let (status, _, body) = app.get(AVAILABLE, &user).await;
+    let body = app.get_ok(AVAILABLE, &user).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
         json!({
@@ -730,16 +723,14 @@ async fn disabling_a_provider_removes_its_models_from_the_available_models() {
     assert_eq!(available_names(&app, &user).await, ["echo", "sonnet-4.5"]);
 
     // Act
-    let (status, _, body) = app
-        .patch(
-            &format!("/api/admin/providers/{provider_id}"),
-            json!({ "enabled": false }),
-            &admin,
-        )
-        .await;
+    app.patch_ok(
+        &format!("/api/admin/providers/{provider_id}"),
+        json!({ "enabled": false }),
+        &admin,
+    )
+    .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(available_names(&app, &user).await, ["echo"]);
 }
 
@@ -762,14 +753,12 @@ async fn available_models_follow_the_users_plan() {
     let on_trial = available_names(&app, &user).await;
 
     // Act
-    let (status, _, body) = app
-        .patch(
-            &format!("/api/admin/users/{user_id}"),
-            json!({ "plan": "pro" }),
-            &admin,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.patch_ok(
+        &format!("/api/admin/users/{user_id}"),
+        json!({ "plan": "pro" }),
+        &admin,
+    )
+    .await;
     let on_pro = available_names(&app, &user).await;
 
     // Assert

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use server::platform::entity::provider;
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, field_names, spawn_app,
-    string_at, strings_in,
+    PASSWORD, TestApp, assert_error, assert_fields, assert_iso_millis, assert_prefixed_id,
+    field_names, spawn_app, string_at, strings_in,
 };
 
 const KEY_ONE: &str = "sk-upstream-first-0123456789abcdef";
@@ -144,21 +144,20 @@ async fn creating_a_provider_returns_it_with_the_defaults() {
     });
 
     // Act
-    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["success"], json!(true));
     let provider = &body["provider"];
     assert_prefixed_id(&string_at(provider, "/id"), "prov");
-    assert_eq!(provider["name"], json!("OpenAI"));
-    assert_eq!(provider["kind"], json!("openai"));
-    assert_eq!(provider["base_url"], json!("https://api.openai.com/v1"));
-    assert_eq!(provider["api_key_count"], json!(2));
-    assert_eq!(provider["extra_header_names"], json!([]));
-    assert_eq!(provider["timeout_secs"], json!(600));
-    assert_eq!(provider["connect_timeout_secs"], json!(10));
-    assert_eq!(provider["enabled"], json!(true));
+    assert_fields(
+        provider,
+        json!({
+            "name": "OpenAI", "kind": "openai", "base_url": "https://api.openai.com/v1",
+            "api_key_count": 2, "extra_header_names": [], "timeout_secs": 600,
+            "connect_timeout_secs": 10, "enabled": true
+        }),
+    );
     let created_at = string_at(provider, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(provider, "/updated_at"), created_at);
@@ -198,10 +197,9 @@ async fn creating_a_provider_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let provider = &body["provider"];
     assert_eq!(provider["kind"], json!("anthropic"));
     assert_eq!(provider["base_url"], json!("https://api.anthropic.com"));
@@ -222,13 +220,13 @@ async fn creating_a_mock_provider_without_a_base_url_or_keys_is_allowed() {
     let body = json!({ "name": "mock", "kind": "mock", "base_url": "" });
 
     // Act
-    let (status, _, body) = app.post(PROVIDERS, body, &admin).await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["provider"]["kind"], json!("mock"));
-    assert_eq!(body["provider"]["base_url"], json!(""));
-    assert_eq!(body["provider"]["api_key_count"], json!(0));
+    assert_fields(
+        &body["provider"],
+        json!({ "kind": "mock", "base_url": "", "api_key_count": 0 }),
+    );
 }
 
 // --- upstream keys and header values are write-only ----------------------------
@@ -411,10 +409,9 @@ async fn rejected_providers_are_not_stored() {
     assert_create_rejected(&app, &admin, body, "timeout_secs").await;
 
     // Act
-    let (status, _, body) = app.get(PROVIDERS, &admin).await;
+    let body = app.get_ok(PROVIDERS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["providers"], json!([]));
 }
 
@@ -441,10 +438,9 @@ async fn listing_providers_sorts_them_by_name() {
     }
 
     // Act
-    let (status, _, body) = app.get(PROVIDERS, &admin).await;
+    let body = app.get_ok(PROVIDERS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let names = strings_in(&body["providers"], "/name");
     assert_eq!(names, ["alpha", "mid", "zeta"]);
@@ -458,10 +454,9 @@ async fn getting_a_provider_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app.get(&provider_path(&id), &admin).await;
+    let body = app.get_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["provider"], created);
 }
@@ -503,18 +498,19 @@ async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
     });
 
     // Act
-    let (status, _, body) = app.patch(&provider_path(&id), change, &admin).await;
+    let body = app.patch_ok(&provider_path(&id), change, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let provider = &body["provider"];
-    assert_eq!(provider["id"], json!(id));
-    assert_eq!(provider["name"], json!("OpenAI EU"));
-    assert_eq!(provider["kind"], json!("openai"));
-    assert_eq!(provider["base_url"], json!("https://eu.api.openai.com/v1"));
-    assert_eq!(provider["timeout_secs"], json!(120));
-    assert_eq!(provider["connect_timeout_secs"], json!(3));
+    assert_fields(
+        provider,
+        json!({
+            "id": id, "name": "OpenAI EU", "kind": "openai",
+            "base_url": "https://eu.api.openai.com/v1", "timeout_secs": 120,
+            "connect_timeout_secs": 3
+        }),
+    );
     assert_eq!(
         provider["extra_header_names"],
         json!(["openai-organization"])
@@ -536,8 +532,8 @@ async fn patching_api_keys_replaces_the_keys() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .patch(
+    let body = app
+        .patch_ok(
             &provider_path(&id),
             json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] }),
             &admin,
@@ -545,7 +541,6 @@ async fn patching_api_keys_replaces_the_keys() {
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["provider"]["api_key_count"], json!(3));
     let row = stored(&app, &id).await;
     assert_eq!(
@@ -561,8 +556,8 @@ async fn patching_a_provider_without_api_keys_keeps_them() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .patch(
+    let body = app
+        .patch_ok(
             &provider_path(&id),
             json!({ "name": "renamed", "timeout_secs": 30 }),
             &admin,
@@ -570,7 +565,6 @@ async fn patching_a_provider_without_api_keys_keeps_them() {
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["provider"]["api_key_count"], json!(2));
     let row = stored(&app, &id).await;
     assert_eq!(
@@ -637,10 +631,9 @@ async fn deleting_a_provider_removes_it() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app.delete(&provider_path(&id), &admin).await;
+    let body = app.delete_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
     let answer = app.get(&provider_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
@@ -669,8 +662,7 @@ async fn deleting_a_provider_used_by_a_model_is_a_conflict_and_keeps_it() {
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (status, _, body) = app.get(&provider_path(&id), &admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.get_ok(&provider_path(&id), &admin).await;
 }
 
 #[tokio::test]
@@ -690,12 +682,10 @@ async fn a_provider_can_be_deleted_once_its_models_are_gone() {
         )
         .await;
     let model_path = format!("/api/admin/models/{}", string_at(&model, "/id"));
-    let (status, _, body) = app.delete(&model_path, &admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.delete_ok(&model_path, &admin).await;
 
     // Act
-    let (status, _, body) = app.delete(&provider_path(&id), &admin).await;
+    app.delete_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -26,8 +26,8 @@ use tracing::{
 };
 
 use crate::helpers::{
-    Answer, COST, PASSWORD, ProxyApp, STARTING_CREDITS, assert_error, json_request, llm_body,
-    llm_request, request_id, send_to, string_at, strings_in,
+    Answer, COST, PASSWORD, ProxyApp, STARTING_CREDITS, assert_error, assert_fields, json_request,
+    llm_body, llm_request, request_id, send_to, string_at, strings_in,
 };
 
 /// Output price of the exact-cost model: 1 µc a token; input is free, so a
@@ -119,12 +119,7 @@ async fn every_request_is_charged_to_the_ledger_once_at_its_cost() {
         assert_eq!(answer.0, StatusCode::OK);
         ids.push(request_id(&answer.1));
     }
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "mock-test").await;
     assert_eq!(streamed.status, StatusCode::OK);
     ids.push(request_id(&streamed.headers));
     let rows = proxy.usage_rows().await;
@@ -260,10 +255,9 @@ async fn an_upstream_error_is_charged_nothing() {
 async fn a_stream_cut_by_the_upstream_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "mock-drip-stream-cut").await;
-    let body = llm_body(Endpoint::Messages, "mock-drip-stream-cut", true).to_string();
 
     let response = proxy
-        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+        .open_stream(Endpoint::Messages, "mock-drip-stream-cut")
         .await;
     let id = request_id(response.headers());
     let mut stream = response.into_body();
@@ -281,11 +275,8 @@ async fn a_stream_cut_by_the_upstream_is_charged_once_for_what_was_used() {
 async fn a_client_that_goes_away_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "mock-drip").await;
-    let body = llm_body(Endpoint::Messages, "mock-drip", true).to_string();
 
-    let response = proxy
-        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
-        .await;
+    let response = proxy.open_stream(Endpoint::Messages, "mock-drip").await;
     let id = request_id(response.headers());
     let mut stream = response.into_body();
     stream.frame().await.unwrap().unwrap();
@@ -368,19 +359,22 @@ async fn a_refund_gives_back_exactly_what_the_request_was_charged() {
     // Assert
     let row = proxy.usage_row(&id).await;
     assert_eq!(row.charged, COST, "{row:?}");
-    assert_eq!(body["success"], json!(true));
-    assert_eq!(body["applied"], json!(true));
-    assert_eq!(body["request_id"], json!(id));
-    assert_eq!(body["user_id"], json!(row.user_id));
-    assert_eq!(body["refunded_micro_credits"], json!(COST));
-    assert_eq!(body["refunded_credits"], json!("0.000195"));
-    assert_eq!(body["balance_micro_credits"], json!(STARTING_MICROS));
-    assert_eq!(body["balance_credits"], json!("1000.000000"));
+    assert_fields(
+        &body,
+        json!({
+            "success": true, "applied": true, "request_id": id, "user_id": row.user_id,
+            "refunded_micro_credits": COST, "refunded_credits": "0.000195",
+            "balance_micro_credits": STARTING_MICROS, "balance_credits": "1000.000000"
+        }),
+    );
     let entry = &body["entry"];
-    assert_eq!(entry["kind"], json!("refund"));
-    assert_eq!(entry["amount_micro_credits"], json!(COST));
-    assert_eq!(entry["balance_after_micro_credits"], json!(STARTING_MICROS));
-    assert_eq!(entry["reason"], json!("upstream answered garbage"));
+    assert_fields(
+        entry,
+        json!({
+            "kind": "refund", "amount_micro_credits": COST,
+            "balance_after_micro_credits": STARTING_MICROS, "reason": "upstream answered garbage"
+        }),
+    );
     let reference = string_at(entry, "/reference");
     assert!(
         reference.contains(&id) && reference.contains(&admin_id),

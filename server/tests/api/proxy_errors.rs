@@ -313,11 +313,7 @@ async fn a_model_the_key_is_not_limited_to_is_403() {
     proxy.route("mock", "mock-test").await;
     proxy.route("mock", "mock-other").await;
     let (limited, _) = proxy
-        .app
-        .create_key(
-            &proxy.user,
-            json!({ "name": "other only", "models": ["mock-other"] }),
-        )
+        .create_key(json!({ "name": "other only", "models": ["mock-other"] }))
         .await;
 
     for endpoint in BOTH {
@@ -369,11 +365,7 @@ async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing
     // One request's actual cost, but not its worst case (its `max_tokens`
     // at the output price): the hold is refused before the upstream.
     let (capped, _) = proxy
-        .app
-        .create_key(
-            &proxy.user,
-            json!({ "name": "capped", "quota_micro_credits": COST }),
-        )
+        .create_key(json!({ "name": "capped", "quota_micro_credits": COST }))
         .await;
 
     for endpoint in BOTH {

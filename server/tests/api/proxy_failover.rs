@@ -545,8 +545,7 @@ async fn editing_a_provider_forgets_its_deployments_cooldowns() {
 /// The first deployment's health as the admin API shows it.
 async fn deployment_health(proxy: &ProxyApp, model: &Value) -> Value {
     let path = format!("/api/admin/models/{}", string_at(model, "/id"));
-    let (status, _, body) = proxy.app.get(&path, &proxy.admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = proxy.app.get_ok(&path, &proxy.admin).await;
     body["model"]["deployments"][0]["health"].clone()
 }
 

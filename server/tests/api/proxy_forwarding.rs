@@ -124,10 +124,7 @@ async fn a_streamed_chat_completion_through_an_openai_provider_is_relayed_and_re
     let model = proxy.route("openai", "gpt-test").await;
 
     let streamed = proxy
-        .stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", true),
-        )
+        .ask_streamed(Endpoint::ChatCompletions, "gpt-test")
         .await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
@@ -158,12 +155,7 @@ async fn a_streamed_message_through_an_anthropic_provider_is_relayed_and_recorde
     let proxy = ProxyApp::start().await;
     let model = proxy.route("anthropic", "claude-test").await;
 
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "claude-test").await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
     assert_eq!(streamed.headers[header::CONTENT_TYPE], "text/event-stream");
@@ -210,9 +202,7 @@ async fn the_built_in_mock_provider_answers_both_endpoints_json_and_streamed() {
             assert_completed_row(&proxy, &headers, endpoint, false, ("mock-test", &model)).await;
         assert_eq!((counts(&row), row.cost), (PLAIN, COST), "{endpoint:?}");
 
-        let streamed = proxy
-            .stream(endpoint, llm_body(endpoint, "mock-test", true))
-            .await;
+        let streamed = proxy.ask_streamed(endpoint, "mock-test").await;
         assert_eq!(streamed.status, StatusCode::OK, "{endpoint:?}");
         assert_eq!(
             streamed_text(endpoint, &streamed.text),

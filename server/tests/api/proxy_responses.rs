@@ -89,9 +89,7 @@ async fn a_streamed_response_keeps_its_event_sequence_and_is_charged_the_complet
         proxy.route(kind, "gpt-mock").await;
 
         // Act
-        let streamed = proxy
-            .stream(ENDPOINT, llm_body(ENDPOINT, "gpt-mock", true))
-            .await;
+        let streamed = proxy.ask_streamed(ENDPOINT, "gpt-mock").await;
 
         // Assert
         assert_eq!(streamed.status, StatusCode::OK, "{kind}: {}", streamed.text);
@@ -505,10 +503,9 @@ async fn a_cut_stream_and_a_client_that_leaves_are_each_charged_once_for_what_wa
             // Arrange
             let proxy = ProxyApp::start().await;
             proxy.route(kind, model).await;
-            let body = llm_body(ENDPOINT, model, true).to_string();
 
             // Act
-            let response = proxy.open(ENDPOINT.path(), ENDPOINT, &[], body).await;
+            let response = proxy.open_stream(ENDPOINT, model).await;
             let id = request_id(response.headers());
             let mut stream = response.into_body();
             if cut_by == "client_disconnected" {

@@ -110,12 +110,7 @@ async fn an_anthropic_client_streams_from_an_openai_provider_in_anthropic_events
     let proxy = ProxyApp::start().await;
     proxy.route("openai", "gpt-test").await;
 
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "gpt-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "gpt-test").await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
     assert_eq!(streamed.headers[header::CONTENT_TYPE], "text/event-stream");

@@ -231,9 +231,7 @@ async fn provider_answers_never_show_upstream_keys_or_header_values_after_use() 
         "/api/admin/providers".to_owned(),
         format!("/api/admin/providers/{provider}"),
     ] {
-        let (status, _, body) = proxy.app.get(&path, &proxy.admin).await;
-
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let body = proxy.app.get_ok(&path, &proxy.admin).await;
         let text = body.to_string();
         for secret in [UPSTREAM_KEY, SECOND_KEY, HEADER_VALUE] {
             assert!(!text.contains(secret), "{path} shows {secret}: {text}");
@@ -469,10 +467,7 @@ async fn a_provider_that_keeps_talking_after_its_last_event_cannot_hold_the_answ
     // Act
     let streamed = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        proxy.stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "chatty", true),
-        ),
+        proxy.ask_streamed(Endpoint::ChatCompletions, "chatty"),
     )
     .await
     .expect("the answer completes although the provider keeps talking");

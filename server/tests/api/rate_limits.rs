@@ -19,8 +19,8 @@ use server::{
 };
 
 use crate::helpers::{
-    Answer, ProxyApp, assert_anthropic_error, assert_error, llm_body, llm_request, request_id,
-    string_at,
+    Answer, ProxyApp, assert_anthropic_error, assert_error, assert_refused, llm_body, llm_request,
+    request_id, string_at,
 };
 
 const MODEL: &str = "limited-model";
@@ -319,12 +319,7 @@ async fn tokens_per_minute_count_the_tokens_really_used() {
 #[tokio::test]
 async fn streamed_answers_carry_the_headers_and_count_their_tokens() {
     let app = app_with(Limits::new(10, 1_000)).await;
-    let streamed = app
-        .stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, MODEL, true),
-        )
-        .await;
+    let streamed = app.ask_streamed(Endpoint::ChatCompletions, MODEL).await;
     assert_eq!(streamed.status, StatusCode::OK);
     assert_eq!(
         number(&streamed.headers, "x-ratelimit-remaining-requests"),
@@ -375,10 +370,7 @@ async fn a_keys_own_limit_binds_and_the_users_limit_spans_every_key() {
 
     // Another key of the same user: its own window is fresh, the user's
     // has 2 of 5 used (the refused request was stopped by the key's).
-    let (other, _) = app
-        .app
-        .create_key(&app.user, json!({ "name": "other" }))
-        .await;
+    let (other, _) = app.create_key(json!({ "name": "other" })).await;
     for expected in [2, 1, 0] {
         let (status, headers, _) = call(&app, &other).await;
         assert_eq!(status, StatusCode::OK);
@@ -485,46 +477,22 @@ async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
 #[tokio::test]
 async fn the_rate_limit_admin_api_checks_its_input_and_its_caller() {
     let app = app_with(Limits::new(50, 0)).await;
-    let put = |path: &'static str, body: Value, token: Option<String>| {
-        let app = &app;
-        async move {
-            app.app
-                .request(Method::PUT, path, Some(body), token.as_deref())
-                .await
-        }
-    };
     let good = json!({ "requests_per_minute": 5, "tokens_per_minute": 0 });
-    let answer = put(
-        "/api/admin/rate-limits/gold",
-        good.clone(),
-        Some(app.admin.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::NOT_FOUND);
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        json!({ "requests_per_minute": 5 }),
-        Some(app.admin.clone()),
-    )
-    .await;
-    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
-    assert!(message.contains("tokens_per_minute"), "{message}");
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        json!({ "requests_per_minute": -1, "tokens_per_minute": 0 }),
-        Some(app.admin.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST);
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        good.clone(),
-        Some(app.user.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::FORBIDDEN);
-    let answer = put("/api/admin/rate-limits/free", good, None).await;
-    assert_error(&answer, StatusCode::UNAUTHORIZED);
+    let negative = json!({ "requests_per_minute": -1, "tokens_per_minute": 0 });
+    let (admin, user) = (Some(app.admin.as_str()), Some(app.user.as_str()));
+    let (gold, free) = ("/api/admin/rate-limits/gold", "/api/admin/rate-limits/free");
+    #[rustfmt::skip]
+    let cases = [
+        ("an unknown plan", gold, good.clone(), admin, StatusCode::NOT_FOUND, None),
+        ("no token limit", free, json!({ "requests_per_minute": 5 }), admin, StatusCode::BAD_REQUEST, Some("tokens_per_minute")),
+        ("a negative limit", free, negative, admin, StatusCode::BAD_REQUEST, None),
+        ("a non-admin", free, good.clone(), user, StatusCode::FORBIDDEN, None),
+        ("no token", free, good, None, StatusCode::UNAUTHORIZED, None),
+    ];
+    for (case, path, body, bearer, expected, named) in cases {
+        let answer = app.app.request(Method::PUT, path, Some(body), bearer).await;
+        assert_refused(case, &answer, expected, named);
+    }
     let answer = app.app.get("/api/admin/rate-limits", &app.user).await;
     assert_error(&answer, StatusCode::FORBIDDEN);
 }

@@ -41,9 +41,8 @@ async fn register_with(app: &TestApp, email: &str, invitation: Option<&str>) -> 
 /// POST /api/admin/invitations as `admin`; asserts 201 and returns the
 /// answer.
 async fn invite(app: &TestApp, admin: &str, body: Value) -> Value {
-    let (status, _, answer) = app.post("/api/admin/invitations", body, admin).await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer
+    app.post_created("/api/admin/invitations", body, admin)
+        .await
 }
 
 async fn users_with_email(app: &TestApp, email: &str) -> u64 {
@@ -169,8 +168,7 @@ async fn an_expired_a_revoked_or_a_used_up_invitation_is_refused() {
         "/api/admin/invitations/{}",
         string_at(&revoked, "/invitation/id")
     );
-    let (status, _, body) = app.delete(&revoke_path, &admin).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.delete_ok(&revoke_path, &admin).await;
     assert_eq!(body["invitation"]["state"], json!("revoked"));
     let twice_code = string_at(&twice, "/code");
 

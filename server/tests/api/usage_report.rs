@@ -96,10 +96,7 @@ async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "alpha").await;
     proxy.route("mock", "beta").await;
-    let (ci_key, ci_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": "ci" }))
-        .await;
+    let (ci_key, ci_key_id) = proxy.create_key(json!({ "name": "ci" })).await;
     let old = call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &ci_key, "beta").await;
@@ -215,10 +212,7 @@ async fn the_report_filters_by_key_and_model_and_pages_newest_first() {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "alpha").await;
     proxy.route("mock", "beta").await;
-    let (ci_key, ci_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": "ci" }))
-        .await;
+    let (ci_key, ci_key_id) = proxy.create_key(json!({ "name": "ci" })).await;
     let mut ids = Vec::new();
     for (key, model) in [
         (&proxy.key, "alpha"),
@@ -373,14 +367,8 @@ async fn the_csv_has_a_header_and_one_quoted_guarded_row_per_request() {
     proxy.route("mock", "alpha").await;
     let formula = r#"=HYPERLINK("x")"#;
     let awkward = r#"Team "A", west"#;
-    let (formula_key, formula_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": formula }))
-        .await;
-    let (awkward_key, _) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": awkward }))
-        .await;
+    let (formula_key, formula_key_id) = proxy.create_key(json!({ "name": formula })).await;
+    let (awkward_key, _) = proxy.create_key(json!({ "name": awkward })).await;
     let first = call(&proxy, &formula_key, "alpha").await;
     call(&proxy, &awkward_key, "alpha").await;
     call(&proxy, &proxy.key, "alpha").await;
