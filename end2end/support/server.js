@@ -1,5 +1,7 @@
-// A second Tollgate for the specs that need other settings than the main
-// one (GAMIFICATION=off, REALTIME_MODE=ws|polling): the same binary, its own
+// The environment every test Tollgate starts with (the main one Playwright
+// starts, see playwright.config.js, and the others), and a second Tollgate
+// for the specs that need other settings than the main one
+// (GAMIFICATION=off, REALTIME_MODE=ws|polling): the same binary, its own
 // data directory and port, started before the spec and stopped after it.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -9,6 +11,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..', '..');
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
 const bin = process.env.TOLLGATE_BIN || path.join(targetDir, 'debug', 'tollgate');
+
 /** The admin every test server creates on its first start. */
 const ADMIN_EMAIL = 'admin@example.com';
 const ADMIN_PASSWORD = 'admin-e2e-password';
