@@ -182,9 +182,7 @@ async fn users_and_active_now_count_open_recent_sessions_of_undeleted_users() {
     // Act: Bob was last seen ten minutes ago, Carol signs out, Dave is
     // deleted (which ends his sessions).
     age_sessions(&app, &bob, TimeDelta::minutes(10)).await;
-    let (status, _, _) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&carol_token))
-        .await;
+    let (status, _, _) = app.logout(Some(&carol_token)).await;
     assert_eq!(status, StatusCode::OK);
     app.delete_ok(&format!("/api/admin/users/{dave}"), &admin)
         .await;
@@ -655,9 +653,7 @@ async fn signing_out_ends_an_open_stream_at_the_next_heartbeat() {
     assert!(matches!(stream.next().await, Some(Frame::Comment(_))));
 
     // Act
-    let (status, _, _) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&admin))
-        .await;
+    let (status, _, _) = app.logout(Some(&admin)).await;
     assert_eq!(status, StatusCode::OK);
 
     // Assert

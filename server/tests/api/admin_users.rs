@@ -172,10 +172,9 @@ async fn updating_a_user_changes_name_role_plan_and_status() {
         json!({ "name": "Alice Pleasance", "role": "admin", "plan": "pro", "status": "suspended" });
 
     // Act
-    let (status, _, body) = app.patch(&users_path(&alice_id), change, &admin).await;
+    let body = app.patch_ok(&users_path(&alice_id), change, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let user = &body["user"];
     assert_fields(

@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::{console::credits::service::verify, gateway::proxy::request::Endpoint};
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     Answer, COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_anthropic_error,
@@ -303,19 +303,10 @@ async fn every_pair_charges_a_cut_stream_and_a_client_that_leaves_once() {
                 "client_disconnected"
             };
 
-            let row = proxy.usage_row(&id).await;
-            assert_eq!(
-                row.error_kind.as_deref(),
-                Some(expected),
-                "{endpoint:?} on {kind}"
-            );
-            assert!(row.cost > 0, "{endpoint:?} on {kind}: {row:?}");
-            assert_eq!(row.charged, row.cost, "{endpoint:?} on {kind}");
-            assert_eq!(
-                verify(proxy.app.db()).await.unwrap(),
-                vec![],
-                "{endpoint:?} on {kind}"
-            );
+            let case = format!("{endpoint:?} on {kind}");
+            proxy
+                .assert_cut_and_charged_once(&id, expected, &case)
+                .await;
         })
         .await;
     }

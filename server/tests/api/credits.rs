@@ -82,6 +82,30 @@ impl Ledger {
         self.app.get(path, token).await
     }
 
+    /// Runs `sql` on the database behind the ledger's back, as a bug or an
+    /// operator would.
+    async fn tamper(&self, sql: &str) {
+        self.app.db().execute_unprepared(sql).await.unwrap();
+    }
+
+    /// Asserts that verifying the ledger finds exactly one discrepancy, of
+    /// Lena's: her `balance`, the `ledger_sum` and the `broken_entry`.
+    async fn assert_lenas_discrepancy(
+        &self,
+        balance: i64,
+        ledger_sum: i64,
+        broken_entry: Option<i64>,
+    ) {
+        let discrepancies = verify(self.app.db()).await.unwrap();
+        let expected = Discrepancy {
+            user_id: self.user_id.clone(),
+            balance,
+            ledger_sum,
+            broken_entry,
+        };
+        assert_eq!(discrepancies, [expected]);
+    }
+
     /// Lena's own credits, with `query` (`""` or `?...`); asserts 200.
     async fn mine(&self, query: &str) -> Value {
         self.app.get_ok(&format!("{MINE}{query}"), &self.user).await
@@ -416,38 +440,23 @@ async fn a_negative_adjustment_without_a_reason_is_refused_and_writes_nothing() 
 }
 
 #[tokio::test]
-async fn an_adjustment_below_zero_is_refused_and_writes_nothing() {
+async fn an_adjustment_may_bring_the_balance_to_zero_but_not_below() {
     // Arrange
     let ledger = Ledger::start().await;
     ledger.granted(json!(2), json!({})).await;
 
-    // Act
-    let answer = ledger
-        .grant(json!({
-            "user_id": ledger.user_id,
-            "amount": "-2.000001",
-            "reason": "too much",
-        }))
-        .await;
-
-    // Assert
-    assert_refused_naming(&answer, "below zero");
-    assert_eq!(ledger.balance_and_count().await, (2_000_000, 1));
-}
-
-#[tokio::test]
-async fn an_adjustment_to_exactly_zero_is_allowed() {
-    // Arrange
-    let ledger = Ledger::start().await;
-    ledger.granted(json!(2), json!({})).await;
-
-    // Act
-    let body = ledger
+    // Act: one micro-credit too much, then exactly the balance.
+    let below = json!({ "user_id": ledger.user_id, "amount": "-2.000001", "reason": "too much" });
+    let refused = ledger.grant(below).await;
+    let written = ledger.balance_and_count().await;
+    let to_zero = ledger
         .granted(json!(-2), json!({ "reason": "account closed" }))
         .await;
 
-    // Assert
-    assert_eq!(body["balance_micro_credits"], json!(0));
+    // Assert: the first wrote nothing, the second left nothing.
+    assert_refused_naming(&refused, "below zero");
+    assert_eq!(written, (2_000_000, 1));
+    assert_eq!(to_zero["balance_micro_credits"], json!(0));
     assert_eq!(ledger.balance_and_count().await, (0, 2));
 }
 
@@ -953,28 +962,16 @@ async fn verify_names_the_user_whose_balance_was_changed_behind_the_ledger() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     ledger
-        .app
-        .db()
-        .execute_unprepared(&format!(
+        .tamper(&format!(
             "UPDATE credit_balances SET balance = balance + 1 WHERE user_id = '{}'",
             ledger.user_id
         ))
-        .await
-        .unwrap();
+        .await;
 
-    // Act
-    let discrepancies = verify(ledger.app.db()).await.unwrap();
-
-    // Assert
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 7_000_001,
-            ledger_sum: 7_000_000,
-            broken_entry: None,
-        }]
-    );
+    // Act and assert
+    ledger
+        .assert_lenas_discrepancy(7_000_001, 7_000_000, None)
+        .await;
 }
 
 #[tokio::test]
@@ -987,27 +984,15 @@ async fn verify_names_the_entry_whose_amount_was_changed() {
     ledger.granted(json!(3), json!({})).await;
     let second_id = micro(&second["entry"], "id");
     ledger
-        .app
-        .db()
-        .execute_unprepared(&format!(
+        .tamper(&format!(
             "UPDATE credit_ledger SET amount = 2000001 WHERE id = {second_id}"
         ))
-        .await
-        .unwrap();
+        .await;
 
-    // Act
-    let discrepancies = verify(ledger.app.db()).await.unwrap();
-
-    // Assert
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 6_000_000,
-            ledger_sum: 6_000_001,
-            broken_entry: Some(second_id),
-        }]
-    );
+    // Act and assert
+    ledger
+        .assert_lenas_discrepancy(6_000_000, 6_000_001, Some(second_id))
+        .await;
 }
 
 #[tokio::test]
@@ -1018,30 +1003,19 @@ async fn verify_names_the_entry_after_a_deleted_one() {
     ledger.granted(json!(1), json!({})).await;
     let second = ledger.granted(json!(2), json!({})).await;
     let third = ledger.granted(json!(3), json!({})).await;
-    let db = ledger.app.db();
-    db.execute_unprepared(&format!(
-        "DELETE FROM credit_ledger WHERE id = {}",
-        micro(&second["entry"], "id")
-    ))
-    .await
-    .unwrap();
-    db.execute_unprepared("UPDATE credit_balances SET balance = 4000000")
-        .await
-        .unwrap();
+    let second_id = micro(&second["entry"], "id");
+    ledger
+        .tamper(&format!("DELETE FROM credit_ledger WHERE id = {second_id}"))
+        .await;
+    ledger
+        .tamper("UPDATE credit_balances SET balance = 4000000")
+        .await;
 
-    // Act
-    let discrepancies = verify(db).await.unwrap();
-
-    // Assert: the third entry says 6 after it, but 1 + 3 is 4.
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 4_000_000,
-            ledger_sum: 4_000_000,
-            broken_entry: Some(micro(&third["entry"], "id")),
-        }]
-    );
+    // Act and assert: the third entry says 6 after it, but 1 + 3 is 4.
+    let third_id = micro(&third["entry"], "id");
+    ledger
+        .assert_lenas_discrepancy(4_000_000, 4_000_000, Some(third_id))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

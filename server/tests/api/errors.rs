@@ -110,9 +110,7 @@ async fn a_bearer_authenticated_write_needs_no_origin() {
     let (token, _) = app.register_grace().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&token))
-        .await;
+    let (status, _, body) = app.logout(Some(&token)).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");

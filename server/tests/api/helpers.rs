@@ -305,6 +305,12 @@ impl TestApp {
             .await
     }
 
+    /// POST /api/auth/logout with a bearer token, or none.
+    pub async fn logout(&self, bearer: Option<&str>) -> Answer {
+        self.request(Method::POST, "/api/auth/logout", None, bearer)
+            .await
+    }
+
     /// Creates an admin through the service and signs them in; returns the token.
     pub async fn create_admin(&self) -> String {
         service::create_user(
@@ -719,6 +725,11 @@ impl ProxyApp {
         }
     }
 
+    /// GET `path` as the admin, asserting 200; returns the body.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.app.get_ok(path, &self.admin).await
+    }
+
     /// Grants `micros` micro-credits to a user, as the admin.
     pub async fn grant(&self, user_id: &str, micros: i64) {
         let amount = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
@@ -814,6 +825,19 @@ impl ProxyApp {
         self.open(endpoint.path(), endpoint, &[], body).await
     }
 
+    /// Routes `model` to a provider of `kind` and opens a stream of it on
+    /// `endpoint`; returns the request's id and the response, body unread.
+    pub async fn routed_stream(
+        &self,
+        kind: &str,
+        endpoint: Endpoint,
+        model: &str,
+    ) -> (String, axum::response::Response) {
+        self.route(kind, model).await;
+        let response = self.open_stream(endpoint, model).await;
+        (request_id(response.headers()), response)
+    }
+
     /// Another key of the test user, from a full body; returns its secret
     /// and id.
     pub async fn create_key(&self, body: Value) -> (String, String) {
@@ -899,6 +923,26 @@ impl ProxyApp {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no usage row {id}"))
+    }
+
+    /// Asserts that the request of `id` was cut (`error_kind`), charged
+    /// once for what it used, and that the ledger still verifies; `case`
+    /// names the request in a failure. Returns its usage row.
+    pub async fn assert_cut_and_charged_once(
+        &self,
+        id: &str,
+        error_kind: &str,
+        case: &str,
+    ) -> usage_record::Model {
+        let row = self.usage_row(id).await;
+        assert_eq!(row.error_kind.as_deref(), Some(error_kind), "{case}");
+        assert!(row.cost > 0, "{case}: {row:?}");
+        assert_eq!(row.charged, row.cost, "{case}");
+        let problems = server::console::credits::service::verify(self.app.db())
+            .await
+            .unwrap();
+        assert_eq!(problems, vec![], "{case}");
+        row
     }
 
     /// Whether an answer left no usage row (a refusal before admission).

@@ -70,12 +70,10 @@ async fn funded_user(proxy: &ProxyApp, micros: i64, key_fields: Value) -> (Strin
 
 /// The credits answer of a user's session.
 async fn credits(proxy: &ProxyApp, token: &str) -> Value {
-    let (status, _, body) = proxy
+    proxy
         .app
-        .get("/api/users/me/credits?per_page=100", token)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+        .get_ok("/api/users/me/credits?per_page=100", token)
+        .await
 }
 
 /// Fires `count` identical requests at once; returns how many got each status.
@@ -233,14 +231,20 @@ async fn charges_of(proxy: &ProxyApp) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// A request the upstream answers with its own 500 (asserted passed on).
+async fn upstream_500(proxy: &ProxyApp) -> Answer {
+    proxy.route("anthropic", "claude-error-500").await;
+    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
+    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
+    answer
+}
+
 #[tokio::test]
 async fn an_upstream_error_is_charged_nothing() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "claude-error-500").await;
 
-    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
+    let answer = upstream_500(&proxy).await;
 
-    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
     let row = proxy.usage_row_of(&answer.1).await;
     assert_eq!((row.cost, row.charged), (0, 0));
     assert_eq!(charges_of(&proxy).await, vec![]);
@@ -254,42 +258,36 @@ async fn an_upstream_error_is_charged_nothing() {
 #[tokio::test]
 async fn a_stream_cut_by_the_upstream_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "mock-drip-stream-cut").await;
 
-    let response = proxy
-        .open_stream(Endpoint::Messages, "mock-drip-stream-cut")
+    let (id, response) = proxy
+        .routed_stream("anthropic", Endpoint::Messages, "mock-drip-stream-cut")
         .await;
-    let id = request_id(response.headers());
     let mut stream = response.into_body();
     // Read until the cut.
     while let Some(Ok(_)) = stream.frame().await {}
-    let row = proxy.usage_row(&id).await;
 
-    assert_eq!(row.error_kind.as_deref(), Some("upstream_stream_error"));
-    assert!(row.cost > 0, "{row:?}");
+    let row = proxy
+        .assert_cut_and_charged_once(&id, "upstream_stream_error", "a stream cut upstream")
+        .await;
     assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
-    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
 }
 
 #[tokio::test]
 async fn a_client_that_goes_away_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "mock-drip").await;
 
-    let response = proxy.open_stream(Endpoint::Messages, "mock-drip").await;
-    let id = request_id(response.headers());
+    let (id, response) = proxy
+        .routed_stream("anthropic", Endpoint::Messages, "mock-drip")
+        .await;
     let mut stream = response.into_body();
     stream.frame().await.unwrap().unwrap();
     drop(stream);
-    let row = proxy.usage_row(&id).await;
 
-    assert_eq!(row.error_kind.as_deref(), Some("client_disconnected"));
-    assert!(
-        row.cost > 0,
-        "the input reported by message_start is paid: {row:?}"
-    );
+    // The input reported by message_start is paid.
+    let row = proxy
+        .assert_cut_and_charged_once(&id, "client_disconnected", "a client gone")
+        .await;
     assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
-    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
 }
 
 // --- refunds ----------------------------------------------------------------
@@ -615,9 +613,7 @@ async fn refunding_an_unknown_request_is_404() {
 async fn a_request_that_was_charged_nothing_cannot_be_refunded() {
     // Arrange
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "claude-error-500").await;
-    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
-    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let answer = upstream_500(&proxy).await;
 
     // Act
     let refused = refund_as(

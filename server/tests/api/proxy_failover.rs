@@ -545,7 +545,7 @@ async fn editing_a_provider_forgets_its_deployments_cooldowns() {
 /// The first deployment's health as the admin API shows it.
 async fn deployment_health(proxy: &ProxyApp, model: &Value) -> Value {
     let path = format!("/api/admin/models/{}", string_at(model, "/id"));
-    let body = proxy.app.get_ok(&path, &proxy.admin).await;
+    let body = proxy.admin_get(&path).await;
     body["model"]["deployments"][0]["health"].clone()
 }
 
@@ -811,9 +811,9 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
 
     // A change of the list keeps the identity of a deployment still in it.
     let path = format!("/api/admin/models/{id}");
-    let (status, _, changed) = proxy
+    let changed = proxy
         .app
-        .patch(
+        .patch_ok(
             &path,
             json!({ "deployments": [
                 { "provider_id": b, "upstream_model": "claude-x", "weight": 5 },
@@ -821,18 +821,16 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
             &proxy.admin,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["model"]["deployments"][0]["id"], kept_id.as_str());
     assert_eq!(changed["model"]["deployments"][0]["weight"], 5);
     assert_eq!(changed["model"]["provider_id"], b.as_str());
     assert_eq!(changed["model"]["upstream_model"], "claude-x");
 
     // The shorthand changes the only deployment; with several it is refused.
-    let (status, _, changed) = proxy
+    let changed = proxy
         .app
-        .patch(&path, json!({ "upstream_model": "claude-y" }), &proxy.admin)
+        .patch_ok(&path, json!({ "upstream_model": "claude-y" }), &proxy.admin)
         .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(
         changed["model"]["deployments"][0]["upstream_model"],
         "claude-y"

@@ -231,7 +231,7 @@ async fn provider_answers_never_show_upstream_keys_or_header_values_after_use() 
         "/api/admin/providers".to_owned(),
         format!("/api/admin/providers/{provider}"),
     ] {
-        let body = proxy.app.get_ok(&path, &proxy.admin).await;
+        let body = proxy.admin_get(&path).await;
         let text = body.to_string();
         for secret in [UPSTREAM_KEY, SECOND_KEY, HEADER_VALUE] {
             assert!(!text.contains(secret), "{path} shows {secret}: {text}");

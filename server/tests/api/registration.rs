@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode, header};
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use server::{
@@ -43,6 +46,32 @@ async fn register_with(app: &TestApp, email: &str, invitation: Option<&str>) -> 
 async fn invite(app: &TestApp, admin: &str, body: Value) -> Value {
     app.post_created("/api/admin/invitations", body, admin)
         .await
+}
+
+/// `count` registrations to send at once, of `<who><n>@example.com` named
+/// `name`, with `extra` fields (an invitation) in every body.
+fn registrations(count: usize, who: &str, name: &str, extra: Value) -> Vec<Request<Body>> {
+    (0..count)
+        .map(|n| {
+            let mut body = json!({
+                "email": format!("{who}{n}@example.com"),
+                "password": PASSWORD,
+                "name": name,
+            });
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            json_request(Method::POST, "/api/auth/register", Some(body), None)
+        })
+        .collect()
+}
+
+/// How many of the answers accepted a registration.
+fn accepted(answers: &[Answer]) -> usize {
+    answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::ACCEPTED)
+        .count()
 }
 
 async fn users_with_email(app: &TestApp, email: &str) -> u64 {
@@ -111,25 +140,11 @@ async fn an_invitation_is_spent_once_even_by_concurrent_registrations() {
     let code = string_at(&invite(&app, &admin, json!({})).await, "/code");
 
     // Act: twelve different people race for the one use.
-    let requests = (0..12)
-        .map(|n| {
-            let body = json!({
-                "email": format!("racer{n}@example.com"),
-                "password": PASSWORD,
-                "name": "Racer",
-                "invitation": code,
-            });
-            json_request(Method::POST, "/api/auth/register", Some(body), None)
-        })
-        .collect();
+    let requests = registrations(12, "racer", "Racer", json!({ "invitation": code }));
     let answers = send_all(&app.router, requests).await;
 
     // Assert
-    let accepted = answers
-        .iter()
-        .filter(|(status, _, _)| *status == StatusCode::ACCEPTED)
-        .count();
-    assert_eq!(accepted, 1, "{answers:?}");
+    assert_eq!(accepted(&answers), 1, "{answers:?}");
     for answer in answers.iter().filter(|a| a.0 != StatusCode::ACCEPTED) {
         assert_error(answer, StatusCode::FORBIDDEN);
     }
@@ -294,24 +309,11 @@ async fn registrations_from_one_address_are_limited_per_window_even_at_once() {
     let app = spawn_app_with(|settings| settings.auth.register_max_per_window = 3).await;
 
     // Act: ten at once from one address.
-    let requests = (0..10)
-        .map(|n| {
-            let body = json!({
-                "email": format!("burst{n}@example.com"),
-                "password": PASSWORD,
-                "name": "Burst",
-            });
-            json_request(Method::POST, "/api/auth/register", Some(body), None)
-        })
-        .collect();
+    let requests = registrations(10, "burst", "Burst", json!({}));
     let answers = send_all(&app.router, requests).await;
 
     // Assert
-    let accepted = answers
-        .iter()
-        .filter(|a| a.0 == StatusCode::ACCEPTED)
-        .count();
-    assert_eq!(accepted, 3, "{answers:?}");
+    assert_eq!(accepted(&answers), 3, "{answers:?}");
     for answer in answers.iter().filter(|a| a.0 != StatusCode::ACCEPTED) {
         let message = assert_error(answer, StatusCode::TOO_MANY_REQUESTS);
         assert!(message.contains("too many registrations"), "{message}");

@@ -89,14 +89,21 @@ async fn second_user(proxy: &ProxyApp) -> (String, String, String) {
     (token, key, key_id)
 }
 
-#[tokio::test]
-async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
-    // Arrange: two models, two keys, requests on two days, and another
-    // user's request that must not count.
+/// A proxy with two models, `alpha` and `beta`, and a second key of the
+/// test user named `ci`; returns the proxy and that key's secret and id.
+async fn alpha_beta_and_a_ci_key() -> (ProxyApp, String, String) {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "alpha").await;
     proxy.route("mock", "beta").await;
     let (ci_key, ci_key_id) = proxy.create_key(json!({ "name": "ci" })).await;
+    (proxy, ci_key, ci_key_id)
+}
+
+#[tokio::test]
+async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
+    // Arrange: two models, two keys, requests on two days, and another
+    // user's request that must not count.
+    let (proxy, ci_key, ci_key_id) = alpha_beta_and_a_ci_key().await;
     let old = call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &ci_key, "beta").await;
@@ -209,10 +216,7 @@ async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
 
 #[tokio::test]
 async fn the_report_filters_by_key_and_model_and_pages_newest_first() {
-    let proxy = ProxyApp::start().await;
-    proxy.route("mock", "alpha").await;
-    proxy.route("mock", "beta").await;
-    let (ci_key, ci_key_id) = proxy.create_key(json!({ "name": "ci" })).await;
+    let (proxy, ci_key, ci_key_id) = alpha_beta_and_a_ci_key().await;
     let mut ids = Vec::new();
     for (key, model) in [
         (&proxy.key, "alpha"),
