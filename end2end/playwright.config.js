@@ -6,8 +6,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
-const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
+const { bin, root, serverEnv } = require('./support/server');
+
 const port = process.env.E2E_PORT || '3300';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-e2e-'));
 
@@ -37,7 +37,7 @@ module.exports = defineConfig({
     },
   },
   webServer: {
-    command: `${process.env.TOLLGATE_BIN || path.join(targetDir, 'debug', 'tollgate')} serve`,
+    command: `${bin} serve`,
     cwd: root,
     url: `http://127.0.0.1:${port}/api/health`,
     timeout: 60_000,
@@ -45,14 +45,7 @@ module.exports = defineConfig({
     stdout: 'pipe',
     stderr: 'pipe',
     env: {
-      TOLLGATE__DATA_DIR: dataDir,
-      TOLLGATE__SERVER__ADDR: `127.0.0.1:${port}`,
-      TOLLGATE__SERVER__SITE_ROOT: process.env.TOLLGATE_SITE_ROOT || path.join(root, 'target', 'site'),
-      TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
-      TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
-      RUST_LOG: 'warn',
-      // Every test registers from 127.0.0.1.
-      TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW: '1000',
+      ...serverEnv(dataDir, port),
       // The live overview's events every second, so its test waits little.
       TOLLGATE__LIVE__PERFORMANCE_MS: '1000',
       TOLLGATE__LIVE__ACTIVE_USERS_MS: '1000',

@@ -18,8 +18,8 @@ use std::{
 
 use serde_json::{Value, json};
 use support::{
-    ADMIN_ENV, FIRST_ADMIN, LEDGER_VERIFIED, Server, addr, admin_token, data_dir, free_port, http,
-    login, login_answer, run, tollgate, wait_for_port, workdir,
+    ADMIN_ENV, FIRST_ADMIN, LEDGER_VERIFIED, Server, addr, admin_token, create_provider, data_dir,
+    free_port, http, http_ok, login, login_answer, run, tollgate, wait_for_port, workdir,
 };
 use tempfile::TempDir;
 
@@ -707,16 +707,9 @@ fn openai_provider_at(port: u16, admin: &str, mock_port: u16, upstream_key: &str
         "base_url": format!("http://127.0.0.1:{mock_port}/v1"),
         "api_keys": [upstream_key],
     });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/providers",
-        Some(admin),
-        Some(&provider),
-    );
-    assert_eq!(status, 201, "{created}");
+    let provider_id = create_provider(port, admin, &provider);
     let model = json!({
-        "public_name": "gpt-local", "provider_id": created["provider"]["id"],
+        "public_name": "gpt-local", "provider_id": provider_id,
         "upstream_model": "gpt-local", "input_price": 0, "output_price": 0,
     });
     key_for_new_model(port, admin, &model)
@@ -961,16 +954,9 @@ fn json_logs_are_one_object_a_line_and_a_proxied_request_s_lines_name_it() {
         "base_url": format!("http://127.0.0.1:{}/v1", free_port()),
         "api_keys": ["sk-gone"],
     });
-    let (status, created) = http(
-        port,
-        "POST",
-        "/api/admin/providers",
-        Some(&admin),
-        Some(&provider),
-    );
-    assert_eq!(status, 201, "{created}");
+    let provider_id = create_provider(port, &admin, &provider);
     let model = json!({
-        "public_name": "gone-model", "provider_id": created["provider"]["id"],
+        "public_name": "gone-model", "provider_id": provider_id,
         "upstream_model": "gone", "input_price": 0, "output_price": 0,
     });
     let key = key_for_new_model(port, &admin, &model);
@@ -1285,8 +1271,7 @@ fn assert_generated_password(password: &str) {
 /// Creates `model` as the admin, funds the admin with one credit and returns
 /// a new API key of theirs.
 fn key_for_new_model(port: u16, admin: &str, model: &Value) -> String {
-    let (status, created) = http(port, "POST", "/api/admin/models", Some(admin), Some(model));
-    assert_eq!(status, 201, "{created}");
+    http_ok(port, "POST", "/api/admin/models", admin, Some(model), 201);
     grant_self(port, admin, "1");
     new_api_key(port, admin)
 }
@@ -1295,26 +1280,26 @@ fn key_for_new_model(port: u16, admin: &str, model: &Value) -> String {
 fn grant_self(port: u16, token: &str, amount: &str) {
     let (_, me) = http(port, "GET", "/api/users/me", Some(token), None);
     let grant = json!({ "user_id": me["user"]["id"], "amount": amount, "reason": "test" });
-    let (status, body) = http(
+    http_ok(
         port,
         "POST",
         "/api/admin/credits/grant",
-        Some(token),
+        token,
         Some(&grant),
+        200,
     );
-    assert_eq!(status, 200, "{body}");
 }
 
 /// Creates an API key named `cli-test` and returns its secret.
 fn new_api_key(port: u16, token: &str) -> String {
-    let (status, body) = http(
+    let body = http_ok(
         port,
         "POST",
         "/api/keys",
-        Some(token),
+        token,
         Some(&json!({ "name": "cli-test" })),
+        201,
     );
-    assert_eq!(status, 201, "{body}");
     body["secret"].as_str().unwrap().to_owned()
 }
 
@@ -1526,8 +1511,7 @@ fn serve_with_catalog(dir: &TempDir) -> (Server, u16) {
 
 /// The admin API's models by public name.
 fn models_by_name(port: u16, admin: &str) -> std::collections::BTreeMap<String, Value> {
-    let (status, listed) = http(port, "GET", "/api/admin/models", Some(admin), None);
-    assert_eq!(status, 200, "{listed}");
+    let listed = http_ok(port, "GET", "/api/admin/models", admin, None, 200);
     listed["models"]
         .as_array()
         .unwrap()

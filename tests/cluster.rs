@@ -29,8 +29,9 @@ use std::{
 
 use serde_json::{Value, json};
 use support::{
-    ADMIN_ENV, Client, LEDGER_VERIFIED, Output, Server, addr, admin_token, free_port, http, login,
-    login_with_key, postgres::Postgres, redis::Redis, run, tollgate, wait_for_port, workdir,
+    ADMIN_ENV, Client, LEDGER_VERIFIED, Output, Server, addr, admin_token, free_port, http,
+    http_ok, login, login_with_key, postgres::Postgres, redis::Redis, run, tollgate, wait_for_port,
+    workdir,
 };
 use tempfile::TempDir;
 
@@ -1754,8 +1755,7 @@ impl Cluster {
         let (status, body) = http(a, "POST", "/api/auth/register", None, Some(&signup));
         assert_eq!(status, 202, "{body}");
         let session = login(a, &email, password);
-        let (status, me) = http(a, "GET", "/api/users/me", Some(&session), None);
-        assert_eq!(status, 200, "{me}");
+        let me = http_ok(a, "GET", "/api/users/me", &session, None, 200);
         let user_id = me["user"]["id"].as_str().unwrap().to_owned();
         self.admin(
             "PATCH",
@@ -1766,8 +1766,7 @@ impl Cluster {
         (0..keys)
             .map(|nth| {
                 let key = json!({ "name": format!("key {nth}") });
-                let (status, created) = http(a, "POST", "/api/keys", Some(&session), Some(&key));
-                assert_eq!(status, 201, "{created}");
+                let created = http_ok(a, "POST", "/api/keys", &session, Some(&key), 201);
                 created["secret"].as_str().unwrap().to_owned()
             })
             .collect()

@@ -30,8 +30,8 @@ use std::{
 use serde_json::json;
 use support::{
     ADMIN_ENV, Answer, Client, Collected, LEDGER_VERIFIED, Output, Server, addr, admin_token,
-    collect, data_dir, free_port, http, login_with_key, postgres::Postgres, run, tollgate,
-    wait_for_port, workdir,
+    collect, create_provider, data_dir, free_port, http, http_ok, login_with_key,
+    postgres::Postgres, run, tollgate, wait_for_port, workdir,
 };
 use tempfile::TempDir;
 
@@ -756,27 +756,13 @@ impl Gateway {
             "base_url": format!("http://127.0.0.1:{upstream_port}/v1"),
             "api_keys": ["sk-durability"],
         });
-        let (status, created) = http(
-            port,
-            "POST",
-            "/api/admin/providers",
-            Some(&admin),
-            Some(&provider),
-        );
-        assert_eq!(status, 201, "{created}");
+        let provider_id = create_provider(port, &admin, &provider);
         // 1 and 2 micro-credits a token: every answer costs something.
         let model = json!({
-            "public_name": MODEL, "provider_id": created["provider"]["id"],
+            "public_name": MODEL, "provider_id": provider_id,
             "upstream_model": "gpt-durable", "input_price": 1_000_000, "output_price": 2_000_000,
         });
-        let (status, created) = http(
-            port,
-            "POST",
-            "/api/admin/models",
-            Some(&admin),
-            Some(&model),
-        );
-        assert_eq!(status, 201, "{created}");
+        http_ok(port, "POST", "/api/admin/models", &admin, Some(&model), 201);
         Self {
             dir,
             database,
@@ -789,14 +775,14 @@ impl Gateway {
 
     /// A new user on the pro plan with their first key, granted [`GRANT`].
     fn user(&self, name: &str) -> Caller {
-        let (status, created) = http(
+        let created = http_ok(
             self.port,
             "POST",
             "/api/admin/users",
-            Some(&self.admin),
+            &self.admin,
             Some(&json!({ "name": name, "plan": "pro" })),
+            201,
         );
-        assert_eq!(status, 201, "{created}");
         let text = |value: &serde_json::Value| value.as_str().unwrap().to_owned();
         let caller = Caller {
             user_id: text(&created["user"]["id"]),
@@ -804,14 +790,14 @@ impl Gateway {
             secret: text(&created["secret"]),
         };
         let grant = json!({ "user_id": caller.user_id, "amount": GRANT, "reason": "test" });
-        let (status, granted) = http(
+        http_ok(
             self.port,
             "POST",
             "/api/admin/credits/grant",
-            Some(&self.admin),
+            &self.admin,
             Some(&grant),
+            200,
         );
-        assert_eq!(status, 200, "{granted}");
         caller
     }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { EMBEDDING_MODELS, MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
+import { EMBEDDING_MODELS, MODELS, adminApi, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -15,6 +15,17 @@ const WEATHER_TOOL = {
 
 const client = (apiKey) => new Anthropic({ baseURL: url, apiKey, maxRetries: 0, timeout: 20_000 });
 const blocks = (message) => message.content.map((b) => [b.type, b.text]);
+
+/** A finished message of the mock: its text alone, and its usage without cache tokens. */
+function assertMockMessage(message, { text, inputTokens, outputTokens }) {
+  assert.deepEqual(blocks(message), [['text', text]]);
+  assert.equal(message.stop_reason, 'end_turn');
+  const { input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens } = message.usage;
+  assert.deepEqual(
+    [input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens],
+    [inputTokens, outputTokens, 0, 0],
+  );
+}
 
 describe('the Anthropic Node SDK', () => {
   for (const model of Object.keys(MODELS)) {
@@ -26,17 +37,9 @@ describe('the Anthropic Node SDK', () => {
         .withResponse();
 
       const { text, inputTokens, outputTokens } = mockReply(prompt);
-      assert.deepEqual(blocks(message), [['text', text]]);
-      assert.equal(message.stop_reason, 'end_turn');
-      const { input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens } = message.usage;
-      assert.deepEqual(
-        [input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens],
-        [inputTokens, outputTokens, 0, 0],
-      );
-      const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
+      assertMockMessage(message, { text, inputTokens, outputTokens });
       const requestId = response.headers.get('x-request-id');
-      assertRow(rows[0], { requestId, model, endpoint: 'messages', streamed: false, inputTokens, outputTokens });
-      account.assertCharged(rows, credits);
+      await account.assertChargedRows({ requestId, model, endpoint: 'messages', streamed: false, inputTokens, outputTokens });
     });
 
     test(`a streamed message of ${model} has the mock's text and usage and is charged exactly`, async () => {
@@ -56,17 +59,9 @@ describe('the Anthropic Node SDK', () => {
 
       const { text, inputTokens, outputTokens } = mockReply(prompt);
       assert.equal(streamedText, text);
-      assert.deepEqual(blocks(message), [['text', text]]);
-      assert.equal(message.stop_reason, 'end_turn');
-      const { input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens } = message.usage;
-      assert.deepEqual(
-        [input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens],
-        [inputTokens, outputTokens, 0, 0],
-      );
-      const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
+      assertMockMessage(message, { text, inputTokens, outputTokens });
       const requestId = response.headers.get('x-request-id');
-      assertRow(rows[0], { requestId, model, endpoint: 'messages', streamed: true, inputTokens, outputTokens });
-      account.assertCharged(rows, credits);
+      await account.assertChargedRows({ requestId, model, endpoint: 'messages', streamed: true, inputTokens, outputTokens });
     });
 
     for (const streamed of [false, true]) {
@@ -93,11 +88,11 @@ describe('the Anthropic Node SDK', () => {
         // The mock counts a tool result's words only in OpenAI's `tool` message.
         const secondInput = speaksOpenAiChat(model) ? 9 : 6;
         assert.deepEqual([second.usage.input_tokens, second.usage.output_tokens], [secondInput, 6]);
-        const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
         const common = { model, endpoint: 'messages' };
-        assertRow(rows[0], { ...common, streamed, inputTokens: 6, outputTokens: 7 });
-        assertRow(rows[1], { ...common, streamed: false, inputTokens: secondInput, outputTokens: 6 });
-        account.assertCharged(rows, credits);
+        await account.assertChargedRows(
+          { ...common, streamed, inputTokens: 6, outputTokens: 7 },
+          { ...common, streamed: false, inputTokens: secondInput, outputTokens: 6 },
+        );
       });
     }
   }

@@ -106,6 +106,15 @@ class Account:
         assert len(charged) == charges, credits["entries"]
         return list(reversed(usage["requests"])), credits
 
+    def assert_charged_rows(self, *expected):
+        """Waits for one successful request a row of `expected` (oldest first),
+        each charged; checks every row against its fields (as `assert_row`
+        takes them) and that the charges are exactly what the rows cost."""
+        rows, credits = self.wait_for(requests=len(expected), charges=len(expected))
+        for row, fields in zip(rows, expected):
+            assert_row(row, **fields)
+        self.assert_charged(rows, credits)
+
     def assert_charged(self, rows, credits):
         """The ledger has one charge per priced row, of exactly its cost, and
         the balance is what was granted less those costs."""

@@ -98,6 +98,15 @@ export class Account {
     }
   }
 
+  /** Waits for one successful request a row of `expected` (oldest first),
+   * each charged; checks every row against its fields (as `assertRow`
+   * takes them) and that the charges are exactly what the rows cost. */
+  async assertChargedRows(...expected) {
+    const { rows, credits } = await this.waitFor({ requests: expected.length, charges: expected.length });
+    expected.forEach((fields, index) => assertRow(rows[index], fields));
+    this.assertCharged(rows, credits);
+  }
+
   /** One ledger charge per priced row, of exactly its cost; the balance is
    * what was granted less those costs. */
   assertCharged(rows, credits) {

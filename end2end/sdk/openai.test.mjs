@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { EMBEDDING_MODELS, MODELS, adminApi, assertRow, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
+import { EMBEDDING_MODELS, MODELS, adminApi, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -32,10 +32,8 @@ describe('the OpenAI Node SDK', () => {
       assert.equal(completion.choices[0].finish_reason, 'stop');
       const { prompt_tokens, completion_tokens, total_tokens } = completion.usage;
       assert.deepEqual([prompt_tokens, completion_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
-      const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
       const requestId = response.headers.get('x-request-id');
-      assertRow(rows[0], { requestId, model, endpoint: 'chat_completions', streamed: false, inputTokens, outputTokens });
-      account.assertCharged(rows, credits);
+      await account.assertChargedRows({ requestId, model, endpoint: 'chat_completions', streamed: false, inputTokens, outputTokens });
     });
 
     test(`a streamed completion of ${model} has the mock's text and usage and is charged exactly`, async () => {
@@ -57,10 +55,8 @@ describe('the OpenAI Node SDK', () => {
       assert.deepEqual(chunks.map((c) => c.choices[0]?.finish_reason).filter(Boolean), ['stop']);
       const usage = chunks.at(-1).usage;
       assert.deepEqual([usage.prompt_tokens, usage.completion_tokens], [inputTokens, outputTokens]);
-      const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
       const requestId = response.headers.get('x-request-id');
-      assertRow(rows[0], { requestId, model, endpoint: 'chat_completions', streamed: true, inputTokens, outputTokens });
-      account.assertCharged(rows, credits);
+      await account.assertChargedRows({ requestId, model, endpoint: 'chat_completions', streamed: true, inputTokens, outputTokens });
     });
 
     for (const streamed of [false, true]) {
@@ -93,11 +89,11 @@ describe('the OpenAI Node SDK', () => {
         // The mock counts a tool result's words only in OpenAI's `tool` message.
         const secondInput = speaksOpenAiChat(model) ? 9 : 6;
         assert.deepEqual([second.usage.prompt_tokens, second.usage.completion_tokens], [secondInput, 6]);
-        const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
         const common = { model, endpoint: 'chat_completions' };
-        assertRow(rows[0], { ...common, streamed, inputTokens: 6, outputTokens: 7 });
-        assertRow(rows[1], { ...common, streamed: false, inputTokens: secondInput, outputTokens: 6 });
-        account.assertCharged(rows, credits);
+        await account.assertChargedRows(
+          { ...common, streamed, inputTokens: 6, outputTokens: 7 },
+          { ...common, streamed: false, inputTokens: secondInput, outputTokens: 6 },
+        );
       });
     }
   }
@@ -130,10 +126,11 @@ describe('the OpenAI Node SDK', () => {
     assert.deepEqual(again.data[0].embedding, vectors[0]);
     const tokens = texts.reduce((sum, text) => sum + text.split(' ').length, 0);
     assert.deepEqual([result.usage.prompt_tokens, result.usage.total_tokens], [tokens, tokens]);
-    const { rows, credits } = await account.waitFor({ requests: 2, charges: 2 });
-    const requestId = response.headers.get('x-request-id');
-    assertRow(rows[0], { requestId, model, endpoint: 'embeddings', streamed: false, inputTokens: tokens, outputTokens: 0 });
-    account.assertCharged(rows, credits);
+    const row = { model, endpoint: 'embeddings', streamed: false, outputTokens: 0 };
+    await account.assertChargedRows(
+      { ...row, requestId: response.headers.get('x-request-id'), inputTokens: tokens },
+      { ...row, inputTokens: texts[0].split(' ').length },
+    );
 
     for (const [input, param, which] of [['', 'input', model], ['a chat model', 'model', 'claude-sonnet-4-6']]) {
       const error = await api.embeddings.create({ model: which, input }).then(

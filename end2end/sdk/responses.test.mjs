@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { MODELS, assertRow, mockReply, newAccount, url } from './gateway.mjs';
+import { MODELS, mockReply, newAccount, url } from './gateway.mjs';
 
 const client = (apiKey) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
 
@@ -17,6 +17,22 @@ const textOf = (response) =>
     .filter((part) => part.type === 'output_text')
     .map((part) => part.text)
     .join('');
+
+/** The usage a response reports, the mock's count, and the one usage row
+ * and charge the gateway recorded for it (by its `x-request-id`). */
+async function assertUsageCharged(account, raw, response, { model, streamed, inputTokens, outputTokens }) {
+  const { input_tokens, output_tokens, total_tokens } = response.usage;
+  assert.deepEqual([input_tokens, output_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
+  const requestId = raw.headers.get('x-request-id');
+  await account.assertChargedRows({
+    requestId,
+    model,
+    endpoint: 'responses',
+    streamed,
+    inputTokens: input_tokens,
+    outputTokens: output_tokens,
+  });
+}
 
 for (const model of Object.keys(MODELS)) describe(`the OpenAI Node SDK's Responses API (${model}, ${MODELS[model].provider} provider)`, () => {
   test("a response has the mock's text and usage and is charged exactly", async () => {
@@ -31,19 +47,7 @@ for (const model of Object.keys(MODELS)) describe(`the OpenAI Node SDK's Respons
     assert.equal(response.status, 'completed');
     assert.deepEqual(response.output.map((item) => item.type), ['message']);
     assert.equal(response.output_text, text);
-    const { input_tokens, output_tokens, total_tokens } = response.usage;
-    assert.deepEqual([input_tokens, output_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
-    const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
-    const requestId = raw.headers.get('x-request-id');
-    assertRow(rows[0], {
-      requestId,
-      model,
-      endpoint: 'responses',
-      streamed: false,
-      inputTokens: input_tokens,
-      outputTokens: output_tokens,
-    });
-    account.assertCharged(rows, credits);
+    await assertUsageCharged(account, raw, response, { model, streamed: false, inputTokens, outputTokens });
   });
 
   test('a streamed response numbers its events and its usage is charged exactly', async () => {
@@ -70,18 +74,6 @@ for (const model of Object.keys(MODELS)) describe(`the OpenAI Node SDK's Respons
     const completed = events.at(-1).response;
     assert.equal(completed.status, 'completed');
     assert.equal(textOf(completed), text);
-    const { input_tokens, output_tokens, total_tokens } = completed.usage;
-    assert.deepEqual([input_tokens, output_tokens, total_tokens], [inputTokens, outputTokens, inputTokens + outputTokens]);
-    const { rows, credits } = await account.waitFor({ requests: 1, charges: 1 });
-    const requestId = raw.headers.get('x-request-id');
-    assertRow(rows[0], {
-      requestId,
-      model,
-      endpoint: 'responses',
-      streamed: true,
-      inputTokens: input_tokens,
-      outputTokens: output_tokens,
-    });
-    account.assertCharged(rows, credits);
+    await assertUsageCharged(account, raw, completed, { model, streamed: true, inputTokens, outputTokens });
   });
 });

@@ -5,7 +5,7 @@ the SDK's own exception."""
 
 import anthropic
 import pytest
-from conftest import EMBEDDING_MODELS, MODELS, assert_row, mock_reply
+from conftest import EMBEDDING_MODELS, MODELS, mock_reply
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -36,17 +36,16 @@ def test_a_message_has_the_mock_text_and_usage_and_is_charged_exactly(gateway, a
         0,
         0,
     )
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=raw.headers["x-request-id"],
-        model=model,
-        endpoint="messages",
-        streamed=False,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=raw.headers["x-request-id"],
+            model=model,
+            endpoint="messages",
+            streamed=False,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -70,17 +69,16 @@ def test_a_streamed_message_has_the_mock_text_and_usage_and_is_charged_exactly(g
         0,
         0,
     )
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=request_id,
-        model=model,
-        endpoint="messages",
-        streamed=True,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=request_id,
+            model=model,
+            endpoint="messages",
+            streamed=True,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
@@ -113,11 +111,11 @@ def test_a_tool_use_and_its_result_make_a_round_trip(gateway, account, model, st
     # The mock counts a tool result's words only in OpenAI's `tool` message.
     second_input = 9 if MODELS[model]["provider"].startswith("openai") else 6
     assert (second.usage.input_tokens, second.usage.output_tokens) == (second_input, 6)
-    rows, credits = account.wait_for(requests=2, charges=2)
     common = {"model": model, "endpoint": "messages"}
-    assert_row(rows[0], **common, streamed=streamed, input_tokens=6, output_tokens=7)
-    assert_row(rows[1], **common, streamed=False, input_tokens=second_input, output_tokens=6)
-    account.assert_charged(rows, credits)
+    account.assert_charged_rows(
+        dict(**common, streamed=streamed, input_tokens=6, output_tokens=7),
+        dict(**common, streamed=False, input_tokens=second_input, output_tokens=6),
+    )
 
 
 def test_the_model_list_names_the_models_of_both_formats_the_key_may_call(gateway, account):

@@ -43,17 +43,16 @@ def test_a_response_has_the_mock_text_and_usage_and_is_charged_exactly(gateway, 
         output_tokens,
         input_tokens + output_tokens,
     )
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=raw.headers["x-request-id"],
-        model=model,
-        endpoint="responses",
-        streamed=False,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=raw.headers["x-request-id"],
+            model=model,
+            endpoint="responses",
+            streamed=False,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -81,17 +80,16 @@ def test_a_streamed_response_numbers_its_events_and_its_usage_is_charged_exactly
         output_tokens,
         input_tokens + output_tokens,
     )
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=request_id,
-        model=model,
-        endpoint="responses",
-        streamed=True,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=request_id,
+            model=model,
+            endpoint="responses",
+            streamed=True,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("model", [MODEL, CHAT_ONLY_MODEL])
@@ -131,11 +129,11 @@ def test_a_function_call_and_its_output_make_a_round_trip(gateway, account, stre
     # The question's words and the tool output's are the input.
     second_usage = (len(question.split()) + len(result.split()), len(second.output_text.split()))
     assert (second.usage.input_tokens, second.usage.output_tokens) == second_usage
-    rows, credits = account.wait_for(requests=2, charges=2)
     common = {"model": model, "endpoint": "responses"}
-    assert_row(rows[0], **common, streamed=streamed, input_tokens=first_usage[0], output_tokens=first_usage[1])
-    assert_row(rows[1], **common, streamed=False, input_tokens=second_usage[0], output_tokens=second_usage[1])
-    account.assert_charged(rows, credits)
+    account.assert_charged_rows(
+        dict(**common, streamed=streamed, input_tokens=first_usage[0], output_tokens=first_usage[1]),
+        dict(**common, streamed=False, input_tokens=second_usage[0], output_tokens=second_usage[1]),
+    )
 
 
 def test_instructions_are_passed_on_and_counted_as_input(gateway, account):

@@ -7,7 +7,7 @@ import json
 
 import openai
 import pytest
-from conftest import EMBEDDING_MODELS, MODELS, assert_row, mock_reply
+from conftest import EMBEDDING_MODELS, MODELS, mock_reply
 
 WEATHER_TOOL = {
     "type": "function",
@@ -40,17 +40,16 @@ def test_a_completion_has_the_mock_text_and_usage_and_is_charged_exactly(gateway
         output_tokens,
         input_tokens + output_tokens,
     )
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=raw.headers["x-request-id"],
-        model=model,
-        endpoint="chat_completions",
-        streamed=False,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=raw.headers["x-request-id"],
+            model=model,
+            endpoint="chat_completions",
+            streamed=False,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -70,17 +69,16 @@ def test_a_streamed_completion_has_the_mock_text_and_usage_and_is_charged_exactl
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     usage = chunks[-1].usage
     assert (usage.prompt_tokens, usage.completion_tokens) == (input_tokens, output_tokens)
-    rows, credits = account.wait_for(requests=1, charges=1)
-    assert_row(
-        rows[0],
-        request_id=request_id,
-        model=model,
-        endpoint="chat_completions",
-        streamed=True,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+    account.assert_charged_rows(
+        dict(
+            request_id=request_id,
+            model=model,
+            endpoint="chat_completions",
+            streamed=True,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
     )
-    account.assert_charged(rows, credits)
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
@@ -117,11 +115,11 @@ def test_a_tool_call_and_its_result_make_a_round_trip(gateway, account, model, s
     # The mock counts a tool result's words only in OpenAI's `tool` message.
     second_input = 9 if MODELS[model]["provider"].startswith("openai") else 6
     assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (second_input, 6)
-    rows, credits = account.wait_for(requests=2, charges=2)
     common = {"model": model, "endpoint": "chat_completions"}
-    assert_row(rows[0], **common, streamed=streamed, input_tokens=6, output_tokens=7)
-    assert_row(rows[1], **common, streamed=False, input_tokens=second_input, output_tokens=6)
-    account.assert_charged(rows, credits)
+    account.assert_charged_rows(
+        dict(**common, streamed=streamed, input_tokens=6, output_tokens=7),
+        dict(**common, streamed=False, input_tokens=second_input, output_tokens=6),
+    )
 
 
 def test_the_model_list_names_the_models_of_both_formats_the_key_may_call(gateway, account):
@@ -147,17 +145,11 @@ def test_embeddings_are_unit_vectors_charged_for_their_input_only(gateway, accou
     assert api.embeddings.create(model=model, input=texts[0], dimensions=32).data[0].embedding == vectors[0]
     tokens = sum(len(text.split()) for text in texts)
     assert (result.usage.prompt_tokens, result.usage.total_tokens) == (tokens, tokens)
-    rows, credits = account.wait_for(requests=2, charges=2)
-    assert_row(
-        rows[0],
-        request_id=raw.headers["x-request-id"],
-        model=model,
-        endpoint="embeddings",
-        streamed=False,
-        input_tokens=tokens,
-        output_tokens=0,
+    row = {"model": model, "endpoint": "embeddings", "streamed": False, "output_tokens": 0}
+    account.assert_charged_rows(
+        {**row, "request_id": raw.headers["x-request-id"], "input_tokens": tokens},
+        {**row, "input_tokens": len(texts[0].split())},
     )
-    account.assert_charged(rows, credits)
 
     with pytest.raises(openai.BadRequestError) as caught:
         api.embeddings.create(model=model, input="")

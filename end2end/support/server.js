@@ -1,5 +1,7 @@
-// A second Tollgate for the specs that need other settings than the main
-// one (GAMIFICATION=off, REALTIME_MODE=ws|polling): the same binary, its own
+// The environment every test Tollgate starts with (the main one Playwright
+// starts, see playwright.config.js, and the others), and a second Tollgate
+// for the specs that need other settings than the main one
+// (GAMIFICATION=off, REALTIME_MODE=ws|polling): the same binary, its own
 // data directory and port, started before the spec and stopped after it.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -9,6 +11,28 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..', '..');
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(root, 'target');
 const bin = process.env.TOLLGATE_BIN || path.join(targetDir, 'debug', 'tollgate');
+
+/** The admin every test server creates on its first start. */
+const ADMIN_EMAIL = 'admin@example.com';
+const ADMIN_PASSWORD = 'admin-e2e-password';
+
+/**
+ * The environment every test server starts with: its data directory and
+ * port, the site it serves, the admin the tests sign in as, and room for
+ * the many registrations the tests send from one address.
+ */
+function serverEnv(dataDir, port) {
+  return {
+    TOLLGATE__DATA_DIR: dataDir,
+    TOLLGATE__SERVER__ADDR: `127.0.0.1:${port}`,
+    TOLLGATE__SERVER__SITE_ROOT: process.env.TOLLGATE_SITE_ROOT || path.join(root, 'target', 'site'),
+    TOLLGATE_ADMIN_EMAIL: ADMIN_EMAIL,
+    TOLLGATE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    RUST_LOG: 'warn',
+    // Every test registers from 127.0.0.1.
+    TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW: '1000',
+  };
+}
 
 /**
  * Starts Tollgate on E2E_PORT + `offset` with `env` added, and waits until
@@ -21,18 +45,7 @@ async function startServer(offset, env) {
   const server = spawn(bin, ['serve'], {
     cwd: root,
     stdio: 'ignore',
-    env: {
-      ...process.env,
-      ...env,
-      TOLLGATE__DATA_DIR: dataDir,
-      TOLLGATE__SERVER__ADDR: `127.0.0.1:${port}`,
-      TOLLGATE__SERVER__SITE_ROOT: process.env.TOLLGATE_SITE_ROOT || path.join(root, 'target', 'site'),
-      TOLLGATE_ADMIN_EMAIL: 'admin@example.com',
-      TOLLGATE_ADMIN_PASSWORD: 'admin-e2e-password',
-      RUST_LOG: 'warn',
-      // Every test registers from 127.0.0.1.
-      TOLLGATE__AUTH__REGISTER_MAX_PER_WINDOW: '1000',
-    },
+    env: { ...process.env, ...env, ...serverEnv(dataDir, port) },
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -57,4 +70,4 @@ async function startServer(offset, env) {
   return { base, stop };
 }
 
-module.exports = { root, startServer };
+module.exports = { ADMIN_EMAIL, ADMIN_PASSWORD, bin, root, serverEnv, startServer };

@@ -1,6 +1,7 @@
 // A person registers, signs out, signs in and sees their dashboard; the
 // interactions checked here only work once the page is hydrated.
 const { test, expect } = require('@playwright/test');
+const { submitAdminLogin } = require('../support/admin');
 const { screenshots } = require('../support/shots');
 
 async function hydrated(page) {
@@ -64,9 +65,7 @@ test('an admin sees the admin navigation and can search users', async ({ page })
   await page.goto('/login');
   await hydrated(page);
   await screenshots(page, 'login', () => page.getByRole('button', { name: 'Sign in' }));
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.locator('#login-password').fill('admin-e2e-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitAdminLogin(page);
   await expect(page).toHaveURL(/\/dashboard$/);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
@@ -94,8 +93,6 @@ test('the way back after signing in keeps the query of the page', async ({ page 
   await page.goto('/usage?model=tollgate-mock&from=2026-11-01');
   await expect(page).toHaveURL(/\/login\?next=%2Fusage%3Fmodel%3Dtollgate-mock%26from%3D2026-11-01$/);
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.locator('#login-password').fill('admin-e2e-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitAdminLogin(page);
   await expect(page).toHaveURL(/\/usage\?model=tollgate-mock&from=2026-11-01$/);
 });

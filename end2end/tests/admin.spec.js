@@ -8,6 +8,7 @@
 // error.
 const { test, expect } = require('@playwright/test');
 const fs = require('node:fs');
+const { adminHeaders, submitAdminLogin } = require('../support/admin');
 
 const { DESKTOP, screenshots: shoot } = require('../support/shots');
 const MODEL = 'e2e-admin-model';
@@ -63,9 +64,7 @@ test.afterAll(async () => {
 test('an admin signs in and reaches the admin section from the header', async () => {
   await page.goto('/login');
   await hydrated();
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.locator('#login-password').fill('admin-e2e-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitAdminLogin(page);
   await expect(page).toHaveURL(/\/dashboard$/);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
   await expect(page).toHaveURL(/\/admin$/);
@@ -362,10 +361,7 @@ test('the live overview changes without a reload', async ({ request }) => {
   const usersBefore = Number((await users.textContent()).replace(/,/g, ''));
   const requestsBefore = Number((await requests.textContent()).replace(/,/g, ''));
 
-  const login = await request.post('/api/auth/login', {
-    data: { email: 'admin@example.com', password: 'admin-e2e-password' },
-  });
-  const admin = { Authorization: `Bearer ${(await login.json()).token}` };
+  const admin = await adminHeaders(request);
   const created = await request.post('/api/admin/users', { headers: admin, data: { name: 'Live Louis' } });
   expect(created.status()).toBe(201);
   expect((await chat(named.secret, MODEL)).status).toBe(200);

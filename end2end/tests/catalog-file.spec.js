@@ -6,6 +6,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { test, expect } = require('@playwright/test');
 const { startServer } = require('../support/server');
+const { signInAsAdmin } = require('../support/admin');
 
 const CATALOG = `
 [[providers]]
@@ -41,12 +42,7 @@ test.afterAll(async () => {
 });
 
 test('items from the catalog file are marked and offer no edits', async ({ page }) => {
-  await page.goto(`${server.base}/login`);
-  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-  await page.getByLabel('Email').fill('admin@example.com');
-  await page.locator('#login-password').fill('admin-e2e-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(/\/dashboard$/);
+  await signInAsAdmin(page, server.base);
   await page.goto(`${server.base}/admin/models`);
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
 

@@ -3,6 +3,7 @@
 // its own; in both, a user created meanwhile shows up without a reload.
 const { test, expect } = require('@playwright/test');
 const { startServer } = require('../support/server');
+const { adminHeaders, signInAsAdmin } = require('../support/admin');
 
 for (const [mode, offset, label] of [
   ['ws', 2, 'Live (WebSocket)'],
@@ -35,22 +36,14 @@ for (const [mode, offset, label] of [
         if (req.url().includes('/api/admin/live')) live.push(req.url());
       });
 
-      await page.goto(`${server.base}/login`);
-      await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-      await page.getByLabel('Email').fill('admin@example.com');
-      await page.locator('#login-password').fill('admin-e2e-password');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await expect(page).toHaveURL(/\/dashboard$/);
+      await signInAsAdmin(page, server.base);
       await page.goto(`${server.base}/admin`);
       await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
       await expect(page.locator('#live-mode')).toContainText(label);
 
       const users = page.locator('#stat-total-users .stat-value');
       await expect(users).toHaveText('1');
-      const login = await request.post(`${server.base}/api/auth/login`, {
-        data: { email: 'admin@example.com', password: 'admin-e2e-password' },
-      });
-      const admin = { Authorization: `Bearer ${(await login.json()).token}` };
+      const admin = await adminHeaders(request, server.base);
       const created = await request.post(`${server.base}/api/admin/users`, {
         headers: admin,
         data: { name: `Mode ${mode}` },

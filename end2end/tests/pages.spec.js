@@ -8,6 +8,7 @@ const { test, expect } = require('@playwright/test');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const { adminHeaders } = require('../support/admin');
 const { SHOTS, DESKTOP, PHONE, screenshots: shoot } = require('../support/shots');
 const PRICED_MODEL = 'e2e-priced';
 const CSV_HEADER =
@@ -98,10 +99,7 @@ test('a new user signs up, creates a key and calls a model with it', async ({ re
   // provider, so that a request is charged.
   const me = await page.request.get('/api/users/me');
   person.userId = (await me.json()).user.id;
-  const login = await request.post('/api/auth/login', {
-    data: { email: 'admin@example.com', password: 'admin-e2e-password' },
-  });
-  const admin = { Authorization: `Bearer ${(await login.json()).token}` };
+  const admin = await adminHeaders(request);
   const granted = await request.post('/api/admin/credits/grant', {
     headers: admin,
     data: { user_id: person.userId, amount: '1250.5', reason: 'Welcome to the e2e hackathon' },
@@ -349,10 +347,7 @@ test('the dashboard shows the figures, presence, the top four and recent request
 });
 
 test('the credit history pages through long ledgers, page in the URL', async ({ request }) => {
-  const login = await request.post('/api/auth/login', {
-    data: { email: 'admin@example.com', password: 'admin-e2e-password' },
-  });
-  const admin = { Authorization: `Bearer ${(await login.json()).token}` };
+  const admin = await adminHeaders(request);
   for (let n = 1; n <= 20; n += 1) {
     const granted = await request.post('/api/admin/credits/grant', {
       headers: admin,

@@ -335,6 +335,38 @@ pub fn http(
         .unwrap_or_else(|| panic!("no answer to {method} {path} on port {port}"))
 }
 
+/// [`http`] for a request that must succeed with `expected` (200, 201):
+/// returns the JSON body; a failure names the request.
+pub fn http_ok(
+    port: u16,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&Value>,
+    expected: u16,
+) -> Value {
+    let (status, answer) = http(port, method, path, Some(bearer), body);
+    assert_eq!(status, expected, "{method} {path}: {answer}");
+    answer
+}
+
+/// POST /api/admin/providers as `admin`, asserting 201; returns the
+/// provider's id.
+pub fn create_provider(port: u16, admin: &str, provider: &Value) -> String {
+    let created = http_ok(
+        port,
+        "POST",
+        "/api/admin/providers",
+        admin,
+        Some(provider),
+        201,
+    );
+    created["provider"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no provider id in {created}"))
+        .to_owned()
+}
+
 /// One HTTP/1.1 request over a plain TCP connection: the status and the JSON
 /// body (`Null` when empty), or `None` when nobody answers (yet).
 pub fn try_http(

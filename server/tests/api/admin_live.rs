@@ -28,8 +28,7 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 use tower::ServiceExt;
 
 use crate::helpers::{
-    Answer, PASSWORD, ProxyApp, TestApp, assert_error, assert_iso_millis, llm_body, serve,
-    spawn_app_with,
+    Answer, PASSWORD, ProxyApp, TestApp, assert_error, assert_iso_millis, serve, spawn_app_with,
 };
 
 /// Long enough that nothing ticks twice within a test unless it asks to.
@@ -66,11 +65,7 @@ fn timestamp() -> insta::internals::Redaction {
 }
 
 async fn overview(app: &TestApp, token: &str) -> Value {
-    let (status, _, body) = app
-        .request(Method::GET, "/api/admin/stats/overview", None, Some(token))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    app.get_ok("/api/admin/stats/overview", token).await
 }
 
 /// Every metric written so far is removed, so a test's own rows are all
@@ -187,19 +182,10 @@ async fn users_and_active_now_count_open_recent_sessions_of_undeleted_users() {
     // Act: Bob was last seen ten minutes ago, Carol signs out, Dave is
     // deleted (which ends his sessions).
     age_sessions(&app, &bob, TimeDelta::minutes(10)).await;
-    let (status, _, _) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&carol_token))
-        .await;
+    let (status, _, _) = app.logout(Some(&carol_token)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = app
-        .request(
-            Method::DELETE,
-            &format!("/api/admin/users/{dave}"),
-            None,
-            Some(&admin),
-        )
+    app.delete_ok(&format!("/api/admin/users/{dave}"), &admin)
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     let after = overview(&app, &admin).await;
 
     // Assert
@@ -221,20 +207,10 @@ async fn title_generations_count_proxied_requests_that_reached_a_model() {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-titles").await;
     for _ in 0..3 {
-        let (status, _, body) = proxy
-            .call(
-                Endpoint::ChatCompletions,
-                llm_body(Endpoint::ChatCompletions, "mock-titles", false),
-            )
-            .await;
+        let (status, _, body) = proxy.ask(Endpoint::ChatCompletions, "mock-titles").await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (status, _, _) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "no-such-model", false),
-        )
-        .await;
+    let (status, _, _) = proxy.ask(Endpoint::ChatCompletions, "no-such-model").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let rows = proxy.usage_rows().await;
     let fresh = overview(&proxy.app, &proxy.admin).await;
@@ -323,7 +299,7 @@ async fn the_overview_and_the_stream_are_for_admins_only() {
     for path in ["/api/admin/stats/overview", "/api/admin/live"] {
         // Act
         let anonymous = app.request(Method::GET, path, None, None).await;
-        let not_admin = app.request(Method::GET, path, None, Some(&user)).await;
+        let not_admin = app.get(path, &user).await;
 
         // Assert
         assert_error(&anonymous, StatusCode::UNAUTHORIZED);
@@ -599,9 +575,7 @@ async fn live_watchers_beyond_the_cap_get_429_until_one_leaves() {
     let _second = open_stream(&app, live_request(Some(&admin), None)).await;
 
     // Act
-    let third = app
-        .request(Method::GET, "/api/admin/live", None, Some(&admin))
-        .await;
+    let third = app.get("/api/admin/live", &admin).await;
     drop(first);
     wait_for_hub(&app, |s| s.watchers == 1).await;
     let after_one_left = app
@@ -679,9 +653,7 @@ async fn signing_out_ends_an_open_stream_at_the_next_heartbeat() {
     assert!(matches!(stream.next().await, Some(Frame::Comment(_))));
 
     // Act
-    let (status, _, _) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&admin))
-        .await;
+    let (status, _, _) = app.logout(Some(&admin)).await;
     assert_eq!(status, StatusCode::OK);
 
     // Assert
@@ -722,12 +694,8 @@ async fn polling_mode_turns_both_live_endpoints_off_but_not_the_overview() {
     let admin = app.create_admin().await;
 
     // Act
-    let sse = app
-        .request(Method::GET, "/api/admin/live", None, Some(&admin))
-        .await;
-    let ws = app
-        .request(Method::GET, "/api/admin/live/ws", None, Some(&admin))
-        .await;
+    let sse = app.get("/api/admin/live", &admin).await;
+    let ws = app.get("/api/admin/live/ws", &admin).await;
 
     // Assert
     assert_off(&sse);
@@ -743,9 +711,7 @@ async fn sse_mode_has_no_websocket() {
     let admin = app.create_admin().await;
 
     // Act
-    let ws = app
-        .request(Method::GET, "/api/admin/live/ws", None, Some(&admin))
-        .await;
+    let ws = app.get("/api/admin/live/ws", &admin).await;
 
     // Assert
     assert_off(&ws);
@@ -759,12 +725,8 @@ async fn ws_mode_has_no_server_sent_events_and_refuses_a_cross_site_handshake() 
     let (user, _) = app.register("mia@example.com", PASSWORD, "Mia").await;
 
     // Act
-    let sse = app
-        .request(Method::GET, "/api/admin/live", None, Some(&admin))
-        .await;
-    let not_admin = app
-        .request(Method::GET, "/api/admin/live/ws", None, Some(&user))
-        .await;
+    let sse = app.get("/api/admin/live", &admin).await;
+    let not_admin = app.get("/api/admin/live/ws", &user).await;
     let cross_site = app
         .cookie_request(
             Method::GET,
@@ -774,9 +736,7 @@ async fn ws_mode_has_no_server_sent_events_and_refuses_a_cross_site_handshake() 
             Some("127.0.0.1:3000"),
         )
         .await;
-    let not_a_handshake = app
-        .request(Method::GET, "/api/admin/live/ws", None, Some(&admin))
-        .await;
+    let not_a_handshake = app.get("/api/admin/live/ws", &admin).await;
 
     // Assert
     assert_off(&sse);

@@ -12,8 +12,8 @@ use server::{
 };
 
 use crate::helpers::{
-    ADMIN_EMAIL, INPUT_PRICE, PASSWORD, ProxyApp, TestApp, assert_error, llm_body, request_id,
-    spawn_app, string_at,
+    ADMIN_EMAIL, INPUT_PRICE, PASSWORD, ProxyApp, TestApp, assert_error, request_id, spawn_app,
+    string_at,
 };
 
 const AUDIT: &str = "/api/admin/audit";
@@ -49,10 +49,7 @@ async fn stored_text(app: &TestApp) -> String {
 
 /// GET /api/admin/audit?`query` as `admin`; asserts 200.
 async fn log(app: &TestApp, admin: &str, query: &str) -> Value {
-    let (status, _, body) = app
-        .request(Method::GET, &format!("{AUDIT}?{query}"), None, Some(admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.get_ok(&format!("{AUDIT}?{query}"), admin).await;
     assert_eq!(body["success"], true);
     body
 }
@@ -319,12 +316,7 @@ async fn credit_grants_and_refunds_are_logged_with_the_balance_before_and_after(
 
     // A request, refunded in full.
     proxy.route("mock", "alpha").await;
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "alpha", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::ChatCompletions, "alpha").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = request_id(&headers);
     let charged = proxy.usage_row(&id).await.charged;
@@ -434,29 +426,22 @@ async fn a_refused_change_writes_no_entry() {
     let count = stored(&app).await.len();
 
     let in_use = app
-        .request(
-            Method::DELETE,
-            &format!("/api/admin/providers/{provider_id}"),
-            None,
-            Some(&admin),
-        )
+        .delete(&format!("/api/admin/providers/{provider_id}"), &admin)
         .await;
     assert_error(&in_use, StatusCode::CONFLICT);
     let bad_price = app
-        .request(
-            Method::PATCH,
+        .patch(
             &format!("/api/admin/models/{}", string_at(&model, "/id")),
-            Some(json!({ "input_price": -1 })),
-            Some(&admin),
+            json!({ "input_price": -1 }),
+            &admin,
         )
         .await;
     assert_error(&bad_price, StatusCode::BAD_REQUEST);
     let nobody = app
-        .request(
-            Method::POST,
+        .post(
             "/api/admin/grants",
-            Some(json!({ "user_id": "user_0_0", "label": "x", "source": "beta_comp" })),
-            Some(&admin),
+            json!({ "user_id": "user_0_0", "label": "x", "source": "beta_comp" }),
+            &admin,
         )
         .await;
     assert_error(&nobody, StatusCode::NOT_FOUND);
@@ -546,9 +531,7 @@ async fn the_log_pages_newest_first_and_filters_by_actor_action_and_target() {
         "page=x",
         "colour=red",
     ] {
-        let answer = app
-            .request(Method::GET, &format!("{AUDIT}?{query}"), None, Some(&admin))
-            .await;
+        let answer = app.get(&format!("{AUDIT}?{query}"), &admin).await;
         assert_error(&answer, StatusCode::BAD_REQUEST);
     }
 }
@@ -557,7 +540,7 @@ async fn the_log_pages_newest_first_and_filters_by_actor_action_and_target() {
 async fn only_admins_read_the_log() {
     let app = spawn_app().await;
     let (user, _) = app.register("mo@example.com", PASSWORD, "Mo").await;
-    let answer = app.request(Method::GET, AUDIT, None, Some(&user)).await;
+    let answer = app.get(AUDIT, &user).await;
     assert_error(&answer, StatusCode::FORBIDDEN);
     let answer = app.request(Method::GET, AUDIT, None, None).await;
     assert_error(&answer, StatusCode::UNAUTHORIZED);
@@ -578,20 +561,13 @@ async fn an_admins_own_keys_are_logged_without_their_secret_and_a_users_are_not(
     assert_eq!(created["after"]["name"], "ops");
 
     let path = format!("/api/keys/{key_id}");
-    let (status, _, _) = app
-        .request(
-            Method::PATCH,
-            &path,
-            Some(json!({ "name": "ops-2" })),
-            Some(&admin),
-        )
-        .await;
+    let (status, _, _) = app.patch(&path, json!({ "name": "ops-2" }), &admin).await;
     assert_eq!(status, StatusCode::OK);
     let updated = latest(&app, &admin, "key.update").await;
     assert_eq!(updated["before"]["name"], "ops");
     assert_eq!(updated["after"]["name"], "ops-2");
 
-    let (status, _, _) = app.request(Method::DELETE, &path, None, Some(&admin)).await;
+    let (status, _, _) = app.delete(&path, &admin).await;
     assert_eq!(status, StatusCode::OK);
     let revoked = latest(&app, &admin, "key.revoke").await;
     assert_eq!(revoked["before"]["status"], "active");

@@ -1,15 +1,18 @@
+//! Registration, signing in and out with a password, the throttle on
+//! wrong passwords, and sessions that outlive a restart.
+
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, assert_error, assert_iso_millis, assert_session_cookie, assert_user_id, json_request,
-    send_to, spawn_app, string_at,
+    PASSWORD, assert_error, assert_fields, assert_iso_millis, assert_refused,
+    assert_session_cookie, assert_user_id, json_request, send_to, spawn_app, string_at,
 };
 
 // --- register ---------------------------------------------------------------
 
 #[tokio::test]
-async fn register_answers_202_with_a_message_and_the_new_account_signs_in() {
+async fn register_answers_202_and_the_new_account_signs_in_without_showing_a_password_hash() {
     // Arrange
     let app = spawn_app().await;
 
@@ -29,31 +32,20 @@ async fn register_answers_202_with_a_message_and_the_new_account_signs_in() {
     assert_eq!(login_status, StatusCode::OK, "{login}");
     let user = &login["user"];
     assert_user_id(&string_at(user, "/id"));
-    assert_eq!(user["name"], json!("Grace Hopper"));
-    assert_eq!(user["email"], json!("grace@example.com"));
-    assert_eq!(user["role"], json!("user"));
-    assert_eq!(user["plan"], json!("trial"));
-    assert_eq!(user["status"], json!("active"));
+    assert_fields(
+        user,
+        json!({
+            "name": "Grace Hopper", "email": "grace@example.com", "role": "user", "plan": "trial",
+            "status": "active"
+        }),
+    );
     assert_iso_millis(&string_at(user, "/created_at"));
     assert_iso_millis(&string_at(user, "/updated_at"));
-}
-
-#[tokio::test]
-async fn register_never_exposes_the_password_hash() {
-    // Arrange
-    let app = spawn_app().await;
-
-    // Act
-    let (_, _, registered) = app
-        .register_answer("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
-    let (_, _, signed_in) = app.login("grace@example.com", PASSWORD).await;
-
-    // Assert
-    let user = signed_in["user"].as_object().expect("no user object");
-    assert!(!user.contains_key("password_hash"), "{signed_in}");
-    assert!(!user.contains_key("password"), "{signed_in}");
-    for body in [registered, signed_in] {
+    // Neither answer shows the password or its hash.
+    let fields = user.as_object().expect("no user object");
+    assert!(!fields.contains_key("password_hash"), "{login}");
+    assert!(!fields.contains_key("password"), "{login}");
+    for body in [body, login] {
         assert!(!body.to_string().contains("password_hash"), "{body}");
         assert!(!body.to_string().contains("argon2"), "{body}");
     }
@@ -76,33 +68,23 @@ async fn register_lower_cases_the_email() {
 }
 
 #[tokio::test]
-async fn register_rejects_an_invalid_email() {
+async fn register_rejects_an_invalid_field_naming_it() {
     // Arrange
     let app = spawn_app().await;
+    #[rustfmt::skip]
+    let cases = [
+        ("an invalid email", "not-an-email", PASSWORD, "Grace Hopper", "email"),
+        ("a password of seven characters", "grace@example.com", "1234567", "Grace Hopper", "password"),
+        ("a blank name", "grace@example.com", PASSWORD, "   ", "name"),
+    ];
 
-    // Act
-    let answer = app
-        .register_answer("not-an-email", PASSWORD, "Grace Hopper")
-        .await;
+    for (case, email, password, name, field) in cases {
+        // Act
+        let answer = app.register_answer(email, password, name).await;
 
-    // Assert
-    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
-    assert!(message.contains("email"), "{message}");
-}
-
-#[tokio::test]
-async fn register_rejects_a_password_of_seven_characters() {
-    // Arrange
-    let app = spawn_app().await;
-
-    // Act
-    let answer = app
-        .register_answer("grace@example.com", "1234567", "Grace Hopper")
-        .await;
-
-    // Assert
-    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
-    assert!(message.contains("password"), "{message}");
+        // Assert
+        assert_refused(case, &answer, StatusCode::BAD_REQUEST, Some(field));
+    }
 }
 
 #[tokio::test]
@@ -117,21 +99,6 @@ async fn register_accepts_a_password_of_eight_characters() {
 
     // Assert
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-}
-
-#[tokio::test]
-async fn register_rejects_a_blank_name() {
-    // Arrange
-    let app = spawn_app().await;
-
-    // Act
-    let answer = app
-        .register_answer("grace@example.com", PASSWORD, "   ")
-        .await;
-
-    // Assert
-    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
-    assert!(message.contains("name"), "{message}");
 }
 
 #[tokio::test]
@@ -160,9 +127,7 @@ async fn register_rejects_a_body_missing_a_field_naming_that_field() {
 async fn a_taken_email_gets_the_very_answer_a_new_one_gets_and_changes_nothing() {
     // Arrange
     let app = spawn_app().await;
-    let (_, grace_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (_, grace_id) = app.register_grace().await;
 
     // Act: a new email, the taken one, and the taken one in another case.
     let new = app
@@ -198,9 +163,7 @@ async fn a_taken_email_gets_the_very_answer_a_new_one_gets_and_changes_nothing()
 async fn login_returns_a_token_and_a_session_cookie() {
     // Arrange
     let app = spawn_app().await;
-    let (_, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (_, user_id) = app.register_grace().await;
 
     // Act
     let (status, headers, body) = app.login("grace@example.com", PASSWORD).await;
@@ -219,8 +182,7 @@ async fn login_returns_a_token_and_a_session_cookie() {
 async fn login_ignores_the_case_of_the_email() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
 
     // Act
     let (status, _, body) = app.login("GRACE@example.com", PASSWORD).await;
@@ -233,8 +195,7 @@ async fn login_ignores_the_case_of_the_email() {
 async fn login_with_a_wrong_password_and_with_an_unknown_email_fail_alike() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
 
     // Act
     let wrong_password = app.login("grace@example.com", "not the password").await;
@@ -250,8 +211,7 @@ async fn login_with_a_wrong_password_and_with_an_unknown_email_fail_alike() {
 async fn login_is_throttled_after_five_failures_even_with_the_right_password() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     for attempt in 1..=5 {
         let answer = app.login("grace@example.com", "not the password").await;
         assert_eq!(
@@ -282,8 +242,7 @@ async fn login_is_throttled_after_five_failures_even_with_the_right_password() {
 async fn login_throttling_of_one_email_leaves_other_emails_alone() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     app.register("ada@example.com", PASSWORD, "Ada Lovelace")
         .await;
     for _ in 0..5 {
@@ -307,14 +266,10 @@ async fn login_throttling_of_one_email_leaves_other_emails_alone() {
 async fn logout_revokes_the_session_token() {
     // Arrange
     let app = spawn_app().await;
-    let (token, _) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, _) = app.register_grace().await;
 
     // Act
-    let (status, headers, body) = app
-        .request(Method::POST, "/api/auth/logout", None, Some(&token))
-        .await;
+    let (status, headers, body) = app.logout(Some(&token)).await;
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -333,14 +288,11 @@ async fn logout_revokes_the_session_token() {
 async fn logout_leaves_the_users_other_sessions_open() {
     // Arrange
     let app = spawn_app().await;
-    let (first, _) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (first, _) = app.register_grace().await;
     let second = string_at(&app.login("grace@example.com", PASSWORD).await.2, "/token");
 
     // Act
-    app.request(Method::POST, "/api/auth/logout", None, Some(&first))
-        .await;
+    app.logout(Some(&first)).await;
 
     // Assert
     assert_eq!(app.me(&second).await.0, StatusCode::OK);
@@ -352,9 +304,7 @@ async fn logout_without_a_token_is_unauthorized() {
     let app = spawn_app().await;
 
     // Act
-    let answer = app
-        .request(Method::POST, "/api/auth/logout", None, None)
-        .await;
+    let answer = app.logout(None).await;
 
     // Assert
     assert_error(&answer, StatusCode::UNAUTHORIZED);
@@ -366,9 +316,7 @@ async fn logout_without_a_token_is_unauthorized() {
 async fn a_session_survives_a_restart_on_the_same_data_dir() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
     assert!(
         app.data_dir.path().join("jwt_secret").is_file(),
         "no generated secret file"
@@ -413,8 +361,7 @@ async fn a_dot_segment_after_a_static_prefix_does_not_skip_sign_in() {
 async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusals() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let body = json!({ "email": "grace@example.com", "password": "not the password" });
 
     // Act: all at once, as a scripted guesser sends them.
@@ -446,8 +393,7 @@ async fn sixty_concurrent_wrong_passwords_get_five_checks_and_fifty_five_refusal
 async fn a_foreign_page_cannot_sign_a_visitor_in_or_register_them() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let login = json!({ "email": "grace@example.com", "password": PASSWORD });
     let register = json!({ "email": "new@example.com", "password": PASSWORD, "name": "New" });
     let with = |path: &str, body: &serde_json::Value, headers: &[(&str, &str)]| {

@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::{console::credits::service::verify, gateway::proxy::request::Endpoint};
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     Answer, COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_anthropic_error,
@@ -176,9 +176,7 @@ fn assert_shaped_error(endpoint: Endpoint, answer: &Answer, status: StatusCode) 
 #[tokio::test]
 async fn every_pair_answers_text_and_charges_the_usage_it_reports() {
     for_every_pair("gpt-mock", |proxy, endpoint, kind| async move {
-        let (status, headers, answer) = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-mock", false))
-            .await;
+        let (status, headers, answer) = proxy.ask(endpoint, "gpt-mock").await;
 
         assert_eq!(status, StatusCode::OK, "{endpoint:?} on {kind}: {answer}");
         assert_eq!(
@@ -277,9 +275,7 @@ async fn every_pair_makes_a_tool_calls_round_trip() {
 #[tokio::test]
 async fn every_pair_passes_a_provider_error_on_in_the_clients_shape_and_charges_nothing() {
     for_every_pair("gpt-error-500", |proxy, endpoint, kind| async move {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-error-500", false))
-            .await;
+        let answer = proxy.ask(endpoint, "gpt-error-500").await;
 
         let message = assert_shaped_error(endpoint, &answer, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(
@@ -300,8 +296,7 @@ async fn every_pair_passes_a_provider_error_on_in_the_clients_shape_and_charges_
 async fn every_pair_charges_a_cut_stream_and_a_client_that_leaves_once() {
     for model in ["mock-drip-stream-cut", "mock-drip"] {
         for_every_pair(model, |proxy, endpoint, kind| async move {
-            let body = llm_body(endpoint, model, true).to_string();
-            let response = proxy.open(endpoint.path(), endpoint, &[], body).await;
+            let response = proxy.open_stream(endpoint, model).await;
             let id = request_id(response.headers());
             let mut stream = response.into_body();
             let expected = if model.ends_with("cut") {
@@ -313,19 +308,10 @@ async fn every_pair_charges_a_cut_stream_and_a_client_that_leaves_once() {
                 "client_disconnected"
             };
 
-            let row = proxy.usage_row(&id).await;
-            assert_eq!(
-                row.error_kind.as_deref(),
-                Some(expected),
-                "{endpoint:?} on {kind}"
-            );
-            assert!(row.cost > 0, "{endpoint:?} on {kind}: {row:?}");
-            assert_eq!(row.charged, row.cost, "{endpoint:?} on {kind}");
-            assert_eq!(
-                verify(proxy.app.db()).await.unwrap(),
-                vec![],
-                "{endpoint:?} on {kind}"
-            );
+            let case = format!("{endpoint:?} on {kind}");
+            proxy
+                .assert_cut_and_charged_once(&id, expected, &case)
+                .await;
         })
         .await;
     }

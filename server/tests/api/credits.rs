@@ -14,8 +14,8 @@ use server::{
 };
 
 use crate::helpers::{
-    Answer, PASSWORD, TestApp, assert_error, assert_iso_millis, json_request, send_to, spawn_app,
-    spawn_app_with, string_at,
+    Answer, PASSWORD, TestApp, assert_error, assert_fields, assert_iso_millis, assert_refused,
+    json_request, send_to, spawn_app, spawn_app_with, string_at,
 };
 
 const GRANT: &str = "/api/admin/credits/grant";
@@ -49,9 +49,7 @@ impl Ledger {
 
     /// POST /api/admin/credits/grant as the admin.
     async fn grant(&self, body: Value) -> Answer {
-        self.app
-            .request(Method::POST, GRANT, Some(body), Some(&self.admin))
-            .await
+        self.app.post(GRANT, body, &self.admin).await
     }
 
     /// POST /api/admin/credits/grant as the admin with a body sent as
@@ -81,14 +79,36 @@ impl Ledger {
 
     /// GET `path` as `token`.
     async fn get(&self, path: &str, token: &str) -> Answer {
-        self.app.request(Method::GET, path, None, Some(token)).await
+        self.app.get(path, token).await
+    }
+
+    /// Runs `sql` on the database behind the ledger's back, as a bug or an
+    /// operator would.
+    async fn tamper(&self, sql: &str) {
+        self.app.db().execute_unprepared(sql).await.unwrap();
+    }
+
+    /// Asserts that verifying the ledger finds exactly one discrepancy, of
+    /// Lena's: her `balance`, the `ledger_sum` and the `broken_entry`.
+    async fn assert_lenas_discrepancy(
+        &self,
+        balance: i64,
+        ledger_sum: i64,
+        broken_entry: Option<i64>,
+    ) {
+        let discrepancies = verify(self.app.db()).await.unwrap();
+        let expected = Discrepancy {
+            user_id: self.user_id.clone(),
+            balance,
+            ledger_sum,
+            broken_entry,
+        };
+        assert_eq!(discrepancies, [expected]);
     }
 
     /// Lena's own credits, with `query` (`""` or `?...`); asserts 200.
     async fn mine(&self, query: &str) -> Value {
-        let (status, _, body) = self.get(&format!("{MINE}{query}"), &self.user).await;
-        assert_eq!(status, StatusCode::OK, "GET {MINE}{query} failed: {body}");
-        body
+        self.app.get_ok(&format!("{MINE}{query}"), &self.user).await
     }
 
     /// Lena's balance in micro-credits and how many entries she has.
@@ -180,20 +200,23 @@ async fn granting_credits_answers_the_new_balance_and_the_entry() {
 
     // Assert
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["success"], json!(true));
-    assert_eq!(body["applied"], json!(true));
-    assert_eq!(body["user_id"], json!(ledger.user_id));
-    assert_eq!(body["balance_micro_credits"], json!(12_500_000));
-    assert_eq!(body["balance_credits"], json!("12.500000"));
+    assert_fields(
+        &body,
+        json!({
+            "success": true, "applied": true, "user_id": ledger.user_id,
+            "balance_micro_credits": 12_500_000, "balance_credits": "12.500000"
+        }),
+    );
     let entry = &body["entry"];
     assert!(entry["id"].is_i64(), "{body}");
-    assert_eq!(entry["kind"], json!("grant"));
-    assert_eq!(entry["amount_micro_credits"], json!(12_500_000));
-    assert_eq!(entry["amount_credits"], json!("12.500000"));
-    assert_eq!(entry["balance_after_micro_credits"], json!(12_500_000));
-    assert_eq!(entry["balance_after_credits"], json!("12.500000"));
-    assert_eq!(entry["reference"], json!(ledger.admin_id));
-    assert_eq!(entry["reason"], json!("hackathon prize"));
+    assert_fields(
+        entry,
+        json!({
+            "kind": "grant", "amount_micro_credits": 12_500_000, "amount_credits": "12.500000",
+            "balance_after_micro_credits": 12_500_000, "balance_after_credits": "12.500000",
+            "reference": ledger.admin_id, "reason": "hackathon prize"
+        }),
+    );
     assert_iso_millis(&string_at(entry, "/created_at"));
 }
 
@@ -279,12 +302,13 @@ async fn the_history_lists_grants_newest_first_with_a_balance_after_chain() {
     let body = ledger.mine("").await;
 
     // Assert
-    assert_eq!(body["success"], json!(true));
-    assert_eq!(body["balance_micro_credits"], json!(15_500_001));
-    assert_eq!(body["balance_credits"], json!("15.500001"));
-    assert_eq!(body["total"], json!(3));
-    assert_eq!(body["page"], json!(1));
-    assert_eq!(body["per_page"], json!(20));
+    assert_fields(
+        &body,
+        json!({
+            "success": true, "balance_micro_credits": 15_500_001, "balance_credits": "15.500001",
+            "total": 3, "page": 1, "per_page": 20
+        }),
+    );
     let entries = listed(&body);
     let amounts: Vec<i64> = entries
         .iter()
@@ -338,10 +362,12 @@ async fn a_user_without_entries_has_a_balance_of_zero() {
     let body = ledger.mine("").await;
 
     // Assert
-    assert_eq!(body["balance_micro_credits"], json!(0));
-    assert_eq!(body["balance_credits"], json!("0.000000"));
-    assert_eq!(body["entries"], json!([]));
-    assert_eq!(body["total"], json!(0));
+    assert_fields(
+        &body,
+        json!({
+            "balance_micro_credits": 0, "balance_credits": "0.000000", "entries": [], "total": 0
+        }),
+    );
 }
 
 // --- adjustments ------------------------------------------------------------
@@ -366,12 +392,14 @@ async fn a_negative_adjustment_with_a_reason_lowers_the_balance() {
     assert_eq!(body["balance_micro_credits"], json!(7_000_000));
     assert_eq!(body["balance_credits"], json!("7.000000"));
     let entry = &body["entry"];
-    assert_eq!(entry["kind"], json!("adjustment"));
-    assert_eq!(entry["amount_micro_credits"], json!(-3_000_000));
-    assert_eq!(entry["amount_credits"], json!("-3.000000"));
-    assert_eq!(entry["balance_after_micro_credits"], json!(7_000_000));
-    assert_eq!(entry["reason"], json!("refund of a double grant"));
-    assert_eq!(entry["reference"], json!(ledger.admin_id));
+    assert_fields(
+        entry,
+        json!({
+            "kind": "adjustment", "amount_micro_credits": -3_000_000, "amount_credits": "-3.000000",
+            "balance_after_micro_credits": 7_000_000, "reason": "refund of a double grant",
+            "reference": ledger.admin_id
+        }),
+    );
 }
 
 #[tokio::test]
@@ -412,139 +440,105 @@ async fn a_negative_adjustment_without_a_reason_is_refused_and_writes_nothing() 
 }
 
 #[tokio::test]
-async fn an_adjustment_below_zero_is_refused_and_writes_nothing() {
+async fn an_adjustment_may_bring_the_balance_to_zero_but_not_below() {
     // Arrange
     let ledger = Ledger::start().await;
     ledger.granted(json!(2), json!({})).await;
 
-    // Act
-    let answer = ledger
-        .grant(json!({
-            "user_id": ledger.user_id,
-            "amount": "-2.000001",
-            "reason": "too much",
-        }))
-        .await;
-
-    // Assert
-    assert_refused_naming(&answer, "below zero");
-    assert_eq!(ledger.balance_and_count().await, (2_000_000, 1));
-}
-
-#[tokio::test]
-async fn an_adjustment_to_exactly_zero_is_allowed() {
-    // Arrange
-    let ledger = Ledger::start().await;
-    ledger.granted(json!(2), json!({})).await;
-
-    // Act
-    let body = ledger
+    // Act: one micro-credit too much, then exactly the balance.
+    let below = json!({ "user_id": ledger.user_id, "amount": "-2.000001", "reason": "too much" });
+    let refused = ledger.grant(below).await;
+    let written = ledger.balance_and_count().await;
+    let to_zero = ledger
         .granted(json!(-2), json!({ "reason": "account closed" }))
         .await;
 
-    // Assert
-    assert_eq!(body["balance_micro_credits"], json!(0));
+    // Assert: the first wrote nothing, the second left nothing.
+    assert_refused_naming(&refused, "below zero");
+    assert_eq!(written, (2_000_000, 1));
+    assert_eq!(to_zero["balance_micro_credits"], json!(0));
     assert_eq!(ledger.balance_and_count().await, (0, 2));
 }
 
 // --- bad input --------------------------------------------------------------
 
 #[tokio::test]
-async fn an_amount_with_more_than_six_decimals_is_refused_naming_amount() {
+async fn a_grant_with_bad_input_is_refused_naming_the_field_and_writes_nothing() {
     // Arrange
     let ledger = Ledger::start().await;
+    let to_lena = |amount: Value| json!({ "user_id": ledger.user_id, "amount": amount });
+    let noted =
+        |amount: Value| json!({ "user_id": ledger.user_id, "amount": amount, "reason": "r" });
+    let bad_amounts = [
+        ("seven decimals", noted(json!(1.0000001))),
+        ("seven decimals as text", noted(json!("1.0000001"))),
+        ("a negative seventh decimal", noted(json!("-0.0000001"))),
+        ("letters", to_lena(json!("abc"))),
+        ("an empty string", to_lena(json!(""))),
+        ("a decimal comma", to_lena(json!("1,5"))),
+        ("a boolean", to_lena(json!(true))),
+        ("null", to_lena(json!(null))),
+        ("zero", to_lena(json!(0))),
+        ("zero as text", to_lena(json!("0"))),
+        ("zero with decimals", to_lena(json!("0.000000"))),
+        ("minus zero", to_lena(json!("-0"))),
+    ];
+    let other_fields = [
+        ("no user id", json!({ "amount": 5 }), "user_id"),
+        (
+            "an unknown field",
+            json!({ "user_id": ledger.user_id, "amount": 5, "currency": "EUR" }),
+            "currency",
+        ),
+    ];
+    let cases = bad_amounts
+        .into_iter()
+        .map(|(case, body)| (case, body, "amount"))
+        .chain(other_fields);
 
-    for amount in [json!(1.0000001), json!("1.0000001"), json!("-0.0000001")] {
+    for (case, body, field) in cases {
+        // Act
+        let answer = ledger.grant(body).await;
+
+        // Assert
+        assert_refused(case, &answer, StatusCode::BAD_REQUEST, Some(field));
+        assert_eq!(ledger.balance_and_count().await, (0, 0), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn a_grant_is_refused_for_an_unknown_user_without_a_token_and_to_a_non_admin() {
+    // Arrange
+    let ledger = Ledger::start().await;
+    let to_lena = json!({ "user_id": ledger.user_id, "amount": 5 });
+    let cases = [
+        (
+            "an unknown user",
+            Some(ledger.admin.as_str()),
+            json!({ "user_id": "user_1_0123456789abcdef", "amount": 5 }),
+            StatusCode::NOT_FOUND,
+        ),
+        ("no token", None, to_lena.clone(), StatusCode::UNAUTHORIZED),
+        // Lena tries to grant herself credits.
+        (
+            "a non-admin",
+            Some(ledger.user.as_str()),
+            to_lena,
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+
+    for (case, bearer, body, expected) in cases {
         // Act
         let answer = ledger
-            .grant(json!({ "user_id": ledger.user_id, "amount": amount, "reason": "r" }))
+            .app
+            .request(Method::POST, GRANT, Some(body), bearer)
             .await;
 
         // Assert
-        assert_refused_naming(&answer, "amount");
+        assert_refused(case, &answer, expected, None);
+        assert_eq!(ledger.balance_and_count().await, (0, 0), "{case}");
     }
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
-}
-
-#[tokio::test]
-async fn an_amount_that_is_not_a_number_is_refused_naming_amount() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    for amount in [
-        json!("abc"),
-        json!(""),
-        json!("1,5"),
-        json!(true),
-        json!(null),
-    ] {
-        // Act
-        let answer = ledger
-            .grant(json!({ "user_id": ledger.user_id, "amount": amount }))
-            .await;
-
-        // Assert
-        assert_refused_naming(&answer, "amount");
-    }
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
-}
-
-#[tokio::test]
-async fn a_zero_amount_is_refused_naming_amount() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    for amount in [json!(0), json!("0"), json!("0.000000"), json!("-0")] {
-        // Act
-        let answer = ledger
-            .grant(json!({ "user_id": ledger.user_id, "amount": amount }))
-            .await;
-
-        // Assert
-        assert_refused_naming(&answer, "amount");
-    }
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
-}
-
-#[tokio::test]
-async fn a_grant_without_a_user_id_is_refused_naming_it() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act
-    let answer = ledger.grant(json!({ "amount": 5 })).await;
-
-    // Assert
-    assert_refused_naming(&answer, "user_id");
-}
-
-#[tokio::test]
-async fn a_grant_with_an_unknown_field_is_refused_naming_it() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act
-    let answer = ledger
-        .grant(json!({ "user_id": ledger.user_id, "amount": 5, "currency": "EUR" }))
-        .await;
-
-    // Assert
-    assert_refused_naming(&answer, "currency");
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
-}
-
-#[tokio::test]
-async fn granting_to_an_unknown_user_is_not_found() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act
-    let answer = ledger
-        .grant(json!({ "user_id": "user_1_0123456789abcdef", "amount": 5 }))
-        .await;
-
-    // Assert
-    assert_error(&answer, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -552,10 +546,7 @@ async fn granting_to_a_deleted_user_is_not_found() {
     // Arrange
     let ledger = Ledger::start().await;
     let path = format!("/api/admin/users/{}", ledger.user_id);
-    let (status, _, body) = ledger
-        .app
-        .request(Method::DELETE, &path, None, Some(&ledger.admin))
-        .await;
+    let (status, _, body) = ledger.app.delete(&path, &ledger.admin).await;
     assert!(status.is_success(), "deleting the user failed: {body}");
 
     // Act
@@ -565,48 +556,6 @@ async fn granting_to_a_deleted_user_is_not_found() {
 
     // Assert
     assert_error(&answer, StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
-async fn granting_without_a_token_is_unauthorized() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act
-    let answer = ledger
-        .app
-        .request(
-            Method::POST,
-            GRANT,
-            Some(json!({ "user_id": ledger.user_id, "amount": 5 })),
-            None,
-        )
-        .await;
-
-    // Assert
-    assert_error(&answer, StatusCode::UNAUTHORIZED);
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
-}
-
-#[tokio::test]
-async fn granting_as_a_non_admin_is_forbidden() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act: Lena tries to grant herself credits.
-    let answer = ledger
-        .app
-        .request(
-            Method::POST,
-            GRANT,
-            Some(json!({ "user_id": ledger.user_id, "amount": 5 })),
-            Some(&ledger.user),
-        )
-        .await;
-
-    // Assert
-    assert_error(&answer, StatusCode::FORBIDDEN);
-    assert_eq!(ledger.balance_and_count().await, (0, 0));
 }
 
 // --- idempotency ------------------------------------------------------------
@@ -690,8 +639,7 @@ async fn reusing_an_idempotency_key_for_another_user_conflicts() {
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (status, _, bob) = ledger.get(&credits_of(&bob_id), &ledger.admin).await;
-    assert_eq!(status, StatusCode::OK, "{bob}");
+    let bob = ledger.app.get_ok(&credits_of(&bob_id), &ledger.admin).await;
     assert_eq!(bob["balance_micro_credits"], json!(0));
     assert_eq!(bob["total"], json!(0));
 }
@@ -841,45 +789,24 @@ async fn the_history_filters_by_kind() {
 }
 
 #[tokio::test]
-async fn an_unknown_kind_is_refused_naming_it() {
+async fn a_history_query_out_of_range_is_refused_naming_the_parameter() {
     // Arrange
     let ledger = Ledger::start().await;
+    let cases = [
+        ("an unknown kind", "?kind=bonus", "kind"),
+        ("per_page under one", "?per_page=0", "per_page"),
+        ("per_page over a hundred", "?per_page=101", "per_page"),
+        ("per_page not a number", "?per_page=abc", "per_page"),
+        ("page zero", "?page=0", "page"),
+    ];
 
-    // Act
-    let answer = ledger
-        .get(&format!("{MINE}?kind=bonus"), &ledger.user)
-        .await;
-
-    // Assert
-    assert_refused_naming(&answer, "kind");
-}
-
-#[tokio::test]
-async fn per_page_outside_one_to_a_hundred_is_refused() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    for per_page in ["0", "101", "abc"] {
+    for (case, query, field) in cases {
         // Act
-        let answer = ledger
-            .get(&format!("{MINE}?per_page={per_page}"), &ledger.user)
-            .await;
+        let answer = ledger.get(&format!("{MINE}{query}"), &ledger.user).await;
 
         // Assert
-        assert_refused_naming(&answer, "per_page");
+        assert_refused(case, &answer, StatusCode::BAD_REQUEST, Some(field));
     }
-}
-
-#[tokio::test]
-async fn page_zero_is_refused() {
-    // Arrange
-    let ledger = Ledger::start().await;
-
-    // Act
-    let answer = ledger.get(&format!("{MINE}?page=0"), &ledger.user).await;
-
-    // Assert
-    assert_refused_naming(&answer, "page");
 }
 
 #[tokio::test]
@@ -922,15 +849,15 @@ async fn an_admin_reads_another_users_credits() {
         .await;
 
     // Act
-    let (status, _, body) = ledger
-        .get(
+    let body = ledger
+        .app
+        .get_ok(
             &format!("{}?per_page=1", credits_of(&ledger.user_id)),
             &ledger.admin,
         )
         .await;
 
     // Assert: what Lena sees herself.
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, ledger.mine("?per_page=1").await);
     assert_eq!(body["balance_micro_credits"], json!(7_500_000));
     assert_eq!(body["total"], json!(2));
@@ -1035,28 +962,16 @@ async fn verify_names_the_user_whose_balance_was_changed_behind_the_ledger() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     ledger
-        .app
-        .db()
-        .execute_unprepared(&format!(
+        .tamper(&format!(
             "UPDATE credit_balances SET balance = balance + 1 WHERE user_id = '{}'",
             ledger.user_id
         ))
-        .await
-        .unwrap();
+        .await;
 
-    // Act
-    let discrepancies = verify(ledger.app.db()).await.unwrap();
-
-    // Assert
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 7_000_001,
-            ledger_sum: 7_000_000,
-            broken_entry: None,
-        }]
-    );
+    // Act and assert
+    ledger
+        .assert_lenas_discrepancy(7_000_001, 7_000_000, None)
+        .await;
 }
 
 #[tokio::test]
@@ -1069,27 +984,15 @@ async fn verify_names_the_entry_whose_amount_was_changed() {
     ledger.granted(json!(3), json!({})).await;
     let second_id = micro(&second["entry"], "id");
     ledger
-        .app
-        .db()
-        .execute_unprepared(&format!(
+        .tamper(&format!(
             "UPDATE credit_ledger SET amount = 2000001 WHERE id = {second_id}"
         ))
-        .await
-        .unwrap();
+        .await;
 
-    // Act
-    let discrepancies = verify(ledger.app.db()).await.unwrap();
-
-    // Assert
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 6_000_000,
-            ledger_sum: 6_000_001,
-            broken_entry: Some(second_id),
-        }]
-    );
+    // Act and assert
+    ledger
+        .assert_lenas_discrepancy(6_000_000, 6_000_001, Some(second_id))
+        .await;
 }
 
 #[tokio::test]
@@ -1100,30 +1003,19 @@ async fn verify_names_the_entry_after_a_deleted_one() {
     ledger.granted(json!(1), json!({})).await;
     let second = ledger.granted(json!(2), json!({})).await;
     let third = ledger.granted(json!(3), json!({})).await;
-    let db = ledger.app.db();
-    db.execute_unprepared(&format!(
-        "DELETE FROM credit_ledger WHERE id = {}",
-        micro(&second["entry"], "id")
-    ))
-    .await
-    .unwrap();
-    db.execute_unprepared("UPDATE credit_balances SET balance = 4000000")
-        .await
-        .unwrap();
+    let second_id = micro(&second["entry"], "id");
+    ledger
+        .tamper(&format!("DELETE FROM credit_ledger WHERE id = {second_id}"))
+        .await;
+    ledger
+        .tamper("UPDATE credit_balances SET balance = 4000000")
+        .await;
 
-    // Act
-    let discrepancies = verify(db).await.unwrap();
-
-    // Assert: the third entry says 6 after it, but 1 + 3 is 4.
-    assert_eq!(
-        discrepancies,
-        [Discrepancy {
-            user_id: ledger.user_id.clone(),
-            balance: 4_000_000,
-            ledger_sum: 4_000_000,
-            broken_entry: Some(micro(&third["entry"], "id")),
-        }]
-    );
+    // Act and assert: the third entry says 6 after it, but 1 + 3 is 4.
+    let third_id = micro(&third["entry"], "id");
+    ledger
+        .assert_lenas_discrepancy(4_000_000, 4_000_000, Some(third_id))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1175,12 +1067,9 @@ async fn a_new_user_starts_with_the_configured_grant_in_the_ledger() {
 
     // Act
     let (token, _) = app.register("new@example.com", PASSWORD, "New").await;
-    let (status, _, body) = app
-        .request(Method::GET, "/api/users/me/credits", None, Some(&token))
-        .await;
+    let body = app.get_ok("/api/users/me/credits", &token).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["balance_micro_credits"], json!(5_000_000), "{body}");
     assert_eq!(body["balance_credits"], json!("5.000000"));
     let entries = body["entries"].as_array().unwrap();
@@ -1198,21 +1087,11 @@ async fn a_person_created_by_an_admin_starts_with_the_grant_too() {
 
     // Act
     let (status, _, created) = app
-        .request(
-            Method::POST,
-            "/api/admin/users",
-            Some(json!({ "name": "Hacker" })),
-            Some(&admin),
-        )
+        .post("/api/admin/users", json!({ "name": "Hacker" }), &admin)
         .await;
     let id = string_at(&created, "/user/id");
     let (_, _, body) = app
-        .request(
-            Method::GET,
-            &format!("/api/admin/users/{id}/credits"),
-            None,
-            Some(&admin),
-        )
+        .get(&format!("/api/admin/users/{id}/credits"), &admin)
         .await;
 
     // Assert
@@ -1227,9 +1106,7 @@ async fn without_a_starting_grant_a_new_user_has_no_ledger_entry() {
 
     // Act
     let (token, _) = app.register("new@example.com", PASSWORD, "New").await;
-    let (_, _, body) = app
-        .request(Method::GET, "/api/users/me/credits", None, Some(&token))
-        .await;
+    let (_, _, body) = app.get("/api/users/me/credits", &token).await;
 
     // Assert
     assert_eq!(body["balance_micro_credits"], json!(0), "{body}");

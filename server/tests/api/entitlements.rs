@@ -31,33 +31,18 @@ fn grant_body(user_id: &str) -> Value {
 }
 
 async fn grant(app: &ProxyApp, body: Value) -> Answer {
-    app.app
-        .request(Method::POST, GRANTS, Some(body), Some(&app.admin))
-        .await
+    app.app.post(GRANTS, body, &app.admin).await
 }
 
 async fn revoke(app: &ProxyApp, id: &str) -> Answer {
-    app.app
-        .request(
-            Method::DELETE,
-            &format!("{GRANTS}/{id}"),
-            None,
-            Some(&app.admin),
-        )
-        .await
+    app.app.delete(&format!("{GRANTS}/{id}"), &app.admin).await
 }
 
 async fn list(app: &ProxyApp, query: &str) -> Vec<Value> {
-    let (status, _, body) = app
+    let body = app
         .app
-        .request(
-            Method::GET,
-            &format!("{GRANTS}{query}"),
-            None,
-            Some(&app.admin),
-        )
+        .get_ok(&format!("{GRANTS}{query}"), &app.admin)
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     body["grants"].as_array().unwrap().clone()
 }
 
@@ -277,12 +262,7 @@ async fn grants_are_listed_with_emails_and_filtered() {
     assert_eq!(list(&app, "?active=false").await.len(), 1);
     let (status, _, _) = app
         .app
-        .request(
-            Method::GET,
-            &format!("{GRANTS}?active=maybe"),
-            None,
-            Some(&app.admin),
-        )
+        .get(&format!("{GRANTS}?active=maybe"), &app.admin)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -350,10 +330,7 @@ async fn the_effective_plan_decides_the_models_and_rate_limits_of_the_llm_api() 
     let (status, headers, _) = app.call(Endpoint::ChatCompletions, body.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-ratelimit-limit-requests"], "500");
-    let (_, _, models) = app
-        .app
-        .request(Method::GET, "/api/models", None, Some(&app.user))
-        .await;
+    let (_, _, models) = app.app.get("/api/models", &app.user).await;
     assert!(models.to_string().contains("lifetime-only"), "{models}");
 
     revoke(&app, &granted["grant_id"].to_string()).await;

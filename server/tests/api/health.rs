@@ -1,3 +1,5 @@
+//! The health check load balancers poll, open to everyone.
+
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 

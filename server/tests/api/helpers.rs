@@ -5,7 +5,7 @@ use std::path::Path;
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
@@ -187,15 +187,57 @@ impl TestApp {
         send_to(&self.router, json_request(method, path, body, bearer)).await
     }
 
-    /// A request with a raw body, sent as JSON.
-    pub async fn request_raw(&self, method: Method, path: &str, body: &str) -> Answer {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned()))
-            .unwrap();
-        self.send(request).await
+    /// GET `path` with a bearer token: the one-line form of [`Self::request`]
+    /// most tests need, so their arrange steps read as what they do.
+    pub async fn get(&self, path: &str, bearer: &str) -> Answer {
+        self.request(Method::GET, path, None, Some(bearer)).await
+    }
+
+    /// POST a JSON body to `path` with a bearer token.
+    pub async fn post(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::POST, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// PATCH `path` with a JSON body and a bearer token.
+    pub async fn patch(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::PATCH, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// PUT a JSON body to `path` with a bearer token.
+    pub async fn put(&self, path: &str, body: Value, bearer: &str) -> Answer {
+        self.request(Method::PUT, path, Some(body), Some(bearer))
+            .await
+    }
+
+    /// DELETE `path` with a bearer token.
+    pub async fn delete(&self, path: &str, bearer: &str) -> Answer {
+        self.request(Method::DELETE, path, None, Some(bearer)).await
+    }
+
+    /// GET `path`, asserting 200 OK; returns the body. The form for a
+    /// request that arranges a test or reads what it did.
+    pub async fn get_ok(&self, path: &str, bearer: &str) -> Value {
+        body_of_ok("GET", path, self.get(path, bearer).await)
+    }
+
+    /// PATCH `path` with `body`, asserting 200 OK; returns the answer's body.
+    pub async fn patch_ok(&self, path: &str, body: Value, bearer: &str) -> Value {
+        body_of_ok("PATCH", path, self.patch(path, body, bearer).await)
+    }
+
+    /// POST `body` to `path`, asserting 201 Created; returns the answer's
+    /// body.
+    pub async fn post_created(&self, path: &str, body: Value, bearer: &str) -> Value {
+        let (status, _, answer) = self.post(path, body, bearer).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {answer}");
+        answer
+    }
+
+    /// DELETE `path`, asserting 200 OK; returns the answer's body.
+    pub async fn delete_ok(&self, path: &str, bearer: &str) -> Value {
+        body_of_ok("DELETE", path, self.delete(path, bearer).await)
     }
 
     /// A request authenticated by the session cookie only, as a browser sends
@@ -242,6 +284,13 @@ impl TestApp {
         (string_at(&body, "/token"), string_at(&body, "/user/id"))
     }
 
+    /// Registers and signs in Grace Hopper (grace@example.com, [`PASSWORD`]),
+    /// the one user most account tests need; returns her token and id.
+    pub async fn register_grace(&self) -> (String, String) {
+        self.register("grace@example.com", PASSWORD, "Grace Hopper")
+            .await
+    }
+
     /// POST /api/auth/login.
     pub async fn login(&self, email: &str, password: &str) -> Answer {
         let body = json!({ "email": email, "password": password });
@@ -253,6 +302,12 @@ impl TestApp {
     pub async fn login_with_key(&self, api_key: &str) -> Answer {
         let body = json!({ "api_key": api_key });
         self.request(Method::POST, "/api/auth/login", Some(body), None)
+            .await
+    }
+
+    /// POST /api/auth/logout with a bearer token, or none.
+    pub async fn logout(&self, bearer: Option<&str>) -> Answer {
+        self.request(Method::POST, "/api/auth/logout", None, bearer)
             .await
     }
 
@@ -289,6 +344,32 @@ impl TestApp {
     }
 }
 
+/// The body of an answer that must be 200 OK; a failure names the request.
+fn body_of_ok(method: &str, path: &str, (status, _, body): Answer) -> Value {
+    assert_eq!(status, StatusCode::OK, "{method} {path}: {body}");
+    body
+}
+
+/// Asserts a refusal in a table-driven test: the status (naming the `case`
+/// that failed), the error shape, and that the message names `field` when
+/// one is given; returns the message.
+pub fn assert_refused(
+    case: &str,
+    answer: &Answer,
+    expected: StatusCode,
+    field: Option<&str>,
+) -> String {
+    assert_eq!(answer.0, expected, "{case}: {}", answer.2);
+    let message = assert_error(answer, expected);
+    if let Some(field) = field {
+        assert!(
+            message.contains(field),
+            "{case}: the message does not name {field}: {message}"
+        );
+    }
+    message
+}
+
 /// Sends a request to any router (a fresh clone per request).
 pub async fn send_to(router: &Router, request: Request<Body>) -> Answer {
     let response = router
@@ -316,16 +397,23 @@ pub async fn send_all(router: &Router, requests: Vec<Request<Body>>) -> Vec<Answ
     answers
 }
 
-/// A response read to the end as an [`Answer`].
-pub async fn answer_of(response: axum::response::Response) -> Answer {
+/// A response's status, headers and whole body: what [`answer_of`] reads as
+/// JSON and [`ProxyApp::stream`] as text.
+async fn read_to_end(response: axum::response::Response) -> (StatusCode, HeaderMap, Bytes) {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
-        .expect("cannot read the body")
+        .expect("the body broke off")
         .to_bytes();
+    (status, headers, bytes)
+}
+
+/// A response read to the end as an [`Answer`].
+pub async fn answer_of(response: axum::response::Response) -> Answer {
+    let (status, headers, bytes) = read_to_end(response).await;
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -350,14 +438,33 @@ pub fn json_request(
     if let Some(token) = bearer {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let body = match body {
-        Some(value) => {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
-            Body::from(value.to_string())
-        }
-        None => Body::empty(),
-    };
-    builder.body(body).unwrap()
+    match body {
+        Some(value) => with_raw_json(builder.body(Body::empty()).unwrap(), &value.to_string()),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// `request` with `raw` as its JSON body, sent as typed, so that it may be
+/// broken JSON.
+pub fn with_raw_json(mut request: Request<Body>, raw: &str) -> Request<Body> {
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    *request.body_mut() = Body::from(raw.to_owned());
+    request
+}
+
+/// Asserts that `actual` has each field of `expected` with that value
+/// (other fields may be there too): one line for the fields a test cares
+/// about, and a failure names the field.
+pub fn assert_fields(actual: &Value, expected: Value) {
+    let expected = expected
+        .as_object()
+        .unwrap_or_else(|| panic!("the expected fields are not an object: {expected}"));
+    for (field, value) in expected {
+        assert_eq!(&actual[field], value, "`{field}` in {actual}");
+    }
 }
 
 /// The string at a JSON pointer, or a failure naming it.
@@ -366,6 +473,30 @@ pub fn string_at(body: &Value, pointer: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no string at {pointer} in {body}"))
         .to_owned()
+}
+
+/// The string at `pointer` in each element of a JSON array: a listing's
+/// names or states, in its order, to compare in one line.
+pub fn strings_in(array: &Value, pointer: &str) -> Vec<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| string_at(item, pointer))
+        .collect()
+}
+
+/// The field names of a JSON object, sorted, to compare against the
+/// fields a contract promises.
+pub fn field_names(object: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = object
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// Asserts the contract's error body, exactly `{"success": false, "error":
@@ -462,33 +593,14 @@ impl TestApp {
     /// POST /api/admin/providers as `admin`; asserts 201 and returns the
     /// provider object.
     pub async fn create_provider(&self, admin: &str, body: Value) -> Value {
-        let (status, _, answer) = self
-            .request(
-                Method::POST,
-                "/api/admin/providers",
-                Some(body),
-                Some(admin),
-            )
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a provider failed: {answer}"
-        );
+        let answer = self.post_created("/api/admin/providers", body, admin).await;
         answer["provider"].clone()
     }
 
     /// POST /api/admin/models as `admin`; asserts 201 and returns the model
     /// object.
     pub async fn create_model(&self, admin: &str, body: Value) -> Value {
-        let (status, _, answer) = self
-            .request(Method::POST, "/api/admin/models", Some(body), Some(admin))
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a model failed: {answer}"
-        );
+        let answer = self.post_created("/api/admin/models", body, admin).await;
         answer["model"].clone()
     }
 }
@@ -513,14 +625,7 @@ impl TestApp {
     /// POST /api/keys as `token`; asserts 201 and returns the secret and
     /// the key's id.
     pub async fn create_key(&self, token: &str, body: Value) -> (String, String) {
-        let (status, _, answer) = self
-            .request(Method::POST, "/api/keys", Some(body), Some(token))
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "creating a key failed: {answer}"
-        );
+        let answer = self.post_created("/api/keys", body, token).await;
         (string_at(&answer, "/secret"), string_at(&answer, "/key/id"))
     }
 }
@@ -620,6 +725,11 @@ impl ProxyApp {
         }
     }
 
+    /// GET `path` as the admin, asserting 200; returns the body.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        self.app.get_ok(path, &self.admin).await
+    }
+
     /// Grants `micros` micro-credits to a user, as the admin.
     pub async fn grant(&self, user_id: &str, micros: i64) {
         let amount = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
@@ -697,6 +807,49 @@ impl ProxyApp {
         self.call_with_key(endpoint, Some(&self.key), body).await
     }
 
+    /// Asks `model` about [`PROMPT`] on `endpoint` without streaming, with
+    /// the test key: the request most proxy tests send.
+    pub async fn ask(&self, endpoint: Endpoint, model: &str) -> Answer {
+        self.call(endpoint, llm_body(endpoint, model, false)).await
+    }
+
+    /// Like [`Self::ask`], streamed, with the body read to the end.
+    pub async fn ask_streamed(&self, endpoint: Endpoint, model: &str) -> Streamed {
+        self.stream(endpoint, llm_body(endpoint, model, true)).await
+    }
+
+    /// Asks `model` for a stream on `endpoint` and returns the response with
+    /// its body unread, for tests that read it piece by piece.
+    pub async fn open_stream(&self, endpoint: Endpoint, model: &str) -> axum::response::Response {
+        let body = llm_body(endpoint, model, true).to_string();
+        self.open(endpoint.path(), endpoint, &[], body).await
+    }
+
+    /// Routes `model` to a provider of `kind` and opens a stream of it on
+    /// `endpoint`; returns the request's id and the response, body unread.
+    pub async fn routed_stream(
+        &self,
+        kind: &str,
+        endpoint: Endpoint,
+        model: &str,
+    ) -> (String, axum::response::Response) {
+        self.route(kind, model).await;
+        let response = self.open_stream(endpoint, model).await;
+        (request_id(response.headers()), response)
+    }
+
+    /// Another key of the test user, from a full body; returns its secret
+    /// and id.
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        self.app.create_key(&self.user, body).await
+    }
+
+    /// Like [`Self::ask`] with another key, or none.
+    pub async fn ask_with_key(&self, endpoint: Endpoint, key: Option<&str>, model: &str) -> Answer {
+        self.call_with_key(endpoint, key, llm_body(endpoint, model, false))
+            .await
+    }
+
     /// Like [`Self::call`] with another key, or none.
     pub async fn call_with_key(
         &self,
@@ -731,14 +884,7 @@ impl ProxyApp {
         let response = self
             .open(endpoint.path(), endpoint, &[], body.to_string())
             .await;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("the stream broke off")
-            .to_bytes();
+        let (status, headers, bytes) = read_to_end(response).await;
         let text = String::from_utf8(bytes.to_vec()).expect("the stream is not UTF-8");
         Streamed {
             status,
@@ -777,6 +923,26 @@ impl ProxyApp {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("no usage row {id}"))
+    }
+
+    /// Asserts that the request of `id` was cut (`error_kind`), charged
+    /// once for what it used, and that the ledger still verifies; `case`
+    /// names the request in a failure. Returns its usage row.
+    pub async fn assert_cut_and_charged_once(
+        &self,
+        id: &str,
+        error_kind: &str,
+        case: &str,
+    ) -> usage_record::Model {
+        let row = self.usage_row(id).await;
+        assert_eq!(row.error_kind.as_deref(), Some(error_kind), "{case}");
+        assert!(row.cost > 0, "{case}: {row:?}");
+        assert_eq!(row.charged, row.cost, "{case}");
+        let problems = server::console::credits::service::verify(self.app.db())
+            .await
+            .unwrap();
+        assert_eq!(problems, vec![], "{case}");
+        row
     }
 
     /// Whether an answer left no usage row (a refusal before admission).

@@ -2,6 +2,7 @@
 //! `/api/presence`, for any signed-in user or API key, and the
 //! `GAMIFICATION` flag that hides the leaderboard and presence.
 
+use crate::helpers::strings_in;
 use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
@@ -141,12 +142,7 @@ async fn the_leaderboard_ranks_by_requests_then_whoever_got_there_first() {
       ]
     }
     "#);
-    let times: Vec<String> = body["leaderboard"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| string_at(entry, "/last_active_at"))
-        .collect();
+    let times = strings_in(&body["leaderboard"], "/last_active_at");
     assert!(
         times[0] < times[1],
         "the tie goes to the earlier: {times:?}"
@@ -158,15 +154,17 @@ async fn the_leaderboard_ranks_by_requests_then_whoever_got_there_first() {
     for bad in ["0", "-3", "ten"] {
         let answer = app
             .app
-            .request(
-                Method::GET,
-                &format!("/api/leaderboard?limit={bad}"),
-                None,
-                Some(&app.user),
-            )
+            .get(&format!("/api/leaderboard?limit={bad}"), &app.user)
             .await;
         assert_error(&answer, StatusCode::BAD_REQUEST);
     }
+}
+
+/// Lena's presence heartbeat, by her session.
+async fn beat(app: &ProxyApp) -> Answer {
+    app.app
+        .request(Method::POST, "/api/presence", None, Some(&app.user))
+        .await
 }
 
 #[tokio::test]
@@ -187,16 +185,10 @@ async fn presence_lists_callers_seen_by_session_or_api_key_in_the_last_five_minu
         .await
         .unwrap();
     pause().await;
-    let (status, _, lena_beat) = app
-        .app
-        .request(Method::POST, "/api/presence", None, Some(&app.user))
-        .await;
+    let (status, _, lena_beat) = beat(&app).await;
     let touched = lena_session_seen_at(&app, &lena).await;
     pause().await;
-    let (again, _, _) = app
-        .app
-        .request(Method::POST, "/api/presence", None, Some(&app.user))
-        .await;
+    let (again, _, _) = beat(&app).await;
     let untouched = lena_session_seen_at(&app, &lena).await;
     pause().await;
     let kim_beat = with_key(&app, Method::POST, "/api/presence", &kim_key).await;
@@ -275,12 +267,7 @@ async fn presence_forgets_callers_after_five_minutes() {
     let body = get(&app.app, "/api/presence", &app.admin).await;
 
     // Assert: only the two who signed in just now.
-    let online: Vec<String> = body["online"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| string_at(entry, "/user_id"))
-        .collect();
+    let online = strings_in(&body["online"], "/user_id");
     assert_eq!(online.len(), 2, "{body}");
     assert!(!online.contains(&kim), "{body}");
 }
@@ -291,23 +278,11 @@ async fn with_gamification_off_the_leaderboard_and_presence_do_not_exist() {
     let app = ProxyApp::start_with(|settings| settings.features.gamification = false).await;
 
     // Act
-    let leaderboard = app
-        .app
-        .request(Method::GET, "/api/leaderboard", None, Some(&app.user))
-        .await;
-    let online = app
-        .app
-        .request(Method::GET, "/api/presence", None, Some(&app.user))
-        .await;
-    let beat = app
-        .app
-        .request(Method::POST, "/api/presence", None, Some(&app.user))
-        .await;
+    let leaderboard = app.app.get("/api/leaderboard", &app.user).await;
+    let online = app.app.get("/api/presence", &app.user).await;
+    let beat = beat(&app).await;
     let beat_by_key = with_key(&app, Method::POST, "/api/presence", &app.key).await;
-    let stats = app
-        .app
-        .request(Method::GET, "/api/stats", None, Some(&app.user))
-        .await;
+    let stats = app.app.get("/api/stats", &app.user).await;
 
     // Assert
     for answer in [&leaderboard, &online, &beat, &beat_by_key] {
@@ -350,16 +325,13 @@ async fn three_players(app: &ProxyApp) -> [String; 3] {
     let lena = app.app.user_id_of(&app.user).await;
     let max = person(app, "max@example.com", "Max").await;
     let kim = person(app, "kim@example.com", "Kim").await;
-    let (status, _, body) = app
-        .app
-        .request(
-            Method::PATCH,
+    app.app
+        .patch_ok(
             &format!("/api/admin/users/{}", kim.id),
-            Some(json!({ "plan": "pro" })),
-            Some(&app.admin),
+            json!({ "plan": "pro" }),
+            &app.admin,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     ask(app, &app.key, "alpha", 3, StatusCode::OK).await;
     ask(app, &max.key, "alpha", 2, StatusCode::OK).await;
     ask(app, &kim.key, "alpha", 1, StatusCode::OK).await;
@@ -375,26 +347,6 @@ fn who(body: &serde_json::Value, list: &str) -> Vec<(serde_json::Value, String)>
         .iter()
         .map(|row| (row["user_id"].clone(), string_at(row, "/name")))
         .collect()
-}
-
-#[tokio::test]
-async fn by_default_everyone_sees_every_name() {
-    // Arrange
-    let app = ProxyApp::start().await;
-    let [lena, max, kim] = three_players(&app).await;
-
-    // Act
-    let board = get(&app.app, "/api/leaderboard", &app.user).await;
-
-    // Assert
-    assert_eq!(
-        who(&board, "leaderboard"),
-        [
-            (json!(lena), "Lena".to_owned()),
-            (json!(max), "Max".to_owned()),
-            (json!(kim), "Kim".to_owned()),
-        ]
-    );
 }
 
 #[tokio::test]
@@ -451,25 +403,42 @@ async fn visible_to_admins_only_a_user_sees_their_own_name_and_anonymous_places(
 }
 
 #[tokio::test]
-async fn visible_within_the_same_plan_a_user_sees_names_on_their_own_plan_only() {
-    // Arrange
-    let app = ProxyApp::start_with(|settings| {
-        settings.features.leaderboard_visibility =
-            server::platform::config::LeaderboardVisibility::SamePlan;
-    })
-    .await;
-    let [lena, max, _kim] = three_players(&app).await;
+async fn by_default_everyone_sees_every_name_and_within_the_same_plan_only_those_on_it() {
+    use server::platform::config::LeaderboardVisibility;
 
-    // Act
-    let board = get(&app.app, "/api/leaderboard", &app.user).await;
+    // Kim is on pro, Lena (who asks) and Max on trial.
+    let cases = [
+        ("by default", None, true),
+        (
+            "within the same plan",
+            Some(LeaderboardVisibility::SamePlan),
+            false,
+        ),
+    ];
+    for (case, visibility, kim_named) in cases {
+        // Arrange
+        let app = ProxyApp::start_with(|settings| {
+            if let Some(visibility) = visibility {
+                settings.features.leaderboard_visibility = visibility;
+            }
+        })
+        .await;
+        let [lena, max, kim] = three_players(&app).await;
 
-    // Assert: Lena and Max are on trial, Kim on pro.
-    assert_eq!(
-        who(&board, "leaderboard"),
-        [
+        // Act
+        let board = get(&app.app, "/api/leaderboard", &app.user).await;
+
+        // Assert
+        let kim = if kim_named {
+            (json!(kim), "Kim".to_owned())
+        } else {
+            (json!(null), "Anonymous".to_owned())
+        };
+        let expected = [
             (json!(lena), "Lena".to_owned()),
             (json!(max), "Max".to_owned()),
-            (json!(null), "Anonymous".to_owned()),
-        ]
-    );
+            kim,
+        ];
+        assert_eq!(who(&board, "leaderboard"), expected, "{case}");
+    }
 }

@@ -15,36 +15,21 @@ async fn app_with_models() -> (TestApp, String, String, String) {
     let app = spawn_app().await;
     let admin = app.create_admin().await;
     let provider = json!({ "name": "Mock", "kind": "mock" });
-    let (status, _, body) = app
-        .request(
-            Method::POST,
-            "/api/admin/providers",
-            Some(provider),
-            Some(&admin),
-        )
+    let body = app
+        .post_created("/api/admin/providers", provider, &admin)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let provider_id = body["provider"]["id"].as_str().unwrap().to_owned();
     for (name, plans) in [("mock-small", json!([])), ("mock-large", json!(["pro"]))] {
         let model = json!({
             "public_name": name, "provider_id": provider_id, "upstream_model": name,
             "input_price": 1_000_000, "output_price": 2_000_000, "plans": plans,
         });
-        let (status, _, body) = app
-            .request(Method::POST, "/api/admin/models", Some(model), Some(&admin))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        app.post_created("/api/admin/models", model, &admin).await;
     }
     let (token, _) = app.register("lena@example.com", PASSWORD, "Lena").await;
-    let (status, _, body) = app
-        .request(
-            Method::POST,
-            "/api/keys",
-            Some(json!({ "name": "cli" })),
-            Some(&token),
-        )
+    let body = app
+        .post_created("/api/keys", json!({ "name": "cli" }), &token)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let key = body["secret"].as_str().unwrap().to_owned();
     (app, admin, token, key)
 }
@@ -186,17 +171,14 @@ async fn x_api_key_and_the_api_v1_prefix_work_and_anthropic_gets_its_shape() {
 async fn a_key_limited_to_some_models_lists_only_those() {
     let (app, admin, token, _) = app_with_models().await;
     let user_id = app.user_id_of(&token).await;
-    app.request(
-        Method::PATCH,
+    app.patch(
         &format!("/api/admin/users/{user_id}"),
-        Some(json!({ "plan": "pro" })),
-        Some(&admin),
+        json!({ "plan": "pro" }),
+        &admin,
     )
     .await;
     let new_key = json!({ "name": "large only", "models": ["mock-large"] });
-    let (_, _, body) = app
-        .request(Method::POST, "/api/keys", Some(new_key), Some(&token))
-        .await;
+    let (_, _, body) = app.post("/api/keys", new_key, &token).await;
     let limited = body["secret"].as_str().unwrap().to_owned();
 
     let (status, _, body) = get_models(&app, "/v1/models", &[("x-api-key", &limited)]).await;
@@ -210,18 +192,10 @@ async fn revoking_a_cached_key_takes_effect_at_once() {
     let (app, _, token, key) = app_with_models().await;
     let (status, _, _) = get_models(&app, "/v1/models", &[("x-api-key", &key)]).await;
     assert_eq!(status, StatusCode::OK, "the key is now cached");
-    let (_, _, list) = app
-        .request(Method::GET, "/api/keys", None, Some(&token))
-        .await;
+    let (_, _, list) = app.get("/api/keys", &token).await;
     let key_id = list["keys"][0]["id"].as_str().unwrap().to_owned();
 
-    app.request(
-        Method::DELETE,
-        &format!("/api/keys/{key_id}"),
-        None,
-        Some(&token),
-    )
-    .await;
+    app.delete(&format!("/api/keys/{key_id}"), &token).await;
     let (status, _, body) = get_models(&app, "/v1/models", &[("x-api-key", &key)]).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -234,11 +208,10 @@ async fn suspending_the_owner_of_a_cached_key_takes_effect_at_once() {
     assert_eq!(status, StatusCode::OK);
     let user_id = app.user_id_of(&token).await;
 
-    app.request(
-        Method::PATCH,
+    app.patch(
         &format!("/api/admin/users/{user_id}"),
-        Some(json!({ "status": "suspended" })),
-        Some(&admin),
+        json!({ "status": "suspended" }),
+        &admin,
     )
     .await;
     let (status, _, body) = get_models(&app, "/v1/models", &[("x-api-key", &key)]).await;
@@ -251,15 +224,13 @@ async fn suspending_the_owner_of_a_cached_key_takes_effect_at_once() {
 async fn a_cached_key_stops_working_when_it_expires() {
     let (app, _, token, _) = app_with_models().await;
     let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
-    let (status, _, body) = app
-        .request(
-            Method::POST,
+    let body = app
+        .post_created(
             "/api/keys",
-            Some(json!({ "name": "brief", "expires_at": soon })),
-            Some(&token),
+            json!({ "name": "brief", "expires_at": soon }),
+            &token,
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let brief = body["secret"].as_str().unwrap().to_owned();
     let (status, _, _) = get_models(&app, "/v1/models", &[("x-api-key", &brief)]).await;
     assert_eq!(status, StatusCode::OK);
@@ -273,9 +244,7 @@ async fn a_cached_key_stops_working_when_it_expires() {
 #[tokio::test]
 async fn disabling_a_model_removes_it_from_the_list() {
     let (app, admin, _, key) = app_with_models().await;
-    let (_, _, models) = app
-        .request(Method::GET, "/api/admin/models", None, Some(&admin))
-        .await;
+    let (_, _, models) = app.get("/api/admin/models", &admin).await;
     let small = models["models"]
         .as_array()
         .unwrap()
@@ -286,11 +255,10 @@ async fn disabling_a_model_removes_it_from_the_list() {
         .unwrap()
         .to_owned();
 
-    app.request(
-        Method::PATCH,
+    app.patch(
         &format!("/api/admin/models/{small}"),
-        Some(json!({ "enabled": false })),
-        Some(&admin),
+        json!({ "enabled": false }),
+        &admin,
     )
     .await;
     let (_, _, body) = get_models(&app, "/v1/models", &[("x-api-key", &key)]).await;

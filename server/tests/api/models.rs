@@ -5,7 +5,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
+    PASSWORD, TestApp, assert_error, assert_fields, assert_iso_millis, assert_prefixed_id,
+    assert_refused, spawn_app, string_at, strings_in,
 };
 
 const MODELS: &str = "/api/admin/models";
@@ -60,9 +61,7 @@ async fn app_with_model() -> (TestApp, String, String, String) {
 
 /// POSTs a model and asserts a 400 whose message names `field`.
 async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: &str) {
-    let answer = app
-        .request(Method::POST, MODELS, Some(body.clone()), Some(admin))
-        .await;
+    let answer = app.post(MODELS, body.clone(), admin).await;
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
     assert!(
         message.contains(field),
@@ -72,8 +71,7 @@ async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: 
 
 /// The public names `/api/models` lists for a token.
 async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
-    let (status, _, body) = app.request(Method::GET, AVAILABLE, None, Some(token)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.get_ok(AVAILABLE, token).await;
     assert_eq!(body["success"], json!(true));
     body["models"]
         .as_array()
@@ -85,10 +83,7 @@ async fn available_names(app: &TestApp, token: &str) -> Vec<String> {
 
 /// PATCHes a model as the admin and asserts success.
 async fn patch_model(app: &TestApp, admin: &str, id: &str, change: Value) -> Value {
-    let (status, _, body) = app
-        .request(Method::PATCH, &model_path(id), Some(change), Some(admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.patch_ok(&model_path(id), change, admin).await;
     body["model"].clone()
 }
 
@@ -119,46 +114,44 @@ fn every_route(provider_id: &str, model_id: &str) -> Vec<(Method, String, Option
 }
 
 #[tokio::test]
-async fn every_model_route_without_a_token_is_unauthorized() {
-    // Arrange
-    let (app, admin, provider_id, model_id) = app_with_model().await;
-    let mut routes = every_route(&provider_id, &model_id);
-    routes.push((Method::GET, AVAILABLE.to_owned(), None));
-
-    for (method, path, body) in routes {
-        // Act
-        let answer = app.request(method, &path, body, None).await;
-
-        // Assert
-        assert_error(&answer, StatusCode::UNAUTHORIZED);
-    }
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&model_id), None, Some(&admin))
-        .await;
-    assert_eq!(body["model"]["input_price"], price(3_000_000, "3.000000"));
-    let (_, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
-    assert_eq!(body["models"].as_array().unwrap().len(), 1, "{body}");
-}
-
-#[tokio::test]
-async fn every_admin_model_route_as_a_non_admin_is_forbidden() {
+async fn every_model_route_refuses_strangers_and_every_admin_one_non_admins() {
     // Arrange
     let (app, admin, provider_id, model_id) = app_with_model().await;
     let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
+    let mut routes = every_route(&provider_id, &model_id);
+    let admin_routes = routes.clone();
+    routes.push((Method::GET, AVAILABLE.to_owned(), None));
+    let cases = [
+        ("no token", routes, None, StatusCode::UNAUTHORIZED),
+        (
+            "a non-admin",
+            admin_routes,
+            Some(user.as_str()),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
 
-    for (method, path, body) in every_route(&provider_id, &model_id) {
-        // Act
-        let answer = app.request(method, &path, body, Some(&user)).await;
+    for (case, routes, bearer, expected) in cases {
+        for (method, path, body) in routes {
+            // Act
+            let answer = app.request(method.clone(), &path, body, bearer).await;
 
-        // Assert
-        assert_error(&answer, StatusCode::FORBIDDEN);
+            // Assert
+            assert_refused(&format!("{case}: {method} {path}"), &answer, expected, None);
+        }
+        let body = app.get_ok(&model_path(&model_id), &admin).await;
+        assert_eq!(
+            body["model"]["input_price"],
+            price(3_000_000, "3.000000"),
+            "{case}"
+        );
+        let body = app.get_ok(MODELS, &admin).await;
+        assert_eq!(
+            body["models"].as_array().unwrap().len(),
+            1,
+            "{case}: {body}"
+        );
     }
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&model_id), None, Some(&admin))
-        .await;
-    assert_eq!(body["model"]["input_price"], price(3_000_000, "3.000000"));
-    let (_, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
-    assert_eq!(body["models"].as_array().unwrap().len(), 1, "{body}");
 }
 
 // --- creating ----------------------------------------------------------------
@@ -169,17 +162,11 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     let (app, admin, provider_id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::POST,
-            MODELS,
-            Some(model_body("sonnet-4.5", &provider_id)),
-            Some(&admin),
-        )
+    let body = app
+        .post_created(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["success"], json!(true));
     let model = &body["model"];
     assert_prefixed_id(&string_at(model, "/id"), "model");
@@ -190,10 +177,10 @@ async fn creating_a_model_returns_it_with_prices_in_micro_credits_and_credits() 
     assert_eq!(model["output_price"], price(15_000_000, "15.000000"));
     assert_eq!(model["cache_read_price"], price(0, "0.000000"));
     assert_eq!(model["cache_write_price"], price(0, "0.000000"));
-    assert_eq!(model["enabled"], json!(true));
-    assert_eq!(model["plans"], json!([]));
-    assert_eq!(model["max_output_tokens"], json!(null));
-    assert_eq!(model["kind"], json!("chat"));
+    assert_fields(
+        model,
+        json!({ "enabled": true, "plans": [], "max_output_tokens": null, "kind": "chat" }),
+    );
     // The shorthand is the model's one deployment.
     assert_prefixed_id(&string_at(model, "/deployments/0/id"), "deploy");
     assert_eq!(model["deployments"][0]["provider_id"], json!(provider_id));
@@ -228,12 +215,9 @@ async fn creating_a_model_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, MODELS, Some(body), Some(&admin))
-        .await;
+    let body = app.post_created(MODELS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let model = &body["model"];
     assert_eq!(model["public_name"], json!("anthropic/opus@2025:latest_v1"));
     assert_eq!(model["cache_read_price"], price(1_500_000, "1.500000"));
@@ -251,12 +235,9 @@ async fn prices_up_to_a_million_credits_per_million_tokens_are_accepted() {
     body["output_price"] = json!(0);
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, MODELS, Some(body), Some(&admin))
-        .await;
+    let body = app.post_created(MODELS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body["model"]["input_price"],
         price(MAX_PRICE, "1000000.000000")
@@ -267,20 +248,48 @@ async fn prices_up_to_a_million_credits_per_million_tokens_are_accepted() {
 // --- validation --------------------------------------------------------------
 
 #[tokio::test]
-async fn creating_a_model_with_an_invalid_public_name_is_rejected() {
-    // Arrange
+async fn creating_a_model_with_an_invalid_field_is_rejected_naming_it_and_stores_nothing() {
+    // Arrange: a valid body with one field set to `value` (`None`: left out).
     let (app, admin, provider_id) = app_with_provider().await;
-
-    for public_name in ["", "  ", "sonnet 4.5", "sonnet!", &"a".repeat(101)] {
-        // Act + Assert
-        assert_create_rejected(
-            &app,
-            &admin,
-            model_body(public_name, &provider_id),
-            "public_name",
-        )
-        .await;
+    let mut cases = vec![
+        ("public_name", Some(json!(""))),
+        ("public_name", Some(json!("  "))),
+        ("public_name", Some(json!("sonnet 4.5"))),
+        ("public_name", Some(json!("sonnet!"))),
+        ("public_name", Some(json!("a".repeat(101)))),
+        ("upstream_model", Some(json!(""))),
+        ("upstream_model", Some(json!("   "))),
+        ("input_price", Some(json!(1.5))),
+        ("input_price", Some(json!("3000000"))),
+        ("plans", Some(json!(["pro", "enterprise"]))),
+        ("provider_id", Some(json!("prov_0000000000000000"))),
+        ("output_price", None),
+        ("context_window", Some(json!(200_000))),
+    ];
+    for price in [
+        "input_price",
+        "output_price",
+        "cache_read_price",
+        "cache_write_price",
+    ] {
+        cases.push((price, Some(json!(-1))));
+        cases.push((price, Some(json!(MAX_PRICE + 1))));
     }
+
+    for (field, value) in cases {
+        let mut body = model_body("sonnet", &provider_id);
+        match value {
+            Some(value) => body[field] = value,
+            None => {
+                body.as_object_mut().unwrap().remove(field);
+            }
+        }
+
+        // Act + Assert: the message names the field (a failure shows the body).
+        assert_create_rejected(&app, &admin, body, field).await;
+    }
+    let body = app.get_ok(MODELS, &admin).await;
+    assert_eq!(body["models"], json!([]));
 }
 
 #[tokio::test]
@@ -299,148 +308,13 @@ async fn a_public_name_of_100_characters_is_accepted() {
 }
 
 #[tokio::test]
-async fn creating_a_model_with_a_blank_upstream_model_is_rejected() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-
-    for upstream in ["", "   "] {
-        let mut body = model_body("sonnet", &provider_id);
-        body["upstream_model"] = json!(upstream);
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, "upstream_model").await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_model_with_a_negative_price_is_rejected() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-
-    for field in [
-        "input_price",
-        "output_price",
-        "cache_read_price",
-        "cache_write_price",
-    ] {
-        let mut body = model_body("sonnet", &provider_id);
-        body[field] = json!(-1);
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, field).await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_model_with_a_price_above_a_million_credits_is_rejected() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-
-    for field in [
-        "input_price",
-        "output_price",
-        "cache_read_price",
-        "cache_write_price",
-    ] {
-        let mut body = model_body("sonnet", &provider_id);
-        body[field] = json!(MAX_PRICE + 1);
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, field).await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_model_with_a_fractional_or_textual_price_is_rejected() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-
-    for value in [json!(1.5), json!("3000000")] {
-        let mut body = model_body("sonnet", &provider_id);
-        body["input_price"] = value;
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, "input_price").await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_model_for_an_unknown_plan_is_rejected() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-    let mut body = model_body("sonnet", &provider_id);
-    body["plans"] = json!(["pro", "enterprise"]);
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "plans").await;
-}
-
-#[tokio::test]
-async fn creating_a_model_on_an_unknown_provider_is_rejected_naming_provider_id() {
-    // Arrange
-    let (app, admin, _) = app_with_provider().await;
-
-    // Act + Assert
-    assert_create_rejected(
-        &app,
-        &admin,
-        model_body("sonnet", "prov_0000000000000000"),
-        "provider_id",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn creating_a_model_without_an_output_price_is_rejected_naming_it() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-    let mut body = model_body("sonnet", &provider_id);
-    body.as_object_mut().unwrap().remove("output_price");
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "output_price").await;
-}
-
-#[tokio::test]
-async fn creating_a_model_with_an_unknown_field_is_rejected_naming_it() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-    let mut body = model_body("sonnet", &provider_id);
-    body["context_window"] = json!(200_000);
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "context_window").await;
-}
-
-#[tokio::test]
-async fn rejected_models_are_not_stored() {
-    // Arrange
-    let (app, admin, provider_id) = app_with_provider().await;
-    let mut body = model_body("sonnet", &provider_id);
-    body["input_price"] = json!(-1);
-    assert_create_rejected(&app, &admin, body, "input_price").await;
-
-    // Act
-    let (status, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
-
-    // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["models"], json!([]));
-}
-
-#[tokio::test]
 async fn creating_a_model_with_a_taken_public_name_is_a_conflict() {
     // Arrange
     let (app, admin, provider_id, _) = app_with_model().await;
 
     // Act
     let answer = app
-        .request(
-            Method::POST,
-            MODELS,
-            Some(model_body("sonnet-4.5", &provider_id)),
-            Some(&admin),
-        )
+        .post(MODELS, model_body("sonnet-4.5", &provider_id), &admin)
         .await;
 
     // Assert
@@ -459,17 +333,11 @@ async fn listing_models_sorts_them_by_public_name() {
     }
 
     // Act
-    let (status, _, body) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let body = app.get_ok(MODELS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
-    let names: Vec<String> = body["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|model| string_at(model, "/public_name"))
-        .collect();
+    let names = strings_in(&body["models"], "/public_name");
     assert_eq!(names, ["haiku", "opus", "sonnet"]);
 }
 
@@ -483,12 +351,9 @@ async fn getting_a_model_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let body = app.get_ok(&model_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["model"], created);
 }
@@ -547,9 +412,7 @@ async fn patching_prices_and_plans_changes_them_and_keeps_the_rest() {
     assert_eq!(model["upstream_model"], created["upstream_model"]);
     assert_eq!(model["enabled"], json!(true));
     assert_eq!(model["created_at"], created["created_at"]);
-    let (_, _, fetched) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&model_path(&id), &admin).await;
     assert_eq!(fetched["model"], model);
 }
 
@@ -581,20 +444,20 @@ async fn patching_the_name_upstream_and_provider_of_a_model_changes_them() {
     .await;
 
     // Assert
-    assert_eq!(model["public_name"], json!("mock-model"));
-    assert_eq!(model["upstream_model"], json!("echo"));
-    assert_eq!(model["provider_id"], json!(other_id));
-    assert_eq!(model["enabled"], json!(false));
-    assert_eq!(model["plans"], json!([]));
+    assert_fields(
+        &model,
+        json!({
+            "public_name": "mock-model", "upstream_model": "echo", "provider_id": other_id,
+            "enabled": false, "plans": []
+        }),
+    );
 }
 
 #[tokio::test]
 async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() {
     // Arrange
     let (app, admin, _, id) = app_with_model().await;
-    let (_, _, before) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, before) = app.get(&model_path(&id), &admin).await;
 
     for (change, field) in [
         (json!({ "public_name": "has space" }), "public_name"),
@@ -612,14 +475,7 @@ async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() 
         (json!({ "colour": "blue" }), "colour"),
     ] {
         // Act
-        let answer = app
-            .request(
-                Method::PATCH,
-                &model_path(&id),
-                Some(change.clone()),
-                Some(&admin),
-            )
-            .await;
+        let answer = app.patch(&model_path(&id), change.clone(), &admin).await;
 
         // Assert
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -628,9 +484,7 @@ async fn patching_a_model_with_invalid_values_is_rejected_and_changes_nothing() 
             "the message does not name `{field}` for {change}: {message}"
         );
     }
-    let (_, _, after) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, after) = app.get(&model_path(&id), &admin).await;
     assert_eq!(after, before);
 }
 
@@ -643,19 +497,12 @@ async fn renaming_a_model_onto_another_ones_public_name_is_a_conflict() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &model_path(&id),
-            Some(json!({ "public_name": "haiku" })),
-            Some(&admin),
-        )
+        .patch(&model_path(&id), json!({ "public_name": "haiku" }), &admin)
         .await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (_, _, body) = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, body) = app.get(&model_path(&id), &admin).await;
     assert_eq!(body["model"]["public_name"], json!("sonnet-4.5"));
 }
 
@@ -667,18 +514,13 @@ async fn deleting_a_model_removes_it() {
     let (app, admin, _, id) = app_with_model().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &model_path(&id), None, Some(&admin))
-        .await;
+    let body = app.delete_ok(&model_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
-    let answer = app
-        .request(Method::GET, &model_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.get(&model_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
-    let (_, _, listed) = app.request(Method::GET, MODELS, None, Some(&admin)).await;
+    let (_, _, listed) = app.get(MODELS, &admin).await;
     assert_eq!(listed["models"], json!([]));
 }
 
@@ -695,10 +537,9 @@ async fn available_models_show_public_names_provider_kinds_and_prices() {
     let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
 
     // Act
-    let (status, _, body) = app.request(Method::GET, AVAILABLE, None, Some(&user)).await;
+    let body = app.get_ok(AVAILABLE, &user).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body,
         json!({
@@ -783,17 +624,14 @@ async fn disabling_a_provider_removes_its_models_from_the_available_models() {
     assert_eq!(available_names(&app, &user).await, ["echo", "sonnet-4.5"]);
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &format!("/api/admin/providers/{provider_id}"),
-            Some(json!({ "enabled": false })),
-            Some(&admin),
-        )
-        .await;
+    app.patch_ok(
+        &format!("/api/admin/providers/{provider_id}"),
+        json!({ "enabled": false }),
+        &admin,
+    )
+    .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(available_names(&app, &user).await, ["echo"]);
 }
 
@@ -816,15 +654,12 @@ async fn available_models_follow_the_users_plan() {
     let on_trial = available_names(&app, &user).await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &format!("/api/admin/users/{user_id}"),
-            Some(json!({ "plan": "pro" })),
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.patch_ok(
+        &format!("/api/admin/users/{user_id}"),
+        json!({ "plan": "pro" }),
+        &admin,
+    )
+    .await;
     let on_pro = available_names(&app, &user).await;
 
     // Assert

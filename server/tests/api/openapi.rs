@@ -62,13 +62,19 @@ fn concrete(template: &str) -> String {
     template.replace("{plan}", "pro").replace("{id}", "1")
 }
 
-#[tokio::test]
-async fn the_description_is_public_and_every_operation_in_it_is_served() {
-    let app = app().await;
+/// The OpenAPI description, read without signing in (it is public).
+async fn description(app: &TestApp) -> Value {
     let (status, _, spec) = app
         .request(Method::GET, "/api/openapi.json", None, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{spec}");
+    spec
+}
+
+#[tokio::test]
+async fn the_description_is_public_and_every_operation_in_it_is_served() {
+    let app = app().await;
+    let spec = description(&app).await;
     assert_eq!(spec["openapi"], "3.1.0");
     let admin = app.create_admin().await;
 
@@ -99,9 +105,7 @@ async fn the_description_is_public_and_every_operation_in_it_is_served() {
 #[tokio::test]
 async fn no_method_is_served_on_a_described_path_but_those_it_describes() {
     let app = app().await;
-    let (_, _, spec) = app
-        .request(Method::GET, "/api/openapi.json", None, None)
-        .await;
+    let spec = description(&app).await;
     let admin = app.create_admin().await;
 
     for (path, item) in spec["paths"].as_object().expect("paths") {
@@ -119,31 +123,20 @@ async fn no_method_is_served_on_a_described_path_but_those_it_describes() {
 #[tokio::test]
 async fn the_described_enums_list_the_values_the_api_sends() {
     let app = app().await;
-    let (_, _, spec) = app
-        .request(Method::GET, "/api/openapi.json", None, None)
-        .await;
+    let spec = description(&app).await;
     let values = |schema: &str| spec["components"]["schemas"][schema]["enum"].clone();
-    assert_eq!(values("UserRole"), json!(["user", "admin"]));
-    assert_eq!(values("UserPlan"), json!(["trial", "free", "pro"]));
-    assert_eq!(values("UserStatus"), json!(["active", "suspended"]));
-    assert_eq!(
-        values("PlanName"),
-        json!(["trial", "free", "pro", "pro_lifetime"])
-    );
-    assert_eq!(
-        values("KeyStatus"),
-        json!(["active", "expired", "revoked", "over_quota"])
-    );
-    assert_eq!(
-        values("ProviderKind"),
-        json!(["openai", "anthropic", "openai_responses", "mock"])
-    );
-    assert_eq!(
-        values("EntryKind"),
-        json!(["grant", "charge", "refund", "adjustment"])
-    );
-    assert_eq!(
-        values("GrantSource"),
-        json!(["beta_comp", "manual_override", "partner_referral"])
-    );
+    #[rustfmt::skip]
+    let expected = [
+        ("UserRole", json!(["user", "admin"])),
+        ("UserPlan", json!(["trial", "free", "pro"])),
+        ("UserStatus", json!(["active", "suspended"])),
+        ("PlanName", json!(["trial", "free", "pro", "pro_lifetime"])),
+        ("KeyStatus", json!(["active", "expired", "revoked", "over_quota"])),
+        ("ProviderKind", json!(["openai", "anthropic", "openai_responses", "mock"])),
+        ("EntryKind", json!(["grant", "charge", "refund", "adjustment"])),
+        ("GrantSource", json!(["beta_comp", "manual_override", "partner_referral"])),
+    ];
+    for (schema, listed) in expected {
+        assert_eq!(values(schema), listed, "{schema}");
+    }
 }

@@ -134,12 +134,7 @@ async fn after_a_mixed_load_promtool_passes_and_the_counts_are_exact() {
             sent += 1;
         }
     }
-    let (status, _, _) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "no-such-model", false),
-        )
-        .await;
+    let (status, _, _) = proxy.ask(Endpoint::ChatCompletions, "no-such-model").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let rows = proxy.usage_rows().await;

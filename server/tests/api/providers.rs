@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use server::platform::entity::provider;
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_error, assert_iso_millis, assert_prefixed_id, spawn_app, string_at,
+    PASSWORD, TestApp, assert_error, assert_fields, assert_iso_millis, assert_prefixed_id,
+    assert_refused, field_names, spawn_app, string_at, strings_in,
 };
 
 const KEY_ONE: &str = "sk-upstream-first-0123456789abcdef";
@@ -57,9 +58,7 @@ async fn stored(app: &TestApp, id: &str) -> provider::Model {
 
 /// POSTs a provider and asserts a 400 whose message names `field`.
 async fn assert_create_rejected(app: &TestApp, admin: &str, body: Value, field: &str) {
-    let answer = app
-        .request(Method::POST, PROVIDERS, Some(body.clone()), Some(admin))
-        .await;
+    let answer = app.post(PROVIDERS, body.clone(), admin).await;
     let message = assert_error(&answer, StatusCode::BAD_REQUEST);
     assert!(
         message.contains(field),
@@ -97,42 +96,31 @@ fn every_route(id: &str) -> Vec<(Method, String, Option<Value>)> {
 }
 
 #[tokio::test]
-async fn every_provider_route_without_a_token_is_unauthorized() {
-    // Arrange
-    let (app, admin, id) = app_with_provider().await;
-
-    for (method, path, body) in every_route(&id) {
-        // Act
-        let answer = app.request(method.clone(), &path, body, None).await;
-
-        // Assert
-        assert_error(&answer, StatusCode::UNAUTHORIZED);
-    }
-    let (_, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
-    assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
-    assert_eq!(body["providers"][0]["name"], json!("openai"));
-}
-
-#[tokio::test]
-async fn every_provider_route_as_a_non_admin_is_forbidden() {
+async fn every_provider_route_refuses_strangers_and_non_admins() {
     // Arrange
     let (app, admin, id) = app_with_provider().await;
     let (user, _) = app.register("user@example.com", PASSWORD, "Una User").await;
+    let cases = [
+        ("no token", None, StatusCode::UNAUTHORIZED),
+        ("a non-admin", Some(user.as_str()), StatusCode::FORBIDDEN),
+    ];
 
-    for (method, path, body) in every_route(&id) {
-        // Act
-        let answer = app.request(method.clone(), &path, body, Some(&user)).await;
+    for (case, bearer, expected) in cases {
+        for (method, path, body) in every_route(&id) {
+            // Act
+            let answer = app.request(method.clone(), &path, body, bearer).await;
 
-        // Assert
-        assert_error(&answer, StatusCode::FORBIDDEN);
+            // Assert
+            assert_refused(&format!("{case}: {method} {path}"), &answer, expected, None);
+        }
+        let body = app.get_ok(PROVIDERS, &admin).await;
+        assert_eq!(
+            body["providers"].as_array().unwrap().len(),
+            1,
+            "{case}: {body}"
+        );
+        assert_eq!(body["providers"][0]["name"], json!("openai"), "{case}");
     }
-    let (_, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
-    assert_eq!(body["providers"].as_array().unwrap().len(), 1, "{body}");
-    assert_eq!(body["providers"][0]["name"], json!("openai"));
 }
 
 // --- creating ----------------------------------------------------------------
@@ -149,33 +137,24 @@ async fn creating_a_provider_returns_it_with_the_defaults() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["success"], json!(true));
     let provider = &body["provider"];
     assert_prefixed_id(&string_at(provider, "/id"), "prov");
-    assert_eq!(provider["name"], json!("OpenAI"));
-    assert_eq!(provider["kind"], json!("openai"));
-    assert_eq!(provider["base_url"], json!("https://api.openai.com/v1"));
-    assert_eq!(provider["api_key_count"], json!(2));
-    assert_eq!(provider["extra_header_names"], json!([]));
-    assert_eq!(provider["timeout_secs"], json!(600));
-    assert_eq!(provider["connect_timeout_secs"], json!(10));
-    assert_eq!(provider["enabled"], json!(true));
+    assert_fields(
+        provider,
+        json!({
+            "name": "OpenAI", "kind": "openai", "base_url": "https://api.openai.com/v1",
+            "api_key_count": 2, "extra_header_names": [], "timeout_secs": 600,
+            "connect_timeout_secs": 10, "enabled": true
+        }),
+    );
     let created_at = string_at(provider, "/created_at");
     assert_iso_millis(&created_at);
     assert_eq!(string_at(provider, "/updated_at"), created_at);
-    let mut keys: Vec<&str> = provider
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
+    let keys = field_names(provider);
     assert_eq!(
         keys,
         [
@@ -211,12 +190,9 @@ async fn creating_a_provider_with_every_field_keeps_them() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let provider = &body["provider"];
     assert_eq!(provider["kind"], json!("anthropic"));
     assert_eq!(provider["base_url"], json!("https://api.anthropic.com"));
@@ -237,15 +213,13 @@ async fn creating_a_mock_provider_without_a_base_url_or_keys_is_allowed() {
     let body = json!({ "name": "mock", "kind": "mock", "base_url": "" });
 
     // Act
-    let (status, _, body) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let body = app.post_created(PROVIDERS, body, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["provider"]["kind"], json!("mock"));
-    assert_eq!(body["provider"]["base_url"], json!(""));
-    assert_eq!(body["provider"]["api_key_count"], json!(0));
+    assert_fields(
+        &body["provider"],
+        json!({ "kind": "mock", "base_url": "", "api_key_count": 0 }),
+    );
 }
 
 // --- upstream keys and header values are write-only ----------------------------
@@ -259,22 +233,15 @@ async fn no_provider_response_contains_an_upstream_key_or_a_header_value() {
     let secrets = [KEY_ONE, KEY_TWO, KEY_THREE, HEADER_VALUE];
 
     // Act
-    let (created_status, _, created) = app
-        .request(Method::POST, PROVIDERS, Some(body), Some(&admin))
-        .await;
+    let (created_status, _, created) = app.post(PROVIDERS, body, &admin).await;
     let id = string_at(&created, "/provider/id");
-    let (_, _, fetched) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
-    let (_, _, listed) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&provider_path(&id), &admin).await;
+    let (_, _, listed) = app.get(PROVIDERS, &admin).await;
     let (patched_status, _, patched) = app
-        .request(
-            Method::PATCH,
+        .patch(
             &provider_path(&id),
-            Some(json!({ "api_keys": [KEY_THREE], "extra_headers": { "x-org": HEADER_VALUE } })),
-            Some(&admin),
+            json!({ "api_keys": [KEY_THREE], "extra_headers": { "x-org": HEADER_VALUE } }),
+            &admin,
         )
         .await;
 
@@ -319,32 +286,28 @@ async fn upstream_keys_are_stored_sealed_and_open_to_the_originals_in_order() {
 // --- validation --------------------------------------------------------------
 
 #[tokio::test]
-async fn creating_a_provider_with_a_blank_name_is_rejected() {
-    // Arrange
+async fn creating_a_provider_with_an_invalid_field_is_rejected_naming_it_and_stores_nothing() {
+    // Arrange: a valid OpenAI provider with the fields of `changes` set.
     let (app, admin) = app_with_admin().await;
-
-    for name in ["", "   "] {
-        // Act + Assert
-        assert_create_rejected(&app, &admin, openai_body(name), "name").await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_provider_of_an_unknown_kind_is_rejected_naming_kind() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-    let mut body = openai_body("gemini");
-    body["kind"] = json!("gemini");
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "kind").await;
-}
-
-#[tokio::test]
-async fn creating_an_openai_or_anthropic_provider_without_an_http_base_url_is_rejected() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-
+    let mut cases = vec![
+        (json!({ "name": "" }), "name"),
+        (json!({ "name": "   " }), "name"),
+        (json!({ "name": "gemini", "kind": "gemini" }), "kind"),
+        (json!({ "timeout_secs": 0 }), "timeout_secs"),
+        (json!({ "timeout_secs": 3601 }), "timeout_secs"),
+        (json!({ "connect_timeout_secs": 0 }), "connect_timeout_secs"),
+        (
+            json!({ "connect_timeout_secs": 121 }),
+            "connect_timeout_secs",
+        ),
+        (json!({ "api_keys": [KEY_ONE, ""] }), "api_keys"),
+        (json!({ "api_keys": [KEY_ONE, "   "] }), "api_keys"),
+        (
+            json!({ "extra_headers": { "bad header": "value" } }),
+            "extra_headers",
+        ),
+        (json!({ "region": "eu" }), "region"),
+    ];
     for kind in ["openai", "anthropic"] {
         for base_url in [
             "",
@@ -352,95 +315,20 @@ async fn creating_an_openai_or_anthropic_provider_without_an_http_base_url_is_re
             "api.openai.com/v1",
             "not a url",
         ] {
-            let mut body = openai_body("upstream");
-            body["kind"] = json!(kind);
-            body["base_url"] = json!(base_url);
-
-            // Act + Assert
-            assert_create_rejected(&app, &admin, body, "base_url").await;
+            cases.push((json!({ "kind": kind, "base_url": base_url }), "base_url"));
         }
     }
-}
 
-#[tokio::test]
-async fn creating_a_provider_with_a_timeout_outside_1_to_3600_seconds_is_rejected() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-
-    for secs in [0, 3601] {
+    for (changes, field) in cases {
         let mut body = openai_body("upstream");
-        body["timeout_secs"] = json!(secs);
+        for (name, value) in changes.as_object().unwrap() {
+            body[name] = value.clone();
+        }
 
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, "timeout_secs").await;
+        // Act + Assert: the message names the field (a failure shows the body).
+        assert_create_rejected(&app, &admin, body, field).await;
     }
-}
-
-#[tokio::test]
-async fn creating_a_provider_with_a_connect_timeout_above_120_seconds_is_rejected() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-
-    for secs in [0, 121] {
-        let mut body = openai_body("upstream");
-        body["connect_timeout_secs"] = json!(secs);
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, "connect_timeout_secs").await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_provider_with_an_empty_api_key_is_rejected() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-
-    for key in ["", "   "] {
-        let mut body = openai_body("upstream");
-        body["api_keys"] = json!([KEY_ONE, key]);
-
-        // Act + Assert
-        assert_create_rejected(&app, &admin, body, "api_keys").await;
-    }
-}
-
-#[tokio::test]
-async fn creating_a_provider_with_an_invalid_header_name_is_rejected() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-    let mut body = openai_body("upstream");
-    body["extra_headers"] = json!({ "bad header": "value" });
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "extra_headers").await;
-}
-
-#[tokio::test]
-async fn creating_a_provider_with_an_unknown_field_is_rejected_naming_it() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-    let mut body = openai_body("upstream");
-    body["region"] = json!("eu");
-
-    // Act + Assert
-    assert_create_rejected(&app, &admin, body, "region").await;
-}
-
-#[tokio::test]
-async fn rejected_providers_are_not_stored() {
-    // Arrange
-    let (app, admin) = app_with_admin().await;
-    let mut body = openai_body("upstream");
-    body["timeout_secs"] = json!(0);
-    assert_create_rejected(&app, &admin, body, "timeout_secs").await;
-
-    // Act
-    let (status, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
-
-    // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.get_ok(PROVIDERS, &admin).await;
     assert_eq!(body["providers"], json!([]));
 }
 
@@ -450,14 +338,7 @@ async fn creating_a_provider_with_a_taken_name_is_a_conflict() {
     let (app, admin, _) = app_with_provider().await;
 
     // Act
-    let answer = app
-        .request(
-            Method::POST,
-            PROVIDERS,
-            Some(openai_body("openai")),
-            Some(&admin),
-        )
-        .await;
+    let answer = app.post(PROVIDERS, openai_body("openai"), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
@@ -474,19 +355,11 @@ async fn listing_providers_sorts_them_by_name() {
     }
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let body = app.get_ok(PROVIDERS, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
-    let names: Vec<String> = body["providers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|provider| string_at(provider, "/name"))
-        .collect();
+    let names = strings_in(&body["providers"], "/name");
     assert_eq!(names, ["alpha", "mid", "zeta"]);
 }
 
@@ -498,12 +371,9 @@ async fn getting_a_provider_by_id_returns_it() {
     let id = string_at(&created, "/id");
 
     // Act
-    let (status, _, body) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let body = app.get_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     assert_eq!(body["provider"], created);
 }
@@ -545,25 +415,19 @@ async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
     });
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
-            &provider_path(&id),
-            Some(change),
-            Some(&admin),
-        )
-        .await;
+    let body = app.patch_ok(&provider_path(&id), change, &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let provider = &body["provider"];
-    assert_eq!(provider["id"], json!(id));
-    assert_eq!(provider["name"], json!("OpenAI EU"));
-    assert_eq!(provider["kind"], json!("openai"));
-    assert_eq!(provider["base_url"], json!("https://eu.api.openai.com/v1"));
-    assert_eq!(provider["timeout_secs"], json!(120));
-    assert_eq!(provider["connect_timeout_secs"], json!(3));
+    assert_fields(
+        provider,
+        json!({
+            "id": id, "name": "OpenAI EU", "kind": "openai",
+            "base_url": "https://eu.api.openai.com/v1", "timeout_secs": 120,
+            "connect_timeout_secs": 3
+        }),
+    );
     assert_eq!(
         provider["extra_header_names"],
         json!(["openai-organization"])
@@ -575,9 +439,7 @@ async fn patching_a_provider_changes_the_fields_sent_and_keeps_the_others() {
         string_at(provider, "/updated_at") >= string_at(&created, "/updated_at"),
         "{body}"
     );
-    let (_, _, fetched) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let (_, _, fetched) = app.get(&provider_path(&id), &admin).await;
     assert_eq!(&fetched["provider"], provider);
 }
 
@@ -587,17 +449,15 @@ async fn patching_api_keys_replaces_the_keys() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
+    let body = app
+        .patch_ok(
             &provider_path(&id),
-            Some(json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] })),
-            Some(&admin),
+            json!({ "api_keys": [KEY_THREE, KEY_ONE, KEY_TWO] }),
+            &admin,
         )
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["provider"]["api_key_count"], json!(3));
     let row = stored(&app, &id).await;
     assert_eq!(
@@ -613,17 +473,15 @@ async fn patching_a_provider_without_api_keys_keeps_them() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .request(
-            Method::PATCH,
+    let body = app
+        .patch_ok(
             &provider_path(&id),
-            Some(json!({ "name": "renamed", "timeout_secs": 30 })),
-            Some(&admin),
+            json!({ "name": "renamed", "timeout_secs": 30 }),
+            &admin,
         )
         .await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["provider"]["api_key_count"], json!(2));
     let row = stored(&app, &id).await;
     assert_eq!(
@@ -654,14 +512,7 @@ async fn patching_a_provider_with_invalid_values_is_rejected_and_changes_nothing
         (json!({ "colour": "blue" }), "colour"),
     ] {
         // Act
-        let answer = app
-            .request(
-                Method::PATCH,
-                &provider_path(&id),
-                Some(change.clone()),
-                Some(&admin),
-            )
-            .await;
+        let answer = app.patch(&provider_path(&id), change.clone(), &admin).await;
 
         // Assert
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
@@ -681,12 +532,7 @@ async fn renaming_a_provider_onto_another_ones_name_is_a_conflict() {
 
     // Act
     let answer = app
-        .request(
-            Method::PATCH,
-            &provider_path(&id),
-            Some(json!({ "name": "backup" })),
-            Some(&admin),
-        )
+        .patch(&provider_path(&id), json!({ "name": "backup" }), &admin)
         .await;
 
     // Assert
@@ -702,20 +548,13 @@ async fn deleting_a_provider_removes_it() {
     let (app, admin, id) = app_with_provider().await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    let body = app.delete_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "success": true, "deleted": id }));
-    let answer = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.get(&provider_path(&id), &admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND);
-    let (_, _, listed) = app
-        .request(Method::GET, PROVIDERS, None, Some(&admin))
-        .await;
+    let (_, _, listed) = app.get(PROVIDERS, &admin).await;
     assert_eq!(listed["providers"], json!([]));
 }
 
@@ -736,16 +575,11 @@ async fn deleting_a_provider_used_by_a_model_is_a_conflict_and_keeps_it() {
     .await;
 
     // Act
-    let answer = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    let answer = app.delete(&provider_path(&id), &admin).await;
 
     // Assert
     assert_error(&answer, StatusCode::CONFLICT);
-    let (status, _, body) = app
-        .request(Method::GET, &provider_path(&id), None, Some(&admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.get_ok(&provider_path(&id), &admin).await;
 }
 
 #[tokio::test]
@@ -765,16 +599,10 @@ async fn a_provider_can_be_deleted_once_its_models_are_gone() {
         )
         .await;
     let model_path = format!("/api/admin/models/{}", string_at(&model, "/id"));
-    let (status, _, body) = app
-        .request(Method::DELETE, &model_path, None, Some(&admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.delete_ok(&model_path, &admin).await;
 
     // Act
-    let (status, _, body) = app
-        .request(Method::DELETE, &provider_path(&id), None, Some(&admin))
-        .await;
+    app.delete_ok(&provider_path(&id), &admin).await;
 
     // Assert
-    assert_eq!(status, StatusCode::OK, "{body}");
 }

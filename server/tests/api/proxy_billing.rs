@@ -26,8 +26,8 @@ use tracing::{
 };
 
 use crate::helpers::{
-    Answer, COST, PASSWORD, ProxyApp, STARTING_CREDITS, assert_error, json_request, llm_body,
-    llm_request, request_id, send_to, string_at,
+    Answer, COST, PASSWORD, ProxyApp, STARTING_CREDITS, assert_error, assert_fields, json_request,
+    llm_body, llm_request, request_id, send_to, string_at, strings_in,
 };
 
 /// Output price of the exact-cost model: 1 µc a token; input is free, so a
@@ -70,17 +70,10 @@ async fn funded_user(proxy: &ProxyApp, micros: i64, key_fields: Value) -> (Strin
 
 /// The credits answer of a user's session.
 async fn credits(proxy: &ProxyApp, token: &str) -> Value {
-    let (status, _, body) = proxy
+    proxy
         .app
-        .request(
-            Method::GET,
-            "/api/users/me/credits?per_page=100",
-            None,
-            Some(token),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+        .get_ok("/api/users/me/credits?per_page=100", token)
+        .await
 }
 
 /// Fires `count` identical requests at once; returns how many got each status.
@@ -120,18 +113,11 @@ async fn every_request_is_charged_to_the_ledger_once_at_its_cost() {
     proxy.route("mock", "mock-test").await;
     let mut ids = Vec::new();
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(answer.0, StatusCode::OK);
         ids.push(request_id(&answer.1));
     }
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "mock-test").await;
     assert_eq!(streamed.status, StatusCode::OK);
     ids.push(request_id(&streamed.headers));
     let rows = proxy.usage_rows().await;
@@ -219,10 +205,7 @@ async fn a_thousand_concurrent_requests_never_spend_more_than_a_key_quota() {
     proxy.app.state.usage.flush().await;
 
     assert_eq!(ok as i64, AFFORDABLE);
-    let (_, _, keys) = proxy
-        .app
-        .request(Method::GET, "/api/keys", None, Some(&token))
-        .await;
+    let (_, _, keys) = proxy.app.get("/api/keys", &token).await;
     let listed = &keys["keys"][0];
     assert_eq!(listed["quota_used_micro_credits"], json!(quota), "{listed}");
     assert_eq!(listed["status"], "over_quota");
@@ -248,19 +231,20 @@ async fn charges_of(proxy: &ProxyApp) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// A request the upstream answers with its own 500 (asserted passed on).
+async fn upstream_500(proxy: &ProxyApp) -> Answer {
+    proxy.route("anthropic", "claude-error-500").await;
+    let answer = proxy.ask(Endpoint::Messages, "claude-error-500").await;
+    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
+    answer
+}
+
 #[tokio::test]
 async fn an_upstream_error_is_charged_nothing() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "claude-error-500").await;
 
-    let answer = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-error-500", false),
-        )
-        .await;
+    let answer = upstream_500(&proxy).await;
 
-    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
     let row = proxy.usage_row_of(&answer.1).await;
     assert_eq!((row.cost, row.charged), (0, 0));
     assert_eq!(charges_of(&proxy).await, vec![]);
@@ -274,46 +258,36 @@ async fn an_upstream_error_is_charged_nothing() {
 #[tokio::test]
 async fn a_stream_cut_by_the_upstream_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "mock-drip-stream-cut").await;
-    let body = llm_body(Endpoint::Messages, "mock-drip-stream-cut", true).to_string();
 
-    let response = proxy
-        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+    let (id, response) = proxy
+        .routed_stream("anthropic", Endpoint::Messages, "mock-drip-stream-cut")
         .await;
-    let id = request_id(response.headers());
     let mut stream = response.into_body();
     // Read until the cut.
     while let Some(Ok(_)) = stream.frame().await {}
-    let row = proxy.usage_row(&id).await;
 
-    assert_eq!(row.error_kind.as_deref(), Some("upstream_stream_error"));
-    assert!(row.cost > 0, "{row:?}");
+    let row = proxy
+        .assert_cut_and_charged_once(&id, "upstream_stream_error", "a stream cut upstream")
+        .await;
     assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
-    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
 }
 
 #[tokio::test]
 async fn a_client_that_goes_away_is_charged_once_for_what_was_used() {
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "mock-drip").await;
-    let body = llm_body(Endpoint::Messages, "mock-drip", true).to_string();
 
-    let response = proxy
-        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+    let (id, response) = proxy
+        .routed_stream("anthropic", Endpoint::Messages, "mock-drip")
         .await;
-    let id = request_id(response.headers());
     let mut stream = response.into_body();
     stream.frame().await.unwrap().unwrap();
     drop(stream);
-    let row = proxy.usage_row(&id).await;
 
-    assert_eq!(row.error_kind.as_deref(), Some("client_disconnected"));
-    assert!(
-        row.cost > 0,
-        "the input reported by message_start is paid: {row:?}"
-    );
+    // The input reported by message_start is paid.
+    let row = proxy
+        .assert_cut_and_charged_once(&id, "client_disconnected", "a client gone")
+        .await;
     assert_eq!(charges_of(&proxy).await, vec![(id, -row.cost)]);
-    assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
 }
 
 // --- refunds ----------------------------------------------------------------
@@ -360,9 +334,7 @@ async fn one_charged_request() -> (ProxyApp, String) {
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;
     let endpoint = Endpoint::ChatCompletions;
-    let answer = proxy
-        .call(endpoint, llm_body(endpoint, "mock-test", false))
-        .await;
+    let answer = proxy.ask(endpoint, "mock-test").await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
     (proxy, request_id(&answer.1))
 }
@@ -385,19 +357,22 @@ async fn a_refund_gives_back_exactly_what_the_request_was_charged() {
     // Assert
     let row = proxy.usage_row(&id).await;
     assert_eq!(row.charged, COST, "{row:?}");
-    assert_eq!(body["success"], json!(true));
-    assert_eq!(body["applied"], json!(true));
-    assert_eq!(body["request_id"], json!(id));
-    assert_eq!(body["user_id"], json!(row.user_id));
-    assert_eq!(body["refunded_micro_credits"], json!(COST));
-    assert_eq!(body["refunded_credits"], json!("0.000195"));
-    assert_eq!(body["balance_micro_credits"], json!(STARTING_MICROS));
-    assert_eq!(body["balance_credits"], json!("1000.000000"));
+    assert_fields(
+        &body,
+        json!({
+            "success": true, "applied": true, "request_id": id, "user_id": row.user_id,
+            "refunded_micro_credits": COST, "refunded_credits": "0.000195",
+            "balance_micro_credits": STARTING_MICROS, "balance_credits": "1000.000000"
+        }),
+    );
     let entry = &body["entry"];
-    assert_eq!(entry["kind"], json!("refund"));
-    assert_eq!(entry["amount_micro_credits"], json!(COST));
-    assert_eq!(entry["balance_after_micro_credits"], json!(STARTING_MICROS));
-    assert_eq!(entry["reason"], json!("upstream answered garbage"));
+    assert_fields(
+        entry,
+        json!({
+            "kind": "refund", "amount_micro_credits": COST,
+            "balance_after_micro_credits": STARTING_MICROS, "reason": "upstream answered garbage"
+        }),
+    );
     let reference = string_at(entry, "/reference");
     assert!(
         reference.contains(&id) && reference.contains(&admin_id),
@@ -405,12 +380,7 @@ async fn a_refund_gives_back_exactly_what_the_request_was_charged() {
     );
     assert_eq!(balance_of(&proxy).await, STARTING_MICROS);
     let history = credits(&proxy, &proxy.user).await;
-    let kinds: Vec<&str> = history["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = strings_in(&history["entries"], "/kind");
     assert_eq!(kinds, ["refund", "charge", "grant"], "{history}");
     assert_eq!(history["entries"][0], *entry, "{history}");
     assert_eq!(verify(proxy.app.db()).await.unwrap(), vec![]);
@@ -643,14 +613,7 @@ async fn refunding_an_unknown_request_is_404() {
 async fn a_request_that_was_charged_nothing_cannot_be_refunded() {
     // Arrange
     let proxy = ProxyApp::start().await;
-    proxy.route("anthropic", "claude-error-500").await;
-    let answer = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-error-500", false),
-        )
-        .await;
-    assert_eq!(answer.0, StatusCode::INTERNAL_SERVER_ERROR);
+    let answer = upstream_500(&proxy).await;
 
     // Act
     let refused = refund_as(
@@ -783,9 +746,7 @@ async fn a_request_is_charged_exactly_once_when_the_usage_writer_retries() {
     // Act: one request; the writer's first attempt fails on the fault, and
     // while it waits to try again the fault is cleared.
     let endpoint = Endpoint::ChatCompletions;
-    let answer = proxy
-        .call(endpoint, llm_body(endpoint, "mock-test", false))
-        .await;
+    let answer = proxy.ask(endpoint, "mock-test").await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
     let id = request_id(&answer.1);
     let started = std::time::Instant::now();
@@ -847,12 +808,7 @@ async fn a_spool_left_by_a_dead_process_is_replayed_once_on_start() {
     // charged row that never reached the database, and a torn last line.
     let proxy = ProxyApp::start().await;
     proxy.route("mock", "mock-test").await;
-    let (status, headers, _) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-test", false),
-        )
-        .await;
+    let (status, headers, _) = proxy.ask(Endpoint::ChatCompletions, "mock-test").await;
     assert_eq!(status, StatusCode::OK);
     let stored = proxy.usage_row_of(&headers).await;
     let mut unseen = stored.clone();
@@ -964,7 +920,7 @@ async fn an_answer_without_usage_is_charged_an_estimate_never_nothing() {
     let mut answers = Vec::new();
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
         for model in ["silent-openai", "silent-anthropic"] {
-            answers.push(proxy.call(endpoint, llm_body(endpoint, model, false)).await);
+            answers.push(proxy.ask(endpoint, model).await);
         }
     }
     let rows = proxy.usage_rows().await;
@@ -996,12 +952,7 @@ async fn grants_to_a_shared_wallet_apply_once_and_leave_it_as_small_as_it_was() 
         return;
     };
     proxy.route("mock", "mock-test").await;
-    let (status, _, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-test", false),
-        )
-        .await;
+    let (status, _, body) = proxy.ask(Endpoint::ChatCompletions, "mock-test").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let user_id = proxy.app.user_id_of(&proxy.user).await;
     let before = proxy.balance().await;

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
 use server::{
@@ -91,9 +91,7 @@ async fn a_request_without_a_key_is_401_and_not_recorded() {
     proxy.route("mock", "mock-test").await;
 
     for endpoint in BOTH {
-        let answer = proxy
-            .call_with_key(endpoint, None, llm_body(endpoint, "mock-test", false))
-            .await;
+        let answer = proxy.ask_with_key(endpoint, None, "mock-test").await;
 
         let message = assert_proxy_error(endpoint, &answer, &INVALID_KEY);
         assert!(message.contains("API key"), "{message}");
@@ -117,11 +115,7 @@ async fn an_unknown_key_is_401_and_not_recorded() {
 
     for endpoint in BOTH {
         let answer = proxy
-            .call_with_key(
-                endpoint,
-                Some(&unknown),
-                llm_body(endpoint, "mock-test", false),
-            )
+            .ask_with_key(endpoint, Some(&unknown), "mock-test")
             .await;
 
         assert_proxy_error(endpoint, &answer, &INVALID_KEY);
@@ -129,48 +123,40 @@ async fn an_unknown_key_is_401_and_not_recorded() {
     assert!(proxy.usage_rows().await.is_empty());
 }
 
-#[tokio::test]
-async fn a_revoked_key_is_refused_at_once() {
-    let proxy = ProxyApp::start().await;
+/// Routes `mock-test` and sends one request with the test key, so the key
+/// is in the gateway's cache before a test changes it.
+async fn cache_the_key(proxy: &ProxyApp) {
     proxy.route("mock", "mock-test").await;
-    let (status, _, _) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-test", false),
-        )
-        .await;
+    let (status, _, _) = proxy.ask(Endpoint::Messages, "mock-test").await;
     assert_eq!(status, StatusCode::OK, "the key is now cached");
+}
 
-    let (status, _, body) = proxy
-        .app
-        .request(
-            Method::DELETE,
-            &format!("/api/keys/{}", proxy.key_id),
-            None,
-            Some(&proxy.user),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-
+/// Asserts that both clients' requests with the test key are now refused
+/// as an invalid key.
+async fn assert_the_key_is_refused(proxy: &ProxyApp) {
     for endpoint in BOTH {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-test").await;
         assert_proxy_error(endpoint, &answer, &INVALID_KEY);
     }
 }
 
 #[tokio::test]
+async fn a_revoked_key_is_refused_at_once() {
+    let proxy = ProxyApp::start().await;
+    cache_the_key(&proxy).await;
+
+    proxy
+        .app
+        .delete_ok(&format!("/api/keys/{}", proxy.key_id), &proxy.user)
+        .await;
+
+    assert_the_key_is_refused(&proxy).await;
+}
+
+#[tokio::test]
 async fn an_expired_key_is_refused_once_the_key_is_reloaded() {
     let proxy = ProxyApp::start().await;
-    proxy.route("mock", "mock-test").await;
-    let (status, _, _) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-test", false),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "the key is now cached");
+    cache_the_key(&proxy).await;
     // The API only takes expiry dates in the future: expire it in the
     // database, then edit it through the API, which drops it from the cache.
     let mut key = api_key::Entity::find_by_id(proxy.key_id.clone())
@@ -181,24 +167,24 @@ async fn an_expired_key_is_refused_once_the_key_is_reloaded() {
         .into_active_model();
     key.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::minutes(1)));
     key.update(proxy.app.db()).await.unwrap();
-    let (status, _, body) = proxy
+    proxy
         .app
-        .request(
-            Method::PATCH,
+        .patch_ok(
             &format!("/api/keys/{}", proxy.key_id),
-            Some(json!({ "name": "renamed" })),
-            Some(&proxy.user),
+            json!({ "name": "renamed" }),
+            &proxy.user,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 
-    for endpoint in BOTH {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
-        assert_proxy_error(endpoint, &answer, &INVALID_KEY);
-    }
+    assert_the_key_is_refused(&proxy).await;
 }
+
+/// A body that is not JSON.
+const MALFORMED: Expected = Expected {
+    status: StatusCode::BAD_REQUEST,
+    openai: ("invalid_request_error", None, None),
+    anthropic: "invalid_request_error",
+};
 
 #[tokio::test]
 async fn malformed_json_is_400_and_counted_without_a_row() {
@@ -210,15 +196,7 @@ async fn malformed_json_is_400_and_counted_without_a_row() {
             .await;
         let answer = answer_of(response).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::BAD_REQUEST,
-                openai: ("invalid_request_error", None, None),
-                anthropic: "invalid_request_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &MALFORMED);
         assert!(message.contains("JSON"), "{message}");
         assert_counted_not_recorded(&proxy, &answer, "invalid_request").await;
     }
@@ -254,29 +232,26 @@ async fn a_missing_required_field_is_400_naming_it() {
     }
 }
 
+/// A body over `proxy.max_body_bytes`.
+const TOO_LARGE: Expected = Expected {
+    status: StatusCode::PAYLOAD_TOO_LARGE,
+    openai: ("invalid_request_error", Some("request_too_large"), None),
+    anthropic: "request_too_large",
+};
+
 #[tokio::test]
 async fn a_body_over_the_configured_limit_is_413() {
     let proxy = ProxyApp::start_with(|settings| settings.proxy.max_body_bytes = 1024).await;
     proxy.route("mock", "mock-test").await;
 
     for endpoint in BOTH {
-        let fits = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let fits = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(fits.0, StatusCode::OK, "a small body passes: {}", fits.2);
         let mut body = llm_body(endpoint, "mock-test", false);
         body["messages"][0]["content"] = json!("word ".repeat(250));
         let answer = proxy.call(endpoint, body).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                openai: ("invalid_request_error", Some("request_too_large"), None),
-                anthropic: "request_too_large",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &TOO_LARGE);
         assert!(message.contains("1024"), "{message}");
         assert_counted_not_recorded(&proxy, &answer, "payload_too_large").await;
     }
@@ -298,9 +273,7 @@ async fn an_unknown_model_is_404_and_counted_without_a_row() {
     proxy.route("mock", "mock-test").await;
 
     for endpoint in BOTH {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "no-such-model", false))
-            .await;
+        let answer = proxy.ask(endpoint, "no-such-model").await;
 
         let message = assert_proxy_error(endpoint, &answer, &MODEL_NOT_FOUND);
         assert!(message.contains("no-such-model"), "{message}");
@@ -320,9 +293,7 @@ async fn a_disabled_model_is_404() {
         .await;
 
     for endpoint in BOTH {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-off", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-off").await;
 
         assert_proxy_error(endpoint, &answer, &MODEL_NOT_FOUND);
     }
@@ -340,31 +311,19 @@ async fn a_model_the_key_is_not_limited_to_is_403() {
     proxy.route("mock", "mock-test").await;
     proxy.route("mock", "mock-other").await;
     let (limited, _) = proxy
-        .app
-        .create_key(
-            &proxy.user,
-            json!({ "name": "other only", "models": ["mock-other"] }),
-        )
+        .create_key(json!({ "name": "other only", "models": ["mock-other"] }))
         .await;
 
     for endpoint in BOTH {
         let answer = proxy
-            .call_with_key(
-                endpoint,
-                Some(&limited),
-                llm_body(endpoint, "mock-test", false),
-            )
+            .ask_with_key(endpoint, Some(&limited), "mock-test")
             .await;
 
         let message = assert_proxy_error(endpoint, &answer, &PERMISSION_DENIED);
         assert!(message.contains("mock-test"), "{message}");
         assert_failed_row(&proxy, &answer, endpoint, "permission_denied").await;
         let allowed = proxy
-            .call_with_key(
-                endpoint,
-                Some(&limited),
-                llm_body(endpoint, "mock-other", false),
-            )
+            .ask_with_key(endpoint, Some(&limited), "mock-other")
             .await;
         assert_eq!(allowed.0, StatusCode::OK, "{}", allowed.2);
     }
@@ -382,15 +341,20 @@ async fn a_model_outside_the_users_plan_is_403() {
         .await;
 
     for endpoint in BOTH {
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-pro", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-pro").await;
 
         let message = assert_proxy_error(endpoint, &answer, &PERMISSION_DENIED);
         assert!(message.contains("plan"), "{message}");
         assert_failed_row(&proxy, &answer, endpoint, "permission_denied").await;
     }
 }
+
+/// A hold the key's quota cannot cover.
+const NO_QUOTA: Expected = Expected {
+    status: StatusCode::PAYMENT_REQUIRED,
+    openai: ("insufficient_quota", Some("insufficient_quota"), None),
+    anthropic: "billing_error",
+};
 
 #[tokio::test]
 async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing() {
@@ -399,39 +363,20 @@ async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing
     // One request's actual cost, but not its worst case (its `max_tokens`
     // at the output price): the hold is refused before the upstream.
     let (capped, _) = proxy
-        .app
-        .create_key(
-            &proxy.user,
-            json!({ "name": "capped", "quota_micro_credits": COST }),
-        )
+        .create_key(json!({ "name": "capped", "quota_micro_credits": COST }))
         .await;
 
     for endpoint in BOTH {
         let answer = proxy
-            .call_with_key(
-                endpoint,
-                Some(&capped),
-                llm_body(endpoint, "mock-test", false),
-            )
+            .ask_with_key(endpoint, Some(&capped), "mock-test")
             .await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::PAYMENT_REQUIRED,
-                openai: ("insufficient_quota", Some("insufficient_quota"), None),
-                anthropic: "billing_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &NO_QUOTA);
         assert!(message.contains("quota"), "names the quota: {message}");
         let row = assert_failed_row(&proxy, &answer, endpoint, "insufficient_quota").await;
         assert_eq!((row.cost, row.charged), (0, 0), "{row:?}");
     }
-    let (_, _, keys) = proxy
-        .app
-        .request(Method::GET, "/api/keys", None, Some(&proxy.user))
-        .await;
+    let (_, _, keys) = proxy.app.get("/api/keys", &proxy.user).await;
     let listed = keys["keys"]
         .as_array()
         .unwrap()
@@ -440,6 +385,27 @@ async fn a_key_whose_quota_cannot_cover_the_worst_case_is_402_and_spends_nothing
         .unwrap();
     assert_eq!(listed["quota_used_micro_credits"], 0);
     assert_eq!(listed["status"], "active");
+}
+
+/// The model each client's test asks for: `gpt-<stem>` on
+/// `/v1/chat/completions`, `claude-<stem>` on `/v1/messages` (the mock
+/// upstream reads the behaviour from the name).
+fn per_client(stem: &str) -> [(Endpoint, String); 2] {
+    [
+        (Endpoint::ChatCompletions, format!("gpt-{stem}")),
+        (Endpoint::Messages, format!("claude-{stem}")),
+    ]
+}
+
+/// Routes each model of [`per_client`] to a provider of its client's kind.
+async fn route_per_client(proxy: &ProxyApp, stem: &str) {
+    for (endpoint, model) in per_client(stem) {
+        let kind = match endpoint {
+            Endpoint::Messages => "anthropic",
+            _ => "openai",
+        };
+        proxy.route(kind, &model).await;
+    }
 }
 
 /// A provider of `kind` at `base_url`, with one model `name`.
@@ -457,6 +423,13 @@ async fn route_at(proxy: &ProxyApp, kind: &str, base_url: &str, name: &str, time
     proxy.model(&provider, name, name).await;
 }
 
+/// A provider Tollgate cannot reach or is not let into.
+const UPSTREAM_UNREACHABLE: Expected = Expected {
+    status: StatusCode::BAD_GATEWAY,
+    openai: ("server_error", None, None),
+    anthropic: "api_error",
+};
+
 #[tokio::test]
 async fn an_unreachable_provider_is_502() {
     let proxy = ProxyApp::start().await;
@@ -470,26 +443,22 @@ async fn an_unreachable_provider_is_502() {
     )
     .await;
 
-    for (endpoint, model) in [
-        (Endpoint::ChatCompletions, "gpt-nowhere"),
-        (Endpoint::Messages, "claude-nowhere"),
-    ] {
-        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+    for (endpoint, model) in per_client("nowhere") {
+        let answer = proxy.ask(endpoint, &model).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::BAD_GATEWAY,
-                openai: ("server_error", None, None),
-                anthropic: "api_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &UPSTREAM_UNREACHABLE);
         assert!(!message.contains("127.0.0.1"), "{message}");
         let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_unreachable").await;
         assert!(row.model_id.is_some());
     }
 }
+
+/// A provider silent past its timeout.
+const UPSTREAM_TIMEOUT: Expected = Expected {
+    status: StatusCode::GATEWAY_TIMEOUT,
+    openai: ("server_error", None, None),
+    anthropic: "timeout_error",
+};
 
 #[tokio::test]
 async fn a_provider_that_does_not_answer_within_its_timeout_is_504() {
@@ -500,10 +469,7 @@ async fn a_provider_that_does_not_answer_within_its_timeout_is_504() {
     let started = Instant::now();
 
     let (openai, anthropic) = tokio::join!(
-        proxy.call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-slow", false)
-        ),
+        proxy.ask(Endpoint::ChatCompletions, "gpt-slow"),
         proxy.call(
             Endpoint::Messages,
             llm_body(Endpoint::Messages, "claude-slow", true)
@@ -519,42 +485,29 @@ async fn a_provider_that_does_not_answer_within_its_timeout_is_504() {
         (Endpoint::ChatCompletions, openai),
         (Endpoint::Messages, anthropic),
     ] {
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::GATEWAY_TIMEOUT,
-                openai: ("server_error", None, None),
-                anthropic: "timeout_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &UPSTREAM_TIMEOUT);
         assert!(message.contains("within 1 s"), "{message}");
         let row = assert_failed_row(&proxy, &answer, endpoint, "upstream_timeout").await;
         assert!((1000..3000).contains(&row.duration_ms), "{row:?}");
     }
 }
 
+/// A provider's own 500.
+const UPSTREAM_FAILED: Expected = Expected {
+    status: StatusCode::INTERNAL_SERVER_ERROR,
+    openai: ("server_error", None, None),
+    anthropic: "api_error",
+};
+
 #[tokio::test]
 async fn an_upstream_500_is_passed_on_in_each_clients_shape_and_recorded() {
     let proxy = ProxyApp::start().await;
-    proxy.route("openai", "gpt-error-500").await;
-    proxy.route("anthropic", "claude-error-500").await;
+    route_per_client(&proxy, "error-500").await;
 
-    for (endpoint, model) in [
-        (Endpoint::ChatCompletions, "gpt-error-500"),
-        (Endpoint::Messages, "claude-error-500"),
-    ] {
-        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+    for (endpoint, model) in per_client("error-500") {
+        let answer = proxy.ask(endpoint, &model).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                openai: ("server_error", None, None),
-                anthropic: "api_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &UPSTREAM_FAILED);
         // The provider's own words stay in the log: its outage is not the
         // client's to read about.
         assert_eq!(
@@ -567,27 +520,22 @@ async fn an_upstream_500_is_passed_on_in_each_clients_shape_and_recorded() {
     }
 }
 
+/// A provider's own 429.
+const UPSTREAM_RATE_LIMITED: Expected = Expected {
+    status: StatusCode::TOO_MANY_REQUESTS,
+    openai: ("rate_limit_error", Some("rate_limit_exceeded"), None),
+    anthropic: "rate_limit_error",
+};
+
 #[tokio::test]
 async fn an_upstream_429_on_a_stream_is_passed_on_with_its_retry_after() {
     let proxy = ProxyApp::start().await;
-    proxy.route("openai", "gpt-429").await;
-    proxy.route("anthropic", "claude-429").await;
+    route_per_client(&proxy, "429").await;
 
-    for (endpoint, model) in [
-        (Endpoint::ChatCompletions, "gpt-429"),
-        (Endpoint::Messages, "claude-429"),
-    ] {
-        let answer = proxy.call(endpoint, llm_body(endpoint, model, true)).await;
+    for (endpoint, model) in per_client("429") {
+        let answer = proxy.call(endpoint, llm_body(endpoint, &model, true)).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                openai: ("rate_limit_error", Some("rate_limit_exceeded"), None),
-                anthropic: "rate_limit_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &UPSTREAM_RATE_LIMITED);
         assert_eq!(
             message,
             "the provider is rate limiting requests; try again later"
@@ -613,21 +561,10 @@ async fn a_provider_refusing_tollgates_credentials_is_502_not_401() {
         proxy.model(&provider, name, name).await;
     }
 
-    for (endpoint, model) in [
-        (Endpoint::ChatCompletions, "gpt-keyless"),
-        (Endpoint::Messages, "claude-keyless"),
-    ] {
-        let answer = proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+    for (endpoint, model) in per_client("keyless") {
+        let answer = proxy.ask(endpoint, &model).await;
 
-        let message = assert_proxy_error(
-            endpoint,
-            &answer,
-            &Expected {
-                status: StatusCode::BAD_GATEWAY,
-                openai: ("server_error", None, None),
-                anthropic: "api_error",
-            },
-        );
+        let message = assert_proxy_error(endpoint, &answer, &UPSTREAM_UNREACHABLE);
         assert!(message.contains("credentials"), "{message}");
         assert_failed_row(&proxy, &answer, endpoint, "upstream_unreachable").await;
     }

@@ -12,7 +12,7 @@ use std::{
 use axum::{
     Router,
     body::Bytes,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::post,
 };
@@ -524,10 +524,7 @@ async fn editing_a_provider_forgets_its_deployments_cooldowns() {
     let (upstream, scripted) = Scripted::start(Mode::Answer).await;
     let path = format!("/api/admin/providers/{provider}");
     let change = json!({ "base_url": format!("{upstream}/v1") });
-    let (status, _, body) = proxy
-        .app
-        .request(Method::PATCH, &path, Some(change), Some(&proxy.admin))
-        .await;
+    let (status, _, body) = proxy.app.patch(&path, change, &proxy.admin).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let health = deployment_health(&proxy, &moved).await;
@@ -548,11 +545,7 @@ async fn editing_a_provider_forgets_its_deployments_cooldowns() {
 /// The first deployment's health as the admin API shows it.
 async fn deployment_health(proxy: &ProxyApp, model: &Value) -> Value {
     let path = format!("/api/admin/models/{}", string_at(model, "/id"));
-    let (status, _, body) = proxy
-        .app
-        .request(Method::GET, &path, None, Some(&proxy.admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = proxy.admin_get(&path).await;
     body["model"]["deployments"][0]["health"].clone()
 }
 
@@ -646,12 +639,7 @@ async fn traffic_is_spread_by_weight() {
     .await;
     let total = 800;
     for _ in 0..total {
-        let (status, _, _) = proxy
-            .call(
-                Endpoint::ChatCompletions,
-                llm_body(Endpoint::ChatCompletions, "spread", false),
-            )
-            .await;
+        let (status, _, _) = proxy.ask(Endpoint::ChatCompletions, "spread").await;
         assert_eq!(status, StatusCode::OK);
     }
     let rows = proxy.usage_rows().await;
@@ -758,12 +746,7 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
 
     let (status, _, plain) = proxy
         .app
-        .request(
-            Method::GET,
-            &format!("/api/admin/models/{shorthand}"),
-            None,
-            Some(&proxy.admin),
-        )
+        .get(&format!("/api/admin/models/{shorthand}"), &proxy.admin)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -817,12 +800,7 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
     for (body, expected) in refused {
         let (status, _, answer) = proxy
             .app
-            .request(
-                Method::POST,
-                "/api/admin/models",
-                Some(body),
-                Some(&proxy.admin),
-            )
+            .post("/api/admin/models", body, &proxy.admin)
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
         assert!(
@@ -833,34 +811,26 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
 
     // A change of the list keeps the identity of a deployment still in it.
     let path = format!("/api/admin/models/{id}");
-    let (status, _, changed) = proxy
+    let changed = proxy
         .app
-        .request(
-            Method::PATCH,
+        .patch_ok(
             &path,
-            Some(json!({ "deployments": [
+            json!({ "deployments": [
                 { "provider_id": b, "upstream_model": "claude-x", "weight": 5 },
-            ] })),
-            Some(&proxy.admin),
+            ] }),
+            &proxy.admin,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["model"]["deployments"][0]["id"], kept_id.as_str());
     assert_eq!(changed["model"]["deployments"][0]["weight"], 5);
     assert_eq!(changed["model"]["provider_id"], b.as_str());
     assert_eq!(changed["model"]["upstream_model"], "claude-x");
 
     // The shorthand changes the only deployment; with several it is refused.
-    let (status, _, changed) = proxy
+    let changed = proxy
         .app
-        .request(
-            Method::PATCH,
-            &path,
-            Some(json!({ "upstream_model": "claude-y" })),
-            Some(&proxy.admin),
-        )
+        .patch_ok(&path, json!({ "upstream_model": "claude-y" }), &proxy.admin)
         .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(
         changed["model"]["deployments"][0]["upstream_model"],
         "claude-y"
@@ -868,25 +838,19 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
     assert_eq!(changed["model"]["deployments"][0]["weight"], 5);
     let (status, _, _) = proxy
         .app
-        .request(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(json!({ "deployments": [
+            json!({ "deployments": [
                 { "provider_id": a, "upstream_model": "gpt-x" },
                 { "provider_id": b, "upstream_model": "claude-y" },
-            ] })),
-            Some(&proxy.admin),
+            ] }),
+            &proxy.admin,
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _, refused) = proxy
         .app
-        .request(
-            Method::PATCH,
-            &path,
-            Some(json!({ "provider_id": b })),
-            Some(&proxy.admin),
-        )
+        .patch(&path, json!({ "provider_id": b }), &proxy.admin)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -900,12 +864,7 @@ async fn deployments_and_fallbacks_are_kept_checked_and_shown() {
     // A provider that serves a deployment cannot be deleted.
     let (status, _, answer) = proxy
         .app
-        .request(
-            Method::DELETE,
-            &format!("/api/admin/providers/{b}"),
-            None,
-            Some(&proxy.admin),
-        )
+        .delete(&format!("/api/admin/providers/{b}"), &proxy.admin)
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
 }

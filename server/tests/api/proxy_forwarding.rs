@@ -66,12 +66,7 @@ async fn a_chat_completion_through_an_openai_provider_answers_and_is_recorded() 
     let provider = proxy.provider("openai").await;
     let model = proxy.model(&provider, "gpt-test", "mock-gpt").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::ChatCompletions, "gpt-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
@@ -100,12 +95,7 @@ async fn a_message_through_an_anthropic_provider_answers_and_is_recorded() {
     let provider = proxy.provider("anthropic").await;
     let model = proxy.model(&provider, "claude-test", "mock-claude").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-test", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::Messages, "claude-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["type"], "message");
@@ -134,10 +124,7 @@ async fn a_streamed_chat_completion_through_an_openai_provider_is_relayed_and_re
     let model = proxy.route("openai", "gpt-test").await;
 
     let streamed = proxy
-        .stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", true),
-        )
+        .ask_streamed(Endpoint::ChatCompletions, "gpt-test")
         .await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
@@ -168,12 +155,7 @@ async fn a_streamed_message_through_an_anthropic_provider_is_relayed_and_recorde
     let proxy = ProxyApp::start().await;
     let model = proxy.route("anthropic", "claude-test").await;
 
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "claude-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "claude-test").await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
     assert_eq!(streamed.headers[header::CONTENT_TYPE], "text/event-stream");
@@ -208,9 +190,7 @@ async fn the_built_in_mock_provider_answers_both_endpoints_json_and_streamed() {
     let model = proxy.route("mock", "mock-test").await;
 
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let (status, headers, body) = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let (status, headers, body) = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(status, StatusCode::OK, "{endpoint:?}: {body}");
         let text = match endpoint {
             Endpoint::ChatCompletions => &body["choices"][0]["message"]["content"],
@@ -222,9 +202,7 @@ async fn the_built_in_mock_provider_answers_both_endpoints_json_and_streamed() {
             assert_completed_row(&proxy, &headers, endpoint, false, ("mock-test", &model)).await;
         assert_eq!((counts(&row), row.cost), (PLAIN, COST), "{endpoint:?}");
 
-        let streamed = proxy
-            .stream(endpoint, llm_body(endpoint, "mock-test", true))
-            .await;
+        let streamed = proxy.ask_streamed(endpoint, "mock-test").await;
         assert_eq!(streamed.status, StatusCode::OK, "{endpoint:?}");
         assert_eq!(
             streamed_text(endpoint, &streamed.text),
@@ -266,12 +244,7 @@ async fn anthropic_cache_tokens_are_recorded_apart_and_priced_with_one_rounding_
     let proxy = ProxyApp::start().await;
     proxy.route("anthropic", "mock-cache").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "mock-cache", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::Messages, "mock-cache").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     let row = proxy.usage_row_of(&headers).await;
@@ -286,10 +259,7 @@ async fn openai_cached_tokens_are_taken_out_of_the_input_and_reasoning_is_kept()
     proxy.route("openai", "mock-cache-reasoning").await;
 
     let (status, headers, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-cache-reasoning", false),
-        )
+        .ask(Endpoint::ChatCompletions, "mock-cache-reasoning")
         .await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -311,7 +281,7 @@ async fn usage_rolls_up_per_user_and_model_and_per_day_for_resolved_models_only(
 
     for model in ["mock-a", "mock-a", "mock-b", "no-such-model"] {
         let endpoint = Endpoint::Messages;
-        proxy.call(endpoint, llm_body(endpoint, model, false)).await;
+        proxy.ask(endpoint, model).await;
     }
     let rows = proxy.usage_rows().await;
 
@@ -384,9 +354,7 @@ async fn the_keys_spend_and_last_use_show_in_the_key_list_once_written() {
     assert_eq!(before["last_used_at"], json!(null));
 
     for endpoint in [Endpoint::ChatCompletions, Endpoint::Messages] {
-        let (status, _, body) = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let (status, _, body) = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let rows = proxy.usage_rows().await;

@@ -8,7 +8,7 @@
 use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use server::{console::credits::service::verify, gateway::proxy::request::Endpoint};
+use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_openai_error, llm_body,
@@ -53,9 +53,7 @@ async fn a_response_is_passed_through_to_a_provider_that_speaks_it_and_charged_i
         let model_id = proxy.route(kind, "gpt-mock").await;
 
         // Act
-        let (status, headers, body) = proxy
-            .call(ENDPOINT, llm_body(ENDPOINT, "gpt-mock", false))
-            .await;
+        let (status, headers, body) = proxy.ask(ENDPOINT, "gpt-mock").await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{kind}: {body}");
@@ -91,9 +89,7 @@ async fn a_streamed_response_keeps_its_event_sequence_and_is_charged_the_complet
         proxy.route(kind, "gpt-mock").await;
 
         // Act
-        let streamed = proxy
-            .stream(ENDPOINT, llm_body(ENDPOINT, "gpt-mock", true))
-            .await;
+        let streamed = proxy.ask_streamed(ENDPOINT, "gpt-mock").await;
 
         // Assert
         assert_eq!(streamed.status, StatusCode::OK, "{kind}: {}", streamed.text);
@@ -255,9 +251,7 @@ async fn refusals_come_in_openais_shape() {
 
     // Act
     let without_key = proxy.call_with_key(ENDPOINT, None, body.clone()).await;
-    let unknown_model = proxy
-        .call(ENDPOINT, llm_body(ENDPOINT, "no-such-model", false))
-        .await;
+    let unknown_model = proxy.ask(ENDPOINT, "no-such-model").await;
 
     // Assert
     assert_openai_error(
@@ -484,9 +478,7 @@ async fn chat_clients_of_an_openai_responses_provider_still_get_chat_completions
         proxy.route("openai_responses", "gpt-mock").await;
 
         // Act
-        let (status, headers, body) = proxy
-            .call(endpoint, llm_body(endpoint, "gpt-mock", false))
-            .await;
+        let (status, headers, body) = proxy.ask(endpoint, "gpt-mock").await;
 
         // Assert
         assert_eq!(status, StatusCode::OK, "{endpoint:?}: {body}");
@@ -511,10 +503,9 @@ async fn a_cut_stream_and_a_client_that_leaves_are_each_charged_once_for_what_wa
             // Arrange
             let proxy = ProxyApp::start().await;
             proxy.route(kind, model).await;
-            let body = llm_body(ENDPOINT, model, true).to_string();
 
             // Act
-            let response = proxy.open(ENDPOINT.path(), ENDPOINT, &[], body).await;
+            let response = proxy.open_stream(ENDPOINT, model).await;
             let id = request_id(response.headers());
             let mut stream = response.into_body();
             if cut_by == "client_disconnected" {
@@ -523,17 +514,10 @@ async fn a_cut_stream_and_a_client_that_leaves_are_each_charged_once_for_what_wa
             } else {
                 while let Some(Ok(_)) = stream.frame().await {}
             }
-            let row = proxy.usage_row(&id).await;
 
             // Assert
-            assert_eq!(row.error_kind.as_deref(), Some(cut_by), "{kind} {model}");
-            assert!(row.cost > 0, "{kind} {model}: {row:?}");
-            assert_eq!(row.charged, row.cost, "{kind} {model}");
-            assert_eq!(
-                verify(proxy.app.db()).await.unwrap(),
-                vec![],
-                "{kind} {model}"
-            );
+            let case = format!("{kind} {model}");
+            proxy.assert_cut_and_charged_once(&id, cut_by, &case).await;
         }
     }
 }

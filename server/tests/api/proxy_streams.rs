@@ -178,13 +178,9 @@ async fn an_anthropic_stream_cut_by_the_upstream_breaks_off_for_the_client_and_i
     let proxy = ProxyApp::start().await;
     // `drip` makes the mock send each event before the cut: over HTTP a
     // body that fails before anything was flushed loses the whole answer.
-    proxy.route("anthropic", "mock-drip-stream-cut").await;
-    let body = llm_body(Endpoint::Messages, "mock-drip-stream-cut", true).to_string();
-
-    let response = proxy
-        .open(Endpoint::Messages.path(), Endpoint::Messages, &[], body)
+    let (id, response) = proxy
+        .routed_stream("anthropic", Endpoint::Messages, "mock-drip-stream-cut")
         .await;
-    let id = request_id(response.headers());
     let (received, failed) = read_until_error(response.into_body()).await;
 
     assert!(failed, "the client's body ended cleanly: {received}");

@@ -17,12 +17,7 @@ async fn an_anthropic_client_gets_an_anthropic_answer_from_an_openai_provider() 
     let proxy = ProxyApp::start().await;
     proxy.route("openai", "gpt-test").await;
 
-    let (status, headers, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "gpt-test", false),
-        )
-        .await;
+    let (status, headers, body) = proxy.ask(Endpoint::Messages, "gpt-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["type"], "message");
@@ -115,12 +110,7 @@ async fn an_anthropic_client_streams_from_an_openai_provider_in_anthropic_events
     let proxy = ProxyApp::start().await;
     proxy.route("openai", "gpt-test").await;
 
-    let streamed = proxy
-        .stream(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "gpt-test", true),
-        )
-        .await;
+    let streamed = proxy.ask_streamed(Endpoint::Messages, "gpt-test").await;
 
     assert_eq!(streamed.status, StatusCode::OK, "{}", streamed.text);
     assert_eq!(streamed.headers[header::CONTENT_TYPE], "text/event-stream");
@@ -330,12 +320,7 @@ async fn a_provider_error_reaches_the_client_in_the_clients_format() {
     let proxy = ProxyApp::start().await;
     proxy.route("openai", "error-500").await;
 
-    let (status, _, body) = proxy
-        .call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, "error-500", false),
-        )
-        .await;
+    let (status, _, body) = proxy.ask(Endpoint::Messages, "error-500").await;
 
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     assert_eq!(body["type"], "error");

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use axum::{
     Router,
     body::Bytes,
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     routing::post,
 };
 use serde_json::json;
@@ -105,12 +105,7 @@ async fn an_openai_provider_gets_its_key_and_extra_headers_but_not_the_clients_k
     )
     .await;
 
-    let (status, _, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
-        )
-        .await;
+    let (status, _, body) = proxy.ask(Endpoint::ChatCompletions, "gpt-test").await;
 
     assert_eq!(status, StatusCode::OK, "{body}");
     let headers = captured.only();
@@ -206,12 +201,7 @@ async fn a_providers_keys_are_used_in_turn() {
     proxy.model(&provider, "claude-test", "claude-test").await;
 
     for _ in 0..4 {
-        let (status, _, body) = proxy
-            .call(
-                Endpoint::Messages,
-                llm_body(Endpoint::Messages, "claude-test", false),
-            )
-            .await;
+        let (status, _, body) = proxy.ask(Endpoint::Messages, "claude-test").await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
@@ -234,24 +224,14 @@ async fn provider_answers_never_show_upstream_keys_or_header_values_after_use() 
         }))
         .await;
     proxy.model(&provider, "gpt-test", "gpt-test").await;
-    let (status, _, _) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-test", false),
-        )
-        .await;
+    let (status, _, _) = proxy.ask(Endpoint::ChatCompletions, "gpt-test").await;
     assert_eq!(status, StatusCode::OK, "the keys are now open in memory");
 
     for path in [
         "/api/admin/providers".to_owned(),
         format!("/api/admin/providers/{provider}"),
     ] {
-        let (status, _, body) = proxy
-            .app
-            .request(Method::GET, &path, None, Some(&proxy.admin))
-            .await;
-
-        assert_eq!(status, StatusCode::OK, "{body}");
+        let body = proxy.admin_get(&path).await;
         let text = body.to_string();
         for secret in [UPSTREAM_KEY, SECOND_KEY, HEADER_VALUE] {
             assert!(!text.contains(secret), "{path} shows {secret}: {text}");
@@ -375,12 +355,7 @@ async fn an_answer_or_an_event_beyond_the_limits_is_refused_not_buffered() {
     let upstream = oversized_upstream(2 * 1024 * 1024, 31 * 1024 * 1024).await;
     route_to(&proxy, &upstream, "openai", "huge", json!({})).await;
 
-    let (status, _, body) = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "huge", false),
-        )
-        .await;
+    let (status, _, body) = proxy.ask(Endpoint::ChatCompletions, "huge").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("larger than 1048576 bytes"), "{message}");
@@ -434,12 +409,7 @@ async fn keys_and_headers_that_cannot_be_sent_are_refused_naming_the_field() {
             .extend(fields.as_object().unwrap().clone());
         let answer = proxy
             .app
-            .request(
-                Method::POST,
-                "/api/admin/providers",
-                Some(body),
-                Some(&proxy.admin),
-            )
+            .post("/api/admin/providers", body, &proxy.admin)
             .await;
         let message = crate::helpers::assert_error(&answer, StatusCode::BAD_REQUEST);
         assert!(message.contains(named), "{named}: {message}");
@@ -459,18 +429,8 @@ async fn a_provider_whose_stored_key_is_broken_fails_alone_and_says_so() {
     set_sealed_keys(&proxy, &broken, serde_json::to_string(&[sealed]).unwrap()).await;
 
     // Act
-    let fine = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "mock-fine", false),
-        )
-        .await;
-    let failing = proxy
-        .call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "gpt-broken", false),
-        )
-        .await;
+    let fine = proxy.ask(Endpoint::ChatCompletions, "mock-fine").await;
+    let failing = proxy.ask(Endpoint::ChatCompletions, "gpt-broken").await;
 
     // Assert
     assert_eq!(fine.0, StatusCode::OK, "{}", fine.2);
@@ -507,10 +467,7 @@ async fn a_provider_that_keeps_talking_after_its_last_event_cannot_hold_the_answ
     // Act
     let streamed = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        proxy.stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, "chatty", true),
-        ),
+        proxy.ask_streamed(Endpoint::ChatCompletions, "chatty"),
     )
     .await
     .expect("the answer completes although the provider keeps talking");

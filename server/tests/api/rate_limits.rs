@@ -19,8 +19,8 @@ use server::{
 };
 
 use crate::helpers::{
-    Answer, ProxyApp, assert_anthropic_error, assert_error, llm_body, llm_request, request_id,
-    string_at,
+    Answer, ProxyApp, assert_anthropic_error, assert_error, assert_refused, llm_body, llm_request,
+    request_id, string_at,
 };
 
 const MODEL: &str = "limited-model";
@@ -73,16 +73,13 @@ async fn count_tokens(app: &ProxyApp) -> Answer {
 
 /// The test key limited to `requests_per_minute` of its own.
 async fn limit_key(app: &ProxyApp, requests_per_minute: u32) {
-    let (status, _, body) = app
-        .app
-        .request(
-            Method::PATCH,
+    app.app
+        .patch_ok(
             &format!("/api/keys/{}", app.key_id),
-            Some(json!({ "requests_per_minute": requests_per_minute })),
-            Some(&app.user),
+            json!({ "requests_per_minute": requests_per_minute }),
+            &app.user,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// The tokens a request's usage row says it used.
@@ -230,12 +227,7 @@ async fn count_tokens_is_refused_past_the_keys_limit_in_anthropics_shape() {
 async fn count_tokens_and_messages_take_from_the_same_window() {
     let app = app_with(Limits::NONE).await;
     limit_key(&app, 2).await;
-    let messages = || {
-        app.call(
-            Endpoint::Messages,
-            llm_body(Endpoint::Messages, MODEL, false),
-        )
-    };
+    let messages = || app.ask(Endpoint::Messages, MODEL);
 
     let (status, headers, body) = count_tokens(&app).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -325,12 +317,7 @@ async fn tokens_per_minute_count_the_tokens_really_used() {
 #[tokio::test]
 async fn streamed_answers_carry_the_headers_and_count_their_tokens() {
     let app = app_with(Limits::new(10, 1_000)).await;
-    let streamed = app
-        .stream(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, MODEL, true),
-        )
-        .await;
+    let streamed = app.ask_streamed(Endpoint::ChatCompletions, MODEL).await;
     assert_eq!(streamed.status, StatusCode::OK);
     assert_eq!(
         number(&streamed.headers, "x-ratelimit-remaining-requests"),
@@ -357,16 +344,14 @@ async fn streamed_answers_carry_the_headers_and_count_their_tokens() {
 #[tokio::test]
 async fn a_keys_own_limit_binds_and_the_users_limit_spans_every_key() {
     let app = app_with(Limits::new(5, 0)).await;
-    let (status, _, body) = app
+    let body = app
         .app
-        .request(
-            Method::PATCH,
+        .patch_ok(
             &format!("/api/keys/{}", app.key_id),
-            Some(json!({ "requests_per_minute": 2 })),
-            Some(&app.user),
+            json!({ "requests_per_minute": 2 }),
+            &app.user,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key"]["requests_per_minute"], 2);
 
     for expected in [1, 0] {
@@ -382,10 +367,7 @@ async fn a_keys_own_limit_binds_and_the_users_limit_spans_every_key() {
 
     // Another key of the same user: its own window is fresh, the user's
     // has 2 of 5 used (the refused request was stopped by the key's).
-    let (other, _) = app
-        .app
-        .create_key(&app.user, json!({ "name": "other" }))
-        .await;
+    let (other, _) = app.create_key(json!({ "name": "other" })).await;
     for expected in [2, 1, 0] {
         let (status, headers, _) = call(&app, &other).await;
         assert_eq!(status, StatusCode::OK);
@@ -405,10 +387,7 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
         json!({ "requests_per_minute": 0 }),
         json!({ "tokens_per_minute": -3 }),
     ] {
-        let answer = app
-            .app
-            .request(Method::PATCH, &path, Some(bad), Some(&app.user))
-            .await;
+        let answer = app.app.patch(&path, bad, &app.user).await;
         let message = assert_error(&answer, StatusCode::BAD_REQUEST);
         assert!(
             message.contains("_per_minute must be between 1"),
@@ -417,38 +396,34 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
     }
     let answer = app
         .app
-        .request(
-            Method::POST,
+        .post(
             "/api/keys",
-            Some(json!({ "name": "slow", "requests_per_minute": "a lot" })),
-            Some(&app.user),
+            json!({ "name": "slow", "requests_per_minute": "a lot" }),
+            &app.user,
         )
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST);
 
     let (status, _, body) = app
         .app
-        .request(
-            Method::POST,
+        .post(
             "/api/keys",
-            Some(json!({ "name": "slow", "requests_per_minute": 1, "tokens_per_minute": 500 })),
-            Some(&app.user),
+            json!({ "name": "slow", "requests_per_minute": 1, "tokens_per_minute": 500 }),
+            &app.user,
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["key"]["requests_per_minute"], 1);
     assert_eq!(body["key"]["tokens_per_minute"], 500);
     let id = string_at(&body, "/key/id");
-    let (status, _, body) = app
+    let body = app
         .app
-        .request(
-            Method::PATCH,
+        .patch_ok(
             &format!("/api/keys/{id}"),
-            Some(json!({ "requests_per_minute": null })),
-            Some(&app.user),
+            json!({ "requests_per_minute": null }),
+            &app.user,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["key"]["requests_per_minute"], Value::Null);
     assert_eq!(body["key"]["tokens_per_minute"], 500);
 }
@@ -456,15 +431,7 @@ async fn a_keys_own_limits_are_validated_and_can_be_removed() {
 #[tokio::test]
 async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
     let app = app_with(Limits::new(50, 0)).await;
-    let (status, _, body) = app
-        .app
-        .request(
-            Method::GET,
-            "/api/admin/rate-limits",
-            None,
-            Some(&app.admin),
-        )
-        .await;
+    let (status, _, body) = app.app.get("/api/admin/rate-limits", &app.admin).await;
     assert_eq!(status, StatusCode::OK);
     let plans = body["plans"].as_array().unwrap();
     let names: Vec<&str> = plans.iter().map(|p| p["plan"].as_str().unwrap()).collect();
@@ -477,11 +444,10 @@ async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
 
     let (status, _, body) = app
         .app
-        .request(
-            Method::PUT,
+        .put(
             "/api/admin/rate-limits/trial",
-            Some(json!({ "requests_per_minute": 1, "tokens_per_minute": 0 })),
-            Some(&app.admin),
+            json!({ "requests_per_minute": 1, "tokens_per_minute": 0 }),
+            &app.admin,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -507,50 +473,23 @@ async fn admins_change_a_plans_limits_at_run_time_and_they_are_kept() {
 #[tokio::test]
 async fn the_rate_limit_admin_api_checks_its_input_and_its_caller() {
     let app = app_with(Limits::new(50, 0)).await;
-    let put = |path: &'static str, body: Value, token: Option<String>| {
-        let app = &app;
-        async move {
-            app.app
-                .request(Method::PUT, path, Some(body), token.as_deref())
-                .await
-        }
-    };
     let good = json!({ "requests_per_minute": 5, "tokens_per_minute": 0 });
-    let answer = put(
-        "/api/admin/rate-limits/gold",
-        good.clone(),
-        Some(app.admin.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::NOT_FOUND);
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        json!({ "requests_per_minute": 5 }),
-        Some(app.admin.clone()),
-    )
-    .await;
-    let message = assert_error(&answer, StatusCode::BAD_REQUEST);
-    assert!(message.contains("tokens_per_minute"), "{message}");
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        json!({ "requests_per_minute": -1, "tokens_per_minute": 0 }),
-        Some(app.admin.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST);
-    let answer = put(
-        "/api/admin/rate-limits/free",
-        good.clone(),
-        Some(app.user.clone()),
-    )
-    .await;
-    assert_error(&answer, StatusCode::FORBIDDEN);
-    let answer = put("/api/admin/rate-limits/free", good, None).await;
-    assert_error(&answer, StatusCode::UNAUTHORIZED);
-    let answer = app
-        .app
-        .request(Method::GET, "/api/admin/rate-limits", None, Some(&app.user))
-        .await;
+    let negative = json!({ "requests_per_minute": -1, "tokens_per_minute": 0 });
+    let (admin, user) = (Some(app.admin.as_str()), Some(app.user.as_str()));
+    let (gold, free) = ("/api/admin/rate-limits/gold", "/api/admin/rate-limits/free");
+    #[rustfmt::skip]
+    let cases = [
+        ("an unknown plan", gold, good.clone(), admin, StatusCode::NOT_FOUND, None),
+        ("no token limit", free, json!({ "requests_per_minute": 5 }), admin, StatusCode::BAD_REQUEST, Some("tokens_per_minute")),
+        ("a negative limit", free, negative, admin, StatusCode::BAD_REQUEST, None),
+        ("a non-admin", free, good.clone(), user, StatusCode::FORBIDDEN, None),
+        ("no token", free, good, None, StatusCode::UNAUTHORIZED, None),
+    ];
+    for (case, path, body, bearer, expected, named) in cases {
+        let answer = app.app.request(Method::PUT, path, Some(body), bearer).await;
+        assert_refused(case, &answer, expected, named);
+    }
+    let answer = app.app.get("/api/admin/rate-limits", &app.user).await;
     assert_error(&answer, StatusCode::FORBIDDEN);
 }
 

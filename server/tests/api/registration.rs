@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{Method, StatusCode, header};
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr};
 use serde_json::{Value, json};
 use server::{
@@ -19,7 +22,7 @@ use server::{
 
 use crate::helpers::{
     Answer, PASSWORD, TestApp, assert_error, json_request, send_all, spawn_app, spawn_app_with,
-    string_at,
+    string_at, strings_in,
 };
 
 fn registration(mode: Registration) -> impl FnOnce(&mut Settings) {
@@ -41,16 +44,34 @@ async fn register_with(app: &TestApp, email: &str, invitation: Option<&str>) -> 
 /// POST /api/admin/invitations as `admin`; asserts 201 and returns the
 /// answer.
 async fn invite(app: &TestApp, admin: &str, body: Value) -> Value {
-    let (status, _, answer) = app
-        .request(
-            Method::POST,
-            "/api/admin/invitations",
-            Some(body),
-            Some(admin),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer
+    app.post_created("/api/admin/invitations", body, admin)
+        .await
+}
+
+/// `count` registrations to send at once, of `<who><n>@example.com` named
+/// `name`, with `extra` fields (an invitation) in every body.
+fn registrations(count: usize, who: &str, name: &str, extra: Value) -> Vec<Request<Body>> {
+    (0..count)
+        .map(|n| {
+            let mut body = json!({
+                "email": format!("{who}{n}@example.com"),
+                "password": PASSWORD,
+                "name": name,
+            });
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            json_request(Method::POST, "/api/auth/register", Some(body), None)
+        })
+        .collect()
+}
+
+/// How many of the answers accepted a registration.
+fn accepted(answers: &[Answer]) -> usize {
+    answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::ACCEPTED)
+        .count()
 }
 
 async fn users_with_email(app: &TestApp, email: &str) -> u64 {
@@ -119,25 +140,11 @@ async fn an_invitation_is_spent_once_even_by_concurrent_registrations() {
     let code = string_at(&invite(&app, &admin, json!({})).await, "/code");
 
     // Act: twelve different people race for the one use.
-    let requests = (0..12)
-        .map(|n| {
-            let body = json!({
-                "email": format!("racer{n}@example.com"),
-                "password": PASSWORD,
-                "name": "Racer",
-                "invitation": code,
-            });
-            json_request(Method::POST, "/api/auth/register", Some(body), None)
-        })
-        .collect();
+    let requests = registrations(12, "racer", "Racer", json!({ "invitation": code }));
     let answers = send_all(&app.router, requests).await;
 
     // Assert
-    let accepted = answers
-        .iter()
-        .filter(|(status, _, _)| *status == StatusCode::ACCEPTED)
-        .count();
-    assert_eq!(accepted, 1, "{answers:?}");
+    assert_eq!(accepted(&answers), 1, "{answers:?}");
     for answer in answers.iter().filter(|a| a.0 != StatusCode::ACCEPTED) {
         assert_error(answer, StatusCode::FORBIDDEN);
     }
@@ -176,10 +183,7 @@ async fn an_expired_a_revoked_or_a_used_up_invitation_is_refused() {
         "/api/admin/invitations/{}",
         string_at(&revoked, "/invitation/id")
     );
-    let (status, _, body) = app
-        .request(Method::DELETE, &revoke_path, None, Some(&admin))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = app.delete_ok(&revoke_path, &admin).await;
     assert_eq!(body["invitation"]["state"], json!("revoked"));
     let twice_code = string_at(&twice, "/code");
 
@@ -198,32 +202,19 @@ async fn an_expired_a_revoked_or_a_used_up_invitation_is_refused() {
     assert_eq!(first.0, StatusCode::ACCEPTED, "{}", first.2);
     assert_eq!(second.0, StatusCode::ACCEPTED, "{}", second.2);
     assert_error(&third, StatusCode::FORBIDDEN);
-    let (_, _, list) = app
-        .request(Method::GET, "/api/admin/invitations", None, Some(&admin))
-        .await;
-    let states: Vec<&str> = list["invitations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["state"].as_str().unwrap())
-        .collect();
+    let (_, _, list) = app.get("/api/admin/invitations", &admin).await;
+    let states = strings_in(&list["invitations"], "/state");
     let mut sorted = states.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, ["expired", "revoked", "used"], "{list}");
     // Revoking twice is refused; an unknown one is not found.
     assert_error(
-        &app.request(Method::DELETE, &revoke_path, None, Some(&admin))
-            .await,
+        &app.delete(&revoke_path, &admin).await,
         StatusCode::BAD_REQUEST,
     );
     assert_error(
-        &app.request(
-            Method::DELETE,
-            "/api/admin/invitations/inv_0000000000000000",
-            None,
-            Some(&admin),
-        )
-        .await,
+        &app.delete("/api/admin/invitations/inv_0000000000000000", &admin)
+            .await,
         StatusCode::NOT_FOUND,
     );
 }
@@ -255,57 +246,30 @@ async fn invitations_are_for_admins_shown_once_stored_hashed_and_audited() {
     let (user, _) = app.register("lena@example.com", PASSWORD, "Lena").await;
 
     // Act
-    let refused = app
-        .request(
-            Method::POST,
-            "/api/admin/invitations",
-            Some(json!({})),
-            Some(&user),
-        )
-        .await;
-    let refused_list = app
-        .request(Method::GET, "/api/admin/invitations", None, Some(&user))
-        .await;
+    let refused = app.post("/api/admin/invitations", json!({}), &user).await;
+    let refused_list = app.get("/api/admin/invitations", &user).await;
     let created = invite(
         &app,
         &admin,
         json!({ "email": "kim@example.com", "note": "Kim from the meetup", "max_uses": 1 }),
     )
     .await;
-    let (status, _, list) = app
-        .request(Method::GET, "/api/admin/invitations", None, Some(&admin))
-        .await;
+    let (status, _, list) = app.get("/api/admin/invitations", &admin).await;
     let bad = app
-        .request(
-            Method::POST,
-            "/api/admin/invitations",
-            Some(json!({ "max_uses": 0 })),
-            Some(&admin),
-        )
+        .post("/api/admin/invitations", json!({ "max_uses": 0 }), &admin)
         .await;
     let past = app
-        .request(
-            Method::POST,
+        .post(
             "/api/admin/invitations",
-            Some(json!({ "expires_at": "2020-01-01T00:00:00Z" })),
-            Some(&admin),
+            json!({ "expires_at": "2020-01-01T00:00:00Z" }),
+            &admin,
         )
         .await;
     let id = string_at(&created, "/invitation/id");
-    app.request(
-        Method::DELETE,
-        &format!("/api/admin/invitations/{id}"),
-        None,
-        Some(&admin),
-    )
-    .await;
+    app.delete(&format!("/api/admin/invitations/{id}"), &admin)
+        .await;
     let (_, _, audit) = app
-        .request(
-            Method::GET,
-            &format!("/api/admin/audit?target_id={id}"),
-            None,
-            Some(&admin),
-        )
+        .get(&format!("/api/admin/audit?target_id={id}"), &admin)
         .await;
 
     // Assert
@@ -327,12 +291,7 @@ async fn invitations_are_for_admins_shown_once_stored_hashed_and_audited() {
         .unwrap()
         .unwrap();
     assert_eq!(row.code_hash, secret::hash(&code));
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| entry["action"].as_str().unwrap())
-        .collect();
+    let actions = strings_in(&audit["entries"], "/action");
     assert_eq!(
         actions,
         ["invitation.revoke", "invitation.create"],
@@ -350,24 +309,11 @@ async fn registrations_from_one_address_are_limited_per_window_even_at_once() {
     let app = spawn_app_with(|settings| settings.auth.register_max_per_window = 3).await;
 
     // Act: ten at once from one address.
-    let requests = (0..10)
-        .map(|n| {
-            let body = json!({
-                "email": format!("burst{n}@example.com"),
-                "password": PASSWORD,
-                "name": "Burst",
-            });
-            json_request(Method::POST, "/api/auth/register", Some(body), None)
-        })
-        .collect();
+    let requests = registrations(10, "burst", "Burst", json!({}));
     let answers = send_all(&app.router, requests).await;
 
     // Assert
-    let accepted = answers
-        .iter()
-        .filter(|a| a.0 == StatusCode::ACCEPTED)
-        .count();
-    assert_eq!(accepted, 3, "{answers:?}");
+    assert_eq!(accepted(&answers), 3, "{answers:?}");
     for answer in answers.iter().filter(|a| a.0 != StatusCode::ACCEPTED) {
         let message = assert_error(answer, StatusCode::TOO_MANY_REQUESTS);
         assert!(message.contains("too many registrations"), "{message}");
@@ -385,8 +331,7 @@ async fn registrations_from_one_address_are_limited_per_window_even_at_once() {
 async fn a_taken_email_takes_about_as_long_as_a_new_one() {
     // Arrange
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let timed = |email: String| {
         let app = &app;
         async move {

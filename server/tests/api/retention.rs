@@ -20,7 +20,7 @@ use server::{
     retention::{self, BATCH, Never, Pruned},
 };
 
-use crate::helpers::{ProxyApp, llm_body, request_id};
+use crate::helpers::{ProxyApp, request_id};
 
 /// More old metrics than one batch takes.
 const OLD_METRICS: u64 = 2 * BATCH + 500;
@@ -46,9 +46,7 @@ async fn history() -> History {
     let mut requests = Vec::new();
     for _ in 0..4 {
         let endpoint = Endpoint::ChatCompletions;
-        let answer = proxy
-            .call(endpoint, llm_body(endpoint, "mock-test", false))
-            .await;
+        let answer = proxy.ask(endpoint, "mock-test").await;
         assert_eq!(answer.0, StatusCode::OK, "{}", answer.2);
         requests.push(request_id(&answer.1));
     }

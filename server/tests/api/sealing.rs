@@ -3,7 +3,7 @@
 //! fails), values of the release before upgraded at start, and the rotation
 //! of the encryption key (interrupted or refused, never half done).
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use serde_json::json;
 use server::{
     gateway::proxy::request::Endpoint,
@@ -69,12 +69,7 @@ async fn a_sealed_value_copied_to_another_provider_or_field_does_not_open_and_br
     set_sealed_keys(&proxy, &c, json!([c_headers["x-team"]]).to_string()).await;
 
     // Act
-    let call = |model: &'static str| {
-        proxy.call(
-            Endpoint::ChatCompletions,
-            llm_body(Endpoint::ChatCompletions, model, false),
-        )
-    };
+    let call = |model: &'static str| proxy.ask(Endpoint::ChatCompletions, model);
     let (a_answer, fine, b_answer, c_answer) = (
         call("gpt-a").await,
         call("mock-fine").await,
@@ -91,15 +86,7 @@ async fn a_sealed_value_copied_to_another_provider_or_field_does_not_open_and_br
         assert!(message.contains("misconfigured"), "{message}");
     }
     // The admin sees which providers need their keys set again.
-    let (_, _, listed) = proxy
-        .app
-        .request(
-            Method::GET,
-            "/api/admin/providers",
-            None,
-            Some(&proxy.admin),
-        )
-        .await;
+    let (_, _, listed) = proxy.app.get("/api/admin/providers", &proxy.admin).await;
     let problems: Vec<(String, bool)> = listed["providers"]
         .as_array()
         .unwrap()
@@ -116,12 +103,7 @@ async fn a_sealed_value_copied_to_another_provider_or_field_does_not_open_and_br
     }
     let (_, _, one) = proxy
         .app
-        .request(
-            Method::GET,
-            &format!("/api/admin/providers/{b}"),
-            None,
-            Some(&proxy.admin),
-        )
+        .get(&format!("/api/admin/providers/{b}"), &proxy.admin)
         .await;
     let problem = one["provider"]["problem"].as_str().unwrap();
     assert!(problem.contains("misconfigured"), "{problem}");

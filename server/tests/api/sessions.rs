@@ -1,12 +1,11 @@
 //! `last_seen_at`: refreshed when a request comes more than a minute after the
 //! last write, and not rewritten on every request.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use server::platform::entity::session;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 /// The only session of a user, as stored.
 async fn session_of(app: &TestApp, user_id: &str) -> session::Model {
@@ -30,21 +29,25 @@ async fn set_last_seen(app: &TestApp, jti: &str, at: DateTime<Utc>) {
     assert_eq!(result.rows_affected, 1);
 }
 
+/// An app where Grace's session was last seen `ago`; returns the app, her
+/// token and id, and when the session was last seen.
+async fn grace_last_seen(ago: Duration) -> (TestApp, String, String, DateTime<Utc>) {
+    let app = spawn_app().await;
+    let (token, user_id) = app.register_grace().await;
+    let jti = session_of(&app, &user_id).await.jti;
+    let seen = Utc::now().trunc_subsecs(3) - ago;
+    set_last_seen(&app, &jti, seen).await;
+    (app, token, user_id, seen)
+}
+
 async fn assert_me_ok(app: &TestApp, token: &str) {
-    let (status, _, body) = app.me(token).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.get_ok("/api/users/me", token).await;
 }
 
 #[tokio::test]
 async fn last_seen_at_is_refreshed_when_older_than_a_minute_and_not_on_every_request() {
     // Arrange
-    let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
-    let jti = session_of(&app, &user_id).await.jti;
-    let two_minutes_ago = Utc::now().trunc_subsecs(3) - Duration::minutes(2);
-    set_last_seen(&app, &jti, two_minutes_ago).await;
+    let (app, token, user_id, _) = grace_last_seen(Duration::minutes(2)).await;
 
     // Act
     let before = Utc::now().trunc_subsecs(3);
@@ -68,13 +71,7 @@ async fn last_seen_at_is_refreshed_when_older_than_a_minute_and_not_on_every_req
 #[tokio::test]
 async fn a_session_seen_less_than_a_minute_ago_is_not_rewritten() {
     // Arrange
-    let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
-    let jti = session_of(&app, &user_id).await.jti;
-    let half_a_minute_ago = Utc::now().trunc_subsecs(3) - Duration::seconds(30);
-    set_last_seen(&app, &jti, half_a_minute_ago).await;
+    let (app, token, user_id, half_a_minute_ago) = grace_last_seen(Duration::seconds(30)).await;
 
     // Act
     assert_me_ok(&app, &token).await;

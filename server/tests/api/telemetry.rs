@@ -15,17 +15,8 @@ async fn requests_are_recorded_with_route_templates_and_statuses() {
     // Act
     let health = app.request(Method::GET, "/api/health", None, None).await;
     let anonymous = app.request(Method::GET, "/api/users/me", None, None).await;
-    let missing_key = app
-        .request(
-            Method::DELETE,
-            "/api/keys/key_0123456789abcdef",
-            None,
-            Some(&token),
-        )
-        .await;
-    let unknown = app
-        .request(Method::GET, "/nope/secret-path", None, Some(&token))
-        .await;
+    let missing_key = app.delete("/api/keys/key_0123456789abcdef", &token).await;
+    let unknown = app.get("/nope/secret-path", &token).await;
     app.state.metrics.flush().await;
 
     // Assert

@@ -12,7 +12,7 @@ use server::{gateway::proxy::request::Endpoint, platform::entity::usage_record};
 use tower::ServiceExt;
 
 use crate::helpers::{
-    Answer, PASSWORD, ProxyApp, assert_error, json_request, llm_body, request_id,
+    Answer, PASSWORD, ProxyApp, assert_error, json_request, request_id, strings_in,
 };
 
 const USAGE: &str = "/api/users/me/usage";
@@ -29,11 +29,7 @@ fn days_ago(days: u64) -> NaiveDate {
 /// One request with `key` to `model`; returns its request id.
 async fn call(proxy: &ProxyApp, key: &str, model: &str) -> String {
     let (status, headers, body) = proxy
-        .call_with_key(
-            Endpoint::ChatCompletions,
-            Some(key),
-            llm_body(Endpoint::ChatCompletions, model, false),
-        )
+        .ask_with_key(Endpoint::ChatCompletions, Some(key), model)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     request_id(&headers)
@@ -55,10 +51,7 @@ async fn move_to(proxy: &ProxyApp, id: &str, date: NaiveDate) {
 /// The caller's report for `query` (`from=…&to=…`), flushed first.
 async fn report(proxy: &ProxyApp, token: &str, query: &str) -> Answer {
     proxy.app.state.usage.flush().await;
-    proxy
-        .app
-        .request(Method::GET, &format!("{USAGE}?{query}"), None, Some(token))
-        .await
+    proxy.app.get(&format!("{USAGE}?{query}"), token).await
 }
 
 async fn report_ok(proxy: &ProxyApp, token: &str, query: &str) -> Value {
@@ -86,12 +79,7 @@ async fn second_user(proxy: &ProxyApp) -> (String, String, String) {
     let grant = json!({ "user_id": user_id, "amount": 100, "reason": "test funds" });
     let (status, _, body) = proxy
         .app
-        .request(
-            Method::POST,
-            "/api/admin/credits/grant",
-            Some(grant),
-            Some(&proxy.admin),
-        )
+        .post("/api/admin/credits/grant", grant, &proxy.admin)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (key, key_id) = proxy
@@ -101,17 +89,21 @@ async fn second_user(proxy: &ProxyApp) -> (String, String, String) {
     (token, key, key_id)
 }
 
+/// A proxy with two models, `alpha` and `beta`, and a second key of the
+/// test user named `ci`; returns the proxy and that key's secret and id.
+async fn alpha_beta_and_a_ci_key() -> (ProxyApp, String, String) {
+    let proxy = ProxyApp::start().await;
+    proxy.route("mock", "alpha").await;
+    proxy.route("mock", "beta").await;
+    let (ci_key, ci_key_id) = proxy.create_key(json!({ "name": "ci" })).await;
+    (proxy, ci_key, ci_key_id)
+}
+
 #[tokio::test]
 async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
     // Arrange: two models, two keys, requests on two days, and another
     // user's request that must not count.
-    let proxy = ProxyApp::start().await;
-    proxy.route("mock", "alpha").await;
-    proxy.route("mock", "beta").await;
-    let (ci_key, ci_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": "ci" }))
-        .await;
+    let (proxy, ci_key, ci_key_id) = alpha_beta_and_a_ci_key().await;
     let old = call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &proxy.key, "alpha").await;
     call(&proxy, &ci_key, "beta").await;
@@ -224,13 +216,7 @@ async fn the_report_adds_up_the_callers_requests_by_day_model_and_key() {
 
 #[tokio::test]
 async fn the_report_filters_by_key_and_model_and_pages_newest_first() {
-    let proxy = ProxyApp::start().await;
-    proxy.route("mock", "alpha").await;
-    proxy.route("mock", "beta").await;
-    let (ci_key, ci_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": "ci" }))
-        .await;
+    let (proxy, ci_key, ci_key_id) = alpha_beta_and_a_ci_key().await;
     let mut ids = Vec::new();
     for (key, model) in [
         (&proxy.key, "alpha"),
@@ -272,12 +258,7 @@ async fn the_report_filters_by_key_and_model_and_pages_newest_first() {
     assert_eq!(body["total"], 3);
     assert_eq!(body["by_key"].as_array().unwrap().len(), 1);
     assert_eq!(body["by_key"][0]["key_id"], ci_key_id.as_str());
-    let listed: Vec<&str> = body["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["key_id"].as_str().unwrap())
-        .collect();
+    let listed = strings_in(&body["requests"], "/key_id");
     assert_eq!(listed, [ci_key_id.as_str(); 3]);
 
     // The model filter, and both together.
@@ -390,14 +371,8 @@ async fn the_csv_has_a_header_and_one_quoted_guarded_row_per_request() {
     proxy.route("mock", "alpha").await;
     let formula = r#"=HYPERLINK("x")"#;
     let awkward = r#"Team "A", west"#;
-    let (formula_key, formula_key_id) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": formula }))
-        .await;
-    let (awkward_key, _) = proxy
-        .app
-        .create_key(&proxy.user, json!({ "name": awkward }))
-        .await;
+    let (formula_key, formula_key_id) = proxy.create_key(json!({ "name": formula })).await;
+    let (awkward_key, _) = proxy.create_key(json!({ "name": awkward })).await;
     let first = call(&proxy, &formula_key, "alpha").await;
     call(&proxy, &awkward_key, "alpha").await;
     call(&proxy, &proxy.key, "alpha").await;

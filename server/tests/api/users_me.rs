@@ -1,18 +1,19 @@
+//! GET /api/users/me: the signed-in user, by bearer token or session
+//! cookie, and the tokens it refuses.
+
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    PASSWORD, assert_error, assert_iso_millis, build_state, json_request, send_to, settings_for,
-    spawn_app, string_at,
+    PASSWORD, assert_error, assert_fields, assert_iso_millis, assert_refused, build_state,
+    json_request, send_to, settings_for, spawn_app, string_at,
 };
 
 #[tokio::test]
 async fn me_returns_the_signed_in_user_with_a_bearer_token() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
 
     // Act
     let (status, _, body) = app.me(&token).await;
@@ -21,12 +22,13 @@ async fn me_returns_the_signed_in_user_with_a_bearer_token() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], json!(true));
     let user = &body["user"];
-    assert_eq!(user["id"], json!(user_id));
-    assert_eq!(user["name"], json!("Grace Hopper"));
-    assert_eq!(user["email"], json!("grace@example.com"));
-    assert_eq!(user["role"], json!("user"));
-    assert_eq!(user["plan"], json!("trial"));
-    assert_eq!(user["status"], json!("active"));
+    assert_fields(
+        user,
+        json!({
+            "id": user_id, "name": "Grace Hopper", "email": "grace@example.com", "role": "user",
+            "plan": "trial", "status": "active"
+        }),
+    );
     assert_iso_millis(&string_at(user, "/created_at"));
     assert!(
         !user.as_object().unwrap().contains_key("password_hash"),
@@ -38,9 +40,7 @@ async fn me_returns_the_signed_in_user_with_a_bearer_token() {
 async fn me_accepts_the_session_cookie_alone() {
     // Arrange
     let app = spawn_app().await;
-    let (token, user_id) = app
-        .register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    let (token, user_id) = app.register_grace().await;
 
     // Act
     let (status, _, body) = app
@@ -53,31 +53,28 @@ async fn me_accepts_the_session_cookie_alone() {
 }
 
 #[tokio::test]
-async fn me_without_a_token_is_unauthorized() {
+async fn me_without_a_token_or_with_a_garbage_one_is_unauthorized() {
     // Arrange
     let app = spawn_app().await;
 
     // Act
-    let answer = app.request(Method::GET, "/api/users/me", None, None).await;
+    let answers = [
+        (
+            "no token",
+            app.request(Method::GET, "/api/users/me", None, None).await,
+        ),
+        ("a garbage bearer token", app.me("not.a.token").await),
+        (
+            "a garbage cookie",
+            app.cookie_request(Method::GET, "/api/users/me", "garbage", None, None)
+                .await,
+        ),
+    ];
 
     // Assert
-    assert_error(&answer, StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test]
-async fn me_with_a_garbage_token_is_unauthorized() {
-    // Arrange
-    let app = spawn_app().await;
-
-    // Act
-    let bearer = app.me("not.a.token").await;
-    let cookie = app
-        .cookie_request(Method::GET, "/api/users/me", "garbage", None, None)
-        .await;
-
-    // Assert
-    assert_error(&bearer, StatusCode::UNAUTHORIZED);
-    assert_error(&cookie, StatusCode::UNAUTHORIZED);
+    for (case, answer) in answers {
+        assert_refused(case, &answer, StatusCode::UNAUTHORIZED, None);
+    }
 }
 
 #[tokio::test]
@@ -85,8 +82,7 @@ async fn me_with_a_token_signed_by_another_secret_is_unauthorized() {
     // Arrange: a second app shares the first one's database but signs with
     // another secret, so its token names a real session of a real user.
     let app = spawn_app().await;
-    app.register("grace@example.com", PASSWORD, "Grace Hopper")
-        .await;
+    app.register_grace().await;
     let other_dir = tempfile::tempdir().unwrap();
     let mut settings = settings_for(other_dir.path(), None);
     settings.database.url = Some(app.state.settings.database_url().into());
