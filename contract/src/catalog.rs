@@ -93,48 +93,48 @@ pub struct DeploymentView {
     pub health: Option<DeploymentHealth>,
 }
 
-/// A deployment's health, as the serving instance sees it, and that of its
-/// keys that have a record.
+/// A deployment's health as the serving instance sees it, with that of its
+/// keys that have a record. Flat, as the wire has it: `failures` only while
+/// failing, `until` only while cooling down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DeploymentHealth {
-    #[serde(flatten)]
-    pub deployment: HealthReport,
+    pub status: HealthState,
+    /// Failures in the current window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>, format = DateTime))]
+    pub until: Option<Timestamp>,
+    /// What its last failure was (kept once it recovered).
+    pub last_error: Option<String>,
     pub keys: Vec<KeyHealth>,
 }
 
+/// A key's health, as [`DeploymentHealth`] has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct KeyHealth {
     /// The key's tag: the first 8 hex digits of its SHA-256.
     pub key: String,
-    #[serde(flatten)]
-    pub report: HealthReport,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
-pub struct HealthReport {
-    #[serde(flatten)]
-    pub status: HealthStatus,
-    /// What its last failure was (kept once it recovered).
+    pub status: HealthState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", schema(value_type = Option<String>, format = DateTime))]
+    pub until: Option<Timestamp>,
     pub last_error: Option<String>,
 }
 
 /// A deployment's or a key's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
-pub enum HealthStatus {
+pub enum HealthState {
     Healthy,
-    /// Failing, not (yet) cooled down: failures in the current window.
-    Failing {
-        failures: u32,
-    },
-    CoolingDown {
-        #[cfg_attr(feature = "server", schema(value_type = String, format = DateTime))]
-        until: Timestamp,
-    },
+    /// Failing, not (yet) cooled down.
+    Failing,
+    CoolingDown,
     /// Its cooldown ended: the next request tries it.
     Trial,
 }

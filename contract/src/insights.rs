@@ -173,10 +173,11 @@ pub struct DayCount {
     pub count: i64,
 }
 
-/// Requests, errors, tokens and cost, as summed from the rollup.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One day's requests, errors, tokens and cost, summed from the rollup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
-pub struct PlatformTotals {
+pub struct DayUsage {
+    pub date: String,
     pub requests: i64,
     pub errors: i64,
     pub input_tokens: i64,
@@ -184,17 +185,10 @@ pub struct PlatformTotals {
     pub cache_read_tokens: i64,
     pub cache_write_tokens: i64,
     pub cost_micro_credits: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
-pub struct DayUsage {
-    pub date: String,
-    #[serde(flatten)]
-    pub totals: PlatformTotals,
     pub cost_credits: String,
 }
 
+/// One model's, over the range, as [`DayUsage`] has them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "server",
@@ -203,8 +197,13 @@ pub struct DayUsage {
 )]
 pub struct ModelUsage {
     pub model: String,
-    #[serde(flatten)]
-    pub totals: PlatformTotals,
+    pub requests: i64,
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_micro_credits: i64,
     pub cost_credits: String,
 }
 

@@ -177,7 +177,7 @@ fn tokens(platform: &PlatformStats) -> Vec<Point> {
         .usage_per_day
         .iter()
         .map(|day| {
-            let tokens = day.totals.input_tokens + day.totals.output_tokens;
+            let tokens = day.input_tokens + day.output_tokens;
             Point {
                 label: short_date(&day.date),
                 detail: format!("{}: {}", day.date, count(tokens, "token", "tokens")),
@@ -196,10 +196,10 @@ fn errors(platform: &PlatformStats) -> Vec<Point> {
             detail: format!(
                 "{}: {} of {}",
                 day.date,
-                count(day.totals.errors, "error", "errors"),
-                thousands(day.totals.requests)
+                count(day.errors, "error", "errors"),
+                thousands(day.requests)
             ),
-            value: day.totals.errors as f64,
+            value: day.errors as f64,
         })
         .collect()
 }
@@ -210,12 +210,12 @@ fn models(platform: &PlatformStats) -> Vec<Category> {
         .iter()
         .map(|model| Category {
             label: model.model.clone(),
-            value: model.totals.requests as f64,
-            shown: thousands(model.totals.requests),
+            value: model.requests as f64,
+            shown: thousands(model.requests),
             detail: format!(
                 "{}: {}, {} credits",
                 model.model,
-                count(model.totals.requests, "request", "requests"),
+                count(model.requests, "request", "requests"),
                 credits(&model.cost_credits)
             ),
         })

@@ -4,7 +4,7 @@
 
 use contract::{
     ModelKind, Timestamp,
-    catalog::{DeploymentHealth, HealthStatus, ModelView, ProviderView},
+    catalog::{DeploymentHealth, HealthState, ModelView, ProviderView},
 };
 use leptos::{either::Either, ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
@@ -615,44 +615,47 @@ fn blank_provider() -> ProviderForm {
 /// A deployment's health, with its last error (and its keys') on hover.
 fn health_badge(health: Option<DeploymentHealth>) -> impl IntoView {
     let health = health?;
-    let cooling_key = health.keys.iter().find_map(|k| match &k.report.status {
-        HealthStatus::CoolingDown { until } => Some((&k.key, until)),
-        _ => None,
-    });
-    let (class, text) = match (&health.deployment.status, cooling_key) {
-        (HealthStatus::CoolingDown { until }, _) => (
+    let cooling_key = health
+        .keys
+        .iter()
+        .find(|k| k.status == HealthState::CoolingDown);
+    let (class, text) = match (health.status, cooling_key) {
+        (HealthState::CoolingDown, _) => (
             "badge badge-error health",
-            format!("cooling down until {}", clock(until)),
+            format!("cooling down until {}", clock(health.until.as_ref())),
         ),
-        (HealthStatus::Failing { failures }, _) => (
+        (HealthState::Failing, _) => (
             "badge badge-kind-charge health",
-            format!("failing ({failures})"),
+            format!("failing ({})", health.failures.unwrap_or(0)),
         ),
-        (HealthStatus::Trial, _) => ("badge badge-kind-charge health", "trial next".to_owned()),
-        (HealthStatus::Healthy, Some((key, until))) => (
+        (HealthState::Trial, _) => ("badge badge-kind-charge health", "trial next".to_owned()),
+        (HealthState::Healthy, Some(key)) => (
             "badge badge-kind-charge health",
-            format!("key {key} cooling down until {}", clock(until)),
+            format!(
+                "key {} cooling down until {}",
+                key.key,
+                clock(key.until.as_ref())
+            ),
         ),
-        (HealthStatus::Healthy, None) => ("badge badge-ok health", "healthy".to_owned()),
+        (HealthState::Healthy, None) => ("badge badge-ok health", "healthy".to_owned()),
     };
     let errors: Vec<String> = health
-        .deployment
         .last_error
         .iter()
         .cloned()
-        .chain(health.keys.iter().filter_map(|k| {
-            k.report
-                .last_error
-                .as_ref()
-                .map(|e| format!("key {}: {e}", k.key))
-        }))
+        .chain(
+            health
+                .keys
+                .iter()
+                .filter_map(|k| k.last_error.as_ref().map(|e| format!("key {}: {e}", k.key))),
+        )
         .collect();
     Some(view! { <span class=class title=errors.join("\n")>{text}</span> })
 }
 
 /// The time of day of a timestamp (`12:34:56`), in UTC as stored.
-fn clock(at: &Timestamp) -> String {
-    at.get(11..19).unwrap_or("?").to_owned()
+fn clock(at: Option<&Timestamp>) -> String {
+    at.and_then(|at| at.get(11..19)).unwrap_or("?").to_owned()
 }
 
 fn state_badge(enabled: bool) -> impl IntoView {

@@ -8,8 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 pub use contract::insights::{
-    CreditFigures, DayCount, DayUsage, ErrorRate, ModelUsage, PlatformStats, PlatformTotals,
-    TopUser, UserFigures,
+    CreditFigures, DayCount, DayUsage, ErrorRate, ModelUsage, PlatformStats, TopUser, UserFigures,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait,
@@ -43,17 +42,33 @@ struct Group {
     sums: UsageSums,
 }
 
-impl From<UsageSums> for PlatformTotals {
-    fn from(sums: UsageSums) -> Self {
-        Self {
-            requests: sums.requests,
-            errors: sums.errors,
-            input_tokens: sums.input_tokens,
-            output_tokens: sums.output_tokens,
-            cache_read_tokens: sums.cache_read_tokens,
-            cache_write_tokens: sums.cache_write_tokens,
-            cost_micro_credits: sums.cost,
-        }
+/// A day's figures.
+fn day_usage(date: String, sums: UsageSums) -> DayUsage {
+    DayUsage {
+        date,
+        requests: sums.requests,
+        errors: sums.errors,
+        input_tokens: sums.input_tokens,
+        output_tokens: sums.output_tokens,
+        cache_read_tokens: sums.cache_read_tokens,
+        cache_write_tokens: sums.cache_write_tokens,
+        cost_micro_credits: sums.cost,
+        cost_credits: format_credits(sums.cost),
+    }
+}
+
+/// A model's figures over the range.
+fn model_usage(model: String, sums: UsageSums) -> ModelUsage {
+    ModelUsage {
+        model,
+        requests: sums.requests,
+        errors: sums.errors,
+        input_tokens: sums.input_tokens,
+        output_tokens: sums.output_tokens,
+        cache_read_tokens: sums.cache_read_tokens,
+        cache_write_tokens: sums.cache_write_tokens,
+        cost_micro_credits: sums.cost,
+        cost_credits: format_credits(sums.cost),
     }
 }
 
@@ -121,35 +136,22 @@ pub async fn platform_stats(db: &DatabaseConnection, range: &DateRange) -> Resul
     let usage_per_day = days
         .iter()
         .map(|date| {
-            let totals =
-                PlatformTotals::from(per_day.get(date.as_str()).copied().unwrap_or_default());
-            DayUsage {
-                date: date.clone(),
-                cost_credits: format_credits(totals.cost_micro_credits),
-                totals,
-            }
+            let sums = per_day.get(date.as_str()).copied().unwrap_or_default();
+            day_usage(date.clone(), sums)
         })
         .collect();
     let mut models: Vec<ModelUsage> = per_model
         .into_iter()
-        .map(|(model, sums)| {
-            let totals = PlatformTotals::from(sums);
-            ModelUsage {
-                model: model.to_owned(),
-                cost_credits: format_credits(totals.cost_micro_credits),
-                totals,
-            }
-        })
+        .map(|(model, sums)| model_usage(model.to_owned(), sums))
         .collect();
     models.sort_by(|a, b| {
-        b.totals
-            .requests
-            .cmp(&a.totals.requests)
+        b.requests
+            .cmp(&a.requests)
             .then_with(|| a.model.cmp(&b.model))
     });
-    let (requests, errors) = models.iter().fold((0, 0), |(r, e), m| {
-        (r + m.totals.requests, e + m.totals.errors)
-    });
+    let (requests, errors) = models
+        .iter()
+        .fold((0, 0), |(r, e), m| (r + m.requests, e + m.errors));
 
     let top_users = top_users(db, range).await?;
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{
     WireFormat,
-    openai_chat::{openai_error, tokens_of},
+    openai_chat::{OpenAiUsage, openai_error},
     usage::{Metering, Verdict, usage_of_answer, usage_of_value},
 };
 use crate::{
@@ -53,11 +53,11 @@ impl WireFormat for Embeddings {
     }
 
     fn usage_of_json(&self, body: &[u8]) -> Option<Tokens> {
-        Some(tokens_of(&usage_of_answer(body)?))
+        Some(input_only(&usage_of_answer(body)?))
     }
 
     fn usage_of_answer(&self, usage: &Value) -> Option<Tokens> {
-        Some(tokens_of(&usage_of_value(usage)?))
+        Some(input_only(&usage_of_value(usage)?))
     }
 
     /// Embeddings are never streamed: nothing to read.
@@ -67,6 +67,16 @@ impl WireFormat for Embeddings {
 
     fn error_body(&self, error: &ProxyError) -> Value {
         openai_error(error)
+    }
+}
+
+/// What an embedding costs: its input, all of it at the input price, which
+/// is all the hold covered. A provider's `completion_tokens` or cached
+/// tokens (none of OpenAI's embeddings report them) are not charged.
+fn input_only(usage: &OpenAiUsage) -> Tokens {
+    Tokens {
+        input: usage.prompt_tokens.or_zero(),
+        ..Tokens::default()
     }
 }
 
@@ -91,18 +101,13 @@ fn check_input(input: Option<&Value>) -> Result<(), ProxyError> {
     };
     match input {
         Some(Value::String(text)) if !text.is_empty() => Ok(()),
+        // One token array, however long: the model's context bounds it.
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(is_token) => Ok(()),
         Some(Value::Array(items)) if items.len() > MAX_INPUTS => Err(invalid(
             "input",
             &format!("input: at most {MAX_INPUTS} inputs per request"),
         )),
-        // One token array, or many inputs.
-        Some(Value::Array(items)) if !items.is_empty() => {
-            if items.iter().all(is_token) || items.iter().all(is_one) {
-                Ok(())
-            } else {
-                Err(wrong())
-            }
-        }
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(is_one) => Ok(()),
         _ => Err(wrong()),
     }
 }
@@ -121,6 +126,7 @@ mod tests {
             json!(["a", "b"]),
             json!([1, 2, 3]),
             json!([[1, 2], [3]]),
+            json!(vec![7; MAX_INPUTS * 2]),
         ] {
             assert!(
                 check(json!({ "model": "m", "input": input })).is_ok(),
@@ -138,6 +144,10 @@ mod tests {
             (json!({ "model": "m", "input": {"text": "a"} }), "input"),
             (
                 json!({ "model": "m", "input": vec!["a"; MAX_INPUTS + 1] }),
+                "input",
+            ),
+            (
+                json!({ "model": "m", "input": vec![vec![1]; MAX_INPUTS + 1] }),
                 "input",
             ),
             (
@@ -169,6 +179,13 @@ mod tests {
             br#"{"object":"list","data":[],"usage":{"prompt_tokens":12,"total_tokens":12}}"#;
         let tokens = Embeddings.usage_of_json(answer).unwrap();
         assert_eq!((tokens.input, tokens.output), (12, 0));
+        // What the hold did not cover is not charged.
+        let odd = br#"{"usage":{"prompt_tokens":12,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}}"#;
+        let input = Tokens {
+            input: 12,
+            ..Tokens::default()
+        };
+        assert_eq!(Embeddings.usage_of_json(odd), Some(input));
         assert_eq!(Embeddings.usage_of_json(br#"{"data":[]}"#), None);
     }
 }

@@ -116,8 +116,8 @@ pub async fn responses(
     forward(&state, caller, Endpoint::Responses, &headers, body).await
 }
 
-/// OpenAI's embeddings, from any model of an OpenAI-compatible provider
-/// the key may call.
+/// OpenAI's embeddings, from any embedding model (of an OpenAI-compatible
+/// provider) the key may call.
 #[utoipa::path(post, path = "/embeddings", operation_id = "embeddings", tag = "llm",
     request_body = super::spec::EmbeddingsRequest,
     responses(

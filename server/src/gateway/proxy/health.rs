@@ -19,7 +19,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use contract::catalog::{DeploymentHealth, HealthReport, HealthStatus, KeyHealth};
+use chrono::{DateTime, Utc};
+use contract::catalog::{DeploymentHealth, HealthState, KeyHealth};
 
 use crate::platform::{
     cluster::{
@@ -50,6 +51,48 @@ pub enum Failure {
     RateLimited(Option<Duration>),
     /// Unreachable, timed out or 5xx: counts towards a cooldown.
     Failed,
+}
+
+/// A target's state, as the admin sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Healthy,
+    /// Failing, not (yet) cooled down: failures in the current window.
+    Failing {
+        failures: u32,
+    },
+    CoolingDown {
+        until: DateTime<Utc>,
+    },
+    /// Its cooldown ended: the next request tries it.
+    Trial,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub status: Status,
+    /// What its last failure was (kept once it recovered).
+    pub last_error: Option<String>,
+}
+
+impl Report {
+    const HEALTHY: Self = Self {
+        status: Status::Healthy,
+        last_error: None,
+    };
+
+    /// As the wire has it: the state, failures while failing, the end of
+    /// a cooldown while cooling down.
+    fn parts(&self) -> (HealthState, Option<u32>, Option<contract::Timestamp>) {
+        match &self.status {
+            Status::Healthy => (HealthState::Healthy, None, None),
+            Status::Failing { failures } => (HealthState::Failing, Some(*failures), None),
+            Status::CoolingDown { until } => {
+                (HealthState::CoolingDown, None, Some((*until).into()))
+            }
+            Status::Trial => (HealthState::Trial, None, None),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -363,28 +406,27 @@ impl Health {
     }
 
     /// Every target with a record, for the admin's view.
-    pub fn reports(&self) -> HashMap<String, HealthReport> {
+    pub fn reports(&self) -> HashMap<String, Report> {
         let now = Instant::now();
         let wall = time::now();
         self.lock()
             .iter()
             .map(|(target, record)| {
                 let status = match record.cooling_until {
-                    Some(until) if until > now => HealthStatus::CoolingDown {
-                        until: (wall + chrono::Duration::from_std(until - now).unwrap_or_default())
-                            .into(),
+                    Some(until) if until > now => Status::CoolingDown {
+                        until: wall + chrono::Duration::from_std(until - now).unwrap_or_default(),
                     },
-                    Some(_) => HealthStatus::Trial,
+                    Some(_) => Status::Trial,
                     None if record.failures > 0
                         && now.duration_since(record.window_started) <= self.rules.window =>
                     {
-                        HealthStatus::Failing {
+                        Status::Failing {
                             failures: record.failures,
                         }
                     }
-                    None => HealthStatus::Healthy,
+                    None => Status::Healthy,
                 };
-                let report = HealthReport {
+                let report = Report {
                     status,
                     last_error: Some(record.last_error.clone()).filter(|e| !e.is_empty()),
                 };
@@ -396,23 +438,28 @@ impl Health {
     /// The health of deployment `id` and its keys, as this instance sees it.
     pub fn of_deployment(&self, id: &str) -> DeploymentHealth {
         let mut reports = self.reports();
-        let healthy = || HealthReport {
-            status: HealthStatus::Healthy,
-            last_error: None,
-        };
         let mut keys: Vec<KeyHealth> = reports
             .iter()
             .filter_map(|(target, report)| {
                 let key = target.strip_prefix(id)?.strip_prefix('/')?;
+                let (status, failures, until) = report.parts();
                 Some(KeyHealth {
                     key: key.to_owned(),
-                    report: report.clone(),
+                    status,
+                    failures,
+                    until,
+                    last_error: report.last_error.clone(),
                 })
             })
             .collect();
         keys.sort_by(|a, b| a.key.cmp(&b.key));
+        let deployment = reports.remove(id).unwrap_or(Report::HEALTHY);
+        let (status, failures, until) = deployment.parts();
         DeploymentHealth {
-            deployment: reports.remove(id).unwrap_or_else(healthy),
+            status,
+            failures,
+            until,
+            last_error: deployment.last_error,
             keys,
         }
     }
@@ -507,7 +554,7 @@ mod tests {
         assert!(left > Duration::from_millis(6_900) && left <= seven);
         assert!(matches!(
             health.reports()["d/k"].status,
-            HealthStatus::CoolingDown { .. }
+            Status::CoolingDown { .. }
         ));
     }
 
