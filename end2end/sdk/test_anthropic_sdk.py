@@ -5,7 +5,7 @@ the SDK's own exception."""
 
 import anthropic
 import pytest
-from conftest import EMBEDDING_MODELS, MODELS, mock_reply
+from conftest import MODELS, mock_reply
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -122,7 +122,7 @@ def test_the_model_list_names_the_models_of_both_formats_the_key_may_call(gatewa
     every = [m.id for m in client(gateway, account.key()).models.list()]
     only = [m.id for m in client(gateway, account.key(models=["gpt-4.1"])).models.list()]
 
-    assert sorted(every) == sorted(["tollgate-mock", *MODELS, *EMBEDDING_MODELS])
+    assert sorted(every) == sorted(["tollgate-mock", *MODELS])  # embedding models are not for messages
     assert only == ["gpt-4.1"]
 
 

@@ -31,6 +31,11 @@ pub trait Adapter: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether the provider serves embeddings (it sends them as such).
+    fn embeds(&self) -> bool {
+        self.format(ApiFormat::Embeddings) == ApiFormat::Embeddings
+    }
+
     /// The provider's own token-counting endpoint, if it has one.
     fn count_tokens_path(&self) -> Option<&'static str> {
         None

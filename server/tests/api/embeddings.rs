@@ -137,28 +137,90 @@ async fn bad_embeddings_requests_are_refused_naming_the_field() {
 }
 
 #[tokio::test]
-async fn a_model_whose_provider_cannot_embed_is_refused_before_anything_is_held() {
+async fn a_model_is_refused_when_saved_on_a_provider_or_with_fallbacks_not_of_its_kind() {
     let proxy = ProxyApp::start().await;
-    embedding_model(&proxy, "anthropic", "claude-embed").await;
-    let before = proxy.balance().await;
-    let answer = proxy
-        .call(
-            Endpoint::Embeddings,
-            json!({ "model": "claude-embed", "input": PROMPT }),
+    let anthropic = proxy.provider("anthropic").await;
+    let chatty = proxy.route("anthropic", "chatty").await;
+    embedding_model(&proxy, "openai", "embed").await;
+    let models = "/api/admin/models";
+    let embedding = |name: &str, extra: Value| {
+        let mut body = json!({
+            "public_name": name, "kind": "embedding", "provider_id": anthropic,
+            "upstream_model": name, "input_price": INPUT_PRICE, "output_price": 0,
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let cases = [
+        (
+            "an embedding model on Anthropic",
+            Method::POST,
+            models.to_owned(),
+            embedding("claude-embed", json!({})),
+            "kind",
+        ),
+        (
+            "an embedding model falling back to a chat model",
+            Method::POST,
+            models.to_owned(),
+            embedding(
+                "other-embed",
+                json!({ "provider_id": proxy.provider("openai").await, "fallbacks": ["chatty"] }),
+            ),
+            "fallbacks",
+        ),
+        (
+            "a chat model on Anthropic made an embedding model",
+            Method::PATCH,
+            format!("{models}/{chatty}"),
+            json!({ "kind": "embedding" }),
+            "kind",
+        ),
+        (
+            "a chat model falling back to an embedding model",
+            Method::PATCH,
+            format!("{models}/{chatty}"),
+            json!({ "fallbacks": ["embed"] }),
+            "fallbacks",
+        ),
+    ];
+    for (case, method, path, body, field) in cases {
+        let (status, _, answer) = proxy
+            .app
+            .request(method, &path, Some(body), Some(&proxy.admin))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {answer}");
+        let message = string_at(&answer, "/error");
+        assert!(message.starts_with(field), "{case}: {message}");
+    }
+    // Nothing was made or changed.
+    let (_, _, listed) = proxy
+        .app
+        .request(Method::GET, models, None, Some(&proxy.admin))
+        .await;
+    let mut names: Vec<&str> = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["public_name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["chatty", "embed"]);
+    let (_, _, kept) = proxy
+        .app
+        .request(
+            Method::GET,
+            &format!("{models}/{chatty}"),
+            None,
+            Some(&proxy.admin),
         )
         .await;
-    let message = assert_openai_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        None,
-        Some("model"),
+    assert_eq!(
+        (&kept["model"]["kind"], &kept["model"]["fallbacks"]),
+        (&json!("chat"), &json!([]))
     );
-    assert!(message.contains("no embeddings"), "{message}");
-    // Refused before anything was held, like a request that cannot be
-    // translated: counted, not recorded.
-    assert!(proxy.has_no_usage_row(&answer.1).await);
-    assert_eq!(proxy.balance().await, before);
 }
 
 #[tokio::test]
@@ -286,4 +348,31 @@ async fn a_keys_tokens_per_minute_count_embedded_tokens() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
     let message = string_at(&answer, "/error/message");
     assert!(message.contains("20 tokens per minute"), "{message}");
+}
+
+#[tokio::test]
+async fn anthropics_model_list_leaves_embedding_models_out() {
+    let proxy = ProxyApp::start().await;
+    proxy.route("openai", "chatty").await;
+    embedding_model(&proxy, "openai", "embed").await;
+    let list = |anthropic: bool| {
+        let mut request = axum::http::Request::builder()
+            .uri("/v1/models")
+            .header("x-api-key", &proxy.key);
+        if anthropic {
+            request = request.header("anthropic-version", "2023-06-01");
+        }
+        proxy
+            .app
+            .send(request.body(axum::body::Body::empty()).unwrap())
+    };
+    let ids = |answer: &Value| {
+        let mut ids = strings_in(&answer["data"], "/id");
+        ids.sort_unstable();
+        ids
+    };
+    let (_, _, openai) = list(false).await;
+    assert_eq!(ids(&openai), ["chatty", "embed"], "{openai}");
+    let (_, _, anthropic) = list(true).await;
+    assert_eq!(ids(&anthropic), ["chatty"], "{anthropic}");
 }

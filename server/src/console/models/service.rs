@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::{
     console::audit::{self, Action, Target},
-    gateway::proxy::health::Health,
+    gateway::{adapter, proxy::health::Health},
     platform::{
         db,
         entity::{
@@ -254,12 +254,15 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewModel) -> Result<StoredM
     };
     let deployments = validate_deployments(db, deployments).await?;
     let fallbacks = validate_fallbacks(db, &public_name, new.fallbacks).await?;
+    let kind = new.kind.unwrap_or(ModelKind::Chat);
+    let provider_ids: Vec<&str> = deployments.iter().map(|d| d.provider_id.as_str()).collect();
+    check_kind(db, kind, &provider_ids, &fallbacks).await?;
     let first = deployments[0].clone();
     let now = time::now();
     let model = shadow_model::ActiveModel {
         id: Set(ids::prefixed("model")),
         public_name: Set(public_name),
-        kind: Set(new.kind.unwrap_or(ModelKind::Chat)),
+        kind: Set(kind),
         provider_id: Set(first.provider_id),
         upstream_model: Set(first.upstream_model),
         input_price: Set(validate_price("input_price", new.input_price)?),
@@ -541,14 +544,29 @@ pub async fn change<C: ConnectionTrait>(
         Some(deployments) => Some(validate_deployments(txn, deployments).await?),
         None => None,
     };
+    let fallbacks = match change.fallbacks {
+        Some(fallbacks) => Some(validate_fallbacks(txn, &public_name, fallbacks).await?),
+        None => None,
+    };
+    let kind = change.kind.unwrap_or(current.model.kind);
+    let provider_ids: Vec<&str> = match &deployments {
+        Some(deployments) => deployments.iter().map(|d| d.provider_id.as_str()).collect(),
+        None => current
+            .deployments
+            .iter()
+            .map(|d| d.provider_id.as_str())
+            .collect(),
+    };
+    let kept_fallbacks = current.model.fallbacks();
+    let checked_fallbacks = fallbacks.as_deref().unwrap_or(&kept_fallbacks);
+    check_kind(txn, kind, &provider_ids, checked_fallbacks).await?;
     let mut model = current.model.into_active_model();
     model.public_name = Set(public_name.clone());
     if let Some(first) = deployments.as_ref().and_then(|d| d.first()) {
         model.provider_id = Set(first.provider_id.clone());
         model.upstream_model = Set(first.upstream_model.clone());
     }
-    if let Some(fallbacks) = change.fallbacks {
-        let fallbacks = validate_fallbacks(txn, &public_name, fallbacks).await?;
+    if let Some(fallbacks) = fallbacks {
         model.fallbacks = Set(encode_names(fallbacks)?);
     }
     for (field, value, column) in [
@@ -575,9 +593,7 @@ pub async fn change<C: ConnectionTrait>(
     if let Some(enabled) = change.enabled {
         model.enabled = Set(enabled);
     }
-    if let Some(kind) = change.kind {
-        model.kind = Set(kind);
-    }
+    model.kind = Set(kind);
     if let Some(plans) = change.plans {
         model.plans = Set(encode_plans(plans)?);
     }
@@ -700,6 +716,10 @@ fn validate_max_output(tokens: Option<i64>) -> Result<Option<i64>> {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AvailableModel {
     pub id: String,
+    /// Not in the answer (the user's model list keeps its shape): the LLM
+    /// API's list in Anthropic's format leaves embedding models out.
+    #[serde(skip)]
+    pub kind: ModelKind,
     pub provider_kind: ProviderKind,
     pub input_price: Price,
     pub output_price: Price,
@@ -726,6 +746,7 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
         })
         .map(|(model, provider)| AvailableModel {
             id: model.public_name,
+            kind: model.kind,
             provider_kind: provider.kind,
             input_price: price(model.input_price),
             output_price: price(model.output_price),
@@ -738,6 +759,46 @@ pub async fn available_for(db: &DatabaseConnection, plan: PlanName) -> Result<Ve
 
 fn encode_names(names: Vec<String>) -> Result<String> {
     serde_json::to_string(&names).map_err(|err| Error::Internal(err.into()))
+}
+
+/// A model serves its kind: an embedding model only on providers that
+/// embed, and its fallbacks are of its own kind (400 naming the field).
+async fn check_kind<C: ConnectionTrait>(
+    db: &C,
+    kind: ModelKind,
+    provider_ids: &[&str],
+    fallbacks: &[String],
+) -> Result<()> {
+    if kind == ModelKind::Embedding {
+        let providers = provider::Entity::find()
+            .filter(provider::Column::Id.is_in(provider_ids.iter().copied()))
+            .all(db)
+            .await?;
+        if let Some(p) = providers
+            .iter()
+            .find(|p| !adapter::for_kind(p.kind).embeds())
+        {
+            return Err(Error::bad_request(format!(
+                "kind: the provider `{}` ({}) serves no embeddings",
+                p.name, p.kind
+            )));
+        }
+    }
+    if fallbacks.is_empty() {
+        return Ok(());
+    }
+    let other = shadow_model::Entity::find()
+        .filter(shadow_model::Column::PublicName.is_in(fallbacks.iter().map(String::as_str)))
+        .filter(shadow_model::Column::Kind.ne(kind))
+        .one(db)
+        .await?;
+    match other {
+        Some(other) => Err(Error::bad_request(format!(
+            "fallbacks: `{}` is not a {kind} model",
+            other.public_name
+        ))),
+        None => Ok(()),
+    }
 }
 
 async fn ensure_provider<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {

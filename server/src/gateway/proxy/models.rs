@@ -14,7 +14,7 @@ use crate::{
             },
         },
     },
-    platform::time,
+    platform::{entity::shadow_model::ModelKind, time},
     state::AppState,
 };
 
@@ -56,20 +56,27 @@ pub async fn list(
                     .collect(),
             })
         }
-        ApiFormat::Anthropic => LlmModelList::Anthropic(AnthropicModelList {
-            first_id: models.first().map(|m| m.id.clone()),
-            last_id: models.last().map(|m| m.id.clone()),
-            has_more: false,
-            data: models
+        ApiFormat::Anthropic => {
+            // Messages take chat models only.
+            let models: Vec<_> = models
                 .iter()
-                .map(|m| AnthropicModel {
-                    kind: "model".to_owned(),
-                    id: m.id.clone(),
-                    display_name: m.id.clone(),
-                    created_at: time::iso(&m.created_at),
-                })
-                .collect(),
-        }),
+                .filter(|m| m.kind == ModelKind::Chat)
+                .collect();
+            LlmModelList::Anthropic(AnthropicModelList {
+                first_id: models.first().map(|m| m.id.clone()),
+                last_id: models.last().map(|m| m.id.clone()),
+                has_more: false,
+                data: models
+                    .iter()
+                    .map(|m| AnthropicModel {
+                        kind: "model".to_owned(),
+                        id: m.id.clone(),
+                        display_name: m.id.clone(),
+                        created_at: time::iso(&m.created_at),
+                    })
+                    .collect(),
+            })
+        }
     };
     Ok(Json(body))
 }
