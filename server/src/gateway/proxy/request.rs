@@ -304,8 +304,8 @@ fn output_cap(
         }
         cap.get_or_insert(OutputCap { tokens, field });
     }
-    if cap.is_none() && wire.cap_required() {
-        let field = fields[0];
+    // A format that requires a cap names its field first (none without caps).
+    if let (None, true, Some(&field)) = (cap, wire.cap_required(), fields.first()) {
         return Err(ProxyError::invalid_field(
             field,
             format!("{field}: a positive integer is required"),
