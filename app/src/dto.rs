@@ -6,32 +6,14 @@ pub mod reference;
 
 pub use contract::{
     EntryKind, GrantSource, KeyStatus, Plan, PlanName, ProviderKind, Role, UserStatus,
+    accounts::UserView, credits::EntryView, keys::KeyView, usage,
 };
 use serde::{Deserialize, Serialize};
-
-/// The signed-in user, as the UI shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserInfo {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub role: Role,
-    pub plan: Plan,
-    pub status: UserStatus,
-    /// ISO 8601.
-    pub created_at: String,
-}
-
-impl UserInfo {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
 
 /// What the dashboard greets the user with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardData {
-    pub user: UserInfo,
+    pub user: UserView,
     /// Sessions of this user that are signed in right now (this one included).
     pub active_sessions: u64,
     /// The credit balance, exact, with six decimals.
@@ -41,36 +23,16 @@ pub struct DashboardData {
 /// One page of the admin's user list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserPage {
-    pub users: Vec<UserInfo>,
+    pub users: Vec<UserView>,
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
 }
 
-/// One API key as its owner sees it (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyInfo {
-    pub id: String,
-    pub name: String,
-    pub prefix: String,
-    /// Empty: every model the plan allows.
-    pub models: Vec<String>,
-    /// Decimal credits, e.g. `"12.500000"`; `None` for no limit.
-    pub quota_limit_credits: Option<String>,
-    pub quota_used_credits: String,
-    /// The key's own rate limits; `None`: the owner's plan decides.
-    pub requests_per_minute: Option<i64>,
-    pub tokens_per_minute: Option<i64>,
-    pub expires_at: Option<String>,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-    pub status: KeyStatus,
-}
-
 /// A key just created: the only time its secret is shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedKeyInfo {
-    pub key: KeyInfo,
+    pub key: KeyView,
     pub secret: String,
 }
 
@@ -101,17 +63,10 @@ pub struct Moment {
     pub ago: String,
 }
 
-/// One ledger entry of the signed-in user.
+/// A view of the API and when it was made, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreditEntryInfo {
-    pub id: i64,
-    pub kind: EntryKind,
-    /// Signed decimal credits, six decimals.
-    pub amount_credits: String,
-    pub balance_after_credits: String,
-    /// The request charged or refunded, when there is one.
-    pub reference: Option<String>,
-    pub reason: Option<String>,
+pub struct Dated<T> {
+    pub view: T,
     pub created: Moment,
 }
 
@@ -119,69 +74,11 @@ pub struct CreditEntryInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditHistoryData {
     pub balance_credits: String,
-    pub entries: Vec<CreditEntryInfo>,
+    pub entries: Vec<Dated<EntryView>>,
     /// Entries matching the filter, on every page.
     pub total: u64,
     pub page: u64,
     pub per_page: u64,
-}
-
-/// Usage added up over a range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageTotalsInfo {
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-    /// What the balance was charged.
-    pub charged_credits: String,
-}
-
-impl UsageTotalsInfo {
-    /// Input and output tokens (cache tokens are part of the input).
-    pub fn tokens(&self) -> i64 {
-        self.input_tokens + self.output_tokens
-    }
-}
-
-/// One day of usage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageDayInfo {
-    /// `YYYY-MM-DD`, UTC.
-    pub date: String,
-    pub requests: i64,
-    pub tokens: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-}
-
-/// One model's share of the range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelUsageInfo {
-    pub model: String,
-    pub usage: UsageTotalsInfo,
-}
-
-/// One proxied request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestInfo {
-    pub id: String,
-    pub created: Moment,
-    pub model: String,
-    /// The key's name; `None` once the key is gone.
-    pub key_name: Option<String>,
-    /// `chat_completions` or `messages`.
-    pub endpoint: String,
-    pub streamed: bool,
-    pub status_code: i32,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cost_credits: String,
-    pub charged_credits: String,
-    pub duration_ms: i32,
 }
 
 /// A key to filter by.
@@ -197,12 +94,13 @@ pub struct UsageData {
     /// The range the report covers (`YYYY-MM-DD`), defaults resolved.
     pub from: String,
     pub to: String,
-    pub totals: UsageTotalsInfo,
+    pub totals: usage::Totals,
     /// Every day of the range, zeros included.
-    pub series: Vec<UsageDayInfo>,
-    pub by_model: Vec<ModelUsageInfo>,
+    pub series: Vec<usage::Day>,
+    /// Most cost first.
+    pub by_model: Vec<usage::ModelUsage>,
     /// One page, newest first.
-    pub requests: Vec<RequestInfo>,
+    pub requests: Vec<Dated<usage::RequestRow>>,
     pub page: u64,
     pub per_page: u64,
     /// Requests matching the filter, on every page.
@@ -224,11 +122,11 @@ pub struct UsageChoices {
 pub struct UsageSummary {
     pub from: String,
     pub to: String,
-    pub totals: UsageTotalsInfo,
+    pub totals: usage::Totals,
     /// The model with the most requests, and how many.
     pub top_model: Option<(String, i64)>,
     /// The latest five requests.
-    pub recent: Vec<RequestInfo>,
+    pub recent: Vec<Dated<usage::RequestRow>>,
 }
 
 /// One place on the leaderboard.

@@ -74,7 +74,7 @@ pub struct Session {
     pub login_with_key: ServerAction<LoginWithKey>,
     pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
-    pub user: Resource<Result<Option<dto::UserInfo>, error::AppError>>,
+    pub user: Resource<Result<Option<dto::UserView>, error::AppError>>,
 }
 
 /// The switchable parts of the UI (the leaderboard and presence), read once

@@ -204,43 +204,6 @@ impl From<server::Error> for AppError {
     }
 }
 
-impl From<server::platform::entity::user::Model> for crate::dto::UserInfo {
-    fn from(user: server::platform::entity::user::Model) -> Self {
-        Self {
-            role: user.role,
-            plan: user.plan,
-            status: user.status,
-            created_at: server::platform::time::iso(&user.created_at),
-            id: user.id,
-            name: user.name,
-            email: user.email,
-        }
-    }
-}
-
-impl From<server::platform::entity::api_key::Model> for crate::dto::KeyInfo {
-    fn from(key: server::platform::entity::api_key::Model) -> Self {
-        let view = server::console::keys::KeyView::from(key);
-        let iso = |at: Option<chrono::DateTime<chrono::Utc>>| {
-            at.as_ref().map(server::platform::time::iso)
-        };
-        Self {
-            status: view.status,
-            expires_at: iso(view.expires_at),
-            created_at: server::platform::time::iso(&view.created_at),
-            last_used_at: iso(view.last_used_at),
-            id: view.id,
-            name: view.name,
-            prefix: view.prefix,
-            models: view.models,
-            quota_limit_credits: view.quota_limit_credits,
-            quota_used_credits: view.quota_used_credits,
-            requests_per_minute: view.requests_per_minute,
-            tokens_per_minute: view.tokens_per_minute,
-        }
-    }
-}
-
 /// `at` as the UI shows it, relative to `now`.
 pub fn moment(
     at: &chrono::DateTime<chrono::Utc>,
@@ -252,39 +215,20 @@ pub fn moment(
     }
 }
 
-impl From<server::console::usage::report::Totals> for crate::dto::UsageTotalsInfo {
-    fn from(totals: server::console::usage::report::Totals) -> Self {
-        Self {
-            requests: totals.requests,
-            input_tokens: totals.input_tokens,
-            output_tokens: totals.output_tokens,
-            cache_read_tokens: totals.cache_read_tokens,
-            cache_write_tokens: totals.cache_write_tokens,
-            cost_micro_credits: totals.cost_micro_credits,
-            cost_credits: totals.cost_credits,
-            charged_credits: totals.charged_credits,
-        }
-    }
-}
-
-/// A request row of the usage report, as the UI shows it.
-pub fn request_info(
-    row: server::console::usage::report::RequestRow,
+/// `view`, made `at`, as the UI shows it (`now` being when it answers).
+pub fn dated<T>(
+    view: T,
+    at: contract::Timestamp,
     now: chrono::DateTime<chrono::Utc>,
-) -> crate::dto::RequestInfo {
-    crate::dto::RequestInfo {
-        created: moment(&row.created_at, now),
-        id: row.id,
-        model: row.model,
-        key_name: row.key_name,
-        endpoint: row.endpoint,
-        streamed: row.streamed,
-        status_code: row.status_code,
-        input_tokens: row.input_tokens,
-        output_tokens: row.output_tokens,
-        cost_credits: row.cost_credits,
-        charged_credits: row.charged_credits,
-        duration_ms: row.duration_ms,
+) -> crate::dto::Dated<T> {
+    // The server wrote `at` from its clock, so it always reads back.
+    let ago = at
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .map(|at| server::console::analytics::dashboard::relative(at, now))
+        .unwrap_or_default();
+    crate::dto::Dated {
+        view,
+        created: crate::dto::Moment { at: at.into(), ago },
     }
 }
 

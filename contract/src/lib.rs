@@ -1,18 +1,21 @@
 //! What the server and the web UI share: the contract's values (roles,
 //! plans, statuses, kinds and sources, each with its one wire name) and the
-//! views the admin pages show, which the REST API sends as they are. The
+//! views the pages show, which the REST API sends as they are. The
 //! server stores the values (SeaORM) and describes both (OpenAPI) with the
 //! `server` feature; the web UI compiles this crate to WASM with serde
 //! alone, so a field or value renamed here is renamed on both sides, checked
 //! by the compiler.
 
+pub mod accounts;
 pub mod catalog;
 pub mod credits;
 pub mod entitlements;
 pub mod insights;
 pub mod invitations;
+pub mod keys;
 pub mod live;
 mod time;
+pub mod usage;
 
 use std::{fmt, str::FromStr};
 

@@ -4,11 +4,11 @@
 
 use leptos::prelude::*;
 
-use crate::{dto::UserInfo, error::AppError};
+use crate::{dto::UserView, error::AppError};
 
 /// The signed-in user, or `None` for a visitor.
 #[server(prefix = "/rpc/public", endpoint = "current_user")]
-pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
     Ok(crate::ssr::current_user().map(|current| current.user.into()))
 }
 

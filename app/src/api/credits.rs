@@ -12,7 +12,7 @@ pub const PER_PAGE: u64 = 20;
 #[server(prefix = "/rpc", endpoint = "credit_history")]
 pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData, AppError> {
     use server::{
-        console::credits::service::{self, HistoryQuery},
+        console::credits::service::{self, EntryView, HistoryQuery},
         platform::{entity::credit_entry::EntryKind, money::format_credits},
     };
     let (state, current) = crate::ssr::user()?;
@@ -34,14 +34,9 @@ pub async fn credit_history(page: u64, kind: String) -> Result<CreditHistoryData
         entries: history
             .entries
             .into_iter()
-            .map(|entry| crate::dto::CreditEntryInfo {
-                id: entry.id,
-                kind: entry.kind,
-                amount_credits: format_credits(entry.amount),
-                balance_after_credits: format_credits(entry.balance_after),
-                reference: entry.reference,
-                reason: entry.reason,
-                created: crate::ssr::moment(&entry.created_at, now),
+            .map(|entry| {
+                let view = EntryView::from(entry);
+                crate::ssr::dated(view.clone(), view.created_at, now)
             })
             .collect(),
         total: history.total,

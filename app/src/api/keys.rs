@@ -3,12 +3,12 @@
 use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::{
-    dto::{CreatedKeyInfo, KeyDraft, KeyInfo},
+    dto::{CreatedKeyInfo, KeyDraft, KeyView},
     error::AppError,
 };
 
 #[server(prefix = "/rpc", endpoint = "list_keys")]
-pub async fn list_keys() -> Result<Vec<KeyInfo>, AppError> {
+pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     let (state, current) = crate::ssr::user()?;
     let keys = server::console::keys::service::list(&state.db, &current.user.id).await?;
     Ok(keys.into_iter().map(Into::into).collect())
@@ -40,7 +40,7 @@ pub async fn create_key(draft: KeyDraft) -> Result<CreatedKeyInfo, AppError> {
 /// Changes every field of a key to the form's; an empty optional field
 /// removes the quota, expiry or limit.
 #[server(prefix = "/rpc", endpoint = "update_key", input = Json)]
-pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyInfo, AppError> {
+pub async fn update_key(id: String, draft: KeyDraft) -> Result<KeyView, AppError> {
     use server::console::keys::service::{self, KeyChange};
     let (state, current) = crate::ssr::user()?;
     let new = new_key(draft)?;
@@ -120,7 +120,7 @@ pub async fn setup_info() -> Result<crate::dto::SetupInfo, AppError> {
     let key_prefix = keys
         .into_iter()
         .map(KeyView::from)
-        .find(|key| key.status.as_str() == "active")
+        .find(|key| key.status == contract::KeyStatus::Active)
         .map(|key| key.prefix);
     let model = service::available_for(&state.db, current.plan.plan)
         .await?

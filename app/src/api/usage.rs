@@ -34,37 +34,30 @@ pub async fn usage_report(
     };
     let report = report::report(&state.db, &current.user.id, &query, now.date_naive()).await?;
     Ok(UsageData {
-        series: report
-            .series
-            .into_iter()
-            .map(|day| crate::dto::UsageDayInfo {
-                date: day.date,
-                requests: day.requests,
-                tokens: day.input_tokens + day.output_tokens,
-                cost_micro_credits: day.cost_micro_credits,
-                cost_credits: day.cost_credits,
-            })
-            .collect(),
-        by_model: report
-            .by_model
-            .into_iter()
-            .map(|model| crate::dto::ModelUsageInfo {
-                model: model.model,
-                usage: model.usage.into(),
-            })
-            .collect(),
-        requests: report
-            .requests
-            .into_iter()
-            .map(|row| crate::ssr::request_info(row, now))
-            .collect(),
+        requests: dated(report.requests, now),
+        series: report.series,
+        by_model: report.by_model,
         from: report.from,
         to: report.to,
-        totals: report.totals.into(),
+        totals: report.totals,
         page: report.page,
         per_page: report.per_page,
         total: report.total,
     })
+}
+
+/// Request rows as the UI shows them.
+#[cfg(feature = "ssr")]
+fn dated(
+    rows: Vec<contract::usage::RequestRow>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::dto::Dated<contract::usage::RequestRow>> {
+    rows.into_iter()
+        .map(|row| {
+            let at = row.created_at.clone();
+            crate::ssr::dated(row, at, now)
+        })
+        .collect()
 }
 
 /// What the usage filters offer: the default range, the user's keys
@@ -127,12 +120,8 @@ pub async fn dashboard_usage() -> Result<UsageSummary, AppError> {
     Ok(UsageSummary {
         from: report.from,
         to: report.to,
-        totals: report.totals.into(),
+        totals: report.totals,
         top_model,
-        recent: report
-            .requests
-            .into_iter()
-            .map(|row| crate::ssr::request_info(row, now))
-            .collect(),
+        recent: dated(report.requests, now),
     })
 }

@@ -7,23 +7,23 @@ use contract::{
     ModelKind, credits::EntryView, entitlements::GrantView, invitations::InvitationView,
 };
 
-use super::{KeyInfo, PlanName, UserInfo};
+use super::{KeyView, PlanName, UserView};
 
 /// A user created by name, with their first key's secret (shown once).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedUserInfo {
-    pub user: UserInfo,
+    pub user: UserView,
     pub secret: String,
 }
 
 /// Everything the admin sees about one user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDetailInfo {
-    pub user: UserInfo,
+    pub user: UserView,
     /// The plan in effect (`pro_lifetime` with an active grant).
     pub effective_plan: PlanName,
     pub balance_credits: String,
-    pub keys: Vec<KeyInfo>,
+    pub keys: Vec<KeyView>,
     pub grants: Vec<GrantView>,
     /// The latest ledger entries, newest first.
     pub entries: Vec<EntryView>,

@@ -19,7 +19,7 @@ use crate::{
         skeleton::{Skeleton, SkeletonStats},
         time::RelativeTime,
     },
-    dto::{CreditEntryInfo, CreditHistoryData, EntryKind},
+    dto::{CreditHistoryData, Dated, EntryKind, EntryView},
     format::{credits, signed_credits, thousands},
     query::query_string,
 };
@@ -171,7 +171,12 @@ fn History(data: CreditHistoryData, kind: String, refreshing: ReadSignal<bool>) 
     }
 }
 
-fn entry_row(entry: CreditEntryInfo) -> impl IntoView {
+fn entry_row(
+    Dated {
+        view: entry,
+        created,
+    }: Dated<EntryView>,
+) -> impl IntoView {
     let negative = entry.amount_credits.starts_with('-');
     let (details, request, muted) = match (entry.kind, entry.reference, entry.reason) {
         (_, _, Some(reason)) => (reason, None, false),
@@ -183,7 +188,7 @@ fn entry_row(entry: CreditEntryInfo) -> impl IntoView {
     };
     view! {
         <tr data-kind=entry.kind.as_str()>
-            <td><RelativeTime moment=entry.created /></td>
+            <td><RelativeTime moment=created /></td>
             <td><span class=format!("badge badge-kind-{}", entry.kind)>{entry.kind.as_str()}</span></td>
             <td class="num mono" class:amount-negative=negative class:amount-positive=!negative>
                 {signed_credits(&entry.amount_credits)}

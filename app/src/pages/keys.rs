@@ -12,7 +12,7 @@ use crate::{
         reveal::SecretReveal,
         toast::toast_results,
     },
-    dto::{KeyDraft, KeyInfo, KeyStatus},
+    dto::{KeyDraft, KeyStatus, KeyView},
     format::thousands,
 };
 
@@ -236,7 +236,7 @@ pub fn KeysPage() -> impl IntoView {
 }
 
 /// A key's fields as the form shows them.
-fn draft_of(key: &KeyInfo) -> KeyDraft {
+fn draft_of(key: &KeyView) -> KeyDraft {
     KeyDraft {
         name: key.name.clone(),
         models: key.models.clone(),
@@ -255,7 +255,7 @@ fn draft_of(key: &KeyInfo) -> KeyDraft {
 
 #[component]
 fn KeyTable(
-    keys: Vec<KeyInfo>,
+    keys: Vec<KeyView>,
     revoke: ServerAction<RevokeKey>,
     draft: RwSignal<KeyDraft>,
     editing: RwSignal<Option<(String, String)>>,
@@ -305,8 +305,8 @@ fn KeyTable(
                                     )}
                                 </td>
                                 <td class="limits">{limits(&key)}</td>
-                                <td title=key.expires_at.clone().unwrap_or_default()>{day(key.expires_at.as_deref(), "never")}</td>
-                                <td title=key.last_used_at.clone().unwrap_or_default()>{day(key.last_used_at.as_deref(), "never")}</td>
+                                <td title=key.expires_at.as_deref().unwrap_or_default().to_owned()>{day(key.expires_at.as_deref(), "never")}</td>
+                                <td title=key.last_used_at.as_deref().unwrap_or_default().to_owned()>{day(key.last_used_at.as_deref(), "never")}</td>
                                 <td><span class=format!("badge badge-{}", key.status)>{key.status.as_str().replace('_', " ")}</span></td>
                                 <td class="row-actions">
                                     <Show when=move || revocable>
@@ -340,7 +340,7 @@ fn KeyTable(
 
 /// The key's own rate limits, e.g. `60 req/min · 100,000 tok/min`, or
 /// `plan's` when it has none.
-fn limits(key: &KeyInfo) -> String {
+fn limits(key: &KeyView) -> String {
     let parts: Vec<String> = [
         key.requests_per_minute
             .map(|n| format!("{} req/min", thousands(n))),

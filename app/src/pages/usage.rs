@@ -23,7 +23,7 @@ use crate::{
         skeleton::{Skeleton, SkeletonStats},
         time::RelativeTime,
     },
-    dto::{RequestInfo, UsageChoices, UsageData},
+    dto::{Dated, UsageChoices, UsageData, usage::RequestRow},
     format::{count, credits, short_date, thousands},
     query::query_string,
 };
@@ -299,8 +299,8 @@ fn Report(data: UsageData, filters: UsageFilters, refreshing: ReadSignal<bool>) 
         .iter()
         .map(|day| Point {
             label: short_date(&day.date),
-            detail: format!("{}: {}", day.date, count(day.tokens, "token", "tokens")),
-            value: day.tokens as f64,
+            detail: format!("{}: {}", day.date, count(day.tokens(), "token", "tokens")),
+            value: day.tokens() as f64,
         })
         .collect();
     let credits_chart: Vec<Point> = data
@@ -414,7 +414,7 @@ fn Report(data: UsageData, filters: UsageFilters, refreshing: ReadSignal<bool>) 
 /// leaves out the key and the details.
 #[component]
 pub fn RequestTable(
-    requests: Vec<RequestInfo>,
+    requests: Vec<Dated<RequestRow>>,
     #[prop(into)] id: String,
     #[prop(optional)] compact: bool,
 ) -> impl IntoView {
@@ -441,7 +441,7 @@ pub fn RequestTable(
                 <tbody>
                     {requests
                         .into_iter()
-                        .map(|request| {
+                        .map(|Dated { view: request, created }| {
                             let failed = request.status_code >= 400;
                             let total_tokens = compact.then(|| {
                                 view! { <td class="num">{thousands(request.input_tokens + request.output_tokens)}</td> }
@@ -455,7 +455,7 @@ pub fn RequestTable(
                             });
                             view! {
                                 <tr data-request-id=request.id.clone()>
-                                    <td><RelativeTime moment=request.created /></td>
+                                    <td><RelativeTime moment=created /></td>
                                     <td class="model">{request.model}</td>
                                     {total_tokens}
                                     {tokens}

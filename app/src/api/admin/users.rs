@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     dto::{
-        UserInfo, UserPage,
+        UserPage, UserView,
         admin::{CreatedUserInfo, UserDetailInfo},
     },
     error::AppError,
@@ -57,7 +57,7 @@ pub async fn update_user(
     role: String,
     plan: String,
     status: String,
-) -> Result<UserInfo, AppError> {
+) -> Result<UserView, AppError> {
     use server::console::accounts::service::{self, UserUpdate};
     let (state, admin) = crate::ssr::admin()?;
     let change = UserUpdate {

@@ -14,7 +14,7 @@ use crate::{
         skeleton::Skeleton,
         toast::toast_results,
     },
-    dto::{Plan, Role, UserInfo, UserStatus},
+    dto::{Plan, Role, UserStatus, UserView},
     format::thousands,
     pages::admin::AdminNav,
 };
@@ -140,7 +140,7 @@ pub fn AdminUsersPage() -> impl IntoView {
 /// One user, with role, plan and status editable in place.
 #[component]
 fn UserRow(
-    user: UserInfo,
+    user: UserView,
     update: ServerAction<UpdateUser>,
     delete: ServerAction<DeleteUser>,
 ) -> impl IntoView {

@@ -1,27 +1,8 @@
 //! How a user is shown by the API: never the password hash.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+pub use contract::accounts::UserView;
 
-use crate::platform::{
-    entity::user::{self, Plan, Role, UserStatus},
-    time::serde_iso,
-};
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct UserView {
-    pub id: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub role: Role,
-    pub plan: Plan,
-    pub status: UserStatus,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "serde_iso")]
-    pub updated_at: DateTime<Utc>,
-}
+use crate::platform::entity::user;
 
 impl From<user::Model> for UserView {
     fn from(user: user::Model) -> Self {
@@ -32,8 +13,8 @@ impl From<user::Model> for UserView {
             role: user.role,
             plan: user.plan,
             status: user.status,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
+            created_at: user.created_at.into(),
+            updated_at: user.updated_at.into(),
         }
     }
 }

@@ -16,8 +16,8 @@ use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::report::{KeyNames, RequestRow, UsageFilter};
-use crate::platform::{entity::usage_record, error::Result, time};
+use super::report::{KeyNames, RequestRow, UsageFilter, request_row};
+use crate::platform::{entity::usage_record, error::Result};
 
 /// Rows read per query.
 pub const CHUNK: u64 = 1_000;
@@ -87,7 +87,7 @@ pub fn csv_stream(
                     });
                     let bytes = encode(|writer| {
                         for row in rows {
-                            write_row(writer, &RequestRow::new(row, &keys))?;
+                            write_row(writer, &request_row(row, &keys))?;
                         }
                         Ok(())
                     });
@@ -134,7 +134,7 @@ fn write_row(writer: &mut csv::Writer<Vec<u8>>, row: &RequestRow) -> csv::Result
     let text = |value: &str| guard(value).into_owned();
     writer.write_record([
         text(&row.id),
-        time::iso(&row.created_at),
+        row.created_at.to_string(),
         text(&row.model),
         text(&row.key_id),
         text(row.key_name.as_deref().unwrap_or_default()),

@@ -15,12 +15,14 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use contract::usage::{Day, KeyUsage, ModelUsage, RequestRow, Totals};
+
 use crate::platform::{
     entity::{api_key, usage_record},
     error::{Error, Result},
     money::format_credits,
     pricing::UsageSums,
-    time::{days::DateRange, serde_iso},
+    time::days::DateRange,
     validate,
 };
 
@@ -139,98 +141,28 @@ impl KeyNames {
     }
 }
 
-/// Usage added up, money in micro-credits and as a decimal string.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = UsageTotals)]
-pub struct Totals {
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-    /// What the balance was charged: the cost, unless it ran out first.
-    pub charged_micro_credits: i64,
-    pub charged_credits: String,
-}
-
-/// One day of the series (every day of the range is there, zeros too).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = UsageDay)]
-pub struct Day {
-    pub date: String,
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = UsageByModel)]
-pub struct ModelUsage {
-    pub model: String,
-    #[serde(flatten)]
-    pub usage: Totals,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct KeyUsage {
-    pub key_id: String,
-    pub key_name: Option<String>,
-    #[serde(flatten)]
-    pub usage: Totals,
-}
-
-/// One request as the report and the CSV show it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RequestRow {
-    pub id: String,
-    #[serde(with = "serde_iso")]
-    pub created_at: DateTime<Utc>,
-    pub model: String,
-    pub key_id: String,
-    pub key_name: Option<String>,
-    pub endpoint: String,
-    pub streamed: bool,
-    pub status_code: i32,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cache_read_tokens: i64,
-    pub cache_write_tokens: i64,
-    pub reasoning_tokens: i64,
-    pub cost_micro_credits: i64,
-    pub cost_credits: String,
-    pub charged_micro_credits: i64,
-    pub charged_credits: String,
-    pub duration_ms: i32,
-    pub error_kind: Option<String>,
-}
-
-impl RequestRow {
-    pub fn new(row: usage_record::Model, keys: &KeyNames) -> Self {
-        Self {
-            key_name: keys.name(&row.api_key_id).map(str::to_owned),
-            cost_credits: format_credits(row.cost),
-            charged_credits: format_credits(row.charged),
-            id: row.id,
-            created_at: row.created_at,
-            model: row.model,
-            key_id: row.api_key_id,
-            endpoint: row.endpoint,
-            streamed: row.streamed,
-            status_code: row.status_code,
-            input_tokens: row.input_tokens,
-            output_tokens: row.output_tokens,
-            cache_read_tokens: row.cache_read_tokens,
-            cache_write_tokens: row.cache_write_tokens,
-            reasoning_tokens: row.reasoning_tokens,
-            cost_micro_credits: row.cost,
-            charged_micro_credits: row.charged,
-            duration_ms: row.duration_ms,
-            error_kind: row.error_kind,
-        }
+/// `row` as the report and the CSV show it.
+pub fn request_row(row: usage_record::Model, keys: &KeyNames) -> RequestRow {
+    RequestRow {
+        key_name: keys.name(&row.api_key_id).map(str::to_owned),
+        cost_credits: format_credits(row.cost),
+        charged_credits: format_credits(row.charged),
+        id: row.id,
+        created_at: row.created_at.into(),
+        model: row.model,
+        key_id: row.api_key_id,
+        endpoint: row.endpoint,
+        streamed: row.streamed,
+        status_code: row.status_code,
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cache_read_tokens: row.cache_read_tokens,
+        cache_write_tokens: row.cache_write_tokens,
+        reasoning_tokens: row.reasoning_tokens,
+        cost_micro_credits: row.cost,
+        charged_micro_credits: row.charged,
+        duration_ms: row.duration_ms,
+        error_kind: row.error_kind,
     }
 }
 
@@ -345,7 +277,7 @@ pub async fn report<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|row| RequestRow::new(row, &keys))
+        .map(|row| request_row(row, &keys))
         .collect();
 
     Ok(Report {
