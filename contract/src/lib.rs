@@ -162,7 +162,9 @@ wire_enum! {
         /// OpenAI itself, or an API that also speaks its Responses API
         /// (`/responses`, besides `/chat/completions`).
         OpenaiResponses = "openai_responses",
-        /// Tollgate's built-in provider, answering in both formats.
+        /// Google's Gemini API (`/models/{model}:generateContent`).
+        Gemini = "gemini",
+        /// Tollgate's built-in provider, answering in every format.
         Mock = "mock",
     }
 }

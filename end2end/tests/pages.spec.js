@@ -136,6 +136,9 @@ test('the setup page fills in the address, the key prefix and a model', async ()
   await expect(claude).toContainText(`export ANTHROPIC_BASE_URL=${base}`);
   await expect(claude).toContainText(`export ANTHROPIC_AUTH_TOKEN=${prefix}…`);
   await expect(claude).toContainText('export ANTHROPIC_MODEL=');
+  const gemini = page.locator('.guide', { hasText: 'Gemini CLI' });
+  await expect(gemini).toContainText(`export GOOGLE_GEMINI_BASE_URL=${base}`);
+  await expect(gemini).toContainText(`export GEMINI_API_KEY=${prefix}…`);
   await expect(page.locator('.guide', { hasText: 'OpenAI SDK (Python)' })).toContainText(`base_url="${base}/v1"`);
   await expect(page.locator('.guide', { hasText: 'curl' })).toContainText(`curl ${base}/v1/chat/completions`);
   await claude.getByRole('button', { name: 'Copy' }).click();

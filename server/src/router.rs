@@ -9,7 +9,7 @@ use axum::{
     http::header,
     middleware,
     response::{IntoResponse, Response},
-    routing::{any, get},
+    routing::{any, get, post},
 };
 use tower_http::trace::TraceLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,11 +52,23 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
     // in the client's format.
     let (llm, _) = llm_routes().split_for_parts();
     let llm = llm
+        // Gemini's clients call a model's method under `/v1` too.
+        .route("/models/{target}", post(proxy::gemini::call))
+        .fallback(proxy::not_found)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state.clone());
+    let gemini = Router::new()
+        .route("/models", get(proxy::gemini::list))
+        .route(
+            "/models/{target}",
+            get(proxy::gemini::get).post(proxy::gemini::call),
+        )
         .fallback(proxy::not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());
 
     Router::new()
+        .nest("/v1beta", gemini)
         .nest("/v1", llm.clone())
         .nest("/api/v1", llm)
         .nest("/api", api)

@@ -60,6 +60,13 @@ fn Guides(info: SetupInfo) -> impl IntoView {
             ),
         ),
         (
+            "Gemini CLI",
+            "Gemini's API; the base URL has no /v1beta. Choose the API-key sign-in once (merge it into an existing settings.json).",
+            format!(
+                "mkdir -p ~/.gemini\necho '{{\"security\": {{\"auth\": {{\"selectedType\": \"gemini-api-key\"}}}}}}' > ~/.gemini/settings.json\nexport GOOGLE_GEMINI_BASE_URL={base}\nexport GEMINI_API_KEY={key}\ngemini -m {model}"
+            ),
+        ),
+        (
             "OpenAI SDK (Python)",
             "Or set OPENAI_BASE_URL and OPENAI_API_KEY; the base URL ends in /v1.",
             format!(

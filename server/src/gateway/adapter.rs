@@ -6,9 +6,12 @@
 //! line in [`for_kind`].
 
 mod anthropic;
+mod gemini;
 mod mock;
 mod openai_chat;
 mod openai_responses;
+
+use std::borrow::Cow;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -19,8 +22,9 @@ pub trait Adapter: Send + Sync + 'static {
     /// the same one means the bodies pass through byte for byte.
     fn format(&self, client: ApiFormat) -> ApiFormat;
 
-    /// The path under the provider's base URL for requests in `format`.
-    fn path(&self, format: ApiFormat) -> &'static str;
+    /// The path under the provider's base URL for a request in `format` to
+    /// `model` (which Gemini's API names in the path, with the stream).
+    fn path(&self, format: ApiFormat, model: &str, stream: bool) -> Cow<'static, str>;
 
     /// The header a stored upstream key goes in, and its value.
     fn credential(&self, key: &str) -> (HeaderName, String);
@@ -53,6 +57,7 @@ pub fn for_kind(kind: ProviderKind) -> &'static dyn Adapter {
         ProviderKind::Openai => &openai_chat::OpenAiChat,
         ProviderKind::OpenaiResponses => &openai_responses::OpenAiResponses,
         ProviderKind::Anthropic => &anthropic::Anthropic,
+        ProviderKind::Gemini => &gemini::Gemini,
         ProviderKind::Mock => &mock::Mock,
     }
 }
@@ -88,7 +93,7 @@ mod tests {
                 adapter.credential("sk-1"),
                 (HeaderName::from_static(header), value.to_owned())
             );
-            assert_eq!(adapter.path(native), path);
+            assert_eq!(adapter.path(native, "m", false), path);
             assert!(!adapter.in_process());
         }
         let mock = for_kind(ProviderKind::Mock);

@@ -14,6 +14,7 @@
 mod anthropic;
 mod embeddings;
 pub mod error;
+mod gemini;
 mod openai_chat;
 mod responses;
 pub mod usage;
@@ -32,8 +33,19 @@ pub trait WireFormat: Sync {
     fn check(&self, body: &Map<String, Value>) -> Result<(), ProxyError>;
 
     /// The fields that cap output; the first is the one set when a request
-    /// names none.
+    /// names none. A dot steps into an object (`generationConfig.maxOutputTokens`).
     fn cap_fields(&self) -> &'static [&'static str];
+
+    /// Whether the body names the model and asks for a stream (`model`,
+    /// `stream`), or the URL does (Gemini).
+    fn model_in_body(&self) -> bool {
+        true
+    }
+
+    /// The field of an answer that holds its usage.
+    fn usage_field(&self) -> &'static str {
+        "usage"
+    }
 
     /// Whether a request must name its cap.
     fn cap_required(&self) -> bool {
@@ -69,6 +81,7 @@ impl ApiFormat {
             Self::Anthropic => &anthropic::Anthropic,
             Self::Responses => &responses::Responses,
             Self::Embeddings => &embeddings::Embeddings,
+            Self::Gemini => &gemini::Gemini,
         }
     }
 }

@@ -19,10 +19,12 @@
 //! `{"query": <the last user text>}`; once the conversation ends with the
 //! tool's result, the mock answers "The tool said: <result>". Anthropic's
 //! `/v1/messages/count_tokens` counts words like the answers do. OpenAI's
-//! Responses API is spoken too ([`responses`]), and its embeddings
-//! ([`embeddings`]: deterministic vectors).
+//! Responses API is spoken too ([`responses`]), its embeddings
+//! ([`embeddings`]: deterministic vectors), and Google's Gemini API
+//! ([`gemini`]).
 
 mod embeddings;
+mod gemini;
 mod responses;
 
 use std::time::Duration;
@@ -30,7 +32,7 @@ use std::time::Duration;
 use axum::{
     Json, Router,
     body::{Body, Bytes},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -65,6 +67,7 @@ pub fn router() -> Router {
         .route("/embeddings", post(openai_embeddings))
         .route("/v1/messages", post(anthropic))
         .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1beta/models/{method}", post(google))
 }
 
 async fn count_tokens(headers: HeaderMap, body: Bytes) -> Response {
@@ -108,6 +111,13 @@ async fn openai_embeddings(headers: HeaderMap, body: Bytes) -> Response {
     answer_http(ApiFormat::Embeddings, &headers, &body).await
 }
 
+async fn google(uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refuse_without_key(ApiFormat::Gemini, &headers) {
+        return refused;
+    }
+    gemini::answer(uri.path(), &body).await
+}
+
 async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
     answer_http(ApiFormat::Anthropic, &headers, &body).await
 }
@@ -118,7 +128,7 @@ async fn answer_http(format: ApiFormat, headers: &HeaderMap, body: &[u8]) -> Res
     if let Some(refused) = refuse_without_key(format, headers) {
         return refused;
     }
-    answer(format, body).await
+    answer(format, "", body).await
 }
 
 /// 401 in the provider's shape when no provider key came with the request.
@@ -130,6 +140,7 @@ fn refuse_without_key(format: ApiFormat, headers: &HeaderMap) -> Option<Response
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|key| !key.trim().is_empty()),
         ApiFormat::Anthropic => headers.get("x-api-key").is_some_and(|v| !v.is_empty()),
+        ApiFormat::Gemini => headers.get("x-goog-api-key").is_some_and(|v| !v.is_empty()),
     };
     (!presented).then(|| {
         error(
@@ -152,11 +163,13 @@ fn read_request(body: &[u8]) -> Result<(Map<String, Value>, String), String> {
     Ok((request, model))
 }
 
-/// The answer to one request body, in `format`.
-pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
+/// The answer to one request body, in `format`, sent to `path` (where
+/// Gemini's API names the model and the method).
+pub async fn answer(format: ApiFormat, path: &str, body: &[u8]) -> Response {
     match format {
         ApiFormat::Responses => return responses::answer(body).await,
         ApiFormat::Embeddings => return embeddings::answer(body).await,
+        ApiFormat::Gemini => return gemini::answer(path, body).await,
         ApiFormat::OpenAi | ApiFormat::Anthropic => {}
     }
     let (request, model) = match read_request(body) {
@@ -175,10 +188,8 @@ pub async fn answer(format: ApiFormat, body: &[u8]) -> Response {
     match (format, streamed) {
         (ApiFormat::Anthropic, false) => Json(reply.anthropic_json()).into_response(),
         (ApiFormat::Anthropic, true) => sse(model, reply.anthropic_events()),
-        (ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings, false) => {
-            Json(reply.openai_json()).into_response()
-        }
-        (ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings, true) => {
+        (_, false) => Json(reply.openai_json()).into_response(),
+        (_, true) => {
             let include_usage = request
                 .get("stream_options")
                 .and_then(|o| o.get("include_usage"))
@@ -237,6 +248,18 @@ pub fn error(format: ApiFormat, status: StatusCode, message: &str) -> Response {
                 _ => "api_error",
             };
             json!({ "type": "error", "error": { "type": kind, "message": message } })
+        }
+        ApiFormat::Gemini => {
+            let kind = match status.as_u16() {
+                400 => "INVALID_ARGUMENT",
+                401 => "UNAUTHENTICATED",
+                403 => "PERMISSION_DENIED",
+                404 => "NOT_FOUND",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                _ => "INTERNAL",
+            };
+            json!({ "error": { "code": status.as_u16(), "message": message, "status": kind } })
         }
     };
     (status, Json(body)).into_response()
@@ -665,7 +688,7 @@ mod tests {
     #[tokio::test]
     async fn openai_json_counts_words_as_tokens() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"one two three"}]}"#;
-        let response = answer(ApiFormat::OpenAi, body).await;
+        let response = answer(ApiFormat::OpenAi, "", body).await;
         assert_eq!(response.status(), StatusCode::OK);
         let value: Value = serde_json::from_str(&body_of(response).await).unwrap();
         assert_eq!(value["usage"]["prompt_tokens"], 3);
@@ -680,8 +703,8 @@ mod tests {
     #[tokio::test]
     async fn the_same_request_gets_the_same_answer() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":20}"#;
-        let first = body_of(answer(ApiFormat::Anthropic, body).await).await;
-        let second = body_of(answer(ApiFormat::Anthropic, body).await).await;
+        let first = body_of(answer(ApiFormat::Anthropic, "", body).await).await;
+        let second = body_of(answer(ApiFormat::Anthropic, "", body).await).await;
         assert_eq!(first, second);
     }
 
@@ -689,7 +712,8 @@ mod tests {
     async fn max_tokens_truncates_and_says_so() {
         let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#;
         let value: Value =
-            serde_json::from_str(&body_of(answer(ApiFormat::Anthropic, body).await).await).unwrap();
+            serde_json::from_str(&body_of(answer(ApiFormat::Anthropic, "", body).await).await)
+                .unwrap();
         assert_eq!(value["stop_reason"], "max_tokens");
         assert_eq!(value["usage"]["output_tokens"], 2);
         assert_eq!(value["content"][0]["text"], "Hello from");
@@ -698,7 +722,7 @@ mod tests {
     #[tokio::test]
     async fn openai_stream_ends_with_usage_then_done_when_asked() {
         let body = br#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a b"}]}"#;
-        let text = body_of(answer(ApiFormat::OpenAi, body).await).await;
+        let text = body_of(answer(ApiFormat::OpenAi, "", body).await).await;
         let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
         assert_eq!(*events.last().unwrap(), "data: [DONE]");
         let usage: Value =
@@ -710,7 +734,7 @@ mod tests {
     #[tokio::test]
     async fn error_models_answer_in_the_providers_shape() {
         let body = br#"{"model":"mock-429","messages":[]}"#;
-        let response = answer(ApiFormat::Anthropic, body).await;
+        let response = answer(ApiFormat::Anthropic, "", body).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "7");
         let value: Value = serde_json::from_str(&body_of(response).await).unwrap();

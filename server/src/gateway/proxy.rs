@@ -1,5 +1,6 @@
-//! The LLM-facing API under `/v1` (and `/api/v1`): authenticated by API key,
-//! answering in the client's own wire format. `forward` is the hot path:
+//! The LLM-facing API under `/v1` (and `/api/v1`), and Gemini's under
+//! `/v1beta`: authenticated by API key, answering in the client's own wire
+//! format. `forward` is the hot path:
 //! check, call the provider, relay, settle.
 
 pub mod auth;
@@ -7,6 +8,7 @@ pub mod catalog;
 pub mod count_tokens;
 pub mod failover;
 pub mod forward;
+pub mod gemini;
 pub mod health;
 pub mod models;
 pub mod relay;

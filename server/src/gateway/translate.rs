@@ -1,20 +1,29 @@
 //! Translation between the wire formats, so that any endpoint can call a
-//! model of any kind of provider: Anthropic ⇄ OpenAI chat both ways, and
-//! OpenAI's Responses API through chat ([`responses`]). Pure functions over the JSON bodies: requests
-//! one way, answers the other, each with golden tests.
+//! model of any kind of provider. Chat completions are the hub: each format
+//! has its step to chat and from chat (Anthropic's in [`request`],
+//! [`response`] and [`stream`], the Responses API's in [`responses`],
+//! Gemini's in [`gemini`]), and [`request_between`], [`answer_between`] and
+//! [`stream::StreamTranslator::between`] are the routing table that chains
+//! them. Pure functions over the JSON bodies: requests one way, answers the
+//! other, each with golden tests.
 //!
 //! What one side cannot express is either dropped on purpose (listed in
 //! `docs/translation.md`) or refused with a 400 naming the field; a request
 //! is never silently turned into a different one.
 
 mod chunk;
+pub mod gemini;
 pub mod request;
 pub mod response;
 pub mod responses;
 pub mod stream;
 pub(crate) mod wire;
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
+
+use crate::gateway::format::ApiFormat;
 
 /// A request field the other side cannot express.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +43,57 @@ impl Unexpressible {
 }
 
 type Result<T> = std::result::Result<T, Unexpressible>;
+
+/// A chat request (`client` speaks chat, Anthropic, Responses or Gemini)
+/// as `upstream` takes it (chat, Anthropic or Gemini), through chat; with a
+/// Responses client's custom tools, whose calls go back to it as such.
+/// `cap` is the output cap a translation must name when the client did not.
+pub fn request_between(
+    body: Map<String, Value>,
+    (client, upstream): (ApiFormat, ApiFormat),
+    cap: u64,
+) -> Result<(Map<String, Value>, Vec<String>)> {
+    if client == upstream {
+        return Ok((body, Vec::new()));
+    }
+    let (chat, custom_tools) = match client {
+        ApiFormat::Anthropic => (request::anthropic_to_openai(body)?, Vec::new()),
+        ApiFormat::Responses => responses::request_to_chat(body)?,
+        ApiFormat::Gemini => (gemini::request_to_chat(body)?, Vec::new()),
+        ApiFormat::OpenAi | ApiFormat::Embeddings => (body, Vec::new()),
+    };
+    let sent = match upstream {
+        ApiFormat::Anthropic => request::openai_to_anthropic(chat, cap)?,
+        ApiFormat::Gemini => gemini::request_from_chat(chat)?,
+        // No adapter sends a conversation as a response or as embeddings
+        // (the proxy refuses those pairs first).
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => chat,
+    };
+    Ok((sent, custom_tools))
+}
+
+/// A provider's JSON answer (in `upstream`'s format) as a `client` reads
+/// it, through chat; `None` when it is not an answer.
+pub fn answer_between(
+    answer: &Value,
+    (upstream, client): (ApiFormat, ApiFormat),
+    (model, created): (&str, i64),
+    custom_tools: &[String],
+) -> Option<Value> {
+    let chat = match upstream {
+        ApiFormat::OpenAi => Cow::Borrowed(answer),
+        ApiFormat::Anthropic => Cow::Owned(response::anthropic_to_openai(answer, model, created)?),
+        ApiFormat::Gemini => Cow::Owned(gemini::answer_to_chat(answer, model, created)?),
+        ApiFormat::Responses | ApiFormat::Embeddings => return None,
+    };
+    match client {
+        ApiFormat::OpenAi => Some(chat.into_owned()),
+        ApiFormat::Anthropic => response::openai_to_anthropic(&chat, model),
+        ApiFormat::Responses => responses::answer_from_chat(&chat, model, created, custom_tools),
+        ApiFormat::Gemini => gemini::answer_from_chat(&chat, model),
+        ApiFormat::Embeddings => None,
+    }
+}
 
 fn object(value: Value) -> Map<String, Value> {
     match value {

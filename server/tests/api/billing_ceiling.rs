@@ -288,7 +288,7 @@ async fn caps_above_the_models_maximum_and_several_choices_are_400_naming_the_fi
                 assert_eq!(answer["error"]["param"], field, "{answer}");
                 string_at(&answer, "/error/message")
             }
-            Endpoint::Messages => string_at(&answer, "/error/message"),
+            Endpoint::Messages | Endpoint::GenerateContent => string_at(&answer, "/error/message"),
         };
         assert!(message.starts_with(field), "{message}");
     }

@@ -1,6 +1,7 @@
 //! The conformance suite: every client format (chat completions, messages,
-//! responses) against every provider kind (OpenAI-compatible, OpenAI with
-//! Responses, Anthropic, the built-in mock) must give the same service:
+//! responses, Gemini's generateContent) against every provider kind
+//! (OpenAI-compatible, OpenAI with Responses, Anthropic, Gemini, the
+//! built-in mock) must give the same service:
 //! text, a stream, a tool call's round trip, usage and its charge, errors
 //! in the client's shape, a stream the provider cuts and a client that
 //! leaves, each charged exactly once. A pair is passed through or
@@ -13,15 +14,16 @@ use server::gateway::proxy::request::Endpoint;
 
 use crate::helpers::{
     Answer, COST, PROMPT, PROMPT_TOKENS, ProxyApp, REPLY, REPLY_TOKENS, assert_anthropic_error,
-    assert_openai_error, llm_body, request_id, streamed_text,
+    assert_google_error, assert_openai_error, llm_body, request_id, streamed_text,
 };
 
-const ENDPOINTS: [Endpoint; 3] = [
+const ENDPOINTS: [Endpoint; 4] = [
     Endpoint::ChatCompletions,
     Endpoint::Messages,
     Endpoint::Responses,
+    Endpoint::GenerateContent,
 ];
-const KINDS: [&str; 4] = ["openai", "openai_responses", "anthropic", "mock"];
+const KINDS: [&str; 5] = ["openai", "openai_responses", "anthropic", "gemini", "mock"];
 
 /// Runs `check` on a fresh app for every pair, naming the pair on failure.
 async fn for_every_pair<F, Fut>(model: &str, check: F)
@@ -52,6 +54,15 @@ fn text_of(endpoint: Endpoint, answer: &Value) -> String {
             .and_then(|items| items.iter().find(|item| item["type"] == "message"))
             .and_then(|item| item.pointer("/content/0/text")),
         Endpoint::Embeddings => None,
+        Endpoint::GenerateContent => answer
+            .pointer("/candidates/0/content/parts")
+            .and_then(Value::as_array)
+            .and_then(|parts| {
+                parts
+                    .iter()
+                    .find(|part| part["thought"] != true && part.get("text").is_some())
+            })
+            .and_then(|part| part.get("text")),
     };
     text.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
@@ -73,6 +84,10 @@ fn reported(endpoint: Endpoint, answer: &Value) -> (i64, i64) {
         Endpoint::Messages | Endpoint::Responses => {
             (count("/usage/input_tokens"), count("/usage/output_tokens"))
         }
+        Endpoint::GenerateContent => (
+            count("/usageMetadata/promptTokenCount"),
+            count("/usageMetadata/candidatesTokenCount"),
+        ),
     }
 }
 
@@ -88,6 +103,9 @@ fn with_tool(endpoint: Endpoint, model: &str) -> Value {
             json!([{ "type": "function", "name": "lookup", "parameters": parameters }])
         }
         Endpoint::Embeddings => panic!("embeddings take no tools"),
+        Endpoint::GenerateContent => {
+            json!([{ "functionDeclarations": [{ "name": "lookup", "parameters": parameters }] }])
+        }
     };
     body
 }
@@ -124,6 +142,14 @@ fn tool_call_of(endpoint: Endpoint, answer: &Value) -> Option<(String, String, V
             )
         }
         Endpoint::Embeddings => return None,
+        Endpoint::GenerateContent => {
+            let call = answer
+                .pointer("/candidates/0/content/parts")?
+                .as_array()?
+                .iter()
+                .find_map(|part| part.get("functionCall"))?;
+            (&call["id"], &call["name"], call["args"].clone())
+        }
     };
     Some((
         id.as_str()?.to_owned(),
@@ -159,6 +185,12 @@ fn with_tool_result(
                 { "type": "function_call_output", "call_id": id, "output": result }]);
         }
         Endpoint::Embeddings => panic!("embeddings take no tools"),
+        Endpoint::GenerateContent => {
+            body["contents"] = json!([{ "role": "user", "parts": [{ "text": PROMPT }] },
+                { "role": "model", "parts": [{ "functionCall": { "id": id, "name": name, "args": arguments } }] },
+                { "role": "user", "parts": [{ "functionResponse": { "id": id, "name": name,
+                    "response": { "result": result } } }] }]);
+        }
     }
     body
 }
@@ -170,6 +202,7 @@ fn assert_shaped_error(endpoint: Endpoint, answer: &Answer, status: StatusCode) 
         Endpoint::ChatCompletions | Endpoint::Responses | Endpoint::Embeddings => {
             assert_openai_error(answer, status, "server_error", None, None)
         }
+        Endpoint::GenerateContent => assert_google_error(answer, status, "INTERNAL"),
     }
 }
 

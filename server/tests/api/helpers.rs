@@ -399,7 +399,7 @@ pub async fn send_all(router: &Router, requests: Vec<Request<Body>>) -> Vec<Answ
 
 /// A response's status, headers and whole body: what [`answer_of`] reads as
 /// JSON and [`ProxyApp::stream`] as text.
-async fn read_to_end(response: axum::response::Response) -> (StatusCode, HeaderMap, Bytes) {
+pub async fn read_to_end(response: axum::response::Response) -> (StatusCode, HeaderMap, Bytes) {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response
@@ -752,6 +752,7 @@ impl ProxyApp {
         let base_url = match kind {
             "openai" | "openai_responses" => format!("{}/v1", self.upstream),
             "anthropic" => self.upstream.clone(),
+            "gemini" => format!("{}/v1beta", self.upstream),
             _ => String::new(),
         };
         self.provider_with(json!({
@@ -821,8 +822,8 @@ impl ProxyApp {
     /// Asks `model` for a stream on `endpoint` and returns the response with
     /// its body unread, for tests that read it piece by piece.
     pub async fn open_stream(&self, endpoint: Endpoint, model: &str) -> axum::response::Response {
-        let body = llm_body(endpoint, model, true).to_string();
-        self.open(endpoint.path(), endpoint, &[], body).await
+        let (path, body) = addressed(endpoint, llm_body(endpoint, model, true));
+        self.open(&path, endpoint, &[], body).await
     }
 
     /// Routes `model` to a provider of `kind` and opens a stream of it on
@@ -857,7 +858,8 @@ impl ProxyApp {
         key: Option<&str>,
         body: Value,
     ) -> Answer {
-        let request = llm_request(endpoint.path(), endpoint, key, &[], body.to_string());
+        let (path, body) = addressed(endpoint, body);
+        let request = llm_request(&path, endpoint, key, &[], body);
         self.app.send(request).await
     }
 
@@ -879,11 +881,20 @@ impl ProxyApp {
             .expect("the router cannot fail")
     }
 
+    /// Sends a request as it is and returns the response, body unread.
+    pub async fn open_request(&self, request: Request<Body>) -> axum::response::Response {
+        self.app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router cannot fail")
+    }
+
     /// Sends a streaming request and reads its body to the end.
     pub async fn stream(&self, endpoint: Endpoint, body: Value) -> Streamed {
-        let response = self
-            .open(endpoint.path(), endpoint, &[], body.to_string())
-            .await;
+        let (path, body) = addressed(endpoint, body);
+        let response = self.open(&path, endpoint, &[], body).await;
         let (status, headers, bytes) = read_to_end(response).await;
         let text = String::from_utf8(bytes.to_vec()).expect("the stream is not UTF-8");
         Streamed {
@@ -1003,6 +1014,11 @@ pub fn llm_request(
                 builder = builder.header("x-api-key", key);
             }
         }
+        Endpoint::GenerateContent => {
+            if let Some(key) = key {
+                builder = builder.header("x-goog-api-key", key);
+            }
+        }
     }
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -1010,9 +1026,35 @@ pub fn llm_request(
     builder.body(body.into()).unwrap()
 }
 
+/// Where `endpoint`'s clients send `body`, and the body they send: Gemini's
+/// take the model and the stream out of it and into the URL (a `model` of
+/// `null` is left in, for the tests of a body Google would refuse).
+pub fn addressed(endpoint: Endpoint, mut body: Value) -> (String, String) {
+    if endpoint != Endpoint::GenerateContent {
+        return (endpoint.path().to_owned(), body.to_string());
+    }
+    let fields = body.as_object_mut().expect("a Gemini body is an object");
+    let model = match fields.get("model") {
+        Some(Value::String(model)) => model.clone(),
+        _ => String::new(),
+    };
+    fields.remove("model");
+    let stream = fields.remove("stream") == Some(Value::Bool(true));
+    let method = if stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    (format!("/v1beta/models/{model}:{method}"), body.to_string())
+}
+
 /// A request body asking `model` about [`PROMPT`] (with `max_tokens`, which
 /// Anthropic requires, big enough for the whole reply).
 pub fn llm_body(endpoint: Endpoint, model: &str, stream: bool) -> Value {
+    if endpoint == Endpoint::GenerateContent {
+        return json!({ "model": model, "stream": stream,
+            "contents": [{ "role": "user", "parts": [{ "text": PROMPT }] }] });
+    }
     if endpoint == Endpoint::Responses {
         return json!({ "model": model, "input": PROMPT, "stream": stream });
     }
@@ -1042,9 +1084,14 @@ pub fn request_id(headers: &HeaderMap) -> String {
     id
 }
 
-/// The events of an SSE body, without their blank lines.
+/// The events of an SSE body, without their blank lines (`\n\n`, or
+/// `\r\n\r\n` as Google's API ends them).
 pub fn sse_events(text: &str) -> Vec<&str> {
-    text.split("\n\n").filter(|e| !e.is_empty()).collect()
+    text.split("\n\n")
+        .flat_map(|part| part.split("\r\n\r\n"))
+        .map(|event| event.trim_start_matches(['\r', '\n']))
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// The JSON `data:` of an event; `None` for `[DONE]` or an event without data.
@@ -1066,6 +1113,11 @@ pub fn streamed_text(endpoint: Endpoint, text: &str) -> String {
                     .get("delta")
                     .filter(|_| data["type"] == "response.output_text.delta"),
                 Endpoint::Embeddings => None,
+                Endpoint::GenerateContent => data
+                    .pointer("/candidates/0/content/parts")
+                    .and_then(Value::as_array)
+                    .and_then(|parts| parts.iter().find(|part| part["thought"] != true))
+                    .and_then(|part| part.get("text")),
             };
             piece.and_then(Value::as_str).map(str::to_owned)
         })
@@ -1114,6 +1166,27 @@ pub fn assert_anthropic_error(answer: &Answer, status: StatusCode, error_type: &
         .unwrap_or_else(|| panic!("not an Anthropic error: {body}"));
     assert_eq!(error.len(), 2, "{body}");
     assert_eq!(error["type"], error_type, "{body}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "empty message: {body}");
+    message.to_owned()
+}
+
+/// Asserts a Google error answer, `{"error": {"code", "message", "status"}}`
+/// (and `details` naming the field at fault, if any), and returns the
+/// message.
+pub fn assert_google_error(answer: &Answer, status: StatusCode, google_status: &str) -> String {
+    let (actual, _, body) = answer;
+    assert_eq!(*actual, status, "unexpected status; body: {body}");
+    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{body}");
+    let error = body["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("not a Google error: {body}"));
+    let mut fields: Vec<&str> = error.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    fields.retain(|field| *field != "details");
+    assert_eq!(fields, ["code", "message", "status"], "{body}");
+    assert_eq!(error["code"], status.as_u16(), "{body}");
+    assert_eq!(error["status"], google_status, "{body}");
     let message = error["message"].as_str().unwrap_or_default();
     assert!(!message.is_empty(), "empty message: {body}");
     message.to_owned()

@@ -16,6 +16,7 @@ mod credits;
 mod embeddings;
 mod entitlements;
 mod errors;
+mod gemini;
 mod health;
 mod helpers;
 mod keys;

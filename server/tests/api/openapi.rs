@@ -132,7 +132,7 @@ async fn the_described_enums_list_the_values_the_api_sends() {
         ("UserStatus", json!(["active", "suspended"])),
         ("PlanName", json!(["trial", "free", "pro", "pro_lifetime"])),
         ("KeyStatus", json!(["active", "expired", "revoked", "over_quota"])),
-        ("ProviderKind", json!(["openai", "anthropic", "openai_responses", "mock"])),
+        ("ProviderKind", json!(["openai", "anthropic", "openai_responses", "gemini", "mock"])),
         ("EntryKind", json!(["grant", "charge", "refund", "adjustment"])),
         ("GrantSource", json!(["beta_comp", "manual_override", "partner_referral"])),
     ];

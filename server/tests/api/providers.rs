@@ -292,7 +292,7 @@ async fn creating_a_provider_with_an_invalid_field_is_rejected_naming_it_and_sto
     let mut cases = vec![
         (json!({ "name": "" }), "name"),
         (json!({ "name": "   " }), "name"),
-        (json!({ "name": "gemini", "kind": "gemini" }), "kind"),
+        (json!({ "name": "vertex", "kind": "vertex_ai" }), "kind"),
         (json!({ "timeout_secs": 0 }), "timeout_secs"),
         (json!({ "timeout_secs": 3601 }), "timeout_secs"),
         (json!({ "connect_timeout_secs": 0 }), "connect_timeout_secs"),
@@ -308,7 +308,7 @@ async fn creating_a_provider_with_an_invalid_field_is_rejected_naming_it_and_sto
         ),
         (json!({ "region": "eu" }), "region"),
     ];
-    for kind in ["openai", "anthropic"] {
+    for kind in ["openai", "anthropic", "gemini"] {
         for base_url in [
             "",
             "ftp://files.example.com",

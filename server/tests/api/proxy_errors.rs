@@ -37,6 +37,7 @@ fn assert_proxy_error(endpoint: Endpoint, answer: &Answer, expected: &Expected) 
             assert_openai_error(answer, expected.status, kind, code, param)
         }
         Endpoint::Messages => assert_anthropic_error(answer, expected.status, expected.anthropic),
+        Endpoint::GenerateContent => unreachable!("Gemini's errors are checked in gemini.rs"),
     }
 }
 

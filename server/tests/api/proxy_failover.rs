@@ -72,10 +72,10 @@ impl Scripted {
             state.0
         };
         match mode {
-            Mode::Answer => mock::answer(format, body).await,
+            Mode::Answer => mock::answer(format, "", body).await,
             Mode::SlowAnswer => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                mock::answer(format, body).await
+                mock::answer(format, "", body).await
             }
             Mode::Status(status) => {
                 let status = StatusCode::from_u16(status).unwrap();

@@ -195,7 +195,9 @@ async fn the_built_in_mock_provider_answers_both_endpoints_json_and_streamed() {
         let text = match endpoint {
             Endpoint::ChatCompletions => &body["choices"][0]["message"]["content"],
             Endpoint::Messages => &body["content"][0]["text"],
-            Endpoint::Responses | Endpoint::Embeddings => &body["output"][0]["content"][0]["text"],
+            Endpoint::Responses | Endpoint::Embeddings | Endpoint::GenerateContent => {
+                unreachable!("the chat formats only")
+            }
         };
         assert_eq!(text, REPLY, "{endpoint:?}");
         let row =

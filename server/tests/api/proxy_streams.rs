@@ -32,6 +32,7 @@ async fn direct(upstream: &str, endpoint: Endpoint, body: &str) -> String {
             .post(format!("{upstream}/v1/messages"))
             .header("x-api-key", UPSTREAM_KEY)
             .header("anthropic-version", "2023-06-01"),
+        Endpoint::GenerateContent => unreachable!("this file's streams are the chat formats'"),
     };
     let response = request
         .header("content-type", "application/json")

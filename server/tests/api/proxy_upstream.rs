@@ -46,7 +46,7 @@ pub(crate) async fn capturing_upstream() -> (String, Captured) {
         let captured = captured.clone();
         post(move |headers: HeaderMap, body: Bytes| async move {
             captured.0.lock().unwrap().push(headers);
-            server::gateway::mock::answer(format, &body).await
+            server::gateway::mock::answer(format, "", &body).await
         })
     };
     let router = Router::new()

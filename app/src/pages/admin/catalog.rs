@@ -29,10 +29,11 @@ use crate::{
 };
 
 /// The provider kinds as the form offers them, the most used first.
-const PROVIDER_KINDS: [ProviderKind; 4] = [
+const PROVIDER_KINDS: [ProviderKind; 5] = [
     ProviderKind::Openai,
     ProviderKind::OpenaiResponses,
     ProviderKind::Anthropic,
+    ProviderKind::Gemini,
     ProviderKind::Mock,
 ];
 

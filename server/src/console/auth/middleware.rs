@@ -40,7 +40,7 @@ pub const PUBLIC_PREFIXES: &[&str] = &["/pkg/", "/assets/", "/rpc/public/"];
 
 /// The LLM API authenticates by API key, not by session: its handlers take
 /// [`crate::gateway::proxy::auth::ApiKeyAuth`], which refuses a request without a valid key.
-pub const API_KEY_PREFIXES: &[&str] = &["/v1/", "/api/v1/"];
+pub const API_KEY_PREFIXES: &[&str] = &["/v1/", "/api/v1/", "/v1beta/"];
 
 /// Dashboard paths that also take an API key (`x-api-key`) instead of a
 /// session: the hackathon dashboard and a user's own figures, so that a
@@ -58,7 +58,7 @@ pub const API_KEY_DASHBOARD_PATHS: &[&str] = &[
 
 /// Prefixes whose clients are programs: they get a 401 in JSON rather than a
 /// redirect to the login page.
-const API_PREFIXES: &[&str] = &["/api/", "/rpc/", "/v1/"];
+const API_PREFIXES: &[&str] = &["/api/", "/rpc/", "/v1/", "/v1beta/"];
 
 /// Whether `path` may be requested without signing in. A path with a dot
 /// segment (`/pkg/../admin`) never is: what it names is decided after

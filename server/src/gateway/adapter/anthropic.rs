@@ -3,6 +3,8 @@
 //! Tollgate speaks) and the client's `anthropic-beta` flags; token counting
 //! at `/v1/messages/count_tokens`.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::Adapter;
@@ -18,8 +20,8 @@ impl Adapter for Anthropic {
         ApiFormat::Anthropic
     }
 
-    fn path(&self, _format: ApiFormat) -> &'static str {
-        "/v1/messages"
+    fn path(&self, _format: ApiFormat, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed("/v1/messages")
     }
 
     fn credential(&self, key: &str) -> (HeaderName, String) {

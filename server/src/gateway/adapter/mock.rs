@@ -1,9 +1,12 @@
 //! The built-in mock provider (`crate::gateway::mock`): answered in this process, in
-//! whichever format the client speaks, so nothing is translated.
+//! whichever format the client speaks, so nothing is translated. Its paths
+//! are the real providers' (the mock reads Gemini's model and stream there).
+
+use std::borrow::Cow;
 
 use axum::http::{HeaderName, header};
 
-use super::Adapter;
+use super::{Adapter, gemini};
 use crate::gateway::format::ApiFormat;
 
 pub struct Mock;
@@ -13,13 +16,14 @@ impl Adapter for Mock {
         client
     }
 
-    fn path(&self, format: ApiFormat) -> &'static str {
-        match format {
+    fn path(&self, format: ApiFormat, model: &str, stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed(match format {
             ApiFormat::OpenAi => "/chat/completions",
             ApiFormat::Anthropic => "/v1/messages",
             ApiFormat::Responses => "/responses",
             ApiFormat::Embeddings => "/embeddings",
-        }
+            ApiFormat::Gemini => return gemini::path(model, stream),
+        })
     }
 
     fn credential(&self, key: &str) -> (HeaderName, String) {

@@ -1,6 +1,8 @@
 //! OpenAI-compatible providers: chat completions at `{base_url}/chat/completions`,
 //! embeddings at `{base_url}/embeddings`, the key as a bearer token.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderName, header};
 
 use super::Adapter;
@@ -12,15 +14,17 @@ impl Adapter for OpenAiChat {
     fn format(&self, client: ApiFormat) -> ApiFormat {
         match client {
             ApiFormat::Embeddings => ApiFormat::Embeddings,
-            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => ApiFormat::OpenAi,
+            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses | ApiFormat::Gemini => {
+                ApiFormat::OpenAi
+            }
         }
     }
 
-    fn path(&self, format: ApiFormat) -> &'static str {
-        match format {
+    fn path(&self, format: ApiFormat, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed(match format {
             ApiFormat::Embeddings => "/embeddings",
-            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => "/chat/completions",
-        }
+            _ => "/chat/completions",
+        })
     }
 
     fn credential(&self, key: &str) -> (HeaderName, String) {

@@ -4,6 +4,8 @@
 //! (Anthropic's translated, as for any OpenAI-compatible provider). The key
 //! is a bearer token.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderName, header};
 
 use super::Adapter;
@@ -16,16 +18,16 @@ impl Adapter for OpenAiResponses {
         match client {
             ApiFormat::Responses => ApiFormat::Responses,
             ApiFormat::Embeddings => ApiFormat::Embeddings,
-            ApiFormat::OpenAi | ApiFormat::Anthropic => ApiFormat::OpenAi,
+            ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Gemini => ApiFormat::OpenAi,
         }
     }
 
-    fn path(&self, format: ApiFormat) -> &'static str {
-        match format {
+    fn path(&self, format: ApiFormat, _model: &str, _stream: bool) -> Cow<'static, str> {
+        Cow::Borrowed(match format {
             ApiFormat::Responses => "/responses",
             ApiFormat::Embeddings => "/embeddings",
-            ApiFormat::OpenAi | ApiFormat::Anthropic => "/chat/completions",
-        }
+            _ => "/chat/completions",
+        })
     }
 
     fn credential(&self, key: &str) -> (HeaderName, String) {

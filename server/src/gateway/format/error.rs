@@ -1,7 +1,7 @@
 //! Errors in the shape each client expects: OpenAI's
 //! `{"error": {"message", "type", "param", "code"}}` (chat completions and
-//! responses alike) or Anthropic's `{"type": "error", "error": {"type",
-//! "message"}}`.
+//! responses alike), Anthropic's `{"type": "error", "error": {"type",
+//! "message"}}` or Google's `{"error": {"code", "message", "status"}}`.
 
 use std::convert::Infallible;
 
@@ -25,14 +25,20 @@ pub enum ApiFormat {
     /// OpenAI's embeddings (`/v1/embeddings`): no conversation, no output,
     /// never streamed; its errors are OpenAI's.
     Embeddings,
+    /// Google's Gemini API (`/v1beta/models/{model}:generateContent`).
+    Gemini,
 }
 
 impl ApiFormat {
     /// Anthropic's clients always send `anthropic-version`; its endpoints
-    /// are `/v1/messages…`. Everything else answers like OpenAI.
+    /// are `/v1/messages…`. Gemini's are under `/v1beta/`, or are a model's
+    /// method (`models/{model}:generateContent`). Everything else answers
+    /// like OpenAI.
     pub fn of_request(path: &str, headers: &HeaderMap) -> Self {
         if headers.contains_key("anthropic-version") || path.contains("/v1/messages") {
             Self::Anthropic
+        } else if path.contains("/v1beta/") || path.ends_with("/v1beta") || is_gemini_method(path) {
+            Self::Gemini
         } else if path.ends_with("/v1/responses") {
             Self::Responses
         } else if path.ends_with("/v1/embeddings") {
@@ -51,6 +57,20 @@ impl ApiFormat {
             .map_or(parts.uri.path(), |original| original.0.path());
         Self::of_request(path, &parts.headers)
     }
+}
+
+/// Whether `path` calls a model's method as Gemini's API does
+/// (`…/models/{model}:generateContent`).
+fn is_gemini_method(path: &str) -> bool {
+    const METHODS: [&str; 5] = [
+        "generateContent",
+        "streamGenerateContent",
+        "countTokens",
+        "embedContent",
+        "batchEmbedContents",
+    ];
+    path.rsplit_once(':')
+        .is_some_and(|(_, method)| METHODS.contains(&method))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiFormat {

@@ -24,7 +24,8 @@ pub fn from_json(format: ApiFormat, body: &[u8]) -> Option<Tokens> {
 /// Usage from an answer already parsed (one being translated), so that it
 /// is not read twice.
 pub fn from_answer(format: ApiFormat, answer: &Value) -> Option<Tokens> {
-    format.wire().usage_of_answer(answer.get("usage")?)
+    let wire = format.wire();
+    wire.usage_of_answer(answer.get(wire.usage_field())?)
 }
 
 /// Follows a stream event by event.

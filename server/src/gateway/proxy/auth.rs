@@ -1,7 +1,8 @@
-//! The caller of an LLM request: the API key from `x-api-key` or
-//! `Authorization: Bearer`, resolved through the in-memory key cache.
+//! The caller of an LLM request: the API key from `x-api-key`,
+//! `Authorization: Bearer`, or as Google's clients send it (`x-goog-api-key`
+//! or the `key` query parameter), resolved through the in-memory key cache.
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use axum::{
     extract::FromRequestParts,
@@ -36,14 +37,14 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
 /// The key's caller, or the refusal in the client's format.
 async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
     let format = ApiFormat::of_parts(parts);
-    let Some(presented) = presented_key(&parts.headers) else {
+    let Some(presented) = presented_key(parts) else {
         return Err(ProxyError::new(
             ErrorKind::InvalidApiKey,
-            "missing API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`",
+            "missing API key: send it as `Authorization: Bearer <key>`, `x-api-key: <key>` or `x-goog-api-key: <key>`",
             format,
         ));
     };
-    match state.key_cache.resolve(&state.db, presented).await {
+    match state.key_cache.resolve(&state.db, presented.trim()).await {
         Ok(Ok(caller)) => Ok(ApiKeyAuth(caller)),
         Ok(Err(KeyRejection::Invalid)) => Err(ProxyError::new(
             ErrorKind::InvalidApiKey,
@@ -59,11 +60,24 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyErr
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(key.trim());
+fn presented_key(parts: &Parts) -> Option<Cow<'_, str>> {
+    let headers = &parts.headers;
+    for name in ["x-api-key", "x-goog-api-key"] {
+        if let Some(key) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            return Some(Cow::Borrowed(key));
+        }
     }
+    if let Some(token) = bearer(headers) {
+        return Some(Cow::Borrowed(token));
+    }
+    // Google's clients may put it in the URL, as its API allows.
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(name, _)| name == "key")
+        .map(|(_, key)| key)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }

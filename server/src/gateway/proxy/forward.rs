@@ -37,10 +37,7 @@ use crate::{
             settle::Pending,
             upstream::{BodyStream, SendError, UpstreamResponse},
         },
-        translate::{
-            self,
-            stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
-        },
+        translate::{self, stream::StreamTranslator},
     },
     platform::{
         cluster::{
@@ -133,7 +130,7 @@ pub async fn embeddings(
     forward(&state, caller, Endpoint::Embeddings, &headers, body).await
 }
 
-async fn forward(
+pub(super) async fn forward(
     state: &AppState,
     caller: Arc<KeyCaller>,
     endpoint: Endpoint,
@@ -655,7 +652,9 @@ pub(super) async fn route_for(
     }
     let serves = match format {
         ApiFormat::Embeddings => ModelKind::Embedding,
-        ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses => ModelKind::Chat,
+        ApiFormat::OpenAi | ApiFormat::Anthropic | ApiFormat::Responses | ApiFormat::Gemini => {
+            ModelKind::Chat
+        }
     };
     if route.model.kind != serves {
         let message = match route.model.kind {
@@ -802,7 +801,7 @@ impl Call {
                 let sent = self
                     .attempt(
                         state,
-                        provider,
+                        (provider, &deployment.upstream_model),
                         credential,
                         headers,
                         request.body.clone(),
@@ -871,16 +870,25 @@ impl Call {
     async fn attempt(
         &self,
         state: &AppState,
-        provider: &Arc<Upstream>,
+        (provider, upstream_model): (&Arc<Upstream>, &str),
         credential: Option<&Credential>,
         headers: &HeaderMap,
         body: Bytes,
         format: ApiFormat,
     ) -> Result<UpstreamResponse, Failed> {
         let upstream_format = self.upstream_format;
+        let path = provider
+            .adapter()
+            .path(upstream_format, upstream_model, self.stream);
         let upstream = state
             .upstream
-            .send(provider, credential, upstream_format, headers, body)
+            .send(
+                provider,
+                credential,
+                (upstream_format, &path),
+                headers,
+                body,
+            )
             .await
             .map_err(|err| {
                 let retry = Retry::after_send(&err);
@@ -977,32 +985,13 @@ impl Call {
             )
                 .into_response();
         }
-        let translator = match (upstream_format, format) {
-            (ApiFormat::OpenAi, ApiFormat::Anthropic) => Some(StreamTranslator::ToAnthropic(
-                OpenAiToAnthropic::new(&self.public_model),
-            )),
-            (ApiFormat::Anthropic, ApiFormat::OpenAi) => Some(StreamTranslator::ToOpenAi(
-                AnthropicToOpenAi::new(&self.public_model, now(), self.wants_usage),
-            )),
-            (ApiFormat::OpenAi, ApiFormat::Responses) => Some(StreamTranslator::ToResponses(
-                translate::responses::ChatToResponses::new(
-                    &self.public_model,
-                    now(),
-                    self.custom_tools.clone(),
-                ),
-            )),
-            (ApiFormat::Anthropic, ApiFormat::Responses) => {
-                Some(StreamTranslator::AnthropicToResponses(Box::new((
-                    AnthropicToOpenAi::new(&self.public_model, now(), true),
-                    translate::responses::ChatToResponses::new(
-                        &self.public_model,
-                        now(),
-                        self.custom_tools.clone(),
-                    ),
-                ))))
-            }
-            _ => None,
-        };
+        let translator = StreamTranslator::between(
+            (upstream_format, format),
+            &self.public_model,
+            now(),
+            self.wants_usage,
+            self.custom_tools.clone(),
+        );
         let relay = Relay::new(
             upstream.body,
             StreamMeter::new(upstream_format, self.wants_usage),
@@ -1027,8 +1016,7 @@ impl Call {
 
 impl Call {
     /// A provider's JSON answer (in `upstream` format) in the client's
-    /// format, or `None` when it is not an answer. A response from an
-    /// Anthropic answer goes through chat.
+    /// format, or `None` when it is not an answer.
     fn translate_answer(
         &self,
         answer: &Value,
@@ -1036,24 +1024,12 @@ impl Call {
         client: ApiFormat,
     ) -> Option<Bytes> {
         let model = self.public_model.as_str();
-        let translated = match (upstream, client) {
-            (ApiFormat::OpenAi, ApiFormat::Anthropic) => {
-                translate::response::openai_to_anthropic(answer, model)?
-            }
-            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
-                translate::response::anthropic_to_openai(answer, model, now())?
-            }
-            (ApiFormat::OpenAi, ApiFormat::Responses) => {
-                translate::responses::answer_from_chat(answer, model, now(), &self.custom_tools)?
-            }
-            (ApiFormat::Anthropic, ApiFormat::Responses) => {
-                let chat = translate::response::anthropic_to_openai(answer, model, now())?;
-                translate::responses::answer_from_chat(&chat, model, now(), &self.custom_tools)?
-            }
-            // Same formats are passed through; no adapter sends a chat
-            // request as a response.
-            _ => return None,
-        };
+        let translated = translate::answer_between(
+            answer,
+            (upstream, client),
+            (model, now()),
+            &self.custom_tools,
+        )?;
         serde_json::to_vec(&translated).ok().map(Bytes::from)
     }
 }
@@ -1187,8 +1163,9 @@ pub(super) fn upstream_error(
         }
     };
     ProxyError {
+        // Google's errors name it `status`.
         upstream_type: detail
-            .and_then(|e| e.get("type"))
+            .and_then(|e| e.get("type").or_else(|| e.get("status")))
             .and_then(Value::as_str)
             .map(str::to_owned),
         retry_after: headers.get(header::RETRY_AFTER).cloned(),

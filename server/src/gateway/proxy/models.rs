@@ -42,7 +42,7 @@ pub async fn list(
         .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
         .collect();
     let body = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => {
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings | ApiFormat::Gemini => {
             LlmModelList::OpenAi(OpenAiModelList {
                 object: "list".to_owned(),
                 data: models

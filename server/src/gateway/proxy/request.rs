@@ -23,6 +23,9 @@ pub enum Endpoint {
     Responses,
     /// `POST /v1/embeddings`, OpenAI's embeddings.
     Embeddings,
+    /// `POST /v1beta/models/{model}:generateContent` (or
+    /// `:streamGenerateContent`), Gemini's.
+    GenerateContent,
 }
 
 impl Endpoint {
@@ -32,6 +35,7 @@ impl Endpoint {
             Self::Messages => ApiFormat::Anthropic,
             Self::Responses => ApiFormat::Responses,
             Self::Embeddings => ApiFormat::Embeddings,
+            Self::GenerateContent => ApiFormat::Gemini,
         }
     }
 
@@ -42,6 +46,7 @@ impl Endpoint {
             Self::Messages => "messages",
             Self::Responses => "responses",
             Self::Embeddings => "embeddings",
+            Self::GenerateContent => "generate_content",
         }
     }
 
@@ -51,6 +56,7 @@ impl Endpoint {
             Self::Messages => "/v1/messages",
             Self::Responses => "/v1/responses",
             Self::Embeddings => "/v1/embeddings",
+            Self::GenerateContent => "/v1beta/models",
         }
     }
 }
@@ -112,6 +118,9 @@ pub struct UpstreamRequest {
 /// files are not among them: a document may carry plain text, and a PDF is
 /// billed by its pages, so both are held by their bytes, which bound them.
 const ATTACHMENT_TYPES: [&str; 5] = ["image", "image_url", "input_image", "input_audio", "audio"];
+
+/// Gemini's parts that carry data rather than text, by their one key.
+const GEMINI_ATTACHMENTS: [&str; 2] = ["inlineData", "fileData"];
 
 /// What a provider may add to a prompt that declares tools (Anthropic's
 /// tool-use system prompt is some 350 tokens), held on top of its bytes.
@@ -180,28 +189,10 @@ impl ClientRequest {
             ProxyError::invalid_field(&err.param, err.message, client)
         };
         let cap = u64::try_from(max_output_tokens).unwrap_or(1);
-        let mut custom_tools = Vec::new();
+        let custom_tools;
         match (client, upstream) {
-            (ApiFormat::Anthropic, ApiFormat::OpenAi) => {
-                self.body =
-                    translate::request::anthropic_to_openai(self.body).map_err(unexpressible)?;
-            }
-            (ApiFormat::OpenAi, ApiFormat::Anthropic) => {
-                self.body = translate::request::openai_to_anthropic(self.body, cap)
-                    .map_err(unexpressible)?;
-            }
-            (ApiFormat::Responses, ApiFormat::OpenAi | ApiFormat::Anthropic) => {
-                let (chat, custom) =
-                    translate::responses::request_to_chat(self.body).map_err(unexpressible)?;
-                custom_tools = custom;
-                self.body = if upstream == ApiFormat::Anthropic {
-                    translate::request::openai_to_anthropic(chat, cap).map_err(unexpressible)?
-                } else {
-                    chat
-                };
-            }
             // No adapter sends a chat client's request as a response.
-            (ApiFormat::OpenAi | ApiFormat::Anthropic, ApiFormat::Responses) => {
+            (client, ApiFormat::Responses) if client != ApiFormat::Responses => {
                 return Err(ProxyError::new(
                     ErrorKind::Internal,
                     "a chat request cannot be sent as a response",
@@ -227,11 +218,22 @@ impl ClientRequest {
                     client,
                 ));
             }
-            _ => {}
+            _ => {
+                let (body, custom) = translate::request_between(self.body, (client, upstream), cap)
+                    .map_err(unexpressible)?;
+                self.body = body;
+                custom_tools = custom;
+            }
         }
         let format = upstream;
-        self.body
-            .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
+        if format.wire().model_in_body() {
+            self.body
+                .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
+        } else {
+            // The adapter puts them in the URL.
+            self.body.remove("model");
+            self.body.remove("stream");
+        }
         set_output_cap(&mut self.body, format, cap);
         if self.stream {
             format.wire().ask_stream_usage(&mut self.body);
@@ -278,7 +280,7 @@ fn output_cap(
     let fields = wire.cap_fields();
     let mut cap: Option<OutputCap> = None;
     for &field in fields {
-        let tokens = match body.get(field) {
+        let tokens = match at_path(body, field) {
             None | Some(Value::Null) => continue,
             Some(value) => value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
                 ProxyError::invalid_field(
@@ -326,13 +328,49 @@ fn set_output_cap(body: &mut Map<String, Value>, format: ApiFormat, cap: u64) {
     };
     let mut set = false;
     for field in fields {
-        if let Some(value) = body.get_mut(*field).filter(|value| !value.is_null()) {
+        if let Some(value) = at_path_mut(body, field).filter(|value| !value.is_null()) {
             *value = json!(cap);
             set = true;
         }
     }
     if !set {
-        body.insert((*first).to_owned(), json!(cap));
+        insert_at_path(body, first, json!(cap));
+    }
+}
+
+/// The value at a field's path (`generationConfig.maxOutputTokens`).
+fn at_path<'a>(body: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match path.split_once('.') {
+        None => body.get(path),
+        Some((head, rest)) => at_path(body.get(head)?.as_object()?, rest),
+    }
+}
+
+fn at_path_mut<'a>(body: &'a mut Map<String, Value>, path: &str) -> Option<&'a mut Value> {
+    match path.split_once('.') {
+        None => body.get_mut(path),
+        Some((head, rest)) => at_path_mut(body.get_mut(head)?.as_object_mut()?, rest),
+    }
+}
+
+/// Sets the value at a field's path, making (or replacing with) objects
+/// on the way.
+fn insert_at_path(body: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            body.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let inner = body
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !inner.is_object() {
+                *inner = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = inner {
+                insert_at_path(inner, rest, value);
+            }
+        }
     }
 }
 
@@ -351,7 +389,8 @@ impl Attachments {
                 let is_attachment = map
                     .get("type")
                     .and_then(Value::as_str)
-                    .is_some_and(|kind| ATTACHMENT_TYPES.contains(&kind));
+                    .is_some_and(|kind| ATTACHMENT_TYPES.contains(&kind))
+                    || GEMINI_ATTACHMENTS.iter().any(|key| map.contains_key(*key));
                 if is_attachment {
                     self.count += 1;
                     self.bytes += string_bytes(value);
@@ -547,10 +586,11 @@ mod tests {
         use super::super::*;
         use crate::platform::arbitrary;
 
-        const ENDPOINTS: [Endpoint; 3] = [
+        const ENDPOINTS: [Endpoint; 4] = [
             Endpoint::ChatCompletions,
             Endpoint::Messages,
             Endpoint::Responses,
+            Endpoint::GenerateContent,
         ];
         /// The formats a client's request may be sent in: the chat formats
         /// translate into each other; responses are passed through.
@@ -558,8 +598,8 @@ mod tests {
             match endpoint {
                 Endpoint::Responses => &[ApiFormat::Responses],
                 Endpoint::Embeddings => &[ApiFormat::Embeddings],
-                Endpoint::ChatCompletions | Endpoint::Messages => {
-                    &[ApiFormat::OpenAi, ApiFormat::Anthropic]
+                Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::GenerateContent => {
+                    &[ApiFormat::OpenAi, ApiFormat::Anthropic, ApiFormat::Gemini]
                 }
             }
         }
@@ -570,7 +610,7 @@ mod tests {
             let fields = format.wire().cap_fields();
             fields
                 .iter()
-                .filter_map(|field| body.get(*field).filter(|value| !value.is_null()))
+                .filter_map(|field| at_path(body, field).filter(|value| !value.is_null()))
                 .map(Value::as_u64)
                 .collect()
         }
@@ -623,13 +663,18 @@ mod tests {
                             }
                         };
                         let out: Map<String, Value> = serde_json::from_slice(&sent.body).unwrap();
-                        prop_assert_eq!(out.get("model"), Some(&Value::from("upstream-m")));
+                        if upstream == ApiFormat::Gemini {
+                            // In the URL.
+                            prop_assert!(out.get("model").is_none() && out.get("stream").is_none());
+                        } else {
+                            prop_assert_eq!(out.get("model"), Some(&Value::from("upstream-m")));
+                            prop_assert_eq!(out.get("stream").and_then(Value::as_bool).unwrap_or(false), stream);
+                        }
                         let caps = sent_cap(&out, upstream);
                         prop_assert!(!caps.is_empty());
                         prop_assert!(caps.iter().all(|sent| *sent == u64::try_from(cap).ok()), "{caps:?}");
                         prop_assert_eq!(sent.max_output_tokens, cap);
                         prop_assert!(sent.max_input_tokens >= 0);
-                        prop_assert_eq!(out.get("stream").and_then(Value::as_bool).unwrap_or(false), stream);
                         if stream && upstream == ApiFormat::OpenAi {
                             let include_usage = out.get("stream_options").and_then(|options| options.get("include_usage"));
                             prop_assert_eq!(include_usage, Some(&Value::Bool(true)));

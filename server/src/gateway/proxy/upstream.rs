@@ -75,18 +75,18 @@ impl Clients {
         Ok(client)
     }
 
-    /// Sends `body` (already rewritten for the upstream) to the provider.
+    /// Sends `body` (already rewritten for the upstream) to the provider,
+    /// at `path` (the adapter's for the request).
     pub async fn send(
         &self,
         upstream: &Arc<Upstream>,
         credential: Option<&Credential>,
-        format: ApiFormat,
+        (format, path): (ApiFormat, &str),
         client_headers: &HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, SendError> {
-        let adapter = upstream.adapter();
-        if adapter.in_process() {
-            let answer = tokio::time::timeout(upstream.timeout, mock::answer(format, &body))
+        if upstream.adapter().in_process() {
+            let answer = tokio::time::timeout(upstream.timeout, mock::answer(format, path, &body))
                 .await
                 .map_err(|_| SendError::Timeout)?;
             let (parts, body) = answer.into_parts();
@@ -96,14 +96,8 @@ impl Clients {
                 body: body.into_data_stream().map_err(BodyError::from).boxed(),
             });
         }
-        self.post(
-            upstream,
-            credential,
-            adapter.path(format),
-            client_headers,
-            body,
-        )
-        .await
+        self.post(upstream, credential, path, client_headers, body)
+            .await
     }
 
     /// Posts `body` to `path` under the provider's base URL, authenticated

@@ -1,5 +1,6 @@
 //! Streams: an OpenAI chat completion stream as Anthropic's message events,
-//! and Anthropic's message events as an OpenAI chunk stream. Each
+//! and Anthropic's message events as an OpenAI chunk stream; every other
+//! pair through chat chunks ([`StreamTranslator`]). Each
 //! translator takes the provider's events one at a time (the relay cuts
 //! them at blank lines) and writes the client's events; `finish` closes a
 //! stream the provider ended without its last events.
@@ -16,50 +17,132 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     chunk::{OpenAiChunk, OpenAiCounts},
+    gemini::{ChatToGemini, GeminiToChat},
     response::{AnthropicUsage, OpenAiUsage, finish_reason, stop_reason},
     responses::ChatToResponses,
     wire::{self, Json, NULL, Object, event_data},
 };
+use crate::gateway::format::ApiFormat;
 
-/// A stream's translator, by the client's format.
-pub enum StreamTranslator {
-    /// An Anthropic client, an OpenAI-compatible provider.
-    ToAnthropic(OpenAiToAnthropic),
-    /// An OpenAI client, an Anthropic provider.
-    ToOpenAi(AnthropicToOpenAi),
-    /// A Responses client, an OpenAI-compatible provider.
-    ToResponses(ChatToResponses),
-    /// A Responses client, an Anthropic provider: through chat chunks.
-    AnthropicToResponses(Box<(AnthropicToOpenAi, ChatToResponses)>),
+/// A stream's translator: the provider's events to chat chunks (unless it
+/// streams chat), then chat chunks to the client's events (unless the
+/// client reads chat). Chat is the hub, as for requests and answers.
+pub struct StreamTranslator {
+    to_chat: Option<ToChat>,
+    from_chat: Option<FromChat>,
+}
+
+enum ToChat {
+    Anthropic(AnthropicToOpenAi),
+    Gemini(GeminiToChat),
+}
+
+enum FromChat {
+    Anthropic(OpenAiToAnthropic),
+    Responses(ChatToResponses),
+    Gemini(ChatToGemini),
 }
 
 impl StreamTranslator {
-    pub fn event(&mut self, event: &[u8], out: &mut Vec<u8>) {
-        match self {
-            Self::ToAnthropic(translator) => translator.event(event, out),
-            Self::ToOpenAi(translator) => translator.event(event, out),
-            Self::ToResponses(translator) => translator.event(event, out),
-            Self::AnthropicToResponses(both) => {
-                let (to_chat, to_responses) = &mut **both;
-                let mut chat = Vec::new();
-                to_chat.event(event, &mut chat);
-                each_event(&chat, |event| to_responses.event(event, out));
-            }
+    /// The translator of a stream from a provider speaking `upstream` to a
+    /// client speaking `client`; `None` when they speak the same. `created`
+    /// dates the chunks; `wants_usage` is whether an OpenAI client asked for
+    /// the usage chunk; `custom_tools` are a Responses client's.
+    pub fn between(
+        (upstream, client): (ApiFormat, ApiFormat),
+        model: &str,
+        created: i64,
+        wants_usage: bool,
+        custom_tools: Vec<String>,
+    ) -> Option<Self> {
+        if upstream == client {
+            return None;
         }
+        // Another translator after this one reads the usage chunk.
+        let chat_usage = wants_usage || client != ApiFormat::OpenAi;
+        let to_chat = match upstream {
+            ApiFormat::Anthropic => Some(ToChat::Anthropic(AnthropicToOpenAi::new(
+                model, created, chat_usage,
+            ))),
+            ApiFormat::Gemini => Some(ToChat::Gemini(GeminiToChat::new(
+                model, created, chat_usage,
+            ))),
+            _ => None,
+        };
+        let from_chat = match client {
+            ApiFormat::Anthropic => Some(FromChat::Anthropic(OpenAiToAnthropic::new(model))),
+            ApiFormat::Responses => Some(FromChat::Responses(ChatToResponses::new(
+                model,
+                created,
+                custom_tools,
+            ))),
+            ApiFormat::Gemini => Some(FromChat::Gemini(ChatToGemini::new(model))),
+            _ => None,
+        };
+        (to_chat.is_some() || from_chat.is_some()).then_some(Self { to_chat, from_chat })
+    }
+
+    pub fn event(&mut self, event: &[u8], out: &mut Vec<u8>) {
+        let Some(to_chat) = self.to_chat.as_mut() else {
+            if let Some(from_chat) = self.from_chat.as_mut() {
+                from_chat.event(event, out);
+            }
+            return;
+        };
+        let Some(from_chat) = self.from_chat.as_mut() else {
+            to_chat.event(event, out);
+            return;
+        };
+        let mut chat = Vec::new();
+        to_chat.event(event, &mut chat);
+        each_event(&chat, |event| from_chat.event(event, out));
     }
 
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        match self {
-            Self::ToAnthropic(translator) => translator.finish(out),
-            Self::ToOpenAi(translator) => translator.finish(out),
-            Self::ToResponses(translator) => translator.finish(out),
-            Self::AnthropicToResponses(both) => {
-                let (to_chat, to_responses) = &mut **both;
+        match (self.to_chat.as_mut(), self.from_chat.as_mut()) {
+            (Some(to_chat), None) => to_chat.finish(out),
+            (None, Some(from_chat)) => from_chat.finish(out),
+            (Some(to_chat), Some(from_chat)) => {
                 let mut chat = Vec::new();
                 to_chat.finish(&mut chat);
-                each_event(&chat, |event| to_responses.event(event, out));
-                to_responses.finish(out);
+                each_event(&chat, |event| from_chat.event(event, out));
+                from_chat.finish(out);
             }
+            (None, None) => {}
+        }
+    }
+}
+
+impl ToChat {
+    fn event(&mut self, event: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic(translator) => translator.event(event, out),
+            Self::Gemini(translator) => translator.event(event, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic(translator) => translator.finish(out),
+            Self::Gemini(translator) => translator.finish(out),
+        }
+    }
+}
+
+impl FromChat {
+    fn event(&mut self, event: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic(translator) => translator.event(event, out),
+            Self::Responses(translator) => translator.event(event, out),
+            Self::Gemini(translator) => translator.event(event, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Self::Anthropic(translator) => translator.finish(out),
+            Self::Responses(translator) => translator.finish(out),
+            Self::Gemini(translator) => translator.finish(out),
         }
     }
 }
@@ -1180,12 +1263,19 @@ mod tests {
         /// A Responses client's translators: from chat chunks, and from
         /// Anthropic events through them.
         fn responses_translators() -> [StreamTranslator; 2] {
+            let to_responses = |upstream| {
+                StreamTranslator::between(
+                    (upstream, ApiFormat::Responses),
+                    "m",
+                    0,
+                    false,
+                    vec!["patch".into()],
+                )
+                .unwrap()
+            };
             [
-                StreamTranslator::ToResponses(ChatToResponses::new("m", 0, vec!["patch".into()])),
-                StreamTranslator::AnthropicToResponses(Box::new((
-                    AnthropicToOpenAi::new("m", 0, true),
-                    ChatToResponses::new("m", 0, Vec::new()),
-                ))),
+                to_responses(ApiFormat::OpenAi),
+                to_responses(ApiFormat::Anthropic),
             ]
         }
 
@@ -1229,9 +1319,9 @@ mod tests {
                 bytes in arbitrary::sse_bytes(),
                 wants_usage in any::<bool>(),
             ) {
-                let mut to_anthropic = StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("m"));
+                let mut to_anthropic = StreamTranslator::between((ApiFormat::OpenAi, ApiFormat::Anthropic), "m", 0, false, Vec::new()).unwrap();
                 well_formed(&translate(&mut to_anthropic, &bytes))?;
-                let mut to_openai = StreamTranslator::ToOpenAi(AnthropicToOpenAi::new("m", 0, wants_usage));
+                let mut to_openai = StreamTranslator::between((ApiFormat::Anthropic, ApiFormat::OpenAi), "m", 0, wants_usage, Vec::new()).unwrap();
                 well_formed(&translate(&mut to_openai, &bytes))?;
                 for mut to_responses in responses_translators() {
                     let out = translate(&mut to_responses, &bytes);
@@ -1248,13 +1338,13 @@ mod tests {
                 openai in arbitrary::openai_stream(),
                 anthropic in arbitrary::anthropic_stream(),
             ) {
-                let mut to_anthropic = StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("m"));
+                let mut to_anthropic = StreamTranslator::between((ApiFormat::OpenAi, ApiFormat::Anthropic), "m", 0, false, Vec::new()).unwrap();
                 let out = translate(&mut to_anthropic, &openai.bytes);
                 well_formed(&out)?;
                 if let Some(reported) = openai.reported {
                     prop_assert_eq!(metered(ApiFormat::Anthropic, &out), reported);
                 }
-                let mut to_openai = StreamTranslator::ToOpenAi(AnthropicToOpenAi::new("m", 0, true));
+                let mut to_openai = StreamTranslator::between((ApiFormat::Anthropic, ApiFormat::OpenAi), "m", 0, true, Vec::new()).unwrap();
                 let out = translate(&mut to_openai, &anthropic.bytes);
                 well_formed(&out)?;
                 if let Some(given) = anthropic.reported {

@@ -179,6 +179,7 @@ fn provider_name(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Openai | ProviderKind::OpenaiResponses => "openai",
         ProviderKind::Anthropic => "anthropic",
+        ProviderKind::Gemini => "gcp.gemini",
         ProviderKind::Mock => "tollgate.mock",
     }
 }
