@@ -1,11 +1,11 @@
 // The official Anthropic Node SDK against a real Tollgate: a model of an
-// Anthropic provider (same format) and one of an OpenAI-compatible provider
-// (translated), plain and streamed, tools, the model list, and each error as
-// the SDK's own exception.
+// Anthropic provider (same format) and of OpenAI-compatible and Gemini
+// providers (translated), plain and streamed, tools, the model list, and each
+// error as the SDK's own exception.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { MODELS, adminApi, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
+import { MODELS, adminApi, countsToolResults, mockReply, newAccount, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -85,8 +85,7 @@ describe('the Anthropic Node SDK', () => {
 
         assert.deepEqual(blocks(second), [['text', 'The tool said: Sunny and warm']]);
         assert.equal(second.stop_reason, 'end_turn');
-        // The mock counts a tool result's words only in OpenAI's `tool` message.
-        const secondInput = speaksOpenAiChat(model) ? 9 : 6;
+        const secondInput = countsToolResults(model) ? 9 : 6;
         assert.deepEqual([second.usage.input_tokens, second.usage.output_tokens], [secondInput, 6]);
         const common = { model, endpoint: 'messages' };
         await account.assertChargedRows(

@@ -22,6 +22,8 @@ MODELS = {
     "claude-sonnet-4-6": {"provider": "anthropic", "input_price": 3_000_000, "output_price": 15_000_000},
     # OpenAI's own kind: Responses passed through, chat completions as above.
     "gpt-5-codex": {"provider": "openai_responses", "input_price": 1_000_000, "output_price": 10_000_000},
+    # Google's Gemini API: every other format translated to it.
+    "gemini-2.5-flash": {"provider": "gemini", "input_price": 300_000, "output_price": 2_500_000},
 }
 # Embedding models: charged for their input tokens only.
 EMBEDDING_MODELS = {
@@ -40,10 +42,18 @@ def env(name):
 
 
 def cost(model, input_tokens, output_tokens):
-    """What Tollgate charges, in micro-credits (the prices are whole
-    micro-credits per token, so there is nothing to round)."""
+    """What Tollgate charges, in micro-credits: the exact sum, rounded up
+    once (Gemini's prices are fractions of a micro-credit per token)."""
     prices = PRICED[model]
-    return (input_tokens * prices["input_price"] + output_tokens * prices["output_price"]) // 1_000_000
+    exact = input_tokens * prices["input_price"] + output_tokens * prices["output_price"]
+    return -(-exact // 1_000_000)
+
+
+def counts_tool_results(model):
+    """Whether the mock counts a tool result's words as input on this model's
+    provider: it does in OpenAI's `tool` message and Gemini's
+    `functionResponse`, not in Anthropic's `tool_result` block."""
+    return MODELS[model]["provider"] != "anthropic"
 
 
 def mock_reply(prompt):
@@ -166,7 +176,12 @@ def ensure_catalog(admin, mock_url):
     """One provider of each format on the mock upstream, and a model on
     each; the Node tests share them (whoever runs first creates them)."""
     providers = {p["name"]: p for p in admin.call("GET", "/api/admin/providers")["providers"]}
-    base_urls = {"openai": f"{mock_url}/v1", "openai_responses": f"{mock_url}/v1", "anthropic": mock_url}
+    base_urls = {
+        "openai": f"{mock_url}/v1",
+        "openai_responses": f"{mock_url}/v1",
+        "anthropic": mock_url,
+        "gemini": f"{mock_url}/v1beta",
+    }
     for kind, base_url in base_urls.items():
         name = f"Mock {kind}"
         if name not in providers:

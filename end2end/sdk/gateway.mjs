@@ -12,6 +12,8 @@ export const MODELS = {
   'claude-sonnet-4-6': { provider: 'anthropic', inputPrice: 3_000_000, outputPrice: 15_000_000 },
   // OpenAI's own kind: Responses passed through, chat completions as above.
   'gpt-5-codex': { provider: 'openai_responses', inputPrice: 1_000_000, outputPrice: 10_000_000 },
+  // Google's Gemini API: every other format translated to it.
+  'gemini-2.5-flash': { provider: 'gemini', inputPrice: 300_000, outputPrice: 2_500_000 },
 };
 // Embedding models: charged for their input tokens only.
 export const EMBEDDING_MODELS = {
@@ -20,10 +22,11 @@ export const EMBEDDING_MODELS = {
 const PRICED = { ...MODELS, ...EMBEDDING_MODELS };
 export const GRANT = 1_000_000;
 
-/** Whether a model's provider is called in OpenAI's chat format by chat
- * clients (an Anthropic client's request is translated to it). */
-export function speaksOpenAiChat(model) {
-  return MODELS[model].provider.startsWith('openai');
+/** Whether the mock counts a tool result's words as input on this model's
+ * provider: it does in OpenAI's `tool` message and Gemini's
+ * `functionResponse`, not in Anthropic's `tool_result` block. */
+export function countsToolResults(model) {
+  return MODELS[model].provider !== 'anthropic';
 }
 const WAIT_MS = 10_000;
 
@@ -36,10 +39,11 @@ function env(name) {
 export const url = env('TOLLGATE_URL');
 const mockUrl = env('TOLLGATE_MOCK_URL');
 
-/** What Tollgate charges, in micro-credits (whole micro-credits per token). */
+/** What Tollgate charges, in micro-credits: the exact sum, rounded up once
+ * (Gemini's prices are fractions of a micro-credit per token). */
 export function cost(model, inputTokens, outputTokens) {
   const { inputPrice, outputPrice } = PRICED[model];
-  return (inputTokens * inputPrice + outputTokens * outputPrice) / 1_000_000;
+  return Math.ceil((inputTokens * inputPrice + outputTokens * outputPrice) / 1_000_000);
 }
 
 /** The mock upstream's answer to a last user message, and its usage: one
@@ -159,7 +163,13 @@ async function setUp() {
   const providers = Object.fromEntries(
     (await api.call('GET', '/api/admin/providers')).providers.map((p) => [p.name, p]),
   );
-  for (const [kind, baseUrl] of [['openai', `${mockUrl}/v1`], ['openai_responses', `${mockUrl}/v1`], ['anthropic', mockUrl]]) {
+  const baseUrls = [
+    ['openai', `${mockUrl}/v1`],
+    ['openai_responses', `${mockUrl}/v1`],
+    ['anthropic', mockUrl],
+    ['gemini', `${mockUrl}/v1beta`],
+  ];
+  for (const [kind, baseUrl] of baseUrls) {
     const name = `Mock ${kind}`;
     if (!providers[name]) {
       const body = { name, kind, base_url: baseUrl, api_keys: [`sk-mock-${kind}`] };

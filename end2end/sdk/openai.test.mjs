@@ -1,11 +1,11 @@
 // The official OpenAI Node SDK against a real Tollgate: a model of an
-// OpenAI-compatible provider (same format) and one of an Anthropic provider
-// (translated), plain and streamed, tools, the model list, and each error as
-// the SDK's own exception.
+// OpenAI-compatible provider (same format) and of Anthropic and Gemini
+// providers (translated), plain and streamed, tools, the model list, and each
+// error as the SDK's own exception.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { EMBEDDING_MODELS, MODELS, adminApi, mockReply, newAccount, speaksOpenAiChat, url } from './gateway.mjs';
+import { EMBEDDING_MODELS, MODELS, adminApi, countsToolResults, mockReply, newAccount, url } from './gateway.mjs';
 
 const WEATHER_TOOL = {
   type: 'function',
@@ -86,8 +86,7 @@ describe('the OpenAI Node SDK', () => {
 
         assert.equal(second.choices[0].message.content, 'The tool said: Sunny and warm');
         assert.equal(second.choices[0].finish_reason, 'stop');
-        // The mock counts a tool result's words only in OpenAI's `tool` message.
-        const secondInput = speaksOpenAiChat(model) ? 9 : 6;
+        const secondInput = countsToolResults(model) ? 9 : 6;
         assert.deepEqual([second.usage.prompt_tokens, second.usage.completion_tokens], [secondInput, 6]);
         const common = { model, endpoint: 'chat_completions' };
         await account.assertChargedRows(

@@ -1,6 +1,6 @@
 // The official OpenAI Node SDK's `responses.create` against a real Tollgate:
 // a model of every provider kind (the Responses API passed through to an
-// `openai_responses` provider, translated through chat for the others),
+// `openai_responses` provider, translated for the others),
 // plain and streamed. Its refusals: openai.test.mjs, for both endpoints.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real clients against a real Tollgate: the official OpenAI and Anthropic
-# SDKs for Python (pytest, end2end/.venv) and Node (node --test), Claude
-# Code and Codex; then the OpenAPI description (end2end/openapi/). Starts
+# SDKs for Python (pytest, end2end/.venv) and Node (node --test), Google's
+# google-genai SDK for Python, Claude Code, Codex and Gemini CLI; then the
+# OpenAPI description (end2end/openapi/). Starts
 # `tollgate mock-upstream` and `tollgate serve` (a fresh SQLite data directory, a first admin from the environment) on free 127.0.0.1
 # ports, runs both suites against them, and stops both on every exit.
 # The binary: $TOLLGATE_BIN, else $CARGO_TARGET_DIR/debug/tollgate.
@@ -13,7 +14,9 @@ bin=${TOLLGATE_BIN:-${CARGO_TARGET_DIR:?set CARGO_TARGET_DIR or TOLLGATE_BIN}/de
 python=.venv/bin/python
 [ -x "$bin" ] || { echo "no tollgate binary at $bin: build it first" >&2; exit 1; }
 [ -x "$python" ] || { echo "no $PWD/.venv: run scripts/bootstrap.sh test" >&2; exit 1; }
-[ -x node_modules/.bin/claude ] || { echo "no end2end/node_modules: run scripts/bootstrap.sh test" >&2; exit 1; }
+for cli in claude codex gemini; do
+  [ -x "node_modules/.bin/$cli" ] || { echo "no $cli in end2end/node_modules: run scripts/bootstrap.sh test" >&2; exit 1; }
+done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-sdk-XXXXXX")
 pids=()
@@ -63,12 +66,13 @@ wait_for "$TOLLGATE_MOCK_URL/health"
 wait_for "$TOLLGATE_URL/api/health"
 
 # The SDKs also read settings from the environment (a developer's
-# ANTHROPIC_AUTH_TOKEN would be sent along): the tests pass them everything.
-for name in $(compgen -e | grep -E '^(OPENAI|ANTHROPIC)_' || true); do unset "$name"; done
+# ANTHROPIC_AUTH_TOKEN would be sent along, GOOGLE_GENAI_API_VERSION would
+# move google-genai's paths): the tests pass them everything.
+for name in $(compgen -e | grep -E '^(OPENAI|ANTHROPIC|GEMINI|GOOGLE)_' || true); do unset "$name"; done
 
 # Bounded: a client that hangs fails the run instead of stalling CI.
 PYTHONDONTWRITEBYTECODE=1 timeout 300 "$python" -m pytest -p no:cacheprovider -q sdk
-# (Claude Code's temporary homes go under $work, removed even if a run is cut.)
+# (The CLIs' temporary homes go under $work, removed even if a run is cut.)
 TMPDIR="$work" timeout 300 node --test --test-concurrency=1 --test-timeout=60000 --test-reporter=spec sdk/*.test.mjs
 # Last: the OpenAPI description validated, and fuzzed by schemathesis for
 # TOLLGATE_FUZZ_SECONDS (90 s), which changes settings the tests above need.

@@ -1,11 +1,11 @@
 """The official Anthropic Python SDK against a real Tollgate: a model of an
-Anthropic provider (same format) and one of an OpenAI-compatible provider
-(translated), plain and streamed, tools, the model list, and each error as
-the SDK's own exception."""
+Anthropic provider (same format) and of OpenAI-compatible and Gemini
+providers (translated), plain and streamed, tools, the model list, and each
+error as the SDK's own exception."""
 
 import anthropic
 import pytest
-from conftest import MODELS, mock_reply
+from conftest import MODELS, counts_tool_results, mock_reply
 
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -108,8 +108,7 @@ def test_a_tool_use_and_its_result_make_a_round_trip(gateway, account, model, st
 
     assert [(block.type, block.text) for block in second.content] == [("text", "The tool said: Sunny and warm")]
     assert second.stop_reason == "end_turn"
-    # The mock counts a tool result's words only in OpenAI's `tool` message.
-    second_input = 9 if MODELS[model]["provider"].startswith("openai") else 6
+    second_input = 9 if counts_tool_results(model) else 6
     assert (second.usage.input_tokens, second.usage.output_tokens) == (second_input, 6)
     common = {"model": model, "endpoint": "messages"}
     account.assert_charged_rows(

@@ -1,9 +1,9 @@
 """The official OpenAI Python SDK's `responses.create` against a real
 Tollgate: a model of a provider of kind `openai_responses` (the Responses
-API passed through) and models of chat-only providers (translated through
-chat completions, Anthropic's too), plain and streamed, a function tool's
-round trip, instructions, and the fields it refuses (the other refusals:
-test_openai_sdk.py, for both endpoints)."""
+API passed through) and models of chat-only providers (translated: OpenAI
+chat completions, Anthropic's and Gemini's), plain and streamed, a function
+tool's round trip, instructions, and the fields it refuses (the other
+refusals: test_openai_sdk.py, for both endpoints)."""
 
 import json
 

@@ -1,13 +1,13 @@
 """The official OpenAI Python SDK against a real Tollgate: a model of an
-OpenAI-compatible provider (same format) and one of an Anthropic provider
-(translated), plain and streamed, tools, the model list, and each error as
-the SDK's own exception."""
+OpenAI-compatible provider (same format) and of Anthropic and Gemini
+providers (translated), plain and streamed, tools, the model list, and each
+error as the SDK's own exception."""
 
 import json
 
 import openai
 import pytest
-from conftest import EMBEDDING_MODELS, MODELS, mock_reply
+from conftest import EMBEDDING_MODELS, MODELS, counts_tool_results, mock_reply
 
 WEATHER_TOOL = {
     "type": "function",
@@ -112,8 +112,7 @@ def test_a_tool_call_and_its_result_make_a_round_trip(gateway, account, model, s
 
     assert second.choices[0].message.content == "The tool said: Sunny and warm"
     assert second.choices[0].finish_reason == "stop"
-    # The mock counts a tool result's words only in OpenAI's `tool` message.
-    second_input = 9 if MODELS[model]["provider"].startswith("openai") else 6
+    second_input = 9 if counts_tool_results(model) else 6
     assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (second_input, 6)
     common = {"model": model, "endpoint": "chat_completions"}
     account.assert_charged_rows(

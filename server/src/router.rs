@@ -9,7 +9,7 @@ use axum::{
     http::header,
     middleware,
     response::{IntoResponse, Response},
-    routing::{any, get, post},
+    routing::{any, get},
 };
 use tower_http::trace::TraceLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -52,18 +52,18 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
     // in the client's format.
     let (llm, _) = llm_routes().split_for_parts();
     let llm = llm
-        // Gemini's clients call a model's method under `/v1` too.
-        .route("/models/{target}", post(proxy::gemini::call))
         .fallback(proxy::not_found)
+        .method_not_allowed_fallback(proxy::not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());
     let gemini = Router::new()
-        .route("/models", get(proxy::gemini::list))
+        .route("/models", get(proxy::models::list))
         .route(
-            "/models/{target}",
-            get(proxy::gemini::get).post(proxy::gemini::call),
+            "/models/{model}",
+            get(proxy::models::get).post(proxy::gemini::call),
         )
         .fallback(proxy::not_found)
+        .method_not_allowed_fallback(proxy::not_found)
         .layer(DefaultBodyLimit::disable())
         .with_state(state.clone());
 
@@ -85,7 +85,17 @@ pub fn build_router_with_ui(state: AppState, ui: Router) -> Router {
             telemetry::middleware::record,
         ))
         .layer(middleware::from_fn_with_state(state, browser::secure))
-        .layer(TraceLayer::new_for_http())
+        // The path only: a query may carry a key (Gemini's `?key=`).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
+            }),
+        )
 }
 
 /// The dashboard API, served under `/api`. Every route is added through
@@ -143,6 +153,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn llm_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(proxy::models::list))
+        .routes(routes!(proxy::models::get, proxy::gemini::call))
         .routes(routes!(proxy::forward::chat_completions))
         .routes(routes!(proxy::forward::messages))
         .routes(routes!(proxy::forward::responses))

@@ -173,6 +173,25 @@ async fn bad_gemini_requests_are_refused_in_googles_shape_naming_the_field() {
             with("cachedContent", json!("cachedContents/abc")),
             "cachedContent",
         ),
+        // Google reads snake_case too, which would slip past the checks.
+        (
+            with("generationConfig", json!({ "candidate_count": 8 })),
+            "generationConfig.candidate_count",
+        ),
+        (
+            with("cached_content", json!("cachedContents/abc")),
+            "cached_content",
+        ),
+        (with("stream_", json!(false)), "stream_"),
+        (
+            json!({ "contents": [{ "role": "user", "parts": [{ "fileData": {
+                "mimeType": "video/mp4", "fileUri": "https://www.youtube.com/watch?v=x" } }] }] }),
+            "contents[0].parts[0].fileData",
+        ),
+        (
+            with("tools", json!([{ "urlContext": {} }])),
+            "tools[0].urlContext",
+        ),
     ];
     for (body, field) in cases {
         let answer = send(&proxy, Method::POST, path, false, Some(body.clone())).await;
@@ -260,7 +279,13 @@ async fn what_chat_cannot_express_is_refused_naming_the_field_and_gemini_passes_
 
     let message = assert_google_error(&answer, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT");
     assert!(message.starts_with("tools[0].googleSearch"), "{message}");
+    // Refused for a Gemini provider too: Google's own tools bring in input
+    // and fees no hold covers.
     body["model"] = json!("gemini-mock");
+    let answer = proxy.call(ENDPOINT, body.clone()).await;
+    let message = assert_google_error(&answer, StatusCode::BAD_REQUEST, "INVALID_ARGUMENT");
+    assert!(message.starts_with("tools[0].googleSearch"), "{message}");
+    body.as_object_mut().unwrap().remove("tools");
     body["safetySettings"] =
         json!([{ "category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE" }]);
     let (status, _, passed) = proxy.call(ENDPOINT, body).await;

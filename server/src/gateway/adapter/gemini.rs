@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use axum::http::HeaderName;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Adapter;
 use crate::gateway::format::ApiFormat;
@@ -28,17 +29,47 @@ impl Adapter for Gemini {
     }
 }
 
+/// What a path segment keeps as it is: RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A model's generate method: `models/…` is added unless the name has its
-/// own collection (`tunedModels/…`).
+/// own collection (`tunedModels/…`). Each segment of the name is
+/// percent-encoded, so that no name can add a query or another method.
 pub(super) fn path(model: &str, stream: bool) -> Cow<'static, str> {
     let method = if stream {
         "streamGenerateContent?alt=sse"
     } else {
         "generateContent"
     };
-    if model.contains('/') {
-        Cow::Owned(format!("/{model}:{method}"))
-    } else {
-        Cow::Owned(format!("/models/{model}:{method}"))
+    let name: Vec<String> = model
+        .split('/')
+        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
+        .collect();
+    let collection = if name.len() > 1 { "" } else { "models/" };
+    Cow::Owned(format!("/{collection}{}:{method}", name.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_names_one_method_and_nothing_else() {
+        assert_eq!(
+            path("gemini-2.5-flash", false),
+            "/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            path("tunedModels/mine", true),
+            "/tunedModels/mine:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            path("m?key=x#y:countTokens", false),
+            "/models/m%3Fkey%3Dx%23y%3AcountTokens:generateContent"
+        );
     }
 }

@@ -31,13 +31,18 @@ pub enum ApiFormat {
 
 impl ApiFormat {
     /// Anthropic's clients always send `anthropic-version`; its endpoints
-    /// are `/v1/messages…`. Gemini's are under `/v1beta/`, or are a model's
-    /// method (`models/{model}:generateContent`). Everything else answers
-    /// like OpenAI.
+    /// are `/v1/messages…`. Gemini's send `x-goog-api-key` (or the key in
+    /// the URL, under `/v1beta/` or to a model's method,
+    /// `models/{model}:generateContent`). Everything else answers like
+    /// OpenAI.
     pub fn of_request(path: &str, headers: &HeaderMap) -> Self {
         if headers.contains_key("anthropic-version") || path.contains("/v1/messages") {
             Self::Anthropic
-        } else if path.contains("/v1beta/") || path.ends_with("/v1beta") || is_gemini_method(path) {
+        } else if headers.contains_key("x-goog-api-key")
+            || path.contains("/v1beta/")
+            || path.ends_with("/v1beta")
+            || is_gemini_method(path)
+        {
             Self::Gemini
         } else if path.ends_with("/v1/responses") {
             Self::Responses

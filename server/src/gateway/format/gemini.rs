@@ -42,6 +42,28 @@ impl WireFormat for Gemini {
                 format,
             ));
         }
+        // Google reads both spellings: the checks and the cap read one.
+        let config = body.get("generationConfig").and_then(Value::as_object);
+        let keys = body.keys().map(|key| (key.as_str(), key.as_str())).chain(
+            config
+                .into_iter()
+                .flat_map(|config| config.keys())
+                .map(|key| ("generationConfig.", key.as_str())),
+        );
+        for (prefix, key) in keys {
+            if key.contains('_') {
+                let prefix = if prefix == key { "" } else { prefix };
+                return Err(ProxyError::invalid_field(
+                    &format!("{prefix}{key}"),
+                    format!(
+                        "{prefix}{key}: write Gemini's fields in camelCase, as its API documents them"
+                    ),
+                    format,
+                ));
+            }
+        }
+        check_contents(body)?;
+        check_tools(body)?;
         for (field, why) in REFUSED {
             if body.get(field).is_some_and(|value| !value.is_null()) {
                 return Err(ProxyError::invalid_field(
@@ -128,6 +150,51 @@ impl WireFormat for Gemini {
     }
 }
 
+/// Files by reference are refused: Google would read (and bill) input
+/// Tollgate never saw, so no hold could bound it.
+fn check_contents(body: &Map<String, Value>) -> Result<(), ProxyError> {
+    let contents = body.get("contents").and_then(Value::as_array);
+    for (i, content) in contents.into_iter().flatten().enumerate() {
+        let parts = content.get("parts").and_then(Value::as_array);
+        for (j, part) in parts.into_iter().flatten().enumerate() {
+            if let Some(key) = ["fileData", "file_data"]
+                .into_iter()
+                .find(|key| part.get(*key).is_some())
+            {
+                let field = format!("contents[{i}].parts[{j}].{key}");
+                return Err(ProxyError::invalid_field(
+                    &field,
+                    format!(
+                        "{field}: files by reference are not supported: send the data inline (`inlineData`)"
+                    ),
+                    ApiFormat::Gemini,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Only functions: Google's own tools (search, maps, URL context, code
+/// execution, file search) bring in input or fees Tollgate cannot meter.
+fn check_tools(body: &Map<String, Value>) -> Result<(), ProxyError> {
+    let tools = body.get("tools").and_then(Value::as_array);
+    for (i, tool) in tools.into_iter().flatten().enumerate() {
+        let Some(tool) = tool.as_object() else {
+            continue;
+        };
+        if let Some(key) = tool.keys().find(|key| *key != "functionDeclarations") {
+            let field = format!("tools[{i}].{key}");
+            return Err(ProxyError::invalid_field(
+                &field,
+                format!("{field}: only `functionDeclarations` tools are supported"),
+                ApiFormat::Gemini,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Google's `{"error": {"code", "message", "status"}}`, with the field at
 /// fault as a `BadRequest` detail, as Google's own APIs name it.
 fn google_error(error: &ProxyError) -> Value {
@@ -137,7 +204,7 @@ fn google_error(error: &ProxyError) -> Value {
         .as_deref()
         .unwrap_or(status_of(error.kind));
     let mut body = json!({ "code": code, "message": error.message, "status": status });
-    if let Some(field) = &error.param {
+    if let (Some(field), ErrorKind::InvalidRequest) = (&error.param, error.kind) {
         body["details"] = json!([{
             "@type": "type.googleapis.com/google.rpc.BadRequest",
             "fieldViolations": [{ "field": field, "description": error.message }],

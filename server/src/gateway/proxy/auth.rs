@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
 /// The key's caller, or the refusal in the client's format.
 async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyError> {
     let format = ApiFormat::of_parts(parts);
-    let Some(presented) = presented_key(parts) else {
+    let Some(presented) = presented_key(parts, format) else {
         return Err(ProxyError::new(
             ErrorKind::InvalidApiKey,
             "missing API key: send it as `Authorization: Bearer <key>`, `x-api-key: <key>` or `x-goog-api-key: <key>`",
@@ -60,7 +60,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<ApiKeyAuth, ProxyErr
     }
 }
 
-fn presented_key(parts: &Parts) -> Option<Cow<'_, str>> {
+fn presented_key(parts: &Parts, format: ApiFormat) -> Option<Cow<'_, str>> {
     let headers = &parts.headers;
     for name in ["x-api-key", "x-goog-api-key"] {
         if let Some(key) = headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -70,7 +70,11 @@ fn presented_key(parts: &Parts) -> Option<Cow<'_, str>> {
     if let Some(token) = bearer(headers) {
         return Some(Cow::Borrowed(token));
     }
-    // Google's clients may put it in the URL, as its API allows.
+    // Google's clients may put it in the URL, as its API allows; no other
+    // API takes it there.
+    if format != ApiFormat::Gemini {
+        return None;
+    }
     form_urlencoded::parse(parts.uri.query()?.as_bytes())
         .find(|(name, _)| name == "key")
         .map(|(_, key)| key)

@@ -33,7 +33,7 @@ use crate::{
             failover::{Candidates, Retry},
             health::{Failure, Gate},
             relay::Relay,
-            request::{ClientRequest, Endpoint, read_body},
+            request::{ClientRequest, Endpoint, InUrl, read_body},
             settle::Pending,
             upstream::{BodyStream, SendError, UpstreamResponse},
         },
@@ -76,7 +76,14 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    forward(&state, caller, Endpoint::ChatCompletions, &headers, body).await
+    forward(
+        &state,
+        caller,
+        (Endpoint::ChatCompletions, None),
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// Anthropic's messages, to any model the key may call.
@@ -93,7 +100,7 @@ pub async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    forward(&state, caller, Endpoint::Messages, &headers, body).await
+    forward(&state, caller, (Endpoint::Messages, None), &headers, body).await
 }
 
 /// OpenAI's Responses API (stateless), to any model the key may call.
@@ -110,7 +117,7 @@ pub async fn responses(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    forward(&state, caller, Endpoint::Responses, &headers, body).await
+    forward(&state, caller, (Endpoint::Responses, None), &headers, body).await
 }
 
 /// OpenAI's embeddings, from any embedding model (of an OpenAI-compatible
@@ -127,13 +134,15 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    forward(&state, caller, Endpoint::Embeddings, &headers, body).await
+    forward(&state, caller, (Endpoint::Embeddings, None), &headers, body).await
 }
 
+/// Answers a request to `endpoint` (whose model and stream are `in_url`
+/// when its format names them there).
 pub(super) async fn forward(
     state: &AppState,
     caller: Arc<KeyCaller>,
-    endpoint: Endpoint,
+    (endpoint, in_url): (Endpoint, Option<InUrl>),
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
@@ -163,6 +172,7 @@ pub(super) async fn forward(
                 caller: &caller,
                 plan,
                 format,
+                in_url: in_url.as_ref(),
             };
             ask.serve(endpoint, headers, body, pending, windows)
                 .instrument(span)
@@ -296,6 +306,7 @@ struct Ask<'a> {
     caller: &'a KeyCaller,
     plan: PlanName,
     format: ApiFormat,
+    in_url: Option<&'a InUrl>,
 }
 
 /// A request ready to hold for: its candidates and their worst cost.
@@ -360,7 +371,8 @@ impl Ask<'_> {
         let bytes = read_body(body, state.settings.proxy.max_body_bytes, format)
             .await
             .map_err(Early::Refused)?;
-        let request = ClientRequest::parse(&bytes, endpoint).map_err(Early::Refused)?;
+        let request =
+            ClientRequest::parse_with(&bytes, endpoint, self.in_url).map_err(Early::Refused)?;
         pending.set_model(&request.model);
         pending.streamed = request.stream;
         let route = match route_for(state, self.caller, self.plan, &request.model, format).await {

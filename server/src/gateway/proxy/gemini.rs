@@ -1,12 +1,12 @@
 //! Google's Gemini API inbound, as Gemini CLI and the `google-genai` SDKs
 //! call it with a Tollgate key (`x-goog-api-key` or `?key=`):
 //! `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`
-//! (SSE whatever `alt` says: Tollgate streams nothing else), `:countTokens`,
-//! and `GET /v1beta/models` and `/v1beta/models/{model}`. The same methods
+//! (SSE whatever `alt` says: Tollgate streams nothing else) and
+//! `:countTokens` (the model list is `proxy::models`'). The same methods
 //! answer under `/v1/models/…`. A generate request is the proxy's like any
-//! other: the model and the stream, which Gemini names in the URL, are
-//! written into the body (`format::gemini` takes them out again for a Gemini
-//! provider) and the request goes through `forward`.
+//! other: it goes through `forward` with the model and the stream, which
+//! Gemini names in the URL, and the parser writes them into the body
+//! (`ClientRequest::parse_with`; taken out again for a Gemini provider).
 
 use std::sync::Arc;
 
@@ -20,23 +20,32 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    console::models::service,
     gateway::{
         api_keys::cache::KeyCaller,
         format::{ApiFormat, ProxyError, error::ErrorKind},
         proxy::{
             auth::ApiKeyAuth,
             forward::{forward, route_for, within_limits},
-            request::{Endpoint, read_body},
+            request::{Endpoint, InUrl, read_body},
         },
     },
-    platform::{entity::shadow_model::ModelKind, plan::PlanName},
+    platform::plan::PlanName,
     state::AppState,
 };
 
 const FORMAT: ApiFormat = ApiFormat::Gemini;
 
-/// `POST …/models/{model}:{method}`.
+/// Gemini's `models/{model}:generateContent`, `:streamGenerateContent` and
+/// `:countTokens` (the model and the method are one path segment), to any
+/// model the key may call.
+#[utoipa::path(post, path = "/models/{model}", operation_id = "generate_content", tag = "llm",
+    params(("model" = String, Path, description = "`{model}:generateContent`, `{model}:streamGenerateContent` or `{model}:countTokens`")),
+    request_body = super::spec::GenerateContentRequest,
+    responses(
+        (status = 200, description = "An answer, or its events for `streamGenerateContent`",
+            content((super::spec::GenerateContentResponse = "application/json"), (String = "text/event-stream"))),
+        (status = "4XX", body = super::spec::GoogleError),
+        (status = "5XX", body = super::spec::GoogleError)))]
 pub async fn call(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
@@ -53,26 +62,18 @@ pub async fn call(
         "countTokens" => return count_tokens(&state, caller, model, body).await,
         _ => return not_found(&target),
     };
-    match with_model(&state, model, stream, body).await {
-        Ok(body) => forward(&state, caller, Endpoint::GenerateContent, &headers, body).await,
-        Err(err) => err.into_response(),
-    }
-}
-
-/// The body as the proxy reads every format's: with `model` and `stream`.
-async fn with_model(
-    state: &AppState,
-    model: &str,
-    stream: bool,
-    body: Body,
-) -> Result<Body, ProxyError> {
-    let bytes = read_body(body, state.settings.proxy.max_body_bytes, FORMAT).await?;
-    let mut request = object(&bytes)?;
-    request.insert("model".to_owned(), Value::String(model.to_owned()));
-    request.insert("stream".to_owned(), Value::Bool(stream));
-    let bytes = serde_json::to_vec(&request)
-        .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
-    Ok(Body::from(bytes))
+    let in_url = InUrl {
+        model: model.to_owned(),
+        stream,
+    };
+    forward(
+        &state,
+        caller,
+        (Endpoint::GenerateContent, Some(in_url)),
+        &headers,
+        body,
+    )
+    .await
 }
 
 fn object(bytes: &[u8]) -> Result<Map<String, Value>, ProxyError> {
@@ -136,61 +137,4 @@ async fn count(
         .sum();
     let tokens = u64::try_from(bytes.div_ceil(4)).unwrap_or(u64::MAX).max(1);
     Ok(Json(json!({ "totalTokens": tokens })).into_response())
-}
-
-/// `GET /v1beta/models`: the chat models this key may call, as Gemini
-/// lists models.
-pub async fn list(
-    State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
-) -> Result<Json<Value>, ProxyError> {
-    let models = callable(&state, &caller).await?;
-    let described: Vec<Value> = models.iter().map(String::as_str).map(described).collect();
-    Ok(Json(json!({ "models": described })))
-}
-
-/// `GET /v1beta/models/{model}`.
-pub async fn get(
-    State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
-    Path(model): Path<String>,
-) -> Result<Json<Value>, ProxyError> {
-    let models = callable(&state, &caller).await?;
-    models
-        .iter()
-        .find(|id| **id == model)
-        .map(|id| Json(described(id)))
-        .ok_or_else(|| {
-            ProxyError::new(
-                ErrorKind::ModelNotFound,
-                format!("models/{model} is not found"),
-                FORMAT,
-            )
-        })
-}
-
-/// The chat models the caller's plan and key allow.
-async fn callable(state: &AppState, caller: &KeyCaller) -> Result<Vec<String>, ProxyError> {
-    let plan = state
-        .entitlements
-        .resolve(&state.db, &caller.owner)
-        .await
-        .map_err(|err| ProxyError::internal(err, FORMAT))?;
-    let allowed = &caller.allowed_models;
-    Ok(service::available_for(&state.db, plan.plan)
-        .await
-        .map_err(|err| ProxyError::internal(err, FORMAT))?
-        .into_iter()
-        .filter(|model| model.kind == ModelKind::Chat)
-        .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
-        .map(|model| model.id)
-        .collect())
-}
-
-fn described(id: &str) -> Value {
-    json!({
-        "name": format!("models/{id}"),
-        "displayName": id,
-        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-    })
 }

@@ -1,16 +1,23 @@
-//! `GET /v1/models`: the models this key may call, in OpenAI's list shape,
-//! or Anthropic's when the request carries `anthropic-version`.
+//! `GET /v1/models` and `GET /v1/models/{model}`: the models this key may
+//! call, in OpenAI's shape, Anthropic's when the request carries
+//! `anthropic-version`, or Gemini's when it carries `x-goog-api-key` or
+//! comes under `/v1beta` (`ApiFormat::of_request`).
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
 
 use crate::{
-    console::models::service,
+    console::models::service::{self, AvailableModel},
     gateway::{
-        format::error::{ApiFormat, ProxyError},
+        api_keys::cache::KeyCaller,
+        format::error::{ApiFormat, ErrorKind, ProxyError},
         proxy::{
             auth::ApiKeyAuth,
             spec::{
-                AnthropicModel, AnthropicModelList, LlmModelList, OpenAiModel, OpenAiModelList,
+                AnthropicModel, AnthropicModelList, GeminiModel, GeminiModelList, LlmModel,
+                LlmModelList, OpenAiModel, OpenAiModelList,
             },
         },
     },
@@ -29,54 +36,109 @@ pub async fn list(
     ApiKeyAuth(caller): ApiKeyAuth,
     format: ApiFormat,
 ) -> Result<Json<LlmModelList>, ProxyError> {
-    let allowed = &caller.allowed_models;
+    let models = callable(&state, &caller, format).await?;
+    let body = match format {
+        ApiFormat::Anthropic => LlmModelList::Anthropic(AnthropicModelList {
+            first_id: models.first().map(|m| m.id.clone()),
+            last_id: models.last().map(|m| m.id.clone()),
+            has_more: false,
+            data: models.iter().map(anthropic).collect(),
+        }),
+        ApiFormat::Gemini => LlmModelList::Gemini(GeminiModelList {
+            models: models.iter().map(gemini).collect(),
+        }),
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => {
+            LlmModelList::OpenAi(OpenAiModelList {
+                object: "list".to_owned(),
+                data: models.iter().map(openai).collect(),
+            })
+        }
+    };
+    Ok(Json(body))
+}
+
+/// One model this key may call.
+#[utoipa::path(get, path = "/models/{model}", operation_id = "llm_model", tag = "llm",
+    params(("model" = String, Path, description = "The model's public name")),
+    responses(
+        (status = 200, body = LlmModel),
+        (status = "4XX", body = super::spec::ProviderError),
+        (status = "5XX", body = super::spec::ProviderError)))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    format: ApiFormat,
+    Path(name): Path<String>,
+) -> Result<Json<LlmModel>, ProxyError> {
+    // Gemini's clients may name it as its resource (`models/…`).
+    let name = name.strip_prefix("models/").unwrap_or(&name);
+    let models = callable(&state, &caller, format).await?;
+    let Some(model) = models.iter().find(|model| model.id == name) else {
+        return Err(ProxyError {
+            param: (format != ApiFormat::Gemini).then(|| "model".to_owned()),
+            ..ProxyError::new(
+                ErrorKind::ModelNotFound,
+                format!("the model `{name}` does not exist or is not enabled"),
+                format,
+            )
+        });
+    };
+    Ok(Json(match format {
+        ApiFormat::Anthropic => LlmModel::Anthropic(anthropic(model)),
+        ApiFormat::Gemini => LlmModel::Gemini(gemini(model)),
+        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings => {
+            LlmModel::OpenAi(openai(model))
+        }
+    }))
+}
+
+/// What the plan and the key allow; for Anthropic's and Gemini's clients
+/// chat models only, which are all they can call.
+async fn callable(
+    state: &AppState,
+    caller: &KeyCaller,
+    format: ApiFormat,
+) -> Result<Vec<AvailableModel>, ProxyError> {
     let plan = state
         .entitlements
         .resolve(&state.db, &caller.owner)
         .await
         .map_err(|err| ProxyError::internal(err, format))?;
-    let models: Vec<_> = service::available_for(&state.db, plan.plan)
+    let chat_only = matches!(format, ApiFormat::Anthropic | ApiFormat::Gemini);
+    let allowed = &caller.allowed_models;
+    Ok(service::available_for(&state.db, plan.plan)
         .await
         .map_err(|err| ProxyError::internal(err, format))?
         .into_iter()
         .filter(|model| allowed.is_empty() || allowed.contains(&model.id))
-        .collect();
-    let body = match format {
-        ApiFormat::OpenAi | ApiFormat::Responses | ApiFormat::Embeddings | ApiFormat::Gemini => {
-            LlmModelList::OpenAi(OpenAiModelList {
-                object: "list".to_owned(),
-                data: models
-                    .iter()
-                    .map(|m| OpenAiModel {
-                        id: m.id.clone(),
-                        object: "model".to_owned(),
-                        created: m.created_at.timestamp(),
-                        owned_by: "tollgate".to_owned(),
-                    })
-                    .collect(),
-            })
-        }
-        ApiFormat::Anthropic => {
-            // Messages take chat models only.
-            let models: Vec<_> = models
-                .iter()
-                .filter(|m| m.kind == ModelKind::Chat)
-                .collect();
-            LlmModelList::Anthropic(AnthropicModelList {
-                first_id: models.first().map(|m| m.id.clone()),
-                last_id: models.last().map(|m| m.id.clone()),
-                has_more: false,
-                data: models
-                    .iter()
-                    .map(|m| AnthropicModel {
-                        kind: "model".to_owned(),
-                        id: m.id.clone(),
-                        display_name: m.id.clone(),
-                        created_at: time::iso(&m.created_at),
-                    })
-                    .collect(),
-            })
-        }
-    };
-    Ok(Json(body))
+        .filter(|model| !chat_only || model.kind == ModelKind::Chat)
+        .collect())
+}
+
+fn openai(model: &AvailableModel) -> OpenAiModel {
+    OpenAiModel {
+        id: model.id.clone(),
+        object: "model".to_owned(),
+        created: model.created_at.timestamp(),
+        owned_by: "tollgate".to_owned(),
+    }
+}
+
+fn anthropic(model: &AvailableModel) -> AnthropicModel {
+    AnthropicModel {
+        kind: "model".to_owned(),
+        id: model.id.clone(),
+        display_name: model.id.clone(),
+        created_at: time::iso(&model.created_at),
+    }
+}
+
+fn gemini(model: &AvailableModel) -> GeminiModel {
+    GeminiModel {
+        name: format!("models/{}", model.id),
+        display_name: model.id.clone(),
+        supported_generation_methods: ["generateContent", "streamGenerateContent", "countTokens"]
+            .map(str::to_owned)
+            .to_vec(),
+    }
 }

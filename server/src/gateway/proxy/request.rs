@@ -78,6 +78,14 @@ pub async fn read_body(body: Body, limit: usize, format: ApiFormat) -> Result<By
     }
 }
 
+/// What a format names in the URL rather than the body: Gemini's model and
+/// whether to stream (`models/{model}:streamGenerateContent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InUrl {
+    pub model: String,
+    pub stream: bool,
+}
+
 /// A request the proxy can forward.
 #[derive(Debug, Clone)]
 pub struct ClientRequest {
@@ -119,23 +127,36 @@ pub struct UpstreamRequest {
 /// billed by its pages, so both are held by their bytes, which bound them.
 const ATTACHMENT_TYPES: [&str; 5] = ["image", "image_url", "input_image", "input_audio", "audio"];
 
-/// Gemini's parts that carry data rather than text, by their one key.
-const GEMINI_ATTACHMENTS: [&str; 2] = ["inlineData", "fileData"];
-
 /// What a provider may add to a prompt that declares tools (Anthropic's
 /// tool-use system prompt is some 350 tokens), held on top of its bytes.
 const TOOLS_OVERHEAD_TOKENS: i64 = 1_024;
 
 impl ClientRequest {
     pub fn parse(bytes: &[u8], endpoint: Endpoint) -> Result<Self, ProxyError> {
+        Self::parse_with(bytes, endpoint, None)
+    }
+
+    /// As [`Self::parse`], with the model and the stream from the URL
+    /// where the format names them there: they are written into the body,
+    /// as the other formats carry them (and taken out again for a provider
+    /// of that format).
+    pub fn parse_with(
+        bytes: &[u8],
+        endpoint: Endpoint,
+        in_url: Option<&InUrl>,
+    ) -> Result<Self, ProxyError> {
         let format = endpoint.format();
-        let body: Map<String, Value> = serde_json::from_slice(bytes).map_err(|err| {
+        let mut body: Map<String, Value> = serde_json::from_slice(bytes).map_err(|err| {
             ProxyError::new(
                 ErrorKind::InvalidRequest,
                 format!("request body must be a JSON object: {err}"),
                 format,
             )
         })?;
+        if let Some(in_url) = in_url {
+            body.insert("model".to_owned(), Value::String(in_url.model.clone()));
+            body.insert("stream".to_owned(), Value::Bool(in_url.stream));
+        }
         let model = match body.get("model") {
             Some(Value::String(model)) if !model.trim().is_empty() => model.clone(),
             _ => {
@@ -229,6 +250,12 @@ impl ClientRequest {
         if format.wire().model_in_body() {
             self.body
                 .insert("model".to_owned(), Value::String(upstream_model.to_owned()));
+            // What the proxy relays is what was parsed, whatever a
+            // translation made of the field.
+            if self.stream || self.body.contains_key("stream") {
+                self.body
+                    .insert("stream".to_owned(), Value::Bool(self.stream));
+            }
         } else {
             // The adapter puts them in the URL.
             self.body.remove("model");
@@ -239,9 +266,13 @@ impl ClientRequest {
             format.wire().ask_stream_usage(&mut self.body);
         }
         let mut attachments = Attachments::default();
-        self.body
-            .values()
-            .for_each(|value| attachments.visit(value));
+        if format == ApiFormat::Gemini {
+            attachments.visit_gemini(&self.body);
+        } else {
+            self.body
+                .values()
+                .for_each(|value| attachments.visit(value));
+        }
         let declares_tools = self
             .body
             .get("tools")
@@ -389,8 +420,7 @@ impl Attachments {
                 let is_attachment = map
                     .get("type")
                     .and_then(Value::as_str)
-                    .is_some_and(|kind| ATTACHMENT_TYPES.contains(&kind))
-                    || GEMINI_ATTACHMENTS.iter().any(|key| map.contains_key(*key));
+                    .is_some_and(|kind| ATTACHMENT_TYPES.contains(&kind));
                 if is_attachment {
                     self.count += 1;
                     self.bytes += string_bytes(value);
@@ -400,6 +430,35 @@ impl Attachments {
             }
             Value::Array(items) => items.iter().for_each(|item| self.visit(item)),
             _ => {}
+        }
+    }
+}
+
+impl Attachments {
+    /// Gemini's images: a part's `inlineData` of an image type, its data's
+    /// bytes. Other data (documents, audio, video) is held by its bytes, as
+    /// documents are in the other formats; `fileData` is refused
+    /// (`format::gemini`).
+    fn visit_gemini(&mut self, body: &Map<String, Value>) {
+        let parts = body
+            .get("contents")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|content| content.get("parts")?.as_array())
+            .flatten();
+        for part in parts {
+            let Some(inline) = part.get("inlineData") else {
+                continue;
+            };
+            let image = inline
+                .get("mimeType")
+                .and_then(Value::as_str)
+                .is_some_and(|mime| mime.starts_with("image/"));
+            if let (true, Some(Value::String(data))) = (image, inline.get("data")) {
+                self.count += 1;
+                self.bytes += data.len();
+            }
         }
     }
 }

@@ -45,6 +45,46 @@ pub struct ResponsesRequest {
     pub max_output_tokens: Option<i64>,
 }
 
+/// Gemini's `generateContent` request (the model and the stream are in
+/// the path: `models/{model}:generateContent`, `:streamGenerateContent`,
+/// or `:countTokens` for an estimate of its input).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentRequest {
+    pub contents: Vec<Value>,
+    pub system_instruction: Option<Value>,
+    pub tools: Option<Vec<Value>>,
+    /// `maxOutputTokens` is the cap the request is held and charged
+    /// against; at most the model's own.
+    pub generation_config: Option<Value>,
+}
+
+/// Gemini's answer (`generateContent`), or each event of a stream.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentResponse {
+    pub candidates: Vec<Value>,
+    pub usage_metadata: Option<Value>,
+    pub model_version: Option<String>,
+}
+
+/// Google's error body.
+#[derive(Serialize, ToSchema)]
+pub struct GoogleError {
+    pub error: GoogleErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GoogleErrorDetail {
+    /// The HTTP status.
+    pub code: u16,
+    pub message: String,
+    /// Google's canonical status (`INVALID_ARGUMENT`, `NOT_FOUND`, …).
+    pub status: String,
+    /// The field at fault, when one is (`google.rpc.BadRequest`).
+    pub details: Option<Vec<Value>>,
+}
+
 /// OpenAI's embeddings request: held and charged for its input tokens at
 /// the model's input price.
 #[derive(Serialize, ToSchema)]
@@ -117,13 +157,38 @@ pub struct TokenCount {
     pub input_tokens: i64,
 }
 
-/// The models this key may call: OpenAI's list, or Anthropic's when the
-/// request carries `anthropic-version`.
+/// The models this key may call: OpenAI's list, Anthropic's when the
+/// request carries `anthropic-version`, Gemini's when it carries
+/// `x-goog-api-key` (or comes under `/v1beta`).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LlmModelList {
     OpenAi(OpenAiModelList),
     Anthropic(AnthropicModelList),
+    Gemini(GeminiModelList),
+}
+
+/// One model, in the shape of the list's entries.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LlmModel {
+    OpenAi(OpenAiModel),
+    Anthropic(AnthropicModel),
+    Gemini(GeminiModel),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GeminiModelList {
+    pub models: Vec<GeminiModel>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GeminiModel {
+    /// `models/{model}`.
+    pub name: String,
+    pub display_name: String,
+    pub supported_generation_methods: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
