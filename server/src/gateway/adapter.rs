@@ -40,8 +40,9 @@ pub trait Adapter: Send + Sync + 'static {
         self.format(ApiFormat::Embeddings) == ApiFormat::Embeddings
     }
 
-    /// The provider's own token-counting endpoint, if it has one.
-    fn count_tokens_path(&self) -> Option<&'static str> {
+    /// The provider's own token-counting endpoint for requests in
+    /// `format` to `model`, if it has one.
+    fn count_tokens_path(&self, _format: ApiFormat, _model: &str) -> Option<Cow<'static, str>> {
         None
     }
 

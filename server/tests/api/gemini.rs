@@ -119,19 +119,38 @@ async fn the_model_list_names_the_chat_models_the_key_may_call_as_gemini_lists_t
 }
 
 #[tokio::test]
-async fn count_tokens_estimates_the_prompt_and_charges_nothing() {
+async fn count_tokens_asks_a_gemini_provider_estimates_the_others_and_charges_nothing() {
     let proxy = ProxyApp::start().await;
     proxy.route("gemini", "gemini-mock").await;
+    proxy.route("openai", "gpt-mock").await;
     let before = proxy.balance().await;
-    let path = "/v1beta/models/gemini-mock:countTokens";
+    let mut body = asking(PROMPT);
+    body["systemInstruction"] = json!({ "parts": [{ "text": "be brief" }] });
+    let path = |model: &str| format!("/v1beta/models/{model}:countTokens");
 
-    let (status, _, counted) = send(&proxy, Method::POST, path, false, Some(asking(PROMPT))).await;
+    let (status, _, counted) = send(
+        &proxy,
+        Method::POST,
+        &path("gemini-mock"),
+        false,
+        Some(body.clone()),
+    )
+    .await;
+    let (estimated_status, _, estimated) =
+        send(&proxy, Method::POST, &path("gpt-mock"), false, Some(body)).await;
 
+    // The provider's tokenizer (the mock's: a token a word, the system
+    // instruction included), for the whole request.
     assert_eq!(status, StatusCode::OK, "{counted}");
-    // Four bytes a token of the contents' JSON.
-    let contents = asking(PROMPT)["contents"].to_string();
-    let expected = contents.len().div_ceil(4);
-    assert_eq!(counted["totalTokens"], expected, "{counted}");
+    assert_eq!(counted["totalTokens"], PROMPT_TOKENS + 2, "{counted}");
+    // Four bytes a token of the system instruction's and contents' JSON.
+    assert_eq!(estimated_status, StatusCode::OK, "{estimated}");
+    let body = asking(PROMPT);
+    let read = body["contents"].to_string().len()
+        + json!({ "parts": [{ "text": "be brief" }] })
+            .to_string()
+            .len();
+    assert_eq!(estimated["totalTokens"], read.div_ceil(4), "{estimated}");
     assert!(proxy.usage_rows().await.is_empty());
     assert_eq!(proxy.balance().await, before);
     let unknown = send(

@@ -44,7 +44,7 @@ impl Adapter for Anthropic {
         headers
     }
 
-    fn count_tokens_path(&self) -> Option<&'static str> {
-        Some("/v1/messages/count_tokens")
+    fn count_tokens_path(&self, format: ApiFormat, _model: &str) -> Option<Cow<'static, str>> {
+        (format == ApiFormat::Anthropic).then_some(Cow::Borrowed("/v1/messages/count_tokens"))
     }
 }

@@ -1,7 +1,8 @@
 //! Google's Gemini API (AI Studio): every chat format is sent as Gemini's
 //! `generateContent` at `{base_url}/models/{model}:generateContent`, or
 //! `:streamGenerateContent?alt=sse` for a stream (the base URL ends in
-//! `/v1beta`); the key in `x-goog-api-key`, never in the URL.
+//! `/v1beta`), tokens counted at `:countTokens`; the key in
+//! `x-goog-api-key`, never in the URL.
 
 use std::borrow::Cow;
 
@@ -24,6 +25,10 @@ impl Adapter for Gemini {
         path(model, stream)
     }
 
+    fn count_tokens_path(&self, format: ApiFormat, model: &str) -> Option<Cow<'static, str>> {
+        (format == ApiFormat::Gemini).then(|| method(model, "countTokens"))
+    }
+
     fn credential(&self, key: &str) -> (HeaderName, String) {
         (HeaderName::from_static("x-goog-api-key"), key.to_owned())
     }
@@ -40,11 +45,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// own collection (`tunedModels/…`). Each segment of the name is
 /// percent-encoded, so that no name can add a query or another method.
 pub(super) fn path(model: &str, stream: bool) -> Cow<'static, str> {
-    let method = if stream {
-        "streamGenerateContent?alt=sse"
+    if stream {
+        method(model, "streamGenerateContent?alt=sse")
     } else {
-        "generateContent"
-    };
+        method(model, "generateContent")
+    }
+}
+
+/// A method of a model (see [`path`]).
+fn method(model: &str, method: &str) -> Cow<'static, str> {
     let name: Vec<String> = model
         .split('/')
         .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())

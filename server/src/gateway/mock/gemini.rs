@@ -43,12 +43,18 @@ pub async fn answer(path: &str, body: &[u8]) -> Response {
             return error(FORMAT, StatusCode::BAD_REQUEST, &message);
         }
     };
-    if request.contains_key("model") || request.contains_key("stream") {
+    if method != "countTokens" && (request.contains_key("model") || request.contains_key("stream"))
+    {
         // Google refuses fields it does not know: a forwarding bug that
         // leaves Tollgate's own fields in shows up here.
         let message = "Invalid JSON payload received. Unknown name \"model\" or \"stream\"";
         return error(FORMAT, StatusCode::BAD_REQUEST, message);
     }
+    // `:countTokens` takes the request whole, or its contents alone.
+    let request = match request.get("generateContentRequest") {
+        Some(Value::Object(whole)) if method == "countTokens" => whole.clone(),
+        _ => request,
+    };
     let Some(contents) = request.get("contents").and_then(Value::as_array) else {
         return error(
             FORMAT,

@@ -92,7 +92,11 @@ async fn count(
     }
     let route = route_for(state, caller, plan, &name, FORMAT).await?;
     let deployment = route.primary();
-    let Some(path) = deployment.provider.adapter().count_tokens_path() else {
+    let counter = deployment
+        .provider
+        .adapter()
+        .count_tokens_path(FORMAT, &deployment.upstream_model);
+    let Some(path) = counter else {
         return Ok(Json(json!({ "input_tokens": estimate(&request) })).into_response());
     };
     request.insert(
@@ -104,7 +108,7 @@ async fn count(
     let provider = &deployment.provider;
     let upstream = state
         .upstream
-        .post(provider, provider.credential(), path, headers, body.into())
+        .post(provider, provider.credential(), &path, headers, body.into())
         .await
         .map_err(|err| send_error(err, provider, FORMAT))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)

@@ -14,7 +14,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Path, State},
-    http::HeaderMap,
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
@@ -25,7 +25,7 @@ use crate::{
         format::{ApiFormat, ProxyError, error::ErrorKind},
         proxy::{
             auth::ApiKeyAuth,
-            forward::{forward, route_for, within_limits},
+            forward::{collect, forward, route_for, send_error, upstream_error, within_limits},
             request::{Endpoint, InUrl, read_body},
         },
     },
@@ -34,6 +34,8 @@ use crate::{
 };
 
 const FORMAT: ApiFormat = ApiFormat::Gemini;
+/// The longest count answer read from the provider.
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// Gemini's `models/{model}:generateContent`, `:streamGenerateContent` and
 /// `:countTokens` (the model and the method are one path segment), to any
@@ -59,7 +61,7 @@ pub async fn call(
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
-        "countTokens" => return count_tokens(&state, caller, model, body).await,
+        "countTokens" => return count_tokens(&state, caller, model, &headers, body).await,
         _ => return not_found(&target),
     };
     let in_url = InUrl {
@@ -95,19 +97,21 @@ fn not_found(target: &str) -> Response {
     .into_response()
 }
 
-/// `:countTokens`: an estimate of four bytes a token of what the model
-/// reads, as Tollgate estimates input before an answer; nothing is
-/// charged, but the request is taken from the caller's rate-limit windows.
+/// `:countTokens`: a model of a Gemini provider is counted by the provider;
+/// any other gets an estimate of four bytes a token of what the model
+/// reads, as Tollgate estimates input before an answer. Nothing is charged,
+/// but the request is taken from the caller's rate-limit windows.
 async fn count_tokens(
     state: &AppState,
     caller: Arc<KeyCaller>,
     model: &str,
+    headers: &HeaderMap,
     body: Body,
 ) -> Response {
     let caller = &caller;
     within_limits(state, caller, FORMAT, |plan, token_meter| async move {
         token_meter.record(0);
-        count(state, caller, plan, model, body)
+        count(state, caller, plan, (model, headers), body)
             .await
             .unwrap_or_else(IntoResponse::into_response)
     })
@@ -118,23 +122,56 @@ async fn count(
     state: &AppState,
     caller: &KeyCaller,
     plan: PlanName,
-    model: &str,
+    (model, headers): (&str, &HeaderMap),
     body: Body,
 ) -> Result<Response, ProxyError> {
     let bytes = read_body(body, state.settings.proxy.max_body_bytes, FORMAT).await?;
     let request = object(&bytes)?;
-    route_for(state, caller, plan, model, FORMAT).await?;
+    let route = route_for(state, caller, plan, model, FORMAT).await?;
     // `generateContentRequest` wraps a whole request; `contents` alone is
     // the short form.
-    let read = request
+    let mut read = request
         .get("generateContentRequest")
         .and_then(Value::as_object)
-        .unwrap_or(&request);
-    let bytes: usize = ["systemInstruction", "contents", "tools"]
-        .iter()
-        .filter_map(|field| read.get(*field))
-        .map(|value| value.to_string().len())
-        .sum();
-    let tokens = u64::try_from(bytes.div_ceil(4)).unwrap_or(u64::MAX).max(1);
-    Ok(Json(json!({ "totalTokens": tokens })).into_response())
+        .unwrap_or(&request)
+        .clone();
+    let deployment = route.primary();
+    let provider = &deployment.provider;
+    let counter = provider
+        .adapter()
+        .count_tokens_path(FORMAT, &deployment.upstream_model);
+    let Some(path) = counter else {
+        let bytes: usize = ["systemInstruction", "contents", "tools"]
+            .iter()
+            .filter_map(|field| read.get(*field))
+            .map(|value| value.to_string().len())
+            .sum();
+        let tokens = u64::try_from(bytes.div_ceil(4)).unwrap_or(u64::MAX).max(1);
+        return Ok(Json(json!({ "totalTokens": tokens })).into_response());
+    };
+    // The whole request, as Google counts it, named for the provider.
+    read.insert(
+        "model".to_owned(),
+        Value::String(format!("models/{}", deployment.upstream_model)),
+    );
+    let body = serde_json::to_vec(&json!({ "generateContentRequest": read }))
+        .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
+    let upstream = state
+        .upstream
+        .post(provider, provider.credential(), &path, headers, body.into())
+        .await
+        .map_err(|err| send_error(err, provider, FORMAT))?;
+    let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)
+        .await
+        .map_err(|kind| ProxyError::new(kind, "the provider's answer broke off", FORMAT))?;
+    if !upstream.status.is_success() {
+        return Err(upstream_error(
+            upstream.status,
+            &upstream.headers,
+            &answer,
+            FORMAT,
+        ));
+    }
+    let json = HeaderValue::from_static("application/json");
+    Ok((upstream.status, [(header::CONTENT_TYPE, json)], answer).into_response())
 }
