@@ -19,10 +19,7 @@ use server::gateway::{
     format::ApiFormat,
     metering::reader::{self, StreamMeter},
     proxy::request::{ClientRequest, Endpoint},
-    translate::{
-        response, responses,
-        stream::{AnthropicToOpenAi, OpenAiToAnthropic, StreamTranslator},
-    },
+    translate::{self, stream::StreamTranslator},
 };
 
 /// The proxy benchmark's request (`scripts/bench-proxy.sh`).
@@ -31,7 +28,7 @@ const MESSAGES: &str =
 
 /// The mock upstream's answer to `body` in `format`.
 async fn mock_answer(format: ApiFormat, body: &str) -> anyhow::Result<Bytes> {
-    let response = server::gateway::mock::answer(format, body.as_bytes()).await;
+    let response = server::gateway::mock::answer(format, "", body.as_bytes()).await;
     Ok(response.into_body().collect().await?.to_bytes())
 }
 
@@ -39,12 +36,14 @@ async fn mock_answer(format: ApiFormat, body: &str) -> anyhow::Result<Bytes> {
 /// `proxy::forward` does it).
 fn translate_answer(body: &[u8], client: ApiFormat, model: &str) -> Option<Vec<u8>> {
     let upstream: Value = serde_json::from_slice(body).ok()?;
-    let translated = match client {
-        ApiFormat::Anthropic => response::openai_to_anthropic(&upstream, model)?,
-        ApiFormat::OpenAi => response::anthropic_to_openai(&upstream, model, 1_700_000_000)?,
-        // Not translated yet: passed through.
-        ApiFormat::Responses | ApiFormat::Embeddings => return None,
+    let from = match client {
+        ApiFormat::Anthropic => ApiFormat::OpenAi,
+        ApiFormat::OpenAi => ApiFormat::Anthropic,
+        // Measured elsewhere in this file, or not a chat answer.
+        ApiFormat::Responses | ApiFormat::Embeddings | ApiFormat::Gemini => return None,
     };
+    let translated =
+        translate::answer_between(&upstream, (from, client), (model, 1_700_000_000), &[])?;
     serde_json::to_vec(&translated).ok()
 }
 
@@ -83,12 +82,12 @@ fn stream_events(
     iterations: u32,
     format: ApiFormat,
     events: &[Vec<u8>],
-    translator: Option<&dyn Fn() -> StreamTranslator>,
+    translator: Option<&dyn Fn() -> Option<StreamTranslator>>,
 ) -> f64 {
     let mut out = Vec::with_capacity(4096);
     time(label, iterations, Some(("event", events.len())), || {
         let mut meter = StreamMeter::new(format, false);
-        let mut translator = translator.map(|new| new());
+        let mut translator = translator.and_then(|new| new());
         out.clear();
         for event in events {
             black_box(meter.observe(event));
@@ -232,7 +231,15 @@ async fn main() -> anyhow::Result<()> {
             iterations,
             ApiFormat::OpenAi,
             &openai_sse,
-            Some(&|| StreamTranslator::ToAnthropic(OpenAiToAnthropic::new("bench-gpt"))),
+            Some(&|| {
+                StreamTranslator::between(
+                    (ApiFormat::OpenAi, ApiFormat::Anthropic),
+                    "bench-gpt",
+                    1_700_000_000,
+                    false,
+                    Vec::new(),
+                )
+            }),
         );
         println!(
             "{:<52} {:>9.0} ns   {:>6.0} ns/event",
@@ -256,11 +263,13 @@ async fn main() -> anyhow::Result<()> {
             ApiFormat::Anthropic,
             &anthropic_sse,
             Some(&|| {
-                StreamTranslator::ToOpenAi(AnthropicToOpenAi::new(
+                StreamTranslator::between(
+                    (ApiFormat::Anthropic, ApiFormat::OpenAi),
                     "bench-claude",
                     1_700_000_000,
                     true,
-                ))
+                    Vec::new(),
+                )
             }),
         );
         println!(
@@ -330,8 +339,9 @@ async fn bench_responses(
         || {
             black_box(reader::from_json(ApiFormat::OpenAi, black_box(chat_json)));
             let answer: Option<Value> = serde_json::from_slice(chat_json).ok();
-            let response =
-                answer.and_then(|answer| responses::answer_from_chat(&answer, "bench", 1, &[]));
+            let response = answer.and_then(|answer| {
+                translate::responses::answer_from_chat(&answer, "bench", 1, &[])
+            });
             black_box(response.and_then(|response| serde_json::to_vec(&response).ok()));
         },
     );
@@ -355,7 +365,13 @@ async fn bench_responses(
         ApiFormat::OpenAi,
         chat_sse,
         Some(&|| {
-            StreamTranslator::ToResponses(responses::ChatToResponses::new("bench", 1, Vec::new()))
+            StreamTranslator::between(
+                (ApiFormat::OpenAi, ApiFormat::Responses),
+                "bench",
+                1,
+                false,
+                Vec::new(),
+            )
         }),
     );
     println!(
