@@ -8,8 +8,9 @@
 //! knowledge in `crate::gateway::adapter`.
 //!
 //! Adding a format: a module here implementing [`WireFormat`], its line in
-//! [`ApiFormat::wire`], its translator in `crate::gateway::translate`, its pairs in
-//! the routing table of `crate::gateway::proxy::forward`, and its route.
+//! [`ApiFormat::wire`], its translator in `crate::gateway::translate` with
+//! its arms in that module's routing table (`request_between`,
+//! `answer_between`, `StreamTranslator::between`), and its route.
 
 mod anthropic;
 mod embeddings;
