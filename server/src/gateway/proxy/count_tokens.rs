@@ -5,6 +5,8 @@
 //! itself estimates input before a request is answered. It takes a request
 //! from the caller's rate-limit windows like any other LLM request.
 
+use std::sync::Arc;
+
 use axum::{
     Json,
     body::Body,
@@ -20,6 +22,7 @@ use crate::{
         format::{ApiFormat, ProxyError, error::ErrorKind},
         proxy::{
             auth::ApiKeyAuth,
+            catalog::Upstream,
             forward::{collect, route_for, send_error, upstream_error, within_limits},
             request::read_body,
         },
@@ -105,28 +108,39 @@ async fn count(
     );
     let body = serde_json::to_vec(&request)
         .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
-    let provider = &deployment.provider;
+    ask_provider(state, &deployment.provider, (&path, headers), body, FORMAT).await
+}
+
+/// Asks `provider` to count at `path` and relays its JSON answer, or its
+/// error in the client's `format` (also Gemini's `:countTokens`).
+pub(super) async fn ask_provider(
+    state: &AppState,
+    provider: &Arc<Upstream>,
+    (path, headers): (&str, &HeaderMap),
+    body: Vec<u8>,
+    format: ApiFormat,
+) -> Result<Response, ProxyError> {
     let upstream = state
         .upstream
-        .post(provider, provider.credential(), &path, headers, body.into())
+        .post(provider, provider.credential(), path, headers, body.into())
         .await
-        .map_err(|err| send_error(err, provider, FORMAT))?;
+        .map_err(|err| send_error(err, provider, format))?;
     let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)
         .await
         .map_err(|kind| match kind {
             ErrorKind::PayloadTooLarge => ProxyError::new(
                 ErrorKind::UpstreamUnreachable,
                 format!("the provider's answer is larger than {MAX_ANSWER} bytes"),
-                FORMAT,
+                format,
             ),
-            kind => ProxyError::new(kind, "the provider's answer broke off", FORMAT),
+            kind => ProxyError::new(kind, "the provider's answer broke off", format),
         })?;
     if !upstream.status.is_success() {
         return Err(upstream_error(
             upstream.status,
             &upstream.headers,
             &answer,
-            FORMAT,
+            format,
         ));
     }
     Ok((

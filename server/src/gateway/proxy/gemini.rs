@@ -14,7 +14,7 @@ use axum::{
     Json,
     body::Body,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::HeaderMap,
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
@@ -25,7 +25,8 @@ use crate::{
         format::{ApiFormat, ProxyError, error::ErrorKind},
         proxy::{
             auth::ApiKeyAuth,
-            forward::{collect, forward, route_for, send_error, upstream_error, within_limits},
+            count_tokens,
+            forward::{forward, route_for, within_limits},
             request::{Endpoint, InUrl, read_body},
         },
     },
@@ -34,8 +35,6 @@ use crate::{
 };
 
 const FORMAT: ApiFormat = ApiFormat::Gemini;
-/// The longest count answer read from the provider.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// Gemini's `models/{model}:generateContent`, `:streamGenerateContent` and
 /// `:countTokens` (the model and the method are one path segment), to any
@@ -156,22 +155,5 @@ async fn count(
     );
     let body = serde_json::to_vec(&json!({ "generateContentRequest": read }))
         .map_err(|err| ProxyError::internal(crate::Error::Internal(err.into()), FORMAT))?;
-    let upstream = state
-        .upstream
-        .post(provider, provider.credential(), &path, headers, body.into())
-        .await
-        .map_err(|err| send_error(err, provider, FORMAT))?;
-    let answer = collect(upstream.body, provider.timeout, MAX_ANSWER)
-        .await
-        .map_err(|kind| ProxyError::new(kind, "the provider's answer broke off", FORMAT))?;
-    if !upstream.status.is_success() {
-        return Err(upstream_error(
-            upstream.status,
-            &upstream.headers,
-            &answer,
-            FORMAT,
-        ));
-    }
-    let json = HeaderValue::from_static("application/json");
-    Ok((upstream.status, [(header::CONTENT_TYPE, json)], answer).into_response())
+    count_tokens::ask_provider(state, provider, (&path, headers), body, FORMAT).await
 }
